@@ -1,0 +1,56 @@
+// Server settings: config/wavebot.yaml (documented in config/wavebot.example.yaml) overridden by
+// WAVEBOT_* environment variables (12-factor). docs/configuration.md lists every key.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace wavebot::config {
+
+struct ServerConfig {
+  // HTTP
+  std::string listen = "127.0.0.1:8080";        // WAVEBOT_LISTEN, host:port
+  int64_t max_body_bytes = 25 * 1024 * 1024;    // GitHub caps payloads at 25 MiB
+  int http_threads = 16;
+  // Storage
+  std::string data_dir = "./wavebot-data";      // WAVEBOT_DATA_DIR: database, mirrors, worktrees, logs
+  // Webhooks
+  std::string webhook_secret;                   // WAVEBOT_WEBHOOK_SECRET (or webhook_secret_file)
+  int dispatch_workers = 4;
+  int handler_max_attempts = 5;                 // then the delivery is parked as dead
+  // GitHub
+  std::string github_api = "https://api.github.com";  // WAVEBOT_GITHUB_API
+  std::string app_id;                           // WAVEBOT_APP_ID (or the client id)
+  std::string private_key_file;                 // WAVEBOT_PRIVATE_KEY_FILE
+  std::string token;                            // WAVEBOT_TOKEN: personal-access-token mode
+  std::chrono::seconds resync_interval{300};
+  std::chrono::seconds redelivery_interval{600};
+  // Executors
+  std::string executor = "local";               // local | actions
+  int max_parallel = 4;                         // fleet-wide cap on concurrent agent runs
+  // Dashboard
+  std::string admin_token;                      // WAVEBOT_ADMIN_TOKEN; empty = read-only dashboard
+  // Logging
+  std::string log_format = "text";
+  std::string log_level = "info";
+
+  // Where the database lives: <data_dir>/wavebot.db
+  std::string DatabasePath() const { return data_dir + "/wavebot.db"; }
+};
+
+// Loads `path` (empty: defaults only) and applies the environment `env` (pass the process environment
+// in production, a map in tests). Unknown keys, wrong types and bad values are errors naming the file,
+// line and key. Warnings (for example a secret inline in a group/world-readable file) are appended to
+// `warnings` when it is not null.
+Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<std::string, std::string>& env,
+                                      std::vector<std::string>* warnings);
+
+// The process environment as a map (for LoadServerConfig).
+std::map<std::string, std::string> ProcessEnvironment();
+
+}  // namespace wavebot::config
