@@ -1,0 +1,274 @@
+#include "core/links.h"
+
+#include <cmark-gfm-core-extensions.h>
+#include <cmark-gfm-extension_api.h>
+#include <cmark-gfm.h>
+
+#include <algorithm>
+#include <cctype>
+#include <memory>
+#include <mutex>
+
+namespace wavebot::core {
+namespace {
+
+struct NodeDeleter {
+  void operator()(cmark_node* n) const { cmark_node_free(n); }
+};
+struct ParserDeleter {
+  void operator()(cmark_parser* p) const { cmark_parser_free(p); }
+};
+struct IterDeleter {
+  void operator()(cmark_iter* i) const { cmark_iter_free(i); }
+};
+
+cmark_syntax_extension* StrikethroughExtension() {
+  static cmark_syntax_extension* ext = [] {
+    cmark_gfm_core_extensions_ensure_registered();
+    return cmark_find_syntax_extension("strikethrough");
+  }();
+  return ext;
+}
+
+bool IsWordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+bool IsRepoChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'; }
+char Lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+
+bool StartsWithCi(std::string_view s, size_t pos, std::string_view word) {
+  if (pos + word.size() > s.size()) return false;
+  for (size_t i = 0; i < word.size(); ++i) {
+    if (Lower(s[pos + i]) != word[i]) return false;
+  }
+  return true;
+}
+
+// Parses a decimal issue number at s[*pos]; at most 12 digits, not zero.
+bool ParseNumber(std::string_view s, size_t* pos, int64_t* out) {
+  size_t i = *pos;
+  int64_t n = 0;
+  size_t digits = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+    if (++digits > 12) return false;
+    n = n * 10 + (s[i] - '0');
+    ++i;
+  }
+  if (digits == 0 || n == 0) return false;
+  // A reference ends at a non-word character: "#12abc" is not a reference.
+  if (i < s.size() && IsWordChar(s[i])) return false;
+  *pos = i;
+  *out = n;
+  return true;
+}
+
+// Parses one reference at s[*pos]: "#N", "owner/repo#N" or a URL. Advances *pos past it on success.
+bool ParseRef(std::string_view s, size_t* pos, IssueRef* ref) {
+  size_t i = *pos;
+  if (i >= s.size()) return false;
+  if (s[i] == '#') {
+    size_t j = i + 1;
+    int64_t n;
+    if (!ParseNumber(s, &j, &n)) return false;
+    *ref = IssueRef{"", n};
+    *pos = j;
+    return true;
+  }
+  if (StartsWithCi(s, i, "http://") || StartsWithCi(s, i, "https://")) {
+    size_t end = i;
+    while (end < s.size() && !std::isspace(static_cast<unsigned char>(s[end])) && s[end] != ',' &&
+           s[end] != ';' && s[end] != ')' && s[end] != '>') {
+      ++end;
+    }
+    std::string_view url = s.substr(i, end - i);
+    while (!url.empty() && (url.back() == '.' || url.back() == ':')) url.remove_suffix(1);
+    if (!ParseIssueUrl(url, ref)) return false;
+    *pos = i + url.size();
+    return true;
+  }
+  // owner/repo#N
+  size_t j = i;
+  while (j < s.size() && IsRepoChar(s[j])) ++j;
+  if (j == i || j >= s.size() || s[j] != '/') return false;
+  size_t slash = j++;
+  size_t name_start = j;
+  while (j < s.size() && IsRepoChar(s[j])) ++j;
+  if (j == name_start || j >= s.size() || s[j] != '#') return false;
+  size_t hash = j++;
+  int64_t n;
+  if (!ParseNumber(s, &j, &n)) return false;
+  (void)slash;
+  *ref = IssueRef{std::string(s.substr(i, hash - i)), n};
+  *pos = j;
+  return true;
+}
+
+constexpr std::string_view kKeywords[] = {"depends on", "depends-on", "depend on", "blocked by",
+                                          "blocked-by", "requires", "after"};
+
+void AddUnique(std::vector<IssueRef>* refs, const IssueRef& ref) {
+  if (std::find(refs->begin(), refs->end(), ref) == refs->end()) refs->push_back(ref);
+}
+
+// Scans flattened paragraph text for "<keyword>[:] <ref>[, <ref>]*".
+void ScanDependencies(std::string_view text, std::vector<IssueRef>* out) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (i > 0 && IsWordChar(text[i - 1])) continue;
+    char c = Lower(text[i]);
+    if (c != 'd' && c != 'b' && c != 'r' && c != 'a') continue;
+    for (std::string_view kw : kKeywords) {
+      if (!StartsWithCi(text, i, kw)) continue;
+      size_t p = i + kw.size();
+      if (p < text.size() && IsWordChar(text[p])) break;  // "afterwards", "requirement"
+      // Optional colon, then the list.
+      while (p < text.size() && (text[p] == ' ' || text[p] == '\t' || text[p] == '\n')) ++p;
+      if (p < text.size() && text[p] == ':') ++p;
+      bool any = false;
+      while (true) {
+        // Separators between references.
+        size_t q = p;
+        while (q < text.size()) {
+          if (text[q] == ' ' || text[q] == '\t' || text[q] == '\n' || text[q] == ',' || text[q] == ';' ||
+              text[q] == '&') {
+            ++q;
+          } else if (any && StartsWithCi(text, q, "and") && q + 3 < text.size() && !IsWordChar(text[q + 3])) {
+            q += 3;
+          } else if (any && StartsWithCi(text, q, "or") && q + 2 < text.size() && !IsWordChar(text[q + 2])) {
+            q += 2;
+          } else {
+            break;
+          }
+        }
+        IssueRef ref;
+        size_t r = q;
+        if (!ParseRef(text, &r, &ref)) break;
+        AddUnique(out, ref);
+        any = true;
+        p = r;
+      }
+      i = p > i ? p - 1 : i;
+      break;
+    }
+  }
+}
+
+// Appends the text of an inline subtree, skipping code, raw HTML and strikethrough. A link contributes
+// its destination when that is an issue URL (so "[parser](…/issues/12)" counts), else its text.
+void AppendInlineText(cmark_node* node, std::string* out) {
+  for (cmark_node* child = cmark_node_first_child(node); child; child = cmark_node_next(child)) {
+    cmark_node_type type = cmark_node_get_type(child);
+    if (type == CMARK_NODE_TEXT) {
+      const char* lit = cmark_node_get_literal(child);
+      if (lit) out->append(lit);
+    } else if (type == CMARK_NODE_SOFTBREAK || type == CMARK_NODE_LINEBREAK) {
+      out->push_back('\n');
+    } else if (type == CMARK_NODE_CODE || type == CMARK_NODE_HTML_INLINE) {
+      out->push_back(' ');
+    } else if (type == CMARK_NODE_LINK) {
+      const char* url = cmark_node_get_url(child);
+      IssueRef ref;
+      if (url && ParseIssueUrl(url, &ref)) {
+        out->push_back(' ');
+        out->append(url);
+        out->push_back(' ');
+      } else {
+        AppendInlineText(child, out);
+      }
+    } else if (StrikethroughExtension() && cmark_node_get_syntax_extension(child) == StrikethroughExtension()) {
+      out->push_back(' ');
+    } else {
+      AppendInlineText(child, out);  // emphasis, strong, image alt text
+    }
+  }
+}
+
+// Walks block nodes. Block quotes, code blocks and HTML blocks are skipped entirely.
+void WalkBlocks(cmark_node* node, ParsedLinks* links) {
+  for (cmark_node* child = cmark_node_first_child(node); child; child = cmark_node_next(child)) {
+    cmark_node_type type = cmark_node_get_type(child);
+    switch (type) {
+      case CMARK_NODE_BLOCK_QUOTE:
+      case CMARK_NODE_CODE_BLOCK:
+      case CMARK_NODE_HTML_BLOCK:
+        break;
+      case CMARK_NODE_PARAGRAPH:
+      case CMARK_NODE_HEADING: {
+        std::string text;
+        AppendInlineText(child, &text);
+        ScanDependencies(text, &links->depends_on);
+        // A task-list item's first paragraph: "[ ] #12 ..." or "[x] #12 ...".
+        cmark_node* parent = cmark_node_parent(child);
+        if (type == CMARK_NODE_PARAGRAPH && parent && cmark_node_get_type(parent) == CMARK_NODE_ITEM &&
+            cmark_node_first_child(parent) == child && text.size() > 4 && text[0] == '[' &&
+            (text[1] == ' ' || text[1] == 'x' || text[1] == 'X') && text[2] == ']' &&
+            (text[3] == ' ' || text[3] == '\t')) {
+          size_t p = 4;
+          while (p < text.size() && (text[p] == ' ' || text[p] == '\t')) ++p;
+          IssueRef ref;
+          if (ParseRef(text, &p, &ref)) AddUnique(&links->task_list, ref);
+        }
+        break;
+      }
+      default:
+        WalkBlocks(child, links);  // lists, items, tables
+    }
+  }
+}
+
+}  // namespace
+
+std::string FormatRef(const IssueRef& ref) {
+  return (ref.repo.empty() ? std::string() : ref.repo) + "#" + std::to_string(ref.number);
+}
+
+bool SameRepo(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return Lower(x) == Lower(y); });
+}
+
+bool ParseIssueUrl(std::string_view url, IssueRef* ref) {
+  size_t p;
+  if (StartsWithCi(url, 0, "https://")) {
+    p = 8;
+  } else if (StartsWithCi(url, 0, "http://")) {
+    p = 7;
+  } else {
+    return false;
+  }
+  size_t host_end = url.find('/', p);
+  if (host_end == std::string_view::npos || host_end == p) return false;
+  // Split the path: owner / repo / (issues|pull) / N [ / | # | ? ... ]
+  std::string_view path = url.substr(host_end + 1);
+  size_t cut = path.find_first_of("?#");
+  if (cut != std::string_view::npos) path = path.substr(0, cut);
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    parts.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  if (!parts.empty() && parts.back().empty()) parts.pop_back();
+  if (parts.size() != 4) return false;
+  if (parts[2] != "issues" && parts[2] != "pull") return false;
+  for (int k = 0; k < 2; ++k) {
+    if (parts[k].empty() || !std::all_of(parts[k].begin(), parts[k].end(), IsRepoChar)) return false;
+  }
+  size_t q = 0;
+  int64_t n;
+  if (!ParseNumber(parts[3], &q, &n) || q != parts[3].size()) return false;
+  *ref = IssueRef{std::string(parts[0]) + "/" + std::string(parts[1]), n};
+  return true;
+}
+
+ParsedLinks ParseLinks(std::string_view markdown) {
+  ParsedLinks links;
+  if (markdown.empty()) return links;
+  std::unique_ptr<cmark_parser, ParserDeleter> parser(cmark_parser_new(CMARK_OPT_DEFAULT));
+  if (cmark_syntax_extension* st = StrikethroughExtension()) cmark_parser_attach_syntax_extension(parser.get(), st);
+  cmark_parser_feed(parser.get(), markdown.data(), markdown.size());
+  std::unique_ptr<cmark_node, NodeDeleter> doc(cmark_parser_finish(parser.get()));
+  if (doc) WalkBlocks(doc.get(), &links);
+  return links;
+}
+
+}  // namespace wavebot::core
