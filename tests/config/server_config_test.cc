@@ -1,0 +1,104 @@
+#include "config/server_config.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "common/log.h"
+
+namespace wavebot::config {
+namespace {
+
+class ServerConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("wavebot-config-test-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string Write(const std::string& name, const std::string& text, mode_t mode = 0600) {
+    auto path = (dir_ / name).string();
+    std::ofstream(path) << text;
+    ::chmod(path.c_str(), mode);
+    return path;
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(ServerConfigTest, DefaultsWithoutFileOrEnvironment) {
+  auto c = LoadServerConfig("", {}, nullptr);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->listen, "127.0.0.1:8080");
+  EXPECT_EQ(c->max_body_bytes, 25 * 1024 * 1024);
+  EXPECT_EQ(c->github_api, "https://api.github.com");
+  EXPECT_EQ(c->DatabasePath(), "./wavebot-data/wavebot.db");
+}
+
+TEST_F(ServerConfigTest, FileThenEnvironmentOverrides) {
+  auto path = Write("w.yaml", "listen: 0.0.0.0:9000\ndata_dir: /var/lib/wavebot\nexecutor: {max_parallel: 3}\n"
+                              "github: {api: 'https://ghe.example.com/api/v3', resync_interval: 2m}\n");
+  auto c = LoadServerConfig(path, {{"WAVEBOT_LISTEN", "127.0.0.1:7000"}, {"WAVEBOT_MAX_PARALLEL", "9"}}, nullptr);
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->listen, "127.0.0.1:7000");
+  EXPECT_EQ(c->data_dir, "/var/lib/wavebot");
+  EXPECT_EQ(c->max_parallel, 9);
+  EXPECT_EQ(c->github_api, "https://ghe.example.com/api/v3");
+  EXPECT_EQ(c->resync_interval, std::chrono::minutes(2));
+}
+
+TEST_F(ServerConfigTest, UnknownKeyNamesFileLineAndKey) {
+  auto path = Write("w.yaml", "listen: 127.0.0.1:1\nwebhook:\n  secrett: x\n");
+  auto c = LoadServerConfig(path, {}, nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message().find(path + ":3: key 'webhook.secrett': unknown key"), std::string::npos)
+      << c.error().message();
+}
+
+TEST_F(ServerConfigTest, BadValuesAreErrors) {
+  auto path = Write("w.yaml", "listen: nowhere\n");
+  auto c = LoadServerConfig(path, {}, nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message().find(":1: key 'listen'"), std::string::npos);
+  c = LoadServerConfig("", {{"WAVEBOT_MAX_PARALLEL", "many"}}, nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message().find("WAVEBOT_MAX_PARALLEL"), std::string::npos);
+  c = LoadServerConfig("", {{"WAVEBOT_EXECUTOR", "cloud"}}, nullptr);
+  ASSERT_FALSE(c.ok());
+  c = LoadServerConfig((dir_ / "missing.yaml").string(), {}, nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().code(), ErrorCode::kIo);
+}
+
+TEST_F(ServerConfigTest, InlineSecretInReadableFileWarnsAndIsRedacted) {
+  auto path = Write("w.yaml", "webhook:\n  secret: inline-secret-value-123\n", 0644);
+  std::vector<std::string> warnings;
+  auto c = LoadServerConfig(path, {}, &warnings);
+  ASSERT_TRUE(c.ok());
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("webhook.secret"), std::string::npos);
+  EXPECT_EQ(log::Redact("x inline-secret-value-123 y"), "x [REDACTED] y");
+
+  warnings.clear();
+  auto private_path = Write("p.yaml", "webhook:\n  secret: another-secret-456\n", 0600);
+  ASSERT_TRUE(LoadServerConfig(private_path, {}, &warnings).ok());
+  EXPECT_TRUE(warnings.empty());
+}
+
+TEST_F(ServerConfigTest, SecretFromFile) {
+  auto secret = Write("secret", "from-file-secret-789\n");
+  auto c = LoadServerConfig("", {{"WAVEBOT_WEBHOOK_SECRET_FILE", secret}}, nullptr);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->webhook_secret, "from-file-secret-789");
+}
+
+TEST_F(ServerConfigTest, ExampleFileInTheRepositoryIsValid) {
+  auto c = LoadServerConfig(std::string(WAVEBOT_SOURCE_DIR) + "/config/wavebot.example.yaml", {}, nullptr);
+  EXPECT_TRUE(c.ok()) << c.error().ToString();
+}
+
+}  // namespace
+}  // namespace wavebot::config
