@@ -9,7 +9,7 @@ PACKAGES=(
   libcpp-httplib-dev libssl-dev nlohmann-json3-dev libgit2-dev libspdlog-dev
   libgtest-dev libgmock-dev libsqlite3-dev libyaml-cpp-dev libcli11-dev
   libcmark-gfm-dev libcmark-gfm-extensions-dev libbenchmark-dev
-  clang-14
+  clang-14 libclang-rt-14-dev
 )
 # Node.js and npm run test tooling only (OpenAPI contract checks, webhook examples). A machine that
 # already has node and npm (for example from NodeSource, whose nodejs bundles npm) keeps them.

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <memory>
 #include <mutex>
+#include <unordered_set>
 
 namespace wavebot::core {
 namespace {
@@ -104,12 +105,29 @@ bool ParseRef(std::string_view s, size_t* pos, IssueRef* ref) {
 constexpr std::string_view kKeywords[] = {"depends on", "depends-on", "depend on", "blocked by",
                                           "blocked-by", "requires", "after"};
 
-void AddUnique(std::vector<IssueRef>* refs, const IssueRef& ref) {
-  if (std::find(refs->begin(), refs->end(), ref) == refs->end()) refs->push_back(ref);
-}
+// Appends `ref` unless already present. Lists are short except an epic's task list, which can hold
+// thousands of items: past a few entries a hash set keeps this linear overall.
+class RefList {
+ public:
+  explicit RefList(std::vector<IssueRef>* refs) : refs_(refs) {}
+  void Add(const IssueRef& ref) {
+    if (refs_->size() < 16) {
+      if (std::find(refs_->begin(), refs_->end(), ref) == refs_->end()) refs_->push_back(ref);
+      return;
+    }
+    if (seen_.empty()) {
+      for (const auto& r : *refs_) seen_.insert(FormatRef(r));
+    }
+    if (seen_.insert(FormatRef(ref)).second) refs_->push_back(ref);
+  }
+
+ private:
+  std::vector<IssueRef>* refs_;
+  std::unordered_set<std::string> seen_;
+};
 
 // Scans flattened paragraph text for "<keyword>[:] <ref>[, <ref>]*".
-void ScanDependencies(std::string_view text, std::vector<IssueRef>* out) {
+void ScanDependencies(std::string_view text, RefList* out) {
   for (size_t i = 0; i < text.size(); ++i) {
     if (i > 0 && IsWordChar(text[i - 1])) continue;
     char c = Lower(text[i]);
@@ -140,7 +158,7 @@ void ScanDependencies(std::string_view text, std::vector<IssueRef>* out) {
         IssueRef ref;
         size_t r = q;
         if (!ParseRef(text, &r, &ref)) break;
-        AddUnique(out, ref);
+        out->Add(ref);
         any = true;
         p = r;
       }
@@ -181,7 +199,7 @@ void AppendInlineText(cmark_node* node, std::string* out) {
 }
 
 // Walks block nodes. Block quotes, code blocks and HTML blocks are skipped entirely.
-void WalkBlocks(cmark_node* node, ParsedLinks* links) {
+void WalkBlocks(cmark_node* node, RefList* deps, RefList* tasks) {
   for (cmark_node* child = cmark_node_first_child(node); child; child = cmark_node_next(child)) {
     cmark_node_type type = cmark_node_get_type(child);
     switch (type) {
@@ -193,7 +211,7 @@ void WalkBlocks(cmark_node* node, ParsedLinks* links) {
       case CMARK_NODE_HEADING: {
         std::string text;
         AppendInlineText(child, &text);
-        ScanDependencies(text, &links->depends_on);
+        ScanDependencies(text, deps);
         // A task-list item's first paragraph: "[ ] #12 ..." or "[x] #12 ...".
         cmark_node* parent = cmark_node_parent(child);
         if (type == CMARK_NODE_PARAGRAPH && parent && cmark_node_get_type(parent) == CMARK_NODE_ITEM &&
@@ -203,12 +221,12 @@ void WalkBlocks(cmark_node* node, ParsedLinks* links) {
           size_t p = 4;
           while (p < text.size() && (text[p] == ' ' || text[p] == '\t')) ++p;
           IssueRef ref;
-          if (ParseRef(text, &p, &ref)) AddUnique(&links->task_list, ref);
+          if (ParseRef(text, &p, &ref)) tasks->Add(ref);
         }
         break;
       }
       default:
-        WalkBlocks(child, links);  // lists, items, tables
+        WalkBlocks(child, deps, tasks);  // lists, items, tables
     }
   }
 }
@@ -263,11 +281,30 @@ bool ParseIssueUrl(std::string_view url, IssueRef* ref) {
 ParsedLinks ParseLinks(std::string_view markdown) {
   ParsedLinks links;
   if (markdown.empty()) return links;
-  std::unique_ptr<cmark_parser, ParserDeleter> parser(cmark_parser_new(CMARK_OPT_DEFAULT));
-  if (cmark_syntax_extension* st = StrikethroughExtension()) cmark_parser_attach_syntax_extension(parser.get(), st);
+  // Most bodies mention no dependency and hold no task list: skip the Markdown parse for them.
+  bool candidate = markdown.find('[') != std::string_view::npos;
+  for (size_t i = 0; !candidate && i < markdown.size(); ++i) {
+    char c = Lower(markdown[i]);
+    if (c != 'd' && c != 'b' && c != 'r' && c != 'a') continue;
+    for (std::string_view kw : kKeywords) {
+      if (StartsWithCi(markdown, i, kw)) {
+        candidate = true;
+        break;
+      }
+    }
+  }
+  if (!candidate) return links;
+  // cmark_parser_finish resets the parser (keeping its extensions), so each thread reuses one.
+  thread_local std::unique_ptr<cmark_parser, ParserDeleter> parser = [] {
+    std::unique_ptr<cmark_parser, ParserDeleter> p(cmark_parser_new(CMARK_OPT_DEFAULT));
+    if (cmark_syntax_extension* st = StrikethroughExtension()) cmark_parser_attach_syntax_extension(p.get(), st);
+    return p;
+  }();
   cmark_parser_feed(parser.get(), markdown.data(), markdown.size());
   std::unique_ptr<cmark_node, NodeDeleter> doc(cmark_parser_finish(parser.get()));
-  if (doc) WalkBlocks(doc.get(), &links);
+  RefList deps(&links.depends_on);
+  RefList tasks(&links.task_list);
+  if (doc) WalkBlocks(doc.get(), &deps, &tasks);
   return links;
 }
 

@@ -47,7 +47,7 @@ Result<Plan> BuildPlan(const PlanInput& input) {
   plan.epic_title = epic.title;
 
   // Members: task-list items of the epic body plus sub-issues.
-  std::set<int64_t> members;
+  std::set<int64_t> members;  // ordered: tickets are listed ascending
   for (const IssueRef& ref : ParseLinks(epic.body).task_list) {
     int64_t n;
     if (!LocalNumber(ref, input.repo, &n)) {
@@ -74,7 +74,8 @@ Result<Plan> BuildPlan(const PlanInput& input) {
   }
 
   // Tickets, done and not-ready members.
-  std::set<int64_t> tickets;
+  std::vector<int64_t> tickets;  // ascending
+  std::unordered_set<int64_t> is_ticket;
   for (int64_t n : members) {
     const Issue& issue = *by_number.at(n);
     if (issue.is_pull_request) {
@@ -89,7 +90,8 @@ Result<Plan> BuildPlan(const PlanInput& input) {
       plan.done.push_back(n);
       continue;
     }
-    tickets.insert(n);
+    tickets.push_back(n);
+    is_ticket.insert(n);
   }
 
   // Dependencies of each ticket: body links first, then native blocked_by links.
@@ -120,7 +122,7 @@ Result<Plan> BuildPlan(const PlanInput& input) {
         plan.warnings.push_back("#" + std::to_string(t) + " says it depends on itself; ignored");
         continue;
       }
-      if (tickets.count(n)) {
+      if (is_ticket.count(n)) {
         graph.AddEdge(n, t);
         continue;
       }
@@ -140,6 +142,11 @@ Result<Plan> BuildPlan(const PlanInput& input) {
     return Error(ErrorCode::kCycle, FormatCycle(*cycle));
   }
 
+  // Each ticket's dependencies, computed once.
+  std::unordered_map<int64_t, std::vector<int64_t>> deps_of;
+  deps_of.reserve(tickets.size());
+  for (int64_t t : tickets) deps_of.emplace(t, graph.DependenciesOf(t));
+
   // Blocked tickets, propagated to everything that waits for them, in dependency order.
   auto full_waves = graph.Waves();
   std::unordered_map<int64_t, std::string> blocked;
@@ -151,7 +158,7 @@ Result<Plan> BuildPlan(const PlanInput& input) {
         blocked[t] = reason;
         continue;
       }
-      for (int64_t d : graph.DependenciesOf(t)) {
+      for (int64_t d : deps_of.at(t)) {
         if (blocked.count(d)) {
           blocked[t] = "waits for #" + std::to_string(d) + ", which is blocked";
           break;
@@ -160,20 +167,23 @@ Result<Plan> BuildPlan(const PlanInput& input) {
     }
   }
 
-  // Waves among the unblocked tickets.
-  DependencyGraph runnable;
-  for (int64_t t : tickets) {
-    if (!blocked.count(t)) runnable.AddNode(t);
-  }
+  // Waves among the unblocked tickets (all of them, usually: then the layering is already done).
   for (int64_t t : tickets) {
     if (blocked.count(t)) continue;
-    for (int64_t d : graph.DependenciesOf(t)) {
-      runnable.AddEdge(d, t);
-      plan.edges.emplace_back(d, t);
-    }
+    for (int64_t d : deps_of.at(t)) plan.edges.emplace_back(d, t);
   }
-  plan.waves = *runnable.Waves();
+  if (blocked.empty()) {
+    plan.waves = std::move(*full_waves);
+  } else {
+    DependencyGraph runnable;
+    for (int64_t t : tickets) {
+      if (!blocked.count(t)) runnable.AddNode(t);
+    }
+    for (const auto& [d, t] : plan.edges) runnable.AddEdge(d, t);
+    plan.waves = *runnable.Waves();
+  }
   std::unordered_map<int64_t, int> wave_of;
+  wave_of.reserve(tickets.size());
   for (size_t w = 0; w < plan.waves.size(); ++w) {
     for (int64_t t : plan.waves[w]) wave_of[t] = static_cast<int>(w) + 1;
     plan.max_width = std::max(plan.max_width, static_cast<int>(plan.waves[w].size()));
@@ -184,7 +194,7 @@ Result<Plan> BuildPlan(const PlanInput& input) {
     pt.number = t;
     pt.title = by_number.at(t)->title;
     pt.wave = blocked.count(t) ? 0 : wave_of.at(t);
-    pt.depends_on = graph.DependenciesOf(t);
+    pt.depends_on = std::move(deps_of.at(t));
     plan.tickets.push_back(std::move(pt));
   }
   for (const auto& [t, reason] : blocked) plan.blocked.push_back({t, reason});
