@@ -1,8 +1,6 @@
 #include "core/links.h"
 
-#include <cmark-gfm-core-extensions.h>
-#include <cmark-gfm-extension_api.h>
-#include <cmark-gfm.h>
+#include "core/markdown.h"
 
 #include <algorithm>
 #include <cctype>
@@ -12,24 +10,6 @@
 
 namespace wavebot::core {
 namespace {
-
-struct NodeDeleter {
-  void operator()(cmark_node* n) const { cmark_node_free(n); }
-};
-struct ParserDeleter {
-  void operator()(cmark_parser* p) const { cmark_parser_free(p); }
-};
-struct IterDeleter {
-  void operator()(cmark_iter* i) const { cmark_iter_free(i); }
-};
-
-cmark_syntax_extension* StrikethroughExtension() {
-  static cmark_syntax_extension* ext = [] {
-    cmark_gfm_core_extensions_ensure_registered();
-    return cmark_find_syntax_extension("strikethrough");
-  }();
-  return ext;
-}
 
 bool IsWordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 bool IsRepoChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'; }
@@ -168,69 +148,6 @@ void ScanDependencies(std::string_view text, RefList* out) {
   }
 }
 
-// Appends the text of an inline subtree, skipping code, raw HTML and strikethrough. A link contributes
-// its destination when that is an issue URL (so "[parser](…/issues/12)" counts), else its text.
-void AppendInlineText(cmark_node* node, std::string* out) {
-  for (cmark_node* child = cmark_node_first_child(node); child; child = cmark_node_next(child)) {
-    cmark_node_type type = cmark_node_get_type(child);
-    if (type == CMARK_NODE_TEXT) {
-      const char* lit = cmark_node_get_literal(child);
-      if (lit) out->append(lit);
-    } else if (type == CMARK_NODE_SOFTBREAK || type == CMARK_NODE_LINEBREAK) {
-      out->push_back('\n');
-    } else if (type == CMARK_NODE_CODE || type == CMARK_NODE_HTML_INLINE) {
-      out->push_back(' ');
-    } else if (type == CMARK_NODE_LINK) {
-      const char* url = cmark_node_get_url(child);
-      IssueRef ref;
-      if (url && ParseIssueUrl(url, &ref)) {
-        out->push_back(' ');
-        out->append(url);
-        out->push_back(' ');
-      } else {
-        AppendInlineText(child, out);
-      }
-    } else if (StrikethroughExtension() && cmark_node_get_syntax_extension(child) == StrikethroughExtension()) {
-      out->push_back(' ');
-    } else {
-      AppendInlineText(child, out);  // emphasis, strong, image alt text
-    }
-  }
-}
-
-// Walks block nodes. Block quotes, code blocks and HTML blocks are skipped entirely.
-void WalkBlocks(cmark_node* node, RefList* deps, RefList* tasks) {
-  for (cmark_node* child = cmark_node_first_child(node); child; child = cmark_node_next(child)) {
-    cmark_node_type type = cmark_node_get_type(child);
-    switch (type) {
-      case CMARK_NODE_BLOCK_QUOTE:
-      case CMARK_NODE_CODE_BLOCK:
-      case CMARK_NODE_HTML_BLOCK:
-        break;
-      case CMARK_NODE_PARAGRAPH:
-      case CMARK_NODE_HEADING: {
-        std::string text;
-        AppendInlineText(child, &text);
-        ScanDependencies(text, deps);
-        // A task-list item's first paragraph: "[ ] #12 ..." or "[x] #12 ...".
-        cmark_node* parent = cmark_node_parent(child);
-        if (type == CMARK_NODE_PARAGRAPH && parent && cmark_node_get_type(parent) == CMARK_NODE_ITEM &&
-            cmark_node_first_child(parent) == child && text.size() > 4 && text[0] == '[' &&
-            (text[1] == ' ' || text[1] == 'x' || text[1] == 'X') && text[2] == ']' &&
-            (text[3] == ' ' || text[3] == '\t')) {
-          size_t p = 4;
-          while (p < text.size() && (text[p] == ' ' || text[p] == '\t')) ++p;
-          IssueRef ref;
-          if (ParseRef(text, &p, &ref)) tasks->Add(ref);
-        }
-        break;
-      }
-      default:
-        WalkBlocks(child, deps, tasks);  // lists, items, tables
-    }
-  }
-}
-
 }  // namespace
 
 std::string FormatRef(const IssueRef& ref) {
@@ -294,17 +211,20 @@ ParsedLinks ParseLinks(std::string_view markdown) {
     }
   }
   if (!candidate) return links;
-  // cmark_parser_finish resets the parser (keeping its extensions), so each thread reuses one.
-  thread_local std::unique_ptr<cmark_parser, ParserDeleter> parser = [] {
-    std::unique_ptr<cmark_parser, ParserDeleter> p(cmark_parser_new(CMARK_OPT_DEFAULT));
-    if (cmark_syntax_extension* st = StrikethroughExtension()) cmark_parser_attach_syntax_extension(p.get(), st);
-    return p;
-  }();
-  cmark_parser_feed(parser.get(), markdown.data(), markdown.size());
-  std::unique_ptr<cmark_node, NodeDeleter> doc(cmark_parser_finish(parser.get()));
   RefList deps(&links.depends_on);
   RefList tasks(&links.task_list);
-  if (doc) WalkBlocks(doc.get(), &deps, &tasks);
+  ForEachVisibleBlock(markdown, [&](const VisibleBlock& block) {
+    const std::string& text = block.text;
+    ScanDependencies(text, &deps);
+    // A task-list item's first paragraph: "[ ] #12 ..." or "[x] #12 ...".
+    if (block.first_in_list_item && text.size() > 4 && text[0] == '[' &&
+        (text[1] == ' ' || text[1] == 'x' || text[1] == 'X') && text[2] == ']' && (text[3] == ' ' || text[3] == '\t')) {
+      size_t p = 4;
+      while (p < text.size() && (text[p] == ' ' || text[p] == '\t')) ++p;
+      IssueRef ref;
+      if (ParseRef(text, &p, &ref)) tasks.Add(ref);
+    }
+  });
   return links;
 }
 
