@@ -126,6 +126,7 @@ std::string EscapeMermaidLabel(std::string_view text) {
       case '>': out += "#gt;"; break;
       case '&': out += "#amp;"; break;
       case '`': out += "#96;"; break;
+      case '@': out += "#64;"; break;
       case '\n':
       case '\r':
       case '\t': out += ' '; break;

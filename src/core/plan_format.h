@@ -13,7 +13,7 @@ std::string PlanToJson(const Plan& plan);
 // `graph TD` with one subgraph per wave (and one for blocked tickets), nodes labelled "#12 title".
 std::string PlanToMermaid(const Plan& plan);
 
-// Escapes text for a quoted Mermaid label: quotes, angle brackets, ampersands, backticks and line breaks
+// Escapes text for a quoted Mermaid label: quotes, angle brackets, ampersands, backticks, '@' and line breaks
 // become Mermaid entity codes, so a title cannot break out of its label.
 std::string EscapeMermaidLabel(std::string_view text);
 

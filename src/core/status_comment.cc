@@ -1,0 +1,131 @@
+#include "core/status_comment.h"
+
+#include <map>
+
+#include "core/plan_format.h"
+
+namespace wavebot::core {
+namespace {
+
+const char* StateLabel(TicketState s) {
+  switch (s) {
+    case TicketState::kBlocked: return "⏸️ blocked";
+    case TicketState::kReady: return "🟦 ready";
+    case TicketState::kRunning: return "⚙️ running";
+    case TicketState::kPrOpen: return "🔍 in review";
+    case TicketState::kFixing: return "🔧 fixing";
+    case TicketState::kDone: return "✅ done";
+    case TicketState::kNeedsHuman: return "🆘 needs a human";
+  }
+  return "";
+}
+
+const char* CiLabel(CiStatus c) {
+  switch (c) {
+    case CiStatus::kNone: return "-";
+    case CiStatus::kPending: return "⏳";
+    case CiStatus::kSuccess: return "✅";
+    case CiStatus::kFailure: return "❌";
+  }
+  return "-";
+}
+
+// At most `max` bytes, cut on a UTF-8 code point boundary.
+std::string TruncateUtf8(const std::string& s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return s.substr(0, cut);
+}
+
+}  // namespace
+
+std::string StatusMarker(int64_t epic) { return "<!-- wavebot:status epic=" + std::to_string(epic) + " -->"; }
+
+std::string EscapeMarkdownCell(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '|': out += "\\|"; break;
+      case '@': out += "&#64;"; break;
+      case '`': out += "&#96;"; break;
+      case '\n':
+      case '\r':
+      case '\t': out += ' '; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string FormatDuration(int64_t seconds) {
+  if (seconds <= 0) return "-";
+  char buf[32];
+  if (seconds < 3600) {
+    std::snprintf(buf, sizeof(buf), "%lldm %02llds", static_cast<long long>(seconds / 60),
+                  static_cast<long long>(seconds % 60));
+  } else {
+    std::snprintf(buf, sizeof(buf), "%lldh %02lldm", static_cast<long long>(seconds / 3600),
+                  static_cast<long long>((seconds % 3600) / 60));
+  }
+  return buf;
+}
+
+std::string RenderStatusComment(const StatusInput& in) {
+  std::map<TicketState, int> counts;
+  for (const auto& t : in.tickets) counts[t.state]++;
+  std::string out = StatusMarker(in.epic) + "\n";
+  out += "## 🌊 wavebot: epic #" + std::to_string(in.epic) + "\n\n";
+  out += "**" + std::to_string(counts[TicketState::kDone]) + " of " + std::to_string(in.tickets.size()) +
+         " tickets merged** · state `" + in.state + "` · strategy `" + in.strategy + "` · branch `" + in.epic_branch +
+         "`";
+  if (in.epic_pr) out += " · epic PR #" + std::to_string(in.epic_pr);
+  out += "\n\n";
+  out += "| wave | ticket | state | PR | CI | runs | time | note |\n|---|---|---|---|---|---|---|---|\n";
+  for (const auto& t : in.tickets) {
+    out += "| " + (t.wave ? std::to_string(t.wave) : std::string("-")) + " | #" + std::to_string(t.number) + " " +
+           EscapeMarkdownCell(t.title) + " | " + StateLabel(t.state) + " | " +
+           (t.pr ? "#" + std::to_string(t.pr) : std::string("-")) + " | " + CiLabel(t.ci) + " | " +
+           std::to_string(t.runs_used) + "/" + std::to_string(in.max_attempts) + " | " + FormatDuration(t.seconds) +
+           " | " + EscapeMarkdownCell(t.note) + " |\n";
+  }
+  // Totals.
+  out += "\n";
+  bool first = true;
+  for (auto s : {TicketState::kDone, TicketState::kPrOpen, TicketState::kFixing, TicketState::kRunning,
+                 TicketState::kReady, TicketState::kBlocked, TicketState::kNeedsHuman}) {
+    if (!counts[s]) continue;
+    out += std::string(first ? "" : " · ") + StateLabel(s) + ": " + std::to_string(counts[s]);
+    first = false;
+  }
+  out += "\n\n<details><summary>Dependency graph</summary>\n\n```mermaid\ngraph TD\n";
+  std::map<int, std::vector<const StatusTicket*>> by_wave;
+  for (const auto& t : in.tickets) by_wave[t.wave].push_back(&t);
+  for (const auto& [wave, tickets] : by_wave) {
+    out += wave ? "  subgraph wave" + std::to_string(wave) + "[\"Wave " + std::to_string(wave) + "\"]\n"
+                : std::string("  subgraph blocked[\"Blocked\"]\n");
+    for (const auto* t : tickets) {
+      out += "    t" + std::to_string(t->number) + "[\"#" + std::to_string(t->number) + " " +
+             EscapeMermaidLabel(TruncateUtf8(t->title, 60)) + "\"]:::" + TicketStateName(t->state) + "\n";
+    }
+    out += "  end\n";
+  }
+  for (const auto& t : in.tickets) {
+    for (int64_t d : t.depends_on) out += "  t" + std::to_string(d) + " --> t" + std::to_string(t.number) + "\n";
+  }
+  out +=
+      "  classDef blocked fill:#eeeeee,stroke:#999999\n"
+      "  classDef ready fill:#dbeafe,stroke:#3b82f6\n"
+      "  classDef running fill:#fef3c7,stroke:#d97706\n"
+      "  classDef pr_open fill:#e0e7ff,stroke:#6366f1\n"
+      "  classDef fixing fill:#ffedd5,stroke:#ea580c\n"
+      "  classDef done fill:#dcfce7,stroke:#16a34a\n"
+      "  classDef needs_human fill:#fee2e2,stroke:#dc2626\n"
+      "```\n\n</details>\n";
+  return out;
+}
+
+}  // namespace wavebot::core

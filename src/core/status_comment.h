@@ -1,0 +1,52 @@
+// The status comment on an epic issue: found by its hidden marker and edited in place. A table per
+// ticket (wave, state, PR, CI, runs, time), a Mermaid graph coloured by state, and totals.
+// Pure; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/decide.h"
+#include "core/ticket.h"
+
+namespace wavebot::core {
+
+struct StatusTicket {
+  int64_t number = 0;
+  std::string title;
+  int wave = 0;  // 0: blocked
+  TicketState state = TicketState::kBlocked;
+  std::vector<int64_t> depends_on;
+  int64_t pr = 0;
+  CiStatus ci = CiStatus::kNone;
+  int runs_used = 0;
+  int64_t seconds = 0;  // time since first dispatch (or until done)
+  std::string note;     // blocked or stuck reason
+};
+
+struct StatusInput {
+  int64_t epic = 0;
+  std::string epic_title;
+  std::string state;  // running, paused, cancelled, done, planned
+  std::string strategy;
+  std::string epic_branch;
+  int64_t epic_pr = 0;
+  int max_attempts = 4;
+  std::vector<StatusTicket> tickets;
+};
+
+// "<!-- wavebot:status epic=N -->": the first line of the comment; how wavebot finds it again.
+std::string StatusMarker(int64_t epic);
+
+std::string RenderStatusComment(const StatusInput& in);
+
+// Escapes user text for a Markdown table cell: HTML special characters, pipes, line breaks, and '@' so
+// that titles cannot mention people.
+std::string EscapeMarkdownCell(std::string_view text);
+
+// "3m 20s", "1h 05m", "-" for 0.
+std::string FormatDuration(int64_t seconds);
+
+}  // namespace wavebot::core
