@@ -1,0 +1,315 @@
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <httplib.h>
+#include <netdb.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace wavebot::http {
+namespace {
+
+bool EqualsIgnoreCase(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// A thread pool that starts a new worker whenever a task arrives and no worker is idle, up to
+// `max_threads`; workers above `min_threads` exit after a minute idle. cpp-httplib runs one
+// connection per task for its whole keep-alive life, so a fixed pool lets idle keep-alive
+// connections starve new ones; this one does not until max_threads connections are open.
+class ElasticTaskQueue final : public httplib::TaskQueue {
+ public:
+  ElasticTaskQueue(int min_threads, int max_threads, std::atomic<int>* active)
+      : min_(min_threads), max_(max_threads), active_(active) {
+    std::lock_guard lock(mu_);
+    for (int i = 0; i < min_; ++i) SpawnLocked();
+  }
+  ~ElasticTaskQueue() override { shutdown(); }
+
+  void enqueue(std::function<void()> fn) override {
+    std::lock_guard lock(mu_);
+    tasks_.push_back(std::move(fn));
+    if (idle_ < static_cast<int>(tasks_.size()) && live_ < max_) SpawnLocked();
+    cv_.notify_one();
+  }
+
+  // Runs the queued tasks to the end and waits until every worker has exited.
+  void shutdown() override {
+    std::unique_lock lock(mu_);
+    stopped_ = true;
+    cv_.notify_all();
+    exited_cv_.wait(lock, [&] { return live_ == 0; });
+  }
+
+ private:
+  // Workers are detached (a retired worker must not hold its stack until shutdown); shutdown()
+  // waits for live_ to reach zero instead of joining.
+  void SpawnLocked() {
+    ++live_;
+    std::thread([this] { Work(); }).detach();
+  }
+  void Work() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      ++idle_;
+      bool got = cv_.wait_for(lock, std::chrono::seconds(60), [&] { return stopped_ || !tasks_.empty(); });
+      --idle_;
+      if (tasks_.empty()) {
+        if (stopped_ || (!got && live_ > min_)) break;  // stopping, or idle a minute above the minimum
+        continue;
+      }
+      auto fn = std::move(tasks_.front());
+      tasks_.pop_front();
+      lock.unlock();
+      active_->fetch_add(1);
+      fn();
+      active_->fetch_sub(1);
+      lock.lock();
+    }
+    --live_;
+    exited_cv_.notify_all();
+  }
+
+  const int min_, max_;
+  std::atomic<int>* active_;
+  std::mutex mu_;
+  std::condition_variable cv_, exited_cv_;
+  std::deque<std::function<void()>> tasks_;  // guarded by mu_
+  int live_ = 0;                             // guarded by mu_
+  int idle_ = 0;                             // guarded by mu_
+  bool stopped_ = false;                     // guarded by mu_
+};
+
+// Why binding host:port fails, for the error message (cpp-httplib only says that it failed).
+std::string BindFailureReason(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res); rc != 0) {
+    return gai_strerror(rc);
+  }
+  std::string reason = "unknown error";
+  int fd = socket(res->ai_family, res->ai_socktype, res->ai_protocol);
+  if (fd >= 0) {
+    int yes = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0) reason = std::strerror(errno);
+    else if (listen(fd, 1) != 0) reason = std::strerror(errno);
+    close(fd);
+  } else {
+    reason = std::strerror(errno);
+  }
+  freeaddrinfo(res);
+  return reason;
+}
+
+Request Convert(const httplib::Request& in) {
+  Request r;
+  r.method = in.method;
+  r.path = in.path;
+  r.remote_addr = in.remote_addr;
+  r.headers.assign(in.headers.begin(), in.headers.end());
+  r.params.insert(in.params.begin(), in.params.end());
+  return r;
+}
+
+void Apply(const Response& in, httplib::Response& out) {
+  out.status = in.status;
+  for (const auto& [k, v] : in.headers) out.set_header(k, v);
+  out.set_content(in.body, in.content_type.c_str());
+}
+
+class HttplibServer final : public Server {
+ public:
+  explicit HttplibServer(ServerOptions options) : options_(std::move(options)) {
+    svr_.new_task_queue = [this] {
+      return new ElasticTaskQueue(options_.min_threads, options_.max_threads, &active_);
+    };
+    svr_.set_tcp_nodelay(true);
+    svr_.set_payload_max_length(static_cast<size_t>(options_.max_body_bytes));
+    svr_.set_keep_alive_timeout(options_.keep_alive_timeout.count());
+    svr_.set_keep_alive_max_count(static_cast<size_t>(options_.keep_alive_max_requests));
+    svr_.set_read_timeout(options_.read_timeout.count(), 0);
+    svr_.set_write_timeout(options_.write_timeout.count(), 0);
+    svr_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      return PreRoute(req, res);
+    });
+    svr_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+      std::string what = "unknown exception";
+      try {
+        if (ep) std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      spdlog::error("http: {} {} failed: {}", req.method, req.path, what);
+      res.status = 500;
+      res.set_content("internal error\n", "text/plain; charset=utf-8");
+    });
+  }
+  ~HttplibServer() override { Stop(); }
+
+  void Get(const std::string& pattern, Handler handler) override {
+    svr_.Get(pattern, [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+      Request r = Convert(req);
+      Response out;
+      handler(r, &out);
+      Apply(out, res);
+    });
+  }
+
+  void Post(const std::string& pattern, Handler handler) override {
+    svr_.Post(pattern, [this, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res,
+                                                           const httplib::ContentReader& reader) {
+      Request r = Convert(req);
+      bool too_large = false;
+      const size_t limit = static_cast<size_t>(options_.max_body_bytes);
+      bool complete = reader([&](const char* data, size_t len) {
+        if (r.body.size() + len > limit) {
+          too_large = true;
+          return false;  // stop reading: the rest of the body is never buffered
+        }
+        r.body.append(data, len);
+        return true;
+      });
+      Response out;
+      if (too_large) {
+        out.Text(413, "request body larger than " + std::to_string(limit) + " bytes");
+        out.headers.emplace_back("Connection", "close");
+      } else if (!complete) {
+        out.Text(400, "request body could not be read");
+        out.headers.emplace_back("Connection", "close");
+      } else {
+        handler(r, &out);
+      }
+      Apply(out, res);
+    });
+  }
+
+  Status Start() override {
+    bool bound;
+    if (options_.port == 0) {
+      int p = svr_.bind_to_any_port(options_.host);
+      bound = p > 0;
+      port_ = p;
+    } else {
+      bound = svr_.bind_to_port(options_.host, options_.port);
+      port_ = options_.port;
+    }
+    if (!bound) {
+      return Error(ErrorCode::kUnavailable, "cannot listen on " + options_.host + ":" +
+                                                std::to_string(options_.port) + ": " +
+                                                BindFailureReason(options_.host, options_.port));
+    }
+    // The socket is already listening: connections made before the loop starts wait in the backlog.
+    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+    return OkStatus();
+  }
+
+  int port() const override { return port_; }
+
+  void Stop() override {
+    std::lock_guard lock(stop_mu_);
+    if (thread_.joinable()) {
+      svr_.stop();
+      thread_.join();
+    }
+  }
+
+  int active_connections() const override { return active_.load(); }
+
+ private:
+  httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res) {
+    auto reject = [&](int status, const std::string& line) {
+      Response out;
+      out.Text(status, line);
+      out.headers.emplace_back("Connection", "close");  // the unread body must not be parsed as a request
+      Apply(out, res);
+      return httplib::Server::HandlerResponse::Handled;
+    };
+    std::string encoding = req.get_header_value("Content-Encoding");
+    if (!encoding.empty() && !EqualsIgnoreCase(encoding, "identity")) {
+      return reject(415, "compressed request bodies are not accepted (Content-Encoding: " + encoding + ")");
+    }
+    if (req.has_header("Content-Length")) {
+      const std::string& v = req.get_header_value("Content-Length");
+      char* end = nullptr;
+      errno = 0;
+      unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || errno == ERANGE) return reject(400, "invalid Content-Length");
+      if (n > static_cast<unsigned long long>(options_.max_body_bytes)) {
+        return reject(413, "request body larger than " + std::to_string(options_.max_body_bytes) + " bytes");
+      }
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  }
+
+  const ServerOptions options_;
+  httplib::Server svr_;
+  std::atomic<int> active_{0};
+  int port_ = 0;
+  std::mutex stop_mu_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+std::string Request::Header(const std::string& name) const {
+  for (const auto& [k, v] : headers) {
+    if (EqualsIgnoreCase(k, name)) return v;
+  }
+  return "";
+}
+bool Request::HasHeader(const std::string& name) const {
+  return std::any_of(headers.begin(), headers.end(), [&](const auto& kv) { return EqualsIgnoreCase(kv.first, name); });
+}
+std::string Request::Param(const std::string& name) const {
+  auto it = params.find(name);
+  return it == params.end() ? "" : it->second;
+}
+bool Request::HasParam(const std::string& name) const { return params.count(name) > 0; }
+
+void Response::Text(int code, const std::string& line) {
+  status = code;
+  content_type = "text/plain; charset=utf-8";
+  body = line + "\n";
+}
+void Response::Json(int code, std::string json_text) {
+  status = code;
+  content_type = "application/json";
+  body = std::move(json_text);
+}
+
+Result<std::pair<std::string, int>> ParseListen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Error(ErrorCode::kInvalidArgument, "listen address '" + listen + "' is not host:port");
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const std::string port_text = listen.substr(colon + 1);
+  char* end = nullptr;
+  long port = std::strtol(port_text.c_str(), &end, 10);
+  if (port_text.empty() || *end != '\0' || port < 0 || port > 65535) {
+    return Error(ErrorCode::kInvalidArgument, "listen address '" + listen + "' has an invalid port");
+  }
+  return std::make_pair(host, static_cast<int>(port));
+}
+
+std::unique_ptr<Server> NewServer(ServerOptions options) {
+  return std::make_unique<HttplibServer>(std::move(options));
+}
+
+}  // namespace wavebot::http

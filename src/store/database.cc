@@ -1,0 +1,141 @@
+#include "store/database.h"
+
+#include <spdlog/spdlog.h>
+
+namespace wavebot::store {
+
+Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options,
+                                                 const std::vector<Migration>& migrations) {
+  const char* sync = options.durability == Durability::kFull ? "FULL" : "NORMAL";
+  auto writer = Connection::Open(options.path, sync);
+  if (!writer.ok()) return writer.error();
+  Connection& w = **writer;
+
+  int current = 0;
+  {
+    auto stmt = w.Prepare("PRAGMA user_version");
+    if (!stmt.ok()) return stmt.error();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.error().Wrap("cannot read schema version of " + options.path);
+    current = static_cast<int>(stmt->ColumnInt(0));
+  }
+  const int newest = migrations.empty() ? 0 : migrations.back().version;
+  if (current > newest) {
+    return Error(ErrorCode::kFailedPrecondition,
+                 "database " + options.path + " has schema version " + std::to_string(current) +
+                     ", newer than this wavebot knows (" + std::to_string(newest) +
+                     "); run the newer wavebot or use another data directory");
+  }
+  for (const Migration& m : migrations) {
+    if (m.version <= current) continue;
+    WAVEBOT_RETURN_IF_ERROR(w.Exec("BEGIN IMMEDIATE"));
+    Status st = w.Exec(m.sql);
+    if (st.ok()) st = w.Exec("PRAGMA user_version=" + std::to_string(m.version));
+    if (st.ok()) st = w.Exec("COMMIT");
+    if (!st.ok()) {
+      (void)w.Exec("ROLLBACK");
+      return st.error().Wrap("migration " + std::to_string(m.version) + " (" + m.description + ") failed");
+    }
+    spdlog::info("store: applied migration {} ({})", m.version, m.description);
+    current = m.version;
+  }
+  auto reader = Connection::Open(options.path, sync);
+  if (!reader.ok()) return reader.error();
+  return std::unique_ptr<Database>(
+      new Database(options, std::move(*writer), std::move(*reader), current));
+}
+
+Database::Database(DatabaseOptions options, std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader,
+                   int version)
+    : options_(std::move(options)), schema_version_(version), writer_(std::move(writer)), reader_(std::move(reader)) {
+  writer_thread_ = std::thread([this] { WriterLoop(); });
+}
+
+Database::~Database() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  writer_thread_.join();
+}
+
+Status Database::Write(WriteFn fn) {
+  Pending p{std::move(fn), {}};
+  auto fut = p.done.get_future();
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return Error(ErrorCode::kFailedPrecondition, "database is closing");
+    queue_.push_back(&p);
+  }
+  cv_.notify_one();
+  return fut.get();
+}
+
+Status Database::Read(ReadFn fn) {
+  std::lock_guard lock(read_mu_);
+  return fn(*reader_);
+}
+
+int64_t Database::commits() const {
+  std::lock_guard lock(mu_);
+  return commits_;
+}
+int64_t Database::writes() const {
+  std::lock_guard lock(mu_);
+  return writes_;
+}
+
+void Database::WriterLoop() {
+  Connection& w = *writer_;
+  std::vector<Pending*> batch;
+  std::vector<Status> results;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      while (!queue_.empty() && batch.size() < options_.max_batch) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    results.clear();
+    Status begin = w.Exec("BEGIN IMMEDIATE");
+    if (!begin.ok()) {
+      for (Pending* p : batch) p->done.set_value(begin.error().Wrap("cannot begin transaction"));
+      batch.clear();
+      continue;
+    }
+    for (Pending* p : batch) {
+      Status st = w.Exec("SAVEPOINT w");
+      if (st.ok()) {
+        try {
+          st = p->fn(w);
+        } catch (const std::exception& e) {
+          st = Error(ErrorCode::kInternal, std::string("write threw: ") + e.what());
+        }
+        if (!st.ok()) (void)w.Exec("ROLLBACK TO w");
+        Status rel = w.Exec("RELEASE w");
+        if (st.ok() && !rel.ok()) st = rel;
+      }
+      results.push_back(std::move(st));
+    }
+    Status commit = w.Exec("COMMIT");
+    if (!commit.ok()) {
+      (void)w.Exec("ROLLBACK");
+      spdlog::error("store: commit of {} writes failed: {}", batch.size(), commit.error().message());
+    }
+    {
+      std::lock_guard lock(mu_);
+      ++commits_;
+      writes_ += static_cast<int64_t>(batch.size());
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      batch[i]->done.set_value(commit.ok() ? std::move(results[i]) : Status(commit.error().Wrap("commit failed")));
+    }
+    batch.clear();
+  }
+}
+
+}  // namespace wavebot::store

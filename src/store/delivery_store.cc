@@ -1,0 +1,239 @@
+#include "store/delivery_store.h"
+
+#include "store/database.h"
+
+namespace wavebot::store {
+namespace {
+
+int64_t Ms(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+TimePoint FromMs(int64_t ms) { return TimePoint(std::chrono::milliseconds(ms)); }
+
+constexpr const char* kColumns =
+    "seq, id, event, action, installation_id, repository, received_at_ms, status, attempts, last_error, "
+    "next_attempt_ms";
+
+Delivery ReadRow(const Statement& s, bool with_body) {
+  Delivery d;
+  d.seq = s.ColumnInt(0);
+  d.id = s.ColumnText(1);
+  d.event = s.ColumnText(2);
+  d.action = s.ColumnText(3);
+  d.installation_id = s.ColumnInt(4);
+  d.repository = s.ColumnText(5);
+  d.received_at = FromMs(s.ColumnInt(6));
+  d.status = ParseDeliveryStatus(s.ColumnText(7)).value_or(DeliveryStatus::kDead);
+  d.attempts = static_cast<int>(s.ColumnInt(8));
+  d.last_error = s.ColumnText(9);
+  d.next_attempt_at = FromMs(s.ColumnInt(10));
+  if (with_body) d.body = s.ColumnText(11);
+  return d;
+}
+
+class SqliteDeliveryStore final : public DeliveryStore {
+ public:
+  explicit SqliteDeliveryStore(Database* db) : db_(db) {}
+
+  Result<InsertOutcome> Insert(const NewDelivery& d) override {
+    InsertOutcome outcome = InsertOutcome::kDuplicate;
+    Status st = db_->Write([&](Connection& c) -> Status {
+      auto s = c.Prepare(
+          "INSERT INTO deliveries (id, event, action, installation_id, repository, received_at_ms, body) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING");
+      if (!s.ok()) return s.error();
+      s->Bind(1, d.id).Bind(2, d.event).Bind(3, d.action).Bind(4, d.installation_id).Bind(5, d.repository);
+      s->Bind(6, Ms(d.received_at)).BindBlob(7, d.body);
+      auto n = s->Run();
+      if (!n.ok()) return n.error();
+      outcome = *n > 0 ? InsertOutcome::kInserted : InsertOutcome::kDuplicate;
+      return OkStatus();
+    });
+    if (!st.ok()) return st.error();
+    return outcome;
+  }
+
+  Result<std::optional<Delivery>> ClaimNext(TimePoint now) override {
+    std::optional<Delivery> claimed;
+    Status st = db_->Write([&](Connection& c) -> Status {
+      // The oldest due pending delivery whose repository has nothing processing and no older due one.
+      auto s = c.Prepare(std::string("SELECT ") + kColumns + ", body FROM deliveries d "
+          "WHERE d.status = 'pending' AND d.next_attempt_ms <= ?1 "
+          "AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.repository = d.repository "
+          "                AND p.status = 'processing') "
+          "AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.repository = d.repository "
+          "                AND e.status = 'pending' AND e.seq < d.seq AND e.next_attempt_ms <= ?1) "
+          "ORDER BY d.seq LIMIT 1");
+      if (!s.ok()) return s.error();
+      s->Bind(1, Ms(now));
+      auto row = s->Step();
+      if (!row.ok()) return row.error();
+      if (!*row) return OkStatus();
+      Delivery d = ReadRow(*s, /*with_body=*/true);
+      auto u = c.Prepare("UPDATE deliveries SET status = 'processing' WHERE seq = ?1");
+      if (!u.ok()) return u.error();
+      u->Bind(1, d.seq);
+      auto n = u->Run();
+      if (!n.ok()) return n.error();
+      d.status = DeliveryStatus::kProcessing;
+      claimed = std::move(d);
+      return OkStatus();
+    });
+    if (!st.ok()) return st.error();
+    return claimed;
+  }
+
+  Status Complete(const std::string& id, DeliveryStatus final_status, TimePoint now) override {
+    if (final_status != DeliveryStatus::kDone && final_status != DeliveryStatus::kIgnored) {
+      return Error(ErrorCode::kInvalidArgument, "Complete takes done or ignored");
+    }
+    return Update(id, "UPDATE deliveries SET status = ?2, attempts = attempts + 1, last_error = '', "
+                      "finished_at_ms = ?3 WHERE id = ?1 AND status = 'processing'",
+                  DeliveryStatusName(final_status), Ms(now));
+  }
+
+  Status Fail(const std::string& id, const std::string& error, std::optional<TimePoint> retry_at,
+              TimePoint now) override {
+    return db_->Write([&](Connection& c) -> Status {
+      auto s = c.Prepare(
+          "UPDATE deliveries SET status = ?2, attempts = attempts + 1, last_error = ?3, next_attempt_ms = ?4, "
+          "finished_at_ms = ?5 WHERE id = ?1 AND status = 'processing'");
+      if (!s.ok()) return s.error();
+      s->Bind(1, id).Bind(2, retry_at ? "pending" : "dead").Bind(3, error);
+      s->Bind(4, retry_at ? Ms(*retry_at) : 0).Bind(5, retry_at ? 0 : Ms(now));
+      auto n = s->Run();
+      if (!n.ok()) return n.error();
+      if (*n == 0) return Error(ErrorCode::kNotFound, "delivery " + id + " is not being processed");
+      return OkStatus();
+    });
+  }
+
+  Result<int64_t> RequeueProcessing() override {
+    int64_t count = 0;
+    Status st = db_->Write([&](Connection& c) -> Status {
+      auto s = c.Prepare("UPDATE deliveries SET status = 'pending' WHERE status = 'processing'");
+      if (!s.ok()) return s.error();
+      auto n = s->Run();
+      if (!n.ok()) return n.error();
+      count = *n;
+      return OkStatus();
+    });
+    if (!st.ok()) return st.error();
+    return count;
+  }
+
+  Result<std::vector<Delivery>> List(std::optional<DeliveryStatus> status, int limit) override {
+    std::vector<Delivery> out;
+    Status st = db_->Read([&](Connection& c) -> Status {
+      std::string sql = std::string("SELECT ") + kColumns + " FROM deliveries " +
+                        (status ? "WHERE status = ?1 " : "") + "ORDER BY seq DESC LIMIT ?2";
+      auto s = c.Prepare(sql);
+      if (!s.ok()) return s.error();
+      if (status) s->Bind(1, DeliveryStatusName(*status));
+      s->Bind(2, static_cast<int64_t>(limit));
+      for (;;) {
+        auto row = s->Step();
+        if (!row.ok()) return row.error();
+        if (!*row) break;
+        out.push_back(ReadRow(*s, false));
+      }
+      return OkStatus();
+    });
+    if (!st.ok()) return st.error();
+    return out;
+  }
+
+  Result<Delivery> Get(const std::string& id) override {
+    std::optional<Delivery> d;
+    Status st = db_->Read([&](Connection& c) -> Status {
+      auto s = c.Prepare(std::string("SELECT ") + kColumns + ", body FROM deliveries WHERE id = ?1");
+      if (!s.ok()) return s.error();
+      s->Bind(1, id);
+      auto row = s->Step();
+      if (!row.ok()) return row.error();
+      if (*row) d = ReadRow(*s, true);
+      return OkStatus();
+    });
+    if (!st.ok()) return st.error();
+    if (!d) return Error(ErrorCode::kNotFound, "no delivery " + id);
+    return std::move(*d);
+  }
+
+  Result<DeliveryStats> Stats() override {
+    DeliveryStats stats;
+    Status st = db_->Read([&](Connection& c) -> Status {
+      auto s = c.Prepare("SELECT status, COUNT(*) FROM deliveries GROUP BY status");
+      if (!s.ok()) return s.error();
+      for (;;) {
+        auto row = s->Step();
+        if (!row.ok()) return row.error();
+        if (!*row) break;
+        auto parsed = ParseDeliveryStatus(s->ColumnText(0));
+        if (!parsed.ok()) continue;
+        int64_t n = s->ColumnInt(1);
+        switch (*parsed) {
+          case DeliveryStatus::kPending: stats.pending = n; break;
+          case DeliveryStatus::kProcessing: stats.processing = n; break;
+          case DeliveryStatus::kDone: stats.done = n; break;
+          case DeliveryStatus::kIgnored: stats.ignored = n; break;
+          case DeliveryStatus::kDead: stats.dead = n; break;
+        }
+      }
+      auto o = c.Prepare("SELECT MIN(received_at_ms) FROM deliveries WHERE status IN ('pending', 'processing')");
+      if (!o.ok()) return o.error();
+      auto row = o->Step();
+      if (!row.ok()) return row.error();
+      if (*row && !o->ColumnIsNull(0)) stats.oldest_pending = FromMs(o->ColumnInt(0));
+      return OkStatus();
+    });
+    if (!st.ok()) return st.error();
+    return stats;
+  }
+
+  Status CheckWritable() override {
+    return db_->Write([](Connection& c) { return c.Exec("PRAGMA user_version"); });
+  }
+
+ private:
+  Status Update(const std::string& id, const std::string& sql, const char* status, int64_t now_ms) {
+    return db_->Write([&](Connection& c) -> Status {
+      auto s = c.Prepare(sql);
+      if (!s.ok()) return s.error();
+      s->Bind(1, id).Bind(2, status).Bind(3, now_ms);
+      auto n = s->Run();
+      if (!n.ok()) return n.error();
+      if (*n == 0) return Error(ErrorCode::kNotFound, "delivery " + id + " is not being processed");
+      return OkStatus();
+    });
+  }
+
+  Database* db_;
+};
+
+}  // namespace
+
+const char* DeliveryStatusName(DeliveryStatus s) {
+  switch (s) {
+    case DeliveryStatus::kPending: return "pending";
+    case DeliveryStatus::kProcessing: return "processing";
+    case DeliveryStatus::kDone: return "done";
+    case DeliveryStatus::kIgnored: return "ignored";
+    case DeliveryStatus::kDead: return "dead";
+  }
+  return "unknown";
+}
+
+Result<DeliveryStatus> ParseDeliveryStatus(std::string_view name) {
+  for (auto s : {DeliveryStatus::kPending, DeliveryStatus::kProcessing, DeliveryStatus::kDone,
+                 DeliveryStatus::kIgnored, DeliveryStatus::kDead}) {
+    if (name == DeliveryStatusName(s)) return s;
+  }
+  return Error(ErrorCode::kInvalidArgument, "unknown delivery status '" + std::string(name) +
+                                                "' (expected pending, processing, done, ignored or dead)");
+}
+
+std::unique_ptr<DeliveryStore> NewSqliteDeliveryStore(Database* db) {
+  return std::make_unique<SqliteDeliveryStore>(db);
+}
+
+}  // namespace wavebot::store

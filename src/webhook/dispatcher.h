@@ -1,0 +1,68 @@
+// Takes stored deliveries and runs their handlers: in arrival order per repository (never two of one
+// repository at once), any number of repositories in parallel. A handler that fails or throws is
+// logged with the delivery id and retried with exponential backoff; after `max_attempts` failed runs
+// the delivery is parked as dead and the others carry on. A delivery that does not parse is dead at
+// once (retrying cannot fix it); one with no registered handler is marked ignored.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "store/delivery_store.h"
+#include "webhook/metrics.h"
+#include "webhook/router.h"
+
+namespace wavebot::webhook {
+
+struct DispatcherOptions {
+  int workers = 4;
+  int max_attempts = 5;                               // failed handler runs before a delivery is dead
+  std::chrono::milliseconds backoff_base{1000};       // first retry after this, doubling each time
+  std::chrono::milliseconds backoff_max{5 * 60 * 1000};
+  std::chrono::milliseconds idle_poll{500};           // real time a worker waits when nothing is ready
+};
+
+// The delay before retry number `failed_attempts` (1 = after the first failure).
+std::chrono::milliseconds Backoff(const DispatcherOptions& options, int failed_attempts);
+
+class Dispatcher {
+ public:
+  // None of the pointers is owned; all must outlive the Dispatcher. `metrics` may be null.
+  Dispatcher(store::DeliveryStore* store, const Router* router, Clock* clock, Metrics* metrics,
+             DispatcherOptions options);
+  ~Dispatcher();  // Stops the workers.
+
+  // Processes at most one ready delivery on the calling thread. Returns true when one was processed,
+  // false when none was ready; an error only when the store failed. Thread-safe.
+  Result<bool> RunOnce();
+  // Starts `workers` threads that call RunOnce until Stop. Requeues deliveries a previous process left
+  // processing. Call once.
+  Status Start();
+  // Wakes idle workers: a delivery was stored. Thread-safe, cheap.
+  void Notify();
+  // Stops taking new deliveries, waits for running handlers to finish. Idempotent.
+  void Stop();
+
+ private:
+  void WorkerLoop();
+
+  store::DeliveryStore* store_;
+  const Router* router_;
+  Clock* clock_;
+  Metrics* metrics_;
+  const DispatcherOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;   // guarded by mu_
+  uint64_t wakeups_ = 0;    // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace wavebot::webhook

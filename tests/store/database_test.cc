@@ -1,0 +1,122 @@
+#include "store/database.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "store/temp_dir.h"
+
+namespace wavebot::store {
+namespace {
+
+TEST(DatabaseTest, AppliesMigrationsAndReopensAtSameVersion) {
+  testing::TempDir dir;
+  {
+    auto db = Database::Open({.path = dir.File("w.db")});
+    ASSERT_TRUE(db.ok()) << db.error().ToString();
+    EXPECT_EQ((*db)->schema_version(), SchemaMigrations().back().version);
+  }
+  auto db = Database::Open({.path = dir.File("w.db")});
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ((*db)->schema_version(), SchemaMigrations().back().version);
+  // Every table the engine needs is there.
+  for (const char* table : {"deliveries", "epics", "tickets", "edges", "attempts", "jobs"}) {
+    Status st = (*db)->Read([&](Connection& c) { return c.Exec(std::string("SELECT * FROM ") + table + " LIMIT 0"); });
+    EXPECT_TRUE(st.ok()) << table;
+  }
+}
+
+TEST(DatabaseTest, AppliesOnlyNewMigrationsForward) {
+  testing::TempDir dir;
+  std::vector<Migration> v1 = {{1, "one", "CREATE TABLE a (x INTEGER);"}};
+  ASSERT_TRUE(Database::Open({.path = dir.File("m.db")}, v1).ok());
+  std::vector<Migration> v2 = v1;
+  v2.push_back({2, "two", "CREATE TABLE b (y INTEGER);"});
+  auto db = Database::Open({.path = dir.File("m.db")}, v2);
+  ASSERT_TRUE(db.ok()) << db.error().ToString();
+  EXPECT_EQ((*db)->schema_version(), 2);
+}
+
+TEST(DatabaseTest, FailedMigrationLeavesOldVersionAndSaysWhich) {
+  testing::TempDir dir;
+  std::vector<Migration> bad = {{1, "one", "CREATE TABLE a (x INTEGER);"}, {2, "broken", "CREATE TABLE ((;"}};
+  auto db = Database::Open({.path = dir.File("m.db")}, bad);
+  ASSERT_FALSE(db.ok());
+  EXPECT_NE(db.error().message().find("migration 2 (broken)"), std::string::npos) << db.error().message();
+  std::vector<Migration> good = {bad[0]};
+  auto again = Database::Open({.path = dir.File("m.db")}, good);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->schema_version(), 1);
+}
+
+TEST(DatabaseTest, RefusesDatabaseFromNewerWavebot) {
+  testing::TempDir dir;
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(dir.File("new.db").c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "PRAGMA user_version=999", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+  auto db = Database::Open({.path = dir.File("new.db")});
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(db.error().message().find("schema version 999, newer than this wavebot knows"), std::string::npos)
+      << db.error().message();
+}
+
+TEST(DatabaseTest, UnopenablePathIsAnIoError) {
+  auto db = Database::Open({.path = "/nonexistent-dir/wavebot/x.db"});
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.error().code(), ErrorCode::kIo);
+  EXPECT_NE(db.error().message().find("/nonexistent-dir/wavebot/x.db"), std::string::npos);
+}
+
+TEST(DatabaseTest, FailedWriteRollsBackOnlyItself) {
+  testing::TempDir dir;
+  auto db = Database::Open({.path = dir.File("w.db")}, {{1, "t", "CREATE TABLE t (x INTEGER UNIQUE);"}});
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->Write([](Connection& c) { return c.Exec("INSERT INTO t VALUES (1)"); }).ok());
+  Status bad = (*db)->Write([](Connection& c) -> Status {
+    WAVEBOT_RETURN_IF_ERROR(c.Exec("INSERT INTO t VALUES (2)"));
+    return c.Exec("INSERT INTO t VALUES (1)");  // violates UNIQUE: the 2 must go too
+  });
+  EXPECT_FALSE(bad.ok());
+  Status throws = (*db)->Write([](Connection&) -> Status { throw std::runtime_error("boom"); });
+  EXPECT_FALSE(throws.ok());
+  EXPECT_NE(throws.error().message().find("boom"), std::string::npos);
+  int64_t count = -1;
+  ASSERT_TRUE((*db)->Read([&](Connection& c) -> Status {
+    auto s = c.Prepare("SELECT COUNT(*) FROM t");
+    if (!s.ok()) return s.error();
+    (void)s->Step();
+    count = s->ColumnInt(0);
+    return OkStatus();
+  }).ok());
+  EXPECT_EQ(count, 1);
+}
+
+TEST(DatabaseTest, ConcurrentWritesShareCommits) {
+  testing::TempDir dir;
+  auto db = Database::Open({.path = dir.File("w.db")}, {{1, "t", "CREATE TABLE t (x INTEGER);"}});
+  ASSERT_TRUE(db.ok());
+  constexpr int kThreads = 8, kPerThread = 50;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        Status st = (*db)->Write([&](Connection& c) { return c.Exec("INSERT INTO t VALUES (" + std::to_string(t * 1000 + i) + ")"); });
+        if (!st.ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ((*db)->writes(), kThreads * kPerThread);
+  // Group commit: with 8 writers queued behind each fsync, batches hold more than one write.
+  EXPECT_LT((*db)->commits(), (*db)->writes());
+}
+
+}  // namespace
+}  // namespace wavebot::store

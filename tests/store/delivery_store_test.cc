@@ -1,0 +1,116 @@
+#include "store/delivery_store.h"
+
+#include <gtest/gtest.h>
+
+#include "common/clock.h"
+#include "store/database.h"
+#include "store/temp_dir.h"
+
+namespace wavebot::store {
+namespace {
+
+using std::chrono::milliseconds;
+
+class DeliveryStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = Database::Open({.path = dir_.File("w.db")});
+    ASSERT_TRUE(db.ok()) << db.error().ToString();
+    db_ = std::move(*db);
+    store_ = NewSqliteDeliveryStore(db_.get());
+  }
+  NewDelivery Make(const std::string& id, const std::string& repo) {
+    return {.id = id, .event = "issues", .action = "opened", .installation_id = 7, .repository = repo,
+            .received_at = clock_.Now(), .body = std::string("{\"x\":1}\0bin", 11)};
+  }
+  std::string Claim() {
+    auto d = store_->ClaimNext(clock_.Now());
+    EXPECT_TRUE(d.ok());
+    return d.ok() && d->has_value() ? (*d)->id : "";
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<DeliveryStore> store_;
+};
+
+TEST_F(DeliveryStoreTest, InsertIsIdempotentByDeliveryId) {
+  auto a = store_->Insert(Make("d1", "o/r"));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(*a, InsertOutcome::kInserted);
+  auto b = store_->Insert(Make("d1", "o/r"));
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(*b, InsertOutcome::kDuplicate);
+  auto got = store_->Get("d1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->body, std::string("{\"x\":1}\0bin", 11));  // raw bytes kept exactly
+  EXPECT_EQ(got->installation_id, 7);
+  EXPECT_EQ(got->repository, "o/r");
+  EXPECT_EQ(got->status, DeliveryStatus::kPending);
+  EXPECT_EQ(store_->Get("nope").error().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(DeliveryStoreTest, ClaimsInOrderPerRepositoryOneAtATime) {
+  ASSERT_TRUE(store_->Insert(Make("a1", "o/a")).ok());
+  ASSERT_TRUE(store_->Insert(Make("a2", "o/a")).ok());
+  ASSERT_TRUE(store_->Insert(Make("b1", "o/b")).ok());
+  EXPECT_EQ(Claim(), "a1");
+  EXPECT_EQ(Claim(), "b1");  // a2 waits: a1 of the same repository is processing
+  EXPECT_EQ(Claim(), "");
+  ASSERT_TRUE(store_->Complete("a1", DeliveryStatus::kDone, clock_.Now()).ok());
+  EXPECT_EQ(Claim(), "a2");
+  auto a1 = store_->Get("a1");
+  EXPECT_EQ(a1->status, DeliveryStatus::kDone);
+  EXPECT_EQ(a1->attempts, 1);
+  // Completing twice is refused: it was processed once.
+  EXPECT_EQ(store_->Complete("a1", DeliveryStatus::kDone, clock_.Now()).error().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(DeliveryStoreTest, FailedDeliveryRetriesWhenDueWithoutBlockingLaterOnes) {
+  ASSERT_TRUE(store_->Insert(Make("a1", "o/a")).ok());
+  ASSERT_TRUE(store_->Insert(Make("a2", "o/a")).ok());
+  EXPECT_EQ(Claim(), "a1");
+  ASSERT_TRUE(store_->Fail("a1", "boom", clock_.Now() + milliseconds(1000), clock_.Now()).ok());
+  EXPECT_EQ(Claim(), "a2");  // a1 waits for its retry time; a2 goes ahead
+  ASSERT_TRUE(store_->Complete("a2", DeliveryStatus::kDone, clock_.Now()).ok());
+  EXPECT_EQ(Claim(), "");
+  clock_.Advance(milliseconds(1000));
+  EXPECT_EQ(Claim(), "a1");
+  ASSERT_TRUE(store_->Fail("a1", "boom again", std::nullopt, clock_.Now()).ok());
+  auto a1 = store_->Get("a1");
+  EXPECT_EQ(a1->status, DeliveryStatus::kDead);
+  EXPECT_EQ(a1->attempts, 2);
+  EXPECT_EQ(a1->last_error, "boom again");
+  auto dead = store_->List(DeliveryStatus::kDead, 10);
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].id, "a1");
+  EXPECT_TRUE((*dead)[0].body.empty());
+}
+
+TEST_F(DeliveryStoreTest, RequeueProcessingAfterRestartAndStats) {
+  ASSERT_TRUE(store_->Insert(Make("a1", "o/a")).ok());
+  clock_.Advance(milliseconds(5));
+  ASSERT_TRUE(store_->Insert(Make("b1", "o/b")).ok());
+  EXPECT_EQ(Claim(), "a1");
+  auto stats = store_->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->pending, 1);
+  EXPECT_EQ(stats->processing, 1);
+  ASSERT_TRUE(stats->oldest_pending.has_value());
+  EXPECT_EQ(*stats->oldest_pending, clock_.Now() - milliseconds(5));
+  auto n = store_->RequeueProcessing();
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ(Claim(), "a1");
+  EXPECT_TRUE(store_->CheckWritable().ok());
+}
+
+TEST(DeliveryStatusTest, ParsesNamesAndRejectsUnknown) {
+  EXPECT_EQ(*ParseDeliveryStatus("dead"), DeliveryStatus::kDead);
+  EXPECT_FALSE(ParseDeliveryStatus("zombie").ok());
+}
+
+}  // namespace
+}  // namespace wavebot::store

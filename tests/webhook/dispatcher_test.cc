@@ -1,0 +1,175 @@
+#include "webhook/dispatcher.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <set>
+
+#include "store/database.h"
+#include "store/temp_dir.h"
+
+namespace wavebot::webhook {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::string IssueBody(const std::string& repo, int number) {
+  return R"({"action":"opened","issue":{"number":)" + std::to_string(number) +
+         R"(,"title":"t"},"repository":{"full_name":")" + repo + R"("},"installation":{"id":1}})";
+}
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = store::Database::Open({.path = dir_.File("w.db"), .durability = store::Durability::kNormal});
+    ASSERT_TRUE(db.ok()) << db.error().ToString();
+    db_ = std::move(*db);
+    store_ = store::NewSqliteDeliveryStore(db_.get());
+  }
+  void Insert(const std::string& id, const std::string& repo, int number, const std::string& event = "issues",
+              std::string body = "") {
+    if (body.empty()) body = IssueBody(repo, number);
+    auto r = store_->Insert({.id = id, .event = event, .action = "opened", .installation_id = 1,
+                             .repository = repo, .received_at = clock_.Now(), .body = body});
+    ASSERT_TRUE(r.ok());
+  }
+  store::DeliveryStatus StatusOf(const std::string& id) { return store_->Get(id)->status; }
+  bool RunOnce(Dispatcher& d) {
+    auto r = d.RunOnce();
+    EXPECT_TRUE(r.ok());
+    return r.ok() && *r;
+  }
+
+  wavebot::testing::TempDir dir_;
+  FakeClock clock_;
+  Metrics metrics_;
+  Router router_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<store::DeliveryStore> store_;
+  DispatcherOptions options_{.workers = 2, .max_attempts = 3, .backoff_base = milliseconds(1000)};
+};
+
+TEST_F(DispatcherTest, RoutesTypedEventAndProcessesRedeliveryOnce) {
+  std::vector<int64_t> seen;
+  router_.Register("issues", "opened", [&](const Event& e) {
+    seen.push_back(e.As<IssuesEvent>()->issue.number);
+    EXPECT_EQ(e.delivery_id, "d1");
+    EXPECT_EQ(e.repository.full_name, "o/a");
+    return OkStatus();
+  });
+  Dispatcher d(store_.get(), &router_, &clock_, &metrics_, options_);
+  Insert("d1", "o/a", 7);
+  Insert("d1", "o/a", 7);  // GitHub redelivered it
+  EXPECT_TRUE(RunOnce(d));
+  EXPECT_FALSE(RunOnce(d));
+  EXPECT_EQ(seen, std::vector<int64_t>{7});
+  EXPECT_EQ(StatusOf("d1"), store::DeliveryStatus::kDone);
+  EXPECT_EQ(metrics_.ProcessedCount("issues", "done"), 1);
+}
+
+TEST_F(DispatcherTest, FailingHandlerBacksOffThenIsDeadWithoutBlockingOthers) {
+  int calls_bad = 0;
+  std::vector<int64_t> good;
+  router_.Register("issues", "opened", [&](const Event& e) -> Status {
+    int64_t n = e.As<IssuesEvent>()->issue.number;
+    if (n == 1) {
+      ++calls_bad;
+      if (calls_bad == 2) throw std::runtime_error("kaboom");
+      return Error(ErrorCode::kUnavailable, "github down");
+    }
+    good.push_back(n);
+    return OkStatus();
+  });
+  Dispatcher d(store_.get(), &router_, &clock_, &metrics_, options_);
+  Insert("bad", "o/a", 1);
+  Insert("a2", "o/a", 2);
+  Insert("b1", "o/b", 3);
+  EXPECT_TRUE(RunOnce(d));  // bad fails: retry in 1 s
+  EXPECT_TRUE(RunOnce(d));  // a2 is not held back
+  EXPECT_TRUE(RunOnce(d));  // b1
+  EXPECT_FALSE(RunOnce(d));
+  EXPECT_EQ(good, (std::vector<int64_t>{2, 3}));
+  auto bad = store_->Get("bad");
+  EXPECT_EQ(bad->status, store::DeliveryStatus::kPending);
+  EXPECT_EQ(bad->last_error, "unavailable: github down");
+  EXPECT_EQ(bad->next_attempt_at, clock_.Now() + milliseconds(1000));
+
+  clock_.Advance(milliseconds(999));
+  EXPECT_FALSE(RunOnce(d));  // not due yet
+  clock_.Advance(milliseconds(1));
+  EXPECT_TRUE(RunOnce(d));  // throws: retry after 2 s (doubled)
+  EXPECT_NE(store_->Get("bad")->last_error.find("kaboom"), std::string::npos);
+  clock_.Advance(milliseconds(1999));
+  EXPECT_FALSE(RunOnce(d));
+  clock_.Advance(milliseconds(1));
+  EXPECT_TRUE(RunOnce(d));  // third failure: dead
+  EXPECT_EQ(StatusOf("bad"), store::DeliveryStatus::kDead);
+  EXPECT_EQ(store_->Get("bad")->attempts, 3);
+  clock_.Advance(milliseconds(3600 * 1000));
+  EXPECT_FALSE(RunOnce(d));
+  EXPECT_EQ(calls_bad, 3);
+  EXPECT_EQ(metrics_.ProcessedCount("issues", "retry"), 2);
+  EXPECT_EQ(metrics_.ProcessedCount("issues", "dead"), 1);
+}
+
+TEST_F(DispatcherTest, UnparsableIsDeadAtOnceAndUnroutedIsIgnored) {
+  router_.Register("issues", "opened", [](const Event&) { return OkStatus(); });
+  Dispatcher d(store_.get(), &router_, &clock_, &metrics_, options_);
+  Insert("broken", "o/a", 1, "issues", R"({"action":"opened","issue":{}})");
+  Insert("push1", "o/b", 0, "push", R"({"ref":"refs/heads/main","after":"abc"})");
+  EXPECT_TRUE(RunOnce(d));
+  EXPECT_TRUE(RunOnce(d));
+  EXPECT_EQ(StatusOf("broken"), store::DeliveryStatus::kDead);
+  EXPECT_NE(store_->Get("broken")->last_error.find("issue.number"), std::string::npos);
+  EXPECT_EQ(StatusOf("push1"), store::DeliveryStatus::kIgnored);
+}
+
+TEST(BackoffTest, DoublesAndCaps) {
+  DispatcherOptions o{.backoff_base = milliseconds(100), .backoff_max = milliseconds(1000)};
+  EXPECT_EQ(Backoff(o, 1), milliseconds(100));
+  EXPECT_EQ(Backoff(o, 2), milliseconds(200));
+  EXPECT_EQ(Backoff(o, 4), milliseconds(800));
+  EXPECT_EQ(Backoff(o, 5), milliseconds(1000));
+  EXPECT_EQ(Backoff(o, 100), milliseconds(1000));
+}
+
+TEST_F(DispatcherTest, WorkersKeepPerRepositoryOrderAndNeverOverlapARepository) {
+  std::mutex mu;
+  std::map<std::string, std::vector<int64_t>> order;
+  std::set<std::string> running;
+  std::atomic<bool> overlap{false};
+  std::atomic<int> done{0};
+  std::condition_variable cv;
+  router_.Register("issues", "*", [&](const Event& e) {
+    {
+      std::lock_guard lock(mu);
+      if (!running.insert(e.repository.full_name).second) overlap = true;
+    }
+    std::lock_guard lock(mu);
+    running.erase(e.repository.full_name);
+    order[e.repository.full_name].push_back(e.As<IssuesEvent>()->issue.number);
+    ++done;
+    cv.notify_all();
+    return OkStatus();
+  });
+  options_.workers = 4;
+  Dispatcher d(store_.get(), &router_, RealClock(), &metrics_, options_);
+  ASSERT_TRUE(d.Start().ok());
+  constexpr int kPerRepo = 15;
+  for (int i = 0; i < kPerRepo; ++i) {
+    for (const char* repo : {"o/a", "o/b", "o/c"}) Insert(std::string(repo) + std::to_string(i), repo, i);
+    d.Notify();
+  }
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return done == 3 * kPerRepo; }));
+  lock.unlock();
+  d.Stop();
+  EXPECT_FALSE(overlap);
+  std::vector<int64_t> expected;
+  for (int i = 0; i < kPerRepo; ++i) expected.push_back(i);
+  for (const char* repo : {"o/a", "o/b", "o/c"}) EXPECT_EQ(order[repo], expected) << repo;
+}
+
+}  // namespace
+}  // namespace wavebot::webhook
