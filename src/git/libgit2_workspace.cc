@@ -171,7 +171,15 @@ class Libgit2TicketWorktree final : public TicketWorktree {
     git_commit* c = nullptr;
     if (int rc = git_commit_lookup(&c, repo_.get(), &*head_oid); rc != 0) return GitError(rc, "lookup HEAD");
     CommitPtr parent(c);
-    if (git_oid_equal(git_commit_tree_id(parent.get()), &tree_oid)) return OidHex(&*head_oid);
+    // A merge in progress (MergeForResolution) becomes a merge commit with MERGE_HEAD as second parent.
+    CommitPtr merge_parent;
+    git_oid merge_oid;
+    if (git_reference_name_to_id(&merge_oid, repo_.get(), "MERGE_HEAD") == 0) {
+      git_commit* m = nullptr;
+      if (int rc = git_commit_lookup(&m, repo_.get(), &merge_oid); rc != 0) return GitError(rc, "lookup MERGE_HEAD");
+      merge_parent.reset(m);
+    }
+    if (!merge_parent && git_oid_equal(git_commit_tree_id(parent.get()), &tree_oid)) return OidHex(&*head_oid);
 
     git_tree* t = nullptr;
     if (int rc = git_tree_lookup(&t, repo_.get(), &tree_oid); rc != 0) return GitError(rc, "lookup tree");
@@ -182,13 +190,14 @@ class Libgit2TicketWorktree final : public TicketWorktree {
     }
     SignaturePtr sig(s);
     std::string message = title + "\n\nWavebot-Ticket: #" + std::to_string(ticket_) + "\n";
-    const git_commit* parents[] = {parent.get()};
+    const git_commit* parents[] = {parent.get(), merge_parent.get()};
     git_oid commit_oid;
     if (int rc = git_commit_create(&commit_oid, repo_.get(), "HEAD", sig.get(), sig.get(), nullptr,
-                                   message.c_str(), tree.get(), 1, parents);
+                                   message.c_str(), tree.get(), merge_parent ? 2 : 1, parents);
         rc != 0) {
       return GitError(rc, "commit");
     }
+    git_repository_state_cleanup(repo_.get());
     return OidHex(&commit_oid);
   }
 
@@ -368,6 +377,38 @@ class Libgit2TicketWorktree final : public TicketWorktree {
     if (!h.ok()) return h.error();
     outcome.head = *h;
     start_ = base_ = OidHex(&*onto_oid);
+    return outcome;
+  }
+
+  Result<RebaseOutcome> MergeForResolution(const std::string& onto_branch) override {
+    {
+      auto lock = FileLock::Acquire(mirror_lock_path_);
+      if (!lock.ok()) return lock.error();
+      WAVEBOT_RETURN_IF_ERROR(FetchRepo(repo_.get(), *options_));
+    }
+    auto onto_oid = ResolveRef(repo_.get(), "refs/remotes/origin/" + onto_branch);
+    if (!onto_oid.ok()) return onto_oid.error();
+    git_annotated_commit* ac = nullptr;
+    if (int rc = git_annotated_commit_lookup(&ac, repo_.get(), &*onto_oid); rc != 0) return GitError(rc, "annotate");
+    AnnotatedPtr theirs(ac);
+    git_merge_options mo = GIT_MERGE_OPTIONS_INIT;
+    git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+    co.checkout_strategy = GIT_CHECKOUT_SAFE | GIT_CHECKOUT_ALLOW_CONFLICTS;
+    const git_annotated_commit* heads[] = {theirs.get()};
+    if (int rc = git_merge(repo_.get(), heads, 1, &mo, &co); rc != 0) return GitError(rc, "merge " + onto_branch);
+    git_index* idx = nullptr;
+    if (int rc = git_repository_index(&idx, repo_.get()); rc != 0) return GitError(rc, "open index");
+    IndexPtr index(idx);
+    RebaseOutcome outcome;
+    outcome.conflict = git_index_has_conflicts(index.get()) != 0;
+    outcome.conflicting_paths = ConflictPaths(index.get());
+    if (!outcome.conflict) {
+      auto h = CommitAll("Merge " + onto_branch);
+      if (!h.ok()) return h.error();
+    }
+    auto h = Head();
+    if (!h.ok()) return h.error();
+    outcome.head = *h;
     return outcome;
   }
 

@@ -87,6 +87,10 @@ class TicketWorktree {
   // Rebases the ticket branch onto the remote head of `onto_branch` (fetched first). On conflict the
   // rebase is aborted, the worktree is back at its previous head, and the paths are reported.
   virtual Result<RebaseOutcome> Rebase(const std::string& onto_branch) = 0;
+  // Merges the remote head of `onto_branch` into the ticket branch for someone to resolve: conflicts
+  // are left in the files (with markers) and the index; the next CommitAll makes the merge commit.
+  // Returns the conflicting paths (none: the merge was committed already).
+  virtual Result<RebaseOutcome> MergeForResolution(const std::string& onto_branch) = 0;
 };
 
 struct DiskUsage {
