@@ -1,10 +1,173 @@
+// `wavebot run-ticket`: one agent run on one ticket (src/agents/run_ticket.h). Prints ONE JSON object on
+// stdout and exits with the outcome's code (docs/agents.md). The token comes from WAVEBOT_TOKEN only.
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "agents/agent_command.h"
+#include "agents/process_runner.h"
+#include "agents/run_ticket.h"
 #include "cli/command.h"
+#include "common/log.h"
+#include "git/workspace.h"
 
 namespace wavebot::cli {
+namespace {
+
+struct RunTicketOptions {
+  std::string repo, remote_base, data_dir, log_dir, prompt_file, branch, base, mode = "implement";
+  std::string expect_remote_head, title, result_file;
+  bool expect_set = false;
+  int64_t ticket = 0;
+  int attempt = 1;
+  std::string preset = "script";
+  std::vector<std::string> agent_args, pass_env, rate_limit_patterns, scope;
+  int64_t timeout_s = 30 * 60;
+  int max_turns = 0;
+  int64_t max_log_bytes = 8 * 1024 * 1024;
+  bool keep_ignored = false;
+};
+
+void Emit(const RunTicketOptions& o, const nlohmann::json& j) {
+  std::string text = j.dump();
+  std::printf("%s\n", text.c_str());
+  std::fflush(stdout);
+  if (!o.result_file.empty()) std::ofstream(o.result_file) << text << "\n";
+}
+
+int ErrorExit(const RunTicketOptions& o, const Error& e) {
+  nlohmann::json j = {{"result", "error"}, {"reason", log::Redact(e.ToString())}, {"ticket", o.ticket}};
+  int code = e.code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure;
+  j["exit_code"] = code;
+  Emit(o, j);
+  std::fprintf(stderr, "wavebot run-ticket: %s\n", log::Redact(e.ToString()).c_str());
+  return code;
+}
+
+// "owner/name" or a clone URL -> (repo key, remote URL).
+Result<std::pair<std::string, std::string>> ResolveRepo(const std::string& repo, const std::string& remote_base) {
+  if (repo.find("://") != std::string::npos) {
+    std::string path = repo.substr(repo.find("://") + 3);
+    path = path.substr(path.find('/') == std::string::npos ? path.size() : path.find('/') + 1);
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    if (path.size() > 4 && path.substr(path.size() - 4) == ".git") path.resize(path.size() - 4);
+    auto slash = path.rfind('/');
+    if (slash == std::string::npos) return Error(ErrorCode::kInvalidArgument, "cannot tell owner/name from " + repo);
+    auto prev = path.rfind('/', slash - 1);
+    std::string key = prev == std::string::npos ? path : path.substr(prev + 1);
+    return std::make_pair(key, repo);
+  }
+  if (remote_base.empty()) {
+    return Error(ErrorCode::kInvalidArgument, "--repo owner/name needs --remote-base (e.g. https://github.com)");
+  }
+  std::string base = remote_base;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return std::make_pair(repo, base + "/" + repo + ".git");
+}
+
+int Run(const RunTicketOptions& o) {
+  auto mode = agents::ParseMode(o.mode);
+  if (!mode.ok()) return ErrorExit(o, mode.error());
+  auto repo = ResolveRepo(o.repo, o.remote_base);
+  if (!repo.ok()) return ErrorExit(o, repo.error());
+  if (o.data_dir.empty()) {
+    return ErrorExit(o, Error(ErrorCode::kInvalidArgument, "no data directory: pass --data-dir or set WAVEBOT_DATA_DIR"));
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(o.data_dir, ec);
+  std::string token;
+  if (const char* t = std::getenv("WAVEBOT_TOKEN")) token = t;
+  ::unsetenv("WAVEBOT_TOKEN");  // not in this process's environment any more, so no child inherits it
+  log::AddSecret(token);
+
+  git::WorkspaceOptions wo;
+  wo.data_dir = o.data_dir;
+  wo.repo_key = repo->first;
+  wo.remote_url = repo->second;
+  wo.token = token;
+  wo.keep_ignored_files = o.keep_ignored;
+  auto ws = git::OpenWorkspace(wo);
+  if (!ws.ok()) return ErrorExit(o, ws.error());
+
+  agents::RunTicketRequest req;
+  req.ticket = o.ticket;
+  req.branch = o.branch;
+  req.base_branch = o.base;
+  req.mode = *mode;
+  req.attempt = o.attempt;
+  req.prompt_file = o.prompt_file;
+  req.log_dir = o.log_dir.empty() ? (std::filesystem::path(o.data_dir) / "logs").string() : o.log_dir;
+  if (o.expect_set) req.expected_remote_head = o.expect_remote_head;
+  req.agent.preset = o.preset;
+  req.agent.command = o.agent_args;
+  req.agent.timeout = std::chrono::seconds(o.timeout_s);
+  req.agent.max_turns = o.max_turns;
+  req.agent.pass_env = o.pass_env;
+  if (!o.rate_limit_patterns.empty()) req.agent.rate_limit_patterns = o.rate_limit_patterns;
+  req.agent.max_log_bytes = o.max_log_bytes;
+  req.scope = o.scope;
+  req.commit_title = o.title;
+  if (!token.empty()) req.secrets.push_back(token);
+  req.parent_env = agents::CurrentEnvironment();
+
+  auto runner = agents::NewProcessRunner(RealClock());
+  auto r = agents::RunTicket(req, ws->get(), runner.get());
+  if (!r.ok()) return ErrorExit(o, r.error());
+  nlohmann::json j = {{"result", agents::OutcomeName(r->outcome)},
+                      {"exit_code", static_cast<int>(r->outcome)},
+                      {"reason", r->reason},
+                      {"ticket", o.ticket},
+                      {"mode", o.mode},
+                      {"attempt", o.attempt},
+                      {"branch", o.branch},
+                      {"head_sha", r->head_sha},
+                      {"base_sha", r->base_sha},
+                      {"changed_files", r->changed_files},
+                      {"conflicting_paths", r->conflicting_paths},
+                      {"duration_ms", r->duration.count()},
+                      {"log_path", r->log_path},
+                      {"log_tail", r->log_tail},
+                      {"reused_worktree", r->reused_worktree}};
+  Emit(o, j);
+  return static_cast<int>(r->outcome);
+}
+
+}  // namespace
 
 Command RunTicketCommand() {
-  return {"run-ticket", "Run one agent on one ticket in its worktree and push the result", [](CLI::App*, const GlobalOptions*) {
-            return [] { return NotImplemented("run-ticket", 5); };
+  return {"run-ticket", "Run one agent on one ticket in its worktree and push the result",
+          [](CLI::App* sub, const GlobalOptions*) {
+            auto o = std::make_shared<RunTicketOptions>();
+            sub->add_option("--repo", o->repo, "Clone URL, or owner/name with --remote-base")->required();
+            sub->add_option("--remote-base", o->remote_base, "Git base URL for owner/name (e.g. https://github.com)")
+                ->envname("WAVEBOT_GIT_BASE_URL");
+            sub->add_option("--ticket", o->ticket, "Ticket (issue) number")->required();
+            sub->add_option("--branch", o->branch, "Ticket branch, e.g. wave/12-epic/34-ticket")->required();
+            sub->add_option("--base", o->base, "Base (epic) branch the ticket starts from")->required();
+            sub->add_option("--mode", o->mode, "implement | fix_ci | address_review | resolve_conflict");
+            sub->add_option("--attempt", o->attempt, "Attempt number (1-based)");
+            sub->add_option("--prompt-file", o->prompt_file, "Markdown prompt for the agent")->required();
+            sub->add_option("--data-dir", o->data_dir, "Runner data directory (mirrors, worktrees, logs)")
+                ->envname("WAVEBOT_DATA_DIR");
+            sub->add_option("--log-dir", o->log_dir, "Where the agent log goes (default <data-dir>/logs)");
+            sub->add_option("--expect-remote-head", o->expect_remote_head,
+                            "Lease: where wavebot last pushed the branch ('' = never)")
+                ->each([o](const std::string&) { o->expect_set = true; });
+            sub->add_option("--agent-preset", o->preset, "claude | codex | aider | script");
+            sub->add_option("--agent-arg", o->agent_args, "One argv element of the agent command (repeat)");
+            sub->add_option("--agent-timeout", o->timeout_s, "Seconds before the agent's process group is killed");
+            sub->add_option("--max-turns", o->max_turns, "Agent turn limit (presets that support it)");
+            sub->add_option("--pass-env", o->pass_env, "Extra environment variable passed to the agent (repeat)");
+            sub->add_option("--rate-limit-pattern", o->rate_limit_patterns, "Regex meaning rate-limited (repeat)");
+            sub->add_option("--scope", o->scope, "Glob of paths the ticket may change (repeat)");
+            sub->add_flag("--keep-ignored", o->keep_ignored, "Keep ignored files (build caches) in pooled worktrees");
+            sub->add_option("--max-log-bytes", o->max_log_bytes, "Cap of the agent log");
+            sub->add_option("--title", o->title, "Title of the commit of the agent's leftovers");
+            sub->add_option("--result-file", o->result_file, "Also write the JSON result here");
+            return [o] { return Run(*o); };
           }};
 }
 

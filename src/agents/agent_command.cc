@@ -1,0 +1,142 @@
+#include "agents/agent_command.h"
+
+#include <unistd.h>
+
+extern char** environ;
+
+namespace wavebot::agents {
+
+Result<AgentInvocation> BuildInvocation(const config::AgentConfig& agent, const std::string& prompt_file) {
+  AgentInvocation inv;
+  const auto& extra = agent.command;
+  if (agent.preset == "claude") {
+    inv.args = {"claude", "-p"};
+    if (agent.max_turns > 0) {
+      inv.args.push_back("--max-turns");
+      inv.args.push_back(std::to_string(agent.max_turns));
+    }
+    inv.args.insert(inv.args.end(), extra.begin(), extra.end());
+    inv.stdin_path = prompt_file;
+  } else if (agent.preset == "codex") {
+    inv.args = {"codex", "exec"};
+    inv.args.insert(inv.args.end(), extra.begin(), extra.end());
+    inv.args.push_back("-");
+    inv.stdin_path = prompt_file;
+  } else if (agent.preset == "aider") {
+    inv.args = {"aider", "--message-file", prompt_file, "--yes"};
+    inv.args.insert(inv.args.end(), extra.begin(), extra.end());
+  } else if (agent.preset == "script") {
+    if (extra.empty()) {
+      return Error(ErrorCode::kInvalidArgument, "agent.preset 'script' needs agent.command (the argv to run)");
+    }
+    inv.args = extra;
+    inv.stdin_path = prompt_file;
+  } else {
+    return Error(ErrorCode::kInvalidArgument,
+                 "unknown agent.preset '" + agent.preset + "' (want claude, codex, aider or script)");
+  }
+  return inv;
+}
+
+std::map<std::string, std::string> BuildAgentEnv(const config::AgentConfig& agent,
+                                                 const std::map<std::string, std::string>& parent,
+                                                 const AgentRunContext& ctx, const std::vector<std::string>& secrets) {
+  std::map<std::string, std::string> env;
+  auto pass = [&](const std::string& name) {
+    if (name.rfind("WAVEBOT_", 0) == 0) return;  // wavebot's own settings and secrets
+    auto it = parent.find(name);
+    if (it == parent.end()) return;
+    for (const auto& s : secrets) {
+      if (s.size() >= 4 && it->second.find(s) != std::string::npos) return;
+    }
+    env[name] = it->second;
+  };
+  for (const char* name : {"PATH", "HOME", "LANG", "TERM", "TMPDIR"}) pass(name);
+  for (const auto& name : agent.pass_env) pass(name);
+  if (env.find("PATH") == env.end()) env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+  env["WAVEBOT_PROMPT_FILE"] = ctx.prompt_file;
+  env["WAVEBOT_TICKET"] = std::to_string(ctx.ticket);
+  env["WAVEBOT_MODE"] = ctx.mode;
+  env["WAVEBOT_ATTEMPT"] = std::to_string(ctx.attempt);
+  return env;
+}
+
+std::map<std::string, std::string> CurrentEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string s(*e);
+    auto eq = s.find('=');
+    if (eq != std::string::npos) env[s.substr(0, eq)] = s.substr(eq + 1);
+  }
+  return env;
+}
+
+Result<RateLimitMatcher> RateLimitMatcher::Compile(const std::vector<std::string>& patterns) {
+  RateLimitMatcher m;
+  for (const auto& p : patterns) {
+    try {
+      m.regexes_.emplace_back(p, std::regex::icase | std::regex::ECMAScript | std::regex::optimize);
+    } catch (const std::regex_error& e) {
+      return Error(ErrorCode::kInvalidArgument, "agent.rate_limit_patterns: bad regular expression '" + p + "': " + e.what());
+    }
+  }
+  return m;
+}
+
+bool RateLimitMatcher::Matches(const std::string& text) const {
+  for (const auto& r : regexes_) {
+    if (std::regex_search(text, r)) return true;
+  }
+  return false;
+}
+
+namespace {
+
+bool Match(const char* g, const char* p) {
+  while (*g != '\0') {
+    if (g[0] == '*' && g[1] == '*') {
+      g += 2;
+      if (*g == '/') ++g;  // "**/" also matches zero directories
+      for (const char* q = p;; ++q) {
+        if (Match(g, q)) return true;
+        if (*q == '\0') return false;
+      }
+    }
+    if (*g == '*') {
+      ++g;
+      for (const char* q = p;; ++q) {
+        if (Match(g, q)) return true;
+        if (*q == '\0' || *q == '/') return false;
+      }
+    }
+    if (*p == '\0') return false;
+    if (*g == '?') {
+      if (*p == '/') return false;
+    } else if (*g != *p) {
+      return false;
+    }
+    ++g;
+    ++p;
+  }
+  return *p == '\0';
+}
+
+}  // namespace
+
+bool GlobMatch(const std::string& glob, const std::string& path) {
+  if (!glob.empty() && glob.back() == '/') return path.rfind(glob, 0) == 0;
+  return Match(glob.c_str(), path.c_str());
+}
+
+std::vector<std::string> OutOfScope(const std::vector<std::string>& scope, const std::vector<std::string>& changed) {
+  std::vector<std::string> out;
+  if (scope.empty()) return out;
+  for (const auto& path : changed) {
+    bool ok = false;
+    for (const auto& g : scope) ok = ok || GlobMatch(g, path);
+    if (!ok) out.push_back(path);
+  }
+  return out;
+}
+
+}  // namespace wavebot::agents

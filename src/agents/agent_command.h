@@ -1,0 +1,64 @@
+// What the agent process gets: its argv (from the preset), its environment (an allow-list), and how
+// its output and changes are judged (rate-limit patterns, scope globs). Pure functions, thread-safe.
+#pragma once
+
+#include <map>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "config/repo_config.h"
+
+namespace wavebot::agents {
+
+struct AgentInvocation {
+  std::vector<std::string> args;
+  std::string stdin_path;  // the prompt file for agents that read the prompt on stdin
+};
+
+// Builds the agent's argv for `agent.preset`:
+//   claude: claude -p [--max-turns N] <extra...>            (prompt on stdin)
+//   codex:  codex exec <extra...> -                         (prompt on stdin)
+//   aider:  aider --message-file <prompt> --yes <extra...>
+//   script: <command...>                                    (prompt on stdin and in WAVEBOT_PROMPT_FILE)
+// Errors: kInvalidArgument for an unknown preset or a script preset without a command.
+Result<AgentInvocation> BuildInvocation(const config::AgentConfig& agent, const std::string& prompt_file);
+
+struct AgentRunContext {
+  std::string prompt_file;
+  int64_t ticket = 0;
+  std::string mode;
+  int attempt = 1;
+};
+
+// The agent's environment: PATH, HOME, LANG, TERM, TMPDIR and the variables named in agent.pass_env
+// taken from `parent`, plus WAVEBOT_PROMPT_FILE, WAVEBOT_TICKET, WAVEBOT_MODE, WAVEBOT_ATTEMPT. Never
+// passed even when listed: WAVEBOT_* variables of wavebot itself (token, App key, webhook secret) and
+// any variable whose value is one of `secrets`.
+std::map<std::string, std::string> BuildAgentEnv(const config::AgentConfig& agent,
+                                                 const std::map<std::string, std::string>& parent,
+                                                 const AgentRunContext& ctx, const std::vector<std::string>& secrets);
+
+// The process's own environment as a map.
+std::map<std::string, std::string> CurrentEnvironment();
+
+// Compiled, case-insensitive rate-limit patterns. kInvalidArgument names a bad pattern.
+class RateLimitMatcher {
+ public:
+  static Result<RateLimitMatcher> Compile(const std::vector<std::string>& patterns);
+  // True when any pattern matches somewhere in `text`.
+  bool Matches(const std::string& text) const;
+
+ private:
+  std::vector<std::regex> regexes_;
+};
+
+// True when `path` (relative, '/'-separated) matches `glob`: '*' and '?' stay within one path segment,
+// '**' crosses segments, and a glob ending in '/' matches everything below that directory.
+bool GlobMatch(const std::string& glob, const std::string& path);
+
+// The paths of `changed` that match none of `scope` (empty scope: nothing is out of scope).
+std::vector<std::string> OutOfScope(const std::vector<std::string>& scope, const std::vector<std::string>& changed);
+
+}  // namespace wavebot::agents

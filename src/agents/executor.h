@@ -1,0 +1,42 @@
+// Executors run `wavebot run-ticket` somewhere: `local` as child processes on this machine; `actions`
+// (later) as GitHub Actions jobs. The engine submits jobs and hears back through the event callback.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace wavebot::agents {
+
+struct TicketJob {
+  std::string id;                          // unique among live jobs, e.g. "octo/demo#12:3"
+  std::vector<std::string> args;           // the arguments after `wavebot run-ticket`
+  std::map<std::string, std::string> env;  // the child's whole environment (WAVEBOT_TOKEN goes here)
+};
+
+struct JobEvent {
+  enum class State { kQueued, kRunning, kFinished, kCancelled };
+  std::string id;
+  State state = State::kQueued;
+  int exit_code = -1;       // kFinished: run-ticket's exit code; -1 when it crashed (see signal)
+  int signal = 0;           // kFinished: the signal that killed it (a crash), else 0
+  std::string result_json;  // kFinished: the JSON object run-ticket printed (empty after a crash)
+  std::string output_tail;  // kFinished: the tail of its stderr/stdout (censored)
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  // Queues a job; it starts when a slot is free. kAlreadyExists when the id is live. Thread-safe.
+  virtual Status Submit(TicketJob job) = 0;
+  // Cancels a queued job (reported kCancelled) or kills a running one's process group (reported
+  // kFinished or kCancelled). kNotFound when the id is not live. Thread-safe.
+  virtual Status Cancel(const std::string& id) = 0;
+  // Jobs queued or running. Thread-safe.
+  virtual int Pending() const = 0;
+};
+
+}  // namespace wavebot::agents

@@ -1,0 +1,69 @@
+// `wavebot run-ticket`: one agent run on one ticket. Readies the ticket's worktree, runs the agent in
+// it with the prompt, verifies what it did, commits what it left, and pushes with a lease.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agents/process_runner.h"
+#include "common/clock.h"
+#include "common/result.h"
+#include "config/repo_config.h"
+#include "git/workspace.h"
+
+namespace wavebot::agents {
+
+// Outcomes and the exit codes of `wavebot run-ticket` (docs/agents.md). 1 and 2 keep their CLI-wide
+// meaning: 1 = wavebot itself failed (git unreachable, disk), 2 = bad input or configuration.
+enum class Outcome {
+  kDone = 0,            // changes verified, committed and pushed
+  kNoChanges = 10,      // the agent finished but the branch does not differ from where it started
+  kAgentFailed = 11,    // non-zero exit, crash, or a verification failure (reason says which)
+  kTimedOut = 12,       // killed at the timeout (whole process group)
+  kRateLimited = 13,    // the output matched a rate-limit pattern: retry later, no attempt spent
+  kPushRejected = 14,   // the remote branch moved (a human pushed) or the push was refused
+  kConflict = 15,       // resolve_conflict mode: conflicts remain / rebase not possible
+};
+
+const char* OutcomeName(Outcome o);
+
+enum class Mode { kImplement, kFixCi, kAddressReview, kResolveConflict };
+Result<Mode> ParseMode(const std::string& name);
+const char* ModeName(Mode m);
+
+struct RunTicketRequest {
+  int64_t ticket = 0;
+  std::string branch;
+  std::string base_branch;
+  Mode mode = Mode::kImplement;
+  int attempt = 1;
+  std::string prompt_file;
+  std::string log_dir;                       // the agent log goes here
+  std::optional<std::string> expected_remote_head;  // where wavebot last pushed the branch
+  config::AgentConfig agent;
+  std::vector<std::string> scope;            // globs the ticket may change (empty: anything)
+  std::string commit_title;                  // title of the commit of leftovers
+  std::vector<std::string> secrets;          // censored from the log, never in the agent's env
+  std::map<std::string, std::string> parent_env;  // where pass_env values come from
+};
+
+struct RunTicketResult {
+  Outcome outcome = Outcome::kAgentFailed;
+  std::string reason;                        // why, for anything but done
+  std::string head_sha;
+  std::string base_sha;
+  std::vector<std::string> changed_files;    // "<status> <path>"
+  std::vector<std::string> conflicting_paths;
+  std::chrono::milliseconds duration{0};
+  std::string log_path;
+  std::string log_tail;                      // last few KiB of the agent's output (censored)
+  bool reused_worktree = false;
+};
+
+// Runs the ticket. Returns a result for every outcome above; an Error only when wavebot itself could
+// not do its part (kInvalidArgument for bad input, else git/IO errors). Thread-safe for distinct tickets.
+Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* workspace, ProcessRunner* runner);
+
+}  // namespace wavebot::agents

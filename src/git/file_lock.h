@@ -1,0 +1,27 @@
+// An exclusive advisory lock on a file (flock), held by the object's lifetime. Works across processes
+// and across threads of one process (each FileLock opens its own file description).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+
+namespace wavebot::git {
+
+class FileLock {
+ public:
+  // Blocks until the lock on `path` (created if missing) is held. kIo when the file cannot be opened.
+  static Result<std::unique_ptr<FileLock>> Acquire(const std::string& path);
+  // Returns the lock when free now, nullptr when another holder has it, an error on I/O failure.
+  static Result<std::unique_ptr<FileLock>> TryAcquire(const std::string& path);
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+}  // namespace wavebot::git

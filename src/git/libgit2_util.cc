@@ -1,0 +1,45 @@
+#include "git/libgit2_util.h"
+
+#include <mutex>
+
+namespace wavebot::git {
+
+void EnsureLibgit2() {
+  static std::once_flag once;
+  std::call_once(once, [] { git_libgit2_init(); });
+}
+
+Error GitError(int code, const std::string& what) {
+  const git_error* e = git_error_last();
+  std::string msg = what + ": " + (e != nullptr && e->message != nullptr ? e->message : "libgit2 error");
+  ErrorCode ec = ErrorCode::kIo;
+  switch (code) {
+    case GIT_ENOTFOUND: ec = ErrorCode::kNotFound; break;
+    case GIT_EEXISTS: ec = ErrorCode::kAlreadyExists; break;
+    case GIT_EAUTH: ec = ErrorCode::kUnauthenticated; break;
+    case GIT_ECONFLICT:
+    case GIT_EUNMERGED:
+    case GIT_ENONFASTFORWARD:
+    case GIT_ELOCKED:
+    case GIT_EMERGECONFLICT: ec = ErrorCode::kConflict; break;
+    case GIT_EINVALIDSPEC:
+    case GIT_EINVALID: ec = ErrorCode::kInvalidArgument; break;
+    default:
+      if (e != nullptr && (e->klass == GIT_ERROR_NET || e->klass == GIT_ERROR_HTTP)) {
+        std::string m = e->message ? e->message : "";
+        ec = (m.find("401") != std::string::npos || m.find("authentication") != std::string::npos ||
+              m.find("credentials") != std::string::npos)
+                 ? ErrorCode::kUnauthenticated
+                 : ErrorCode::kUnavailable;
+      }
+  }
+  return Error(ec, msg);
+}
+
+std::string OidHex(const git_oid* oid) {
+  char buf[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(buf, sizeof(buf), oid);
+  return buf;
+}
+
+}  // namespace wavebot::git

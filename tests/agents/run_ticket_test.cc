@@ -1,0 +1,270 @@
+#include "agents/run_ticket.h"
+
+#include "agents/agent_command.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "agents/wait_util.h"
+#include "git/git_fixture.h"
+
+namespace wavebot::agents {
+namespace {
+
+namespace fs = std::filesystem;
+using wavebot::testing::kToken;
+using wavebot::testing::ProcessGone;
+using wavebot::testing::ReadAll;
+using wavebot::testing::RunShell;
+using wavebot::testing::ShellOutput;
+using wavebot::testing::WaitFor;
+
+const std::string kDemoAgent = std::string(WAVEBOT_SOURCE_DIR) + "/examples/demo-agent/demo-agent.sh";
+
+class RunTicketTest : public wavebot::testing::GitServerFixture {
+ protected:
+  void SetUp() override {
+    GitServerFixture::SetUp();
+    git::WorkspaceOptions o;
+    o.data_dir = data_.string();
+    o.repo_key = "octo/demo";
+    o.remote_url = remote_url_;
+    o.token = kToken;
+    auto ws = git::OpenWorkspace(o);
+    ASSERT_TRUE(ws.ok()) << ws.error().ToString();
+    ws_ = std::move(*ws);
+    runner_ = NewProcessRunner(RealClock());
+  }
+
+  // A request running the demo agent on `spec` (the body of a ```wavebot-demo block).
+  RunTicketRequest Demo(int64_t ticket, const std::string& spec) {
+    fs::path prompt = tmp_.path() / ("prompt-" + std::to_string(ticket) + "-" + std::to_string(++prompts_) + ".md");
+    std::ofstream(prompt) << "# Ticket #" << ticket << "\n\nDo the thing.\n\n```wavebot-demo\n" << spec << "```\n";
+    RunTicketRequest r;
+    r.ticket = ticket;
+    r.branch = "wave/1-epic/" + std::to_string(ticket) + "-t";
+    r.base_branch = "main";
+    r.prompt_file = prompt.string();
+    r.log_dir = (tmp_.path() / "logs").string();
+    r.agent.preset = "script";
+    r.agent.command = {"bash", kDemoAgent};
+    r.agent.timeout = std::chrono::seconds(60);
+    r.secrets = {kToken};
+    r.parent_env = CurrentEnvironment();
+    return r;
+  }
+
+  RunTicketResult Run(const RunTicketRequest& r) {
+    auto res = RunTicket(r, ws_.get(), runner_.get());
+    EXPECT_TRUE(res.ok()) << res.error().ToString();
+    return res.ok() ? *res : RunTicketResult{};
+  }
+
+  std::unique_ptr<git::Workspace> ws_;
+  std::unique_ptr<ProcessRunner> runner_;
+  int prompts_ = 0;
+};
+
+TEST_F(RunTicketTest, DemoAgentImplementsTheTicketAndItIsPushed) {
+  auto r = Run(Demo(5, "write src/greet.sh <<EOF\necho hello\nEOF\nappend README.md more\n"));
+  EXPECT_EQ(r.outcome, Outcome::kDone) << r.reason;
+  EXPECT_EQ(RemoteSha("wave/1-epic/5-t"), r.head_sha);
+  EXPECT_EQ(r.changed_files, (std::vector<std::string>{"M README.md", "A src/greet.sh"}));
+  EXPECT_TRUE(fs::exists(r.log_path));
+  EXPECT_NE(ReadAll(r.log_path).find("demo-agent: wrote src/greet.sh"), std::string::npos);
+  EXPECT_EQ(ShellOutput("git --git-dir=" + (root_ / "octo/demo.git").string() + " show " + r.head_sha +
+                        ":src/greet.sh"),
+            "echo hello");
+}
+
+TEST_F(RunTicketTest, WrongOnTheFirstAttemptThenFixedOnTopOfThePushedBranch) {
+  std::string spec = "@attempt=1 write calc.txt <<EOF\n2+2=5\nEOF\n@attempt>1 write calc.txt <<EOF\n2+2=4\nEOF\n";
+  auto first = Run(Demo(6, spec));
+  ASSERT_EQ(first.outcome, Outcome::kDone) << first.reason;
+  auto req = Demo(6, spec);
+  req.mode = Mode::kFixCi;
+  req.attempt = 2;
+  req.expected_remote_head = first.head_sha;
+  auto second = Run(req);
+  ASSERT_EQ(second.outcome, Outcome::kDone) << second.reason;
+  EXPECT_EQ(ShellOutput("git --git-dir=" + (root_ / "octo/demo.git").string() + " show wave/1-epic/6-t:calc.txt"),
+            "2+2=4");
+  // The fix is a new commit on top of the first (a fast-forward), not a rewrite.
+  EXPECT_EQ(ShellOutput("git --git-dir=" + (root_ / "octo/demo.git").string() + " rev-parse wave/1-epic/6-t~1"),
+            first.head_sha);
+}
+
+TEST_F(RunTicketTest, NothingChangedIsNoChanges) {
+  auto r = Run(Demo(7, "say nothing to do\n"));
+  EXPECT_EQ(r.outcome, Outcome::kNoChanges);
+  EXPECT_EQ(RemoteSha("wave/1-epic/7-t"), "");
+}
+
+TEST_F(RunTicketTest, FailureAndCrashAreAgentFailed) {
+  auto failed = Run(Demo(8, "write a.txt <<EOF\nx\nEOF\nfail 4\n"));
+  EXPECT_EQ(failed.outcome, Outcome::kAgentFailed);
+  EXPECT_NE(failed.reason.find("status 4"), std::string::npos);
+  auto crashed = Run(Demo(9, "crash\n"));
+  EXPECT_EQ(crashed.outcome, Outcome::kAgentFailed);
+  EXPECT_NE(crashed.reason.find("signal 11"), std::string::npos) << crashed.reason;
+  EXPECT_EQ(RemoteSha("wave/1-epic/8-t"), "");
+}
+
+TEST_F(RunTicketTest, RateLimitMessageIsRateLimited) {
+  auto r = Run(Demo(10, "rate-limit\n"));
+  EXPECT_EQ(r.outcome, Outcome::kRateLimited) << r.reason;
+  EXPECT_NE(r.log_tail.find("429"), std::string::npos);
+}
+
+TEST_F(RunTicketTest, HungAgentAndItsGrandchildAreKilledAtTheTimeout) {
+  auto req = Demo(11, "hang\n");
+  req.agent.timeout = std::chrono::seconds(1);
+  auto r = Run(req);
+  EXPECT_EQ(r.outcome, Outcome::kTimedOut);
+  std::string log = ReadAll(r.log_path);
+  auto pos = log.find("grandchild ");
+  ASSERT_NE(pos, std::string::npos) << log;
+  int pid = std::stoi(log.substr(pos + 11));
+  EXPECT_TRUE(WaitFor([pid] { return ProcessGone(pid); }, std::chrono::seconds(5)));
+}
+
+TEST_F(RunTicketTest, AgentEnvironmentHoldsNoSecret) {
+  auto req = Demo(12, "");
+  req.agent.command = {"/bin/sh", "-c", "env > env.txt"};
+  req.agent.pass_env = {"WAVEBOT_TOKEN", "OPERATOR_VAR"};
+  req.parent_env["WAVEBOT_TOKEN"] = kToken;
+  req.parent_env["WAVEBOT_WEBHOOK_SECRET"] = "whsec_very_secret";
+  req.parent_env["WAVEBOT_APP_PRIVATE_KEY"] = "-----BEGIN RSA PRIVATE KEY-----";
+  req.parent_env["OPERATOR_VAR"] = "visible";
+  auto r = Run(req);
+  ASSERT_EQ(r.outcome, Outcome::kDone) << r.reason;
+  std::string env = ShellOutput("git --git-dir=" + (root_ / "octo/demo.git").string() + " show wave/1-epic/12-t:env.txt");
+  EXPECT_EQ(env.find(kToken), std::string::npos);
+  EXPECT_EQ(env.find("whsec_very_secret"), std::string::npos);
+  EXPECT_EQ(env.find("PRIVATE KEY"), std::string::npos);
+  EXPECT_NE(env.find("OPERATOR_VAR=visible"), std::string::npos);
+  EXPECT_NE(env.find("WAVEBOT_TICKET=12"), std::string::npos);
+  EXPECT_NE(env.find("WAVEBOT_MODE=implement"), std::string::npos);
+  EXPECT_NE(env.find("WAVEBOT_PROMPT_FILE="), std::string::npos);
+}
+
+TEST_F(RunTicketTest, ChangesOutsideTheScopeFailVerification) {
+  auto req = Demo(13, "write src/ok.c <<EOF\nok\nEOF\nwrite README.md <<EOF\nnope\nEOF\n");
+  req.scope = {"src/**"};
+  auto r = Run(req);
+  EXPECT_EQ(r.outcome, Outcome::kAgentFailed);
+  EXPECT_NE(r.reason.find("outside the ticket's scope: README.md"), std::string::npos) << r.reason;
+  EXPECT_EQ(RemoteSha("wave/1-epic/13-t"), "");
+}
+
+TEST_F(RunTicketTest, TamperingWithGitFailsVerification) {
+  auto req = Demo(14, "");
+  req.agent.command = {"/bin/sh", "-c", "echo x > x && git config core.hooksPath /tmp"};
+  auto r = Run(req);
+  EXPECT_EQ(r.outcome, Outcome::kAgentFailed);
+  EXPECT_NE(r.reason.find("verification failed"), std::string::npos) << r.reason;
+}
+
+TEST_F(RunTicketTest, ForeignPushSinceWavebotsLastIsPushRejected) {
+  auto first = Run(Demo(15, "write a.txt <<EOF\na\nEOF\n"));
+  ASSERT_EQ(first.outcome, Outcome::kDone);
+  Human("git fetch -q origin && git checkout -q -b h origin/wave/1-epic/15-t && echo h > h.txt && git add h.txt && "
+        "git commit -qm human && git push -q origin h:wave/1-epic/15-t");
+  auto req = Demo(15, "write a.txt <<EOF\nb\nEOF\n");
+  req.mode = Mode::kAddressReview;
+  req.attempt = 2;
+  req.expected_remote_head = first.head_sha;
+  auto r = Run(req);
+  EXPECT_EQ(r.outcome, Outcome::kPushRejected);
+  EXPECT_NE(r.reason.find("someone else pushed"), std::string::npos);
+}
+
+TEST_F(RunTicketTest, ResolveConflictRebasesOrLetsTheAgentResolve) {
+  auto first = Run(Demo(16, "write README.md <<EOF\nticket\nEOF\n"));
+  ASSERT_EQ(first.outcome, Outcome::kDone);
+  Human("echo main > README.md && git commit -qam main && git push -q origin main");
+  auto req = Demo(16, "write README.md <<EOF\nticket and main\nEOF\n");
+  req.mode = Mode::kResolveConflict;
+  req.attempt = 2;
+  req.expected_remote_head = first.head_sha;
+  auto r = Run(req);
+  ASSERT_EQ(r.outcome, Outcome::kDone) << r.reason;
+  EXPECT_EQ(r.conflicting_paths, std::vector<std::string>{"README.md"});
+  std::string bare = "git --git-dir=" + (root_ / "octo/demo.git").string();
+  EXPECT_EQ(ShellOutput(bare + " show wave/1-epic/16-t:README.md"), "ticket and main");
+  EXPECT_EQ(RunShell(bare + " merge-base --is-ancestor main wave/1-epic/16-t"), 0);
+
+  // An agent that leaves the markers in: conflict.
+  auto second = Run(Demo(17, "write README.md <<EOF\nseventeen\nEOF\n"));
+  ASSERT_EQ(second.outcome, Outcome::kDone);
+  Human("echo main2 > README.md && git commit -qam main2 && git push -q origin main");
+  auto lazy = Demo(17, "say not resolving\n");
+  lazy.mode = Mode::kResolveConflict;
+  lazy.attempt = 2;
+  auto c = Run(lazy);
+  EXPECT_EQ(c.outcome, Outcome::kConflict);
+  EXPECT_NE(c.reason.find("README.md"), std::string::npos);
+  // The pooled worktree left mid-merge is clean for the next ticket.
+  auto next = Run(Demo(20, "write n.txt <<EOF\nn\nEOF\n"));
+  ASSERT_EQ(next.outcome, Outcome::kDone) << next.reason;
+  EXPECT_TRUE(next.reused_worktree);
+  EXPECT_EQ(next.changed_files, std::vector<std::string>{"A n.txt"});
+}
+
+TEST_F(RunTicketTest, CleanRebaseNeedsNoAgent) {
+  auto first = Run(Demo(18, "write t18.txt <<EOF\nx\nEOF\n"));
+  ASSERT_EQ(first.outcome, Outcome::kDone);
+  Human("echo other > other.txt && git add other.txt && git commit -qm other && git push -q origin main");
+  auto req = Demo(18, "fail 9\n");  // would fail if it ran
+  req.mode = Mode::kResolveConflict;
+  auto r = Run(req);
+  ASSERT_EQ(r.outcome, Outcome::kDone) << r.reason;
+  std::string bare = "git --git-dir=" + (root_ / "octo/demo.git").string();
+  EXPECT_EQ(ShellOutput(bare + " rev-parse wave/1-epic/18-t~1"), RemoteSha("main"));
+}
+
+TEST_F(RunTicketTest, BadInputIsAnError) {
+  auto req = Demo(19, "say x\n");
+  req.prompt_file = "/nonexistent/prompt.md";
+  auto r = RunTicket(req, ws_.get(), runner_.get());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
+  req = Demo(19, "say x\n");
+  req.agent.rate_limit_patterns = {"("};
+  EXPECT_FALSE(RunTicket(req, ws_.get(), runner_.get()).ok());
+  EXPECT_FALSE(ParseMode("yolo").ok());
+}
+
+// The CLI end to end: one JSON object on stdout, the exit code of the outcome, the token only from
+// the environment and nowhere in the output.
+TEST_F(RunTicketTest, CliRunsTheDemoAgentEndToEnd) {
+  fs::path prompt = tmp_.path() / "cli-prompt.md";
+  std::ofstream(prompt) << "```wavebot-demo\nwrite cli.txt <<EOF\nfrom the cli\nEOF\n```\n";
+  std::string cmd = "WAVEBOT_TOKEN=" + std::string(kToken) + " " + WAVEBOT_BINARY +
+                    " run-ticket --repo octo/demo --remote-base " + base_url_ + " --ticket 21 --branch wave/1-e/21-cli "
+                    "--base main --prompt-file " + prompt.string() + " --data-dir " + (tmp_.path() / "cli-data").string() +
+                    " --agent-arg bash --agent-arg " + kDemoAgent + " 2>" + (tmp_.path() / "cli.err").string();
+  std::string out = ShellOutput(cmd + "; echo \" exit=$?\"");
+  auto exit_pos = out.rfind(" exit=");
+  ASSERT_NE(exit_pos, std::string::npos);
+  EXPECT_EQ(out.substr(exit_pos), " exit=0") << out;
+  auto j = nlohmann::json::parse(out.substr(0, exit_pos));
+  EXPECT_EQ(j["result"], "done");
+  EXPECT_EQ(j["head_sha"], RemoteSha("wave/1-e/21-cli"));
+  EXPECT_EQ(j["changed_files"], nlohmann::json::array({"A cli.txt"}));
+  EXPECT_TRUE(fs::exists(j["log_path"].get<std::string>()));
+  EXPECT_EQ(out.find(kToken), std::string::npos);
+  EXPECT_EQ(ReadAll(tmp_.path() / "cli.err").find(kToken), std::string::npos);
+
+  std::string bad = ShellOutput(std::string(WAVEBOT_BINARY) + " run-ticket --repo octo/demo --remote-base " + base_url_ +
+                                " --ticket 22 --branch b --base main --mode yolo --prompt-file " + prompt.string() +
+                                " --data-dir " + tmp_.path().string() + " 2>/dev/null; echo \" exit=$?\"");
+  EXPECT_NE(bad.find(" exit=2"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("\"result\":\"error\""), std::string::npos);
+  EXPECT_NE(bad.find("unknown mode"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace wavebot::agents
