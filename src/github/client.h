@@ -1,0 +1,157 @@
+// What the rest of wavebot may ask of GitHub, as small abstract interfaces (one per consumer need),
+// after Prow's narrow plugin interfaces. `Client` joins them; `NewClient` builds the real one over REST
+// and `github/fake_client.h` is the recording fake for unit tests.
+//
+// Errors (Result's ErrorCode), the same for every method:
+//   kNotFound (404), kAlreadyExists (422 "... already exists"), kInvalidArgument (other 422/400),
+//   kConflict (409), kFailedPrecondition (405, e.g. a PR that cannot be merged),
+//   kPermissionDenied (403 that is not a rate limit), kUnauthenticated (401 after one token refresh),
+//   kRateLimited (still limited when the call's deadline passes), kUnavailable (5xx or connection errors
+//   after retries), kTimeout (the call's overall deadline passed), kParse (a response that is not the
+//   JSON GitHub documents).
+// All implementations are thread-safe unless they say otherwise.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "github/types.h"
+
+namespace wavebot {
+class Clock;
+}
+
+namespace wavebot::github {
+
+class IssuesApi {
+ public:
+  virtual ~IssuesApi() = default;
+  virtual Result<Issue> GetIssue(const RepoRef& repo, int64_t number) = 0;
+  // Every page (per_page=100). Includes pull requests (is_pull_request) as GitHub does.
+  virtual Result<std::vector<Issue>> ListIssues(const RepoRef& repo, const IssueListFilter& filter) = 0;
+  virtual Result<Issue> UpdateIssue(const RepoRef& repo, int64_t number, const IssueUpdate& update) = 0;
+  // Adds labels (creating unknown ones, as GitHub does); returns the issue's labels after.
+  virtual Result<std::vector<std::string>> AddLabels(const RepoRef& repo, int64_t number,
+                                                     const std::vector<std::string>& labels) = 0;
+  // Removes one label. A label the issue does not have is not an error.
+  virtual Status RemoveLabel(const RepoRef& repo, int64_t number, const std::string& label) = 0;
+  virtual Result<Comment> CreateComment(const RepoRef& repo, int64_t number, const std::string& body) = 0;
+  virtual Result<Comment> UpdateComment(const RepoRef& repo, int64_t comment_id, const std::string& body) = 0;
+  // Every page, oldest first.
+  virtual Result<std::vector<Comment>> ListComments(const RepoRef& repo, int64_t number) = 0;
+  // `content` is one of +1 -1 laugh confused heart hooray rocket eyes. Reacting twice is not an error.
+  virtual Result<Reaction> AddIssueReaction(const RepoRef& repo, int64_t number, const std::string& content) = 0;
+  virtual Result<Reaction> AddCommentReaction(const RepoRef& repo, int64_t comment_id,
+                                              const std::string& content) = 0;
+  // GET /repos/{o}/{r}/issues/{n}/sub_issues, every page.
+  virtual Result<std::vector<Issue>> ListSubIssues(const RepoRef& repo, int64_t number) = 0;
+  // GET /repos/{o}/{r}/issues/{n}/dependencies/blocked_by: the issues that block `number`.
+  virtual Result<std::vector<Issue>> ListBlockedBy(const RepoRef& repo, int64_t number) = 0;
+};
+
+class GitRefsApi {
+ public:
+  virtual ~GitRefsApi() = default;
+  // `ref` without "refs/": "heads/main". kNotFound when absent.
+  virtual Result<GitRef> GetRef(const RepoRef& repo, const std::string& ref) = 0;
+  // `ref` with "refs/": "refs/heads/epic/1-x". kAlreadyExists when it exists.
+  virtual Result<GitRef> CreateRef(const RepoRef& repo, const std::string& ref, const std::string& sha) = 0;
+  // `ref` without "refs/". A non-fast-forward without `force` is kInvalidArgument.
+  virtual Result<GitRef> UpdateRef(const RepoRef& repo, const std::string& ref, const std::string& sha,
+                                   bool force) = 0;
+};
+
+class PullsApi {
+ public:
+  virtual ~PullsApi() = default;
+  // Opens a PR. When GitHub answers 422 "A pull request already exists", returns that open PR instead.
+  virtual Result<PullRequest> CreatePull(const RepoRef& repo, const NewPullRequest& pull) = 0;
+  virtual Result<PullRequest> GetPull(const RepoRef& repo, int64_t number) = 0;
+  // Every page.
+  virtual Result<std::vector<PullRequest>> ListPulls(const RepoRef& repo, const PullListFilter& filter) = 0;
+  virtual Result<PullRequest> UpdatePull(const RepoRef& repo, int64_t number, const PullUpdate& update) = 0;
+  // PUT .../merge. Not mergeable: kFailedPrecondition; head moved (sha mismatch): kConflict.
+  virtual Result<MergeResult> MergePull(const RepoRef& repo, int64_t number, const MergeRequest& merge) = 0;
+};
+
+class ChecksApi {
+ public:
+  virtual ~ChecksApi() = default;
+  virtual Result<CheckRun> CreateCheckRun(const RepoRef& repo, const CheckRunSpec& spec) = 0;
+  virtual Result<CheckRun> UpdateCheckRun(const RepoRef& repo, int64_t check_run_id, const CheckRunSpec& spec) = 0;
+  // Check runs on `ref` (sha, branch or tag), every page; `name` filters when not empty.
+  virtual Result<std::vector<CheckRun>> ListCheckRunsForRef(const RepoRef& repo, const std::string& ref,
+                                                            const std::string& name) = 0;
+};
+
+class ActionsApi {
+ public:
+  virtual ~ActionsApi() = default;
+  // Every page.
+  virtual Result<std::vector<WorkflowRun>> ListWorkflowRuns(const RepoRef& repo, const WorkflowRunFilter& filter) = 0;
+  virtual Result<WorkflowRun> GetWorkflowRun(const RepoRef& repo, int64_t run_id) = 0;
+  // Every page.
+  virtual Result<std::vector<WorkflowJob>> ListJobsForRun(const RepoRef& repo, int64_t run_id) = 0;
+  // The job's plain-text log. GitHub answers 302 to a short-lived URL, which is fetched WITHOUT the
+  // Authorization header.
+  virtual Result<std::string> DownloadJobLog(const RepoRef& repo, int64_t job_id) = 0;
+  // POST .../actions/workflows/{workflow}/dispatches. `workflow` is a file name or id.
+  virtual Status DispatchWorkflow(const RepoRef& repo, const std::string& workflow, const std::string& ref,
+                                  const std::map<std::string, std::string>& inputs) = 0;
+};
+
+class ReposApi {
+ public:
+  virtual ~ReposApi() = default;
+  virtual Result<Repository> GetRepository(const RepoRef& repo) = 0;
+  // admin | maintain | write | triage | read | none (GitHub's role_name, falling back to permission).
+  virtual Result<std::string> GetCollaboratorPermission(const RepoRef& repo, const std::string& user) = 0;
+};
+
+// Calls authenticated as the App itself (JWT), not as an installation.
+class AppApi {
+ public:
+  virtual ~AppApi() = default;
+  // GET /repos/{o}/{r}/installation.
+  virtual Result<Installation> GetRepoInstallation(const RepoRef& repo) = 0;
+  // GET /app/hook/deliveries, following the cursor until a delivery older than `since_unix` (or the end).
+  virtual Result<std::vector<HookDelivery>> ListDeliveries(int64_t since_unix) = 0;
+  // POST /app/hook/deliveries/{id}/attempts.
+  virtual Status RedeliverDelivery(int64_t delivery_id) = 0;
+};
+
+class Client : public IssuesApi,
+               public GitRefsApi,
+               public PullsApi,
+               public ChecksApi,
+               public ActionsApi,
+               public ReposApi,
+               public AppApi {};
+
+struct ClientOptions {
+  // Base URL: "https://api.github.com", a GHES "https://host/api/v3", or the loopback simulator
+  // "http://127.0.0.1:PORT". https verifies certificates (CA bundle of the system).
+  std::string api_url = "https://api.github.com";
+  // App mode: app id or client id, and the PEM private key (contents, not a path).
+  std::string app_id;
+  std::string private_key_pem;
+  // PAT mode (used when not empty; app fields are then ignored).
+  std::string token;
+  // Known installation id (0 = look it up per repository).
+  int64_t installation_id = 0;
+  // Retries and waits.
+  std::chrono::seconds call_deadline{600};     // overall per call, including every wait
+  std::chrono::seconds max_single_wait{3600};  // a rate-limit wait longer than this fails at once
+  uint64_t jitter_seed = 0;                    // 0 = random
+  Clock* clock = nullptr;                      // null = RealClock()
+  std::string user_agent = "wavebot";
+};
+
+// Builds the REST client. Fails (kInvalidArgument) on a bad URL or a private key that does not parse.
+Result<std::unique_ptr<Client>> NewClient(const ClientOptions& options);
+
+}  // namespace wavebot::github

@@ -1,0 +1,542 @@
+// The REST implementation of github::Client: builds GitHub's requests and parses its JSON into the
+// plain types of github/types.h.
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "github/client.h"
+#include "github/jwt.h"
+#include "github/rest.h"
+
+namespace wavebot::github {
+namespace {
+
+using json = nlohmann::json;
+
+std::string Enc(const std::string& s, bool keep_slash = false) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string Str(const json& j, const char* key) {
+  auto it = j.find(key);
+  return (it != j.end() && it->is_string()) ? it->get<std::string>() : std::string();
+}
+int64_t Int(const json& j, const char* key) {
+  auto it = j.find(key);
+  return (it != j.end() && it->is_number_integer()) ? it->get<int64_t>() : 0;
+}
+std::string Login(const json& j, const char* key) {
+  auto it = j.find(key);
+  return (it != j.end() && it->is_object()) ? Str(*it, "login") : std::string();
+}
+
+Result<json> Parse(const std::string& body, const std::string& what) {
+  auto j = json::parse(body, nullptr, false);
+  if (j.is_discarded()) return Error(ErrorCode::kParse, what + ": response is not JSON");
+  return j;
+}
+
+Issue ToIssue(const json& j) {
+  Issue i;
+  i.number = Int(j, "number");
+  i.id = Int(j, "id");
+  i.node_id = Str(j, "node_id");
+  i.title = Str(j, "title");
+  i.body = Str(j, "body");
+  i.state = Str(j, "state");
+  i.user_login = Login(j, "user");
+  i.html_url = Str(j, "html_url");
+  i.is_pull_request = j.contains("pull_request") && !j["pull_request"].is_null();
+  if (j.contains("labels") && j["labels"].is_array()) {
+    for (const auto& l : j["labels"]) {
+      if (l.is_string()) i.labels.push_back(l.get<std::string>());
+      else if (l.is_object()) i.labels.push_back(Str(l, "name"));
+    }
+  }
+  return i;
+}
+
+Comment ToComment(const json& j) {
+  return Comment{Int(j, "id"), Str(j, "body"), Login(j, "user"), Str(j, "html_url"), Str(j, "created_at"),
+                 Str(j, "updated_at")};
+}
+
+PullRequest ToPull(const json& j) {
+  PullRequest p;
+  p.number = Int(j, "number");
+  p.id = Int(j, "id");
+  p.state = Str(j, "state");
+  p.merged = j.value("merged", false) || (j.contains("merged_at") && !j["merged_at"].is_null());
+  p.draft = j.value("draft", false);
+  if (j.contains("mergeable") && j["mergeable"].is_boolean()) p.mergeable = j["mergeable"].get<bool>();
+  p.mergeable_state = Str(j, "mergeable_state");
+  p.title = Str(j, "title");
+  p.body = Str(j, "body");
+  if (j.contains("head") && j["head"].is_object()) {
+    p.head_ref = Str(j["head"], "ref");
+    p.head_sha = Str(j["head"], "sha");
+    if (j["head"].contains("repo") && j["head"]["repo"].is_object()) {
+      p.head_repo_full_name = Str(j["head"]["repo"], "full_name");
+    }
+  }
+  if (j.contains("base") && j["base"].is_object()) {
+    p.base_ref = Str(j["base"], "ref");
+    p.base_sha = Str(j["base"], "sha");
+  }
+  p.merge_commit_sha = Str(j, "merge_commit_sha");
+  p.user_login = Login(j, "user");
+  p.html_url = Str(j, "html_url");
+  return p;
+}
+
+CheckRun ToCheckRun(const json& j) {
+  CheckRun c;
+  c.id = Int(j, "id");
+  c.name = Str(j, "name");
+  c.head_sha = Str(j, "head_sha");
+  c.status = Str(j, "status");
+  c.conclusion = Str(j, "conclusion");
+  c.external_id = Str(j, "external_id");
+  c.details_url = Str(j, "details_url");
+  c.html_url = Str(j, "html_url");
+  if (j.contains("check_suite") && j["check_suite"].is_object()) c.check_suite_id = Int(j["check_suite"], "id");
+  if (j.contains("output") && j["output"].is_object()) {
+    c.output = CheckRunOutput{Str(j["output"], "title"), Str(j["output"], "summary"), Str(j["output"], "text")};
+  }
+  return c;
+}
+
+WorkflowRun ToRun(const json& j) {
+  WorkflowRun r;
+  r.id = Int(j, "id");
+  r.workflow_id = Int(j, "workflow_id");
+  r.check_suite_id = Int(j, "check_suite_id");
+  r.name = Str(j, "name");
+  r.event = Str(j, "event");
+  r.head_sha = Str(j, "head_sha");
+  r.head_branch = Str(j, "head_branch");
+  r.status = Str(j, "status");
+  r.conclusion = Str(j, "conclusion");
+  r.html_url = Str(j, "html_url");
+  r.run_attempt = static_cast<int>(j.value("run_attempt", 1));
+  return r;
+}
+
+WorkflowJob ToJob(const json& j) {
+  return WorkflowJob{Int(j, "id"),         Int(j, "run_id"),     Str(j, "name"),    Str(j, "head_sha"),
+                     Str(j, "status"),     Str(j, "conclusion"), Str(j, "html_url")};
+}
+
+json CheckRunBody(const CheckRunSpec& s) {
+  json b = json::object();
+  if (!s.name.empty()) b["name"] = s.name;
+  if (!s.head_sha.empty()) b["head_sha"] = s.head_sha;
+  if (!s.status.empty()) b["status"] = s.status;
+  if (!s.conclusion.empty()) b["conclusion"] = s.conclusion;
+  if (!s.external_id.empty()) b["external_id"] = s.external_id;
+  if (!s.details_url.empty()) b["details_url"] = s.details_url;
+  if (s.output) {
+    b["output"] = {{"title", s.output->title}, {"summary", s.output->summary}};
+    if (!s.output->text.empty()) b["output"]["text"] = s.output->text;
+  }
+  return b;
+}
+
+class RestGitHubClient final : public Client {
+ public:
+  explicit RestGitHubClient(std::unique_ptr<RestClient> rest) : rest_(std::move(rest)) {}
+
+  // --- helpers
+  Result<json> Do(const RepoRef& repo, const std::string& method, const std::string& path,
+                  const json& body = json()) {
+    RestRequest req;
+    req.method = method;
+    req.path = path;
+    req.repo = repo;
+    if (!body.is_null()) req.body = body.dump();
+    auto res = rest_->Call(req);
+    if (!res.ok()) return res.error();
+    if (res->body.empty()) return json();
+    return Parse(res->body, method + " " + path);
+  }
+  // Every page's array items (or the items under `key` for wrapped lists like check runs).
+  Result<std::vector<json>> All(const RepoRef& repo, const std::string& path, const char* key = nullptr,
+                                AuthMode auth = AuthMode::kInstallation) {
+    RestRequest req;
+    req.path = path;
+    req.repo = repo;
+    req.auth = auth;
+    auto pages = rest_->GetPages(req);
+    if (!pages.ok()) return pages.error();
+    std::vector<json> items;
+    for (const auto& page : *pages) {
+      auto j = Parse(page, "GET " + path);
+      if (!j.ok()) return j.error();
+      const json* arr = &*j;
+      if (key != nullptr) {
+        if (!j->is_object() || !j->contains(key)) return Error(ErrorCode::kParse, "GET " + path + ": no " + key);
+        arr = &(*j)[key];
+      }
+      if (!arr->is_array()) return Error(ErrorCode::kParse, "GET " + path + ": not a list");
+      for (const auto& item : *arr) items.push_back(item);
+    }
+    return items;
+  }
+  static std::string R(const RepoRef& repo) { return "/repos/" + Enc(repo.owner) + "/" + Enc(repo.name); }
+
+  // --- IssuesApi
+  Result<Issue> GetIssue(const RepoRef& repo, int64_t number) override {
+    auto j = Do(repo, "GET", R(repo) + "/issues/" + std::to_string(number));
+    if (!j.ok()) return j.error();
+    return ToIssue(*j);
+  }
+  Result<std::vector<Issue>> ListIssues(const RepoRef& repo, const IssueListFilter& filter) override {
+    std::string path = R(repo) + "/issues?state=" + Enc(filter.state);
+    if (!filter.labels.empty()) {
+      std::string labels;
+      for (const auto& l : filter.labels) labels += (labels.empty() ? "" : ",") + l;
+      path += "&labels=" + Enc(labels);
+    }
+    auto items = All(repo, path);
+    if (!items.ok()) return items.error();
+    std::vector<Issue> out;
+    for (const auto& j : *items) out.push_back(ToIssue(j));
+    return out;
+  }
+  Result<Issue> UpdateIssue(const RepoRef& repo, int64_t number, const IssueUpdate& u) override {
+    json b = json::object();
+    if (u.title) b["title"] = *u.title;
+    if (u.body) b["body"] = *u.body;
+    if (u.state) b["state"] = *u.state;
+    if (u.state_reason) b["state_reason"] = *u.state_reason;
+    if (u.labels) b["labels"] = *u.labels;
+    auto j = Do(repo, "PATCH", R(repo) + "/issues/" + std::to_string(number), b);
+    if (!j.ok()) return j.error();
+    return ToIssue(*j);
+  }
+  Result<std::vector<std::string>> AddLabels(const RepoRef& repo, int64_t number,
+                                             const std::vector<std::string>& labels) override {
+    auto j = Do(repo, "POST", R(repo) + "/issues/" + std::to_string(number) + "/labels", json{{"labels", labels}});
+    if (!j.ok()) return j.error();
+    std::vector<std::string> out;
+    if (j->is_array()) {
+      for (const auto& l : *j) out.push_back(Str(l, "name"));
+    }
+    return out;
+  }
+  Status RemoveLabel(const RepoRef& repo, int64_t number, const std::string& label) override {
+    auto j = Do(repo, "DELETE", R(repo) + "/issues/" + std::to_string(number) + "/labels/" + Enc(label));
+    if (!j.ok() && j.error().code() != ErrorCode::kNotFound) return j.error();
+    return OkStatus();
+  }
+  Result<Comment> CreateComment(const RepoRef& repo, int64_t number, const std::string& body) override {
+    auto j = Do(repo, "POST", R(repo) + "/issues/" + std::to_string(number) + "/comments", json{{"body", body}});
+    if (!j.ok()) return j.error();
+    return ToComment(*j);
+  }
+  Result<Comment> UpdateComment(const RepoRef& repo, int64_t comment_id, const std::string& body) override {
+    auto j = Do(repo, "PATCH", R(repo) + "/issues/comments/" + std::to_string(comment_id), json{{"body", body}});
+    if (!j.ok()) return j.error();
+    return ToComment(*j);
+  }
+  Result<std::vector<Comment>> ListComments(const RepoRef& repo, int64_t number) override {
+    auto items = All(repo, R(repo) + "/issues/" + std::to_string(number) + "/comments");
+    if (!items.ok()) return items.error();
+    std::vector<Comment> out;
+    for (const auto& j : *items) out.push_back(ToComment(j));
+    return out;
+  }
+  Result<Reaction> AddIssueReaction(const RepoRef& repo, int64_t number, const std::string& content) override {
+    return React(repo, R(repo) + "/issues/" + std::to_string(number) + "/reactions", content);
+  }
+  Result<Reaction> AddCommentReaction(const RepoRef& repo, int64_t comment_id, const std::string& content) override {
+    return React(repo, R(repo) + "/issues/comments/" + std::to_string(comment_id) + "/reactions", content);
+  }
+  Result<Reaction> React(const RepoRef& repo, const std::string& path, const std::string& content) {
+    auto j = Do(repo, "POST", path, json{{"content", content}});
+    if (!j.ok()) return j.error();
+    return Reaction{Int(*j, "id"), Str(*j, "content"), Login(*j, "user")};
+  }
+  Result<std::vector<Issue>> ListSubIssues(const RepoRef& repo, int64_t number) override {
+    return IssueList(repo, R(repo) + "/issues/" + std::to_string(number) + "/sub_issues");
+  }
+  Result<std::vector<Issue>> ListBlockedBy(const RepoRef& repo, int64_t number) override {
+    return IssueList(repo, R(repo) + "/issues/" + std::to_string(number) + "/dependencies/blocked_by");
+  }
+  Result<std::vector<Issue>> IssueList(const RepoRef& repo, const std::string& path) {
+    auto items = All(repo, path);
+    if (!items.ok()) return items.error();
+    std::vector<Issue> out;
+    for (const auto& j : *items) out.push_back(ToIssue(j));
+    return out;
+  }
+
+  // --- GitRefsApi
+  static GitRef ToRef(const json& j) {
+    return GitRef{Str(j, "ref"), j.contains("object") ? Str(j["object"], "sha") : std::string()};
+  }
+  Result<GitRef> GetRef(const RepoRef& repo, const std::string& ref) override {
+    auto j = Do(repo, "GET", R(repo) + "/git/ref/" + Enc(ref, true));
+    if (!j.ok()) return j.error();
+    if (j->is_array()) return Error(ErrorCode::kNotFound, "ref " + ref + " matched only by prefix");
+    return ToRef(*j);
+  }
+  Result<GitRef> CreateRef(const RepoRef& repo, const std::string& ref, const std::string& sha) override {
+    auto j = Do(repo, "POST", R(repo) + "/git/refs", json{{"ref", ref}, {"sha", sha}});
+    if (!j.ok()) return j.error();
+    return ToRef(*j);
+  }
+  Result<GitRef> UpdateRef(const RepoRef& repo, const std::string& ref, const std::string& sha, bool force) override {
+    auto j = Do(repo, "PATCH", R(repo) + "/git/refs/" + Enc(ref, true), json{{"sha", sha}, {"force", force}});
+    if (!j.ok()) return j.error();
+    return ToRef(*j);
+  }
+
+  // --- PullsApi
+  Result<PullRequest> CreatePull(const RepoRef& repo, const NewPullRequest& p) override {
+    json b = {{"title", p.title}, {"head", p.head}, {"base", p.base}, {"body", p.body}};
+    if (p.draft) b["draft"] = true;
+    auto j = Do(repo, "POST", R(repo) + "/pulls", b);
+    if (j.ok()) return ToPull(*j);
+    if (j.error().code() != ErrorCode::kAlreadyExists) return j.error();
+    // Idempotent create: the PR from this head into this base already exists, so find it.
+    PullListFilter f;
+    f.head = p.head.find(':') == std::string::npos ? repo.owner + ":" + p.head : p.head;
+    f.base = p.base;
+    auto list = ListPulls(repo, f);
+    if (!list.ok()) return list.error().Wrap("looking up the existing pull request");
+    if (list->empty()) return j.error();
+    return GetPull(repo, list->front().number);
+  }
+  Result<PullRequest> GetPull(const RepoRef& repo, int64_t number) override {
+    auto j = Do(repo, "GET", R(repo) + "/pulls/" + std::to_string(number));
+    if (!j.ok()) return j.error();
+    return ToPull(*j);
+  }
+  Result<std::vector<PullRequest>> ListPulls(const RepoRef& repo, const PullListFilter& f) override {
+    std::string path = R(repo) + "/pulls?state=" + Enc(f.state);
+    if (!f.head.empty()) path += "&head=" + Enc(f.head);
+    if (!f.base.empty()) path += "&base=" + Enc(f.base);
+    auto items = All(repo, path);
+    if (!items.ok()) return items.error();
+    std::vector<PullRequest> out;
+    for (const auto& j : *items) out.push_back(ToPull(j));
+    return out;
+  }
+  Result<PullRequest> UpdatePull(const RepoRef& repo, int64_t number, const PullUpdate& u) override {
+    json b = json::object();
+    if (u.title) b["title"] = *u.title;
+    if (u.body) b["body"] = *u.body;
+    if (u.state) b["state"] = *u.state;
+    if (u.base) b["base"] = *u.base;
+    auto j = Do(repo, "PATCH", R(repo) + "/pulls/" + std::to_string(number), b);
+    if (!j.ok()) return j.error();
+    return ToPull(*j);
+  }
+  Result<MergeResult> MergePull(const RepoRef& repo, int64_t number, const MergeRequest& m) override {
+    json b = {{"merge_method", m.merge_method}};
+    if (!m.sha.empty()) b["sha"] = m.sha;
+    if (!m.commit_title.empty()) b["commit_title"] = m.commit_title;
+    if (!m.commit_message.empty()) b["commit_message"] = m.commit_message;
+    auto j = Do(repo, "PUT", R(repo) + "/pulls/" + std::to_string(number) + "/merge", b);
+    if (!j.ok()) return j.error();
+    return MergeResult{j->value("merged", false), Str(*j, "sha"), Str(*j, "message")};
+  }
+
+  // --- ChecksApi
+  Result<CheckRun> CreateCheckRun(const RepoRef& repo, const CheckRunSpec& spec) override {
+    if (spec.name.empty() || spec.head_sha.empty()) {
+      return Error(ErrorCode::kInvalidArgument, "a check run needs a name and a head sha");
+    }
+    auto j = Do(repo, "POST", R(repo) + "/check-runs", CheckRunBody(spec));
+    if (!j.ok()) return j.error();
+    return ToCheckRun(*j);
+  }
+  Result<CheckRun> UpdateCheckRun(const RepoRef& repo, int64_t id, const CheckRunSpec& spec) override {
+    CheckRunSpec s = spec;
+    s.head_sha.clear();  // not a field of the update operation
+    auto j = Do(repo, "PATCH", R(repo) + "/check-runs/" + std::to_string(id), CheckRunBody(s));
+    if (!j.ok()) return j.error();
+    return ToCheckRun(*j);
+  }
+  Result<std::vector<CheckRun>> ListCheckRunsForRef(const RepoRef& repo, const std::string& ref,
+                                                    const std::string& name) override {
+    std::string path = R(repo) + "/commits/" + Enc(ref, true) + "/check-runs";
+    if (!name.empty()) path += "?check_name=" + Enc(name);
+    auto items = All(repo, path, "check_runs");
+    if (!items.ok()) return items.error();
+    std::vector<CheckRun> out;
+    for (const auto& j : *items) out.push_back(ToCheckRun(j));
+    return out;
+  }
+
+  // --- ActionsApi
+  Result<std::vector<WorkflowRun>> ListWorkflowRuns(const RepoRef& repo, const WorkflowRunFilter& f) override {
+    std::string path = R(repo) + "/actions/runs";
+    std::string q;
+    auto add = [&q](const char* k, const std::string& v) {
+      if (!v.empty()) q += std::string(q.empty() ? "?" : "&") + k + "=" + Enc(v);
+    };
+    add("head_sha", f.head_sha);
+    add("branch", f.branch);
+    add("event", f.event);
+    add("status", f.status);
+    auto items = All(repo, path + q, "workflow_runs");
+    if (!items.ok()) return items.error();
+    std::vector<WorkflowRun> out;
+    for (const auto& j : *items) out.push_back(ToRun(j));
+    return out;
+  }
+  Result<WorkflowRun> GetWorkflowRun(const RepoRef& repo, int64_t run_id) override {
+    auto j = Do(repo, "GET", R(repo) + "/actions/runs/" + std::to_string(run_id));
+    if (!j.ok()) return j.error();
+    return ToRun(*j);
+  }
+  Result<std::vector<WorkflowJob>> ListJobsForRun(const RepoRef& repo, int64_t run_id) override {
+    auto items = All(repo, R(repo) + "/actions/runs/" + std::to_string(run_id) + "/jobs", "jobs");
+    if (!items.ok()) return items.error();
+    std::vector<WorkflowJob> out;
+    for (const auto& j : *items) out.push_back(ToJob(j));
+    return out;
+  }
+  Result<std::string> DownloadJobLog(const RepoRef& repo, int64_t job_id) override {
+    RestRequest req;
+    req.path = R(repo) + "/actions/jobs/" + std::to_string(job_id) + "/logs";
+    req.repo = repo;
+    auto res = rest_->Call(req);
+    if (!res.ok()) return res.error();
+    if (res->status != 302) return res->body;
+    std::string location = res->Header("location");
+    if (location.empty()) return Error(ErrorCode::kParse, "job log redirect has no Location");
+    // The Location URL is pre-signed: sending our token there would leak it and is refused.
+    RestRequest blob;
+    blob.path = location;
+    blob.auth = AuthMode::kNone;
+    auto log = rest_->Call(blob);
+    if (!log.ok()) return log.error().Wrap("downloading the job log");
+    return log->body;
+  }
+  Status DispatchWorkflow(const RepoRef& repo, const std::string& workflow, const std::string& ref,
+                          const std::map<std::string, std::string>& inputs) override {
+    json b = {{"ref", ref}};
+    if (!inputs.empty()) b["inputs"] = inputs;
+    auto j = Do(repo, "POST", R(repo) + "/actions/workflows/" + Enc(workflow) + "/dispatches", b);
+    if (!j.ok()) return j.error();
+    return OkStatus();
+  }
+
+  // --- ReposApi
+  Result<Repository> GetRepository(const RepoRef& repo) override {
+    auto j = Do(repo, "GET", R(repo));
+    if (!j.ok()) return j.error();
+    return Repository{Int(*j, "id"), Str(*j, "full_name"), Str(*j, "default_branch"), j->value("private", false)};
+  }
+  Result<std::string> GetCollaboratorPermission(const RepoRef& repo, const std::string& user) override {
+    auto j = Do(repo, "GET", R(repo) + "/collaborators/" + Enc(user) + "/permission");
+    if (!j.ok()) {
+      if (j.error().code() == ErrorCode::kNotFound) return std::string("none");
+      return j.error();
+    }
+    std::string role = Str(*j, "role_name");
+    return role.empty() ? Str(*j, "permission") : role;
+  }
+
+  // --- AppApi
+  Result<Installation> GetRepoInstallation(const RepoRef& repo) override {
+    RestRequest req;
+    req.path = R(repo) + "/installation";
+    req.auth = AuthMode::kApp;
+    auto res = rest_->Call(req);
+    if (!res.ok()) return res.error();
+    auto j = Parse(res->body, req.path);
+    if (!j.ok()) return j.error();
+    return Installation{Int(*j, "id"), Login(*j, "account")};
+  }
+  Result<std::vector<HookDelivery>> ListDeliveries(int64_t since_unix) override {
+    RestRequest req;
+    req.path = "/app/hook/deliveries?per_page=100";
+    req.auth = AuthMode::kApp;
+    std::vector<HookDelivery> out;
+    for (int page = 0; page < 200; ++page) {
+      auto res = rest_->Call(req);
+      if (!res.ok()) return res.error();
+      auto j = Parse(res->body, req.path);
+      if (!j.ok()) return j.error();
+      if (!j->is_array()) return Error(ErrorCode::kParse, "deliveries: not a list");
+      bool older = false;
+      for (const auto& d : *j) {
+        HookDelivery h;
+        h.id = Int(d, "id");
+        h.guid = Str(d, "guid");
+        h.delivered_at = Str(d, "delivered_at");
+        h.redelivery = d.value("redelivery", false);
+        h.status = Str(d, "status");
+        h.status_code = static_cast<int>(Int(d, "status_code"));
+        h.event = Str(d, "event");
+        h.action = Str(d, "action");
+        h.installation_id = Int(d, "installation_id");
+        h.repository_id = Int(d, "repository_id");
+        std::tm tm{};
+        if (strptime(h.delivered_at.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) != nullptr && timegm(&tm) < since_unix) {
+          older = true;
+          continue;
+        }
+        out.push_back(h);
+      }
+      // GitHub pages deliveries with a cursor in the Link header (newest first).
+      std::string link = res->Header("link");
+      size_t rel = link.find("rel=\"next\"");
+      if (older || rel == std::string::npos) break;
+      size_t lt = link.rfind('<', rel);
+      size_t gt = link.find('>', lt);
+      if (lt == std::string::npos || gt == std::string::npos) break;
+      req.path = link.substr(lt + 1, gt - lt - 1);
+    }
+    return out;
+  }
+  Status RedeliverDelivery(int64_t delivery_id) override {
+    RestRequest req;
+    req.method = "POST";
+    req.path = "/app/hook/deliveries/" + std::to_string(delivery_id) + "/attempts";
+    req.auth = AuthMode::kApp;
+    auto res = rest_->Call(req);
+    if (!res.ok()) return res.error();
+    return OkStatus();
+  }
+
+ private:
+  std::unique_ptr<RestClient> rest_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Client>> NewClient(const ClientOptions& options) {
+  if (options.api_url.rfind("http://", 0) != 0 && options.api_url.rfind("https://", 0) != 0) {
+    return Error(ErrorCode::kInvalidArgument, "WAVEBOT_GITHUB_API must start with https:// (or http:// for a "
+                                              "loopback simulator): " + options.api_url);
+  }
+  std::shared_ptr<PrivateKey> key;
+  if (options.token.empty()) {
+    if (options.app_id.empty()) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "no GitHub credentials: set WAVEBOT_APP_ID and WAVEBOT_PRIVATE_KEY_FILE, or WAVEBOT_TOKEN");
+    }
+    auto k = PrivateKey::FromPem(options.private_key_pem);
+    if (!k.ok()) return k.error().Wrap("WAVEBOT_PRIVATE_KEY_FILE");
+    key = *k;
+  }
+  auto rest = std::make_unique<RestClient>(options, key, NewHttplibTransport());
+  return std::unique_ptr<Client>(new RestGitHubClient(std::move(rest)));
+}
+
+}  // namespace wavebot::github

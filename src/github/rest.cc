@@ -1,0 +1,378 @@
+#include "github/rest.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "github/jwt.h"
+
+namespace wavebot::github {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using std::chrono::system_clock;
+using json = nlohmann::json;
+
+int64_t ToUnix(system_clock::time_point t) {
+  return std::chrono::duration_cast<seconds>(t.time_since_epoch()).count();
+}
+
+int64_t ParseInt(const std::string& s, int64_t fallback) {
+  if (s.empty()) return fallback;
+  char* end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  return (end && *end == '\0') ? v : fallback;
+}
+
+std::string GitHubMessage(const std::string& body) {
+  auto j = json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("message") && j["message"].is_string()) {
+    std::string m = j["message"].get<std::string>();
+    if (j.contains("errors") && j["errors"].is_array()) {
+      for (const auto& e : j["errors"]) {
+        if (e.is_object() && e.contains("message") && e["message"].is_string()) {
+          m += "; " + e["message"].get<std::string>();
+        } else if (e.is_object() && e.contains("code") && e["code"].is_string()) {
+          m += "; " + e.value("field", std::string()) + " " + e["code"].get<std::string>();
+        } else if (e.is_string()) {
+          m += "; " + e.get<std::string>();
+        }
+      }
+    }
+    return m;
+  }
+  return body.substr(0, 200);
+}
+
+bool IsRateLimited(const HttpResponse& r) {
+  if (r.status != 403 && r.status != 429) return false;
+  if (r.status == 429) return true;
+  if (!r.Header("retry-after").empty()) return true;
+  if (r.Header("x-ratelimit-remaining") == "0") return true;
+  std::string m = GitHubMessage(r.body);
+  std::transform(m.begin(), m.end(), m.begin(), [](unsigned char c) { return std::tolower(c); });
+  return m.find("rate limit") != std::string::npos;
+}
+
+// The path part of a URL (drops scheme://host), for messages.
+std::string PathOf(const std::string& url) {
+  size_t p = url.find("://");
+  if (p == std::string::npos) return url;
+  size_t s = url.find('/', p + 3);
+  return s == std::string::npos ? "/" : url.substr(s);
+}
+
+// Link: <url>; rel="next", <url>; rel="last"
+std::string NextLink(const std::string& link) {
+  static const std::regex re(R"re(<([^>]+)>\s*;\s*rel="next")re");
+  std::smatch m;
+  if (std::regex_search(link, m, re)) return m[1];
+  return "";
+}
+
+}  // namespace
+
+Error ErrorFromResponse(const std::string& method, const std::string& path, const HttpResponse& r) {
+  std::string msg = GitHubMessage(r.body);
+  std::string what = method + " " + PathOf(path) + ": GitHub answered " + std::to_string(r.status) + " (" + msg + ")";
+  std::string lower = msg;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  switch (r.status) {
+    case 400: return Error(ErrorCode::kInvalidArgument, what);
+    case 401:
+      if (lower.find("expiration time") != std::string::npos || lower.find("issued at") != std::string::npos) {
+        return Error(ErrorCode::kUnauthenticated,
+                     what + " — the JWT's times were refused: check this machine's clock (NTP)");
+      }
+      return Error(ErrorCode::kUnauthenticated, what);
+    case 403: return Error(IsRateLimited(r) ? ErrorCode::kRateLimited : ErrorCode::kPermissionDenied, what);
+    case 404: return Error(ErrorCode::kNotFound, what);
+    case 405: return Error(ErrorCode::kFailedPrecondition, what);
+    case 409: return Error(ErrorCode::kConflict, what);
+    case 410: return Error(ErrorCode::kNotFound, what);
+    case 422:
+      if (lower.find("already exists") != std::string::npos) return Error(ErrorCode::kAlreadyExists, what);
+      return Error(ErrorCode::kInvalidArgument, what);
+    case 429: return Error(ErrorCode::kRateLimited, what);
+    default:
+      if (r.status >= 500) return Error(ErrorCode::kUnavailable, what);
+      return Error(ErrorCode::kInternal, what);
+  }
+}
+
+RestClient::RestClient(const ClientOptions& options, std::shared_ptr<PrivateKey> key,
+                       std::unique_ptr<Transport> transport)
+    : options_(options),
+      clock_(options.clock ? options.clock : RealClock()),
+      base_url_(options.api_url),
+      key_(std::move(key)),
+      transport_(std::move(transport)),
+      rng_(options.jitter_seed ? options.jitter_seed : std::random_device{}()) {
+  while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
+  if (!options_.token.empty()) log::AddSecret(options_.token);
+}
+
+RestClient::~RestClient() = default;
+
+std::string RestClient::AbsoluteUrl(const std::string& path) const {
+  if (path.rfind("http://", 0) == 0 || path.rfind("https://", 0) == 0) return path;
+  return base_url_ + path;
+}
+
+milliseconds RestClient::Jitter(milliseconds base) {
+  std::lock_guard lock(mu_);
+  std::uniform_real_distribution<double> dist(0.5, 1.5);
+  return milliseconds(static_cast<int64_t>(static_cast<double>(base.count()) * dist(rng_)));
+}
+
+RateLimitState RestClient::rate_limit() const {
+  std::lock_guard lock(mu_);
+  return rate_;
+}
+
+Result<std::string> RestClient::AppJwt() {
+  if (!key_) return Error(ErrorCode::kFailedPrecondition, "no App private key configured (PAT mode?)");
+  // Back-date iat by 60 s (MakeAppJwt) so a slightly fast GitHub clock accepts it.
+  return MakeAppJwt(*key_, options_.app_id, clock_->Now());
+}
+
+Result<int64_t> RestClient::InstallationFor(const RepoRef& repo) {
+  if (options_.installation_id != 0) return options_.installation_id;
+  {
+    std::lock_guard lock(mu_);
+    auto it = installations_.find(repo.FullName());
+    if (it != installations_.end()) return it->second;
+  }
+  RestRequest req;
+  req.path = "/repos/" + repo.FullName() + "/installation";
+  req.auth = AuthMode::kApp;
+  auto res = Call(req);
+  if (!res.ok()) return res.error().Wrap("looking up the App installation of " + repo.FullName());
+  auto j = json::parse(res->body, nullptr, false);
+  if (!j.is_object() || !j.contains("id") || !j["id"].is_number_integer()) {
+    return Error(ErrorCode::kParse, "installation of " + repo.FullName() + ": response has no id");
+  }
+  int64_t id = j["id"].get<int64_t>();
+  std::lock_guard lock(mu_);
+  installations_[repo.FullName()] = id;
+  return id;
+}
+
+Result<std::string> RestClient::TokenForInstallation(int64_t installation_id) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = tokens_.find(installation_id);
+    // Refresh five minutes before expiry so no request goes out with a token about to lapse.
+    if (it != tokens_.end() && clock_->Now() + std::chrono::minutes(5) < it->second.expires_at) {
+      return it->second.token;
+    }
+  }
+  RestRequest req;
+  req.method = "POST";
+  req.path = "/app/installations/" + std::to_string(installation_id) + "/access_tokens";
+  req.auth = AuthMode::kApp;
+  auto res = Call(req);
+  if (!res.ok()) return res.error().Wrap("creating an installation token");
+  auto j = json::parse(res->body, nullptr, false);
+  if (!j.is_object() || !j.contains("token") || !j["token"].is_string()) {
+    return Error(ErrorCode::kParse, "installation token response has no token");
+  }
+  CachedToken t;
+  t.token = j["token"].get<std::string>();
+  log::AddSecret(t.token);
+  // expires_at: "2016-07-11T22:14:10Z". Parse; if absent assume one hour.
+  t.expires_at = clock_->Now() + std::chrono::hours(1);
+  if (j.contains("expires_at") && j["expires_at"].is_string()) {
+    std::tm tm{};
+    std::string s = j["expires_at"].get<std::string>();
+    if (strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) != nullptr) {
+      t.expires_at = system_clock::from_time_t(timegm(&tm));
+    }
+  }
+  std::lock_guard lock(mu_);
+  tokens_[installation_id] = t;
+  return t.token;
+}
+
+Result<std::string> RestClient::InstallationToken(const RepoRef& repo) {
+  if (!options_.token.empty()) return options_.token;
+  auto id = InstallationFor(repo);
+  if (!id.ok()) return id.error();
+  return TokenForInstallation(*id);
+}
+
+Result<std::string> RestClient::Authorization(const RestRequest& req) {
+  switch (req.auth) {
+    case AuthMode::kNone:
+      return std::string();
+    case AuthMode::kApp: {
+      auto jwt = AppJwt();
+      if (!jwt.ok()) return jwt.error();
+      return "Bearer " + *jwt;
+    }
+    case AuthMode::kInstallation: {
+      auto tok = InstallationToken(req.repo);
+      if (!tok.ok()) return tok.error();
+      return (options_.token.empty() ? "token " : "Bearer ") + *tok;
+    }
+  }
+  return std::string();
+}
+
+void RestClient::InvalidateToken(const RestRequest& req) {
+  if (req.auth != AuthMode::kInstallation || !options_.token.empty()) return;
+  std::lock_guard lock(mu_);
+  auto it = installations_.find(req.repo.FullName());
+  int64_t id = options_.installation_id ? options_.installation_id : (it == installations_.end() ? 0 : it->second);
+  tokens_.erase(id);
+}
+
+Result<HttpResponse> RestClient::Call(const RestRequest& req) {
+  auto deadline = clock_->Now() + options_.call_deadline;
+  int server_errors = 0;
+  int secondary_waits = 0;
+  bool refreshed_token = false;
+  while (true) {
+    // A known exhausted primary limit: wait for the reset instead of spending a request on a 403.
+    if (req.auth != AuthMode::kNone) {
+      int64_t wait_s = 0;
+      {
+        std::lock_guard lock(mu_);
+        if (rate_.remaining == 0 && rate_.reset_unix > ToUnix(clock_->Now())) {
+          wait_s = rate_.reset_unix - ToUnix(clock_->Now()) + 1;
+        }
+      }
+      if (wait_s > 0) {
+        if (clock_->Now() + seconds(wait_s) > deadline || seconds(wait_s) > options_.max_single_wait) {
+          return Error(ErrorCode::kRateLimited, req.method + " " + PathOf(req.path) +
+                                                    ": primary rate limit exhausted until " +
+                                                    std::to_string(rate_.reset_unix) + " (past this call's deadline)");
+        }
+        spdlog::warn("github: primary rate limit exhausted; waiting {} s for the reset", wait_s);
+        clock_->SleepFor(seconds(wait_s));
+        std::lock_guard lock(mu_);
+        rate_.remaining = -1;
+      }
+    }
+
+    auto res = CallOnce(req, deadline);
+    milliseconds wait{0};
+    std::string why;
+    if (!res.ok()) {
+      if (res.error().code() != ErrorCode::kUnavailable) return res.error();
+      // Connection error: jittered exponential backoff from 1 s, capped at a minute.
+      ++server_errors;
+      wait = Jitter(milliseconds(std::min<int64_t>(60'000, 1000LL << std::min(server_errors - 1, 6))));
+      why = res.error().message();
+    } else {
+      const HttpResponse& r = *res;
+      if (r.status < 300 || r.status == 302 || r.status == 304) return res;
+      if (r.status == 401 && req.auth == AuthMode::kInstallation && !refreshed_token && options_.token.empty()) {
+        // A revoked or expired token: mint a new one once.
+        refreshed_token = true;
+        InvalidateToken(req);
+        continue;
+      }
+      if (IsRateLimited(r)) {
+        int64_t retry_after = ParseInt(r.Header("retry-after"), -1);
+        if (retry_after >= 0) {
+          wait = seconds(std::max<int64_t>(retry_after, 1));
+          why = "secondary rate limit, retry-after " + std::to_string(retry_after) + " s";
+        } else if (r.Header("x-ratelimit-remaining") == "0") {
+          int64_t reset = ParseInt(r.Header("x-ratelimit-reset"), 0);
+          wait = seconds(std::max<int64_t>(reset - ToUnix(clock_->Now()) + 1, 1));
+          why = "primary rate limit exhausted until " + std::to_string(reset);
+        } else {
+          // Secondary limit without retry-after: GitHub asks for at least a minute, growing.
+          wait = seconds(60LL << std::min(secondary_waits, 5));
+          ++secondary_waits;
+          why = "secondary rate limit without retry-after";
+        }
+        if (wait > options_.max_single_wait) return ErrorFromResponse(req.method, req.path, r);
+      } else if (r.status >= 500) {
+        ++server_errors;
+        wait = Jitter(milliseconds(std::min<int64_t>(60'000, 1000LL << std::min(server_errors - 1, 6))));
+        why = "server error " + std::to_string(r.status);
+      } else {
+        return ErrorFromResponse(req.method, req.path, r);
+      }
+      if (clock_->Now() + wait > deadline) {
+        Error e = ErrorFromResponse(req.method, req.path, r);
+        return Error(e.code() == ErrorCode::kRateLimited ? ErrorCode::kRateLimited : ErrorCode::kUnavailable,
+                     e.message() + " — giving up: the next retry would pass this call's deadline");
+      }
+    }
+    if (!res.ok() && clock_->Now() + wait > deadline) {
+      return Error(ErrorCode::kUnavailable, why + " — giving up: this call's deadline passed");
+    }
+    spdlog::warn("github: {} {}: {}; retrying in {} ms", req.method, PathOf(req.path), why, wait.count());
+    clock_->SleepFor(wait);
+  }
+}
+
+Result<HttpResponse> RestClient::CallOnce(const RestRequest& req, system_clock::time_point /*deadline*/) {
+  auto auth = Authorization(req);
+  if (!auth.ok()) return auth.error().code() == ErrorCode::kUnavailable
+                              ? Error(ErrorCode::kFailedPrecondition, auth.error().message())
+                              : auth.error();
+  std::string url = AbsoluteUrl(req.path);
+  std::map<std::string, std::string> headers = {
+      {"Accept", "application/vnd.github+json"},
+      {"X-GitHub-Api-Version", "2022-11-28"},
+      {"User-Agent", options_.user_agent},
+  };
+  if (!auth->empty()) headers["Authorization"] = *auth;
+  if (!req.body.empty()) headers["Content-Type"] = "application/json";
+  // ETags are per URL and per identity (different installations may see different things).
+  std::string cache_key = (req.auth == AuthMode::kInstallation ? req.repo.FullName() : "app") + " " + url;
+  bool conditional = req.method == "GET" && req.auth != AuthMode::kNone;
+  if (conditional) {
+    std::lock_guard lock(mu_);
+    auto it = etag_cache_.find(cache_key);
+    if (it != etag_cache_.end()) headers["If-None-Match"] = it->second.etag;
+  }
+  auto res = transport_->Send(req.method, url, headers, req.body);
+  if (!res.ok()) return res;
+  std::lock_guard lock(mu_);
+  if (req.auth != AuthMode::kNone && !res->Header("x-ratelimit-remaining").empty()) {
+    rate_.limit = ParseInt(res->Header("x-ratelimit-limit"), -1);
+    rate_.remaining = ParseInt(res->Header("x-ratelimit-remaining"), -1);
+    rate_.reset_unix = ParseInt(res->Header("x-ratelimit-reset"), 0);
+    rate_.used = ParseInt(res->Header("x-ratelimit-used"), -1);
+  }
+  if (conditional && res->status == 304) {
+    auto it = etag_cache_.find(cache_key);
+    if (it != etag_cache_.end()) {
+      HttpResponse cached = it->second.response;
+      return cached;
+    }
+  }
+  if (conditional && res->status == 200 && !res->Header("etag").empty()) {
+    if (etag_cache_.size() >= 2000) etag_cache_.clear();  // bounded; a miss only costs a full response
+    etag_cache_[cache_key] = CachedResponse{res->Header("etag"), *res};
+  }
+  return res;
+}
+
+Result<std::vector<std::string>> RestClient::GetPages(const RestRequest& first) {
+  RestRequest req = first;
+  req.method = "GET";
+  req.path += (req.path.find('?') == std::string::npos ? "?" : "&") + std::string("per_page=100");
+  std::vector<std::string> pages;
+  for (int page = 0; page < 1000; ++page) {
+    auto res = Call(req);
+    if (!res.ok()) return res.error();
+    pages.push_back(res->body);
+    std::string next = NextLink(res->Header("link"));
+    if (next.empty()) return pages;
+    req.path = next;
+  }
+  return Error(ErrorCode::kInternal, "more than 1000 pages from " + first.path);
+}
+
+}  // namespace wavebot::github

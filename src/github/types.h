@@ -1,0 +1,211 @@
+// Plain value types for what wavebot reads from and writes to GitHub. No JSON here: the client
+// converts GitHub's JSON to these, so consumers never depend on a JSON library.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace wavebot::github {
+
+// owner/name of a repository.
+struct RepoRef {
+  std::string owner;
+  std::string name;
+  std::string FullName() const { return owner + "/" + name; }
+  bool operator==(const RepoRef&) const = default;
+  bool operator<(const RepoRef& o) const { return FullName() < o.FullName(); }
+};
+
+struct Repository {
+  int64_t id = 0;
+  std::string full_name;
+  std::string default_branch;
+  bool is_private = false;
+};
+
+struct Issue {
+  int64_t number = 0;
+  int64_t id = 0;  // database id (sub-issue and dependency APIs take this one)
+  std::string node_id;
+  std::string title;
+  std::string body;
+  std::string state;  // "open" | "closed"
+  std::vector<std::string> labels;
+  std::string user_login;
+  std::string html_url;
+  bool is_pull_request = false;  // the issues list also returns pull requests
+};
+
+struct IssueListFilter {
+  std::string state = "open";  // open | closed | all
+  std::vector<std::string> labels;  // all must match
+};
+
+// Fields left empty are not sent.
+struct IssueUpdate {
+  std::optional<std::string> title;
+  std::optional<std::string> body;
+  std::optional<std::string> state;         // open | closed
+  std::optional<std::string> state_reason;  // completed | not_planned | reopened
+  std::optional<std::vector<std::string>> labels;  // replaces all labels
+};
+
+struct Comment {
+  int64_t id = 0;
+  std::string body;
+  std::string user_login;
+  std::string html_url;
+  std::string created_at;
+  std::string updated_at;
+};
+
+// GitHub reaction contents: +1 -1 laugh confused heart hooray rocket eyes.
+struct Reaction {
+  int64_t id = 0;
+  std::string content;
+  std::string user_login;
+};
+
+struct GitRef {
+  std::string ref;  // "refs/heads/main"
+  std::string sha;
+};
+
+struct PullRequest {
+  int64_t number = 0;
+  int64_t id = 0;
+  std::string state;  // open | closed
+  bool merged = false;
+  bool draft = false;
+  std::optional<bool> mergeable;  // null while GitHub computes it
+  std::string mergeable_state;    // clean | dirty | unstable | blocked | behind | unknown
+  std::string title;
+  std::string body;
+  std::string head_ref;
+  std::string head_sha;
+  std::string head_repo_full_name;
+  std::string base_ref;
+  std::string base_sha;
+  std::string merge_commit_sha;
+  std::string user_login;
+  std::string html_url;
+};
+
+struct NewPullRequest {
+  std::string title;
+  std::string head;  // branch name (same repository) or "owner:branch"
+  std::string base;
+  std::string body;
+  bool draft = false;
+};
+
+struct PullUpdate {
+  std::optional<std::string> title;
+  std::optional<std::string> body;
+  std::optional<std::string> state;
+  std::optional<std::string> base;
+};
+
+struct PullListFilter {
+  std::string state = "open";  // open | closed | all
+  std::string head;            // "owner:branch"; empty = any
+  std::string base;            // empty = any
+};
+
+struct MergeRequest {
+  std::string merge_method = "merge";  // merge | squash | rebase
+  std::string sha;                     // expected head sha; empty = any
+  std::string commit_title;
+  std::string commit_message;
+};
+
+struct MergeResult {
+  bool merged = false;
+  std::string sha;
+  std::string message;
+};
+
+struct CheckRunOutput {
+  std::string title;
+  std::string summary;
+  std::string text;
+};
+
+struct CheckRun {
+  int64_t id = 0;
+  std::string name;
+  std::string head_sha;
+  std::string status;      // queued | in_progress | completed
+  std::string conclusion;  // empty until completed
+  std::string external_id;
+  std::string details_url;
+  std::string html_url;
+  int64_t check_suite_id = 0;
+  CheckRunOutput output;
+};
+
+// For create (name and head_sha required) and update (any subset). Empty strings are not sent.
+struct CheckRunSpec {
+  std::string name;
+  std::string head_sha;
+  std::string status;
+  std::string conclusion;
+  std::string external_id;
+  std::string details_url;
+  std::optional<CheckRunOutput> output;
+};
+
+struct WorkflowRun {
+  int64_t id = 0;
+  int64_t workflow_id = 0;
+  int64_t check_suite_id = 0;
+  std::string name;
+  std::string event;
+  std::string head_sha;
+  std::string head_branch;
+  std::string status;
+  std::string conclusion;
+  std::string html_url;
+  int run_attempt = 1;
+};
+
+struct WorkflowRunFilter {
+  std::string head_sha;
+  std::string branch;
+  std::string event;
+  std::string status;
+};
+
+struct WorkflowJob {
+  int64_t id = 0;
+  int64_t run_id = 0;
+  std::string name;
+  std::string head_sha;
+  std::string status;
+  std::string conclusion;
+  std::string html_url;
+};
+
+// One App webhook delivery as GitHub lists it.
+struct HookDelivery {
+  int64_t id = 0;
+  std::string guid;  // X-GitHub-Delivery
+  std::string delivered_at;  // ISO 8601
+  bool redelivery = false;
+  std::string status;  // "OK" or the failure
+  int status_code = 0;
+  std::string event;
+  std::string action;
+  int64_t installation_id = 0;
+  int64_t repository_id = 0;
+};
+
+struct Installation {
+  int64_t id = 0;
+  std::string account_login;
+};
+
+}  // namespace wavebot::github

@@ -1,0 +1,155 @@
+// The simulator's internal state model (not part of the public API).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace wavebot::sandbox::sim {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+struct ReactionRec {
+  int64_t id = 0;
+  std::string content;
+  std::string user;
+};
+
+struct CommentRec {
+  int64_t id = 0;
+  int64_t issue_number = 0;
+  std::string body;
+  std::string user;
+  TimePoint created, updated;
+  std::vector<ReactionRec> reactions;
+};
+
+struct IssueRec {
+  int64_t number = 0;
+  int64_t id = 0;
+  std::string title, body, state = "open", state_reason;
+  std::string user;
+  std::vector<std::string> labels;
+  bool is_pull = false;
+  TimePoint created, updated;
+  std::optional<TimePoint> closed;
+  std::vector<int64_t> sub_issues;  // numbers
+  int64_t parent = 0;
+  std::vector<int64_t> blocked_by;  // numbers
+  std::vector<ReactionRec> reactions;
+  int comments = 0;
+};
+
+struct ReviewRec {
+  int64_t id = 0;
+  std::string user, state, body, commit_id;
+  TimePoint submitted;
+};
+
+struct PullRec {
+  int64_t number = 0;
+  int64_t id = 0;
+  std::string head_ref, head_sha, base_ref, base_sha;
+  std::string merge_commit_sha;
+  bool merged = false;
+  bool draft = false;
+  std::string merged_by;
+  std::optional<TimePoint> merged_at;
+  std::vector<ReviewRec> reviews;
+};
+
+struct OutputRec {
+  std::string title, summary, text;
+};
+
+struct CheckSuiteRec {
+  int64_t id = 0;
+  std::string head_sha, head_branch, status = "queued", conclusion;
+  std::string app_slug;  // "github-actions" or the App's slug
+  TimePoint created, updated;
+};
+
+struct CheckRunRec {
+  int64_t id = 0;
+  std::string name, head_sha, status = "queued", conclusion, external_id, details_url;
+  OutputRec output;
+  int64_t suite_id = 0;
+  std::string app_slug;
+  TimePoint started;
+  std::optional<TimePoint> completed;
+};
+
+struct JobRec {
+  int64_t id = 0;
+  int64_t run_id = 0;
+  int64_t check_run_id = 0;
+  std::string name, status = "queued", conclusion, head_sha, head_branch, log;
+  TimePoint started;
+  std::optional<TimePoint> completed;
+};
+
+struct RunRec {
+  int64_t id = 0;
+  int64_t workflow_id = 0;
+  int64_t suite_id = 0;
+  int64_t run_number = 0;
+  std::string name, event, head_sha, head_branch, status = "queued", conclusion;
+  TimePoint created, updated;
+  std::vector<int64_t> jobs;
+  std::vector<int64_t> pull_numbers;
+};
+
+struct RepoRec {
+  int64_t id = 0;
+  std::string owner, name, default_branch = "main";
+  bool is_private = true;
+  int64_t installation_id = 0;
+  std::string git_dir;  // bare repository
+  TimePoint created, pushed;
+  int64_t next_number = 1;
+  std::map<int64_t, IssueRec> issues;
+  std::map<int64_t, PullRec> pulls;
+  std::map<int64_t, CommentRec> comments;
+  std::map<std::string, std::string> collaborators;  // login -> role
+  std::map<std::string, int64_t> labels;             // name -> id
+  std::map<int64_t, CheckSuiteRec> suites;
+  std::map<int64_t, CheckRunRec> check_runs;
+  std::map<int64_t, RunRec> runs;
+  std::map<int64_t, JobRec> jobs;
+  std::map<std::string, std::string> refs;  // last seen refs (for push detection)
+  std::string FullName() const { return owner + "/" + name; }
+};
+
+struct InstallationRec {
+  int64_t id = 0;
+  std::string account;
+};
+
+struct TokenRec {
+  std::string token;
+  int64_t installation_id = 0;  // 0: a user token
+  std::string user;             // for user tokens
+  TimePoint expires;
+  // Rate-limit window.
+  TimePoint window_start;
+  int64_t used = 0;
+};
+
+struct DeliveryRec {
+  int64_t id = 0;
+  std::string guid, event, action, payload;
+  bool redelivery = false;
+  int status_code = 0;
+  std::string status = "pending";
+  TimePoint delivered_at;
+  double duration = 0;
+  int64_t installation_id = 0;
+  int64_t repository_id = 0;
+  bool drop = false;
+};
+
+}  // namespace wavebot::sandbox::sim

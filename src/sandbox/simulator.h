@@ -1,0 +1,157 @@
+// The GitHub simulator: a loopback HTTP server that implements the REST subset wavebot uses, with
+// GitHub's shapes, status codes and error bodies; App installations and tokens (checked on every
+// request); a real git server (smart HTTP via `git http-backend`, bare repositories under
+// <data_dir>/git); signed webhooks delivered by a background thread and recorded for the App's
+// deliveries API; a CI that runs a shell command on every PR head; and fault injection with a seeded RNG.
+//
+// Driven from C++ (this header) by tests and `wavebot sandbox`, over HTTP under /_sim/... (see
+// docs/github.md), or standalone with the `wavebot-sim` executable.
+//
+// Thread-safety: every method may be called from any thread while the server runs.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "github/types.h"
+
+namespace wavebot {
+class Clock;
+}
+
+namespace wavebot::sandbox {
+
+using github::RepoRef;
+
+// A scripted fault for the next REST request(s) (consumed in order, one per request).
+enum class Fault {
+  k500,                      // 500 Internal Server Error
+  k502,                      // 502 Bad Gateway
+  kSecondary403RetryAfter,   // 403 secondary rate limit with retry-after
+  kSecondary429RetryAfter,   // 429 with retry-after
+  kSecondary403NoRetryAfter, // 403 secondary rate limit, no retry-after (client backs off from a minute)
+};
+
+struct FaultConfig {
+  double server_error_fraction = 0;     // answered 500 or 502
+  double secondary_limit_fraction = 0;  // answered 403 or 429 with retry-after
+  int retry_after_seconds = 1;
+  std::chrono::milliseconds latency{0};  // added to every REST answer
+  double drop_webhook_fraction = 0;      // deliveries recorded as failed and not sent
+};
+
+struct SimulatorOptions {
+  std::string data_dir;      // required; created if missing. Bare repositories live in <data_dir>/git.
+  std::string webhook_url;   // where signed webhooks are POSTed; empty = none (still recorded)
+  std::string webhook_secret;
+  int64_t app_id = 4242;
+  std::string app_slug = "wavebot";
+  std::string app_private_key_pem;  // empty: a fresh key is generated
+  // The simulated CI: run with `sh -c` in a checkout of each PR head; exit 0 = success.
+  std::string ci_command;
+  std::string ci_workflow_name = "CI";
+  std::chrono::seconds ci_timeout{300};
+  int64_t rate_limit = 5000;                   // requests per token per hour
+  std::chrono::seconds token_lifetime{3600};   // installation tokens
+  FaultConfig faults;
+  uint64_t seed = 1;         // fault injection RNG
+  // JSONL record of every REST exchange (for the contract test). Empty: $WAVEBOT_CONTRACT_RECORD if set.
+  std::string record_path;
+  Clock* clock = nullptr;    // null = RealClock(); token expiry and rate-limit windows use it
+  int port = 0;              // 0 = any free port on 127.0.0.1
+};
+
+// One webhook delivery as the simulator recorded it.
+struct Delivery {
+  int64_t id = 0;
+  std::string guid;
+  std::string event;
+  std::string action;
+  std::string payload;  // the exact bytes POSTed
+  bool redelivery = false;
+  int status_code = 0;  // 0: not delivered (dropped or connection failed)
+  std::string status;   // "OK" or why not
+  bool delivered() const { return status_code >= 200 && status_code < 300; }
+};
+
+struct NewRepo {
+  std::string default_branch = "main";
+  std::map<std::string, std::string> files = {{"README.md", "# demo\n"}};  // first commit
+  int64_t installation_id = 0;  // 0: the first installation (created on demand)
+  bool is_private = true;
+};
+
+class Simulator {
+ public:
+  // Binds 127.0.0.1, starts the server, the webhook sender and the CI worker.
+  // Errors: kInvalidArgument (no data_dir, bad key), kIo (bind or filesystem failure).
+  static Result<std::unique_ptr<Simulator>> Start(SimulatorOptions options);
+  virtual ~Simulator() = default;
+
+  // Stops serving, sends no more webhooks, waits for a running CI command to end. Idempotent.
+  virtual void Stop() = 0;
+  // "http://127.0.0.1:PORT": the REST base URL (WAVEBOT_GITHUB_API) and the git base.
+  virtual std::string api_url() const = 0;
+  // Clone URL of a repository: api_url() + "/owner/name.git".
+  virtual std::string git_url(const RepoRef& repo) const = 0;
+  virtual int64_t app_id() const = 0;
+  virtual std::string app_private_key_pem() const = 0;
+
+  // --- Scripting (as GitHub would, each emits the webhooks GitHub would) ---
+  // An App installation on `account`; returns its id.
+  virtual Result<int64_t> CreateInstallation(const std::string& account) = 0;
+  // A repository with a first commit on the default branch. kAlreadyExists when present.
+  virtual Status CreateRepo(const RepoRef& repo, const NewRepo& spec) = 0;
+  // Grants `login` a role: admin | maintain | write | triage | read.
+  virtual Status SetCollaborator(const RepoRef& repo, const std::string& login, const std::string& role) = 0;
+  // A token that authenticates as user `login` (REST and git), like a personal access token.
+  virtual Result<std::string> CreateUserToken(const std::string& login) = 0;
+  // Opens an issue as `user`; returns its number.
+  virtual Result<int64_t> CreateIssue(const RepoRef& repo, const std::string& user, const std::string& title,
+                                      const std::string& body, const std::vector<std::string>& labels) = 0;
+  virtual Status AddLabel(const RepoRef& repo, int64_t number, const std::string& label, const std::string& user) = 0;
+  virtual Status RemoveLabel(const RepoRef& repo, int64_t number, const std::string& label,
+                             const std::string& user) = 0;
+  virtual Status CloseIssue(const RepoRef& repo, int64_t number, const std::string& user) = 0;
+  // Comments as `user`; returns the comment id.
+  virtual Result<int64_t> CreateComment(const RepoRef& repo, int64_t number, const std::string& user,
+                                        const std::string& body) = 0;
+  virtual Status AddSubIssue(const RepoRef& repo, int64_t parent, int64_t child) = 0;
+  // `blocked` is blocked by `blocker`.
+  virtual Status AddBlockedBy(const RepoRef& repo, int64_t blocked, int64_t blocker) = 0;
+  // A review: state APPROVED | CHANGES_REQUESTED | COMMENTED; each inline comment is (path, body).
+  virtual Result<int64_t> SubmitReview(const RepoRef& repo, int64_t pull, const std::string& user,
+                                       const std::string& state, const std::string& body,
+                                       const std::vector<std::pair<std::string, std::string>>& comments) = 0;
+  // Merges a PR as `user` (merge | squash) with a real git merge on the bare repository.
+  // Returns the merge commit sha. kFailedPrecondition when not mergeable.
+  virtual Result<std::string> MergePull(const RepoRef& repo, int64_t pull, const std::string& user,
+                                        const std::string& method) = 0;
+  // Commits `files` on top of `branch` (created from the default branch when missing) as `user`,
+  // as a push would; returns the new sha.
+  virtual Result<std::string> CommitFiles(const RepoRef& repo, const std::string& branch,
+                                          const std::map<std::string, std::string>& files,
+                                          const std::string& message, const std::string& user) = 0;
+
+  // --- Faults and observation ---
+  virtual void InjectFaults(const std::vector<Fault>& faults) = 0;
+  virtual void SetFaultConfig(const FaultConfig& config) = 0;
+  virtual std::vector<Delivery> Deliveries() const = 0;
+  // Waits (condition variable, real time) until `pred(deliveries)` holds or `timeout` passes.
+  virtual bool WaitForDeliveries(const std::function<bool(const std::vector<Delivery>&)>& pred,
+                                 std::chrono::milliseconds timeout) const = 0;
+  // Waits until no webhook is queued and no CI run is pending or running.
+  virtual bool WaitForIdle(std::chrono::milliseconds timeout) const = 0;
+  // Number of REST requests served (after faults), for tests and benchmarks.
+  virtual int64_t request_count() const = 0;
+  // The raw state of a PR as JSON (what GET .../pulls/{n} answers), for assertions.
+  virtual Result<std::string> PullJson(const RepoRef& repo, int64_t number) = 0;
+};
+
+}  // namespace wavebot::sandbox

@@ -1,0 +1,165 @@
+// The simulator's implementation class (internal to src/sandbox).
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <regex>
+#include <thread>
+
+#include "sandbox/sim_render.h"
+#include "sandbox/sim_state.h"
+#include "sandbox/simulator.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace wavebot::github {
+class PrivateKey;
+}
+
+namespace wavebot::sandbox {
+
+using sim::json;
+
+class SimulatorImpl final : public Simulator {
+ public:
+  explicit SimulatorImpl(SimulatorOptions options);
+  ~SimulatorImpl() override;
+  Status Init();
+
+  void Stop() override;
+  std::string api_url() const override;
+  std::string git_url(const RepoRef& repo) const override;
+  int64_t app_id() const override { return opt_.app_id; }
+  std::string app_private_key_pem() const override;
+
+  Result<int64_t> CreateInstallation(const std::string& account) override;
+  Status CreateRepo(const RepoRef& repo, const NewRepo& spec) override;
+  Status SetCollaborator(const RepoRef& repo, const std::string& login, const std::string& role) override;
+  Result<std::string> CreateUserToken(const std::string& login) override;
+  Result<int64_t> CreateIssue(const RepoRef& repo, const std::string& user, const std::string& title,
+                              const std::string& body, const std::vector<std::string>& labels) override;
+  Status AddLabel(const RepoRef& repo, int64_t number, const std::string& label, const std::string& user) override;
+  Status RemoveLabel(const RepoRef& repo, int64_t number, const std::string& label, const std::string& user) override;
+  Status CloseIssue(const RepoRef& repo, int64_t number, const std::string& user) override;
+  Result<int64_t> CreateComment(const RepoRef& repo, int64_t number, const std::string& user,
+                                const std::string& body) override;
+  Status AddSubIssue(const RepoRef& repo, int64_t parent, int64_t child) override;
+  Status AddBlockedBy(const RepoRef& repo, int64_t blocked, int64_t blocker) override;
+  Result<int64_t> SubmitReview(const RepoRef& repo, int64_t pull, const std::string& user, const std::string& state,
+                               const std::string& body,
+                               const std::vector<std::pair<std::string, std::string>>& comments) override;
+  Result<std::string> MergePull(const RepoRef& repo, int64_t pull, const std::string& user,
+                                const std::string& method) override;
+  Result<std::string> CommitFiles(const RepoRef& repo, const std::string& branch,
+                                  const std::map<std::string, std::string>& files, const std::string& message,
+                                  const std::string& user) override;
+  void InjectFaults(const std::vector<Fault>& faults) override;
+  void SetFaultConfig(const FaultConfig& config) override;
+  std::vector<Delivery> Deliveries() const override;
+  bool WaitForDeliveries(const std::function<bool(const std::vector<Delivery>&)>& pred,
+                         std::chrono::milliseconds timeout) const override;
+  bool WaitForIdle(std::chrono::milliseconds timeout) const override;
+  int64_t request_count() const override;
+  Result<std::string> PullJson(const RepoRef& repo, int64_t number) override;
+
+ private:
+  // --- REST plumbing (sim_routes.cc)
+  enum class Auth { kNone, kJwt, kToken };
+  struct Ctx;
+  struct Reply {
+    int status = 200;
+    json body;
+    std::map<std::string, std::string> headers;
+    std::string raw;  // non-JSON body
+  };
+  using Handler = std::function<Reply(Ctx&)>;
+  struct Route {
+    std::string method;
+    std::regex re;
+    Auth auth;
+    bool repo_scoped;
+    Handler handler;
+  };
+  void RegisterRoutes();
+  void RegisterAdminWrites();
+  void Add(const std::string& method, const std::string& pattern, Auth auth, Handler h);
+  void Dispatch(const httplib::Request& req, httplib::Response& res);
+  static Reply Err(int status, const std::string& message);
+  Reply Page(Ctx& c, const json& items, const char* wrap_key = nullptr);
+  std::optional<Fault> NextFaultLocked();
+
+  // --- state (simulator.cc); every *Locked method requires mu_
+  std::string BotLogin() const;
+  std::string NewToken(const std::string& prefix);
+  int64_t CreateInstallationLocked(const std::string& account);
+  bool AuthorizeGit(const std::string& user, const std::string& password, const std::string& repo_path, bool is_push);
+  Result<std::string> Git(const sim::RepoRec& repo, const std::vector<std::string>& args, const std::string& input = "",
+                          int* exit_code = nullptr);
+  std::map<std::string, std::string> ReadRefs(const sim::RepoRec& repo);
+  Result<std::string> CommitTreeLocked(sim::RepoRec& r, const std::string& parent,
+                                       const std::map<std::string, std::string>& files, const std::string& message,
+                                       const std::string& user);
+  void RefsChangedLocked(sim::RepoRec& r, const std::string& pusher);
+  std::pair<json, std::string> MergeabilityLocked(sim::RepoRec& r, const sim::PullRec& p);
+  json PullJsonLocked(sim::RepoRec& r, int64_t number);
+  Result<std::string> MergeLocked(sim::RepoRec& r, int64_t number, const std::string& user, const std::string& method,
+                                  const std::string& title, const std::string& message);
+  sim::RepoRec* FindRepoLocked(const RepoRef& ref);
+  int64_t NewIssueLocked(sim::RepoRec& r, const std::string& user, const std::string& title, const std::string& body,
+                         const std::vector<std::string>& labels, bool is_pull);
+  void EnsureLabelLocked(sim::RepoRec& r, const std::string& label);
+  void AddLabelLocked(sim::RepoRec& r, int64_t number, const std::string& label, const std::string& user);
+  bool RemoveLabelLocked(sim::RepoRec& r, int64_t number, const std::string& label, const std::string& user);
+  void SetIssueStateLocked(sim::RepoRec& r, int64_t number, const std::string& state, const std::string& reason,
+                           const std::string& user);
+  int64_t NewCommentLocked(sim::RepoRec& r, int64_t number, const std::string& user, const std::string& body);
+  void EmitLocked(sim::RepoRec& r, const std::string& event, json payload, const std::string& sender);
+  void EmitPushLocked(sim::RepoRec& r, const std::string& ref, const std::string& before, const std::string& after,
+                      const std::string& pusher);
+  std::vector<Delivery> DeliveriesLocked() const;
+  void StartCiLocked(sim::RepoRec& r, const std::string& branch, const std::string& sha, std::vector<int64_t> pulls);
+  void WebhookLoop();
+  void CiLoop();
+  void Record(const json& entry);
+
+  SimulatorOptions opt_;
+  Clock* clock_;
+  std::shared_ptr<github::PrivateKey> key_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread server_thread_, webhook_thread_, ci_thread_;
+  int port_ = 0;
+  bool started_ = false;
+  std::vector<Route> routes_;  // immutable after Init
+  std::mutex record_mu_;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable_any cv_;
+  // Everything below is guarded by mu_.
+  bool stopping_ = false;
+  std::mt19937_64 rng_;
+  std::mt19937_64 token_rng_{std::random_device{}()};
+  FaultConfig faults_;
+  std::deque<Fault> scripted_faults_;
+  sim::Renderer render_;
+  int64_t next_id_ = 1000;
+  int64_t next_delivery_id_ = 1;
+  int64_t requests_ = 0;
+  std::map<std::string, sim::RepoRec> repos_;  // by full name
+  std::map<int64_t, sim::InstallationRec> installations_;
+  std::map<std::string, sim::TokenRec> tokens_;
+  std::vector<sim::DeliveryRec> deliveries_;
+  std::deque<size_t> webhook_queue_;  // indexes into deliveries_
+  bool sending_ = false;
+  std::deque<std::pair<std::string, int64_t>> ci_queue_;  // (repo, run id)
+  bool ci_running_ = false;
+};
+
+}  // namespace wavebot::sandbox
