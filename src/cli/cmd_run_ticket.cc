@@ -3,6 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -35,7 +38,12 @@ void Emit(const RunTicketOptions& o, const nlohmann::json& j) {
   std::string text = j.dump();
   std::printf("%s\n", text.c_str());
   std::fflush(stdout);
-  if (!o.result_file.empty()) std::ofstream(o.result_file) << text << "\n";
+  if (!o.result_file.empty()) {
+    // Written whole or not at all: a reader never sees half a result.
+    std::string tmp = o.result_file + ".tmp";
+    { std::ofstream(tmp) << text << "\n"; }
+    std::rename(tmp.c_str(), o.result_file.c_str());
+  }
 }
 
 int ErrorExit(const RunTicketOptions& o, const Error& e) {
@@ -69,6 +77,16 @@ Result<std::pair<std::string, std::string>> ResolveRepo(const std::string& repo,
 }
 
 int Run(const RunTicketOptions& o) {
+  if (!o.result_file.empty()) {
+    // Held (never closed) for this process's whole life: the engine tells a live run from a finished or
+    // lost one by whether it can take this lock.
+    int fd = ::open((o.result_file + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      // Not through ErrorExit: the result file belongs to the run that holds the lock.
+      std::printf("{\"result\":\"error\",\"reason\":\"another run holds %s.lock\"}\n", o.result_file.c_str());
+      return 1;
+    }
+  }
   auto mode = agents::ParseMode(o.mode);
   if (!mode.ok()) return ErrorExit(o, mode.error());
   auto repo = ResolveRepo(o.repo, o.remote_base);

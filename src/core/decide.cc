@@ -88,7 +88,7 @@ std::vector<Action> Decide(const EpicSnapshot& epic) {
       case TicketState::kReady:
         if (t.pr != 0) break;  // a PR exists: handled as pr_open by the engine's observation
         if (epic.strategy == ScheduleStrategy::kWave && t.wave != current_wave) break;
-        implements.push_back({&t, RunMode::kImplement, "implement:" + std::to_string(t.runs_used + 1)});
+        implements.push_back({&t, RunMode::kImplement, "implement:" + std::to_string(t.last_attempt)});
         break;
       case TicketState::kRunning:
         // The run is over (not in flight): it pushed and the PR is still to be opened.
@@ -106,6 +106,10 @@ std::vector<Action> Decide(const EpicSnapshot& epic) {
         }
         // Someone else pushed to the branch: never run over their work.
         if (!t.pushed_sha.empty() && t.pr_head_sha != t.pushed_sha) break;
+        if (t.state == TicketState::kFixing && t.retry) {
+          fixes.push_back({&t, t.retry_mode, "retry:" + std::to_string(t.last_attempt)});
+          break;
+        }
         std::string ci_key = "ci:" + t.pr_head_sha;
         std::string review_key = "review:" + std::to_string(t.review_changes_requested);
         std::string conflict_key = "conflict:" + t.epic_head_sha;

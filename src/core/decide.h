@@ -44,6 +44,9 @@ struct TicketSnapshot {
   bool conflicting = false;     // the PR does not merge cleanly
   std::string epic_head_sha;    // the epic head the PR was compared with
   std::set<std::string> handled;  // trigger keys already acted on ("ci:<sha>", "review:<id>", ...)
+  int64_t last_attempt = 0;       // id of the latest agent run (0: none): makes retry triggers unique
+  bool retry = false;             // the last run failed (or was rate-limited) and should run again
+  RunMode retry_mode = RunMode::kImplement;
 };
 
 struct EpicSnapshot {

@@ -95,6 +95,26 @@ CREATE TABLE jobs (
 CREATE UNIQUE INDEX jobs_unfinished_key ON jobs(kind, key) WHERE status = 'queued';
 CREATE INDEX jobs_due ON jobs(status, run_at_ms);
 )sql"},
+      {2, "engine state: per-epic and per-ticket data, review feedback",
+       R"sql(
+ALTER TABLE epics ADD COLUMN data TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE tickets ADD COLUMN data TEXT NOT NULL DEFAULT '{}';
+CREATE TABLE feedback (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  ticket_id       INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
+  kind            TEXT NOT NULL,                      -- review | review_comment | fix_request
+  external_id     INTEGER NOT NULL,                   -- review id / comment id on GitHub
+  review_id       INTEGER NOT NULL DEFAULT 0,         -- the review a review_comment belongs to
+  state           TEXT NOT NULL DEFAULT '',           -- review state (changes_requested, ...)
+  author          TEXT NOT NULL DEFAULT '',
+  trusted         INTEGER NOT NULL DEFAULT 0,         -- the author may write to the repository
+  body            TEXT NOT NULL DEFAULT '',
+  path            TEXT NOT NULL DEFAULT '',
+  line            INTEGER NOT NULL DEFAULT 0,
+  created_at_ms   INTEGER NOT NULL DEFAULT 0,
+  UNIQUE(ticket_id, kind, external_id)
+);
+)sql"},
   };
   return *migrations;
 }

@@ -206,6 +206,27 @@ TEST(DecideTest, FixesComeBeforeNewWork) {
   EXPECT_EQ(Kinds(Decide(e)), (std::vector<std::string>{"dispatch #5 fix_ci"}));
 }
 
+TEST(DecideTest, FailedFixIsRetriedWithAFreshTrigger) {
+  auto t = OpenPr(2, "h");
+  t.state = S::kFixing;
+  t.retry = true;
+  t.retry_mode = RunMode::kFixCi;
+  t.last_attempt = 17;
+  t.runs_used = 2;
+  auto actions = Decide(Epic({t}));
+  ASSERT_EQ(actions.size(), 1u);
+  EXPECT_EQ(actions[0].mode, RunMode::kFixCi);
+  EXPECT_EQ(actions[0].trigger, "retry:17");
+}
+
+TEST(DecideTest, ImplementTriggerChangesWithEachAttempt) {
+  auto t = T(2, 1, S::kReady);
+  t.last_attempt = 5;
+  auto actions = Decide(Epic({t}));
+  ASSERT_EQ(actions.size(), 1u);
+  EXPECT_EQ(actions[0].trigger, "implement:5");
+}
+
 TEST(DecideTest, Deterministic) {
   auto e = Epic({T(4, 1, S::kReady), T(2, 1, S::kReady), T(3, 1, S::kBlocked, {2})});
   EXPECT_EQ(Decide(e), Decide(e));

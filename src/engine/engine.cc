@@ -1,0 +1,611 @@
+#include "engine/engine.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <spdlog/spdlog.h>
+
+#include "common/log.h"
+#include "core/branch.h"
+#include "core/commands.h"
+#include "core/decide.h"
+#include "core/links.h"
+#include "core/plan.h"
+#include "core/plan_format.h"
+#include "core/prompt.h"
+#include "core/status_comment.h"
+#include "engine/plan_fetch.h"
+
+namespace wavebot::engine {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using core::TicketState;
+
+github::RepoRef Ref(const std::string& full) {
+  auto slash = full.find('/');
+  if (slash == std::string::npos) return {full, ""};
+  return {full.substr(0, slash), full.substr(slash + 1)};
+}
+
+// "wave/<epic>-..." and "epic/<epic>-..." name their epic.
+int64_t EpicOfBranch(const std::string& branch) {
+  size_t start;
+  if (branch.rfind("wave/", 0) == 0) {
+    start = 5;
+  } else if (branch.rfind("epic/", 0) == 0) {
+    start = 5;
+  } else {
+    return 0;
+  }
+  int64_t n = 0;
+  size_t i = start;
+  while (i < branch.size() && std::isdigit(static_cast<unsigned char>(branch[i]))) n = n * 10 + (branch[i++] - '0');
+  return i > start ? n : 0;
+}
+
+
+core::RunMode ModeOf(const std::string& name) {
+  for (auto m : {core::RunMode::kImplement, core::RunMode::kFixCi, core::RunMode::kAddressReview,
+                 core::RunMode::kResolveConflict}) {
+    if (name == core::RunModeName(m)) return m;
+  }
+  return core::RunMode::kImplement;
+}
+
+
+
+std::string Reply(int64_t comment_id, const std::string& text) {
+  return "<!-- wavebot:reply comment=" + std::to_string(comment_id) + " -->\n" + text;
+}
+
+
+}  // namespace
+
+Engine::Engine(EngineOptions options, EngineStore* store, store::JobQueue* jobs, github::Client* github,
+               agents::Executor* executor, Clock* clock)
+    : options_(std::move(options)), store_(store), jobs_(jobs), github_(github), executor_(executor), clock_(clock) {}
+
+Result<std::unique_ptr<Engine>> Engine::Create(EngineOptions options, EngineStore* store, store::JobQueue* jobs,
+                                               github::Client* github, agents::Executor* executor, Clock* clock) {
+  if (options.data_dir.empty()) return Error(ErrorCode::kInvalidArgument, "engine: data_dir is required");
+  if (!options.repo_config) options.repo_config = [](const std::string&) { return config::RepoConfig(); };
+  std::error_code ec;
+  for (const char* sub : {"prompts", "runs", "runner"}) {
+    fs::create_directories(fs::path(options.data_dir) / sub, ec);
+    if (ec) return Error(ErrorCode::kIo, "engine: cannot create " + (fs::path(options.data_dir) / sub).string());
+  }
+  return std::unique_ptr<Engine>(new Engine(std::move(options), store, jobs, github, executor, clock ? clock : RealClock()));
+}
+
+Engine::~Engine() { Stop(); }
+
+void Engine::RegisterHandlers(webhook::Router* router) {
+  for (const auto& name : webhook::HandledEventNames()) {
+    if (name == "ping") continue;
+    router->Register(name, std::string(webhook::kAnyAction), [this](const webhook::Event& e) { return HandleEvent(e); });
+  }
+}
+
+Status Engine::Start() {
+  WAVEBOT_RETURN_IF_ERROR(AdoptOrphans());
+  std::lock_guard lock(mu_);
+  stopping_ = false;
+  for (int i = 0; i < std::max(1, options_.reconcile_workers); ++i) threads_.emplace_back([this, i] { WorkerLoop(i); });
+  threads_.emplace_back([this] { ResyncLoop(); });
+  return OkStatus();
+}
+
+void Engine::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+Status Engine::MarkDirty(const std::string& repo, int64_t epic_number) {
+  auto id = jobs_->Enqueue("reconcile", repo + "#" + std::to_string(epic_number), "", clock_->Now());
+  if (!id.ok()) return id.error();
+  cv_.notify_all();
+  return OkStatus();
+}
+
+Status Engine::ReconcileNow(const std::string& repo, int64_t epic_number) {
+  auto epic = store_->FindEpic(repo, epic_number);
+  if (!epic.ok()) return epic.error();
+  if (!*epic) return Error(ErrorCode::kNotFound, "no epic " + repo + "#" + std::to_string(epic_number));
+  return Reconcile((*epic)->id);
+}
+
+void Engine::WorkerLoop(int index) {
+  const std::string owner = "engine-" + std::to_string(::getpid()) + "-" + std::to_string(index);
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    auto job = jobs_->Lease(owner, clock_->Now(), std::chrono::minutes(10), {"reconcile"});
+    if (!job.ok() || !*job) {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });
+      continue;
+    }
+    const store::Job& j = **job;
+    auto hash = j.key.rfind('#');
+    std::string repo = j.key.substr(0, hash);
+    int64_t number = std::stoll(j.key.substr(hash + 1));
+    Status st = ReconcileNow(repo, number);
+    if (st.ok() || st.error().code() == ErrorCode::kNotFound) {
+      (void)jobs_->Complete(j.id, owner);
+    } else {
+      auto backoff = options_.reconcile_retry * (1 << std::min(j.attempts, 6));
+      spdlog::warn("reconcile {} failed (attempt {}): {}; retrying in {} ms", j.key, j.attempts,
+                   st.error().ToString(), backoff.count());
+      (void)jobs_->Retry(j.id, owner, st.error().ToString(), clock_->Now() + backoff);
+    }
+  }
+}
+
+void Engine::ResyncLoop() {
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      if (cv_.wait_for(lock, options_.resync_interval, [this] { return stopping_; })) return;
+    }
+    auto epics = store_->ActiveEpics();
+    if (!epics.ok()) continue;
+    for (const auto& e : *epics) (void)MarkDirty(e.repo, e.number);
+    (void)AdoptOrphans();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Webhooks
+
+Status Engine::HandleEvent(const webhook::Event& e) {
+  const std::string& repo = e.repository.full_name;
+  if (repo.empty()) return OkStatus();
+  if (!options_.bot_login.empty() && e.sender.login == options_.bot_login) return OkStatus();  // our own doing
+  if (e.As<webhook::IssueCommentEvent>()) {
+    if (e.action != "created") return OkStatus();
+    return HandleComment(e);
+  }
+  if (auto* i = e.As<webhook::IssuesEvent>()) {
+    if (auto epic = store_->FindEpic(repo, i->issue.number); epic.ok() && *epic) {
+      WAVEBOT_RETURN_IF_ERROR(MarkDirty(repo, i->issue.number));
+    }
+    auto epics = store_->EpicsWithTicket(repo, i->issue.number);
+    if (!epics.ok()) return epics.error();
+    for (int64_t id : *epics) {
+      auto epic = store_->GetEpic(id);
+      if (epic.ok()) WAVEBOT_RETURN_IF_ERROR(MarkDirty(repo, epic->number));
+    }
+    // A newly labelled issue may join a running epic: resync every active epic of the repository.
+    if (e.action == "labeled" || e.action == "unlabeled" || e.action == "edited") {
+      auto active = store_->ActiveEpics();
+      if (!active.ok()) return active.error();
+      for (const auto& a : *active) {
+        if (a.repo == repo) WAVEBOT_RETURN_IF_ERROR(MarkDirty(repo, a.number));
+      }
+    }
+    return OkStatus();
+  }
+  if (auto* p = e.As<webhook::PullRequestEvent>()) return MarkEpicsOfBranch(repo, p->pull_request.head_ref);
+  if (e.As<webhook::PullRequestReviewEvent>() || e.As<webhook::PullRequestReviewCommentEvent>()) return HandleReview(e);
+  if (auto* s = e.As<webhook::CheckSuiteEvent>()) return MarkEpicsOfBranch(repo, s->head_branch);
+  if (auto* w = e.As<webhook::WorkflowRunEvent>()) return MarkEpicsOfBranch(repo, w->head_branch);
+  if (auto* c = e.As<webhook::CheckRunEvent>()) {
+    for (int64_t pr : c->pull_requests) {
+      auto t = store_->FindTicketByPr(repo, pr);
+      if (t.ok() && *t) {
+        auto epic = store_->GetEpic((*t)->epic_id);
+        if (epic.ok()) WAVEBOT_RETURN_IF_ERROR(MarkDirty(repo, epic->number));
+      }
+    }
+    return OkStatus();
+  }
+  if (auto* push = e.As<webhook::PushEvent>()) {
+    const std::string prefix = "refs/heads/";
+    if (push->ref.rfind(prefix, 0) == 0) return MarkEpicsOfBranch(repo, push->ref.substr(prefix.size()));
+    return OkStatus();
+  }
+  if (e.As<webhook::SubIssuesEvent>() || e.As<webhook::IssueDependenciesEvent>()) {
+    auto active = store_->ActiveEpics();
+    if (!active.ok()) return active.error();
+    for (const auto& a : *active) {
+      if (a.repo == repo) WAVEBOT_RETURN_IF_ERROR(MarkDirty(repo, a.number));
+    }
+  }
+  return OkStatus();
+}
+
+Status Engine::MarkEpicsOfBranch(const std::string& repo, const std::string& branch) {
+  int64_t epic = EpicOfBranch(branch);
+  if (epic == 0) return OkStatus();
+  auto found = store_->FindEpic(repo, epic);
+  if (!found.ok()) return found.error();
+  if (!*found) return OkStatus();
+  return MarkDirty(repo, epic);
+}
+
+Result<bool> Engine::MayCommand(const std::string& repo, const std::string& login) {
+  const std::string key = repo + "\n" + login;
+  auto now = clock_->Now();
+  {
+    std::lock_guard lock(perm_mu_);
+    auto it = perm_cache_.find(key);
+    if (it != perm_cache_.end() && now - it->second.second < options_.permission_cache_ttl) return it->second.first;
+  }
+  auto perm = github_->GetCollaboratorPermission(Ref(repo), login);
+  bool allowed = false;
+  if (perm.ok()) {
+    config::RepoConfig cfg = options_.repo_config(repo);
+    allowed = core::MayCommand(login, core::ParsePermission(*perm), cfg.min_permission, cfg.allowed_users);
+  } else if (perm.error().code() == ErrorCode::kNotFound) {
+    allowed = false;  // not a collaborator
+  } else {
+    return perm.error();
+  }
+  std::lock_guard lock(perm_mu_);
+  perm_cache_[key] = {allowed, now};
+  return allowed;
+}
+
+Status Engine::HandleReview(const webhook::Event& e) {
+  const std::string& repo = e.repository.full_name;
+  const webhook::PullRequest* pr = nullptr;
+  Feedback f;
+  if (auto* r = e.As<webhook::PullRequestReviewEvent>()) {
+    if (e.action != "submitted") return MarkEpicsOfBranch(repo, r->pull_request.head_ref);
+    pr = &r->pull_request;
+    f.kind = "review";
+    f.external_id = r->review_id;
+    f.review_id = r->review_id;
+    f.state = r->review_state;
+    f.author = r->reviewer.login;
+    f.body = r->review_body;
+  } else if (auto* c = e.As<webhook::PullRequestReviewCommentEvent>()) {
+    if (e.action != "created") return OkStatus();
+    pr = &c->pull_request;
+    f.kind = "review_comment";
+    f.external_id = c->comment.id;
+    f.review_id = c->review_id;
+    f.author = c->comment.user.login;
+    f.body = c->comment.body;
+    f.path = c->path;
+  } else {
+    return OkStatus();
+  }
+  auto ticket = store_->FindTicketByPr(repo, pr->number);
+  if (!ticket.ok()) return ticket.error();
+  if (!*ticket) return OkStatus();  // not a wavebot PR
+  auto trusted = MayCommand(repo, f.author);
+  if (!trusted.ok()) return trusted.error();
+  f.trusted = *trusted;
+  f.ticket_id = (*ticket)->id;
+  WAVEBOT_RETURN_IF_ERROR(store_->AddFeedback(f));
+  return MarkEpicsOfBranch(repo, pr->head_ref);
+}
+
+Status Engine::HandleComment(const webhook::Event& e) {
+  const auto* ce = e.As<webhook::IssueCommentEvent>();
+  const std::string& repo = e.repository.full_name;
+  auto commands = core::ParseCommands(ce->comment.body);
+  if (commands.empty()) return OkStatus();
+  if (ce->comment.user.type == "Bot") return OkStatus();
+  const auto ref = Ref(repo);
+  const int64_t number = ce->issue.number;
+  const int64_t comment_id = ce->comment.id;
+  const std::string& login = ce->comment.user.login;
+
+  // Replies are found by a marker naming the comment, so a retried handler never answers twice.
+  auto reply = [&](const std::string& text) -> Status {
+    auto comments = github_->ListComments(ref, number);
+    if (!comments.ok()) return comments.error();
+    std::string marker = Reply(comment_id, "");
+    for (const auto& c : *comments) {
+      if (c.body.rfind(marker, 0) == 0) return OkStatus();
+    }
+    auto created = github_->CreateComment(ref, number, Reply(comment_id, text));
+    return created.ok() ? OkStatus() : Status(created.error());
+  };
+  auto react = [&](const char* content) -> Status {
+    auto r = github_->AddCommentReaction(ref, comment_id, content);
+    return r.ok() ? OkStatus() : Status(r.error());
+  };
+
+  auto allowed = MayCommand(repo, login);
+  if (!allowed.ok()) return allowed.error();
+  if (!*allowed) {
+    spdlog::info("refused /wave command from {} on {}#{}: no write permission", login, repo, number);
+    WAVEBOT_RETURN_IF_ERROR(react("-1"));
+    return reply("@" + login + " sorry, only people with write access to this repository can command wavebot. "
+                 "Nothing was changed.");
+  }
+
+  core::CommandTarget target = core::CommandTarget::kEpic;
+  std::optional<TicketRecord> pr_ticket;
+  if (ce->issue.is_pull_request) {
+    auto t = store_->FindTicketByPr(repo, number);
+    if (!t.ok()) return t.error();
+    pr_ticket = *t;
+    target = pr_ticket ? core::CommandTarget::kBotPullRequest : core::CommandTarget::kOther;
+  }
+
+  for (const auto& cmd : commands) {
+    if (cmd.kind == core::CommandKind::kHelp) {
+      WAVEBOT_RETURN_IF_ERROR(react("confused"));
+      WAVEBOT_RETURN_IF_ERROR(reply((cmd.problem.empty() ? "" : "`" + cmd.line + "`: " + cmd.problem + "\n\n") +
+                                    core::CommandHelpText()));
+      continue;
+    }
+    if (!core::CommandAppliesTo(cmd.kind, target)) {
+      WAVEBOT_RETURN_IF_ERROR(react("-1"));
+      WAVEBOT_RETURN_IF_ERROR(reply(std::string("`/wave ") + core::CommandName(cmd.kind) + "` does not apply here.\n\n" +
+                                    core::CommandHelpText()));
+      continue;
+    }
+    auto existing = store_->FindEpic(repo, number);
+    if (!existing.ok()) return existing.error();
+    switch (cmd.kind) {
+      case core::CommandKind::kStart: {
+        EpicRecord epic;
+        epic.repo = repo;
+        epic.number = number;
+        epic.installation_id = e.installation_id;
+        epic.title = ce->issue.title;
+        epic.state = "running";
+        epic.started_by = login;
+        epic.branch = core::EpicBranch(number, ce->issue.title);
+        config::RepoConfig cfg = options_.repo_config(repo);
+        epic.strategy = cmd.eager || cfg.strategy == config::Strategy::kEager ? "eager" : "wave";
+        epic.max_parallel = cmd.max_parallel ? cmd.max_parallel : cfg.max_parallel;
+        auto stored = store_->UpsertEpic(epic);
+        if (!stored.ok()) return stored.error();
+        if (stored->state != "running" || stored->started_by.empty()) {
+          stored->state = "running";
+          stored->error.clear();
+          stored->started_by = login;
+          stored->strategy = epic.strategy;
+          stored->max_parallel = epic.max_parallel;
+          WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(*stored));
+        }
+        spdlog::info("epic {}#{} started by {} ({}, max_parallel {})", repo, number, login, epic.strategy,
+                     epic.max_parallel);
+        WAVEBOT_RETURN_IF_ERROR(react("eyes"));
+        WAVEBOT_RETURN_IF_ERROR(MarkDirty(repo, number));
+        break;
+      }
+      case core::CommandKind::kPlan: {
+        config::RepoConfig cfg = options_.repo_config(repo);
+        auto input = FetchPlanInput(github_, ref, number, cfg.ready_label);
+        if (!input.ok()) return input.error();
+        auto plan = core::BuildPlan(*input);
+        WAVEBOT_RETURN_IF_ERROR(react("eyes"));
+        if (!plan.ok()) {
+          WAVEBOT_RETURN_IF_ERROR(reply("The plan has a problem: " + plan.error().message()));
+        } else {
+          WAVEBOT_RETURN_IF_ERROR(reply("Here is the plan (nothing was started):\n\n```text\n" + core::PlanToText(*plan) +
+                                        "```\n\n```mermaid\n" + core::PlanToMermaid(*plan) + "```\n"));
+        }
+        break;
+      }
+      case core::CommandKind::kStatus:
+      case core::CommandKind::kPause:
+      case core::CommandKind::kResume:
+      case core::CommandKind::kCancel:
+      case core::CommandKind::kRetry: {
+        if (!*existing) {
+          WAVEBOT_RETURN_IF_ERROR(react("-1"));
+          WAVEBOT_RETURN_IF_ERROR(reply("This issue is not a running epic. Start it with `/wave start`."));
+          break;
+        }
+        EpicRecord epic = **existing;
+        if (cmd.kind == core::CommandKind::kPause && epic.state == "running") epic.state = "paused";
+        if (cmd.kind == core::CommandKind::kResume && epic.state == "paused") epic.state = "running";
+        if (cmd.kind == core::CommandKind::kCancel) epic.state = "cancelled";
+        if (cmd.kind == core::CommandKind::kRetry) {
+          auto tickets = store_->Tickets(epic.id);
+          if (!tickets.ok()) return tickets.error();
+          auto it = std::find_if(tickets->begin(), tickets->end(),
+                                 [&](const TicketRecord& t) { return t.number == cmd.ticket; });
+          if (it == tickets->end()) {
+            WAVEBOT_RETURN_IF_ERROR(react("-1"));
+            WAVEBOT_RETURN_IF_ERROR(reply("#" + std::to_string(cmd.ticket) + " is not a ticket of this epic."));
+            break;
+          }
+          if (it->state == "needs_human") {
+            it->state = it->pr ? "pr_open" : "ready";
+            it->runs_used = 0;
+            it->note.clear();
+            it->stuck_reported = false;
+            it->started_at = {};
+            WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*it));
+            (void)github_->RemoveLabel(ref, it->number, options_.repo_config(repo).stuck_label);
+          }
+        }
+        WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
+        if (cmd.kind == core::CommandKind::kCancel) {
+          auto tickets = store_->Tickets(epic.id);
+          if (tickets.ok()) {
+            for (const auto& t : *tickets) {
+              auto attempts = store_->Attempts(t.id);
+              if (!attempts.ok()) continue;
+              for (const auto& a : *attempts) {
+                if (a.state == "running") (void)executor_->Cancel("attempt-" + std::to_string(a.id));
+              }
+            }
+          }
+        }
+        WAVEBOT_RETURN_IF_ERROR(react("eyes"));
+        WAVEBOT_RETURN_IF_ERROR(MarkDirty(repo, number));
+        break;
+      }
+      case core::CommandKind::kFix:
+      case core::CommandKind::kRebase: {
+        Feedback f;
+        f.ticket_id = pr_ticket->id;
+        f.kind = cmd.kind == core::CommandKind::kFix ? "fix_request" : "rebase_request";
+        f.external_id = comment_id;
+        f.state = "changes_requested";
+        f.author = login;
+        f.trusted = true;
+        f.body = ce->comment.body;
+        WAVEBOT_RETURN_IF_ERROR(store_->AddFeedback(f));
+        WAVEBOT_RETURN_IF_ERROR(react("eyes"));
+        auto epic = store_->GetEpic(pr_ticket->epic_id);
+        if (epic.ok()) WAVEBOT_RETURN_IF_ERROR(MarkDirty(repo, epic->number));
+        break;
+      }
+      case core::CommandKind::kHelp:
+        break;
+    }
+  }
+  return OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Agent runs
+
+Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int exit_code, const std::string& tail) {
+  auto attempt = store_->GetAttempt(attempt_id);
+  if (!attempt.ok()) return attempt.error();
+  if (attempt->state != "running") return OkStatus();  // recorded already
+  auto ticket = store_->GetTicket(attempt->ticket_id);
+  if (!ticket.ok()) return ticket.error();
+  TicketRecord t = *ticket;
+  AttemptRecord a = *attempt;
+  json r = json::parse(result_json, nullptr, false);
+  std::string result = r.is_object() ? r.value("result", "") : "";
+  a.finished_at = clock_->Now();
+  a.exit_code = exit_code;
+  a.log_path = r.is_object() ? r.value("log_path", "") : "";
+  a.summary = r.is_object() ? r.value("reason", "") : tail;
+  t.last_log_tail = r.is_object() ? r.value("log_tail", "") : log::Redact(tail);
+  const bool fix = a.mode != "implement";
+  const core::RunMode mode = ModeOf(a.mode);
+  config::RepoConfig cfg = options_.repo_config(t.repo);
+  if (result == "done") {
+    a.state = "succeeded";
+    t.pushed_sha = r.value("head_sha", "");
+    t.changed_files = r.value("changed_files", std::vector<std::string>{});
+    t.retry_mode.clear();
+    t.rate_limit_strikes = 0;
+    t.state = t.pr ? "pr_open" : "running";  // running + pushed: the next pass opens the PR
+  } else if (result == "rate_limited") {
+    a.state = "rate_limited";
+    t.runs_used = std::max(0, t.runs_used - 1);  // costs no attempt
+    auto wait = cfg.agent.rate_limit_backoff * (1 << std::min(t.rate_limit_strikes, 6));
+    t.not_before = clock_->Now() + wait;
+    ++t.rate_limit_strikes;
+    t.state = fix ? "fixing" : "ready";
+    t.retry_mode = fix ? a.mode : "";
+    t.note = "rate-limited; waiting " + std::to_string(wait.count()) + " s";
+  } else if (result == "push_rejected") {
+    a.state = "failed";
+    t.state = "needs_human";
+    t.note = "someone else pushed to " + t.branch + "; wavebot will not overwrite it";
+  } else if (result == "no_changes" && fix) {
+    a.state = "failed";
+    t.state = "pr_open";
+    t.retry_mode.clear();
+    t.note = "the agent found nothing to change";
+  } else {
+    a.state = result == "timed_out" ? "timed_out" : "failed";
+    t.note = "run " + std::to_string(t.runs_used) + " ended: " + (result.empty() ? "crashed" : result) +
+             (a.summary.empty() ? "" : " (" + a.summary + ")");
+    if (mode == core::RunMode::kResolveConflict && result == "conflict") t.conflict_paths = r.value("conflicting_paths", std::vector<std::string>{});
+    t.state = fix ? "fixing" : "ready";
+    t.retry_mode = fix ? a.mode : "";
+  }
+  t.finished_at = clock_->Now();
+  spdlog::info("run {} of {}#{} ({}) finished: {}", a.id, t.repo, t.number, a.mode, result.empty() ? "crashed" : result);
+  WAVEBOT_RETURN_IF_ERROR(store_->FinishAttempt(a, t));
+  auto epic = store_->GetEpic(t.epic_id);
+  if (!epic.ok()) return epic.error();
+  return MarkDirty(epic->repo, epic->number);
+}
+
+void Engine::OnJobEvent(const agents::JobEvent& event) {
+  if (event.state != agents::JobEvent::State::kFinished && event.state != agents::JobEvent::State::kCancelled) return;
+  if (event.id.rfind("attempt-", 0) != 0) return;
+  int64_t id = std::stoll(event.id.substr(8));
+  std::string result = event.result_json;
+  if (result.empty()) {
+    // The executor lost the output (a crash); the run may still have written its result file.
+    std::ifstream in(fs::path(options_.data_dir) / "runs" / (std::to_string(id) + ".json"));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    result = ss.str();
+  }
+  Status st = FinishRun(id, result, event.exit_code, event.output_tail);
+  {
+    std::lock_guard lock(mu_);
+    live_attempts_.erase(id);
+  }
+  if (!st.ok()) spdlog::error("recording run {}: {}", id, st.error().ToString());
+}
+
+Status Engine::AdoptOrphans() {
+  auto running = store_->RunningAttempts();
+  if (!running.ok()) return running.error();
+  for (const auto& a : *running) {
+    {
+      std::lock_guard lock(mu_);
+      if (live_attempts_.count(a.id)) continue;  // this process's executor owns it
+    }
+    fs::path result = fs::path(options_.data_dir) / "runs" / (std::to_string(a.id) + ".json");
+    fs::path lock = result.string() + ".lock";
+    // The run holds an exclusive flock on its lock file while it lives.
+    int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) continue;
+    bool alive = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+    if (!alive) ::flock(fd, LOCK_UN);
+    ::close(fd);
+    if (alive) continue;  // still running somewhere: adopt it on a later resync
+    std::string text;
+    if (fs::exists(result)) {
+      std::ifstream in(result);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      text = ss.str();
+    }
+    if (!text.empty()) {
+      spdlog::info("adopting the result of run {} left by a previous process", a.id);
+      WAVEBOT_RETURN_IF_ERROR(FinishRun(a.id, text, 0, ""));
+      continue;
+    }
+    // Never started (or died before writing a result): record it lost and give the run back.
+    auto t = store_->GetTicket(a.ticket_id);
+    if (!t.ok()) continue;
+    TicketRecord ticket = *t;
+    AttemptRecord lost = a;
+    lost.state = "lost";
+    lost.finished_at = clock_->Now();
+    lost.summary = "the process that started this run stopped before it finished";
+    ticket.runs_used = std::max(0, ticket.runs_used - 1);
+    const bool fix = a.mode != "implement";
+    ticket.state = fix ? "fixing" : "ready";
+    ticket.retry_mode = fix ? a.mode : "";
+    spdlog::warn("run {} of {}#{} was lost with its process; it will run again", a.id, ticket.repo, ticket.number);
+    WAVEBOT_RETURN_IF_ERROR(store_->FinishAttempt(lost, ticket));
+    auto epic = store_->GetEpic(ticket.epic_id);
+    if (epic.ok()) WAVEBOT_RETURN_IF_ERROR(MarkDirty(epic->repo, epic->number));
+  }
+  return OkStatus();
+}
+
+}  // namespace wavebot::engine

@@ -1,0 +1,110 @@
+// The orchestration engine: level-triggered reconciliation of epics (after Prow's Tide).
+//
+// A webhook only marks its epic dirty (a coalescing "reconcile" job in the durable queue). A reconcile
+// pass reads the epic's stored state and what it needs from GitHub, calls core::Decide, commits each
+// step to the store before taking it, and takes it idempotently. A lost, duplicated or reordered webhook,
+// or a restart at any point, therefore changes nothing; a periodic resync catches what no webhook told.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agents/executor.h"
+#include "common/clock.h"
+#include "common/result.h"
+#include "config/repo_config.h"
+#include "engine/engine_store.h"
+#include "github/client.h"
+#include "store/job_queue.h"
+#include "webhook/router.h"
+
+namespace wavebot::engine {
+
+struct EngineOptions {
+  std::string data_dir;          // prompts, run results, the runner's mirrors and worktrees
+  std::string wavebot_binary;    // what the executor runs as `run-ticket`
+  std::string git_base_url;      // clone URLs are <git_base_url>/<owner>/<name>.git
+  std::string bot_login;         // events caused by this login are ignored ("" = none)
+  int reconcile_workers = 2;
+  int max_global_parallel = 64;  // fleet-wide cap on agent runs
+  std::chrono::seconds resync_interval{300};
+  std::chrono::milliseconds reconcile_retry{2000};  // first backoff after a failed pass
+  std::chrono::seconds permission_cache_ttl{300};
+  // Per-repository configuration (.github/wavebot.yml); the default returns the defaults.
+  std::function<config::RepoConfig(const std::string& repo)> repo_config;
+  // A token for git over HTTPS to `repo` (installation token); never written anywhere.
+  std::function<Result<std::string>(const std::string& repo)> git_token;
+  // Called after every reconcile pass of an epic (for progress displays and tests). May be empty.
+  std::function<void(const EpicRecord&)> on_pass;
+};
+
+class Engine {
+ public:
+  // None of the pointers is owned; all must outlive the engine. `executor` reports job events back via
+  // OnJobEvent (the caller wires that up).
+  static Result<std::unique_ptr<Engine>> Create(EngineOptions options, EngineStore* store, store::JobQueue* jobs,
+                                                github::Client* github, agents::Executor* executor, Clock* clock);
+  ~Engine();
+
+  // Registers the engine's webhook handlers. Call before the dispatcher starts.
+  void RegisterHandlers(webhook::Router* router);
+  // Adopts runs a previous process left behind, then starts the reconcile workers and the resync timer.
+  Status Start();
+  // Stops the workers after their current pass. Idempotent.
+  void Stop();
+
+  // Marks an epic dirty: a reconcile pass runs soon. Thread-safe.
+  Status MarkDirty(const std::string& repo, int64_t epic_number);
+  // Runs one reconcile pass of the epic now on the calling thread (tests, the sandbox). Thread-safe
+  // with respect to the workers: passes of one epic never overlap.
+  Status ReconcileNow(const std::string& repo, int64_t epic_number);
+  // Executor callback: records a finished run and marks its epic dirty. Thread-safe.
+  void OnJobEvent(const agents::JobEvent& event);
+
+  EngineStore* store() { return store_; }
+
+ private:
+  Engine(EngineOptions options, EngineStore* store, store::JobQueue* jobs, github::Client* github,
+         agents::Executor* executor, Clock* clock);
+  class Pass;
+
+  Status HandleEvent(const webhook::Event& e);
+  Status HandleComment(const webhook::Event& e);
+  Status HandleReview(const webhook::Event& e);
+  Status MarkEpicsOfBranch(const std::string& repo, const std::string& branch);
+  Status Reconcile(int64_t epic_id);
+  Status AdoptOrphans();
+  Status FinishRun(int64_t attempt_id, const std::string& result_json, int exit_code, const std::string& tail);
+  Result<bool> MayCommand(const std::string& repo, const std::string& login);
+  void WorkerLoop(int index);
+  void ResyncLoop();
+
+  const EngineOptions options_;
+  EngineStore* store_;
+  store::JobQueue* jobs_;
+  github::Client* github_;
+  agents::Executor* executor_;
+  Clock* clock_;
+
+  std::mutex epic_mu_;  // serialises passes per epic
+  std::map<int64_t, std::unique_ptr<std::mutex>> epic_locks_;  // guarded by epic_mu_
+  std::mutex perm_mu_;
+  std::map<std::string, std::pair<bool, std::chrono::system_clock::time_point>> perm_cache_;  // guarded by perm_mu_
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+  std::set<int64_t> live_attempts_;  // guarded by mu_: runs submitted to this process's executor
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace wavebot::engine

@@ -1,0 +1,675 @@
+// One reconcile pass: observe, decide (core::Decide), act. Every step is committed before it is taken
+// and every step is idempotent, so a pass may be interrupted anywhere and simply run again.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <spdlog/spdlog.h>
+
+#include "common/log.h"
+#include "core/branch.h"
+#include "core/decide.h"
+#include "core/plan.h"
+#include "core/prompt.h"
+#include "core/status_comment.h"
+#include "engine/engine.h"
+#include "engine/plan_fetch.h"
+#include "git/workspace.h"
+
+namespace wavebot::engine {
+namespace {
+
+namespace fs = std::filesystem;
+using core::TicketState;
+
+github::RepoRef Ref(const std::string& full) {
+  auto slash = full.find('/');
+  return {full.substr(0, slash), full.substr(slash + 1)};
+}
+
+TicketState StateOf(const TicketRecord& t) { return core::ParseTicketState(t.state).value_or(TicketState::kBlocked); }
+
+core::RunMode ModeOf(const std::string& name) {
+  for (auto m : {core::RunMode::kImplement, core::RunMode::kFixCi, core::RunMode::kAddressReview,
+                 core::RunMode::kResolveConflict}) {
+    if (name == core::RunModeName(m)) return m;
+  }
+  return core::RunMode::kImplement;
+}
+
+std::string Hash(const std::string& s) { return std::to_string(std::hash<std::string>{}(s)); }
+
+bool IsFailure(const std::string& c) {
+  return c == "failure" || c == "timed_out" || c == "cancelled" || c == "action_required" || c == "startup_failure";
+}
+
+std::string LastLines(const std::string& text, size_t lines) {
+  size_t pos = text.size();
+  for (size_t n = 0; n < lines && pos > 0; ++n) {
+    pos = text.rfind('\n', pos - 1);
+    if (pos == std::string::npos) return text;
+  }
+  return text.substr(pos + 1);
+}
+
+struct Observed {
+  github::PullRequest pull;
+  bool have_pull = false;
+  core::CiStatus ci = core::CiStatus::kNone;
+  bool has_wavebot_check = false;
+};
+
+}  // namespace
+
+Status Engine::Reconcile(int64_t epic_id) {
+  std::mutex* lock_ptr;
+  {
+    std::lock_guard lock(epic_mu_);
+    auto& m = epic_locks_[epic_id];
+    if (!m) m = std::make_unique<std::mutex>();
+    lock_ptr = m.get();
+  }
+  std::lock_guard epic_lock(*lock_ptr);
+
+  auto loaded = store_->GetEpic(epic_id);
+  if (!loaded.ok()) return loaded.error();
+  EpicRecord epic = *loaded;
+  const auto ref = Ref(epic.repo);
+  const config::RepoConfig cfg = options_.repo_config(epic.repo);
+  const bool active = epic.state == "running" || epic.state == "paused";
+
+  for (int round = 0; round < 6; ++round) {
+    bool changed = false;
+    auto tickets_r = store_->Tickets(epic.id);
+    if (!tickets_r.ok()) return tickets_r.error();
+    std::vector<TicketRecord> tickets = *tickets_r;
+
+    if (active) {
+      // --- Plan: members, tickets and edges as GitHub says now.
+      if (epic.default_branch.empty()) {
+        auto repo = github_->GetRepository(ref);
+        if (!repo.ok()) return repo.error();
+        epic.default_branch = cfg.base_branch.empty() ? repo->default_branch : cfg.base_branch;
+        WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
+      }
+      auto input = FetchPlanInput(github_, ref, epic.number, cfg.ready_label);
+      if (!input.ok()) return input.error();
+      auto plan = core::BuildPlan(*input);
+      std::string plan_error;
+      if (!plan.ok()) {
+        plan_error = plan.error().code() == ErrorCode::kCycle ? "dependency cycle: " + plan.error().message()
+                                                             : plan.error().message();
+      } else if (tickets.empty() && !plan->unknown_references.empty()) {
+        plan_error = "unknown reference " + plan->unknown_references.front().reference + " in #" +
+                     std::to_string(plan->unknown_references.front().ticket);
+      } else if (tickets.empty() && plan->tickets.empty()) {
+        plan_error = "no member of this epic carries the '" + cfg.ready_label + "' label";
+      }
+      if (!plan_error.empty()) {
+        if (tickets.empty()) {
+          // Nothing started yet: refuse to start, say why, keep nothing half-done.
+          epic.state = "failed";
+          epic.error = plan_error;
+          WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
+          auto c = github_->CreateComment(ref, epic.number,
+                                          "<!-- wavebot:error -->\nwavebot cannot start this epic: " + plan_error +
+                                              ".\n\nFix it and comment `/wave start` again.");
+          if (!c.ok()) return c.error();
+          spdlog::warn("epic {}#{} not started: {}", epic.repo, epic.number, plan_error);
+          break;
+        }
+        spdlog::warn("epic {}#{}: plan problem ({}); keeping the current plan", epic.repo, epic.number, plan_error);
+      } else {
+        // Merge the plan into the stored tickets.
+        std::vector<TicketRecord> updates;
+        std::map<int64_t, std::string> blocked_reason;
+        for (const auto& b : plan->blocked) blocked_reason[b.ticket] = b.reason;
+        for (const auto& pt : plan->tickets) {
+          auto it = std::find_if(tickets.begin(), tickets.end(), [&](const TicketRecord& t) { return t.number == pt.number; });
+          TicketRecord t = it != tickets.end() ? *it : TicketRecord();
+          bool fresh = it == tickets.end();
+          if (fresh) {
+            t.repo = epic.repo;
+            t.epic_id = epic.id;
+            t.number = pt.number;
+            t.branch = core::TicketBranch(epic.number, epic.title, pt.number, pt.title);
+            t.state = "blocked";
+          }
+          bool differs = fresh || t.title != pt.title || t.wave != pt.wave || t.depends_on != pt.depends_on;
+          t.title = pt.title;
+          t.wave = pt.wave;
+          t.depends_on = pt.depends_on;
+          if (blocked_reason.count(pt.number) && (t.state == "blocked" || t.state == "ready")) {
+            differs = differs || t.note != blocked_reason[pt.number] || t.state != "blocked";
+            t.note = blocked_reason[pt.number];
+            t.state = "blocked";
+          } else if (t.state == "blocked" && !t.note.empty()) {
+            t.note.clear();
+            differs = true;
+          }
+          if (differs) updates.push_back(t);
+        }
+        if (!updates.empty()) {
+          WAVEBOT_RETURN_IF_ERROR(store_->SaveTickets(epic.id, updates));
+          auto again = store_->Tickets(epic.id);
+          if (!again.ok()) return again.error();
+          tickets = *again;
+        }
+      }
+      if (epic.state == "failed") break;
+    }
+
+    // --- Observe GitHub: branch, pull requests, CI.
+    std::map<int64_t, Observed> seen;
+    if (active && !epic.branch_created) {
+      auto r = github_->GetRef(ref, "heads/" + epic.branch);
+      if (r.ok()) {
+        epic.branch_created = true;
+        WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
+      } else if (r.error().code() != ErrorCode::kNotFound) {
+        return r.error();
+      }
+    }
+    for (const auto& t : tickets) {
+      if (t.pr == 0 || t.state == "done") continue;
+      Observed o;
+      auto pull = github_->GetPull(ref, t.pr);
+      if (!pull.ok()) return pull.error();
+      o.pull = *pull;
+      o.have_pull = true;
+      auto checks = github_->ListCheckRunsForRef(ref, pull->head_sha, "");
+      if (!checks.ok()) return checks.error();
+      bool pending = false, failed = false, any = false;
+      for (const auto& c : *checks) {
+        if (c.name == "wavebot") {
+          o.has_wavebot_check = true;
+          continue;
+        }
+        any = true;
+        if (c.status != "completed") pending = true;
+        else if (IsFailure(c.conclusion)) failed = true;
+      }
+      o.ci = !any ? core::CiStatus::kNone
+                  : failed ? core::CiStatus::kFailure : pending ? core::CiStatus::kPending : core::CiStatus::kSuccess;
+      seen[t.number] = o;
+    }
+
+    // --- Snapshot and decide.
+    core::EpicSnapshot snap;
+    snap.state = epic.state == "running" ? core::EpicState::kRunning
+                 : epic.state == "paused" ? core::EpicState::kPaused
+                 : epic.state == "done"   ? core::EpicState::kDone
+                                          : core::EpicState::kCancelled;
+    snap.strategy = epic.strategy == "eager" ? core::ScheduleStrategy::kEager : core::ScheduleStrategy::kWave;
+    snap.max_parallel = epic.max_parallel;
+    snap.max_attempts = cfg.max_attempts;
+    snap.ticket_wall_clock = cfg.ticket_wall_clock;
+    snap.fix_ci = cfg.fix_ci;
+    snap.fix_review = cfg.fix_review;
+    snap.auto_rebase = cfg.auto_rebase;
+    snap.conflicts_to_agent = cfg.on_conflict == config::ConflictPolicy::kAgent;
+    snap.epic_branch_exists = epic.branch_created;
+    snap.epic_pr = epic.epic_pr;
+    snap.now = clock_->Now();
+    {
+      int live;
+      {
+        std::lock_guard lock(mu_);
+        live = static_cast<int>(live_attempts_.size());
+      }
+      snap.free_global_slots = std::max(0, options_.max_global_parallel - live);
+    }
+    std::map<int64_t, std::vector<Feedback>> feedback;
+    for (const auto& t : tickets) {
+      if (t.wave == 0 && t.state == "blocked" && !t.note.empty()) continue;  // blocked from outside the plan
+      core::TicketSnapshot s;
+      s.number = t.number;
+      s.wave = std::max(1, t.wave);
+      s.depends_on = t.depends_on;
+      s.state = StateOf(t);
+      s.runs_used = t.runs_used;
+      s.not_before = t.not_before;
+      s.started_at = t.started_at;
+      s.pr = t.pr;
+      s.pushed_sha = t.pushed_sha;
+      auto attempts = store_->Attempts(t.id);
+      if (!attempts.ok()) return attempts.error();
+      for (const auto& a : *attempts) {
+        if (!a.trigger.empty()) s.handled.insert(a.trigger);
+        if (a.state == "running") s.run_in_flight = true;
+        if (a.mode != "rebase" && a.mode != "report") s.last_attempt = std::max(s.last_attempt, a.id);
+      }
+      s.retry = !t.retry_mode.empty();
+      s.retry_mode = ModeOf(t.retry_mode);
+      if (auto it = seen.find(t.number); it != seen.end()) {
+        const Observed& o = it->second;
+        s.pr_head_sha = o.pull.head_sha;
+        s.pr_merged = o.pull.merged;
+        s.pr_closed = o.pull.state == "closed" && !o.pull.merged;
+        s.ci = o.ci;
+        s.ci_sha = o.pull.head_sha;
+        s.behind_epic = o.pull.mergeable_state == "behind";
+        s.conflicting = o.pull.mergeable_state == "dirty";
+        s.epic_head_sha = o.pull.base_sha;
+      }
+      auto fb = store_->FeedbackFor(t.id);
+      if (!fb.ok()) return fb.error();
+      for (const auto& f : *fb) {
+        if (!f.trusted) continue;
+        if ((f.kind == "review" && f.state == "changes_requested") || f.kind == "fix_request") {
+          if (!s.handled.count("review:" + std::to_string(f.external_id))) s.review_changes_requested = f.external_id;
+        }
+        if (f.kind == "rebase_request" && !s.handled.count("rebase:manual-" + std::to_string(f.external_id))) {
+          s.behind_epic = true;
+          s.epic_head_sha = "manual-" + std::to_string(f.external_id);
+        }
+      }
+      feedback[t.number] = *fb;
+      snap.tickets.push_back(std::move(s));
+    }
+    auto actions = core::Decide(snap);
+
+    // --- Act.
+    auto find = [&](int64_t n) -> TicketRecord* {
+      for (auto& t : tickets) {
+        if (t.number == n) return &t;
+      }
+      return nullptr;
+    };
+    for (const auto& action : actions) {
+      TicketRecord* t = action.ticket ? find(action.ticket) : nullptr;
+      switch (action.kind) {
+        case core::ActionKind::kCreateEpicBranch: {
+          auto base = github_->GetRef(ref, "heads/" + epic.default_branch);
+          if (!base.ok()) return base.error();
+          auto created = github_->CreateRef(ref, "refs/heads/" + epic.branch, base->sha);
+          if (!created.ok() && created.error().code() != ErrorCode::kAlreadyExists) return created.error();
+          epic.branch_created = true;
+          WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
+          spdlog::info("epic {}#{}: created branch {} at {}", epic.repo, epic.number, epic.branch, base->sha);
+          changed = true;
+          break;
+        }
+        case core::ActionKind::kUnblock:
+          t->state = "ready";
+          t->note.clear();
+          WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
+          changed = true;
+          break;
+        case core::ActionKind::kTicketMerged: {
+          t->state = "done";
+          t->finished_at = clock_->Now();
+          t->note.clear();
+          WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
+          if (!t->issue_closed) {
+            auto issue = github_->GetIssue(ref, t->number);
+            if (!issue.ok()) return issue.error();
+            if (issue->state != "closed") {
+              auto c = github_->CreateComment(ref, t->number,
+                                              "<!-- wavebot:merged -->\nMerged into `" + epic.branch + "` with #" +
+                                                  std::to_string(t->pr) + ", as part of epic #" +
+                                                  std::to_string(epic.number) + ".");
+              if (!c.ok()) return c.error();
+              github::IssueUpdate close;
+              close.state = "closed";
+              close.state_reason = "completed";
+              auto u = github_->UpdateIssue(ref, t->number, close);
+              if (!u.ok()) return u.error();
+            }
+            t->issue_closed = true;
+            WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
+          }
+          spdlog::info("epic {}#{}: #{} merged", epic.repo, epic.number, t->number);
+          changed = true;
+          break;
+        }
+        case core::ActionKind::kOpenPr: {
+          github::NewPullRequest pr;
+          pr.title = "#" + std::to_string(t->number) + ": " + t->title;
+          pr.head = t->branch;
+          pr.base = epic.branch;
+          std::string files;
+          for (const auto& f : t->changed_files) files += "- `" + f + "`\n";
+          pr.body = "<!-- wavebot:pr ticket=" + std::to_string(t->number) + " -->\nPart of #" +
+                    std::to_string(epic.number) + ". Implements #" + std::to_string(t->number) + " (" +
+                    core::EscapeMarkdownCell(t->title) + ").\n\nChanged files:\n" + (files.empty() ? "- (none listed)\n" : files) +
+                    "\n<details><summary>Agent log (last lines)</summary>\n\n" +
+                    core::Fence(LastLines(log::Redact(t->last_log_tail), 40), "text") + "\n</details>\n";
+          auto created = github_->CreatePull(ref, pr);
+          if (!created.ok()) return created.error();
+          t->pr = created->number;
+          t->state = "pr_open";
+          WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
+          spdlog::info("epic {}#{}: opened PR #{} for #{}", epic.repo, epic.number, t->pr, t->number);
+          changed = true;
+          break;
+        }
+        case core::ActionKind::kDispatch: {
+          TicketRecord next = *t;
+          next.runs_used += 1;
+          next.state = action.mode == core::RunMode::kImplement ? "running" : "fixing";
+          next.retry_mode.clear();
+          next.note.clear();
+          if (next.started_at.time_since_epoch().count() == 0) next.started_at = clock_->Now();
+          auto attempt = store_->BeginAttempt(next, core::RunModeName(action.mode), action.trigger, clock_->Now());
+          if (!attempt.ok()) {
+            if (attempt.error().code() == ErrorCode::kAlreadyExists) break;  // this step was taken before
+            return attempt.error();
+          }
+          *t = next;
+          // The prompt.
+          core::PromptInput p;
+          p.repo = epic.repo;
+          p.epic = epic.number;
+          p.epic_title = epic.title;
+          auto epic_issue = github_->GetIssue(ref, epic.number);
+          if (epic_issue.ok()) p.epic_body = epic_issue->body;
+          auto ticket_issue = github_->GetIssue(ref, t->number);
+          if (!ticket_issue.ok()) return ticket_issue.error();
+          p.ticket = t->number;
+          p.ticket_title = ticket_issue->title;
+          p.ticket_body = ticket_issue->body;
+          p.branch = t->branch;
+          p.base_branch = epic.branch;
+          p.mode = action.mode;
+          p.attempt = t->runs_used;
+          p.max_attempts = cfg.max_attempts;
+          if (auto sc = cfg.scope.find(t->number); sc != cfg.scope.end()) p.scope = sc->second;
+          for (int64_t d : t->depends_on) {
+            if (auto* dep = find(d)) p.dependencies.push_back({d, dep->title, dep->pr, dep->changed_files});
+          }
+          if (action.mode == core::RunMode::kFixCi && seen.count(t->number)) {
+            std::string excerpt;
+            github::WorkflowRunFilter wf;
+            wf.head_sha = seen[t->number].pull.head_sha;
+            auto runs = github_->ListWorkflowRuns(ref, wf);
+            if (runs.ok()) {
+              for (const auto& run : *runs) {
+                if (!IsFailure(run.conclusion)) continue;
+                auto jobs = github_->ListJobsForRun(ref, run.id);
+                if (!jobs.ok()) continue;
+                for (const auto& job : *jobs) {
+                  if (!IsFailure(job.conclusion)) continue;
+                  auto logtext = github_->DownloadJobLog(ref, job.id);
+                  excerpt += "== " + run.name + " / " + job.name + " (" + job.conclusion + ")\n" +
+                             (logtext.ok() ? LastLines(*logtext, 60) : "(log unavailable)") + "\n";
+                }
+              }
+            }
+            p.ci_failure = excerpt.empty() ? "CI failed; no log was available." : excerpt;
+          }
+          if (action.mode == core::RunMode::kAddressReview) {
+            int64_t review = 0;
+            for (const auto& f : feedback[t->number]) {
+              if (action.trigger == "review:" + std::to_string(f.external_id)) review = f.external_id;
+            }
+            for (const auto& f : feedback[t->number]) {
+              if (f.external_id == review || (f.kind == "review_comment" && f.review_id == review && review != 0)) {
+                p.reviews.push_back({f.author, f.body, f.path, f.line, f.trusted});
+              }
+            }
+          }
+          if (action.mode == core::RunMode::kResolveConflict) p.conflict_paths = t->conflict_paths;
+          fs::path prompt = fs::path(options_.data_dir) / "prompts" / (std::to_string(attempt->id) + ".md");
+          {
+            std::ofstream out(prompt);
+            out << core::RenderPrompt(p);
+          }
+          // The job.
+          agents::TicketJob job;
+          job.id = "attempt-" + std::to_string(attempt->id);
+          fs::path result = fs::path(options_.data_dir) / "runs" / (std::to_string(attempt->id) + ".json");
+          job.args = {"--repo", options_.git_base_url + "/" + epic.repo + ".git",
+                      "--ticket", std::to_string(t->number),
+                      "--branch", t->branch,
+                      "--base", epic.branch,
+                      "--mode", core::RunModeName(action.mode),
+                      "--attempt", std::to_string(t->runs_used),
+                      "--prompt-file", prompt.string(),
+                      "--data-dir", (fs::path(options_.data_dir) / "runner").string(),
+                      "--expect-remote-head", t->pushed_sha,
+                      "--title", "#" + std::to_string(t->number) + ": " + t->title,
+                      "--result-file", result.string(),
+                      "--agent-preset", cfg.agent.preset,
+                      "--agent-timeout", std::to_string(cfg.agent.timeout.count()),
+                      "--max-log-bytes", std::to_string(cfg.agent.max_log_bytes)};
+          for (const auto& a : cfg.agent.command) job.args.insert(job.args.end(), {"--agent-arg", a});
+          for (const auto& e : cfg.agent.pass_env) job.args.insert(job.args.end(), {"--pass-env", e});
+          for (const auto& e : cfg.agent.rate_limit_patterns) job.args.insert(job.args.end(), {"--rate-limit-pattern", e});
+          if (cfg.agent.max_turns) job.args.insert(job.args.end(), {"--max-turns", std::to_string(cfg.agent.max_turns)});
+          for (const auto& s : p.scope) job.args.insert(job.args.end(), {"--scope", s});
+          if (cfg.keep_ignored_files) job.args.push_back("--keep-ignored");
+          for (const char* name : {"PATH", "HOME", "LANG", "TMPDIR"}) {
+            if (const char* v = std::getenv(name)) job.env[name] = v;
+          }
+          for (const auto& e : cfg.agent.pass_env) {
+            if (const char* v = std::getenv(e.c_str())) job.env[e] = v;
+          }
+          if (options_.git_token) {
+            auto token = options_.git_token(epic.repo);
+            if (!token.ok()) return token.error();
+            job.env["WAVEBOT_TOKEN"] = *token;
+          }
+          {
+            std::lock_guard lock(mu_);
+            live_attempts_.insert(attempt->id);
+          }
+          Status submitted = executor_->Submit(std::move(job));
+          if (!submitted.ok()) {
+            std::lock_guard lock(mu_);
+            live_attempts_.erase(attempt->id);
+            return submitted.error();
+          }
+          spdlog::info("epic {}#{}: dispatched #{} ({}, run {}/{})", epic.repo, epic.number, t->number,
+                       core::RunModeName(action.mode), t->runs_used, cfg.max_attempts);
+          break;
+        }
+        case core::ActionKind::kRebase: {
+          TicketRecord next = *t;
+          auto attempt = store_->BeginAttempt(next, "rebase", action.trigger, clock_->Now());
+          if (!attempt.ok()) {
+            if (attempt.error().code() == ErrorCode::kAlreadyExists) break;
+            return attempt.error();
+          }
+          AttemptRecord done = *attempt;
+          done.finished_at = clock_->Now();
+          git::WorkspaceOptions wo;
+          wo.data_dir = (fs::path(options_.data_dir) / "engine-git").string();
+          wo.repo_key = epic.repo;
+          wo.remote_url = options_.git_base_url + "/" + epic.repo + ".git";
+          if (options_.git_token) {
+            auto token = options_.git_token(epic.repo);
+            if (!token.ok()) return token.error();
+            wo.token = *token;
+            log::AddSecret(*token);
+          }
+          std::error_code ec;
+          fs::create_directories(wo.data_dir, ec);
+          auto ws = git::OpenWorkspace(wo);
+          if (!ws.ok()) return ws.error();
+          git::TicketSpec spec;
+          spec.ticket = t->number;
+          spec.branch = t->branch;
+          spec.base_branch = epic.branch;
+          spec.expected_remote_head = t->pushed_sha;
+          auto wt = (*ws)->Acquire(spec);
+          if (!wt.ok()) {
+            done.state = "failed";
+            done.summary = wt.error().ToString();
+            if (wt.error().code() == ErrorCode::kConflict) {
+              next.state = "needs_human";
+              next.note = "someone else pushed to " + t->branch + "; wavebot will not overwrite it";
+            }
+            WAVEBOT_RETURN_IF_ERROR(store_->FinishAttempt(done, next));
+            *t = next;
+            break;
+          }
+          auto outcome = (*wt)->Rebase(epic.branch);
+          if (!outcome.ok()) return outcome.error();
+          if (outcome->conflict) {
+            done.state = "failed";
+            done.summary = "conflicts";
+            next.conflict_paths = outcome->conflicting_paths;
+          } else {
+            Status pushed = (*wt)->Push();
+            if (!pushed.ok()) {
+              done.state = "failed";
+              done.summary = pushed.error().ToString();
+            } else {
+              done.state = "succeeded";
+              next.pushed_sha = outcome->head;
+              spdlog::info("epic {}#{}: rebased #{} onto {}", epic.repo, epic.number, t->number, epic.branch);
+            }
+          }
+          WAVEBOT_RETURN_IF_ERROR(store_->FinishAttempt(done, next));
+          *t = next;
+          changed = true;
+          break;
+        }
+        case core::ActionKind::kReportConflict: {
+          auto attempt = store_->BeginAttempt(*t, "report", action.trigger, clock_->Now());
+          if (!attempt.ok()) {
+            if (attempt.error().code() == ErrorCode::kAlreadyExists) break;
+            return attempt.error();
+          }
+          auto c = github_->CreateComment(ref, t->pr,
+                                          "<!-- wavebot:conflict -->\nThis pull request conflicts with `" + epic.branch +
+                                              "`. wavebot is configured to leave conflicts to people "
+                                              "(`rebase.on_conflict: label`).");
+          if (!c.ok()) return c.error();
+          (void)github_->AddLabels(ref, t->pr, {cfg.stuck_label});
+          AttemptRecord done = *attempt;
+          done.state = "succeeded";
+          done.finished_at = clock_->Now();
+          WAVEBOT_RETURN_IF_ERROR(store_->FinishAttempt(done, *t));
+          break;
+        }
+        case core::ActionKind::kMarkStuck: {
+          t->state = "needs_human";
+          t->note = action.reason;
+          WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
+          if (!t->stuck_reported) {
+            auto labels = github_->AddLabels(ref, t->number, {cfg.stuck_label});
+            if (!labels.ok()) return labels.error();
+            auto c = github_->CreateComment(
+                ref, t->number,
+                "<!-- wavebot:stuck -->\n" + (epic.started_by.empty() ? std::string() : "@" + epic.started_by + " ") +
+                    "wavebot stopped working on this ticket: " + action.reason +
+                    ". Comment `/wave retry #" + std::to_string(t->number) + "` on epic #" +
+                    std::to_string(epic.number) + " to give it a fresh budget.");
+            if (!c.ok()) return c.error();
+            t->stuck_reported = true;
+            WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
+          }
+          spdlog::warn("epic {}#{}: #{} needs a human: {}", epic.repo, epic.number, t->number, action.reason);
+          changed = true;
+          break;
+        }
+        case core::ActionKind::kOpenEpicPr: {
+          github::NewPullRequest pr;
+          pr.title = "Epic #" + std::to_string(epic.number) + ": " + epic.title;
+          pr.head = epic.branch;
+          pr.base = epic.default_branch;
+          pr.body = "<!-- wavebot:epic-pr epic=" + std::to_string(epic.number) + " -->\nCloses #" +
+                    std::to_string(epic.number) + ".\n\n| ticket | pull request |\n|---|---|\n";
+          for (const auto& tk : tickets) {
+            pr.body += "| #" + std::to_string(tk.number) + " " + core::EscapeMarkdownCell(tk.title) + " | #" +
+                       std::to_string(tk.pr) + " |\n";
+          }
+          auto created = github_->CreatePull(ref, pr);
+          if (!created.ok()) return created.error();
+          epic.epic_pr = created->number;
+          WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
+          spdlog::info("epic {}#{}: every ticket is merged; opened epic PR #{}", epic.repo, epic.number, epic.epic_pr);
+          changed = true;
+          break;
+        }
+        case core::ActionKind::kCompleteEpic:
+          epic.state = "done";
+          WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
+          changed = true;
+          break;
+      }
+    }
+
+    // A wavebot check run on every bot PR head.
+    for (auto& t : tickets) {
+      auto it = seen.find(t.number);
+      if (it == seen.end() || it->second.has_wavebot_check || it->second.pull.state != "open") continue;
+      github::CheckRunSpec spec;
+      spec.name = "wavebot";
+      spec.head_sha = it->second.pull.head_sha;
+      spec.status = "completed";
+      spec.conclusion = "neutral";
+      spec.external_id = "ticket-" + std::to_string(t.number);
+      spec.output = github::CheckRunOutput{"Ticket #" + std::to_string(t.number) + ": " + t.state,
+                                           "Run " + std::to_string(t.runs_used) + " of at most " +
+                                               std::to_string(cfg.max_attempts) + " for epic #" +
+                                               std::to_string(epic.number) + ".",
+                                           ""};
+      auto c = github_->CreateCheckRun(ref, spec);
+      if (!c.ok()) return c.error();
+    }
+
+    // The status comment, edited in place.
+    {
+      auto fresh = store_->Tickets(epic.id);
+      if (!fresh.ok()) return fresh.error();
+      core::StatusInput si;
+      si.epic = epic.number;
+      si.epic_title = epic.title;
+      si.state = epic.state;
+      si.strategy = epic.strategy;
+      si.epic_branch = epic.branch;
+      si.epic_pr = epic.epic_pr;
+      si.max_attempts = cfg.max_attempts;
+      auto now = clock_->Now();
+      for (const auto& t : *fresh) {
+        core::StatusTicket st;
+        st.number = t.number;
+        st.title = t.title;
+        st.wave = t.wave;
+        st.state = StateOf(t);
+        st.depends_on = t.depends_on;
+        st.pr = t.pr;
+        if (auto it = seen.find(t.number); it != seen.end()) st.ci = it->second.ci;
+        st.runs_used = t.runs_used;
+        if (t.started_at.time_since_epoch().count()) {
+          auto end = t.state == "done" && t.finished_at > t.started_at ? t.finished_at : now;
+          st.seconds = std::chrono::duration_cast<std::chrono::seconds>(end - t.started_at).count();
+        }
+        st.note = t.note;
+        si.tickets.push_back(st);
+      }
+      std::string body = core::RenderStatusComment(si);
+      // Durations change every pass; compare without them so an idle epic does not edit its comment.
+      for (auto& st : si.tickets) st.seconds = 0;
+      std::string hash = Hash(core::RenderStatusComment(si));
+      if (hash != epic.status_hash) {
+        if (epic.status_comment_id == 0) {
+          auto comments = github_->ListComments(ref, epic.number);
+          if (!comments.ok()) return comments.error();
+          for (const auto& c : *comments) {
+            if (c.body.rfind(core::StatusMarker(epic.number), 0) == 0) epic.status_comment_id = c.id;
+          }
+        }
+        if (epic.status_comment_id == 0) {
+          auto c = github_->CreateComment(ref, epic.number, body);
+          if (!c.ok()) return c.error();
+          epic.status_comment_id = c->id;
+        } else {
+          auto c = github_->UpdateComment(ref, epic.status_comment_id, body);
+          if (!c.ok()) return c.error();
+        }
+        epic.status_hash = hash;
+        WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
+      }
+    }
+    if (!changed || !active) break;
+  }
+  if (options_.on_pass) options_.on_pass(epic);
+  return OkStatus();
+}
+
+}  // namespace wavebot::engine

@@ -1,0 +1,144 @@
+// The engine's durable state: epics, tickets, agent attempts and review feedback in the wavebot
+// database. Every method commits before it returns, so the engine can act on what it stored.
+// Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace wavebot::store {
+class Database;
+}
+
+namespace wavebot::engine {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+struct EpicRecord {
+  int64_t id = 0;
+  std::string repo;          // owner/name
+  int64_t number = 0;
+  int64_t installation_id = 0;
+  std::string title;
+  std::string state = "running";  // running | paused | cancelled | done | failed
+  std::string strategy = "wave";  // wave | eager
+  int max_parallel = 4;
+  std::string branch;             // epic/<n>-<slug>
+  std::string started_by;
+  int64_t status_comment_id = 0;
+  // data
+  std::string default_branch;
+  bool branch_created = false;
+  int64_t epic_pr = 0;
+  std::string status_hash;        // of the last status comment body posted
+  std::string error;              // why the epic failed (cycle, unknown reference)
+};
+
+struct TicketRecord {
+  int64_t id = 0;
+  int64_t epic_id = 0;
+  std::string repo;
+  int64_t number = 0;
+  std::string title;
+  std::string state = "blocked";  // core::TicketState names
+  int wave = 0;                   // 0: blocked by something outside the plan
+  std::string branch;
+  int64_t pr = 0;
+  std::string pushed_sha;         // head wavebot last pushed
+  int runs_used = 0;
+  // data
+  std::vector<int64_t> depends_on;
+  std::string note;               // blocked or stuck reason
+  TimePoint not_before{};         // rate-limit backoff
+  TimePoint started_at{};
+  TimePoint finished_at{};
+  int64_t check_run_id = 0;
+  bool issue_closed = false;
+  bool stuck_reported = false;
+  std::string retry_mode;         // a failed run to repeat in this mode ("" none)
+  int rate_limit_strikes = 0;
+  std::vector<std::string> conflict_paths;
+  std::string last_log_tail;
+  std::vector<std::string> changed_files;
+};
+
+struct AttemptRecord {
+  int64_t id = 0;
+  int64_t ticket_id = 0;
+  std::string mode;
+  std::string trigger;
+  std::string state = "running";  // running | succeeded | failed | rate_limited | timed_out | lost
+  TimePoint started_at{};
+  TimePoint finished_at{};
+  int exit_code = 0;
+  std::string log_path;
+  std::string summary;
+};
+
+struct Feedback {
+  int64_t ticket_id = 0;
+  std::string kind;  // review | review_comment | fix_request
+  int64_t external_id = 0;
+  int64_t review_id = 0;
+  std::string state;
+  std::string author;
+  bool trusted = false;
+  std::string body;
+  std::string path;
+  int line = 0;
+};
+
+class EngineStore {
+ public:
+  virtual ~EngineStore() = default;
+
+  // Creates the epic or returns the existing one for (repo, number) unchanged.
+  virtual Result<EpicRecord> UpsertEpic(const EpicRecord& epic) = 0;
+  virtual Result<std::optional<EpicRecord>> FindEpic(const std::string& repo, int64_t number) = 0;
+  virtual Result<EpicRecord> GetEpic(int64_t id) = 0;
+  // Epics in state running or paused.
+  virtual Result<std::vector<EpicRecord>> ActiveEpics() = 0;
+  virtual Result<std::vector<EpicRecord>> AllEpics() = 0;
+  virtual Status SaveEpic(const EpicRecord& epic) = 0;
+
+  // The epic's tickets, ascending by number.
+  virtual Result<std::vector<TicketRecord>> Tickets(int64_t epic_id) = 0;
+  // Inserts new tickets and updates existing ones (matched by number), in one transaction.
+  virtual Status SaveTickets(int64_t epic_id, const std::vector<TicketRecord>& tickets) = 0;
+  virtual Status SaveTicket(const TicketRecord& ticket) = 0;
+  virtual Result<TicketRecord> GetTicket(int64_t id) = 0;
+  // The ticket of any active epic with this branch or PR; nullopt when none.
+  virtual Result<std::optional<TicketRecord>> FindTicketByBranch(const std::string& repo, const std::string& branch) = 0;
+  virtual Result<std::optional<TicketRecord>> FindTicketByPr(const std::string& repo, int64_t pr) = 0;
+  // Epics (active) that hold ticket `number` of `repo`.
+  virtual Result<std::vector<int64_t>> EpicsWithTicket(const std::string& repo, int64_t number) = 0;
+
+  // Records the start of an agent run and saves `ticket` (its new state, runs_used) in the same
+  // transaction. kAlreadyExists when (ticket, mode, trigger) was recorded before: the step was taken.
+  virtual Result<AttemptRecord> BeginAttempt(const TicketRecord& ticket, const std::string& mode,
+                                             const std::string& trigger, TimePoint now) = 0;
+  // Records how a run ended and saves `ticket` in the same transaction.
+  virtual Status FinishAttempt(const AttemptRecord& attempt, const TicketRecord& ticket) = 0;
+  virtual Result<std::vector<AttemptRecord>> Attempts(int64_t ticket_id) = 0;
+  virtual Result<AttemptRecord> GetAttempt(int64_t id) = 0;
+  // Attempts still marked running, of every epic (after a restart these are orphans to adopt).
+  virtual Result<std::vector<AttemptRecord>> RunningAttempts() = 0;
+  // Trigger keys already acted on for the ticket.
+  virtual Result<std::set<std::string>> HandledTriggers(int64_t ticket_id) = 0;
+
+  // Stores review feedback once (a redelivered webhook changes nothing).
+  virtual Status AddFeedback(const Feedback& f) = 0;
+  virtual Result<std::vector<Feedback>> FeedbackFor(int64_t ticket_id) = 0;
+};
+
+// An EngineStore on `db` (not owned; must outlive the store).
+std::unique_ptr<EngineStore> NewEngineStore(store::Database* db);
+
+}  // namespace wavebot::engine
