@@ -54,15 +54,18 @@ Status SimulatorImpl::Init() {
     if (const char* env = std::getenv("WAVEBOT_CONTRACT_RECORD"); env != nullptr) opt_.record_path = env;
   }
   server_ = std::make_unique<httplib::Server>();
+  // Idle keep-alive connections hold a worker until this passes; keep Stop() prompt.
+  server_->set_keep_alive_timeout(1);
   GitHttpOptions git;
   git.root = opt_.data_dir + "/git";
   git.authorize = [this](const std::string& user, const std::string& password, const std::string& repo_path,
                          bool is_push) { return AuthorizeGit(user, password, repo_path, is_push); };
   MountGitHttp(server_.get(), "/git", git);
   server_->set_post_routing_handler([this](const httplib::Request& req, httplib::Response&) {
-    if (req.method == "POST" && req.path.rfind("/git/", 0) == 0 &&
-        req.path.size() > 16 && req.path.substr(req.path.size() - 16) == "/git-receive-pack") {
-      std::string rp = req.path.substr(5, req.path.size() - 5 - 16);  // owner/name.git
+    static const std::string kSuffix = "/git-receive-pack";
+    if (req.method == "POST" && req.path.rfind("/git/", 0) == 0 && req.path.size() > 5 + kSuffix.size() &&
+        req.path.compare(req.path.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0) {
+      std::string rp = req.path.substr(5, req.path.size() - 5 - kSuffix.size());  // owner/name.git
       if (rp.size() > 4) rp.resize(rp.size() - 4);
       std::lock_guard lock(mu_);
       auto it = repos_.find(rp);
@@ -745,6 +748,9 @@ void SimulatorImpl::WebhookLoop() {
       d = deliveries_[index];
       sending_ = true;
     }
+    if (!d.redelivery) {
+      Record({{"kind", "webhook"}, {"event", d.event}, {"action", d.action}, {"payload", json::parse(d.payload)}});
+    }
     int code = 0;
     std::string status;
     auto start = std::chrono::steady_clock::now();
@@ -988,6 +994,11 @@ void SimulatorImpl::SetFaultConfig(const FaultConfig& config) {
 int64_t SimulatorImpl::request_count() const {
   std::lock_guard lock(mu_);
   return requests_;
+}
+
+std::vector<std::string> SimulatorImpl::RequestLog() const {
+  std::lock_guard lock(mu_);
+  return request_log_;
 }
 
 void SimulatorImpl::Record(const json& entry) {
