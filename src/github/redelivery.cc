@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
+#include <vector>
 
 #include "common/clock.h"
 
@@ -28,7 +30,11 @@ Result<RedeliveryStats> Redeliverer::RunOnce() {
       latest_failed[d.guid] = d.id;
     }
   }
-  for (const auto& [guid, id] : latest_failed) {
+  // Oldest first, so events reach wavebot in roughly their original order.
+  std::vector<std::pair<int64_t, std::string>> order;
+  for (const auto& [guid, id] : latest_failed) order.emplace_back(id, guid);
+  std::sort(order.begin(), order.end());
+  for (const auto& [id, guid] : order) {
     if (ok_guids.count(guid)) continue;
     ++stats.failed;
     if (asked_.count(guid)) {

@@ -273,6 +273,7 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
             {"auth", scheme},
             {"content_type", req.get_header_value("Content-Type")},
             {"api_version", req.get_header_value("X-GitHub-Api-Version")},
+            {"user_agent", req.get_header_value("User-Agent")},
             {"body", recorded_body},
             {"status", reply.status},
             {"fault", fault.has_value()},
