@@ -41,8 +41,9 @@ Result<Mode> ParseMode(const std::string& name) {
   if (name == "fix_ci") return Mode::kFixCi;
   if (name == "address_review") return Mode::kAddressReview;
   if (name == "resolve_conflict") return Mode::kResolveConflict;
+  if (name == "rebase") return Mode::kRebase;
   return Error(ErrorCode::kInvalidArgument,
-               "unknown mode '" + name + "' (want implement, fix_ci, address_review or resolve_conflict)");
+               "unknown mode '" + name + "' (want implement, fix_ci, address_review, resolve_conflict or rebase)");
 }
 
 const char* ModeName(Mode m) {
@@ -51,6 +52,7 @@ const char* ModeName(Mode m) {
     case Mode::kFixCi: return "fix_ci";
     case Mode::kAddressReview: return "address_review";
     case Mode::kResolveConflict: return "resolve_conflict";
+    case Mode::kRebase: return "rebase";
   }
   return "unknown";
 }
@@ -66,11 +68,11 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
   };
   if (req.ticket <= 0) return Error(ErrorCode::kInvalidArgument, "ticket number must be positive");
   if (req.attempt <= 0) return Error(ErrorCode::kInvalidArgument, "attempt must be positive");
-  if (!fs::is_regular_file(req.prompt_file)) {
+  if (req.mode != Mode::kRebase && !fs::is_regular_file(req.prompt_file)) {
     return Error(ErrorCode::kInvalidArgument, "prompt file '" + req.prompt_file + "' does not exist");
   }
-  auto invocation = BuildInvocation(req.agent, fs::absolute(req.prompt_file).string());
-  if (!invocation.ok()) return invocation.error();
+  auto invocation = BuildInvocation(req.agent, req.prompt_file.empty() ? "" : fs::absolute(req.prompt_file).string());
+  if (!invocation.ok() && req.mode != Mode::kRebase) return invocation.error();
   auto matcher = RateLimitMatcher::Compile(req.agent.rate_limit_patterns);
   if (!matcher.ok()) return matcher.error();
   std::error_code ec;
@@ -110,7 +112,7 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
   };
 
   const bool allow_rewrite = false;  // only a clean rebase rewrites, and it needs no agent
-  if (req.mode == Mode::kResolveConflict) {
+  if (req.mode == Mode::kResolveConflict || req.mode == Mode::kRebase) {
     // Rebase first; only when that conflicts does the agent resolve a merge of the base.
     auto rebased = wt.Rebase(req.base_branch);
     if (!rebased.ok()) return rebased.error();
@@ -118,6 +120,13 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
       result.head_sha = rebased->head;
       WAVEBOT_RETURN_IF_ERROR(changed_list());
       return push("rebased cleanly onto " + req.base_branch);
+    }
+    if (req.mode == Mode::kRebase) {
+      result.head_sha = rebased->head;
+      result.conflicting_paths = rebased->conflicting_paths;
+      std::string list;
+      for (const auto& p : rebased->conflicting_paths) list += (list.empty() ? "" : ", ") + p;
+      return finish(Outcome::kConflict, "rebase onto " + req.base_branch + " conflicts in " + list);
     }
     auto merged = wt.MergeForResolution(req.base_branch);
     if (!merged.ok()) return merged.error();

@@ -29,7 +29,9 @@ enum class Outcome {
 
 const char* OutcomeName(Outcome o);
 
-enum class Mode { kImplement, kFixCi, kAddressReview, kResolveConflict };
+// The agent modes, plus kRebase: rebase onto the base and push without running any agent (a conflict
+// is reported as kConflict with the paths, for the engine to hand to resolve_conflict or a human).
+enum class Mode { kImplement, kFixCi, kAddressReview, kResolveConflict, kRebase };
 Result<Mode> ParseMode(const std::string& name);
 const char* ModeName(Mode m);
 
@@ -39,7 +41,7 @@ struct RunTicketRequest {
   std::string base_branch;
   Mode mode = Mode::kImplement;
   int attempt = 1;
-  std::string prompt_file;
+  std::string prompt_file;                   // required except for kRebase
   std::string log_dir;                       // the agent log goes here
   std::optional<std::string> expected_remote_head;  // where wavebot last pushed the branch
   config::AgentConfig agent;

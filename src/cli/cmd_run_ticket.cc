@@ -165,9 +165,9 @@ Command RunTicketCommand() {
             sub->add_option("--ticket", o->ticket, "Ticket (issue) number")->required();
             sub->add_option("--branch", o->branch, "Ticket branch, e.g. wave/12-epic/34-ticket")->required();
             sub->add_option("--base", o->base, "Base (epic) branch the ticket starts from")->required();
-            sub->add_option("--mode", o->mode, "implement | fix_ci | address_review | resolve_conflict");
+            sub->add_option("--mode", o->mode, "implement | fix_ci | address_review | resolve_conflict | rebase");
             sub->add_option("--attempt", o->attempt, "Attempt number (1-based)");
-            sub->add_option("--prompt-file", o->prompt_file, "Markdown prompt for the agent")->required();
+            sub->add_option("--prompt-file", o->prompt_file, "Markdown prompt for the agent (not for --mode rebase)");
             sub->add_option("--data-dir", o->data_dir, "Runner data directory (mirrors, worktrees, logs)")
                 ->envname("WAVEBOT_DATA_DIR");
             sub->add_option("--log-dir", o->log_dir, "Where the agent log goes (default <data-dir>/logs)");

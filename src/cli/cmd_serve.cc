@@ -85,7 +85,8 @@ int Serve() {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto db = store::Database::Open({.path = cfg.DatabasePath()});
+  // Durability::kFull (synchronous=FULL): an acknowledged delivery survives power loss, not only kill -9.
+  auto db = store::Database::Open({.path = cfg.DatabasePath(), .durability = store::Durability::kFull});
   if (!db.ok()) return Fail(db.error().message());
   auto deliveries = store::NewSqliteDeliveryStore(db->get());
   webhook::Metrics metrics;

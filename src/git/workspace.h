@@ -39,6 +39,9 @@ struct TicketSpec {
   // Lease: when set, the ticket branch on the remote must be at this SHA ("" = must not exist), i.e.
   // where wavebot last pushed it. Otherwise Acquire fails with kConflict ("a human pushed").
   std::optional<std::string> expected_remote_head;
+  // Fetch before readying the worktree (the default). false: use the mirror as last fetched, e.g. when
+  // the caller just called Fetch() for a batch of tickets.
+  bool fetch = true;
 };
 
 struct ChangedFile {
@@ -108,7 +111,7 @@ class Workspace {
   // Fetches all branches of the remote into the mirror (refs/remotes/origin/*). kUnauthenticated for a
   // rejected token, kUnavailable when the remote cannot be reached.
   virtual Status Fetch() = 0;
-  // Fetches, then readies a worktree for the ticket on spec.branch: an idle pooled worktree reset hard
+  // Fetches (unless !spec.fetch), then readies a worktree for the ticket on spec.branch: an idle pooled worktree reset hard
   // and cleaned, else a fresh one. The branch starts at the remote ticket branch when it exists, else
   // at the base branch head. Errors: kInvalidArgument (bad branch), kNotFound (no base branch),
   // kConflict (lease: remote ticket head differs from expected_remote_head).

@@ -145,7 +145,7 @@ struct ClientOptions {
   int64_t installation_id = 0;
   // Retries and waits.
   std::chrono::seconds call_deadline{600};     // overall per call, including every wait
-  std::chrono::seconds max_single_wait{3600};  // a rate-limit wait longer than this fails at once
+  std::chrono::seconds max_single_wait{3660};  // a rate-limit wait longer than this fails at once
   uint64_t jitter_seed = 0;                    // 0 = random
   Clock* clock = nullptr;                      // null = RealClock()
   std::string user_agent = "wavebot";

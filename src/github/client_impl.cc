@@ -1,6 +1,7 @@
 // The REST implementation of github::Client: builds GitHub's requests and parses its JSON into the
 // plain types of github/types.h.
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/clock.h"
 #include "github/client.h"
@@ -137,6 +138,22 @@ WorkflowJob ToJob(const json& j) {
                      Str(j, "status"),     Str(j, "conclusion"), Str(j, "html_url")};
 }
 
+Status ValidateCheckRun(const CheckRunSpec& s) {
+  static const std::set<std::string> kStatus = {"queued", "in_progress", "completed"};
+  static const std::set<std::string> kConclusion = {"action_required", "cancelled", "failure", "neutral",
+                                                    "success", "skipped", "stale", "timed_out"};
+  if (!s.status.empty() && !kStatus.count(s.status)) {
+    return Error(ErrorCode::kInvalidArgument, "check run status '" + s.status + "' is not one GitHub accepts");
+  }
+  if (!s.conclusion.empty() && !kConclusion.count(s.conclusion)) {
+    return Error(ErrorCode::kInvalidArgument, "check run conclusion '" + s.conclusion + "' is not one GitHub accepts");
+  }
+  if (s.status == "completed" && s.conclusion.empty()) {
+    return Error(ErrorCode::kInvalidArgument, "a completed check run needs a conclusion");
+  }
+  return OkStatus();
+}
+
 json CheckRunBody(const CheckRunSpec& s) {
   json b = json::object();
   if (!s.name.empty()) b["name"] = s.name;
@@ -263,6 +280,11 @@ class RestGitHubClient final : public Client {
     return React(repo, R(repo) + "/issues/comments/" + std::to_string(comment_id) + "/reactions", content);
   }
   Result<Reaction> React(const RepoRef& repo, const std::string& path, const std::string& content) {
+    static const std::set<std::string> kContents = {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket",
+                                                    "eyes"};
+    if (!kContents.count(content)) {
+      return Error(ErrorCode::kInvalidArgument, "'" + content + "' is not a GitHub reaction");
+    }
     auto j = Do(repo, "POST", path, json{{"content", content}});
     if (!j.ok()) return j.error();
     return Reaction{Int(*j, "id"), Str(*j, "content"), Login(*j, "user")};
@@ -358,6 +380,7 @@ class RestGitHubClient final : public Client {
     if (spec.name.empty() || spec.head_sha.empty()) {
       return Error(ErrorCode::kInvalidArgument, "a check run needs a name and a head sha");
     }
+    WAVEBOT_RETURN_IF_ERROR(ValidateCheckRun(spec));
     auto j = Do(repo, "POST", R(repo) + "/check-runs", CheckRunBody(spec));
     if (!j.ok()) return j.error();
     return ToCheckRun(*j);
@@ -365,6 +388,7 @@ class RestGitHubClient final : public Client {
   Result<CheckRun> UpdateCheckRun(const RepoRef& repo, int64_t id, const CheckRunSpec& spec) override {
     CheckRunSpec s = spec;
     s.head_sha.clear();  // not a field of the update operation
+    WAVEBOT_RETURN_IF_ERROR(ValidateCheckRun(s));
     auto j = Do(repo, "PATCH", R(repo) + "/check-runs/" + std::to_string(id), CheckRunBody(s));
     if (!j.ok()) return j.error();
     return ToCheckRun(*j);

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -115,6 +117,33 @@ std::string BindFailureReason(const std::string& host, int port) {
   return reason;
 }
 
+// cpp-httplib 0.11.4 listens with a backlog of 5: a burst of new connections (GitHub's, or a load
+// generator's) overflows it and the dropped SYNs are retried only after a second. It does not expose
+// its socket, so find the listening socket bound to `port` among our descriptors and listen() again,
+// which on Linux just raises the backlog. Returns whether it was found.
+bool RaiseListenBacklog(int port) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return false;
+  bool found = false;
+  while (dirent* e = readdir(dir)) {
+    char* end = nullptr;
+    long fd = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || fd == dirfd(dir)) continue;
+    int listening = 0;
+    socklen_t len = sizeof(listening);
+    if (getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
+    sockaddr_storage addr{};
+    socklen_t alen = sizeof(addr);
+    if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
+    int bound = addr.ss_family == AF_INET    ? ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port)
+                : addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+                                             : -1;
+    if (bound == port && ::listen(static_cast<int>(fd), SOMAXCONN) == 0) found = true;
+  }
+  closedir(dir);
+  return found;
+}
+
 Request Convert(const httplib::Request& in) {
   Request r;
   r.method = in.method;
@@ -213,6 +242,7 @@ class HttplibServer final : public Server {
                                                 std::to_string(options_.port) + ": " +
                                                 BindFailureReason(options_.host, options_.port));
     }
+    if (!RaiseListenBacklog(port_)) spdlog::warn("http: could not raise the listen backlog of port {}", port_);
     // The socket is already listening: connections made before the loop starts wait in the backlog.
     thread_ = std::thread([this] { svr_.listen_after_bind(); });
     return OkStatus();

@@ -29,17 +29,27 @@ int64_t Renderer::UserId(const std::string& login) {
   return static_cast<int64_t>(h % 90'000'000ULL) + 10'000;
 }
 
+static std::string UrlLogin(const std::string& login) {
+  std::string out;
+  for (char c : login) {
+    if (c == '[') out += "%5B";
+    else if (c == ']') out += "%5D";
+    else out.push_back(c);
+  }
+  return out;
+}
+
 json Renderer::User(const std::string& login) const {
   int64_t id = UserId(login);
   bool bot = login.size() > 5 && login.substr(login.size() - 5) == "[bot]";
-  std::string u = api_ + "/users/" + login;
+  std::string u = api_ + "/users/" + UrlLogin(login);
   return {{"login", login},
           {"id", id},
           {"node_id", NodeId(bot ? "Bot" : "User", id)},
           {"avatar_url", api_ + "/avatars/u/" + std::to_string(id)},
           {"gravatar_id", ""},
           {"url", u},
-          {"html_url", api_ + "/" + login},
+          {"html_url", api_ + "/" + UrlLogin(login)},
           {"followers_url", u + "/followers"},
           {"following_url", u + "/following{/other_user}"},
           {"gists_url", u + "/gists{/gist_id}"},

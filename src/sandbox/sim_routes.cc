@@ -248,10 +248,16 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
     if (!admin) ++requests_;
     record = record && route != nullptr && req.path.rfind("/_sim/", 0) != 0;
   }
+  if (!admin) {
+    std::lock_guard lock(mu_);
+    if (request_log_.size() < 100000) {
+      request_log_.push_back(req.method + " " + req.path + " " + std::to_string(reply.status));
+    }
+  }
   res.status = reply.status;
   for (const auto& [k, v] : reply.headers) res.set_header(k, v);
   res.set_header("X-GitHub-Media-Type", "github.v3; format=json");
-  res.set_header("X-GitHub-Request-Id", std::to_string(reply.status) + ":" + std::to_string(requests_));
+  res.set_header("X-GitHub-Request-Id", "SIM:" + std::to_string(reply.status));
   if (!reply.raw.empty()) {
     res.set_content(reply.raw, "text/plain");
   } else if (!reply.body.is_null() && reply.status != 204 && reply.status != 304) {
@@ -267,6 +273,7 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
             {"auth", scheme},
             {"content_type", req.get_header_value("Content-Type")},
             {"api_version", req.get_header_value("X-GitHub-Api-Version")},
+            {"user_agent", req.get_header_value("User-Agent")},
             {"body", recorded_body},
             {"status", reply.status},
             {"fault", fault.has_value()},

@@ -54,15 +54,18 @@ Status SimulatorImpl::Init() {
     if (const char* env = std::getenv("WAVEBOT_CONTRACT_RECORD"); env != nullptr) opt_.record_path = env;
   }
   server_ = std::make_unique<httplib::Server>();
+  // Idle keep-alive connections hold a worker until this passes; keep Stop() prompt.
+  server_->set_keep_alive_timeout(1);
   GitHttpOptions git;
   git.root = opt_.data_dir + "/git";
   git.authorize = [this](const std::string& user, const std::string& password, const std::string& repo_path,
                          bool is_push) { return AuthorizeGit(user, password, repo_path, is_push); };
   MountGitHttp(server_.get(), "/git", git);
   server_->set_post_routing_handler([this](const httplib::Request& req, httplib::Response&) {
-    if (req.method == "POST" && req.path.rfind("/git/", 0) == 0 &&
-        req.path.size() > 16 && req.path.substr(req.path.size() - 16) == "/git-receive-pack") {
-      std::string rp = req.path.substr(5, req.path.size() - 5 - 16);  // owner/name.git
+    static const std::string kSuffix = "/git-receive-pack";
+    if (req.method == "POST" && req.path.rfind("/git/", 0) == 0 && req.path.size() > 5 + kSuffix.size() &&
+        req.path.compare(req.path.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0) {
+      std::string rp = req.path.substr(5, req.path.size() - 5 - kSuffix.size());  // owner/name.git
       if (rp.size() > 4) rp.resize(rp.size() - 4);
       std::lock_guard lock(mu_);
       auto it = repos_.find(rp);
@@ -566,7 +569,8 @@ Status SimulatorImpl::AddSubIssue(const RepoRef& ref, int64_t parent, int64_t ch
                   {"parent_issue", render_.Issue(*r, r->issues[parent])},
                   {"parent_issue_repo", render_.Repo(*r)},
                   {"sub_issue_id", r->issues[child].id},
-                  {"sub_issue", render_.Issue(*r, r->issues[child])}};
+                  {"sub_issue", render_.Issue(*r, r->issues[child])},
+                  {"sub_issue_repo", render_.Repo(*r)}};
   EmitLocked(*r, "sub_issues", payload, r->owner);
   return OkStatus();
 }
@@ -586,6 +590,14 @@ Status SimulatorImpl::AddBlockedBy(const RepoRef& ref, int64_t blocked, int64_t 
                   {"blocking_issue_id", r->issues[blocker].id},
                   {"blocking_issue", render_.Issue(*r, r->issues[blocker])},
                   {"blocking_issue_repo", render_.Repo(*r)}};
+  json owner = render_.User(r->owner);
+  payload["organization"] = {{"login", r->owner}, {"id", owner["id"]}, {"node_id", owner["node_id"]},
+                             {"url", owner["url"]}, {"repos_url", owner["repos_url"]},
+                             {"events_url", owner["url"].get<std::string>() + "/events"}, {"hooks_url", owner["url"].get<std::string>() + "/hooks"},
+                             {"issues_url", owner["url"].get<std::string>() + "/issues"},
+                             {"members_url", owner["url"].get<std::string>() + "/members{/member}"},
+                             {"public_members_url", owner["url"].get<std::string>() + "/public_members{/member}"},
+                             {"avatar_url", owner["avatar_url"]}, {"description", nullptr}};
   EmitLocked(*r, "issue_dependencies", payload, r->owner);
   return OkStatus();
 }
@@ -676,6 +688,13 @@ void SimulatorImpl::EmitLocked(sim::RepoRec& r, const std::string& event, json p
   cv_.notify_all();
 }
 
+// GitHub's noreply address for a login ("<id>+<login>@users.noreply.github.com", without "[bot]").
+static std::string NoreplyEmail(const std::string& login) {
+  std::string name = login;
+  if (name.size() > 5 && name.substr(name.size() - 5) == "[bot]") name.resize(name.size() - 5);
+  return std::to_string(sim::Renderer::UserId(login)) + "+" + name + "@users.noreply.github.com";
+}
+
 void SimulatorImpl::EmitPushLocked(sim::RepoRec& r, const std::string& ref, const std::string& before,
                                    const std::string& after, const std::string& pusher) {
   bool deleted = after == std::string(40, '0');
@@ -724,7 +743,7 @@ void SimulatorImpl::EmitPushLocked(sim::RepoRec& r, const std::string& ref, cons
                                   after.substr(0, 12)},
                   {"commits", commits},
                   {"head_commit", head},
-                  {"pusher", {{"name", pusher}, {"email", pusher + "@users.noreply.github.com"}}}};
+                  {"pusher", {{"name", pusher}, {"email", NoreplyEmail(pusher)}}}};
   EmitLocked(r, "push", payload, pusher);
   // EmitLocked put the REST repository shape; push uses its own.
   auto& d = deliveries_.back();
@@ -744,6 +763,9 @@ void SimulatorImpl::WebhookLoop() {
       index = webhook_queue_.front();
       d = deliveries_[index];
       sending_ = true;
+    }
+    if (!d.redelivery) {
+      Record({{"kind", "webhook"}, {"event", d.event}, {"action", d.action}, {"payload", json::parse(d.payload)}});
     }
     int code = 0;
     std::string status;
@@ -952,6 +974,12 @@ void SimulatorImpl::CiLoop() {
         EmitLocked(r, "check_run", {{"action", "completed"}, {"check_run", cr}}, "github-actions[bot]");
       }
       json suite = render_.CheckSuite(r, s);
+      suite["head_commit"] = {{"id", s.head_sha},
+                              {"tree_id", s.head_sha},
+                              {"message", "commit"},
+                              {"timestamp", Iso(w.created)},
+                              {"author", {{"name", "dev"}, {"email", "dev@example.com"}}},
+                              {"committer", {{"name", "dev"}, {"email", "dev@example.com"}}}};
       EmitLocked(r, "check_suite", {{"action", "completed"}, {"check_suite", suite}}, "github-actions[bot]");
       json run = render_.Run(r, w);
       json workflow = {{"id", w.workflow_id},
@@ -988,6 +1016,11 @@ void SimulatorImpl::SetFaultConfig(const FaultConfig& config) {
 int64_t SimulatorImpl::request_count() const {
   std::lock_guard lock(mu_);
   return requests_;
+}
+
+std::vector<std::string> SimulatorImpl::RequestLog() const {
+  std::lock_guard lock(mu_);
+  return request_log_;
 }
 
 void SimulatorImpl::Record(const json& entry) {

@@ -150,6 +150,8 @@ class Simulator {
   virtual bool WaitForIdle(std::chrono::milliseconds timeout) const = 0;
   // Number of REST requests served (after faults), for tests and benchmarks.
   virtual int64_t request_count() const = 0;
+  // "METHOD /path STATUS" of every REST request served (faults included), oldest first; for tests.
+  virtual std::vector<std::string> RequestLog() const = 0;
   // The raw state of a PR as JSON (what GET .../pulls/{n} answers), for assertions.
   virtual Result<std::string> PullJson(const RepoRef& repo, int64_t number) = 0;
 };

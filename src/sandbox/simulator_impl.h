@@ -68,6 +68,7 @@ class SimulatorImpl final : public Simulator {
                          std::chrono::milliseconds timeout) const override;
   bool WaitForIdle(std::chrono::milliseconds timeout) const override;
   int64_t request_count() const override;
+  std::vector<std::string> RequestLog() const override;
   Result<std::string> PullJson(const RepoRef& repo, int64_t number) override;
 
  private:
@@ -152,6 +153,7 @@ class SimulatorImpl final : public Simulator {
   int64_t next_id_ = 1000;
   int64_t next_delivery_id_ = 1;
   int64_t requests_ = 0;
+  std::vector<std::string> request_log_;
   std::map<std::string, sim::RepoRec> repos_;  // by full name
   std::map<int64_t, sim::InstallationRec> installations_;
   std::map<std::string, sim::TokenRec> tokens_;

@@ -1,6 +1,7 @@
 #include "store/database.h"
 
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 namespace wavebot::store {
 
@@ -41,14 +42,51 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options,
   }
   auto reader = Connection::Open(options.path, sync);
   if (!reader.ok()) return reader.error();
+  auto checkpointer = Connection::Open(options.path, sync);
+  if (!checkpointer.ok()) return checkpointer.error();
   return std::unique_ptr<Database>(
-      new Database(options, std::move(*writer), std::move(*reader), current));
+      new Database(options, std::move(*writer), std::move(*reader), std::move(*checkpointer), current));
 }
 
 Database::Database(DatabaseOptions options, std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader,
-                   int version)
-    : options_(std::move(options)), schema_version_(version), writer_(std::move(writer)), reader_(std::move(reader)) {
+                   std::unique_ptr<Connection> checkpointer, int version)
+    : options_(std::move(options)),
+      schema_version_(version),
+      writer_(std::move(writer)),
+      reader_(std::move(reader)),
+      checkpointer_(std::move(checkpointer)) {
+  // Replaces SQLite's automatic checkpoint (which runs inside COMMIT on the writer).
+  sqlite3_wal_hook(writer_->raw(), &Database::OnWalCommit, this);
   writer_thread_ = std::thread([this] { WriterLoop(); });
+  checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
+}
+
+int Database::OnWalCommit(void* self, sqlite3*, const char*, int pages) {
+  constexpr int kCheckpointPages = 1000;  // SQLite's default auto-checkpoint threshold
+  if (pages >= kCheckpointPages) {
+    auto* db = static_cast<Database*>(self);
+    {
+      std::lock_guard lock(db->mu_);
+      db->checkpoint_wanted_ = true;
+    }
+    db->checkpoint_cv_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void Database::CheckpointLoop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      checkpoint_cv_.wait(lock, [&] { return stopping_ || checkpoint_wanted_; });
+      if (stopping_) return;
+      checkpoint_wanted_ = false;
+    }
+    int rc = sqlite3_wal_checkpoint_v2(checkpointer_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      spdlog::warn("store: checkpoint failed: {}", checkpointer_->LastError());
+    }
+  }
 }
 
 Database::~Database() {
@@ -57,7 +95,9 @@ Database::~Database() {
     stopping_ = true;
   }
   cv_.notify_all();
+  checkpoint_cv_.notify_all();
   writer_thread_.join();
+  checkpoint_thread_.join();
 }
 
 Status Database::Write(WriteFn fn) {

@@ -75,8 +75,10 @@ class Database {
     std::promise<Status> done;
   };
   Database(DatabaseOptions options, std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader,
-           int version);
+           std::unique_ptr<Connection> checkpointer, int version);
   void WriterLoop();
+  void CheckpointLoop();
+  static int OnWalCommit(void* self, struct sqlite3* db, const char* name, int pages);
 
   const DatabaseOptions options_;
   const int schema_version_;
@@ -91,6 +93,13 @@ class Database {
   int64_t commits_ = 0;         // guarded by mu_
   int64_t writes_ = 0;          // guarded by mu_
   std::thread writer_thread_;
+
+  // Checkpoints run on their own connection and thread (PASSIVE: never blocking the writer), so a
+  // commit never waits for the WAL to be copied into the database file.
+  std::unique_ptr<Connection> checkpointer_;  // used only by checkpoint_thread_
+  bool checkpoint_wanted_ = false;            // guarded by mu_
+  std::condition_variable checkpoint_cv_;
+  std::thread checkpoint_thread_;
 };
 
 }  // namespace wavebot::store

@@ -14,7 +14,6 @@ CREATE TABLE deliveries (
   installation_id INTEGER NOT NULL DEFAULT 0,
   repository      TEXT NOT NULL DEFAULT '',           -- owner/name, '' when the event has none
   received_at_ms  INTEGER NOT NULL,
-  body            BLOB NOT NULL,                      -- the raw bytes GitHub signed
   status          TEXT NOT NULL DEFAULT 'pending',    -- pending|processing|done|ignored|dead
   attempts        INTEGER NOT NULL DEFAULT 0,
   last_error      TEXT NOT NULL DEFAULT '',
@@ -22,7 +21,13 @@ CREATE TABLE deliveries (
   finished_at_ms  INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX deliveries_by_status ON deliveries(status, seq);
-CREATE INDEX deliveries_by_repo ON deliveries(repository, status, seq);
+CREATE INDEX deliveries_by_repo ON deliveries(repository, status);
+-- The raw bytes GitHub signed, apart from the row whose status changes, so that a status update does
+-- not rewrite a 25 MiB record.
+CREATE TABLE delivery_bodies (
+  seq             INTEGER PRIMARY KEY REFERENCES deliveries(seq) ON DELETE CASCADE,
+  body            BLOB NOT NULL
+);
 
 CREATE TABLE epics (
   id              INTEGER PRIMARY KEY AUTOINCREMENT,

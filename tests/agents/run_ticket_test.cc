@@ -225,6 +225,26 @@ TEST_F(RunTicketTest, CleanRebaseNeedsNoAgent) {
   EXPECT_EQ(ShellOutput(bare + " rev-parse wave/1-epic/18-t~1"), RemoteSha("main"));
 }
 
+TEST_F(RunTicketTest, RebaseModeRunsNoAgentAndReportsConflicts) {
+  auto first = Run(Demo(23, "write README.md <<EOF\nt23\nEOF\nwrite t23.txt <<EOF\nx\nEOF\n"));
+  ASSERT_EQ(first.outcome, Outcome::kDone);
+  Human("echo other > other23.txt && git add other23.txt && git commit -qm other && git push -q origin main");
+  RunTicketRequest req = Demo(23, "fail 9\n");
+  req.mode = Mode::kRebase;
+  req.prompt_file = "";
+  req.expected_remote_head = first.head_sha;
+  auto clean = Run(req);
+  ASSERT_EQ(clean.outcome, Outcome::kDone) << clean.reason;
+  std::string bare = "git --git-dir=" + (root_ / "octo/demo.git").string();
+  EXPECT_EQ(ShellOutput(bare + " rev-parse wave/1-epic/23-t~1"), RemoteSha("main"));
+  Human("git pull -q --rebase origin main && echo main23 > README.md && git commit -qam m && git push -q origin main");
+  req.expected_remote_head = clean.head_sha;
+  auto conflict = Run(req);
+  EXPECT_EQ(conflict.outcome, Outcome::kConflict);
+  EXPECT_EQ(conflict.conflicting_paths, std::vector<std::string>{"README.md"});
+  EXPECT_EQ(RemoteSha("wave/1-epic/23-t"), clean.head_sha);  // untouched
+}
+
 TEST_F(RunTicketTest, BadInputIsAnError) {
   auto req = Demo(19, "say x\n");
   req.prompt_file = "/nonexistent/prompt.md";

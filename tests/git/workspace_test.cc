@@ -193,6 +193,24 @@ TEST_F(WorkspaceTest, PooledWorktreeKeepsNothingOfThePreviousTicket) {
   EXPECT_EQ(ShellOutput("git -C " + first_path + " symbolic-ref HEAD"), "refs/heads/wave/1-epic/14-ticket");
 }
 
+TEST_F(WorkspaceTest, CheckoutFiltersApplyWhenTheRepositoryHasAttributes) {
+  Human("printf 'crlf.txt text eol=crlf\\n' > .gitattributes && printf 'a\\nb\\n' > crlf.txt && git add -A && "
+        "git commit -qm attrs && git push -q origin main");
+  auto ws = Open(Options());
+  std::string path;
+  {
+    auto wt = ws->Acquire(Spec(17));  // fresh
+    ASSERT_TRUE(wt.ok());
+    path = (*wt)->path();
+    EXPECT_EQ(ShellOutput("od -c " + path + "/crlf.txt | head -1"), "0000000   a  \\r  \\n   b  \\r  \\n");
+    fs::remove(fs::path(path) / "crlf.txt");
+  }
+  auto wt = ws->Acquire(Spec(18));  // pooled
+  ASSERT_TRUE(wt.ok());
+  ASSERT_TRUE((*wt)->reused());
+  EXPECT_EQ(ShellOutput("od -c " + path + "/crlf.txt | head -1"), "0000000   a  \\r  \\n   b  \\r  \\n");
+}
+
 TEST_F(WorkspaceTest, KeepIgnoredFilesKeepsBuildCaches) {
   auto opts = Options();
   opts.keep_ignored_files = true;

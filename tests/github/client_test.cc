@@ -1,0 +1,413 @@
+// The REST client against the simulator over loopback: auth, tokens, pagination, ETags, rate limits,
+// retries, redirects, idempotent PR creation.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "github/epic_fetch.h"
+#include "github/jwt.h"
+#include "github/redelivery.h"
+#include "github/sim_fixture.h"
+
+namespace wavebot::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using sandbox::Fault;
+
+class ClientTest : public SimTest {};
+
+TEST_F(ClientTest, AppAuthLooksUpInstallationAndCachesToken) {
+  auto repo = client_->GetRepository(kRepo);
+  ASSERT_TRUE(repo.ok()) << repo.error().ToString();
+  EXPECT_EQ(repo->default_branch, "main");
+  EXPECT_EQ(repo->full_name, "octo/demo");
+  ASSERT_TRUE(client_->GetIssue(kRepo, 1).error().code() == wavebot::ErrorCode::kNotFound);
+  EXPECT_EQ(CountRequests("GET /repos/octo/demo/installation 200"), 1);
+  EXPECT_EQ(CountRequests("POST /app/installations/"), 1);
+}
+
+TEST_F(ClientTest, RefreshesTokenFiveMinutesBeforeExpiry) {
+  ASSERT_TRUE(client_->GetRepository(kRepo).ok());
+  clock_.Advance(50min);
+  ASSERT_TRUE(client_->GetRepository(kRepo).ok());
+  EXPECT_EQ(CountRequests("POST /app/installations/"), 1) << "a token with 10 minutes left is reused";
+  clock_.Advance(6min);
+  ASSERT_TRUE(client_->GetRepository(kRepo).ok());
+  EXPECT_EQ(CountRequests("POST /app/installations/"), 2) << "a token with 4 minutes left is refreshed";
+  EXPECT_EQ(CountRequests("GET /repos/octo/demo 401"), 0);
+}
+
+TEST_F(ClientTest, PersonalAccessTokenMode) {
+  auto token = sim_->CreateUserToken("alice");
+  ASSERT_TRUE(token.ok());
+  github::ClientOptions co;
+  co.api_url = sim_->api_url();
+  co.token = *token;
+  co.clock = &clock_;
+  auto pat = MakeClient(co);
+  ASSERT_TRUE(pat->GetRepository(kRepo).ok());
+  EXPECT_EQ(CountRequests("POST /app/installations/"), 0);
+  auto comment = pat->CreateComment(kRepo, *sim_->CreateIssue(kRepo, "bob", "t", "b", {}), "hi");
+  ASSERT_TRUE(comment.ok());
+  EXPECT_EQ(comment->user_login, "alice");
+}
+
+TEST_F(ClientTest, BadCredentialsAreClearErrors) {
+  github::ClientOptions co = ClientOpts();
+  co.private_key_pem = "not a key";
+  auto bad = github::NewClient(co);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("WAVEBOT_PRIVATE_KEY_FILE"), std::string::npos);
+
+  // A different key: GitHub refuses the JWT.
+  auto other = github::PrivateKey::Generate();
+  co = ClientOpts();
+  co.private_key_pem = (*other)->PrivatePem();
+  auto wrong = MakeClient(co);
+  auto res = wrong->GetRepository(kRepo);
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().code(), ErrorCode::kUnauthenticated);
+
+  // A clock 20 minutes slow: the JWT expired before GitHub saw it; the message points at the clock.
+  FakeClock slow(clock_.Now() - 20min);
+  co = ClientOpts();
+  co.clock = &slow;
+  auto skewed = MakeClient(co);
+  res = skewed->GetRepository(kRepo);
+  ASSERT_FALSE(res.ok());
+  EXPECT_NE(res.error().message().find("clock"), std::string::npos) << res.error().message();
+
+  github::ClientOptions none;
+  none.api_url = sim_->api_url();
+  EXPECT_EQ(github::NewClient(none).error().code(), ErrorCode::kInvalidArgument);
+  none.api_url = "ftp://x";
+  none.token = "t";
+  EXPECT_EQ(github::NewClient(none).error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(ClientTest, PaginatesAcrossThreePages) {
+  for (int i = 0; i < 250; ++i) ASSERT_TRUE(sim_->CreateIssue(kRepo, "alice", "t" + std::to_string(i), "", {}).ok());
+  github::IssueListFilter f;
+  f.state = "all";
+  auto issues = client_->ListIssues(kRepo, f);
+  ASSERT_TRUE(issues.ok()) << issues.error().ToString();
+  ASSERT_EQ(issues->size(), 250u);
+  std::set<int64_t> numbers;
+  for (const auto& i : *issues) numbers.insert(i.number);
+  EXPECT_EQ(numbers.size(), 250u);
+  EXPECT_EQ(CountRequests("GET /repos/octo/demo/issues 200"), 3);
+}
+
+TEST_F(ClientTest, ConditionalRequestAnswered304CostsNoRateLimit) {
+  int64_t n = *sim_->CreateIssue(kRepo, "alice", "title", "body", {"agent-ready"});
+  auto first = client_->GetIssue(kRepo, n);
+  ASSERT_TRUE(first.ok());
+  auto again = client_->GetIssue(kRepo, n);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->title, "title");
+  EXPECT_EQ(again->labels, std::vector<std::string>{"agent-ready"});
+  EXPECT_EQ(CountRequests("GET /repos/octo/demo/issues/" + std::to_string(n) + " 304"), 1);
+  // The issue changes: the ETag no longer matches and the new body arrives.
+  ASSERT_TRUE(sim_->AddLabel(kRepo, n, "bug", "alice").ok());
+  auto changed = client_->GetIssue(kRepo, n);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(changed->labels.size(), 2u);
+}
+
+class RateLimitedTest : public SimTest {
+  void Configure(sandbox::SimulatorOptions* so) override {
+    so->rate_limit = 3;
+    so->faults.retry_after_seconds = 7;
+  }
+};
+
+TEST_F(RateLimitedTest, SecondaryLimitHonoursRetryAfter) {
+  ASSERT_TRUE(client_->GetRepository(kRepo).ok());  // token minted
+  sim_->InjectFaults({Fault::kSecondary403RetryAfter});
+  auto before = clock_.slept();
+  ASSERT_TRUE(client_->GetIssue(kRepo, 1).error().code() == wavebot::ErrorCode::kNotFound);
+  EXPECT_EQ(clock_.slept() - before, 7s);
+  sim_->InjectFaults({Fault::kSecondary429RetryAfter});
+  before = clock_.slept();
+  ASSERT_TRUE(client_->GetRepository(kRepo).ok());
+  EXPECT_EQ(clock_.slept() - before, 7s);
+}
+
+TEST_F(RateLimitedTest, SecondaryLimitWithoutRetryAfterBacksOffFromAMinute) {
+  ASSERT_TRUE(client_->GetRepository(kRepo).ok());
+  sim_->InjectFaults({Fault::kSecondary403NoRetryAfter, Fault::kSecondary403NoRetryAfter});
+  auto before = clock_.slept();
+  ASSERT_TRUE(client_->GetRepository(kRepo).ok());
+  EXPECT_EQ(clock_.slept() - before, 60s + 120s);
+}
+
+TEST_F(RateLimitedTest, PrimaryLimitWaitsUntilReset) {
+  auto token = sim_->CreateUserToken("alice");
+  github::ClientOptions co;
+  co.api_url = sim_->api_url();
+  co.token = *token;
+  co.clock = &clock_;
+  auto c = MakeClient(co);  // default deadline (10 minutes): shorter than the wait for the reset
+  co.call_deadline = std::chrono::hours(2);
+  auto a = MakeClient(co);
+  auto b = MakeClient(co);  // shares the token, knows nothing of its limit
+  for (int i = 1; i <= 3; ++i) ASSERT_EQ(a->GetIssue(kRepo, i).error().code(), wavebot::ErrorCode::kNotFound);
+  // `c` gets the 403 with remaining 0; the reset is past its deadline, so it fails at once.
+  auto before = clock_.slept();
+  auto limited = c->GetRepository(kRepo);
+  ASSERT_FALSE(limited.ok());
+  EXPECT_EQ(limited.error().code(), ErrorCode::kRateLimited);
+  EXPECT_EQ(clock_.slept(), before);
+  EXPECT_EQ(CountRequests("GET /repos/octo/demo 403"), 1);
+  // `a` saw remaining=0: it waits for the reset before sending, and sends no request that would fail.
+  auto start = clock_.Now();
+  auto after_reset = a->GetRepository(kRepo);
+  ASSERT_TRUE(after_reset.ok()) << after_reset.error().ToString();
+  auto waited = clock_.Now() - start;
+  EXPECT_GE(waited, 59min);
+  EXPECT_LE(waited, 61min);
+  EXPECT_EQ(CountRequests("GET /repos/octo/demo 403"), 1);
+  // Exhaust the new window through `a`; `b` learns from the 403 and waits for the reset.
+  ASSERT_TRUE(a->GetIssue(kRepo, 9).error().code() == wavebot::ErrorCode::kNotFound);
+  ASSERT_TRUE(a->GetIssue(kRepo, 10).error().code() == wavebot::ErrorCode::kNotFound);
+  start = clock_.Now();
+  auto b_res = b->GetRepository(kRepo);
+  ASSERT_TRUE(b_res.ok()) << b_res.error().ToString();
+  EXPECT_GE(clock_.Now() - start, 59min);
+  EXPECT_EQ(CountRequests("GET /repos/octo/demo 403"), 2);
+}
+
+TEST_F(RateLimitedTest, WaitPastTheDeadlineFailsWithoutWaiting) {
+  github::ClientOptions co = ClientOpts();
+  co.call_deadline = 5s;
+  auto c = MakeClient(co);
+  ASSERT_TRUE(c->GetRepository(kRepo).ok());
+  sim_->InjectFaults({Fault::kSecondary403RetryAfter});  // retry-after 7 s > 5 s deadline
+  auto before = clock_.slept();
+  auto res = c->GetRepository(kRepo);
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().code(), ErrorCode::kRateLimited);
+  EXPECT_EQ(clock_.slept(), before);
+}
+
+TEST_F(ClientTest, ServerErrorsAreRetriedWithJitteredBackoff) {
+  ASSERT_TRUE(client_->GetRepository(kRepo).ok());
+  sim_->InjectFaults({Fault::k500, Fault::k502});
+  auto before = clock_.slept();
+  ASSERT_TRUE(client_->GetRepository(kRepo).ok());
+  auto waited = clock_.slept() - before;
+  // 1 s then 2 s, each scaled by a jitter in [0.5, 1.5).
+  EXPECT_GE(waited, 1500ms);
+  EXPECT_LT(waited, 4500ms);
+}
+
+TEST_F(ClientTest, ServerErrorsGiveUpAtTheDeadline) {
+  github::ClientOptions co = ClientOpts();
+  co.call_deadline = 30s;
+  auto c = MakeClient(co);
+  ASSERT_TRUE(c->GetRepository(kRepo).ok());
+  sim_->InjectFaults(std::vector<Fault>(30, Fault::k500));
+  auto start = clock_.Now();
+  auto res = c->GetRepository(kRepo);
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().code(), ErrorCode::kUnavailable);
+  EXPECT_LE(clock_.Now() - start, 30s);
+  int attempts = CountRequests("GET /repos/octo/demo 500");
+  EXPECT_GE(attempts, 3);
+  EXPECT_LE(attempts, 8) << "backoff, not a tight loop";
+}
+
+TEST_F(ClientTest, ConnectionErrorsRetryThenFail) {
+  github::ClientOptions co;
+  co.api_url = "http://127.0.0.1:1";  // nothing listens there
+  co.token = "x";
+  co.clock = &clock_;
+  co.call_deadline = 20s;
+  co.jitter_seed = 3;
+  auto c = MakeClient(co);
+  auto start = clock_.Now();
+  auto res = c->GetRepository(kRepo);
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().code(), ErrorCode::kUnavailable);
+  EXPECT_GT(clock_.Now() - start, 1s);
+  EXPECT_LE(clock_.Now() - start, 20s);
+}
+
+TEST_F(ClientTest, CreatePullWhenOneExistsReturnsIt) {
+  ASSERT_TRUE(sim_->CommitFiles(kRepo, "feature", {{"a.txt", "a"}}, "add a", "alice").ok());
+  github::NewPullRequest p{"Feature", "feature", "main", "body", false};
+  auto first = client_->CreatePull(kRepo, p);
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  auto second = client_->CreatePull(kRepo, p);
+  ASSERT_TRUE(second.ok()) << second.error().ToString();
+  EXPECT_EQ(first->number, second->number);
+  EXPECT_EQ(CountRequests("POST /repos/octo/demo/pulls 422"), 1);
+  github::PullListFilter f;
+  f.head = "octo:feature";
+  auto list = client_->ListPulls(kRepo, f);
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->size(), 1u);
+  // A head that does not exist is a plain validation error.
+  auto bad = client_->CreatePull(kRepo, {"x", "nope", "main", "", false});
+  EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(ClientTest, IssuesLabelsCommentsReactions) {
+  int64_t n = *sim_->CreateIssue(kRepo, "alice", "Epic", "the body", {});
+  auto labels = client_->AddLabels(kRepo, n, {"agent-ready", "epic"});
+  ASSERT_TRUE(labels.ok());
+  EXPECT_EQ(labels->size(), 2u);
+  ASSERT_TRUE(client_->RemoveLabel(kRepo, n, "epic").ok());
+  ASSERT_TRUE(client_->RemoveLabel(kRepo, n, "never-there").ok());
+  auto c = client_->CreateComment(kRepo, n, "<!-- wavebot:status -->\nhello");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->user_login, "wavebot[bot]");
+  ASSERT_TRUE(client_->UpdateComment(kRepo, c->id, "<!-- wavebot:status -->\nedited").ok());
+  auto comments = client_->ListComments(kRepo, n);
+  ASSERT_TRUE(comments.ok());
+  ASSERT_EQ(comments->size(), 1u);
+  EXPECT_EQ((*comments)[0].body, "<!-- wavebot:status -->\nedited");
+  ASSERT_TRUE(client_->AddCommentReaction(kRepo, c->id, "eyes").ok());
+  ASSERT_TRUE(client_->AddIssueReaction(kRepo, n, "+1").ok());
+  EXPECT_EQ(client_->AddIssueReaction(kRepo, n, "sparkles").error().code(), ErrorCode::kInvalidArgument);
+  github::IssueUpdate u;
+  u.state = "closed";
+  u.state_reason = "completed";
+  auto closed = client_->UpdateIssue(kRepo, n, u);
+  ASSERT_TRUE(closed.ok());
+  EXPECT_EQ(closed->state, "closed");
+  EXPECT_EQ(client_->GetIssue(kRepo, 999).error().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(ClientTest, SubIssuesBlockedByAndEpicFetch) {
+  int64_t epic = *sim_->CreateIssue(kRepo, "alice", "Epic", "", {});
+  int64_t a = *sim_->CreateIssue(kRepo, "alice", "A", "first", {"agent-ready"});
+  int64_t b = *sim_->CreateIssue(kRepo, "alice", "B", "second", {"agent-ready"});
+  ASSERT_TRUE(sim_->AddSubIssue(kRepo, epic, a).ok());
+  ASSERT_TRUE(sim_->AddSubIssue(kRepo, epic, b).ok());
+  ASSERT_TRUE(sim_->AddBlockedBy(kRepo, b, a).ok());
+  auto subs = client_->ListSubIssues(kRepo, epic);
+  ASSERT_TRUE(subs.ok());
+  EXPECT_EQ(subs->size(), 2u);
+  auto blockers = client_->ListBlockedBy(kRepo, b);
+  ASSERT_TRUE(blockers.ok());
+  ASSERT_EQ(blockers->size(), 1u);
+  EXPECT_EQ((*blockers)[0].number, a);
+
+  auto snap = github::FetchEpic(client_.get(), kRepo, epic);
+  ASSERT_TRUE(snap.ok()) << snap.error().ToString();
+  ASSERT_EQ(snap->issues.size(), 3u);
+  for (const auto& i : snap->issues) {
+    if (i.number == epic) {
+      EXPECT_EQ(i.sub_issues, (std::vector<int64_t>{a, b}));
+    } else if (i.number == b) {
+      EXPECT_EQ(i.blocked_by, std::vector<int64_t>{a});
+    } else if (i.number == a) {
+      EXPECT_EQ(i.labels, std::vector<std::string>{"agent-ready"});
+    }
+  }
+  EXPECT_EQ(github::FetchEpic(client_.get(), kRepo, 77).error().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(ClientTest, RefsCreateUpdateAndRefuseNonFastForward) {
+  auto main = client_->GetRef(kRepo, "heads/main");
+  ASSERT_TRUE(main.ok());
+  EXPECT_EQ(main->sha.size(), 40u);
+  auto created = client_->CreateRef(kRepo, "refs/heads/epic/1-demo", main->sha);
+  ASSERT_TRUE(created.ok()) << created.error().ToString();
+  EXPECT_EQ(client_->CreateRef(kRepo, "refs/heads/epic/1-demo", main->sha).error().code(),
+            ErrorCode::kAlreadyExists);
+  auto next = sim_->CommitFiles(kRepo, "side", {{"x", "1"}}, "side", "alice");
+  ASSERT_TRUE(next.ok());
+  ASSERT_TRUE(client_->UpdateRef(kRepo, "heads/epic/1-demo", *next, false).ok());
+  // Back to the parent is not a fast-forward.
+  EXPECT_EQ(client_->UpdateRef(kRepo, "heads/epic/1-demo", main->sha, false).error().code(),
+            ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(client_->UpdateRef(kRepo, "heads/epic/1-demo", main->sha, true).ok());
+  EXPECT_EQ(client_->GetRef(kRepo, "heads/nope").error().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(ClientTest, CheckRunsAndCollaboratorPermission) {
+  auto main = client_->GetRef(kRepo, "heads/main");
+  github::CheckRunSpec spec;
+  spec.name = "wavebot";
+  spec.head_sha = main->sha;
+  spec.status = "in_progress";
+  spec.external_id = "ticket-3";
+  auto run = client_->CreateCheckRun(kRepo, spec);
+  ASSERT_TRUE(run.ok()) << run.error().ToString();
+  github::CheckRunSpec done;
+  done.conclusion = "success";
+  done.output = github::CheckRunOutput{"Ticket #3 merged", "all good", ""};
+  auto updated = client_->UpdateCheckRun(kRepo, run->id, done);
+  ASSERT_TRUE(updated.ok()) << updated.error().ToString();
+  EXPECT_EQ(updated->status, "completed");
+  auto list = client_->ListCheckRunsForRef(kRepo, "main", "wavebot");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].conclusion, "success");
+  github::CheckRunSpec bad;
+  bad.conclusion = "great";
+  EXPECT_EQ(client_->UpdateCheckRun(kRepo, run->id, bad).error().code(), ErrorCode::kInvalidArgument);
+
+  ASSERT_TRUE(sim_->SetCollaborator(kRepo, "maya", "maintain").ok());
+  EXPECT_EQ(*client_->GetCollaboratorPermission(kRepo, "maya"), "maintain");
+  EXPECT_EQ(*client_->GetCollaboratorPermission(kRepo, "octo"), "admin");
+  EXPECT_EQ(*client_->GetCollaboratorPermission(kRepo, "stranger"), "none");
+}
+
+TEST_F(ClientTest, MergeIsARealGitMergeAndAnnounced) {
+  auto head = sim_->CommitFiles(kRepo, "feature", {{"feature.txt", "x"}}, "feature", "alice");
+  ASSERT_TRUE(sim_->CommitFiles(kRepo, "main", {{"other.txt", "y"}}, "other", "bob").ok());
+  auto pr = client_->CreatePull(kRepo, {"Feature", "feature", "main", "", false});
+  ASSERT_TRUE(pr.ok());
+  auto got = client_->GetPull(kRepo, pr->number);
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->mergeable.has_value());
+  EXPECT_TRUE(*got->mergeable);
+  github::MergeRequest stale;
+  stale.sha = std::string(40, 'a');
+  EXPECT_EQ(client_->MergePull(kRepo, pr->number, stale).error().code(), ErrorCode::kConflict);
+  github::MergeRequest m;
+  m.sha = *head;
+  auto merged = client_->MergePull(kRepo, pr->number, m);
+  ASSERT_TRUE(merged.ok()) << merged.error().ToString();
+  EXPECT_TRUE(merged->merged);
+  EXPECT_EQ(client_->GetRef(kRepo, "heads/main")->sha, merged->sha);
+  EXPECT_TRUE(client_->GetPull(kRepo, pr->number)->merged);
+  EXPECT_EQ(client_->MergePull(kRepo, pr->number, {}).error().code(), ErrorCode::kFailedPrecondition);
+  ASSERT_TRUE(hooks_.WaitFor([](const std::vector<ReceivedHook>& hs) {
+    for (const auto& h : hs) {
+      if (h.event != "pull_request") continue;
+      auto j = nlohmann::json::parse(h.body);
+      if (j["action"] == "closed" && j["pull_request"]["merged"] == true) return true;
+    }
+    return false;
+  }));
+}
+
+TEST_F(ClientTest, ConflictingPullIsNotMergeable) {
+  ASSERT_TRUE(sim_->CommitFiles(kRepo, "feature", {{"README.md", "mine\n"}}, "mine", "alice").ok());
+  ASSERT_TRUE(sim_->CommitFiles(kRepo, "main", {{"README.md", "theirs\n"}}, "theirs", "bob").ok());
+  auto pr = client_->CreatePull(kRepo, {"Feature", "feature", "main", "", false});
+  ASSERT_TRUE(pr.ok());
+  auto got = client_->GetPull(kRepo, pr->number);
+  ASSERT_TRUE(got->mergeable.has_value());
+  EXPECT_FALSE(*got->mergeable);
+  EXPECT_EQ(got->mergeable_state, "dirty");
+  EXPECT_EQ(client_->MergePull(kRepo, pr->number, {}).error().code(), ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(ClientTest, WorkflowDispatch) {
+  ASSERT_TRUE(client_->DispatchWorkflow(kRepo, "wavebot.yml", "main", {{"ticket", "3"}}).ok());
+  github::WorkflowRunFilter f;
+  f.event = "workflow_dispatch";
+  auto runs = client_->ListWorkflowRuns(kRepo, f);
+  ASSERT_TRUE(runs.ok());
+  EXPECT_EQ(runs->size(), 1u);
+  EXPECT_EQ(client_->DispatchWorkflow(kRepo, "wavebot.yml", "nope", {}).error().code(), ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace wavebot::testing
