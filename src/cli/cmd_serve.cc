@@ -1,11 +1,13 @@
-// `wavebot serve`: the webhook server and the dispatcher (the engine plugs into the router later).
+// `wavebot serve`: the webhook server, the dispatcher, the engine and the local executor.
 #include <pthread.h>
 #include <signal.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 
 #include <spdlog/spdlog.h>
 
@@ -13,6 +15,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "config/server_config.h"
+#include "engine/app.h"
 #include "http/ingress.h"
 #include "http/server.h"
 #include "store/database.h"
@@ -24,58 +27,40 @@
 namespace wavebot::cli {
 namespace {
 
-// The server settings. For now: defaults overridden by WAVEBOT_WEBHOOK_SECRET, WAVEBOT_LISTEN and
-// WAVEBOT_DATA_DIR from `env`. The configuration file loader (config::LoadServerConfig) replaces this
-// one function when it lands.
-Result<config::ServerConfig> LoadSettings(const std::map<std::string, std::string>& env) {
-  config::ServerConfig cfg;
-  auto get = [&](const char* name, std::string* out) {
-    if (auto it = env.find(name); it != env.end()) *out = it->second;
-  };
-  get("WAVEBOT_WEBHOOK_SECRET", &cfg.webhook_secret);
-  get("WAVEBOT_LISTEN", &cfg.listen);
-  get("WAVEBOT_DATA_DIR", &cfg.data_dir);
-  return cfg;
-}
-
-std::map<std::string, std::string> Environment() {
-  std::map<std::string, std::string> env;
-  for (const char* name : {"WAVEBOT_WEBHOOK_SECRET", "WAVEBOT_LISTEN", "WAVEBOT_DATA_DIR"}) {
-    if (const char* v = std::getenv(name)) env[name] = v;
-  }
-  return env;
-}
-
-// Until the engine lands every handled event is logged and acknowledged. The engine replaces this by
-// registering its own handlers on the same router: router->Register(event, action, fn).
-void RegisterAcknowledgingHandlers(webhook::Router* router) {
-  for (const std::string& event : webhook::HandledEventNames()) {
-    router->Register(event, std::string(webhook::kAnyAction), [](const webhook::Event& e) {
-      spdlog::info("webhook: {}{}{} delivery {} repository '{}' acknowledged", e.name, e.action.empty() ? "" : ".",
-                   e.action, e.delivery_id, e.repository.full_name);
-      return OkStatus();
-    });
-  }
-}
-
 int Fail(const std::string& line) {
   std::fprintf(stderr, "wavebot serve: %s\n", line.c_str());
   return kExitUsage;
 }
 
-int Serve() {
-  auto settings = LoadSettings(Environment());
+// The wavebot executable itself, which the local executor runs as `wavebot run-ticket`.
+std::string SelfPath() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("wavebot") : p.string();
+}
+
+int Serve(const GlobalOptions& global) {
+  std::vector<std::string> warnings;
+  std::string file = global.config_file;
+  if (file.empty() && std::filesystem::exists("config/wavebot.yaml")) file = "config/wavebot.yaml";
+  auto settings = config::LoadServerConfig(file, config::ProcessEnvironment(), &warnings);
   if (!settings.ok()) return Fail(settings.error().message());
+  for (const auto& w : warnings) spdlog::warn("{}", w);
   const config::ServerConfig& cfg = *settings;
   if (cfg.webhook_secret.empty()) {
     return Fail("WAVEBOT_WEBHOOK_SECRET is not set (the webhook secret configured on the GitHub App)");
   }
-  log::AddSecret(cfg.webhook_secret);
   auto listen = http::ParseListen(cfg.listen);
   if (!listen.ok()) return Fail(listen.error().message() + " (WAVEBOT_LISTEN)");
-  std::error_code ec;
-  std::filesystem::create_directories(cfg.data_dir, ec);
-  if (ec) return Fail("cannot create data directory " + cfg.data_dir + ": " + ec.message() + " (WAVEBOT_DATA_DIR)");
+  std::string key;
+  if (!cfg.private_key_file.empty()) {
+    std::ifstream in(cfg.private_key_file);
+    if (!in) return Fail("cannot read the App's private key " + cfg.private_key_file + " (WAVEBOT_PRIVATE_KEY_FILE)");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    key = ss.str();
+    log::AddSecret(key);
+  }
 
   // SIGTERM/SIGINT are taken synchronously by sigwait below; block them before any thread starts so
   // that every thread inherits the mask.
@@ -85,36 +70,31 @@ int Serve() {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  // Durability::kFull (synchronous=FULL): an acknowledged delivery survives power loss, not only kill -9.
-  auto db = store::Database::Open({.path = cfg.DatabasePath(), .durability = store::Durability::kFull});
-  if (!db.ok()) return Fail(db.error().message());
-  auto deliveries = store::NewSqliteDeliveryStore(db->get());
-  webhook::Metrics metrics;
-  webhook::Router router;
-  RegisterAcknowledgingHandlers(&router);
-  webhook::Dispatcher dispatcher(deliveries.get(), &router, RealClock(), &metrics,
-                                 {.workers = cfg.dispatch_workers, .max_attempts = cfg.handler_max_attempts});
-
-  auto server = http::NewServer({.host = listen->first, .port = listen->second,
-                                 .max_body_bytes = cfg.max_body_bytes});
-  http::Ingress ingress({.webhook_secret = cfg.webhook_secret}, deliveries.get(), &metrics, RealClock(),
-                        [&dispatcher] { dispatcher.Notify(); });
-  ingress.Register(server.get());
-  if (Status st = server->Start(); !st.ok()) return Fail(st.error().message());
-  if (Status st = dispatcher.Start(); !st.ok()) {
-    server->Stop();
-    return Fail(st.error().message());
+  engine::AppOptions opts;
+  opts.server = cfg;
+  opts.wavebot_binary = SelfPath();
+  opts.private_key_pem = key;
+  std::string api = cfg.github_api;
+  // Clone URLs: github.com for the public API, the host itself for GHES (/api/v3) and the simulator.
+  if (api == "https://api.github.com") {
+    opts.git_base_url = "https://github.com";
+  } else if (auto pos = api.find("/api/v3"); pos != std::string::npos) {
+    opts.git_base_url = api.substr(0, pos);
+  } else {
+    opts.git_base_url = api;
   }
-  std::printf("wavebot serve: listening on http://%s:%d (database %s)\n", listen->first.c_str(), server->port(),
+  auto app = engine::App::Create(opts);
+  if (!app.ok()) return Fail(app.error().message());
+  if (Status st = (*app)->Start(); !st.ok()) return Fail(st.error().message());
+  std::printf("wavebot serve: listening on http://%s:%d (database %s)\n", listen->first.c_str(), (*app)->port(),
               cfg.DatabasePath().c_str());
   std::fflush(stdout);
 
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("serve: {} received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  server->Stop();      // no new connections; in-flight requests finish (their deliveries are committed)
-  dispatcher.Stop();   // running handlers finish; the rest stays pending in the store
-  db->reset();
+  (*app)->Stop();  // no new connections; in-flight requests finish; handlers and passes finish
+  app->reset();
   spdlog::info("serve: stopped");
   return kExitOk;
 }
@@ -123,7 +103,7 @@ int Serve() {
 
 Command ServeCommand() {
   return {"serve", "Run the webhook server, the engine and the configured executor",
-          [](CLI::App*, const GlobalOptions*) { return [] { return Serve(); }; }};
+          [](CLI::App*, const GlobalOptions* global) { return [global] { return Serve(*global); }; }};
 }
 
 }  // namespace wavebot::cli

@@ -124,13 +124,23 @@ class AppApi {
   virtual Status RedeliverDelivery(int64_t delivery_id) = 0;
 };
 
+// Credentials for git over HTTPS (user "x-access-token").
+class GitTokenApi {
+ public:
+  virtual ~GitTokenApi() = default;
+  // The installation token for `repo` (PAT mode: the token), refreshed before it expires. Memory only:
+  // callers hand it to git through a credential callback or a child's environment, never to disk.
+  virtual Result<std::string> GitToken(const RepoRef& repo) = 0;
+};
+
 class Client : public IssuesApi,
                public GitRefsApi,
                public PullsApi,
                public ChecksApi,
                public ActionsApi,
                public ReposApi,
-               public AppApi {};
+               public AppApi,
+               public GitTokenApi {};
 
 struct ClientOptions {
   // Base URL: "https://api.github.com", a GHES "https://host/api/v3", or the loopback simulator

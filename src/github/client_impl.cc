@@ -538,6 +538,8 @@ class RestGitHubClient final : public Client {
     return OkStatus();
   }
 
+  Result<std::string> GitToken(const RepoRef& repo) override { return rest_->InstallationToken(repo); }
+
  private:
   std::unique_ptr<RestClient> rest_;
 };

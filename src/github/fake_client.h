@@ -103,6 +103,7 @@ class FakeClient final : public Client {
   Result<Installation> GetRepoInstallation(const RepoRef& repo) override;
   Result<std::vector<HookDelivery>> ListDeliveries(int64_t since_unix) override;
   Status RedeliverDelivery(int64_t delivery_id) override;
+  Result<std::string> GitToken(const RepoRef&) override { return std::string("fake-installation-token"); }
 
  private:
   struct RepoState {

@@ -1,0 +1,180 @@
+#include "engine/app.h"
+
+#include <filesystem>
+#include <spdlog/spdlog.h>
+#include <thread>
+
+#include "agents/local_executor.h"
+#include "agents/process_runner.h"
+#include "common/log.h"
+#include "github/client.h"
+#include "github/redelivery.h"
+#include "http/ingress.h"
+#include "http/server.h"
+#include "store/database.h"
+#include "store/delivery_store.h"
+#include "store/job_queue.h"
+#include "webhook/dispatcher.h"
+#include "webhook/metrics.h"
+#include "webhook/router.h"
+
+namespace wavebot::engine {
+
+struct App::Parts {
+  AppOptions options;
+  std::unique_ptr<store::Database> db;
+  std::unique_ptr<store::DeliveryStore> deliveries;
+  std::unique_ptr<store::JobQueue> jobs;
+  std::unique_ptr<EngineStore> engine_store;
+  std::unique_ptr<github::Client> github;
+  std::unique_ptr<agents::ProcessRunner> runner;
+  std::unique_ptr<agents::LocalExecutor> executor;
+  std::unique_ptr<Engine> engine;
+  webhook::Metrics metrics;
+  webhook::Router router;
+  std::unique_ptr<webhook::Dispatcher> dispatcher;
+  std::unique_ptr<http::Server> server;
+  std::unique_ptr<http::Ingress> ingress;
+  std::unique_ptr<github::Redeliverer> redeliverer;
+  std::thread redelivery_thread;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;  // guarded by mu
+  bool started = false;
+};
+
+Result<std::unique_ptr<App>> App::Create(AppOptions options) {
+  auto parts = std::make_unique<Parts>();
+  parts->options = options;
+  const config::ServerConfig& cfg = options.server;
+  if (cfg.webhook_secret.empty()) {
+    return Error(ErrorCode::kInvalidArgument, "no webhook secret (WAVEBOT_WEBHOOK_SECRET or webhook.secret_file)");
+  }
+  log::AddSecret(cfg.webhook_secret);
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.data_dir, ec);
+  if (ec) return Error(ErrorCode::kIo, "cannot create data directory " + cfg.data_dir + ": " + ec.message());
+
+  auto db = store::Database::Open({.path = cfg.DatabasePath()});
+  if (!db.ok()) return db.error();
+  parts->db = std::move(*db);
+  parts->deliveries = store::NewSqliteDeliveryStore(parts->db.get());
+  parts->jobs = store::NewSqliteJobQueue(parts->db.get());
+  parts->engine_store = NewEngineStore(parts->db.get());
+
+  github::ClientOptions go;
+  go.api_url = cfg.github_api;
+  go.app_id = cfg.app_id;
+  go.private_key_pem = options.private_key_pem;
+  go.token = cfg.token;
+  auto client = github::NewClient(go);
+  if (!client.ok()) return client.error().Wrap("GitHub client");
+  parts->github = std::move(*client);
+
+  parts->runner = agents::NewProcessRunner(RealClock());
+  Parts* p = parts.get();
+  agents::LocalExecutorOptions eo;
+  eo.binary = options.wavebot_binary;
+  eo.max_parallel = cfg.max_parallel;
+  eo.work_dir = (std::filesystem::path(cfg.data_dir) / "executor").string();
+  std::filesystem::create_directories(eo.work_dir, ec);
+  eo.on_event = [p](const agents::JobEvent& e) {
+    if (p->engine) p->engine->OnJobEvent(e);
+  };
+  parts->executor = std::make_unique<agents::LocalExecutor>(eo, parts->runner.get());
+
+  EngineOptions en;
+  en.data_dir = (std::filesystem::path(cfg.data_dir) / "engine").string();
+  en.wavebot_binary = options.wavebot_binary;
+  en.git_base_url = options.git_base_url;
+  en.bot_login = options.bot_login;
+  en.max_global_parallel = cfg.max_parallel;
+  en.resync_interval = cfg.resync_interval;
+  en.repo_config = options.repo_config;
+  en.on_pass = options.on_pass;
+  github::Client* gh = parts->github.get();
+  en.git_token = [gh](const std::string& repo) -> Result<std::string> {
+    auto slash = repo.find('/');
+    auto token = gh->GitToken(github::RepoRef{repo.substr(0, slash), repo.substr(slash + 1)});
+    if (token.ok()) log::AddSecret(*token);
+    return token;
+  };
+  auto engine = Engine::Create(en, parts->engine_store.get(), parts->jobs.get(), parts->github.get(),
+                               parts->executor.get(), RealClock());
+  if (!engine.ok()) return engine.error();
+  parts->engine = std::move(*engine);
+  parts->engine->RegisterHandlers(&parts->router);
+
+  parts->dispatcher = std::make_unique<webhook::Dispatcher>(
+      parts->deliveries.get(), &parts->router, RealClock(), &parts->metrics,
+      webhook::DispatcherOptions{.workers = cfg.dispatch_workers, .max_attempts = cfg.handler_max_attempts});
+  auto listen = http::ParseListen(cfg.listen);
+  if (!listen.ok()) return listen.error();
+  parts->server = http::NewServer({.host = listen->first, .port = listen->second, .max_body_bytes = cfg.max_body_bytes});
+  webhook::Dispatcher* dispatcher = parts->dispatcher.get();
+  parts->ingress = std::make_unique<http::Ingress>(http::IngressOptions{.webhook_secret = cfg.webhook_secret},
+                                                   parts->deliveries.get(), &parts->metrics, RealClock(),
+                                                   [dispatcher] { dispatcher->Notify(); });
+  parts->ingress->Register(parts->server.get());
+  if (!cfg.app_id.empty()) parts->redeliverer = std::make_unique<github::Redeliverer>(parts->github.get(), RealClock());
+
+  std::unique_ptr<App> app(new App());
+  app->parts_ = std::move(parts);
+  return app;
+}
+
+App::~App() { Stop(); }
+
+Status App::Start() {
+  Parts& p = *parts_;
+  WAVEBOT_RETURN_IF_ERROR(p.server->Start());
+  if (Status st = p.dispatcher->Start(); !st.ok()) {
+    p.server->Stop();
+    return st;
+  }
+  if (Status st = p.engine->Start(); !st.ok()) {
+    p.dispatcher->Stop();
+    p.server->Stop();
+    return st;
+  }
+  if (p.redeliverer) {
+    auto interval = p.options.server.redelivery_interval;
+    p.redelivery_thread = std::thread([&p, interval] {
+      while (true) {
+        auto stats = p.redeliverer->RunOnce();
+        if (!stats.ok()) {
+          spdlog::warn("redelivery: {}", stats.error().ToString());
+        } else if (stats->redelivered) {
+          spdlog::info("redelivery: asked GitHub to redeliver {} failed deliveries", stats->redelivered);
+        }
+        std::unique_lock lock(p.mu);
+        if (p.cv.wait_for(lock, interval, [&p] { return p.stopping; })) return;
+      }
+    });
+  }
+  p.started = true;
+  return OkStatus();
+}
+
+void App::Stop() {
+  if (!parts_) return;
+  Parts& p = *parts_;
+  {
+    std::lock_guard lock(p.mu);
+    if (p.stopping) return;
+    p.stopping = true;
+  }
+  p.cv.notify_all();
+  if (p.redelivery_thread.joinable()) p.redelivery_thread.join();
+  if (p.started) {
+    p.server->Stop();
+    p.dispatcher->Stop();
+    p.engine->Stop();
+  }
+  p.executor.reset();  // cancels queued runs and waits for running ones to be killed
+}
+
+int App::port() const { return parts_->server->port(); }
+Engine* App::engine() { return parts_->engine.get(); }
+
+}  // namespace wavebot::engine
