@@ -147,8 +147,13 @@ void Engine::WorkerLoop(int index) {
     auto hash = j.key.rfind('#');
     std::string repo = j.key.substr(0, hash);
     int64_t number = std::stoll(j.key.substr(hash + 1));
-    Status st = ReconcileNow(repo, number);
-    if (st.ok() || st.error().code() == ErrorCode::kNotFound) {
+    auto epic = store_->FindEpic(repo, number);
+    if (epic.ok() && !*epic) {  // nothing to reconcile (never started, or forgotten)
+      (void)jobs_->Complete(j.id, owner);
+      continue;
+    }
+    Status st = epic.ok() ? Reconcile((*epic)->id) : Status(epic.error());
+    if (st.ok()) {
       (void)jobs_->Complete(j.id, owner);
     } else {
       auto backoff = options_.reconcile_retry * (1 << std::min(j.attempts, 6));

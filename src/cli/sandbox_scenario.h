@@ -1,0 +1,91 @@
+// The sandbox: the whole wavebot loop on this machine. A GitHub simulator (REST, signed webhooks, a real
+// git server, a CI that runs the sample project's tests), wavebot's App (ingress, engine, local
+// executor) on loopback, a sample repository with an epic of 8 tickets over 4 waves (with a diamond),
+// the demo agent, and a simulated reviewer who merges green pull requests. Along the way one ticket
+// fails CI on its first run and is fixed, one pull request gets "changes requested" and is fixed, and
+// one conflicts after a merge and is resolved.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "engine/app.h"
+#include "engine/engine_store.h"
+#include "sandbox/simulator.h"
+
+namespace wavebot::cli {
+
+struct ScenarioOptions {
+  std::string data_dir;        // everything lives below; created
+  std::string wavebot_binary;  // for the local executor
+  std::string demo_agent;      // examples/demo-agent/demo-agent.sh
+  int max_parallel = 3;
+  double fault_fraction = 0;   // share of GitHub requests answered 5xx or 429 (with retry-after)
+  uint64_t seed = 1;
+  // Called with a human-readable line whenever the epic's progress changes. May be empty.
+  std::function<void(const std::string&)> on_progress;
+};
+
+struct ScenarioSummary {
+  bool complete = false;         // the epic PR is open and every ticket merged
+  std::string reason;            // why not, when not complete
+  int64_t epic_pr = 0;
+  std::vector<engine::TicketRecord> tickets;
+  int reviews_requested = 0;     // "changes requested" reviews the reviewer submitted
+  int merges = 0;
+  std::chrono::milliseconds elapsed{0};
+};
+
+class Scenario {
+ public:
+  static constexpr const char* kRepo = "acme/calc";
+  static constexpr int64_t kEpic = 1;
+
+  // Starts the simulator and wavebot, seeds the repository and the epic, and comments `/wave start` as
+  // the maintainer. Errors name the part that failed.
+  static Result<std::unique_ptr<Scenario>> Start(ScenarioOptions options);
+  ~Scenario();
+
+  // Plays the reviewer until the epic PR is open or `timeout` passes.
+  ScenarioSummary Run(std::chrono::seconds timeout);
+  // One reviewer step: merges green PRs, requests changes once on the designated one. Returns true
+  // when the epic is complete.
+  bool ReviewStep(ScenarioSummary* summary);
+  // A one-line progress summary ("wave 1 2/2 · wave 2 1/3 · ...").
+  std::string Progress();
+
+  sandbox::Simulator* simulator() { return sim_.get(); }
+  engine::App* app() { return app_.get(); }
+  // Stops wavebot (the App) and starts a fresh one on the same data directory and port: a restart.
+  Status RestartWavebot();
+  void StopWavebot();
+
+ private:
+  Scenario() = default;
+  Result<std::unique_ptr<engine::App>> MakeApp();
+  Status Seed();
+
+  ScenarioOptions options_;
+  int port_ = 0;
+  std::string secret_;
+  std::unique_ptr<sandbox::Simulator> sim_;
+  std::unique_ptr<engine::App> app_;
+  std::unique_ptr<github::Client> reviewer_;
+  std::string reviewed_head_;  // head of the PR the reviewer requested changes on
+  int64_t review_pr_ = 0;
+  std::chrono::steady_clock::time_point started_;
+};
+
+// The sample project and its epic, as data (also used by docs and tests).
+struct SeedTicket {
+  int64_t number;
+  std::string title;
+  std::string body;
+};
+std::vector<SeedTicket> SampleTickets();
+
+}  // namespace wavebot::cli
