@@ -85,6 +85,11 @@ int Serve() {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Claim the port first: a second wavebot fails at once, before touching the database.
+  auto server = http::NewServer({.host = listen->first, .port = listen->second,
+                                 .max_body_bytes = cfg.max_body_bytes});
+  if (Status st = server->Bind(); !st.ok()) return Fail(st.error().message());
+
   // Durability::kFull (synchronous=FULL): an acknowledged delivery survives power loss, not only kill -9.
   auto db = store::Database::Open({.path = cfg.DatabasePath(), .durability = store::Durability::kFull});
   if (!db.ok()) return Fail(db.error().message());
@@ -95,8 +100,6 @@ int Serve() {
   webhook::Dispatcher dispatcher(deliveries.get(), &router, RealClock(), &metrics,
                                  {.workers = cfg.dispatch_workers, .max_attempts = cfg.handler_max_attempts});
 
-  auto server = http::NewServer({.host = listen->first, .port = listen->second,
-                                 .max_body_bytes = cfg.max_body_bytes});
   http::Ingress ingress({.webhook_secret = cfg.webhook_secret}, deliveries.get(), &metrics, RealClock(),
                         [&dispatcher] { dispatcher.Notify(); });
   ingress.Register(server.get());
