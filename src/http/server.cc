@@ -144,6 +144,50 @@ bool RaiseListenBacklog(int port) {
   return found;
 }
 
+// Stops reading from the client connection (remote_addr:remote_port -> our port) so that a refused
+// body is never read: cpp-httplib 0.11.4 neither exposes the socket to handlers nor closes a
+// connection whose body was left unread (it would parse the rest as the next request, buffering a
+// newline-free "line" without limit). Called from the logger, which cpp-httplib runs after the
+// response is written (it does not write to a socket that already reads as closed); after
+// shutdown(SHUT_RD) its next read sees end of stream and it closes. Returns whether it was found.
+bool StopReading(const std::string& remote_addr, int remote_port, int local_port) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return false;
+  bool found = false;
+  while (dirent* e = readdir(dir)) {
+    char* end = nullptr;
+    long fd = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || fd == dirfd(dir)) continue;
+    sockaddr_storage peer{}, local{};
+    socklen_t plen = sizeof(peer), llen = sizeof(local);
+    if (getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &plen) != 0) continue;
+    if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&local), &llen) != 0) continue;
+    char host[INET6_ADDRSTRLEN] = {0};
+    int pport = -1, lport = -1;
+    if (peer.ss_family == AF_INET) {
+      auto* p4 = reinterpret_cast<sockaddr_in*>(&peer);
+      inet_ntop(AF_INET, &p4->sin_addr, host, sizeof(host));
+      pport = ntohs(p4->sin_port);
+      lport = ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
+    } else if (peer.ss_family == AF_INET6) {
+      auto* p6 = reinterpret_cast<sockaddr_in6*>(&peer);
+      inet_ntop(AF_INET6, &p6->sin6_addr, host, sizeof(host));
+      pport = ntohs(p6->sin6_port);
+      lport = ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+    }
+    if (pport == remote_port && lport == local_port && remote_addr == host) {
+      found = shutdown(static_cast<int>(fd), SHUT_RD) == 0;
+      break;
+    }
+  }
+  closedir(dir);
+  return found;
+}
+
+// Set by a handler on its server thread when the request body must not be read further; consumed by
+// the logger on the same thread once the answer is out.
+thread_local bool stop_reading_after_response = false;
+
 Request Convert(const httplib::Request& in) {
   Request r;
   r.method = in.method;
@@ -167,6 +211,12 @@ class HttplibServer final : public Server {
       return new ElasticTaskQueue(options_.min_threads, options_.max_threads, &active_);
     };
     svr_.set_tcp_nodelay(true);
+    // cpp-httplib's default sets SO_REUSEPORT, which lets a second wavebot bind the same port and
+    // silently share its traffic; SO_REUSEADDR alone makes "port in use" an error.
+    svr_.set_socket_options([](int sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
     svr_.set_payload_max_length(static_cast<size_t>(options_.max_body_bytes));
     svr_.set_keep_alive_timeout(options_.keep_alive_timeout.count());
     svr_.set_keep_alive_max_count(static_cast<size_t>(options_.keep_alive_max_requests));
@@ -174,6 +224,12 @@ class HttplibServer final : public Server {
     svr_.set_write_timeout(options_.write_timeout.count(), 0);
     svr_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       return PreRoute(req, res);
+    });
+    svr_.set_logger([this](const httplib::Request& req, const httplib::Response&) {
+      if (stop_reading_after_response) {
+        stop_reading_after_response = false;
+        StopReading(req.remote_addr, req.remote_port, port_);
+      }
     });
     svr_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
       std::string what = "unknown exception";
@@ -214,12 +270,11 @@ class HttplibServer final : public Server {
         return true;
       });
       Response out;
-      if (too_large) {
-        out.Text(413, "request body larger than " + std::to_string(limit) + " bytes");
+      if (too_large || !complete) {
+        if (too_large) out.Text(413, "request body larger than " + std::to_string(limit) + " bytes");
+        else out.Text(400, "request body could not be read");
         out.headers.emplace_back("Connection", "close");
-      } else if (!complete) {
-        out.Text(400, "request body could not be read");
-        out.headers.emplace_back("Connection", "close");
+        stop_reading_after_response = true;
       } else {
         handler(r, &out);
       }
@@ -228,6 +283,17 @@ class HttplibServer final : public Server {
   }
 
   Status Start() override {
+    if (!bound_) WAVEBOT_RETURN_IF_ERROR(Bind());
+    if (!RaiseListenBacklog(port_)) spdlog::warn("http: could not raise the listen backlog of port {}", port_);
+    // The socket is already listening: connections made before the loop starts wait in the backlog.
+    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+    // stop() is a no-op until the loop has marked itself running (0.11.4 has no wait_until_ready), and
+    // a Stop() that came first would leave the thread in accept() forever.
+    while (!svr_.is_running()) std::this_thread::yield();
+    return OkStatus();
+  }
+
+  Status Bind() override {
     bool bound;
     if (options_.port == 0) {
       int p = svr_.bind_to_any_port(options_.host);
@@ -242,9 +308,7 @@ class HttplibServer final : public Server {
                                                 std::to_string(options_.port) + ": " +
                                                 BindFailureReason(options_.host, options_.port));
     }
-    if (!RaiseListenBacklog(port_)) spdlog::warn("http: could not raise the listen backlog of port {}", port_);
-    // The socket is already listening: connections made before the loop starts wait in the backlog.
-    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+    bound_ = true;
     return OkStatus();
   }
 
@@ -265,7 +329,8 @@ class HttplibServer final : public Server {
     auto reject = [&](int status, const std::string& line) {
       Response out;
       out.Text(status, line);
-      out.headers.emplace_back("Connection", "close");  // the unread body must not be parsed as a request
+      out.headers.emplace_back("Connection", "close");
+      stop_reading_after_response = true;  // the body is never read
       Apply(out, res);
       return httplib::Server::HandlerResponse::Handled;
     };
@@ -290,6 +355,7 @@ class HttplibServer final : public Server {
   httplib::Server svr_;
   std::atomic<int> active_{0};
   int port_ = 0;
+  bool bound_ = false;
   std::mutex stop_mu_;
   std::thread thread_;
 };

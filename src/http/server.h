@@ -77,8 +77,11 @@ class Server {
   virtual void Get(const std::string& pattern, Handler handler) = 0;
   virtual void Post(const std::string& pattern, Handler handler) = 0;
 
-  // Binds and starts serving on a background thread. Errors: kUnavailable "cannot listen on H:P: <reason>"
+  // Binds and listens without serving yet (connections wait in the backlog), so that a process can
+  // claim its port before slower start-up work. Errors: kUnavailable "cannot listen on H:P: <reason>"
   // (port in use, permission denied, bad address).
+  virtual Status Bind() = 0;
+  // Binds if not yet bound, then serves on a background thread. Errors: as Bind.
   virtual Status Start() = 0;
   // The bound port (useful with port 0). Valid after a successful Start.
   virtual int port() const = 0;

@@ -19,6 +19,7 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options,
     auto row = stmt->Step();
     if (!row.ok()) return row.error().Wrap("cannot read schema version of " + options.path);
     current = static_cast<int>(stmt->ColumnInt(0));
+    w.ResetBusyStatements();
   }
   const int newest = migrations.empty() ? 0 : migrations.back().version;
   if (current > newest) {
@@ -114,7 +115,9 @@ Status Database::Write(WriteFn fn) {
 
 Status Database::Read(ReadFn fn) {
   std::lock_guard lock(read_mu_);
-  return fn(*reader_);
+  Status st = fn(*reader_);
+  reader_->ResetBusyStatements();
+  return st;
 }
 
 int64_t Database::commits() const {
@@ -155,6 +158,7 @@ void Database::WriterLoop() {
         } catch (const std::exception& e) {
           st = Error(ErrorCode::kInternal, std::string("write threw: ") + e.what());
         }
+        w.ResetBusyStatements();
         if (!st.ok()) (void)w.Exec("ROLLBACK TO w");
         Status rel = w.Exec("RELEASE w");
         if (st.ok() && !rel.ok()) st = rel;

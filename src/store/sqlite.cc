@@ -107,6 +107,12 @@ Result<Statement> Connection::Prepare(const std::string& sql) {
   return Statement(this, it->second, &it->first);
 }
 
+void Connection::ResetBusyStatements() {
+  for (sqlite3_stmt* s = sqlite3_next_stmt(db_, nullptr); s != nullptr; s = sqlite3_next_stmt(db_, s)) {
+    if (sqlite3_stmt_busy(s)) sqlite3_reset(s);
+  }
+}
+
 std::string Connection::LastError() const { return sqlite3_errmsg(db_); }
 int64_t Connection::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 

@@ -59,6 +59,9 @@ class Connection {
   // Returns the cached prepared statement for `sql`, reset. The Statement stays valid until the
   // Connection dies; do not use the same SQL text twice at once.
   Result<Statement> Prepare(const std::string& sql);
+  // Resets every statement left mid-iteration, ending the read transaction it holds open (a stepped,
+  // unreset SELECT would otherwise pin the snapshot and hide later commits).
+  void ResetBusyStatements();
   // SQLite's last error message on this connection.
   std::string LastError() const;
   int64_t LastInsertRowId() const;

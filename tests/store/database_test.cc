@@ -96,6 +96,26 @@ TEST(DatabaseTest, FailedWriteRollsBackOnlyItself) {
   EXPECT_EQ(count, 1);
 }
 
+TEST(DatabaseTest, ReadsSeeLaterCommitsEvenIfAStatementWasLeftMidIteration) {
+  testing::TempDir dir;
+  auto db = Database::Open({.path = dir.File("w.db")}, {{1, "t", "CREATE TABLE t (x INTEGER);"}});
+  ASSERT_TRUE(db.ok());
+  auto count = [&] {
+    int64_t n = -1;
+    EXPECT_TRUE((*db)->Read([&](Connection& c) -> Status {
+      auto s = c.Prepare("SELECT COUNT(*) FROM t");
+      if (!s.ok()) return s.error();
+      (void)s->Step();  // one row, never stepped to the end
+      n = s->ColumnInt(0);
+      return OkStatus();
+    }).ok());
+    return n;
+  };
+  EXPECT_EQ(count(), 0);
+  ASSERT_TRUE((*db)->Write([](Connection& c) { return c.Exec("INSERT INTO t VALUES (1)"); }).ok());
+  EXPECT_EQ(count(), 1);
+}
+
 TEST(DatabaseTest, ConcurrentWritesShareCommits) {
   testing::TempDir dir;
   auto db = Database::Open({.path = dir.File("w.db")}, {{1, "t", "CREATE TABLE t (x INTEGER);"}});

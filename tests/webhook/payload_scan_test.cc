@@ -1,6 +1,10 @@
 #include "webhook/payload_scan.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <random>
 
 namespace wavebot::webhook {
 namespace {
@@ -38,6 +42,61 @@ TEST(PayloadScanTest, RefusesDeepNestingWithoutRecursion) {
   std::string ok = std::string(63, '[');
   ok = "{\"a\":" + ok + std::string(63, ']') + "}";
   EXPECT_TRUE(ScanPayload(ok).ok());
+}
+
+}  // namespace
+}  // namespace wavebot::webhook
+
+namespace wavebot::webhook {
+namespace {
+
+// Differential check against nlohmann's validating parser: the scanner accepts exactly the JSON
+// objects nlohmann accepts, on every webhooks example and on thousands of seeded mutations.
+TEST(PayloadScanTest, AgreesWithNlohmannOnExamplesAndMutations) {
+  std::ifstream in(WAVEBOT_SOURCE_DIR "/tests/contract/node_modules/@octokit/webhooks-examples/api.github.com/index.json");
+  ASSERT_TRUE(in.good()) << "run npm ci in tests/contract";
+  nlohmann::json index = nlohmann::json::parse(in);
+  int examples = 0;
+  for (const auto& entry : index) {
+    for (const auto& ex : entry["examples"]) {
+      std::string body = ex.dump(examples % 2 ? 2 : -1);
+      auto s = ScanPayload(body);
+      ASSERT_TRUE(s.ok()) << entry["name"] << ": " << s.error().message();
+      EXPECT_EQ(s->action, ex.value("action", ""));
+      if (ex.contains("installation") && ex["installation"].is_object() && ex["installation"].contains("id")) {
+        EXPECT_EQ(s->installation_id, ex["installation"]["id"].get<int64_t>());
+      }
+      if (ex.contains("repository") && ex["repository"].is_object()) {
+        EXPECT_EQ(s->repository, ex["repository"]["full_name"].get<std::string>());
+      }
+      ++examples;
+    }
+  }
+  EXPECT_GT(examples, 300);
+
+  const std::string seed_doc =
+      R"({"action":"x\u00e9\ud83d\ude00","n":[1,-2.5e+3,0,true,false,null],"o":{"k":"v\"\\\/\n"},"é":"ü"})";
+  const std::string alphabet = "{}[]\":,\\ -+.0123456789eEtrufalsn\x01\xc3\xa9\xff\xed\xa0\x80u";
+  std::mt19937 rng(12345);
+  int accepted = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string doc = seed_doc;
+    int edits = 1 + static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits; ++e) {
+      size_t pos = rng() % (doc.size() + 1);
+      char ch = alphabet[rng() % alphabet.size()];
+      switch (rng() % 3) {
+        case 0: doc.insert(pos, 1, ch); break;
+        case 1: if (pos < doc.size()) doc.erase(pos, 1); break;
+        default: if (pos < doc.size()) doc[pos] = ch; break;
+      }
+    }
+    bool nlohmann_ok = nlohmann::json::accept(doc) && nlohmann::json::parse(doc).is_object();
+    bool ours = ScanPayload(doc).ok();
+    ASSERT_EQ(ours, nlohmann_ok) << "disagree on: " << doc;
+    accepted += ours;
+  }
+  EXPECT_GT(accepted, 100);  // the mutations exercise both sides
 }
 
 }  // namespace
