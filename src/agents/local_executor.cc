@@ -86,13 +86,23 @@ void LocalExecutor::Worker() {
     std::string safe;
     for (char c : job.id) safe.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
     fs::path result_file = fs::path(options_.work_dir) / (safe + ".result.json");
+    // A caller that names the result file itself (the engine, to find results after a restart) keeps it.
+    bool caller_file = false;
+    for (size_t i = 0; i + 1 < job.args.size(); ++i) {
+      if (job.args[i] == "--result-file") {
+        result_file = job.args[i + 1];
+        caller_file = true;
+      }
+    }
     std::error_code ec;
     fs::remove(result_file, ec);
     ProcessSpec spec;
     spec.args = {options_.binary, "run-ticket"};
     spec.args.insert(spec.args.end(), job.args.begin(), job.args.end());
-    spec.args.push_back("--result-file");
-    spec.args.push_back(result_file.string());
+    if (!caller_file) {
+      spec.args.push_back("--result-file");
+      spec.args.push_back(result_file.string());
+    }
     spec.env = job.env;
     spec.timeout = options_.job_timeout;
     spec.log_path = (fs::path(options_.work_dir) / (safe + ".out.log")).string();

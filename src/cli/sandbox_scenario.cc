@@ -183,7 +183,7 @@ Result<std::unique_ptr<engine::App>> Scenario::MakeApp() {
   o.server.dispatch_workers = 2;
   o.private_key_pem = sim_->app_private_key_pem();
   o.wavebot_binary = options_.wavebot_binary;
-  o.git_base_url = sim_->api_url();
+  o.git_base_url = sim_->api_url() + "/git";
   o.bot_login = "wavebot[bot]";
   std::string agent = options_.demo_agent;
   int max_parallel = options_.max_parallel;

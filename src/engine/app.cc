@@ -55,7 +55,14 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   std::filesystem::create_directories(cfg.data_dir, ec);
   if (ec) return Error(ErrorCode::kIo, "cannot create data directory " + cfg.data_dir + ": " + ec.message());
 
-  auto db = store::Database::Open({.path = cfg.DatabasePath()});
+  // Claim the port first: a second wavebot fails at once, before touching the database.
+  auto listen = http::ParseListen(cfg.listen);
+  if (!listen.ok()) return listen.error();
+  parts->server = http::NewServer({.host = listen->first, .port = listen->second, .max_body_bytes = cfg.max_body_bytes});
+  WAVEBOT_RETURN_IF_ERROR(parts->server->Bind());
+
+  // Durability::kFull (synchronous=FULL): an acknowledged delivery survives power loss, not only kill -9.
+  auto db = store::Database::Open({.path = cfg.DatabasePath(), .durability = store::Durability::kFull});
   if (!db.ok()) return db.error();
   parts->db = std::move(*db);
   parts->deliveries = store::NewSqliteDeliveryStore(parts->db.get());
@@ -108,9 +115,6 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   parts->dispatcher = std::make_unique<webhook::Dispatcher>(
       parts->deliveries.get(), &parts->router, RealClock(), &parts->metrics,
       webhook::DispatcherOptions{.workers = cfg.dispatch_workers, .max_attempts = cfg.handler_max_attempts});
-  auto listen = http::ParseListen(cfg.listen);
-  if (!listen.ok()) return listen.error();
-  parts->server = http::NewServer({.host = listen->first, .port = listen->second, .max_body_bytes = cfg.max_body_bytes});
   webhook::Dispatcher* dispatcher = parts->dispatcher.get();
   parts->ingress = std::make_unique<http::Ingress>(http::IngressOptions{.webhook_secret = cfg.webhook_secret},
                                                    parts->deliveries.get(), &parts->metrics, RealClock(),
