@@ -278,6 +278,12 @@ TEST_F(RunTicketTest, CliRunsTheDemoAgentEndToEnd) {
   EXPECT_EQ(out.find(kToken), std::string::npos);
   EXPECT_EQ(ReadAll(tmp_.path() / "cli.err").find(kToken), std::string::npos);
 
+  // `--expect-remote-head ''` means "wavebot never pushed this branch": it exists now, so refused.
+  std::string lease = ShellOutput("WAVEBOT_TOKEN=" + std::string(kToken) + " " + cmd.substr(cmd.find(WAVEBOT_BINARY)) +
+                                  " --expect-remote-head ''; echo \" exit=$?\"");
+  EXPECT_NE(lease.find("\"result\":\"push_rejected\""), std::string::npos) << lease;
+  EXPECT_NE(lease.find(" exit=14"), std::string::npos) << lease;
+
   std::string bad = ShellOutput(std::string(WAVEBOT_BINARY) + " run-ticket --repo octo/demo --remote-base " + base_url_ +
                                 " --ticket 22 --branch b --base main --mode yolo --prompt-file " + prompt.string() +
                                 " --data-dir " + tmp_.path().string() + " 2>/dev/null; echo \" exit=$?\"");
