@@ -211,6 +211,24 @@ TEST_F(WorkspaceTest, CheckoutFiltersApplyWhenTheRepositoryHasAttributes) {
   EXPECT_EQ(ShellOutput("od -c " + path + "/crlf.txt | head -1"), "0000000   a  \\r  \\n   b  \\r  \\n");
 }
 
+TEST_F(WorkspaceTest, ARunThatDiedOnItsBranchDoesNotBlockTheTicket) {
+  auto ws = Open(Options());
+  std::string path;
+  {
+    auto wt = ws->Acquire(Spec(19));
+    ASSERT_TRUE(wt.ok());
+    path = (*wt)->path();
+  }
+  // What a killed run leaves: an unlocked worktree whose HEAD is still the ticket branch.
+  ASSERT_EQ(RunShell("git -C " + path + " checkout -q wave/1-epic/19-ticket"), 0);
+  auto again = ws->Acquire(Spec(19));
+  ASSERT_TRUE(again.ok()) << again.error().ToString();
+  // While a live run holds the branch, a second run of the same ticket is refused.
+  auto twice = ws->Acquire(Spec(19));
+  ASSERT_FALSE(twice.ok());
+  EXPECT_EQ(twice.error().code(), ErrorCode::kConflict);
+}
+
 TEST_F(WorkspaceTest, KeepIgnoredFilesKeepsBuildCaches) {
   auto opts = Options();
   opts.keep_ignored_files = true;
