@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <regex>
+
 extern char** environ;
 
 namespace wavebot::agents {
@@ -71,20 +73,27 @@ std::map<std::string, std::string> CurrentEnvironment() {
   return env;
 }
 
+struct RateLimitMatcher::Compiled {
+  std::vector<std::regex> regexes;
+};
+
 Result<RateLimitMatcher> RateLimitMatcher::Compile(const std::vector<std::string>& patterns) {
-  RateLimitMatcher m;
+  auto compiled = std::make_shared<Compiled>();
   for (const auto& p : patterns) {
     try {
-      m.regexes_.emplace_back(p, std::regex::icase | std::regex::ECMAScript | std::regex::optimize);
+      compiled->regexes.emplace_back(p, std::regex::icase | std::regex::ECMAScript | std::regex::optimize);
     } catch (const std::regex_error& e) {
       return Error(ErrorCode::kInvalidArgument, "agent.rate_limit_patterns: bad regular expression '" + p + "': " + e.what());
     }
   }
+  RateLimitMatcher m;
+  m.compiled_ = std::move(compiled);
   return m;
 }
 
 bool RateLimitMatcher::Matches(const std::string& text) const {
-  for (const auto& r : regexes_) {
+  if (!compiled_) return false;
+  for (const auto& r : compiled_->regexes) {
     if (std::regex_search(text, r)) return true;
   }
   return false;

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <map>
-#include <regex>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -51,7 +51,8 @@ class RateLimitMatcher {
   bool Matches(const std::string& text) const;
 
  private:
-  std::vector<std::regex> regexes_;
+  struct Compiled;                         // the std::regex objects, kept out of this header
+  std::shared_ptr<const Compiled> compiled_;
 };
 
 // True when `path` (relative, '/'-separated) matches `glob`: '*' and '?' stay within one path segment,

@@ -564,7 +564,34 @@ class Libgit2Workspace final : public Workspace {
     git_oid start_oid = remote_head.empty() ? *base : *ResolveRef(mirror->get(), "refs/remotes/origin/" + spec.branch);
     std::string start = OidHex(&start_oid);
 
-    // The ticket branch at its start commit (it must not be checked out anywhere).
+    // A run that died (kill -9, OOM) leaves its worktree idle but still on the ticket branch, which
+    // would block the branch forever: detach idle worktrees that hold it.
+    for (const auto& name : WorktreeNames()) {
+      auto wl = FileLock::TryAcquire((worktrees_ / (name + ".lock")).string());
+      if (!wl.ok() || *wl == nullptr) continue;
+      auto repo = OpenRepo((worktrees_ / name).string());
+      if (!repo.ok()) continue;
+      git_reference* h = nullptr;
+      if (git_reference_lookup(&h, repo->get(), "HEAD") != 0) continue;
+      RefPtr head(h);
+      if (git_reference_type(head.get()) == GIT_REFERENCE_SYMBOLIC &&
+          std::string(git_reference_symbolic_target(head.get())) == "refs/heads/" + spec.branch) {
+        git_oid oid;
+        if (git_reference_name_to_id(&oid, repo->get(), "HEAD") == 0) git_repository_set_head_detached(repo->get(), &oid);
+      }
+    }
+
+    // The ticket branch at its start commit. It must not be checked out anywhere: libgit2 only guards
+    // the mirror's own HEAD when force-moving a branch, so ask about every worktree.
+    {
+      git_reference* existing = nullptr;
+      if (git_branch_lookup(&existing, mirror->get(), spec.branch.c_str(), GIT_BRANCH_LOCAL) == 0) {
+        RefPtr ref(existing);
+        if (git_branch_is_checked_out(ref.get()) == 1) {
+          return Error(ErrorCode::kConflict, "branch " + spec.branch + " is checked out by a running ticket");
+        }
+      }
+    }
     git_commit* c = nullptr;
     if (int rc = git_commit_lookup(&c, mirror->get(), &start_oid); rc != 0) return GitError(rc, "lookup start");
     CommitPtr start_commit(c);

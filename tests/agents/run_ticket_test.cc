@@ -120,7 +120,7 @@ TEST_F(RunTicketTest, RateLimitMessageIsRateLimited) {
 
 TEST_F(RunTicketTest, HungAgentAndItsGrandchildAreKilledAtTheTimeout) {
   auto req = Demo(11, "hang\n");
-  req.agent.timeout = std::chrono::seconds(1);
+  req.agent.timeout = std::chrono::seconds(2);  // real time: long enough for a loaded machine to start bash
   auto r = Run(req);
   EXPECT_EQ(r.outcome, Outcome::kTimedOut);
   std::string log = ReadAll(r.log_path);
@@ -277,6 +277,12 @@ TEST_F(RunTicketTest, CliRunsTheDemoAgentEndToEnd) {
   EXPECT_TRUE(fs::exists(j["log_path"].get<std::string>()));
   EXPECT_EQ(out.find(kToken), std::string::npos);
   EXPECT_EQ(ReadAll(tmp_.path() / "cli.err").find(kToken), std::string::npos);
+
+  // `--expect-remote-head ''` means "wavebot never pushed this branch": it exists now, so refused.
+  std::string lease = ShellOutput("WAVEBOT_TOKEN=" + std::string(kToken) + " " + cmd.substr(cmd.find(WAVEBOT_BINARY)) +
+                                  " --expect-remote-head ''; echo \" exit=$?\"");
+  EXPECT_NE(lease.find("\"result\":\"push_rejected\""), std::string::npos) << lease;
+  EXPECT_NE(lease.find(" exit=14"), std::string::npos) << lease;
 
   std::string bad = ShellOutput(std::string(WAVEBOT_BINARY) + " run-ticket --repo octo/demo --remote-base " + base_url_ +
                                 " --ticket 22 --branch b --base main --mode yolo --prompt-file " + prompt.string() +

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <latch>
 #include <set>
 #include <thread>
 
@@ -211,6 +212,24 @@ TEST_F(WorkspaceTest, CheckoutFiltersApplyWhenTheRepositoryHasAttributes) {
   EXPECT_EQ(ShellOutput("od -c " + path + "/crlf.txt | head -1"), "0000000   a  \\r  \\n   b  \\r  \\n");
 }
 
+TEST_F(WorkspaceTest, ARunThatDiedOnItsBranchDoesNotBlockTheTicket) {
+  auto ws = Open(Options());
+  std::string path;
+  {
+    auto wt = ws->Acquire(Spec(19));
+    ASSERT_TRUE(wt.ok());
+    path = (*wt)->path();
+  }
+  // What a killed run leaves: an unlocked worktree whose HEAD is still the ticket branch.
+  ASSERT_EQ(RunShell("git -C " + path + " checkout -q wave/1-epic/19-ticket"), 0);
+  auto again = ws->Acquire(Spec(19));
+  ASSERT_TRUE(again.ok()) << again.error().ToString();
+  // While a live run holds the branch, a second run of the same ticket is refused.
+  auto twice = ws->Acquire(Spec(19));
+  ASSERT_FALSE(twice.ok());
+  EXPECT_EQ(twice.error().code(), ErrorCode::kConflict);
+}
+
 TEST_F(WorkspaceTest, KeepIgnoredFilesKeepsBuildCaches) {
   auto opts = Options();
   opts.keep_ignored_files = true;
@@ -233,14 +252,12 @@ TEST_F(WorkspaceTest, ConcurrentTicketsOnOneRepository) {
   constexpr int kTickets = 4;
   std::vector<std::thread> threads;
   std::vector<std::string> results(kTickets), paths(kTickets);
+  std::latch all_acquired(kTickets);  // every ticket holds its worktree at the same time
   for (int i = 0; i < kTickets; ++i) {
     threads.emplace_back([&, i] {
       auto ws = OpenWorkspace(Options());  // each thread its own handle, as separate processes would
-      if (!ws.ok()) {
-        results[i] = ws.error().ToString();
-        return;
-      }
-      auto wt = (*ws)->Acquire(Spec(20 + i));
+      auto wt = ws.ok() ? (*ws)->Acquire(Spec(20 + i)) : Result<std::unique_ptr<TicketWorktree>>(ws.error());
+      all_acquired.arrive_and_wait();
       if (!wt.ok()) {
         results[i] = wt.error().ToString();
         return;
@@ -261,6 +278,9 @@ TEST_F(WorkspaceTest, ConcurrentTicketsOnOneRepository) {
   EXPECT_EQ(distinct.size(), static_cast<size_t>(kTickets));
   for (int i = 0; i < kTickets; ++i) {
     EXPECT_EQ(RemoteSha("wave/1-epic/" + std::to_string(20 + i) + "-ticket"), results[i]) << results[i];
+    EXPECT_EQ(ShellOutput("git --git-dir=" + (root_ / "octo/demo.git").string() + " ls-tree --name-only wave/1-epic/" +
+                          std::to_string(20 + i) + "-ticket t" + std::to_string(i) + ".txt"),
+              "t" + std::to_string(i) + ".txt");
   }
 }
 
