@@ -14,6 +14,7 @@
 #include "cli/command.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "config/repo_config.h"
 #include "config/server_config.h"
 #include "engine/app.h"
 #include "http/ingress.h"
@@ -72,6 +73,19 @@ int Serve(const GlobalOptions& global) {
 
   engine::AppOptions opts;
   opts.server = cfg;
+  // Repository behaviour: the defaults, or an operator's file applied to every repository
+  // (WAVEBOT_REPO_CONFIG; same keys as .github/wavebot.yml).
+  if (const char* path = std::getenv("WAVEBOT_REPO_CONFIG"); path && *path) {
+    std::ifstream in(path);
+    if (!in) return Fail(std::string("cannot read ") + path + " (WAVEBOT_REPO_CONFIG)");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto repo_cfg = config::ParseRepoConfig(ss.str(), path);
+    if (!repo_cfg.ok()) return Fail(repo_cfg.error().message());
+    config::RepoConfig rc = *repo_cfg;
+    opts.repo_config = [rc](const std::string&) { return rc; };
+  }
+  if (const char* bot = std::getenv("WAVEBOT_BOT_LOGIN")) opts.bot_login = bot;
   opts.wavebot_binary = SelfPath();
   opts.private_key_pem = key;
   std::string api = cfg.github_api;
