@@ -15,6 +15,7 @@
 #include "store/delivery_store.h"
 #include "store/job_queue.h"
 #include "webhook/dispatcher.h"
+#include "webhook/events.h"
 #include "webhook/metrics.h"
 #include "webhook/router.h"
 
@@ -69,11 +70,26 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   parts->jobs = store::NewSqliteJobQueue(parts->db.get());
   parts->engine_store = NewEngineStore(parts->db.get());
 
+  // Without GitHub credentials wavebot still receives and stores webhooks (and can be health-checked),
+  // but there is nobody to act: the engine is not started.
+  const bool has_credentials = !cfg.token.empty() || (!cfg.app_id.empty() && !options.private_key_pem.empty());
+  if (!has_credentials) {
+    spdlog::warn("no GitHub credentials (WAVEBOT_APP_ID + WAVEBOT_PRIVATE_KEY_FILE, or WAVEBOT_TOKEN): webhooks are "
+                 "stored and acknowledged, but no epic will be worked on");
+    for (const std::string& event : webhook::HandledEventNames()) {
+      parts->router.Register(event, std::string(webhook::kAnyAction), [](const webhook::Event& e) {
+        spdlog::info("webhook: {}{}{} delivery {} repository '{}' stored (no engine: no GitHub credentials)", e.name,
+                     e.action.empty() ? "" : ".", e.action, e.delivery_id, e.repository.full_name);
+        return OkStatus();
+      });
+    }
+  }
   github::ClientOptions go;
   go.api_url = cfg.github_api;
   go.app_id = cfg.app_id;
   go.private_key_pem = options.private_key_pem;
   go.token = cfg.token;
+  if (has_credentials) {
   auto client = github::NewClient(go);
   if (!client.ok()) return client.error().Wrap("GitHub client");
   parts->github = std::move(*client);
@@ -111,6 +127,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   if (!engine.ok()) return engine.error();
   parts->engine = std::move(*engine);
   parts->engine->RegisterHandlers(&parts->router);
+  }
 
   parts->dispatcher = std::make_unique<webhook::Dispatcher>(
       parts->deliveries.get(), &parts->router, RealClock(), &parts->metrics,
@@ -120,7 +137,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
                                                    parts->deliveries.get(), &parts->metrics, RealClock(),
                                                    [dispatcher] { dispatcher->Notify(); });
   parts->ingress->Register(parts->server.get());
-  if (!cfg.app_id.empty()) parts->redeliverer = std::make_unique<github::Redeliverer>(parts->github.get(), RealClock());
+  if (has_credentials && !cfg.app_id.empty()) parts->redeliverer = std::make_unique<github::Redeliverer>(parts->github.get(), RealClock());
 
   std::unique_ptr<App> app(new App());
   app->parts_ = std::move(parts);
@@ -136,7 +153,7 @@ Status App::Start() {
     p.server->Stop();
     return st;
   }
-  if (Status st = p.engine->Start(); !st.ok()) {
+  if (Status st = p.engine ? p.engine->Start() : OkStatus(); !st.ok()) {
     p.dispatcher->Stop();
     p.server->Stop();
     return st;
@@ -173,7 +190,7 @@ void App::Stop() {
   if (p.started) {
     p.server->Stop();
     p.dispatcher->Stop();
-    p.engine->Stop();
+    if (p.engine) p.engine->Stop();
   }
   p.executor.reset();  // cancels queued runs and waits for running ones to be killed
 }
