@@ -138,7 +138,10 @@ std::vector<Action> Decide(const EpicSnapshot& epic) {
   if (dispatching) {
     // Fixes first (they bring open PRs to a merge), then new work by wave and number.
     std::vector<Want> wants = fixes;
+    // Critical path first: the ticket with the longest chain of work waiting behind it, then the
+    // earliest wave, then the lowest number (list scheduling by height, close to optimal in practice).
     std::sort(implements.begin(), implements.end(), [](const Want& a, const Want& b) {
+      if (a.t->height != b.t->height) return a.t->height > b.t->height;
       return a.t->wave != b.t->wave ? a.t->wave < b.t->wave : a.t->number < b.t->number;
     });
     wants.insert(wants.end(), implements.begin(), implements.end());

@@ -45,6 +45,7 @@ struct TicketSnapshot {
   std::string epic_head_sha;    // the epic head the PR was compared with
   std::set<std::string> handled;  // trigger keys already acted on ("ci:<sha>", "review:<id>", ...)
   int64_t last_attempt = 0;       // id of the latest agent run (0: none): makes retry triggers unique
+  int height = 0;                 // tickets on the longest chain that waits for this one (itself included)
   bool retry = false;             // the last run failed (or was rate-limited) and should run again
   RunMode retry_mode = RunMode::kImplement;
 };
