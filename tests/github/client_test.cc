@@ -202,6 +202,46 @@ TEST_F(ClientTest, ServerErrorsAreRetriedWithJitteredBackoff) {
   EXPECT_LT(waited, 4500ms);
 }
 
+// A fraction of requests failing by configuration: the client still gets every answer, and the same
+// seed fails the same requests.
+std::vector<std::string> RunWithRandomFaults(const std::string& dir, uint64_t seed) {
+  FakeClock clock(std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()));
+  sandbox::SimulatorOptions so;
+  so.data_dir = dir;
+  so.clock = &clock;
+  so.seed = seed;
+  so.faults.server_error_fraction = 0.3;
+  so.faults.secondary_limit_fraction = 0.1;
+  auto sim = sandbox::Simulator::Start(so).value();
+  EXPECT_TRUE(sim->CreateRepo(kRepo, {}).ok());
+  github::ClientOptions co;
+  co.api_url = sim->api_url();
+  co.app_id = std::to_string(sim->app_id());
+  co.private_key_pem = sim->app_private_key_pem();
+  co.clock = &clock;
+  co.jitter_seed = 1;
+  auto client = github::NewClient(co).value();
+  for (int i = 0; i < 15; ++i) {
+    auto r = client->GetRepository(kRepo);
+    EXPECT_TRUE(r.ok()) << r.error().ToString();
+  }
+  client.reset();
+  sim->Stop();
+  return sim->RequestLog();
+}
+
+TEST_F(ClientTest, RandomFaultsAreSurvivedAndSeeded) {
+  auto first = RunWithRandomFaults(dir_.path() + "/a", 42);
+  auto second = RunWithRandomFaults(dir_.path() + "/b", 42);
+  EXPECT_EQ(first, second);
+  int faults = 0;
+  for (const auto& line : first) {
+    faults += (line.find(" 500") != std::string::npos || line.find(" 502") != std::string::npos ||
+               line.find(" 403") != std::string::npos || line.find(" 429") != std::string::npos);
+  }
+  EXPECT_GE(faults, 3);
+}
+
 TEST_F(ClientTest, ServerErrorsGiveUpAtTheDeadline) {
   github::ClientOptions co = ClientOpts();
   co.call_deadline = 30s;
