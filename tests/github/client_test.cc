@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
 
 #include "github/epic_fetch.h"
 #include "github/jwt.h"
@@ -77,6 +79,16 @@ TEST_F(ClientTest, BadCredentialsAreClearErrors) {
   res = skewed->GetRepository(kRepo);
   ASSERT_FALSE(res.ok());
   EXPECT_NE(res.error().message().find("clock"), std::string::npos) << res.error().message();
+
+  // An unknown token: GitHub's "Bad credentials".
+  github::ClientOptions bogus;
+  bogus.api_url = sim_->api_url();
+  bogus.token = "ghp_not_a_real_token";
+  bogus.clock = &clock_;
+  auto bad_token = MakeClient(bogus)->GetRepository(kRepo);
+  ASSERT_FALSE(bad_token.ok());
+  EXPECT_EQ(bad_token.error().code(), ErrorCode::kUnauthenticated);
+  EXPECT_NE(bad_token.error().message().find("Bad credentials"), std::string::npos);
 
   github::ClientOptions none;
   none.api_url = sim_->api_url();
@@ -272,6 +284,28 @@ TEST_F(ClientTest, ConnectionErrorsRetryThenFail) {
   EXPECT_EQ(res.error().code(), ErrorCode::kUnavailable);
   EXPECT_GT(clock_.Now() - start, 1s);
   EXPECT_LE(clock_.Now() - start, 20s);
+}
+
+TEST_F(ClientTest, ConcurrentCallsFromManyThreads) {
+  int64_t n = *sim_->CreateIssue(kRepo, "alice", "busy", "", {});
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::set<int64_t> ids;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        auto c = client_->CreateComment(kRepo, n, "t" + std::to_string(t) + "-" + std::to_string(i));
+        ASSERT_TRUE(c.ok()) << c.error().ToString();
+        std::lock_guard lock(mu);
+        ids.insert(c->id);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ids.size(), 40u);
+  auto all = client_->ListComments(kRepo, n);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 40u);
 }
 
 TEST_F(ClientTest, CreatePullWhenOneExistsReturnsIt) {
