@@ -118,6 +118,13 @@ class AppApi {
   virtual ~AppApi() = default;
   // GET /repos/{o}/{r}/installation.
   virtual Result<Installation> GetRepoInstallation(const RepoRef& repo) = 0;
+  // GET /app/installations (every page).
+  virtual Result<std::vector<Installation>> ListInstallations() = 0;
+  // POST /app/installations/{id}/access_tokens: a fresh token (not cached; for `doctor`).
+  virtual Result<InstallationToken> CreateInstallationToken(int64_t installation_id) = 0;
+  // The token wavebot uses for `repo` (cached installation token, or the PAT): for git's credential
+  // callback. Never log it (it is registered with log::AddSecret).
+  virtual Result<std::string> RepoToken(const RepoRef& repo) = 0;
   // GET /app/hook/deliveries, following the cursor until a delivery older than `since_unix` (or the end).
   virtual Result<std::vector<HookDelivery>> ListDeliveries(int64_t since_unix) = 0;
   // POST /app/hook/deliveries/{id}/attempts.

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "github/client.h"
 #include "github/jwt.h"
 #include "github/rest.h"
@@ -528,6 +529,35 @@ class RestGitHubClient final : public Client {
     }
     return out;
   }
+  Result<std::vector<Installation>> ListInstallations() override {
+    auto items = All(RepoRef{}, "/app/installations", nullptr, AuthMode::kApp);
+    if (!items.ok()) return items.error();
+    std::vector<Installation> out;
+    for (const auto& j : *items) out.push_back(Installation{Int(j, "id"), Login(j, "account")});
+    return out;
+  }
+  Result<InstallationToken> CreateInstallationToken(int64_t installation_id) override {
+    RestRequest req;
+    req.method = "POST";
+    req.path = "/app/installations/" + std::to_string(installation_id) + "/access_tokens";
+    req.auth = AuthMode::kApp;
+    auto res = rest_->Call(req);
+    if (!res.ok()) return res.error();
+    auto j = Parse(res->body, req.path);
+    if (!j.ok()) return j.error();
+    InstallationToken t;
+    t.token = Str(*j, "token");
+    t.expires_at = Str(*j, "expires_at");
+    if (t.token.empty()) return Error(ErrorCode::kParse, "installation token response has no token");
+    log::AddSecret(t.token);
+    if (j->contains("permissions") && (*j)["permissions"].is_object()) {
+      for (const auto& [k, v] : (*j)["permissions"].items()) {
+        if (v.is_string()) t.permissions[k] = v.get<std::string>();
+      }
+    }
+    return t;
+  }
+  Result<std::string> RepoToken(const RepoRef& repo) override { return rest_->InstallationToken(repo); }
   Status RedeliverDelivery(int64_t delivery_id) override {
     RestRequest req;
     req.method = "POST";

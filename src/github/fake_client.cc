@@ -419,6 +419,24 @@ Result<Installation> FakeClient::GetRepoInstallation(const RepoRef& repo) {
   return Installation{1, repo.owner};
 }
 
+Result<std::vector<Installation>> FakeClient::ListInstallations() {
+  std::lock_guard lock(mu_);
+  FAKE_FAIL("ListInstallations");
+  return std::vector<Installation>{Installation{1, "fake"}};
+}
+
+Result<InstallationToken> FakeClient::CreateInstallationToken(int64_t) {
+  std::lock_guard lock(mu_);
+  FAKE_FAIL("CreateInstallationToken");
+  return InstallationToken{"fake-token", "2099-01-01T00:00:00Z", {{"contents", "write"}}};
+}
+
+Result<std::string> FakeClient::RepoToken(const RepoRef&) {
+  std::lock_guard lock(mu_);
+  FAKE_FAIL("RepoToken");
+  return std::string("fake-token");
+}
+
 Result<std::vector<HookDelivery>> FakeClient::ListDeliveries(int64_t /*since_unix*/) {
   std::lock_guard lock(mu_);
   FAKE_FAIL("ListDeliveries");

@@ -101,6 +101,9 @@ class FakeClient final : public Client {
   Result<Repository> GetRepository(const RepoRef& repo) override;
   Result<std::string> GetCollaboratorPermission(const RepoRef& repo, const std::string& user) override;
   Result<Installation> GetRepoInstallation(const RepoRef& repo) override;
+  Result<std::vector<Installation>> ListInstallations() override;
+  Result<InstallationToken> CreateInstallationToken(int64_t installation_id) override;
+  Result<std::string> RepoToken(const RepoRef& repo) override;
   Result<std::vector<HookDelivery>> ListDeliveries(int64_t since_unix) override;
   Status RedeliverDelivery(int64_t delivery_id) override;
   Result<std::string> GitToken(const RepoRef&) override { return std::string("fake-installation-token"); }

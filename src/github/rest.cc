@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
-#include <regex>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -67,12 +66,20 @@ std::string PathOf(const std::string& url) {
   return s == std::string::npos ? "/" : url.substr(s);
 }
 
-// Link: <url>; rel="next", <url>; rel="last"
+// Link: <url>; rel="next", <url>; rel="last"  ->  the next URL, or "".
 std::string NextLink(const std::string& link) {
-  static const std::regex re(R"re(<([^>]+)>\s*;\s*rel="next")re");
-  std::smatch m;
-  if (std::regex_search(link, m, re)) return m[1];
-  return "";
+  size_t pos = 0;
+  while (true) {
+    size_t lt = link.find('<', pos);
+    if (lt == std::string::npos) return "";
+    size_t gt = link.find('>', lt);
+    if (gt == std::string::npos) return "";
+    size_t end = link.find('<', gt);
+    std::string params = link.substr(gt + 1, end == std::string::npos ? std::string::npos : end - gt - 1);
+    if (params.find("rel=\"next\"") != std::string::npos) return link.substr(lt + 1, gt - lt - 1);
+    if (end == std::string::npos) return "";
+    pos = end;
+  }
 }
 
 }  // namespace

@@ -208,4 +208,10 @@ struct Installation {
   std::string account_login;
 };
 
+struct InstallationToken {
+  std::string token;
+  std::string expires_at;                          // ISO 8601
+  std::map<std::string, std::string> permissions;  // e.g. {"contents": "write"}
+};
+
 }  // namespace wavebot::github

@@ -501,8 +501,15 @@ json Renderer::Job(const RepoRec& r, const JobRec& j) const {
 }
 
 json Renderer::Installation(const InstallationRec& i, int64_t app_id, const std::string& app_slug) const {
+  // GitHub's OpenAPI description types the account as allOf(simple-user, enterprise), so it carries
+  // the enterprise fields too.
+  json account = User(i.account);
+  account["name"] = i.account;
+  account["slug"] = i.account;
+  account["created_at"] = "2020-01-01T00:00:00Z";
+  account["updated_at"] = "2020-01-01T00:00:00Z";
   return {{"id", i.id},
-          {"account", User(i.account)},
+          {"account", account},
           {"repository_selection", "all"},
           {"access_tokens_url", api_ + "/app/installations/" + std::to_string(i.id) + "/access_tokens"},
           {"repositories_url", api_ + "/installation/repositories"},

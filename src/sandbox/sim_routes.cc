@@ -310,6 +310,11 @@ void SimulatorImpl::RegisterRoutes() {
               {"repository_selection", "all"}};
     return r;
   });
+  Add("GET", R"(/app/installations)", Auth::kJwt, [this](Ctx& c) {
+    json items = json::array();
+    for (const auto& [id, i] : installations_) items.push_back(render_.Installation(i, opt_.app_id, opt_.app_slug));
+    return Page(c, items);
+  });
   Add("GET", kRepo + "/installation", Auth::kJwt, [this](Ctx& c) {
     Reply r;
     r.body = render_.Installation(installations_[c.repo->installation_id], opt_.app_id, opt_.app_slug);

@@ -4,7 +4,9 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -56,6 +58,9 @@ Status SimulatorImpl::Init() {
   server_ = std::make_unique<httplib::Server>();
   // Idle keep-alive connections hold a worker until this passes; keep Stop() prompt.
   server_->set_keep_alive_timeout(1);
+  // Headers and body go out in separate writes: without TCP_NODELAY, Nagle + delayed ACK add ~40 ms
+  // to every response on a kept-alive connection.
+  server_->set_tcp_nodelay(true);
   GitHttpOptions git;
   git.root = opt_.data_dir + "/git";
   git.authorize = [this](const std::string& user, const std::string& password, const std::string& repo_path,
@@ -1025,9 +1030,18 @@ std::vector<std::string> SimulatorImpl::RequestLog() const {
 
 void SimulatorImpl::Record(const json& entry) {
   if (opt_.record_path.empty()) return;
+  // One write(2) per line on an O_APPEND descriptor: test processes running in parallel append to the
+  // same record without interleaving their lines.
+  std::string line = entry.dump() + "\n";
   std::lock_guard lock(record_mu_);
-  std::ofstream out(opt_.record_path, std::ios::app);
-  out << entry.dump() << "\n";
+  int fd = ::open(opt_.record_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    spdlog::warn("simulator: cannot append to {}", opt_.record_path);
+    return;
+  }
+  ssize_t n = ::write(fd, line.data(), line.size());
+  if (n != static_cast<ssize_t>(line.size())) spdlog::warn("simulator: short write to {}", opt_.record_path);
+  ::close(fd);
 }
 
 }  // namespace wavebot::sandbox

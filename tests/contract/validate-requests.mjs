@@ -77,7 +77,7 @@ function validator(key, schema, engine = ajv) {
   return compiled.get(key);
 }
 function errorsText(v) {
-  return (v.errors || []).slice(0, 5).map((e) => `${e.instancePath || "/"} ${e.message}${e.params && e.params.allowedValues ? " " + JSON.stringify(e.params.allowedValues) : ""}${e.params && e.params.additionalProperty ? " (" + e.params.additionalProperty + ")" : ""}${e.params && e.params.missingProperty ? "" : ""}`).join("; ");
+  return (v.errors || []).slice(0, 12).map((e) => `${e.instancePath || "/"} ${e.message}${e.params && e.params.allowedValues ? " " + JSON.stringify(e.params.allowedValues) : ""}${e.params && e.params.additionalProperty ? " (" + e.params.additionalProperty + ")" : ""}${e.params && e.params.missingProperty ? "" : ""}`).join("; ");
 }
 function coerce(value, schema) {
   if (!schema) return value;

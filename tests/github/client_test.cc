@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
 
 #include "github/epic_fetch.h"
 #include "github/jwt.h"
@@ -77,6 +79,16 @@ TEST_F(ClientTest, BadCredentialsAreClearErrors) {
   res = skewed->GetRepository(kRepo);
   ASSERT_FALSE(res.ok());
   EXPECT_NE(res.error().message().find("clock"), std::string::npos) << res.error().message();
+
+  // An unknown token: GitHub's "Bad credentials".
+  github::ClientOptions bogus;
+  bogus.api_url = sim_->api_url();
+  bogus.token = "ghp_not_a_real_token";
+  bogus.clock = &clock_;
+  auto bad_token = MakeClient(bogus)->GetRepository(kRepo);
+  ASSERT_FALSE(bad_token.ok());
+  EXPECT_EQ(bad_token.error().code(), ErrorCode::kUnauthenticated);
+  EXPECT_NE(bad_token.error().message().find("Bad credentials"), std::string::npos);
 
   github::ClientOptions none;
   none.api_url = sim_->api_url();
@@ -202,6 +214,46 @@ TEST_F(ClientTest, ServerErrorsAreRetriedWithJitteredBackoff) {
   EXPECT_LT(waited, 4500ms);
 }
 
+// A fraction of requests failing by configuration: the client still gets every answer, and the same
+// seed fails the same requests.
+std::vector<std::string> RunWithRandomFaults(const std::string& dir, uint64_t seed) {
+  FakeClock clock(std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()));
+  sandbox::SimulatorOptions so;
+  so.data_dir = dir;
+  so.clock = &clock;
+  so.seed = seed;
+  so.faults.server_error_fraction = 0.3;
+  so.faults.secondary_limit_fraction = 0.1;
+  auto sim = sandbox::Simulator::Start(so).value();
+  EXPECT_TRUE(sim->CreateRepo(kRepo, {}).ok());
+  github::ClientOptions co;
+  co.api_url = sim->api_url();
+  co.app_id = std::to_string(sim->app_id());
+  co.private_key_pem = sim->app_private_key_pem();
+  co.clock = &clock;
+  co.jitter_seed = 1;
+  auto client = github::NewClient(co).value();
+  for (int i = 0; i < 15; ++i) {
+    auto r = client->GetRepository(kRepo);
+    EXPECT_TRUE(r.ok()) << r.error().ToString();
+  }
+  client.reset();
+  sim->Stop();
+  return sim->RequestLog();
+}
+
+TEST_F(ClientTest, RandomFaultsAreSurvivedAndSeeded) {
+  auto first = RunWithRandomFaults(dir_.path() + "/a", 42);
+  auto second = RunWithRandomFaults(dir_.path() + "/b", 42);
+  EXPECT_EQ(first, second);
+  int faults = 0;
+  for (const auto& line : first) {
+    faults += (line.find(" 500") != std::string::npos || line.find(" 502") != std::string::npos ||
+               line.find(" 403") != std::string::npos || line.find(" 429") != std::string::npos);
+  }
+  EXPECT_GE(faults, 3);
+}
+
 TEST_F(ClientTest, ServerErrorsGiveUpAtTheDeadline) {
   github::ClientOptions co = ClientOpts();
   co.call_deadline = 30s;
@@ -232,6 +284,28 @@ TEST_F(ClientTest, ConnectionErrorsRetryThenFail) {
   EXPECT_EQ(res.error().code(), ErrorCode::kUnavailable);
   EXPECT_GT(clock_.Now() - start, 1s);
   EXPECT_LE(clock_.Now() - start, 20s);
+}
+
+TEST_F(ClientTest, ConcurrentCallsFromManyThreads) {
+  int64_t n = *sim_->CreateIssue(kRepo, "alice", "busy", "", {});
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::set<int64_t> ids;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        auto c = client_->CreateComment(kRepo, n, "t" + std::to_string(t) + "-" + std::to_string(i));
+        ASSERT_TRUE(c.ok()) << c.error().ToString();
+        std::lock_guard lock(mu);
+        ids.insert(c->id);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ids.size(), 40u);
+  auto all = client_->ListComments(kRepo, n);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 40u);
 }
 
 TEST_F(ClientTest, CreatePullWhenOneExistsReturnsIt) {

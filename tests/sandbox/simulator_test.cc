@@ -63,6 +63,27 @@ TEST_F(WebhookTest, PushToAPullRequestHeadAnnouncesSynchronize) {
   EXPECT_TRUE(push);
 }
 
+TEST_F(WebhookTest, ReviewsAndReviewCommentsAreAnnounced) {
+  ASSERT_TRUE(sim_->CommitFiles(kRepo, "feature", {{"a.cc", "int x;"}}, "a", "alice").ok());
+  auto pr = client_->CreatePull(kRepo, {"F", "feature", "main", "", false});
+  ASSERT_TRUE(pr.ok());
+  auto review = sim_->SubmitReview(kRepo, pr->number, "maya", "CHANGES_REQUESTED", "Please rename x",
+                                   {{"a.cc", "x is not a name"}});
+  ASSERT_TRUE(review.ok()) << review.error().ToString();
+  EXPECT_EQ(sim_->SubmitReview(kRepo, pr->number, "maya", "LGTM", "", {}).error().code(),
+            ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(hooks_.WaitFor([](const auto& hs) {
+    return HasEvent(hs, "pull_request_review", "submitted") && HasEvent(hs, "pull_request_review_comment", "created");
+  }));
+  for (const auto& h : hooks_.hooks()) {
+    if (h.event != "pull_request_review") continue;
+    json j = json::parse(h.body);
+    EXPECT_EQ(j["review"]["state"], "changes_requested");
+    EXPECT_EQ(j["review"]["user"]["login"], "maya");
+    EXPECT_EQ(j["pull_request"]["number"], pr->number);
+  }
+}
+
 TEST_F(WebhookTest, DroppedDeliveriesAreRecoveredByRedelivery) {
   sandbox::FaultConfig drop;
   drop.drop_webhook_fraction = 1.0;
