@@ -7,6 +7,10 @@
 #include "core/plan.h"
 #include "core/plan_format.h"
 #include "core/plan_input.h"
+#include "common/log.h"
+#include "config/server_config.h"
+#include "engine/plan_fetch.h"
+#include "github/client.h"
 
 namespace wavebot::cli {
 namespace {
@@ -31,17 +35,54 @@ Result<std::string> ReadInput(const std::string& path) {
   return ss.str();
 }
 
-int RunPlan(const PlanOptions& opts) {
+// The GitHub client for online planning, from the server settings (file and WAVEBOT_* environment).
+Result<std::unique_ptr<github::Client>> OnlineClient(const GlobalOptions& global) {
+  auto cfg = config::LoadServerConfig(global.config_file, config::ProcessEnvironment(), nullptr);
+  if (!cfg.ok()) return cfg.error();
+  github::ClientOptions o;
+  o.api_url = cfg->github_api;
+  o.app_id = cfg->app_id;
+  o.token = cfg->token;
+  if (!cfg->private_key_file.empty()) {
+    auto key = ReadInput(cfg->private_key_file);
+    if (!key.ok()) return key.error().Wrap("WAVEBOT_PRIVATE_KEY_FILE");
+    o.private_key_pem = *key;
+    log::AddSecret(*key);
+  }
+  if (o.token.empty() && (o.app_id.empty() || o.private_key_pem.empty())) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "no GitHub credentials: set WAVEBOT_APP_ID and WAVEBOT_PRIVATE_KEY_FILE, or WAVEBOT_TOKEN");
+  }
+  return github::NewClient(o);
+}
+
+int RunPlan(const PlanOptions& opts, const GlobalOptions& global) {
+  Result<core::PlanInput> input = Error(ErrorCode::kInvalidArgument, "");
   if (opts.from.empty()) {
-    std::fprintf(stderr, "wavebot plan: --repo OWNER/NAME (online) needs the GitHub client; use --from FILE\n");
-    return kExitUsage;
+    if (opts.repo.empty() || opts.repo.find('/') == std::string::npos) {
+      std::fprintf(stderr, "wavebot plan: give --from FILE (offline) or --repo OWNER/NAME (online)\n");
+      return kExitUsage;
+    }
+    auto client = OnlineClient(global);
+    if (!client.ok()) {
+      std::fprintf(stderr, "wavebot plan: %s\n", client.error().message().c_str());
+      return kExitUsage;
+    }
+    auto slash = opts.repo.find('/');
+    input = engine::FetchPlanInput(client->get(), github::RepoRef{opts.repo.substr(0, slash), opts.repo.substr(slash + 1)},
+                                   opts.epic, opts.ready_label.empty() ? "agent-ready" : opts.ready_label);
+    if (!input.ok()) {
+      std::fprintf(stderr, "wavebot plan: %s: %s\n", opts.repo.c_str(), input.error().ToString().c_str());
+      return input.error().code() == ErrorCode::kNotFound ? kExitUsage : kExitFailure;
+    }
+  } else {
+    auto text = ReadInput(opts.from);
+    if (!text.ok()) {
+      std::fprintf(stderr, "wavebot plan: %s\n", text.error().message().c_str());
+      return kExitUsage;
+    }
+    input = core::ParsePlanExport(*text, opts.epic);
   }
-  auto text = ReadInput(opts.from);
-  if (!text.ok()) {
-    std::fprintf(stderr, "wavebot plan: %s\n", text.error().message().c_str());
-    return kExitUsage;
-  }
-  auto input = core::ParsePlanExport(*text, opts.epic);
   if (!input.ok()) {
     std::fprintf(stderr, "wavebot plan: %s: %s\n", opts.from.c_str(), input.error().message().c_str());
     return kExitUsage;
@@ -68,7 +109,7 @@ int RunPlan(const PlanOptions& opts) {
 
 Command PlanCommand() {
   return {"plan", "Print the waves of an epic (offline from a JSON export, or online)",
-          [](CLI::App* sub, const GlobalOptions*) {
+          [](CLI::App* sub, const GlobalOptions* global) {
             auto opts = std::make_shared<PlanOptions>();
             sub->add_option("--from", opts->from,
                             "JSON export: the output of gh api --paginate 'repos/O/R/issues?state=all', or "
@@ -78,7 +119,7 @@ Command PlanCommand() {
             sub->add_option("--format", opts->format, "text, json or mermaid")
                 ->check(CLI::IsMember({"text", "json", "mermaid"}));
             sub->add_option("--ready-label", opts->ready_label, "Label that makes a member a ticket (default agent-ready)");
-            return [opts] { return RunPlan(*opts); };
+            return [opts, global] { return RunPlan(*opts, *global); };
           }};
 }
 
