@@ -7,16 +7,6 @@
 namespace wavebot::config {
 namespace {
 
-// Builds a handler that parses a value with `parse` and stores it in `*field`.
-template <typename T, typename Parse>
-YamlReader::Handler Set(T* field, Parse parse) {
-  return [field, parse](const YAML::Node& v, const std::string& k) -> Status {
-    auto r = parse(v, k);
-    if (!r.ok()) return r.error();
-    *field = static_cast<T>(*r);
-    return OkStatus();
-  };
-}
 
 // Splits a command line on whitespace, honouring single and double quotes.
 std::vector<std::string> SplitCommand(const std::string& s) {

@@ -13,15 +13,6 @@ extern char** environ;
 namespace wavebot::config {
 namespace {
 
-template <typename T, typename Parse>
-YamlReader::Handler Set(T* field, Parse parse) {
-  return [field, parse](const YAML::Node& v, const std::string& k) -> Status {
-    auto r = parse(v, k);
-    if (!r.ok()) return r.error();
-    *field = static_cast<T>(*r);
-    return OkStatus();
-  };
-}
 
 Result<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

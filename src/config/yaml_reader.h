@@ -43,6 +43,18 @@ class YamlReader {
   std::string file_;
 };
 
+// Builds a handler that parses a value with `parse` (a callable (node, key) -> Result<U>) and stores it
+// in `*field`.
+template <typename T, typename Parse>
+YamlReader::Handler Set(T* field, Parse parse) {
+  return [field, parse](const YAML::Node& v, const std::string& k) -> Status {
+    auto r = parse(v, k);
+    if (!r.ok()) return r.error();
+    *field = static_cast<T>(*r);
+    return OkStatus();
+  };
+}
+
 // Joins a key path: Join("agent", "timeout") == "agent.timeout".
 inline std::string JoinKey(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
