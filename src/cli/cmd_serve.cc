@@ -97,6 +97,8 @@ int Serve(const GlobalOptions& global) {
   } else {
     opts.git_base_url = api;
   }
+  // The simulator serves git below api + "/git": WAVEBOT_GIT_BASE_URL says where clones come from.
+  if (const char* git = std::getenv("WAVEBOT_GIT_BASE_URL"); git && *git) opts.git_base_url = git;
   auto app = engine::App::Create(opts);
   if (!app.ok()) return Fail(app.error().message());
   if (Status st = (*app)->Start(); !st.ok()) return Fail(st.error().message());

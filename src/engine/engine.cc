@@ -486,6 +486,24 @@ Status Engine::HandleComment(const webhook::Event& e) {
 // Agent runs
 
 Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int exit_code, const std::string& tail) {
+  int64_t epic_id = 0;
+  {
+    auto attempt = store_->GetAttempt(attempt_id);
+    if (!attempt.ok()) return attempt.error();
+    auto ticket = store_->GetTicket(attempt->ticket_id);
+    if (!ticket.ok()) return ticket.error();
+    epic_id = ticket->epic_id;
+  }
+  // Recorded under the epic's pass lock: a pass acts on a snapshot of the tickets and saves them whole,
+  // so a run result landing mid-pass would otherwise be overwritten (e.g. the head it pushed).
+  std::mutex* lock_ptr;
+  {
+    std::lock_guard lock(epic_mu_);
+    auto& m = epic_locks_[epic_id];
+    if (!m) m = std::make_unique<std::mutex>();
+    lock_ptr = m.get();
+  }
+  std::unique_lock epic_lock(*lock_ptr);
   auto attempt = store_->GetAttempt(attempt_id);
   if (!attempt.ok()) return attempt.error();
   if (attempt->state != "running") return OkStatus();  // recorded already
@@ -539,6 +557,7 @@ Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int
   t.finished_at = clock_->Now();
   spdlog::info("run {} of {}#{} ({}) finished: {}", a.id, t.repo, t.number, a.mode, result.empty() ? "crashed" : result);
   WAVEBOT_RETURN_IF_ERROR(store_->FinishAttempt(a, t));
+  epic_lock.unlock();
   auto epic = store_->GetEpic(t.epic_id);
   if (!epic.ok()) return epic.error();
   return MarkDirty(epic->repo, epic->number);

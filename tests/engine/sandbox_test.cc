@@ -1,0 +1,514 @@
+// End-to-end tests of the engine on the GitHub simulator: the sandbox scenario (an epic of 8 tickets
+// with a CI fix, a review fix and a resolved conflict) under duplicated webhooks, GitHub faults and
+// restarts, plus the refusals (an unauthorised `/wave start`, a dependency cycle). Everything runs on
+// loopback below a temporary directory; waits are on conditions with deadlines, never sleeps.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <regex>
+#include <set>
+#include <tuple>
+
+#include "cli/sandbox_scenario.h"
+#include "engine/app.h"
+#include "engine/engine.h"
+#include "engine/engine_store.h"
+#include "github/client.h"
+#include "sandbox/simulator.h"
+
+namespace wavebot {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+const github::RepoRef kRef{"acme", "calc"};
+constexpr const char* kStatusMarker = "<!-- wavebot:status epic=1 -->";
+constexpr int kTicketCount = 8;
+
+// A fresh directory below $TMPDIR (or /tmp), removed with everything in it at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string templ = std::string(base && *base ? base : "/tmp") + "/wavebot-engine-test-XXXXXX";
+    std::vector<char> buf(templ.begin(), templ.end());
+    buf.push_back('\0');
+    char* made = ::mkdtemp(buf.data());
+    if (made) path_ = made;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// A REST client authenticated as `login` (a user token from the simulator).
+std::unique_ptr<github::Client> UserClient(sandbox::Simulator* sim, const std::string& login) {
+  auto token = sim->CreateUserToken(login);
+  if (!token.ok()) return nullptr;
+  github::ClientOptions co;
+  co.api_url = sim->api_url();
+  co.token = *token;
+  auto c = github::NewClient(co);
+  return c.ok() ? std::move(*c) : nullptr;
+}
+
+// The refs of the simulated repository (from its bare git directory), e.g. {"refs/heads/main"}.
+std::set<std::string> Refs(const std::string& sim_data_dir) {
+  std::string cmd = "git --git-dir='" + sim_data_dir + "/git/acme/calc.git' for-each-ref --format='%(refname)'";
+  std::set<std::string> refs;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return refs;
+  std::array<char, 512> line{};
+  while (std::fgets(line.data(), line.size(), p)) {
+    std::string s(line.data());
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    if (!s.empty()) refs.insert(s);
+  }
+  ::pclose(p);
+  return refs;
+}
+
+// --- The sandbox scenario -------------------------------------------------------------------------
+
+cli::ScenarioOptions Options(const TempDir& dir, uint64_t seed = 1) {
+  cli::ScenarioOptions o;
+  o.data_dir = dir.path();
+  o.wavebot_binary = WAVEBOT_BINARY;
+  o.demo_agent = WAVEBOT_DEMO_AGENT;
+  o.max_parallel = 3;
+  o.seed = seed;
+  return o;
+}
+
+// Everything the end state of a completed sample epic must satisfy, whatever happened on the way.
+void ExpectEpicCompletedCleanly(cli::Scenario* s) {
+  auto gh = UserClient(s->simulator(), "maintainer");
+  ASSERT_NE(gh, nullptr);
+  auto* store = s->app()->engine()->store();
+  auto epic = store->FindEpic(cli::Scenario::kRepo, cli::Scenario::kEpic);
+  ASSERT_TRUE(epic.ok() && *epic);
+  auto tickets = store->Tickets((*epic)->id);
+  ASSERT_TRUE(tickets.ok());
+  ASSERT_EQ(tickets->size(), static_cast<size_t>(kTicketCount));
+
+  // Exactly one PR per ticket (by head branch, over every state), and one epic PR into main.
+  github::PullListFilter all;
+  all.state = "all";
+  auto pulls = gh->ListPulls(kRef, all);
+  ASSERT_TRUE(pulls.ok()) << pulls.error().message();
+  std::map<std::string, int> per_head;
+  int epic_prs = 0;
+  for (const auto& p : *pulls) {
+    per_head[p.head_ref]++;
+    if (p.head_ref == (*epic)->branch) {
+      epic_prs++;
+      EXPECT_EQ(p.base_ref, "main");
+      EXPECT_EQ(p.state, "open");
+    } else {
+      EXPECT_EQ(p.base_ref, (*epic)->branch) << "PR #" << p.number;
+    }
+  }
+  EXPECT_EQ(epic_prs, 1);
+  EXPECT_EQ(pulls->size(), static_cast<size_t>(kTicketCount + 1));
+  for (const auto& [head, n] : per_head) EXPECT_EQ(n, 1) << head;
+
+  std::set<std::tuple<int64_t, std::string, std::string>> steps;
+  for (const auto& t : *tickets) {
+    EXPECT_EQ(t.state, "done") << "#" << t.number;
+    EXPECT_EQ(per_head[t.branch], 1) << "#" << t.number << " " << t.branch;
+    auto issue = gh->GetIssue(kRef, t.number);
+    ASSERT_TRUE(issue.ok());
+    EXPECT_EQ(issue->state, "closed") << "#" << t.number;
+    auto attempts = store->Attempts(t.id);
+    ASSERT_TRUE(attempts.ok());
+    for (const auto& a : *attempts) {
+      EXPECT_TRUE(steps.insert({t.number, a.mode, a.trigger}).second)
+          << "#" << t.number << " ran " << a.mode << " twice for " << a.trigger;
+    }
+  }
+
+  // One status comment on the epic, edited in place.
+  auto comments = gh->ListComments(kRef, cli::Scenario::kEpic);
+  ASSERT_TRUE(comments.ok());
+  int status = 0;
+  for (const auto& c : *comments) status += c.body.find(kStatusMarker) != std::string::npos ? 1 : 0;
+  EXPECT_EQ(status, 1);
+}
+
+std::map<int64_t, engine::TicketRecord> TicketsByNumber(cli::Scenario* s) {
+  std::map<int64_t, engine::TicketRecord> out;
+  auto* store = s->app()->engine()->store();
+  auto epic = store->FindEpic(cli::Scenario::kRepo, cli::Scenario::kEpic);
+  if (!epic.ok() || !*epic) return out;
+  auto tickets = store->Tickets((*epic)->id);
+  if (!tickets.ok()) return out;
+  for (const auto& t : *tickets) out[t.number] = t;
+  return out;
+}
+
+std::vector<engine::AttemptRecord> AttemptsOf(cli::Scenario* s, int64_t ticket_id) {
+  auto a = s->app()->engine()->store()->Attempts(ticket_id);
+  return a.ok() ? *a : std::vector<engine::AttemptRecord>{};
+}
+
+TEST(SandboxTest, EpicCompletesWithCiFixReviewFixAndConflict) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  auto s = cli::Scenario::Start(Options(dir));
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  auto summary = (*s)->Run(seconds(90));
+  ASSERT_TRUE(summary.complete) << summary.reason;
+  EXPECT_GT(summary.epic_pr, 0);
+  EXPECT_EQ(summary.reviews_requested, 1);
+  ExpectEpicCompletedCleanly(s->get());
+
+  // #4 fails CI once (implement, fix_ci); #5 gets changes requested once (implement, address_review).
+  // #4 and #9 both touch the README, so whichever is merged second conflicts and is resolved.
+  auto tickets = TicketsByNumber(s->get());
+  std::map<std::string, int> modes;
+  std::map<int64_t, std::map<std::string, int>> modes_of;
+  for (const auto& [n, t] : tickets) {
+    for (const auto& a : AttemptsOf(s->get(), t.id)) {
+      modes[a.mode]++;
+      modes_of[n][a.mode]++;
+    }
+    // Every agent run spends the budget; a mechanical rebase (no agent) does not.
+    std::string desc;
+    int agent_runs = 0;
+    for (const auto& a : AttemptsOf(s->get(), t.id)) {
+      desc += " " + a.mode + "/" + a.trigger + "/" + a.state;
+      agent_runs += a.mode == "rebase" ? 0 : 1;
+    }
+    EXPECT_EQ(t.runs_used, agent_runs) << "#" << n << desc;
+  }
+  EXPECT_EQ(modes_of[4]["fix_ci"], 1);
+  EXPECT_EQ(tickets[4].runs_used, 2 + modes_of[4]["resolve_conflict"]);
+  EXPECT_EQ(modes_of[5]["address_review"], 1);
+  EXPECT_EQ(tickets[5].runs_used, 2);
+  EXPECT_EQ(modes_of[4]["resolve_conflict"] + modes_of[9]["resolve_conflict"], modes["resolve_conflict"]);
+  EXPECT_EQ(modes["implement"], kTicketCount);
+  EXPECT_GE(modes["fix_ci"], 1);
+  EXPECT_GE(modes["address_review"], 1);
+  EXPECT_GE(modes["resolve_conflict"], 1);
+}
+
+
+// Plays the reviewer like Scenario::Run, calling `between(merges)` after every reviewer step.
+cli::ScenarioSummary RunWith(cli::Scenario* s, seconds timeout, const std::function<void(int merges)>& between) {
+  cli::ScenarioSummary summary;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    size_t seen = s->simulator()->Deliveries().size();
+    if (s->ReviewStep(&summary)) break;
+    between(summary.merges);
+    s->simulator()->WaitForDeliveries([seen](const std::vector<sandbox::Delivery>& d) { return d.size() > seen; },
+                                      milliseconds(1000));
+  }
+  return summary;
+}
+
+// Asks the simulator (through the App deliveries API, as an operator would) to redeliver every
+// delivered webhook once more, in a shuffled order. Returns how many were redelivered.
+int RedeliverAllShuffled(sandbox::Simulator* sim, std::mt19937* rng) {
+  github::ClientOptions co;
+  co.api_url = sim->api_url();
+  co.app_id = std::to_string(sim->app_id());
+  co.private_key_pem = sim->app_private_key_pem();
+  auto app = github::NewClient(co);
+  if (!app.ok()) return -1;
+  std::vector<int64_t> ids;
+  for (const auto& d : sim->Deliveries()) {
+    if (d.delivered() && !d.redelivery) ids.push_back(d.id);
+  }
+  std::shuffle(ids.begin(), ids.end(), *rng);
+  int n = 0;
+  for (int64_t id : ids) n += (*app)->RedeliverDelivery(id).ok() ? 1 : 0;
+  return n;
+}
+
+size_t TotalAttempts(cli::Scenario* s) {
+  size_t n = 0;
+  for (const auto& [num, t] : TicketsByNumber(s)) n += AttemptsOf(s, t.id).size();
+  return n;
+}
+
+TEST(SandboxTest, DuplicatedAndReorderedWebhooksChangeNothing) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  auto s = cli::Scenario::Start(Options(dir, 7));
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  std::mt19937 rng(7);
+  bool replayed = false;
+  auto summary = RunWith(s->get(), seconds(90), [&](int merges) {
+    if (!replayed && merges >= 3) {
+      replayed = true;
+      EXPECT_GT(RedeliverAllShuffled((*s)->simulator(), &rng), 0);
+    }
+  });
+  ASSERT_TRUE(summary.complete) << summary.reason;
+  EXPECT_TRUE(replayed);
+  ASSERT_TRUE((*s)->simulator()->WaitForIdle(milliseconds(30000)));
+  size_t attempts_before = TotalAttempts(s->get());
+
+  // Everything once more after the end, shuffled: nothing new may happen.
+  EXPECT_GT(RedeliverAllShuffled((*s)->simulator(), &rng), 0);
+  ASSERT_TRUE((*s)->simulator()->WaitForIdle(milliseconds(30000)));
+  // The App has taken every redelivery (answered 2xx) before we look.
+  for (const auto& d : (*s)->simulator()->Deliveries()) {
+    if (d.redelivery) {
+      EXPECT_TRUE(d.delivered()) << d.event << " " << d.status;
+    }
+  }
+  ExpectEpicCompletedCleanly(s->get());
+  EXPECT_EQ(TotalAttempts(s->get()), attempts_before);
+  auto tickets = TicketsByNumber(s->get());
+  EXPECT_EQ(tickets[5].runs_used, 2);
+}
+
+TEST(SandboxTest, CompletesDespiteGitHubFaults) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  auto opts = Options(dir, 11);
+  opts.fault_fraction = 0.1;
+  auto s = cli::Scenario::Start(opts);
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  auto summary = (*s)->Run(seconds(100));
+  ASSERT_TRUE(summary.complete) << summary.reason;
+  // The faults did happen: some REST answers were 5xx or 429.
+  int faults = 0;
+  for (const auto& line : (*s)->simulator()->RequestLog()) {
+    if (line.size() > 4 && (line.substr(line.size() - 4) == " 500" || line.substr(line.size() - 4) == " 502" ||
+                            line.substr(line.size() - 4) == " 429" || line.substr(line.size() - 4) == " 403")) {
+      faults++;
+    }
+  }
+  EXPECT_GT(faults, 0);
+  // Check the end state without faults in the way of the observer.
+  (*s)->simulator()->SetFaultConfig(sandbox::FaultConfig{});
+  ExpectEpicCompletedCleanly(s->get());
+}
+
+TEST(SandboxTest, RestartsMidEpicLoseAndDuplicateNothing) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  auto s = cli::Scenario::Start(Options(dir, 5));
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  const std::vector<int> restart_after = {2, 4, 6};
+  size_t next = 0;
+  auto summary = RunWith(s->get(), seconds(100), [&](int merges) {
+    if (next < restart_after.size() && merges >= restart_after[next]) {
+      next++;
+      Status st = (*s)->RestartWavebot();
+      EXPECT_TRUE(st.ok()) << st.error().message();
+    }
+  });
+  ASSERT_TRUE(summary.complete) << summary.reason;
+  EXPECT_EQ(next, restart_after.size());
+  ExpectEpicCompletedCleanly(s->get());
+  auto tickets = TicketsByNumber(s->get());
+  EXPECT_GE(tickets[4].runs_used, 2);
+  EXPECT_GE(tickets[5].runs_used, 2);
+}
+
+// --- Refusals, on a small world of their own ------------------------------------------------------
+
+// The simulator and an App, without the sample epic: tests seed what they need.
+class SmallWorld {
+ public:
+  Status Start() {
+    if (dir_.path().empty()) return Error(ErrorCode::kIo, "no temp dir");
+    port_ = FreePort();
+    sandbox::SimulatorOptions so;
+    so.data_dir = dir_.path() + "/github";
+    so.webhook_url = "http://127.0.0.1:" + std::to_string(port_) + "/webhook";
+    so.webhook_secret = "small-world-secret";
+    so.ci_command = "true";
+    auto sim = sandbox::Simulator::Start(so);
+    if (!sim.ok()) return sim.error();
+    sim_ = std::move(*sim);
+    auto inst = sim_->CreateInstallation("acme");
+    if (!inst.ok()) return inst.error();
+    sandbox::NewRepo repo;
+    repo.installation_id = *inst;
+    WAVEBOT_RETURN_IF_ERROR(sim_->CreateRepo(kRef, repo));
+    WAVEBOT_RETURN_IF_ERROR(sim_->SetCollaborator(kRef, "maintainer", "admin"));
+    WAVEBOT_RETURN_IF_ERROR(sim_->SetCollaborator(kRef, "visitor", "read"));
+
+    engine::AppOptions o;
+    o.server.listen = "127.0.0.1:" + std::to_string(port_);
+    o.server.data_dir = dir_.path() + "/wavebot";
+    o.server.webhook_secret = so.webhook_secret;
+    o.server.github_api = sim_->api_url();
+    o.server.app_id = std::to_string(sim_->app_id());
+    o.server.max_parallel = 2;
+    o.server.resync_interval = seconds(5);
+    o.server.dispatch_workers = 1;
+    o.private_key_pem = sim_->app_private_key_pem();
+    o.wavebot_binary = WAVEBOT_BINARY;
+    o.git_base_url = sim_->api_url() + "/git";
+    o.bot_login = "wavebot[bot]";
+    o.repo_config = [](const std::string&) {
+      config::RepoConfig c;
+      c.agent.preset = "script";
+      c.agent.command = {WAVEBOT_DEMO_AGENT};
+      c.agent.timeout = seconds(60);
+      return c;
+    };
+    auto app = engine::App::Create(o);
+    if (!app.ok()) return app.error();
+    app_ = std::move(*app);
+    WAVEBOT_RETURN_IF_ERROR(app_->Start());
+    gh_ = UserClient(sim_.get(), "maintainer");
+    if (!gh_) return Error(ErrorCode::kInternal, "no user client");
+    return OkStatus();
+  }
+  ~SmallWorld() {
+    if (app_) app_->Stop();
+    if (sim_) sim_->Stop();
+  }
+
+  // Waits until wavebot has commented on issue `number` with a body containing `text`.
+  bool WaitForBotComment(int64_t number, const std::string& text, milliseconds timeout) {
+    std::string issue_key = "\"number\":" + std::to_string(number) + ",";
+    return sim_->WaitForDeliveries(
+        [&](const std::vector<sandbox::Delivery>& ds) {
+          for (const auto& d : ds) {
+            if (d.event != "issue_comment" || d.action != "created") continue;
+            auto j = nlohmann::json::parse(d.payload, nullptr, false);
+            if (j.is_discarded()) continue;
+            if (j["issue"]["number"] == number && j["comment"]["user"]["login"] == "wavebot[bot]" &&
+                j["comment"]["body"].get<std::string>().find(text) != std::string::npos) {
+              return true;
+            }
+          }
+          return false;
+        },
+        timeout);
+  }
+
+  // The comments of an issue as GitHub renders them (with reaction counts).
+  nlohmann::json CommentsJson(int64_t number) {
+    auto token = sim_->CreateUserToken("maintainer");
+    httplib::Client c("127.0.0.1", std::stoi(sim_->api_url().substr(sim_->api_url().rfind(':') + 1)));
+    httplib::Headers h = {{"Authorization", "token " + (token.ok() ? *token : "")},
+                          {"Accept", "application/vnd.github+json"}};
+    auto r = c.Get(("/repos/acme/calc/issues/" + std::to_string(number) + "/comments").c_str(), h);
+    if (!r || r->status != 200) return nlohmann::json::array();
+    return nlohmann::json::parse(r->body, nullptr, false);
+  }
+
+  // Nothing was started for epic `number`: no ticket, no attempt, no branch but main, no PR.
+  void ExpectNothingStarted(int64_t number) {
+    auto epic = app_->engine()->store()->FindEpic("acme/calc", number);
+    ASSERT_TRUE(epic.ok());
+    if (*epic) {
+      EXPECT_FALSE((*epic)->branch_created);
+      auto tickets = app_->engine()->store()->Tickets((*epic)->id);
+      ASSERT_TRUE(tickets.ok());
+      for (const auto& t : *tickets) {
+        auto a = app_->engine()->store()->Attempts(t.id);
+        ASSERT_TRUE(a.ok());
+        EXPECT_TRUE(a->empty()) << "#" << t.number;
+      }
+    }
+    EXPECT_EQ(Refs(dir_.path() + "/github"), std::set<std::string>{"refs/heads/main"});
+    github::PullListFilter all;
+    all.state = "all";
+    auto pulls = gh_->ListPulls(kRef, all);
+    ASSERT_TRUE(pulls.ok());
+    EXPECT_TRUE(pulls->empty());
+  }
+
+  sandbox::Simulator* sim() { return sim_.get(); }
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
+  std::unique_ptr<sandbox::Simulator> sim_;
+  std::unique_ptr<engine::App> app_;
+  std::unique_ptr<github::Client> gh_;
+};
+
+TEST(SandboxTest, UnauthorisedStartIsRefused) {
+  SmallWorld w;
+  Status st = w.Start();
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  auto epic = w.sim()->CreateIssue(kRef, "maintainer", "Epic: tiny", "- [ ] #2\n", {"epic"});
+  ASSERT_TRUE(epic.ok());
+  ASSERT_TRUE(w.sim()->CreateIssue(kRef, "maintainer", "Add a file", "Just a file.", {"agent-ready"}).ok());
+  auto cmd = w.sim()->CreateComment(kRef, *epic, "visitor", "/wave start");
+  ASSERT_TRUE(cmd.ok());
+  ASSERT_TRUE(w.WaitForBotComment(*epic, "@visitor", milliseconds(20000)));
+  ASSERT_TRUE(w.sim()->WaitForIdle(milliseconds(20000)));
+
+  auto comments = w.CommentsJson(*epic);
+  ASSERT_TRUE(comments.is_array());
+  bool thumbs_down = false, polite = false;
+  for (const auto& c : comments) {
+    if (c["id"] == *cmd) thumbs_down = c["reactions"]["-1"] == 1 && c["reactions"]["+1"] == 0;
+    if (c["user"]["login"] == "wavebot[bot]") {
+      std::string body = c["body"];
+      polite = body.find("sorry") != std::string::npos && body.find("write access") != std::string::npos;
+      EXPECT_EQ(body.find(kStatusMarker), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(thumbs_down);
+  EXPECT_TRUE(polite);
+  w.ExpectNothingStarted(*epic);
+}
+
+TEST(SandboxTest, CycleIsAnsweredAndNothingStarts) {
+  SmallWorld w;
+  Status st = w.Start();
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  auto epic = w.sim()->CreateIssue(kRef, "maintainer", "Epic: circular", "- [ ] #2\n- [ ] #3\n", {"epic"});
+  ASSERT_TRUE(epic.ok());
+  ASSERT_TRUE(w.sim()->CreateIssue(kRef, "maintainer", "First", "Depends on #3", {"agent-ready"}).ok());
+  ASSERT_TRUE(w.sim()->CreateIssue(kRef, "maintainer", "Second", "Depends on #2", {"agent-ready"}).ok());
+  ASSERT_TRUE(w.sim()->CreateComment(kRef, *epic, "maintainer", "/wave start").ok());
+  ASSERT_TRUE(w.WaitForBotComment(*epic, "cycle", milliseconds(20000)));
+  ASSERT_TRUE(w.sim()->WaitForIdle(milliseconds(20000)));
+
+  std::string answer;
+  for (const auto& c : w.CommentsJson(*epic)) {
+    if (c["user"]["login"] == "wavebot[bot]") answer += c["body"].get<std::string>();
+  }
+  EXPECT_TRUE(std::regex_search(answer, std::regex("#2 → #3 → #2|#3 → #2 → #3"))) << answer;
+  w.ExpectNothingStarted(*epic);
+}
+
+}  // namespace
+}  // namespace wavebot
