@@ -123,6 +123,9 @@ class RealProcessRunner final : public ProcessRunner {
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     pid_t pid = -1;
+    // The timeout counts from before the spawn: a child that gets going (and is observed) before this
+    // thread runs again must not find its deadline moved by a clock that advanced meanwhile.
+    auto start = clock_->Now();
     // PATH of the child's environment decides where args[0] is found.
     int rc;
     {
@@ -143,7 +146,6 @@ class RealProcessRunner final : public ProcessRunner {
     out.pid = pid;
     ::fcntl(read_fd, F_SETFL, O_NONBLOCK);
 
-    auto start = clock_->Now();
     auto steady_start = std::chrono::steady_clock::now();
     bool exited = false, pipe_open = true, term_sent = false, kill_sent = false;
     std::chrono::steady_clock::time_point term_at, exited_at;

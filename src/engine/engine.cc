@@ -587,9 +587,25 @@ Status Engine::AdoptOrphans() {
   auto running = store_->RunningAttempts();
   if (!running.ok()) return running.error();
   for (const auto& a : *running) {
+    // Judge the run under its epic's pass lock: a pass records an attempt and hands it to the executor
+    // while holding that lock, so a run is never seen between the two.
+    auto owner = store_->GetTicket(a.ticket_id);
+    if (!owner.ok()) continue;
+    std::mutex* lock_ptr;
+    {
+      std::lock_guard lock(epic_mu_);
+      auto& m = epic_locks_[owner->epic_id];
+      if (!m) m = std::make_unique<std::mutex>();
+      lock_ptr = m.get();
+    }
+    std::unique_lock epic_lock(*lock_ptr);
     {
       std::lock_guard lock(mu_);
       if (live_attempts_.count(a.id)) continue;  // this process's executor owns it
+    }
+    {
+      auto fresh = store_->GetAttempt(a.id);
+      if (!fresh.ok() || fresh->state != "running") continue;  // finished meanwhile
     }
     fs::path result = fs::path(options_.data_dir) / "runs" / (std::to_string(a.id) + ".json");
     fs::path lock = result.string() + ".lock";
@@ -609,6 +625,7 @@ Status Engine::AdoptOrphans() {
     }
     if (!text.empty()) {
       spdlog::info("adopting the result of run {} left by a previous process", a.id);
+      epic_lock.unlock();  // FinishRun takes it
       WAVEBOT_RETURN_IF_ERROR(FinishRun(a.id, text, 0, ""));
       continue;
     }
@@ -626,6 +643,7 @@ Status Engine::AdoptOrphans() {
     ticket.retry_mode = fix ? a.mode : "";
     spdlog::warn("run {} of {}#{} was lost with its process; it will run again", a.id, ticket.repo, ticket.number);
     WAVEBOT_RETURN_IF_ERROR(store_->FinishAttempt(lost, ticket));
+    epic_lock.unlock();
     auto epic = store_->GetEpic(ticket.epic_id);
     if (epic.ok()) WAVEBOT_RETURN_IF_ERROR(MarkDirty(epic->repo, epic->number));
   }
