@@ -60,6 +60,10 @@ class Scenario {
 
   sandbox::Simulator* simulator() { return sim_.get(); }
   engine::App* app() { return app_.get(); }
+  // Where the simulator delivers webhooks (127.0.0.1:port/webhook) and the secret it signs them with:
+  // what a `wavebot serve` standing in for the in-process App must use.
+  int wavebot_port() const { return port_; }
+  const std::string& webhook_secret() const { return secret_; }
   // Stops wavebot (the App) and starts a fresh one on the same data directory and port: a restart.
   Status RestartWavebot();
   void StopWavebot();

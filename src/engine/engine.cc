@@ -137,7 +137,9 @@ void Engine::WorkerLoop(int index) {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
-    auto job = jobs_->Lease(owner, clock_->Now(), std::chrono::minutes(10), {"reconcile"});
+    // A short lease: passes are idempotent and serialised per epic, and after a kill -9 the dead
+    // process's lease must run out quickly, or the epic's dirty mark (coalesced into it) waits for it.
+    auto job = jobs_->Lease(owner, clock_->Now(), std::chrono::seconds(10), {"reconcile"});
     if (!job.ok() || !*job) {
       std::unique_lock lock(mu_);
       cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });

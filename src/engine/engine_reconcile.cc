@@ -357,6 +357,23 @@ Status Engine::Reconcile(int64_t epic_id) {
             if (attempt.error().code() == ErrorCode::kAlreadyExists) break;  // this step was taken before
             return attempt.error();
           }
+          // Ours from now on: the resync's AdoptOrphans must not take this attempt (not yet submitted, so
+          // holding no run lock) for one lost with a previous process while we prepare it. If preparing
+          // fails, the guard hands it back to AdoptOrphans, which records it lost.
+          {
+            std::lock_guard lock(mu_);
+            live_attempts_.insert(attempt->id);
+          }
+          struct LiveGuard {
+            Engine* engine;
+            int64_t id;
+            bool armed = true;
+            ~LiveGuard() {
+              if (!armed) return;
+              std::lock_guard lock(engine->mu_);
+              engine->live_attempts_.erase(id);
+            }
+          } live_guard{this, attempt->id};
           *t = next;
           // The prompt.
           core::PromptInput p;
@@ -451,16 +468,9 @@ Status Engine::Reconcile(int64_t epic_id) {
             if (!token.ok()) return token.error();
             job.env["WAVEBOT_TOKEN"] = *token;
           }
-          {
-            std::lock_guard lock(mu_);
-            live_attempts_.insert(attempt->id);
-          }
           Status submitted = executor_->Submit(std::move(job));
-          if (!submitted.ok()) {
-            std::lock_guard lock(mu_);
-            live_attempts_.erase(attempt->id);
-            return submitted.error();
-          }
+          if (!submitted.ok()) return submitted.error();
+          live_guard.armed = false;  // the job's end (OnJobEvent) releases it now
           spdlog::info("epic {}#{}: dispatched #{} ({}, run {}/{})", epic.repo, epic.number, t->number,
                        core::RunModeName(action.mode), t->runs_used, cfg.max_attempts);
           break;

@@ -6,18 +6,23 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <fstream>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <tuple>
 
 #include "cli/sandbox_scenario.h"
@@ -508,6 +513,145 @@ TEST(SandboxTest, CycleIsAnsweredAndNothingStarts) {
   }
   EXPECT_TRUE(std::regex_search(answer, std::regex("#2 → #3 → #2|#3 → #2 → #3"))) << answer;
   w.ExpectNothingStarted(*epic);
+}
+
+
+// --- kill -9 of a real `wavebot serve` -------------------------------------------------------------
+
+// `wavebot serve` as a child process in its own process group, configured by environment only.
+class ServeProcess {
+ public:
+  explicit ServeProcess(std::vector<std::string> env, std::string cwd) : env_(std::move(env)), cwd_(std::move(cwd)) {}
+  ~ServeProcess() {
+    Kill();
+    // Agent runs the killed servers left behind: this test started them (in its process groups).
+    for (pid_t g : groups_) ::kill(-g, SIGKILL);
+  }
+  bool Start() {
+    std::vector<char*> argv = {const_cast<char*>(WAVEBOT_BINARY), const_cast<char*>("serve"), nullptr};
+    std::vector<char*> envp;
+    for (auto& e : env_) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    pid_t pid = ::fork();
+    if (pid < 0) return false;
+    if (pid == 0) {
+      ::setpgid(0, 0);
+      if (::chdir(cwd_.c_str()) != 0) ::_exit(126);
+      int fd = ::open((cwd_ + "/serve.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+      }
+      ::execve(argv[0], argv.data(), envp.data());
+      ::_exit(127);
+    }
+    ::setpgid(pid, pid);
+    pid_ = pid;
+    groups_.push_back(pid);
+    return true;
+  }
+  // SIGKILL to the server only (its agent runs live on, as they would), then reaps it.
+  void Kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = 0;
+  }
+  // True while the server has not exited by itself.
+  bool Alive() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    return ::waitpid(pid_, &status, WNOHANG) == 0;
+  }
+
+ private:
+  std::vector<std::string> env_;
+  std::string cwd_;
+  pid_t pid_ = 0;
+  std::vector<pid_t> groups_;
+};
+
+// DISABLED: exposes an open engine bug. A kill -9 of serve can take its agent run down (likely SIGPIPE
+// on its output pipe to the dead server) after the run
+// pushed the ticket branch but before it wrote its result; AdoptOrphans records the run lost and runs it
+// again with an empty expected remote head, so the second run's push is rejected as someone else's and
+// the ticket goes to needs_human (the epic stalls). Enable once a lost run adopts wavebot's own push.
+TEST(SandboxTest, DISABLED_KillNineOfServeLosesAndDuplicatesNothing) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  auto s = cli::Scenario::Start(Options(dir, 13));
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  // The in-process App gives way to a real `wavebot serve` on the same port and data directory.
+  (*s)->StopWavebot();
+  sandbox::Simulator* sim = (*s)->simulator();
+  std::string key = dir.path() + "/app-key.pem";
+  std::string repo_cfg = dir.path() + "/wavebot.yml";
+  {
+    std::ofstream(key) << sim->app_private_key_pem();
+    std::ofstream(repo_cfg) << "max_parallel: 3\nagent:\n  preset: script\n  command: [\"" << WAVEBOT_DEMO_AGENT
+                            << "\"]\n  timeout: 2m\n";
+  }
+  std::vector<std::string> env = {
+      "PATH=" + std::string(std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin"),
+      "HOME=" + dir.path(),
+      "WAVEBOT_LISTEN=127.0.0.1:" + std::to_string((*s)->wavebot_port()),
+      "WAVEBOT_DATA_DIR=" + dir.path() + "/wavebot",
+      "WAVEBOT_WEBHOOK_SECRET=" + (*s)->webhook_secret(),
+      "WAVEBOT_GITHUB_API=" + sim->api_url(),
+      "WAVEBOT_GIT_BASE_URL=" + sim->api_url() + "/git",
+      "WAVEBOT_APP_ID=" + std::to_string(sim->app_id()),
+      "WAVEBOT_PRIVATE_KEY_FILE=" + key,
+      "WAVEBOT_MAX_PARALLEL=3",
+      "WAVEBOT_RESYNC_INTERVAL=5s",
+      "WAVEBOT_REPO_CONFIG=" + repo_cfg,
+      "WAVEBOT_BOT_LOGIN=wavebot[bot]",
+  };
+  ServeProcess serve(env, dir.path());
+  ASSERT_TRUE(serve.Start());
+
+  const std::vector<int> kill_after = {2, 4, 6};
+  size_t next = 0;
+  auto summary = RunWith(s->get(), seconds(110), [&](int merges) {
+    ASSERT_TRUE(serve.Alive()) << "wavebot serve exited by itself; see " << dir.path() << "/serve.log";
+    if (next < kill_after.size() && merges >= kill_after[next]) {
+      next++;
+      serve.Kill();
+      ASSERT_TRUE(serve.Start());
+    }
+  });
+  std::string log;
+  {
+    std::ifstream in(dir.path() + "/serve.log");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    log = ss.str();
+  }
+  ASSERT_TRUE(summary.complete) << summary.reason << "\n" << log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
+  EXPECT_EQ(next, kill_after.size());
+  serve.Kill();
+
+  // The end state, read from GitHub and from the store the servers left behind.
+  auto gh = UserClient(sim, "maintainer");
+  ASSERT_NE(gh, nullptr);
+  github::PullListFilter all;
+  all.state = "all";
+  auto pulls = gh->ListPulls(kRef, all);
+  ASSERT_TRUE(pulls.ok());
+  std::map<std::string, int> per_head;
+  for (const auto& p : *pulls) per_head[p.head_ref]++;
+  EXPECT_EQ(pulls->size(), static_cast<size_t>(kTicketCount + 1));
+  for (const auto& [head, n] : per_head) EXPECT_EQ(n, 1) << head;
+  for (int64_t n = 2; n <= 9; ++n) {
+    auto issue = gh->GetIssue(kRef, n);
+    ASSERT_TRUE(issue.ok());
+    EXPECT_EQ(issue->state, "closed") << "#" << n;
+  }
+  auto comments = gh->ListComments(kRef, cli::Scenario::kEpic);
+  ASSERT_TRUE(comments.ok());
+  int status = 0;
+  for (const auto& c : *comments) status += c.body.find(kStatusMarker) != std::string::npos ? 1 : 0;
+  EXPECT_EQ(status, 1);
 }
 
 }  // namespace
