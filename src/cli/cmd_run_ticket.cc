@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
 #include <cstdlib>
@@ -36,14 +37,15 @@ struct RunTicketOptions {
 
 void Emit(const RunTicketOptions& o, const nlohmann::json& j) {
   std::string text = j.dump();
-  std::printf("%s\n", text.c_str());
-  std::fflush(stdout);
+  // The result file first: it is what survives when whoever reads our stdout is gone.
   if (!o.result_file.empty()) {
     // Written whole or not at all: a reader never sees half a result.
     std::string tmp = o.result_file + ".tmp";
     { std::ofstream(tmp) << text << "\n"; }
     std::rename(tmp.c_str(), o.result_file.c_str());
   }
+  std::printf("%s\n", text.c_str());
+  std::fflush(stdout);
 }
 
 int ErrorExit(const RunTicketOptions& o, const Error& e) {
@@ -77,6 +79,9 @@ Result<std::pair<std::string, std::string>> ResolveRepo(const std::string& repo,
 }
 
 int Run(const RunTicketOptions& o) {
+  // If the process reading our output dies (wavebot killed mid-run), writes fail with EPIPE instead of
+  // killing this run: it still finishes, pushes, and leaves its result file for the next wavebot.
+  ::signal(SIGPIPE, SIG_IGN);
   if (!o.result_file.empty()) {
     // Held (never closed) for this process's whole life: the engine tells a live run from a finished or
     // lost one by whether it can take this lock.

@@ -285,12 +285,26 @@ bool Scenario::ReviewStep(ScenarioSummary* summary) {
       }
       continue;
     }
-    if (p.number == review_pr_ && pull->head_sha == reviewed_head_) continue;  // not addressed yet
+    if (p.number == review_pr_ && !ReviewAddressed(pull->head_sha)) continue;  // like a reviewer: look first
     if (pull->mergeable_state == "dirty") continue;  // conflicts: wavebot resolves them first
     auto merged = sim_->MergePull(kRef, p.number, "reviewer", "merge");
     if (merged.ok()) summary->merges++;
   }
   return summary->complete;
+}
+
+bool Scenario::ReviewAddressed(const std::string& head) {
+  // The reviewer reads the file they commented on at the PR's head, from the simulator's repository.
+  fs::path bare = fs::path(options_.data_dir) / "github" / "git" / "acme" / "calc.git";
+  std::string cmd = "git --git-dir='" + bare.string() + "' show '" + head + ":lib/neg.sh' 2>/dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return false;
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) text.append(buf, n);
+  ::pclose(p);
+  return head != reviewed_head_ && text.find("(review)") != std::string::npos;
 }
 
 ScenarioSummary Scenario::Run(std::chrono::seconds timeout) {

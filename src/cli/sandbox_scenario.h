@@ -72,6 +72,8 @@ class Scenario {
   Scenario() = default;
   Result<std::unique_ptr<engine::App>> MakeApp();
   Status Seed();
+  // True when the PR head answers the review: the file the reviewer commented on changed as asked.
+  bool ReviewAddressed(const std::string& head);
 
   ScenarioOptions options_;
   int port_ = 0;

@@ -123,7 +123,7 @@ Result<PlanInput> ParsePlanExport(std::string_view json_text, int64_t epic) {
       documents.push_back(json::parse(rest.substr(0, consumed)));
       pos += consumed;
     }
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers that overflow
     return Error(ErrorCode::kParse, std::string("invalid JSON: ") + e.what());
   }
   if (documents.empty()) return Error(ErrorCode::kParse, "empty input: expected a JSON array or object");

@@ -64,6 +64,13 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCase{"{\"issues\": [], \"blocked_by\": {\"x\": [1]}}", "not an issue number"},
                       BadCase{"{\"issues\": [], \"sub_issues\": {\"1\": 2}}", "must be an array"}));
 
+// Found by fuzz_plan_export: nlohmann throws out_of_range (not parse_error) for a number that overflows.
+TEST(PlanInputTest, OverflowingNumberIsAnErrorNotACrash) {
+  auto in = ParsePlanExport("[{\"number\": 1, \"labels\": [{\"name\": 2e77777777777777777777777777}]}]", 1);
+  ASSERT_FALSE(in.ok());
+  EXPECT_EQ(in.error().code(), ErrorCode::kParse);
+}
+
 TEST(PlanInputTest, DeepNestingIsAnErrorNotACrash) {
   std::string deep(100000, '[');
   auto in = ParsePlanExport(deep, 1);
