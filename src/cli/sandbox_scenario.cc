@@ -67,7 +67,7 @@ std::vector<SeedTicket> SampleTickets() {
        "README.\n\n" +
            Demo("say the first run gets mul wrong, so CI fails and the agent is sent back in\n"
                 "@mode=implement write lib/mul.sh <<EOF\n. ./lib/add.sh\nmul() { echo $(( $1 + $2 )); }\nEOF\n"
-                "@mode!=implement write lib/mul.sh <<EOF\n. ./lib/add.sh\nmul() { r=0; i=0; while [ $i -lt $2 ]; do r=$(add $r $1); i=$((i + 1)); done; echo $r; }\nEOF\n"
+                "@mode=fix_ci write lib/mul.sh <<EOF\n. ./lib/add.sh\nmul() { r=0; i=0; while [ $i -lt $2 ]; do r=$(add $r $1); i=$((i + 1)); done; echo $r; }\nEOF\n"
                 "write tests/mul_test.sh <<EOF\n. ./lib/mul.sh\n[ \"$(mul 3 4)\" = 12 ] || { echo 'mul 3 4 should be 12'; exit 1; }\nEOF\n"
                 "@mode=implement append README.md - mul: multiplication built on add\n"
                 "@mode=resolve_conflict write README.md <<EOF\n# calc\n- add, sub: the basics\n- mul: multiplication built on add\nEOF\n")},

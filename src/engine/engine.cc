@@ -567,6 +567,12 @@ Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int
 
 void Engine::OnJobEvent(const agents::JobEvent& event) {
   if (event.state != agents::JobEvent::State::kFinished && event.state != agents::JobEvent::State::kCancelled) return;
+  {
+    // Runs the executor kills because wavebot is shutting down are not the agent's failures: leave them
+    // recorded as running, and the next start adopts them (refunded and run again when they left no result).
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+  }
   if (event.id.rfind("attempt-", 0) != 0) return;
   int64_t id = std::stoll(event.id.substr(8));
   std::string result = event.result_json;

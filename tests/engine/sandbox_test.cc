@@ -572,12 +572,9 @@ class ServeProcess {
   std::vector<pid_t> groups_;
 };
 
-// DISABLED: exposes an open engine bug. A kill -9 of serve can take its agent run down (likely SIGPIPE
-// on its output pipe to the dead server) after the run
-// pushed the ticket branch but before it wrote its result; AdoptOrphans records the run lost and runs it
-// again with an empty expected remote head, so the second run's push is rejected as someone else's and
-// the ticket goes to needs_human (the epic stalls). Enable once a lost run adopts wavebot's own push.
-TEST(SandboxTest, DISABLED_KillNineOfServeLosesAndDuplicatesNothing) {
+// A real `wavebot serve` killed with SIGKILL mid-epic: a run in flight outlives it (run-ticket ignores
+// SIGPIPE from its dead reader and writes its result file first), and the restarted serve adopts it.
+TEST(SandboxTest, KillNineOfServeLosesAndDuplicatesNothing) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
   auto s = cli::Scenario::Start(Options(dir, 13));
