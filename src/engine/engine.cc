@@ -1,4 +1,5 @@
 #include "engine/engine.h"
+#include "engine/names.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -30,11 +31,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using core::TicketState;
 
-github::RepoRef Ref(const std::string& full) {
-  auto slash = full.find('/');
-  if (slash == std::string::npos) return {full, ""};
-  return {full.substr(0, slash), full.substr(slash + 1)};
-}
 
 // "wave/<epic>-..." and "epic/<epic>-..." name their epic.
 int64_t EpicOfBranch(const std::string& branch) {
@@ -53,13 +49,6 @@ int64_t EpicOfBranch(const std::string& branch) {
 }
 
 
-core::RunMode ModeOf(const std::string& name) {
-  for (auto m : {core::RunMode::kImplement, core::RunMode::kFixCi, core::RunMode::kAddressReview,
-                 core::RunMode::kResolveConflict}) {
-    if (name == core::RunModeName(m)) return m;
-  }
-  return core::RunMode::kImplement;
-}
 
 
 

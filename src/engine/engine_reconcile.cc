@@ -14,6 +14,7 @@
 #include "core/prompt.h"
 #include "core/status_comment.h"
 #include "engine/engine.h"
+#include "engine/names.h"
 #include "engine/plan_fetch.h"
 #include "git/workspace.h"
 
@@ -23,20 +24,9 @@ namespace {
 namespace fs = std::filesystem;
 using core::TicketState;
 
-github::RepoRef Ref(const std::string& full) {
-  auto slash = full.find('/');
-  return {full.substr(0, slash), full.substr(slash + 1)};
-}
 
 TicketState StateOf(const TicketRecord& t) { return core::ParseTicketState(t.state).value_or(TicketState::kBlocked); }
 
-core::RunMode ModeOf(const std::string& name) {
-  for (auto m : {core::RunMode::kImplement, core::RunMode::kFixCi, core::RunMode::kAddressReview,
-                 core::RunMode::kResolveConflict}) {
-    if (name == core::RunModeName(m)) return m;
-  }
-  return core::RunMode::kImplement;
-}
 
 std::string Hash(const std::string& s) { return std::to_string(std::hash<std::string>{}(s)); }
 

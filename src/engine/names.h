@@ -1,0 +1,27 @@
+// Small conversions the engine's files share. Internal to src/engine.
+#pragma once
+
+#include <string>
+
+#include "core/decide.h"
+#include "github/types.h"
+
+namespace wavebot::engine {
+
+// "owner/name" -> RepoRef ({full, ""} when there is no slash).
+inline github::RepoRef Ref(const std::string& full) {
+  auto slash = full.find('/');
+  if (slash == std::string::npos) return {full, ""};
+  return {full.substr(0, slash), full.substr(slash + 1)};
+}
+
+// A run mode's name back to the mode (implement for anything unknown).
+inline core::RunMode ModeOf(const std::string& name) {
+  for (auto m : {core::RunMode::kImplement, core::RunMode::kFixCi, core::RunMode::kAddressReview,
+                 core::RunMode::kResolveConflict}) {
+    if (name == core::RunModeName(m)) return m;
+  }
+  return core::RunMode::kImplement;
+}
+
+}  // namespace wavebot::engine
