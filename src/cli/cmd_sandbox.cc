@@ -1,6 +1,7 @@
 // `wavebot sandbox`: the whole loop on this machine, no GitHub account needed (see sandbox_scenario.h).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -64,15 +65,32 @@ int RunSandbox(const SandboxOptions& o) {
   const bool tty = ::isatty(STDOUT_FILENO);
   std::mutex out_mu;
   std::string last;
-  so.on_progress = [&](const std::string& line) {
+  int bar_lines = 0;  // lines of progress bars on the terminal, repainted in place
+  bool finished = false;
+  so.on_progress = [&](const std::string& line, const std::vector<WaveProgress>& waves) {
     std::lock_guard lock(out_mu);
-    if (line.empty() || line == last) return;
+    if (finished || line.empty() || line == last) return;
     last = line;
-    if (tty) {
-      std::printf("\r\033[K%s", line.c_str());
-    } else {
+    if (!tty || waves.empty()) {
       std::printf("progress: %s\n", line.c_str());
+      std::fflush(stdout);
+      return;
     }
+    // One bar per wave: merged as full blocks, in flight as shaded ones.
+    std::string out = bar_lines > 0 ? "\033[" + std::to_string(bar_lines) + "A" : "";
+    constexpr int kWidth = 24;
+    for (const auto& w : waves) {
+      int full = w.total ? w.merged * kWidth / w.total : 0;
+      int shaded = w.total ? std::min(kWidth - full, (w.merged + w.active) * kWidth / w.total - full) : 0;
+      std::string bar;
+      for (int i = 0; i < kWidth; ++i) bar += i < full ? "█" : i < full + shaded ? "▒" : "░";
+      char buf[160];
+      std::snprintf(buf, sizeof(buf), "\r\033[K  wave %-2d %s %d/%d merged%s\n", w.wave, bar.c_str(), w.merged,
+                    w.total, w.active ? (", " + std::to_string(w.active) + " in flight").c_str() : "");
+      out += buf;
+    }
+    bar_lines = static_cast<int>(waves.size());
+    std::fputs(out.c_str(), stdout);
     std::fflush(stdout);
   };
   std::printf("wavebot sandbox: data in %s\n", so.data_dir.c_str());
@@ -89,7 +107,7 @@ int RunSandbox(const SandboxOptions& o) {
   ScenarioSummary summary = (*scenario)->Run(std::chrono::seconds(o.timeout_s));
   {
     std::lock_guard lock(out_mu);
-    if (tty) std::printf("\n");
+    finished = true;  // the summary table follows; no more progress lines
   }
   std::printf("\n%-6s %-36s %-12s %-6s %-5s %s\n", "TICKET", "TITLE", "STATE", "PR", "RUNS", "NOTE");
   for (const auto& t : summary.tickets) {

@@ -73,8 +73,8 @@ int Serve(const GlobalOptions& global) {
 
   engine::AppOptions opts;
   opts.server = cfg;
-  // Repository behaviour: the defaults, or an operator's file applied to every repository
-  // (WAVEBOT_REPO_CONFIG; same keys as .github/wavebot.yml).
+  // Repository behaviour: each repository's own .github/wavebot.yml (read by the engine), or an
+  // operator's file applied to every repository instead (WAVEBOT_REPO_CONFIG; the same keys).
   if (const char* path = std::getenv("WAVEBOT_REPO_CONFIG"); path && *path) {
     std::ifstream in(path);
     if (!in) return Fail(std::string("cannot read ") + path + " (WAVEBOT_REPO_CONFIG)");

@@ -46,7 +46,11 @@ const char* kTestRunner =
     "status=0\n"
     "for t in tests/*_test.sh; do\n"
     "  [ -e \"$t\" ] || continue\n"
-    "  if sh \"$t\"; then echo \"ok   $t\"; else echo \"FAIL $t\"; status=1; fi\n"
+    "  if out=$(sh \"$t\" 2>&1); then echo \"ok   $t\"; else\n"
+    "    echo \"$out\"; echo \"FAIL $t\"; status=1\n"
+    "    # A GitHub Actions workflow command: the failure becomes an annotation on the check run.\n"
+    "    echo \"::error file=$t,title=test failed::$(echo \"$out\" | tail -n 1)\"\n"
+    "  fi\n"
     "done\n"
     "exit $status\n";
 
@@ -150,7 +154,18 @@ Status Scenario::Seed() {
   if (!inst.ok()) return inst.error();
   sandbox::NewRepo repo;
   repo.installation_id = *inst;
-  repo.files = {{"README.md", "# calc\n"}, {"test.sh", kTestRunner}, {".gitignore", "*.tmp\n"}};
+  // wavebot's configuration for the sample repository, in the repository as users keep it.
+  std::string wavebot_yml = "# wavebot settings for this repository (docs/configuration.md)\n"
+                            "max_parallel: " + std::to_string(options_.max_parallel) + "\n"
+                            "agent:\n"
+                            "  preset: script\n"
+                            "  command: [\"" + options_.demo_agent + "\"]\n"
+                            "  timeout: 2m\n"
+                            "  rate_limit_backoff: 2s\n";
+  repo.files = {{"README.md", "# calc\n"},
+                {"test.sh", kTestRunner},
+                {".gitignore", "*.tmp\n"},
+                {".github/wavebot.yml", wavebot_yml}};
   WAVEBOT_RETURN_IF_ERROR(sim_->CreateRepo(kRef, repo));
   WAVEBOT_RETURN_IF_ERROR(sim_->SetCollaborator(kRef, "maintainer", "admin"));
   WAVEBOT_RETURN_IF_ERROR(sim_->SetCollaborator(kRef, "reviewer", "write"));
@@ -185,21 +200,12 @@ Result<std::unique_ptr<engine::App>> Scenario::MakeApp() {
   o.wavebot_binary = options_.wavebot_binary;
   o.git_base_url = sim_->api_url() + "/git";
   o.bot_login = "wavebot[bot]";
-  std::string agent = options_.demo_agent;
-  int max_parallel = options_.max_parallel;
-  o.repo_config = [agent, max_parallel](const std::string&) {
-    config::RepoConfig c;
-    c.agent.preset = "script";
-    c.agent.command = {agent};
-    c.agent.timeout = std::chrono::seconds(120);
-    c.agent.rate_limit_backoff = std::chrono::seconds(2);
-    c.max_parallel = max_parallel;
-    return c;
-  };
+  // No repo_config: wavebot reads the sample repository's own .github/wavebot.yml (see Seed), as it
+  // reads every repository's.
   auto progress = options_.on_progress;
   Scenario* self = this;
   o.on_pass = [self, progress](const engine::EpicRecord&) {
-    if (progress) progress(self->Progress());
+    if (progress) progress(self->Progress(), self->Waves());
   };
   return engine::App::Create(o);
 }
@@ -215,6 +221,25 @@ Status Scenario::RestartWavebot() {
   if (!app.ok()) return app.error();
   app_ = std::move(*app);
   return app_->Start();
+}
+
+std::vector<WaveProgress> Scenario::Waves() {
+  std::vector<WaveProgress> out;
+  if (!app_) return out;
+  auto epic = app_->engine()->store()->FindEpic(kRepo, kEpic);
+  if (!epic.ok() || !*epic) return out;
+  auto tickets = app_->engine()->store()->Tickets((*epic)->id);
+  if (!tickets.ok()) return out;
+  std::map<int, WaveProgress> waves;
+  for (const auto& t : *tickets) {
+    WaveProgress& w = waves[t.wave];
+    w.wave = t.wave;
+    w.total++;
+    if (t.state == "done") w.merged++;
+    if (t.state == "running" || t.state == "fixing" || t.state == "pr_open") w.active++;
+  }
+  for (const auto& [n, w] : waves) out.push_back(w);
+  return out;
 }
 
 std::string Scenario::Progress() {
@@ -273,7 +298,7 @@ bool Scenario::ReviewStep(ScenarioSummary* summary) {
     }
     if (!green || pending) continue;
     // The designated PR gets one "changes requested" before it may be merged.
-    bool is_review_target = pull->head_ref.find("/5-") != std::string::npos;
+    bool is_review_target = options_.request_review && pull->head_ref.find("/5-") != std::string::npos;
     if (is_review_target && review_pr_ == 0) {
       auto r = sim_->SubmitReview(kRef, p.number, "reviewer", "CHANGES_REQUESTED",
                                   "Please say how zero is handled.",
@@ -288,7 +313,10 @@ bool Scenario::ReviewStep(ScenarioSummary* summary) {
     if (p.number == review_pr_ && !ReviewAddressed(pull->head_sha)) continue;  // like a reviewer: look first
     if (pull->mergeable_state == "dirty") continue;  // conflicts: wavebot resolves them first
     auto merged = sim_->MergePull(kRef, p.number, "reviewer", "merge");
-    if (merged.ok()) summary->merges++;
+    if (merged.ok()) {
+      summary->merges++;
+      if (options_.on_merge) options_.on_merge(pull->head_ref);
+    }
   }
   return summary->complete;
 }

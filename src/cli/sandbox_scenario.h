@@ -19,6 +19,14 @@
 
 namespace wavebot::cli {
 
+// One wave of the epic, for progress displays.
+struct WaveProgress {
+  int wave = 0;
+  int total = 0;
+  int merged = 0;
+  int active = 0;  // running, fixing or with an open PR
+};
+
 struct ScenarioOptions {
   std::string data_dir;        // everything lives below; created
   std::string wavebot_binary;  // for the local executor
@@ -26,8 +34,14 @@ struct ScenarioOptions {
   int max_parallel = 3;
   double fault_fraction = 0;   // share of GitHub requests answered 5xx or 429 (with retry-after)
   uint64_t seed = 1;
-  // Called with a human-readable line whenever the epic's progress changes. May be empty.
-  std::function<void(const std::string&)> on_progress;
+  // Called after every reconcile pass with a one-line summary and the per-wave counts (for progress
+  // bars). May be called before Start returns, from engine threads. May be empty.
+  std::function<void(const std::string& line, const std::vector<WaveProgress>& waves)> on_progress;
+  // The reviewer requests changes once on ticket #5's PR (the review-fix part of the story). Off for
+  // measurements of the plain path.
+  bool request_review = true;
+  // Called right after the reviewer merged a PR (its head branch). May be empty.
+  std::function<void(const std::string& head)> on_merge;
 };
 
 struct ScenarioSummary {
@@ -57,6 +71,8 @@ class Scenario {
   bool ReviewStep(ScenarioSummary* summary);
   // A one-line progress summary ("wave 1 2/2 · wave 2 1/3 · ...").
   std::string Progress();
+  // The same per wave.
+  std::vector<WaveProgress> Waves();
 
   sandbox::Simulator* simulator() { return sim_.get(); }
   engine::App* app() { return app_.get(); }

@@ -183,10 +183,12 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
   WAVEBOT_RETURN_IF_ERROR(get_int("WAVEBOT_HTTP_THREADS", 2, 1024, &c.http_threads));
   WAVEBOT_RETURN_IF_ERROR(get_int("WAVEBOT_DISPATCH_WORKERS", 1, 256, &c.dispatch_workers));
   WAVEBOT_RETURN_IF_ERROR(get_int("WAVEBOT_MAX_BODY_BYTES", 1024, int64_t{1} << 30, &c.max_body_bytes));
-  if (get("WAVEBOT_RESYNC_INTERVAL", &s)) {
+  for (auto [name, field] : {std::pair{"WAVEBOT_RESYNC_INTERVAL", &c.resync_interval},
+                             std::pair{"WAVEBOT_REDELIVERY_INTERVAL", &c.redelivery_interval}}) {
+    if (!get(name, &s)) continue;
     auto d = ParseDuration(s);
-    if (!d.ok()) return d.error().Wrap("environment variable WAVEBOT_RESYNC_INTERVAL");
-    c.resync_interval = *d;
+    if (!d.ok()) return d.error().Wrap(std::string("environment variable ") + name);
+    *field = *d;
   }
   get("WAVEBOT_LOG_FORMAT", &c.log_format);
   get("WAVEBOT_LOG_LEVEL", &c.log_level);

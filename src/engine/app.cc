@@ -7,6 +7,7 @@
 #include "agents/local_executor.h"
 #include "agents/process_runner.h"
 #include "common/log.h"
+#include "git/file_lock.h"
 #include "github/client.h"
 #include "github/redelivery.h"
 #include "http/ingress.h"
@@ -23,6 +24,7 @@ namespace wavebot::engine {
 
 struct App::Parts {
   AppOptions options;
+  std::unique_ptr<git::FileLock> data_dir_lock;  // one wavebot per data directory
   std::unique_ptr<store::Database> db;
   std::unique_ptr<store::DeliveryStore> deliveries;
   std::unique_ptr<store::JobQueue> jobs;
@@ -55,6 +57,16 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir, ec);
   if (ec) return Error(ErrorCode::kIo, "cannot create data directory " + cfg.data_dir + ": " + ec.message());
+
+  // One wavebot per data directory: its database, leases and run files are this process's alone (which
+  // is what lets Start() take back every lease a killed predecessor held).
+  auto lock = git::FileLock::TryAcquire((std::filesystem::path(cfg.data_dir) / "wavebot.lock").string());
+  if (!lock.ok()) return lock.error().Wrap("data directory lock");
+  if (!*lock) {
+    return Error(ErrorCode::kUnavailable, "another wavebot is using the data directory " + cfg.data_dir +
+                                              " (it holds " + cfg.data_dir + "/wavebot.lock)");
+  }
+  parts->data_dir_lock = std::move(*lock);
 
   // Claim the port first: a second wavebot fails at once, before touching the database.
   auto listen = http::ParseListen(cfg.listen);
@@ -148,6 +160,12 @@ App::~App() { Stop(); }
 
 Status App::Start() {
   Parts& p = *parts_;
+  // Leases held by a killed predecessor would otherwise hold their epics back until they expire.
+  if (auto freed = p.jobs->ReleaseAllLeases(); !freed.ok()) {
+    return freed.error().Wrap("job queue");
+  } else if (*freed > 0) {
+    spdlog::info("took back {} job leases a previous wavebot process held", *freed);
+  }
   WAVEBOT_RETURN_IF_ERROR(p.server->Start());
   if (Status st = p.dispatcher->Start(); !st.ok()) {
     p.server->Stop();

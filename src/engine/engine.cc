@@ -66,13 +66,20 @@ Engine::Engine(EngineOptions options, EngineStore* store, store::JobQueue* jobs,
 Result<std::unique_ptr<Engine>> Engine::Create(EngineOptions options, EngineStore* store, store::JobQueue* jobs,
                                                github::Client* github, agents::Executor* executor, Clock* clock) {
   if (options.data_dir.empty()) return Error(ErrorCode::kInvalidArgument, "engine: data_dir is required");
+  std::shared_ptr<RepoConfigSource> configs;
+  if (!options.repo_config && github != nullptr) {
+    configs = std::make_shared<RepoConfigSource>(github, clock ? clock : RealClock());
+    options.repo_config = [configs](const std::string& repo) { return configs->Get(repo).config; };
+  }
   if (!options.repo_config) options.repo_config = [](const std::string&) { return config::RepoConfig(); };
   std::error_code ec;
   for (const char* sub : {"prompts", "runs", "runner"}) {
     fs::create_directories(fs::path(options.data_dir) / sub, ec);
     if (ec) return Error(ErrorCode::kIo, "engine: cannot create " + (fs::path(options.data_dir) / sub).string());
   }
-  return std::unique_ptr<Engine>(new Engine(std::move(options), store, jobs, github, executor, clock ? clock : RealClock()));
+  std::unique_ptr<Engine> engine(new Engine(std::move(options), store, jobs, github, executor, clock ? clock : RealClock()));
+  engine->repo_configs_ = std::move(configs);
+  return engine;
 }
 
 Engine::~Engine() { Stop(); }
@@ -358,6 +365,19 @@ Status Engine::HandleComment(const webhook::Event& e) {
     if (!existing.ok()) return existing.error();
     switch (cmd.kind) {
       case core::CommandKind::kStart: {
+        // Read the repository's configuration afresh; a file with a mistake is answered, nothing starts.
+        if (repo_configs_) {
+          repo_configs_->Invalidate(repo);
+          auto entry = repo_configs_->Get(repo);
+          if (entry.unavailable) return Error(ErrorCode::kUnavailable, entry.error);  // the delivery is retried
+          if (!entry.error.empty()) {
+            spdlog::warn("epic {}#{} not started: {}", repo, number, entry.error);
+            WAVEBOT_RETURN_IF_ERROR(react("confused"));
+            WAVEBOT_RETURN_IF_ERROR(reply("wavebot cannot start this epic: " + entry.error + "\n\nFix `" +
+                                          kRepoConfigPath + "` on the default branch and comment `/wave start` again."));
+            break;
+          }
+        }
         EpicRecord epic;
         epic.repo = repo;
         epic.number = number;
@@ -626,7 +646,8 @@ Status Engine::AdoptOrphans() {
       WAVEBOT_RETURN_IF_ERROR(FinishRun(a.id, text, 0, ""));
       continue;
     }
-    // Never started (or died before writing a result): record it lost and give the run back.
+    // Never started (or died before writing a result): record it lost and give the run back. Its trigger
+    // is renamed, so that the step it was taking is decided again.
     auto t = store_->GetTicket(a.ticket_id);
     if (!t.ok()) continue;
     TicketRecord ticket = *t;
@@ -634,6 +655,17 @@ Status Engine::AdoptOrphans() {
     lost.state = "lost";
     lost.finished_at = clock_->Now();
     lost.summary = "the process that started this run stopped before it finished";
+    lost.trigger = a.trigger + "#lost-" + std::to_string(a.id);
+    if (a.mode == "rebase" || a.mode == "report") {
+      // Steps a pass takes itself (no agent, no budget): the next pass decides them again.
+      spdlog::warn("{} step {} of {}#{} was cut short with its process; it will be taken again", a.mode, a.id,
+                   ticket.repo, ticket.number);
+      WAVEBOT_RETURN_IF_ERROR(store_->FinishAttempt(lost, ticket));
+      epic_lock.unlock();
+      auto epic = store_->GetEpic(ticket.epic_id);
+      if (epic.ok()) WAVEBOT_RETURN_IF_ERROR(MarkDirty(epic->repo, epic->number));
+      continue;
+    }
     ticket.runs_used = std::max(0, ticket.runs_used - 1);
     const bool fix = a.mode != "implement";
     ticket.state = fix ? "fixing" : "ready";

@@ -23,6 +23,7 @@
 #include "common/result.h"
 #include "config/repo_config.h"
 #include "engine/engine_store.h"
+#include "engine/repo_config_source.h"
 #include "github/client.h"
 #include "store/job_queue.h"
 #include "webhook/router.h"
@@ -39,7 +40,8 @@ struct EngineOptions {
   std::chrono::seconds resync_interval{300};
   std::chrono::milliseconds reconcile_retry{2000};  // first backoff after a failed pass
   std::chrono::seconds permission_cache_ttl{300};
-  // Per-repository configuration (.github/wavebot.yml); the default returns the defaults.
+  // Per-repository configuration. Empty (the default): each repository's own .github/wavebot.yml, read
+  // through the GitHub client (RepoConfigSource). Set: this instead (an operator's override, tests).
   std::function<config::RepoConfig(const std::string& repo)> repo_config;
   // A token for git over HTTPS to `repo` (installation token); never written anywhere.
   std::function<Result<std::string>(const std::string& repo)> git_token;
@@ -89,6 +91,7 @@ class Engine {
   void ResyncLoop();
 
   const EngineOptions options_;
+  std::shared_ptr<RepoConfigSource> repo_configs_;  // null when options_.repo_config was given
   EngineStore* store_;
   store::JobQueue* jobs_;
   github::Client* github_;

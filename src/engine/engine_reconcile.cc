@@ -66,6 +66,10 @@ Status Engine::Reconcile(int64_t epic_id) {
   if (!loaded.ok()) return loaded.error();
   EpicRecord epic = *loaded;
   const auto ref = Ref(epic.repo);
+  // Never act on the defaults standing in for a configuration GitHub would not give us: try later.
+  if (repo_configs_) {
+    if (auto entry = repo_configs_->Get(epic.repo); entry.unavailable) return Error(ErrorCode::kUnavailable, entry.error);
+  }
   const config::RepoConfig cfg = options_.repo_config(epic.repo);
   const bool active = epic.state == "running" || epic.state == "paused";
 
@@ -185,6 +189,17 @@ Status Engine::Reconcile(int64_t epic_id) {
       seen[t.number] = o;
     }
 
+    // A push this engine recorded before making it, by a pass that stopped before recording the result.
+    for (auto& t : tickets) {
+      auto it = seen.find(t.number);
+      if (t.pending_push.empty() || it == seen.end()) continue;
+      const std::string& head = it->second.pull.head_sha;
+      if (head != t.pending_push && head != t.pushed_sha) continue;  // not settled: someone else's push
+      if (head == t.pending_push) t.pushed_sha = head;
+      t.pending_push.clear();
+      WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(t));
+    }
+
     // --- Snapshot and decide.
     core::EpicSnapshot snap;
     snap.state = epic.state == "running" ? core::EpicState::kRunning
@@ -288,19 +303,26 @@ Status Engine::Reconcile(int64_t epic_id) {
           changed = true;
           break;
         case core::ActionKind::kTicketMerged: {
-          t->state = "done";
-          t->finished_at = clock_->Now();
-          t->note.clear();
-          WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
+          // Close the issue first and record "done" after: a kill in between repeats the step, which
+          // finds its comment by marker and the issue closed, so it neither comments twice nor leaves
+          // the issue open.
           if (!t->issue_closed) {
             auto issue = github_->GetIssue(ref, t->number);
             if (!issue.ok()) return issue.error();
             if (issue->state != "closed") {
-              auto c = github_->CreateComment(ref, t->number,
-                                              "<!-- wavebot:merged -->\nMerged into `" + epic.branch + "` with #" +
-                                                  std::to_string(t->pr) + ", as part of epic #" +
-                                                  std::to_string(epic.number) + ".");
-              if (!c.ok()) return c.error();
+              const std::string marker = "<!-- wavebot:merged -->";
+              auto comments = github_->ListComments(ref, t->number);
+              if (!comments.ok()) return comments.error();
+              bool commented = std::any_of(comments->begin(), comments->end(), [&](const github::Comment& c) {
+                return c.body.rfind(marker, 0) == 0;
+              });
+              if (!commented) {
+                auto c = github_->CreateComment(ref, t->number,
+                                                marker + "\nMerged into `" + epic.branch + "` with #" +
+                                                    std::to_string(t->pr) + ", as part of epic #" +
+                                                    std::to_string(epic.number) + ".");
+                if (!c.ok()) return c.error();
+              }
               github::IssueUpdate close;
               close.state = "closed";
               close.state_reason = "completed";
@@ -308,8 +330,11 @@ Status Engine::Reconcile(int64_t epic_id) {
               if (!u.ok()) return u.error();
             }
             t->issue_closed = true;
-            WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
           }
+          t->state = "done";
+          t->finished_at = clock_->Now();
+          t->note.clear();
+          WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
           spdlog::info("epic {}#{}: #{} merged", epic.repo, epic.number, t->number);
           changed = true;
           break;
@@ -326,8 +351,20 @@ Status Engine::Reconcile(int64_t epic_id) {
                     core::EscapeMarkdownCell(t->title) + ").\n\nChanged files:\n" + (files.empty() ? "- (none listed)\n" : files) +
                     "\n<details><summary>Agent log (last lines)</summary>\n\n" +
                     core::Fence(LastLines(log::Redact(t->last_log_tail), 40), "text") + "\n</details>\n";
-          auto created = github_->CreatePull(ref, pr);
+          // A PR from this branch may exist already, open or even merged, when a previous pass created
+          // it and stopped before recording it: adopt it rather than open a second one.
+          github::PullListFilter existing;
+          existing.state = "all";
+          existing.head = ref.owner + ":" + t->branch;
+          existing.base = epic.branch;
+          auto found = github_->ListPulls(ref, existing);
+          if (!found.ok()) return found.error();
+          auto adopt = std::find_if(found->begin(), found->end(),
+                                    [](const github::PullRequest& p) { return p.state == "open" || p.merged; });
+          Result<github::PullRequest> created = adopt != found->end() ? Result<github::PullRequest>(*adopt)
+                                                                      : github_->CreatePull(ref, pr);
           if (!created.ok()) return created.error();
+          if (adopt != found->end()) spdlog::info("epic {}#{}: adopted PR #{} for #{}", epic.repo, epic.number, adopt->number, t->number);
           t->pr = created->number;
           t->state = "pr_open";
           WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
@@ -398,18 +435,36 @@ Status Engine::Reconcile(int64_t epic_id) {
                 if (!jobs.ok()) continue;
                 for (const auto& job : *jobs) {
                   if (!IsFailure(job.conclusion)) continue;
+                  excerpt += "== " + run.name + " / " + job.name + " (" + job.conclusion + ")\n";
+                  // A job's check run has the job's id; its annotations point at files and lines.
+                  auto notes = github_->ListCheckRunAnnotations(ref, job.id);
+                  if (notes.ok() && !notes->empty()) {
+                    excerpt += "Annotations:\n";
+                    for (const auto& a : *notes) {
+                      excerpt += "- " + a.level + " " + a.path + ":" + std::to_string(a.start_line) +
+                                 (a.title.empty() ? "" : " " + a.title) + ": " + a.message + "\n";
+                    }
+                  }
                   auto logtext = github_->DownloadJobLog(ref, job.id);
-                  excerpt += "== " + run.name + " / " + job.name + " (" + job.conclusion + ")\n" +
-                             (logtext.ok() ? LastLines(*logtext, 60) : "(log unavailable)") + "\n";
+                  excerpt += "Log (last lines):\n" + (logtext.ok() ? LastLines(*logtext, 60) : "(log unavailable)") + "\n";
                 }
               }
             }
             p.ci_failure = excerpt.empty() ? "CI failed; no log was available." : excerpt;
           }
           if (action.mode == core::RunMode::kAddressReview) {
+            // The review this run answers: named by its trigger, or for a retry (of a run lost or failed)
+            // the latest trusted request for changes.
             int64_t review = 0;
             for (const auto& f : feedback[t->number]) {
               if (action.trigger == "review:" + std::to_string(f.external_id)) review = f.external_id;
+            }
+            if (review == 0) {
+              for (const auto& f : feedback[t->number]) {
+                if (f.trusted && ((f.kind == "review" && f.state == "changes_requested") || f.kind == "fix_request")) {
+                  review = f.external_id;
+                }
+              }
             }
             for (const auto& f : feedback[t->number]) {
               if (f.external_id == review || (f.kind == "review_comment" && f.review_id == review && review != 0)) {
@@ -512,6 +567,10 @@ Status Engine::Reconcile(int64_t epic_id) {
             done.summary = "conflicts";
             next.conflict_paths = outcome->conflicting_paths;
           } else {
+            // Recorded before pushing: if this process dies after the push, the next pass recognises the
+            // new head as its own instead of as someone else's push.
+            next.pending_push = outcome->head;
+            WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(next));
             Status pushed = (*wt)->Push();
             if (!pushed.ok()) {
               done.state = "failed";
@@ -519,6 +578,7 @@ Status Engine::Reconcile(int64_t epic_id) {
             } else {
               done.state = "succeeded";
               next.pushed_sha = outcome->head;
+              next.pending_push.clear();
               spdlog::info("epic {}#{}: rebased #{} onto {}", epic.repo, epic.number, t->number, epic.branch);
             }
           }
@@ -546,22 +606,33 @@ Status Engine::Reconcile(int64_t epic_id) {
           break;
         }
         case core::ActionKind::kMarkStuck: {
-          t->state = "needs_human";
-          t->note = action.reason;
-          WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
+          // Report first, record after (a kill in between repeats the report, found by its marker).
           if (!t->stuck_reported) {
             auto labels = github_->AddLabels(ref, t->number, {cfg.stuck_label});
             if (!labels.ok()) return labels.error();
-            auto c = github_->CreateComment(
-                ref, t->number,
-                "<!-- wavebot:stuck -->\n" + (epic.started_by.empty() ? std::string() : "@" + epic.started_by + " ") +
-                    "wavebot stopped working on this ticket: " + action.reason +
-                    ". Comment `/wave retry #" + std::to_string(t->number) + "` on epic #" +
-                    std::to_string(epic.number) + " to give it a fresh budget.");
-            if (!c.ok()) return c.error();
+            // Named by the runs recorded so far, so that getting stuck again after a retry reports again.
+            auto attempts = store_->Attempts(t->id);
+            if (!attempts.ok()) return attempts.error();
+            const std::string marker = "<!-- wavebot:stuck runs=" + std::to_string(attempts->size()) + " -->";
+            auto comments = github_->ListComments(ref, t->number);
+            if (!comments.ok()) return comments.error();
+            bool reported = std::any_of(comments->begin(), comments->end(), [&](const github::Comment& c) {
+              return c.body.rfind(marker, 0) == 0;
+            });
+            if (!reported) {
+              auto c = github_->CreateComment(
+                  ref, t->number,
+                  marker + "\n" + (epic.started_by.empty() ? std::string() : "@" + epic.started_by + " ") +
+                      "wavebot stopped working on this ticket: " + action.reason +
+                      ". Comment `/wave retry #" + std::to_string(t->number) + "` on epic #" +
+                      std::to_string(epic.number) + " to give it a fresh budget.");
+              if (!c.ok()) return c.error();
+            }
             t->stuck_reported = true;
-            WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
           }
+          t->state = "needs_human";
+          t->note = action.reason;
+          WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
           spdlog::warn("epic {}#{}: #{} needs a human: {}", epic.repo, epic.number, t->number, action.reason);
           changed = true;
           break;
@@ -590,6 +661,44 @@ Status Engine::Reconcile(int64_t epic_id) {
           WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
           changed = true;
           break;
+      }
+    }
+
+    // Answer every review a run addressed, on the pull request: who asked, what was pushed, what the
+    // agent says it did. Found by a marker naming the run, so a repeated pass never answers twice.
+    for (const auto& t0 : tickets) {
+      if (t0.pr == 0) continue;
+      auto attempts = store_->Attempts(t0.id);
+      if (!attempts.ok()) return attempts.error();
+      for (const auto& a : *attempts) {
+        if (a.mode != "address_review" || a.state != "succeeded") continue;
+        auto t = store_->GetTicket(t0.id);
+        if (!t.ok()) return t.error();
+        if (std::count(t->answered_runs.begin(), t->answered_runs.end(), a.id)) continue;
+        std::set<std::string> reviewers;
+        for (const auto& f : feedback[t->number]) {
+          bool asked = a.trigger == "review:" + std::to_string(f.external_id) ||
+                       (f.review_id != 0 && a.trigger == "review:" + std::to_string(f.review_id));
+          if (asked && f.trusted && !f.author.empty()) reviewers.insert("@" + f.author);
+        }
+        const std::string marker = "<!-- wavebot:review-reply run=" + std::to_string(a.id) + " -->";
+        auto comments = github_->ListComments(ref, t->pr);
+        if (!comments.ok()) return comments.error();
+        bool answered = std::any_of(comments->begin(), comments->end(),
+                                    [&](const github::Comment& c) { return c.body.rfind(marker, 0) == 0; });
+        if (!answered) {
+          std::string who;
+          for (const auto& r : reviewers) who += (who.empty() ? "" : " ") + r;
+          std::string body = marker + "\n" + (who.empty() ? std::string("The review") : who + " your review") +
+                             " was addressed: the agent pushed " +
+                             (t->pushed_sha.empty() ? "to `" + t->branch + "`" : "`" + t->pushed_sha.substr(0, 12) + "`") +
+                             ". Please have another look.";
+          if (!a.summary.empty()) body += "\n\n> " + core::EscapeMarkdownCell(LastLines(a.summary, 1));
+          auto c = github_->CreateComment(ref, t->pr, body);
+          if (!c.ok()) return c.error();
+        }
+        t->answered_runs.push_back(a.id);
+        WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
       }
     }
 

@@ -81,6 +81,8 @@ TicketRecord ReadTicket(store::Statement& s) {
   t.conflict_paths = d.value("conflict_paths", std::vector<std::string>{});
   t.last_log_tail = d.value("last_log_tail", "");
   t.changed_files = d.value("changed_files", std::vector<std::string>{});
+  t.answered_runs = d.value("answered_runs", std::vector<int64_t>{});
+  t.pending_push = d.value("pending_push", "");
   return t;
 }
 
@@ -97,7 +99,9 @@ std::string TicketData(const TicketRecord& t) {
               {"rate_limit_strikes", t.rate_limit_strikes},
               {"conflict_paths", t.conflict_paths},
               {"last_log_tail", t.last_log_tail},
-              {"changed_files", t.changed_files}}
+              {"changed_files", t.changed_files},
+              {"answered_runs", t.answered_runs},
+              {"pending_push", t.pending_push}}
       .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -346,11 +350,11 @@ class SqliteEngineStore final : public EngineStore {
   Status FinishAttempt(const AttemptRecord& a, const TicketRecord& ticket) override {
     return db_->Write([&](Connection& c) -> Status {
       auto s = c.Prepare(
-          "UPDATE attempts SET state = ?2, finished_at_ms = ?3, exit_code = ?4, log_path = ?5, summary = ?6 "
-          "WHERE id = ?1");
+          "UPDATE attempts SET state = ?2, finished_at_ms = ?3, exit_code = ?4, log_path = ?5, summary = ?6, "
+          "trigger_key = ?7 WHERE id = ?1");
       if (!s.ok()) return s.error();
       s->Bind(1, a.id).Bind(2, a.state).Bind(3, Ms(a.finished_at)).Bind(4, int64_t{a.exit_code});
-      s->Bind(5, a.log_path).Bind(6, a.summary);
+      s->Bind(5, a.log_path).Bind(6, a.summary).Bind(7, a.trigger);
       auto n = s->Run();
       if (!n.ok()) return n.error();
       return UpdateTicket(c, ticket);

@@ -67,6 +67,8 @@ struct TicketRecord {
   std::vector<std::string> conflict_paths;
   std::string last_log_tail;
   std::vector<std::string> changed_files;
+  std::vector<int64_t> answered_runs;  // address_review runs whose review was answered on the PR
+  std::string pending_push;            // head wavebot is pushing (recorded before the push)
 };
 
 struct AttemptRecord {
@@ -124,7 +126,8 @@ class EngineStore {
   // transaction. kAlreadyExists when (ticket, mode, trigger) was recorded before: the step was taken.
   virtual Result<AttemptRecord> BeginAttempt(const TicketRecord& ticket, const std::string& mode,
                                              const std::string& trigger, TimePoint now) = 0;
-  // Records how a run ended and saves `ticket` in the same transaction.
+  // Records how a run ended (state, times, exit code, log, summary and trigger: a lost run renames its
+  // trigger so that the step may be taken again) and saves `ticket` in the same transaction.
   virtual Status FinishAttempt(const AttemptRecord& attempt, const TicketRecord& ticket) = 0;
   virtual Result<std::vector<AttemptRecord>> Attempts(int64_t ticket_id) = 0;
   virtual Result<AttemptRecord> GetAttempt(int64_t id) = 0;

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,8 @@ class ChecksApi {
   // Check runs on `ref` (sha, branch or tag), every page; `name` filters when not empty.
   virtual Result<std::vector<CheckRun>> ListCheckRunsForRef(const RepoRef& repo, const std::string& ref,
                                                             const std::string& name) = 0;
+  // GET .../check-runs/{id}/annotations, every page. A workflow job's id is its check run's id.
+  virtual Result<std::vector<CheckAnnotation>> ListCheckRunAnnotations(const RepoRef& repo, int64_t check_run_id) = 0;
 };
 
 class ActionsApi {
@@ -110,6 +113,10 @@ class ReposApi {
   virtual Result<Repository> GetRepository(const RepoRef& repo) = 0;
   // admin | maintain | write | triage | read | none (GitHub's role_name, falling back to permission).
   virtual Result<std::string> GetCollaboratorPermission(const RepoRef& repo, const std::string& user) = 0;
+  // GET /repos/{o}/{r}/contents/{path}?ref=: the file's bytes at `ref` (empty: the default branch);
+  // nullopt when there is no such file. kInvalidArgument when `path` is a directory or a symlink.
+  virtual Result<std::optional<std::string>> GetFileContent(const RepoRef& repo, const std::string& path,
+                                                            const std::string& ref) = 0;
 };
 
 // Calls authenticated as the App itself (JWT), not as an installation.

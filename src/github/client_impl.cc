@@ -427,6 +427,16 @@ class RestGitHubClient final : public Client {
     if (!j.ok()) return j.error();
     return ToRun(*j);
   }
+  Result<std::vector<CheckAnnotation>> ListCheckRunAnnotations(const RepoRef& repo, int64_t check_run_id) override {
+    auto items = All(repo, R(repo) + "/check-runs/" + std::to_string(check_run_id) + "/annotations");
+    if (!items.ok()) return items.error();
+    std::vector<CheckAnnotation> out;
+    for (const auto& j : *items) {
+      out.push_back(CheckAnnotation{Str(j, "path"), static_cast<int>(Int(j, "start_line")), Str(j, "annotation_level"),
+                                    Str(j, "title"), Str(j, "message")});
+    }
+    return out;
+  }
   Result<std::vector<WorkflowJob>> ListJobsForRun(const RepoRef& repo, int64_t run_id) override {
     auto items = All(repo, R(repo) + "/actions/runs/" + std::to_string(run_id) + "/jobs", "jobs");
     if (!items.ok()) return items.error();
@@ -474,6 +484,23 @@ class RestGitHubClient final : public Client {
     }
     std::string role = Str(*j, "role_name");
     return role.empty() ? Str(*j, "permission") : role;
+  }
+  Result<std::optional<std::string>> GetFileContent(const RepoRef& repo, const std::string& path,
+                                                    const std::string& ref) override {
+    auto j = Do(repo, "GET", R(repo) + "/contents/" + path + (ref.empty() ? "" : "?ref=" + Enc(ref)));
+    if (!j.ok()) {
+      if (j.error().code() == ErrorCode::kNotFound) return std::optional<std::string>();
+      return j.error();
+    }
+    if (!j->is_object() || Str(*j, "type") != "file") {
+      return Error(ErrorCode::kInvalidArgument, path + " in " + repo.FullName() + " is not a file");
+    }
+    if (Str(*j, "encoding") != "base64") {
+      return Error(ErrorCode::kParse, path + ": unexpected content encoding '" + Str(*j, "encoding") + "'");
+    }
+    auto bytes = Base64Decode(Str(*j, "content"));
+    if (!bytes.ok()) return bytes.error().Wrap(path);
+    return std::optional<std::string>(std::move(*bytes));
   }
 
   // --- AppApi

@@ -384,6 +384,17 @@ Result<std::vector<WorkflowJob>> FakeClient::ListJobsForRun(const RepoRef& repo,
   return R(repo).jobs[run_id];
 }
 
+void FakeClient::PutAnnotations(const RepoRef& repo, int64_t check_run_id, std::vector<CheckAnnotation> annotations) {
+  std::lock_guard lock(mu_);
+  R(repo).annotations[check_run_id] = std::move(annotations);
+}
+
+Result<std::vector<CheckAnnotation>> FakeClient::ListCheckRunAnnotations(const RepoRef& repo, int64_t check_run_id) {
+  std::lock_guard lock(mu_);
+  FAKE_FAIL("ListCheckRunAnnotations");
+  return R(repo).annotations[check_run_id];
+}
+
 Result<std::string> FakeClient::DownloadJobLog(const RepoRef& repo, int64_t job_id) {
   std::lock_guard lock(mu_);
   FAKE_FAIL("DownloadJobLog");
@@ -411,6 +422,21 @@ Result<std::string> FakeClient::GetCollaboratorPermission(const RepoRef& repo, c
   FAKE_FAIL("GetCollaboratorPermission");
   auto& p = R(repo).permissions;
   return p.count(user) ? p[user] : std::string("none");
+}
+
+void FakeClient::PutFile(const RepoRef& repo, const std::string& path, std::string content) {
+  std::lock_guard lock(mu_);
+  R(repo).files[path] = std::move(content);
+}
+
+Result<std::optional<std::string>> FakeClient::GetFileContent(const RepoRef& repo, const std::string& path,
+                                                              const std::string&) {
+  std::lock_guard lock(mu_);
+  FAKE_FAIL("GetFileContent");
+  auto& files = R(repo).files;
+  auto it = files.find(path);
+  if (it == files.end()) return std::optional<std::string>();
+  return std::optional<std::string>(it->second);
 }
 
 Result<Installation> FakeClient::GetRepoInstallation(const RepoRef& repo) {

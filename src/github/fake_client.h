@@ -49,6 +49,8 @@ class FakeClient final : public Client {
   void PutCheckRun(const RepoRef& repo, CheckRun run);
   void PutWorkflowRun(const RepoRef& repo, WorkflowRun run, std::vector<WorkflowJob> jobs);
   void PutJobLog(const RepoRef& repo, int64_t job_id, std::string log);
+  void PutAnnotations(const RepoRef& repo, int64_t check_run_id, std::vector<CheckAnnotation> annotations);
+  void PutFile(const RepoRef& repo, const std::string& path, std::string content);
   void SetPermission(const RepoRef& repo, const std::string& user, const std::string& role);
   void PutDelivery(HookDelivery d);
   // The next call of `method` (e.g. "CreateComment") fails with `error` (queued, in order).
@@ -100,6 +102,9 @@ class FakeClient final : public Client {
                           const std::map<std::string, std::string>& inputs) override;
   Result<Repository> GetRepository(const RepoRef& repo) override;
   Result<std::string> GetCollaboratorPermission(const RepoRef& repo, const std::string& user) override;
+  Result<std::vector<CheckAnnotation>> ListCheckRunAnnotations(const RepoRef& repo, int64_t check_run_id) override;
+  Result<std::optional<std::string>> GetFileContent(const RepoRef& repo, const std::string& path,
+                                                    const std::string& ref) override;
   Result<Installation> GetRepoInstallation(const RepoRef& repo) override;
   Result<std::vector<Installation>> ListInstallations() override;
   Result<InstallationToken> CreateInstallationToken(int64_t installation_id) override;
@@ -116,11 +121,13 @@ class FakeClient final : public Client {
     std::map<int64_t, Comment> comments;
     std::map<int64_t, std::vector<int64_t>> sub_issues, blocked_by;
     std::map<std::string, std::string> refs;  // "heads/x" -> sha
+    std::map<std::string, std::string> files;  // path -> content (any ref), for GetFileContent
     std::map<int64_t, PullRequest> pulls;
     std::map<int64_t, CheckRun> check_runs;
     std::map<int64_t, WorkflowRun> runs;
     std::map<int64_t, std::vector<WorkflowJob>> jobs;
     std::map<int64_t, std::string> logs;
+    std::map<int64_t, std::vector<CheckAnnotation>> annotations;  // by check run id
     std::map<std::string, std::string> permissions;
   };
   // Returns the scripted error for `method`, if any. Requires mu_.

@@ -193,6 +193,25 @@ std::string Base64UrlEncode(std::string_view data) {
   return out;
 }
 
+std::string Base64Encode(std::string_view data) {
+  std::string out = Base64UrlEncode(data);
+  for (char& c : out) c = c == '-' ? '+' : c == '_' ? '/' : c;
+  while (out.size() % 4 != 0) out += '=';
+  return out;
+}
+
+Result<std::string> Base64Decode(std::string_view data) {
+  std::string url;
+  url.reserve(data.size());
+  for (char c : data) {
+    if (c == '\n' || c == '\r') continue;
+    if (c == '=') break;
+    if (c == '-' || c == '_') return Error(ErrorCode::kParse, "invalid base64 character");
+    url += c == '+' ? '-' : c == '/' ? '_' : c;
+  }
+  return Base64UrlDecode(url);
+}
+
 Result<std::string> Base64UrlDecode(std::string_view data) {
   std::string out;
   uint32_t acc = 0;

@@ -52,6 +52,10 @@ Result<JwtClaims> VerifyAppJwt(const PrivateKey& key, std::string_view jwt);
 
 std::string Base64UrlEncode(std::string_view data);
 Result<std::string> Base64UrlDecode(std::string_view data);
+// Standard base64 (RFC 4648 section 4, padded), as GitHub's contents API uses. The decoder skips line
+// breaks (GitHub wraps the content every 60 characters). Errors: kParse on any other invalid character.
+std::string Base64Encode(std::string_view data);
+Result<std::string> Base64Decode(std::string_view data);
 // "sha256=" + lowercase hex HMAC-SHA256(secret, body): GitHub's X-Hub-Signature-256.
 std::string HubSignature256(std::string_view secret, std::string_view body);
 // Lowercase hex SHA-256 / SHA-1 of `data`.

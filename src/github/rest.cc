@@ -245,6 +245,22 @@ Result<HttpResponse> RestClient::Call(const RestRequest& req) {
   int secondary_waits = 0;
   bool refreshed_token = false;
   while (true) {
+    // Another call was told to wait (Retry-After): so is this one.
+    {
+      std::chrono::system_clock::time_point until;
+      {
+        std::lock_guard lock(mu_);
+        until = paused_until_;
+      }
+      const auto now = clock_->Now();
+      if (until > now) {
+        if (until > deadline) {
+          return Error(ErrorCode::kRateLimited, req.method + " " + PathOf(req.path) +
+                                                    ": GitHub asked to wait (Retry-After) past this call's deadline");
+        }
+        clock_->SleepFor(std::chrono::duration_cast<milliseconds>(until - now) + milliseconds(1));
+      }
+    }
     // A known exhausted primary limit: wait for the reset instead of spending a request on a 403.
     if (req.auth != AuthMode::kNone) {
       int64_t wait_s = 0;
@@ -290,6 +306,8 @@ Result<HttpResponse> RestClient::Call(const RestRequest& req) {
         if (retry_after >= 0) {
           wait = seconds(std::max<int64_t>(retry_after, 1));
           why = "secondary rate limit, retry-after " + std::to_string(retry_after) + " s";
+          std::lock_guard lock(mu_);
+          paused_until_ = std::max(paused_until_, clock_->Now() + wait);
         } else if (r.Header("x-ratelimit-remaining") == "0") {
           int64_t reset = ParseInt(r.Header("x-ratelimit-reset"), 0);
           wait = seconds(std::max<int64_t>(reset - ToUnix(clock_->Now()) + 1, 1));

@@ -116,6 +116,9 @@ class RestClient {
   std::map<std::string, int64_t> installations_;      // guarded by mu_; repo full name -> id
   std::map<std::string, CachedResponse> etag_cache_;  // guarded by mu_; key: auth scope + url
   RateLimitState rate_;                               // guarded by mu_
+  // A secondary rate limit's Retry-After holds every call of this client, not only the refused one
+  // (GitHub: keep making requests while limited and the integration may be banned). Guarded by mu_.
+  std::chrono::system_clock::time_point paused_until_{};
   std::mt19937_64 rng_;                               // guarded by mu_
 };
 

@@ -147,6 +147,16 @@ struct CheckRun {
   CheckRunOutput output;
 };
 
+// One annotation of a check run (GitHub Actions makes them from `::error file=...::` lines and from a
+// failing step's exit code).
+struct CheckAnnotation {
+  std::string path;
+  int start_line = 0;
+  std::string level;  // notice | warning | failure
+  std::string title;
+  std::string message;
+};
+
 // For create (name and head_sha required) and update (any subset). Empty strings are not sent.
 struct CheckRunSpec {
   std::string name;

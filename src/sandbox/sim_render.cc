@@ -403,7 +403,7 @@ json Renderer::CheckRun(const RepoRec& r, const CheckRunRec& c) const {
            {{"title", c.output.title.empty() ? json(nullptr) : json(c.output.title)},
             {"summary", c.output.summary.empty() ? json(nullptr) : json(c.output.summary)},
             {"text", c.output.text.empty() ? json(nullptr) : json(c.output.text)},
-            {"annotations_count", 0},
+            {"annotations_count", c.output.annotations.size()},
             {"annotations_url", u + "/annotations"}}},
           {"name", c.name},
           {"check_suite", {{"id", c.suite_id}}},

@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "github/jwt.h"
+#include "sandbox/process.h"
 #include "sandbox/simulator_impl.h"
 
 namespace wavebot::sandbox {
@@ -103,18 +104,39 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
   std::chrono::milliseconds latency{0};
   std::optional<Fault> fault;
   int retry_after = 1;
+  const std::string auth = req.get_header_value("Authorization");
   {
     std::lock_guard lock(mu_);
     if (!admin) {
       fault = NextFaultLocked();
       latency = faults_.latency;
       retry_after = faults_.retry_after_seconds;
+      // Did this credential ignore a Retry-After it was given?
+      const auto now = std::chrono::steady_clock::now();
+      if (auto w = wait_orders_.find(auth); !auth.empty() && w != wait_orders_.end()) {
+        if (now >= w->second.until) {
+          wait_orders_.erase(w);
+        } else if (now - w->second.told > std::chrono::milliseconds(250)) {
+          retry_after_violations_.push_back(
+              req.method + " " + req.path + ", " +
+              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(w->second.until - now).count()) +
+              " ms early");
+        }
+      }
+      if (fault && (*fault == Fault::kSecondary403RetryAfter || *fault == Fault::kSecondary429RetryAfter)) {
+        ++retry_after_answers_;
+        if (!auth.empty()) {
+          WaitOrder& order = wait_orders_[auth];
+          order.told = now;
+          order.until = std::max(order.until, now + std::chrono::seconds(retry_after));
+        }
+      }
     }
   }
   if (latency.count() > 0) std::this_thread::sleep_for(latency);  // simulated network delay, by configuration
   Reply reply;
   bool record = !admin;
-  std::string auth_header = req.get_header_value("Authorization");
+  const std::string& auth_header = auth;
   json recorded_body = nullptr;
   if (!req.body.empty()) {
     recorded_body = json::parse(req.body, nullptr, false);
@@ -415,6 +437,49 @@ void SimulatorImpl::RegisterRoutes() {
     return r;
   });
 
+  Add("GET", kRepo + R"(/contents/(.+))", Auth::kToken, [this](Ctx& c) {
+    std::string path = c.m[3];
+    std::string ref = c.Q("ref", c.repo->default_branch);
+    int code = 0;
+    auto type = Git(*c.repo, {"cat-file", "-t", ref + ":" + path}, "", &code);
+    if (code != 0 || !type.ok()) return Err(404, "Not Found");
+    std::string t = *type;
+    while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+    if (t != "blob") {
+      Reply r = Err(422, "Validation Failed");  // the simulator serves files only
+      return r;
+    }
+    // The blob's exact bytes (Git() trims trailing newlines, which are part of a file).
+    auto blob_out = RunProcess({"git", "--git-dir=" + c.repo->git_dir, "cat-file", "blob", ref + ":" + path});
+    auto sha = Git(*c.repo, {"rev-parse", ref + ":" + path}, "", &code);
+    if (!blob_out.ok() || blob_out->exit_code != 0 || !sha.ok()) return Err(500, "Server Error");
+    const std::string* bytes = &blob_out->output;
+    std::string blob = *sha;
+    while (!blob.empty() && blob.back() == '\n') blob.pop_back();
+    // GitHub wraps the base64 content every 60 characters.
+    std::string b64 = github::Base64Encode(*bytes), wrapped;
+    for (size_t i = 0; i < b64.size(); i += 60) wrapped += b64.substr(i, 60) + "\n";
+    std::string name = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+    std::string api = render_.api() + "/repos/" + c.repo->owner + "/" + c.repo->name;
+    std::string html = render_.api() + "/" + c.repo->owner + "/" + c.repo->name;
+    Reply r;
+    r.body = {{"type", "file"},
+              {"encoding", "base64"},
+              {"size", bytes->size()},
+              {"name", name},
+              {"path", path},
+              {"content", wrapped},
+              {"sha", blob},
+              {"url", api + "/contents/" + path + "?ref=" + ref},
+              {"git_url", api + "/git/blobs/" + blob},
+              {"html_url", html + "/blob/" + ref + "/" + path},
+              {"download_url", html + "/raw/" + ref + "/" + path},
+              {"_links", {{"self", api + "/contents/" + path + "?ref=" + ref},
+                          {"git", api + "/git/blobs/" + blob},
+                          {"html", html + "/blob/" + ref + "/" + path}}}};
+    return r;
+  });
+
   // ----- Issues -----
   Add("GET", kRepo + "/issues", Auth::kToken, [this](Ctx& c) {
     std::string state = c.Q("state", "open");
@@ -676,7 +741,11 @@ void SimulatorImpl::RegisterRoutes() {
         return r;
       }
     }
-    if (refs["refs/heads/" + head] == refs["refs/heads/" + base]) {
+    // GitHub refuses a PR whose head is already contained in its base (e.g. one merged before).
+    int contained = 1;
+    (void)Git(*c.repo, {"merge-base", "--is-ancestor", refs["refs/heads/" + head], refs["refs/heads/" + base]}, "",
+              &contained);
+    if (IsAncestorOk(contained)) {
       Reply r = Err(422, "Validation Failed");
       r.body["errors"] = json::array({{{"resource", "PullRequest"},
                                        {"code", "custom"},
@@ -860,6 +929,25 @@ void SimulatorImpl::RegisterRoutes() {
     Reply r;
     r.body = render_.CheckRun(*c.repo, copy);
     return r;
+  });
+  Add("GET", kRepo + R"(/check-runs/(\d+)/annotations)", Auth::kToken, [this](Ctx& c) {
+    auto it = c.repo->check_runs.find(c.N(3));
+    if (it == c.repo->check_runs.end()) return Err(404, "Not Found");
+    json items = json::array();
+    const std::string blob = render_.api() + "/" + c.repo->FullName() + "/blob/" + it->second.head_sha + "/";
+    for (const auto& a : it->second.output.annotations) {
+      items.push_back({{"path", a.path},
+                       {"start_line", a.line},
+                       {"end_line", a.line},
+                       {"start_column", nullptr},
+                       {"end_column", nullptr},
+                       {"annotation_level", a.level},
+                       {"title", a.title.empty() ? json(nullptr) : json(a.title)},
+                       {"message", a.message},
+                       {"raw_details", nullptr},
+                       {"blob_href", blob + a.path}});
+    }
+    return Page(c, items);
   });
   Add("GET", kRepo + R"(/commits/([^/]+)/check-runs)", Auth::kToken, [this](Ctx& c) {
     std::string ref = httplib::detail::decode_url(c.m[3].str(), false);

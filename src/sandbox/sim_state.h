@@ -62,8 +62,14 @@ struct PullRec {
   std::vector<ReviewRec> reviews;
 };
 
+struct AnnotationRec {
+  std::string path, level, title, message;
+  int line = 1;
+};
+
 struct OutputRec {
   std::string title, summary, text;
+  std::vector<AnnotationRec> annotations;
 };
 
 struct CheckSuiteRec {

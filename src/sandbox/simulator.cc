@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <sstream>
 #include <filesystem>
 #include <fstream>
 
@@ -162,6 +164,44 @@ bool SimulatorImpl::AuthorizeGit(const std::string& user, const std::string& pas
 
 // ---------------------------------------------------------------------------------------------
 // Git plumbing on the bare repositories
+
+// What GitHub Actions makes annotations of: workflow commands `::error file=F,line=L,title=T::message`
+// (and ::warning / ::notice) in the log, and, for a failed job, "Process completed with exit code N."
+static std::vector<sim::AnnotationRec> CiAnnotations(const std::string& log, const std::string& conclusion) {
+  std::vector<sim::AnnotationRec> out;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    for (const char* level : {"error", "warning", "notice"}) {
+      std::string prefix = std::string("::") + level;
+      if (line.rfind(prefix, 0) != 0) continue;
+      auto end = line.find("::", prefix.size());
+      if (end == std::string::npos) continue;
+      sim::AnnotationRec a;
+      a.level = std::string(level) == "error" ? "failure" : level;
+      a.message = line.substr(end + 2);
+      a.path = ".github";
+      std::istringstream params(line.substr(prefix.size(), end - prefix.size()));
+      for (std::string kv; std::getline(params, kv, ',');) {
+        while (!kv.empty() && kv.front() == ' ') kv.erase(kv.begin());
+        auto eq = kv.find('=');
+        if (eq == std::string::npos) continue;
+        std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
+        if (k == "file") a.path = v;
+        else if (k == "line") a.line = std::max(1, std::atoi(v.c_str()));
+        else if (k == "title") a.title = v;
+      }
+      out.push_back(a);
+    }
+  }
+  if (conclusion != "success") {
+    auto at = log.rfind("Process completed with exit code ");
+    if (at != std::string::npos) {
+      std::string msg = log.substr(at, log.find('\n', at) - at);
+      out.push_back(sim::AnnotationRec{".github", "failure", "", msg, 1});
+    }
+  }
+  return out;
+}
 
 Result<std::string> SimulatorImpl::Git(const sim::RepoRec& repo, const std::vector<std::string>& args,
                                        const std::string& input, int* exit_code) {
@@ -876,7 +916,7 @@ void SimulatorImpl::StartCiLocked(sim::RepoRec& r, const std::string& branch, co
   c.app_slug = "github-actions";
   c.started = clock_->Now();
   sim::JobRec j;
-  j.id = next_id_++;
+  j.id = c.id;  // as on GitHub: a workflow job and its check run share the id
   j.run_id = w.id;
   j.check_run_id = c.id;
   j.name = "test";
@@ -971,6 +1011,7 @@ void SimulatorImpl::CiLoop() {
         c.conclusion = conclusion;
         c.completed = now;
         c.output.title = conclusion == "success" ? "CI passed" : "CI failed";
+        c.output.annotations = CiAnnotations(log, conclusion);
         c.output.summary = "`" + opt_.ci_command + "` finished: " + conclusion;
         json job = render_.Job(r, j);
         EmitLocked(r, "workflow_job", {{"action", "completed"}, {"workflow_job", job}}, "github-actions[bot]");
@@ -1026,6 +1067,16 @@ int64_t SimulatorImpl::request_count() const {
 std::vector<std::string> SimulatorImpl::RequestLog() const {
   std::lock_guard lock(mu_);
   return request_log_;
+}
+
+int64_t SimulatorImpl::retry_after_answers() const {
+  std::lock_guard lock(mu_);
+  return retry_after_answers_;
+}
+
+std::vector<std::string> SimulatorImpl::RetryAfterViolations() const {
+  std::lock_guard lock(mu_);
+  return retry_after_violations_;
 }
 
 void SimulatorImpl::Record(const json& entry) {

@@ -152,6 +152,12 @@ class Simulator {
   virtual int64_t request_count() const = 0;
   // "METHOD /path STATUS" of every REST request served (faults included), oldest first; for tests.
   virtual std::vector<std::string> RequestLog() const = 0;
+  // Retry-After bookkeeping: how many rate-limit answers carried Retry-After, and every request the same
+  // credential (Authorization header) sent while told to wait ("METHOD /path, N ms early"). A request
+  // that arrives within 250 ms of the answer was in flight before the client could know, and is not
+  // counted.
+  virtual int64_t retry_after_answers() const = 0;
+  virtual std::vector<std::string> RetryAfterViolations() const = 0;
   // The raw state of a PR as JSON (what GET .../pulls/{n} answers), for assertions.
   virtual Result<std::string> PullJson(const RepoRef& repo, int64_t number) = 0;
 };

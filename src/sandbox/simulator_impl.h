@@ -69,6 +69,8 @@ class SimulatorImpl final : public Simulator {
   bool WaitForIdle(std::chrono::milliseconds timeout) const override;
   int64_t request_count() const override;
   std::vector<std::string> RequestLog() const override;
+  int64_t retry_after_answers() const override;
+  std::vector<std::string> RetryAfterViolations() const override;
   Result<std::string> PullJson(const RepoRef& repo, int64_t number) override;
 
  private:
@@ -154,6 +156,12 @@ class SimulatorImpl final : public Simulator {
   int64_t next_delivery_id_ = 1;
   int64_t requests_ = 0;
   std::vector<std::string> request_log_;
+  struct WaitOrder {
+    std::chrono::steady_clock::time_point told, until;
+  };
+  std::map<std::string, WaitOrder> wait_orders_;  // by Authorization header
+  int64_t retry_after_answers_ = 0;
+  std::vector<std::string> retry_after_violations_;
   std::map<std::string, sim::RepoRec> repos_;  // by full name
   std::map<int64_t, sim::InstallationRec> installations_;
   std::map<std::string, sim::TokenRec> tokens_;

@@ -121,6 +121,20 @@ class SqliteJobQueue final : public JobQueue {
     return n;
   }
 
+  Result<int64_t> ReleaseAllLeases() override {
+    int64_t n = 0;
+    Status st = db_->Write([&](Connection& c) -> Status {
+      auto s = c.Prepare("UPDATE jobs SET lease_owner = '', lease_until_ms = 0 WHERE status = 'queued' AND lease_owner != ''");
+      if (!s.ok()) return s.error();
+      auto changed = s->Run();
+      if (!changed.ok()) return changed.error();
+      n = *changed;
+      return OkStatus();
+    });
+    if (!st.ok()) return st.error();
+    return n;
+  }
+
  private:
   template <typename BindMore>
   Status Held(int64_t id, const std::string& owner, const std::string& sql, BindMore bind_more) {

@@ -52,6 +52,10 @@ class JobQueue {
   virtual Status Bury(int64_t id, const std::string& owner, const std::string& error) = 0;
   // Unfinished jobs (queued or leased).
   virtual Result<int64_t> Depth() = 0;
+  // Frees every held lease (the jobs become due again at once). For start-up, when the caller holds the
+  // database exclusively (wavebot locks its data directory), so every lease is a dead process's.
+  // Returns how many were freed.
+  virtual Result<int64_t> ReleaseAllLeases() = 0;
 };
 
 // A JobQueue on `db` (not owned; must outlive the queue).

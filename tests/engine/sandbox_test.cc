@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -31,6 +34,7 @@
 #include "engine/engine_store.h"
 #include "github/client.h"
 #include "sandbox/simulator.h"
+#include "store/database.h"
 
 namespace wavebot {
 namespace {
@@ -56,6 +60,11 @@ class TempDir {
   }
   ~TempDir() {
     std::error_code ec;
+    const char* keep = std::getenv("WAVEBOT_KEEP_TEST_DIR");  // for post-mortems: keep everything
+    if (keep && *keep) {
+      std::fprintf(stderr, "kept %s\n", path_.c_str());
+      return;
+    }
     if (!path_.empty()) fs::remove_all(path_, ec);
   }
   const std::string& path() const { return path_; }
@@ -223,6 +232,32 @@ TEST(SandboxTest, EpicCompletesWithCiFixReviewFixAndConflict) {
   EXPECT_EQ(tickets[4].runs_used, 2 + modes_of[4]["resolve_conflict"]);
   EXPECT_EQ(modes_of[5]["address_review"], 1);
   EXPECT_EQ(tickets[5].runs_used, 2);
+  // The CI fix was told where CI failed: the check run's annotations and the job log's last lines.
+  for (const auto& a : AttemptsOf(s->get(), tickets[4].id)) {
+    if (a.mode != "fix_ci") continue;
+    std::ifstream in(dir.path() + "/wavebot/engine/prompts/" + std::to_string(a.id) + ".md");
+    std::stringstream prompt;
+    prompt << in.rdbuf();
+    EXPECT_NE(prompt.str().find("Annotations:"), std::string::npos) << prompt.str();
+    EXPECT_NE(prompt.str().find("tests/mul_test.sh:1 test failed: mul 3 4 should be 12"), std::string::npos)
+        << prompt.str();
+    EXPECT_NE(prompt.str().find("Process completed with exit code 1."), std::string::npos);
+  }
+  // The review was answered on the PR, once, naming the reviewer.
+  {
+    auto gh = UserClient((*s)->simulator(), "maintainer");
+    ASSERT_NE(gh, nullptr);
+    auto comments = gh->ListComments(kRef, tickets[5].pr);
+    ASSERT_TRUE(comments.ok());
+    int replies = 0;
+    for (const auto& c : *comments) {
+      if (c.body.find("wavebot:review-reply") == std::string::npos) continue;
+      ++replies;
+      EXPECT_EQ(c.user_login, "wavebot[bot]");
+      EXPECT_NE(c.body.find("@reviewer your review was addressed"), std::string::npos) << c.body;
+    }
+    EXPECT_EQ(replies, 1);
+  }
   EXPECT_EQ(modes_of[4]["resolve_conflict"] + modes_of[9]["resolve_conflict"], modes["resolve_conflict"]);
   EXPECT_EQ(modes["implement"], kTicketCount);
   EXPECT_GE(modes["fix_ci"], 1);
@@ -321,6 +356,14 @@ TEST(SandboxTest, CompletesDespiteGitHubFaults) {
     }
   }
   EXPECT_GT(faults, 0);
+  // Retry-After was honoured: rate-limit answers carrying it were sent, and no credential that got one
+  // sent another request before its time was up.
+  EXPECT_GT((*s)->simulator()->retry_after_answers(), 0);
+  auto violations = (*s)->simulator()->RetryAfterViolations();
+  EXPECT_TRUE(violations.empty()) << violations.size() << " requests broke a Retry-After, first: " << violations.front();
+  std::printf("faults: %d of %lld REST requests answered with a fault, %lld with Retry-After\n", faults,
+              static_cast<long long>((*s)->simulator()->request_count()),
+              static_cast<long long>((*s)->simulator()->retry_after_answers()));
   // Check the end state without faults in the way of the observer.
   (*s)->simulator()->SetFaultConfig(sandbox::FaultConfig{});
   ExpectEpicCompletedCleanly(s->get());
@@ -353,7 +396,9 @@ TEST(SandboxTest, RestartsMidEpicLoseAndDuplicateNothing) {
 // The simulator and an App, without the sample epic: tests seed what they need.
 class SmallWorld {
  public:
-  Status Start() {
+  // `files` seed the repository's first commit. With `own_config`, wavebot reads the repository's
+  // .github/wavebot.yml (from `files`) like a deployed wavebot; otherwise the test sets its configuration.
+  Status Start(std::map<std::string, std::string> files = {{"README.md", "# demo\n"}}, bool own_config = false) {
     if (dir_.path().empty()) return Error(ErrorCode::kIo, "no temp dir");
     port_ = FreePort();
     sandbox::SimulatorOptions so;
@@ -368,6 +413,7 @@ class SmallWorld {
     if (!inst.ok()) return inst.error();
     sandbox::NewRepo repo;
     repo.installation_id = *inst;
+    repo.files = std::move(files);
     WAVEBOT_RETURN_IF_ERROR(sim_->CreateRepo(kRef, repo));
     WAVEBOT_RETURN_IF_ERROR(sim_->SetCollaborator(kRef, "maintainer", "admin"));
     WAVEBOT_RETURN_IF_ERROR(sim_->SetCollaborator(kRef, "visitor", "read"));
@@ -385,13 +431,15 @@ class SmallWorld {
     o.wavebot_binary = WAVEBOT_BINARY;
     o.git_base_url = sim_->api_url() + "/git";
     o.bot_login = "wavebot[bot]";
-    o.repo_config = [](const std::string&) {
-      config::RepoConfig c;
-      c.agent.preset = "script";
-      c.agent.command = {WAVEBOT_DEMO_AGENT};
-      c.agent.timeout = seconds(60);
-      return c;
-    };
+    if (!own_config) {
+      o.repo_config = [](const std::string&) {
+        config::RepoConfig c;
+        c.agent.preset = "script";
+        c.agent.command = {WAVEBOT_DEMO_AGENT};
+        c.agent.timeout = seconds(60);
+        return c;
+      };
+    }
     auto app = engine::App::Create(o);
     if (!app.ok()) return app.error();
     app_ = std::move(*app);
@@ -466,6 +514,28 @@ class SmallWorld {
   std::unique_ptr<engine::App> app_;
   std::unique_ptr<github::Client> gh_;
 };
+
+// A mistake in the repository's .github/wavebot.yml is answered on `/wave start`, naming the file, the
+// line and the key; nothing starts.
+TEST(SandboxTest, InvalidRepositoryConfigIsAnsweredAndNothingStarts) {
+  SmallWorld w;
+  Status st = w.Start({{"README.md", "# demo\n"}, {".github/wavebot.yml", "agent:\n  preset: script\nmax_paralel: 3\n"}},
+                      /*own_config=*/true);
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  auto epic = w.sim()->CreateIssue(kRef, "maintainer", "Epic: tiny", "- [ ] #2\n", {"epic"});
+  ASSERT_TRUE(epic.ok());
+  ASSERT_TRUE(w.sim()->CreateIssue(kRef, "maintainer", "Add a file", "Just a file.", {"agent-ready"}).ok());
+  ASSERT_TRUE(w.sim()->CreateComment(kRef, *epic, "maintainer", "/wave start").ok());
+  ASSERT_TRUE(w.WaitForBotComment(*epic, "cannot start", milliseconds(20000)));
+  ASSERT_TRUE(w.sim()->WaitForIdle(milliseconds(20000)));
+  std::string answer;
+  for (const auto& c : w.CommentsJson(*epic)) {
+    if (c["user"]["login"] == "wavebot[bot]") answer += c["body"].get<std::string>();
+  }
+  EXPECT_NE(answer.find(".github/wavebot.yml:3"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("max_paralel"), std::string::npos) << answer;
+  w.ExpectNothingStarted(*epic);
+}
 
 TEST(SandboxTest, UnauthorisedStartIsRefused) {
   SmallWorld w;
@@ -572,21 +642,48 @@ class ServeProcess {
   std::vector<pid_t> groups_;
 };
 
-// A real `wavebot serve` killed with SIGKILL mid-epic: a run in flight outlives it (run-ticket ignores
-// SIGPIPE from its dead reader and writes its result file first), and the restarted serve adopts it.
-TEST(SandboxTest, KillNineOfServeLosesAndDuplicatesNothing) {
+// An environment variable as an integer, or `fallback`.
+int64_t EnvInt(const char* name, int64_t fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::stoll(v) : fallback;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A real `wavebot serve` killed with SIGKILL at random points of the sample epic (20 by default): each
+// kill point is "k more webhook deliveries since the last start", k random, so kills land while webhooks
+// are being handled, passes run, runs are dispatched, PRs are opened, and during start-up itself. Runs in
+// flight outlive the server (run-ticket ignores SIGPIPE and writes its result file first) and are adopted
+// by the next one. At the end: exactly one PR per ticket, one status comment, no bot comment twice, and
+// no agent run twice. WAVEBOT_CHAOS_KILLS and WAVEBOT_CHAOS_SEED repeat it with other figures
+// (docs/reliability.md); the seed is printed so that a failure can be replayed.
+TEST(SandboxTest, KillNineAtRandomPointsLosesAndDuplicatesNothing) {
+  const int kills = static_cast<int>(EnvInt("WAVEBOT_CHAOS_KILLS", 20));
+  const uint64_t seed = static_cast<uint64_t>(EnvInt("WAVEBOT_CHAOS_SEED", 13));
+  std::printf("chaos: %d kills, seed %llu\n", kills, static_cast<unsigned long long>(seed));
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
-  auto s = cli::Scenario::Start(Options(dir, 13));
+  auto s = cli::Scenario::Start(Options(dir, seed));
   ASSERT_TRUE(s.ok()) << s.error().message();
   // The in-process App gives way to a real `wavebot serve` on the same port and data directory.
   (*s)->StopWavebot();
   sandbox::Simulator* sim = (*s)->simulator();
   std::string key = dir.path() + "/app-key.pem";
   std::string repo_cfg = dir.path() + "/wavebot.yml";
+  std::string agent = dir.path() + "/counting-agent.sh";
+  std::string runs_log = dir.path() + "/agent-runs.log";
   {
     std::ofstream(key) << sim->app_private_key_pem();
-    std::ofstream(repo_cfg) << "max_parallel: 3\nagent:\n  preset: script\n  command: [\"" << WAVEBOT_DEMO_AGENT
+    // Every agent process the runs start leaves a line: a step run twice shows up as a repeated line.
+    std::ofstream(agent) << "#!/bin/sh\necho \"$WAVEBOT_TICKET $WAVEBOT_MODE $WAVEBOT_ATTEMPT\" >> '" << runs_log
+                         << "'\nexec '" << WAVEBOT_DEMO_AGENT << "' \"$@\"\n";
+    fs::permissions(agent, fs::perms::owner_all);
+    std::ofstream(repo_cfg) << "max_parallel: 3\nagent:\n  preset: script\n  command: [\"" << agent
                             << "\"]\n  timeout: 2m\n";
   }
   std::vector<std::string> env = {
@@ -601,34 +698,56 @@ TEST(SandboxTest, KillNineOfServeLosesAndDuplicatesNothing) {
       "WAVEBOT_PRIVATE_KEY_FILE=" + key,
       "WAVEBOT_MAX_PARALLEL=3",
       "WAVEBOT_RESYNC_INTERVAL=5s",
+      "WAVEBOT_REDELIVERY_INTERVAL=2s",
       "WAVEBOT_REPO_CONFIG=" + repo_cfg,
       "WAVEBOT_BOT_LOGIN=wavebot[bot]",
   };
   ServeProcess serve(env, dir.path());
+  std::mutex serve_mu;
   ASSERT_TRUE(serve.Start());
 
-  const std::vector<int> kill_after = {2, 4, 6};
-  size_t next = 0;
-  auto summary = RunWith(s->get(), seconds(110), [&](int merges) {
-    ASSERT_TRUE(serve.Alive()) << "wavebot serve exited by itself; see " << dir.path() << "/serve.log";
-    if (next < kill_after.size() && merges >= kill_after[next]) {
-      next++;
+  // The killer: SIGKILL after k more deliveries (delivered or refused by the dead server), k in [1, 8].
+  std::atomic<bool> done{false};
+  std::atomic<int> killed{0};
+  std::thread killer([&] {
+    std::mt19937_64 rng(seed);
+    std::uniform_int_distribution<size_t> more(1, 8);
+    for (int i = 0; i < kills && !done; ++i) {
+      const size_t target = sim->Deliveries().size() + more(rng);
+      while (!done && !sim->WaitForDeliveries([target](const std::vector<sandbox::Delivery>& d) {
+               return d.size() >= target;
+             }, milliseconds(250))) {
+      }
+      if (done) break;
+      std::lock_guard lock(serve_mu);
       serve.Kill();
-      ASSERT_TRUE(serve.Start());
+      if (!serve.Start()) break;
+      killed++;
     }
   });
-  std::string log;
-  {
-    std::ifstream in(dir.path() + "/serve.log");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    log = ss.str();
-  }
-  ASSERT_TRUE(summary.complete) << summary.reason << "\n" << log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
-  EXPECT_EQ(next, kill_after.size());
+  auto summary = RunWith(s->get(), seconds(120), [&](int) {
+    std::lock_guard lock(serve_mu);
+    ASSERT_TRUE(serve.Alive()) << "wavebot serve exited by itself; see " << dir.path() << "/serve.log";
+  });
+  done = true;
+  killer.join();
+  std::string log = ReadFile(dir.path() + "/serve.log");
+  // One machine-readable line per run, for bench/chaos/run.sh (docs/reliability.md).
+  int lost_tickets = 0, duplicate_prs = 0, duplicate_comments = 0, duplicate_runs = 0;
+  auto report = [&](bool complete) {
+    std::printf("chaos-result seed=%llu kills=%d complete=%d lost_tickets=%d duplicate_prs=%d "
+                "duplicate_comments=%d duplicate_runs=%d\n",
+                static_cast<unsigned long long>(seed), killed.load(), complete ? 1 : 0, lost_tickets, duplicate_prs,
+                duplicate_comments, duplicate_runs);
+  };
+  if (!summary.complete) report(false);
+  ASSERT_TRUE(summary.complete) << summary.reason << " after " << killed << " kills (seed " << seed << ")\n"
+                                << log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
+  EXPECT_EQ(killed.load(), kills) << "the epic completed before every kill point was reached";
   serve.Kill();
 
-  // The end state, read from GitHub and from the store the servers left behind.
+  // GitHub: one PR per ticket branch and one epic PR; every ticket closed once; one status comment; no
+  // bot comment posted twice anywhere.
   auto gh = UserClient(sim, "maintainer");
   ASSERT_NE(gh, nullptr);
   github::PullListFilter all;
@@ -638,17 +757,70 @@ TEST(SandboxTest, KillNineOfServeLosesAndDuplicatesNothing) {
   std::map<std::string, int> per_head;
   for (const auto& p : *pulls) per_head[p.head_ref]++;
   EXPECT_EQ(pulls->size(), static_cast<size_t>(kTicketCount + 1));
-  for (const auto& [head, n] : per_head) EXPECT_EQ(n, 1) << head;
+  for (const auto& [head, n] : per_head) {
+    EXPECT_EQ(n, 1) << head;
+    duplicate_prs += n - 1;
+  }
+  std::vector<int64_t> threads = {cli::Scenario::kEpic};
   for (int64_t n = 2; n <= 9; ++n) {
     auto issue = gh->GetIssue(kRef, n);
     ASSERT_TRUE(issue.ok());
     EXPECT_EQ(issue->state, "closed") << "#" << n;
+    lost_tickets += issue->state == "closed" ? 0 : 1;
+    threads.push_back(n);
   }
-  auto comments = gh->ListComments(kRef, cli::Scenario::kEpic);
-  ASSERT_TRUE(comments.ok());
+  for (const auto& p : *pulls) threads.push_back(p.number);
   int status = 0;
-  for (const auto& c : *comments) status += c.body.find(kStatusMarker) != std::string::npos ? 1 : 0;
+  for (int64_t n : threads) {
+    auto comments = gh->ListComments(kRef, n);
+    ASSERT_TRUE(comments.ok());
+    std::map<std::string, int> bodies;
+    for (const auto& c : *comments) {
+      status += c.body.find(kStatusMarker) != std::string::npos ? 1 : 0;
+      if (c.user_login == "wavebot[bot]") {
+        EXPECT_EQ(++bodies[c.body], 1) << "#" << n << " twice: " << c.body;
+        duplicate_comments += bodies[c.body] > 1 ? 1 : 0;
+      }
+    }
+  }
   EXPECT_EQ(status, 1);
+  duplicate_comments += std::max(0, status - 1);
+
+  // The store the servers left behind: every step recorded once, and every agent process accounted for
+  // by exactly one recorded run (a run lost before its agent started is recorded as lost).
+  auto db = store::Database::Open({.path = dir.path() + "/wavebot/wavebot.db"});
+  ASSERT_TRUE(db.ok()) << db.error().message();
+  auto store = engine::NewEngineStore(db->get());
+  auto epic = store->FindEpic(cli::Scenario::kRepo, cli::Scenario::kEpic);
+  ASSERT_TRUE(epic.ok() && *epic);
+  auto tickets = store->Tickets((*epic)->id);
+  ASSERT_TRUE(tickets.ok());
+  std::set<std::tuple<int64_t, std::string, std::string>> steps;
+  std::multiset<std::string> recorded;
+  for (const auto& t : *tickets) {
+    EXPECT_EQ(t.state, "done") << "#" << t.number;
+    lost_tickets += t.state == "done" ? 0 : 1;
+    auto attempts = store->Attempts(t.id);
+    ASSERT_TRUE(attempts.ok());
+    int used = 0;
+    for (const auto& a : *attempts) {
+      EXPECT_TRUE(steps.insert({t.number, a.mode, a.trigger}).second || a.state == "lost")
+          << "#" << t.number << " ran " << a.mode << " twice for " << a.trigger;
+      if (a.mode == "rebase" || a.mode == "report" || a.state == "lost") continue;
+      ++used;
+      recorded.insert(std::to_string(t.number) + " " + a.mode + " " + std::to_string(used));
+    }
+  }
+  std::multiset<std::string> ran;
+  {
+    std::istringstream in(ReadFile(runs_log));
+    for (std::string line; std::getline(in, line);) ran.insert(line);
+  }
+  EXPECT_EQ(ran, recorded) << "agent processes vs recorded runs";
+  for (const auto& line : std::set<std::string>(ran.begin(), ran.end())) {
+    duplicate_runs += static_cast<int>(ran.count(line)) - 1;
+  }
+  report(true);
 }
 
 }  // namespace

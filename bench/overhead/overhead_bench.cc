@@ -1,0 +1,236 @@
+// wavebot's own overhead per ticket on the sandbox (loopback, the demo agent, which is all but instant):
+//   ready -> agent running: from the merge that makes a ticket's wave current to its agent's first
+//     instruction, split into the engine's part (ready -> run recorded and submitted) and the runner's
+//     part (run-ticket: worktree from the mirror, prompt, agent start);
+//   agent exit -> PR open: from the agent's exit to GitHub's pull_request "opened" for its branch.
+// Baseline, measured in the same run: one REST round trip to the simulator (GET an issue), so that the
+// figures read as "so many GitHub round trips". Goal (issue #6): under 100 ms each.
+//
+// Usage: overhead_bench [--runs N] [--binary build/src/cli/wavebot] [--agent
+// examples/demo-agent/demo-agent.sh]
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/sandbox_scenario.h"
+#include "common/log.h"
+#include "engine/engine.h"
+#include "github/client.h"
+
+namespace fs = std::filesystem;
+using namespace wavebot;
+using Clock_ = std::chrono::system_clock;
+
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock_::now().time_since_epoch()).count();
+}
+
+int64_t Ms(Clock_::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+struct Stats {
+  std::vector<double> v;
+  double Pct(double p) const {
+    if (v.empty()) return 0;
+    std::vector<double> s = v;
+    std::sort(s.begin(), s.end());
+    size_t i = std::min(s.size() - 1, static_cast<size_t>(p * (s.size() - 1) + 0.5));
+    return s[i];
+  }
+};
+
+struct Samples {
+  Stats ready_to_running, engine_part, runner_part, exit_to_pr, round_trip;
+};
+
+bool RunOnce(const std::string& binary, const std::string& demo_agent, int run, Samples* out) {
+  char templ[] = "/tmp/wavebot-overhead-XXXXXX";
+  if (!::mkdtemp(templ)) return false;
+  std::string dir = templ;
+  std::string agent_log = dir + "/agent-times.log";
+  std::string wrapper = dir + "/timed-agent.sh";
+  {
+    std::ofstream w(wrapper);
+    w << "#!/bin/sh\necho \"start $WAVEBOT_TICKET $WAVEBOT_MODE $(date +%s%3N)\" >> '" << agent_log << "'\n'"
+      << demo_agent << "' \"$@\"\nrc=$?\necho \"end $WAVEBOT_TICKET $WAVEBOT_MODE $(date +%s%3N)\" >> '"
+      << agent_log << "'\nexit $rc\n";
+  }
+  fs::permissions(wrapper, fs::perms::owner_all);
+
+  std::mutex mu;
+  std::map<std::string, int64_t> merged_at;  // head branch -> ms
+  cli::ScenarioOptions o;
+  o.data_dir = dir;
+  o.wavebot_binary = binary;
+  o.demo_agent = wrapper;
+  o.max_parallel = 8;  // no ticket waits for a slot: what is measured is wavebot, not the cap
+  o.seed = static_cast<uint64_t>(run + 1);
+  o.request_review = false;
+  o.on_merge = [&](const std::string& head) {
+    std::lock_guard lock(mu);
+    merged_at[head] = NowMs();
+  };
+  auto s = cli::Scenario::Start(o);
+  if (!s.ok()) {
+    std::fprintf(stderr, "sandbox: %s\n", s.error().message().c_str());
+    return false;
+  }
+  sandbox::Simulator* sim = (*s)->simulator();
+
+  // pull_request "opened" as GitHub sends it: first seen per head branch.
+  std::map<std::string, int64_t> opened_at;
+  std::atomic<bool> done{false};
+  std::thread watcher([&] {
+    size_t seen = 0;
+    while (!done) {
+      sim->WaitForDeliveries([&](const std::vector<sandbox::Delivery>& d) { return d.size() > seen || done; },
+                             std::chrono::milliseconds(200));
+      auto ds = sim->Deliveries();
+      const int64_t now = NowMs();
+      for (; seen < ds.size(); ++seen) {
+        if (ds[seen].event != "pull_request" || ds[seen].action != "opened") continue;
+        auto j = nlohmann::json::parse(ds[seen].payload, nullptr, false);
+        if (j.is_discarded()) continue;
+        std::string head = j["pull_request"]["head"]["ref"];
+        std::lock_guard lock(mu);
+        opened_at.emplace(head, now);
+      }
+    }
+  });
+  auto summary = (*s)->Run(std::chrono::seconds(300));
+  done = true;
+  watcher.join();
+  if (!summary.complete) {
+    std::fprintf(stderr, "run %d: the epic did not complete: %s\n", run, summary.reason.c_str());
+    return false;
+  }
+
+  // The baseline: REST round trips to the same simulator, now.
+  {
+    auto token = sim->CreateUserToken("maintainer");
+    github::ClientOptions co;
+    co.api_url = sim->api_url();
+    co.token = token.ok() ? *token : "";
+    auto gh = github::NewClient(co);
+    if (gh.ok()) {
+      for (int i = 0; i < 20; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        (void)(*gh)->GetIssue({"acme", "calc"}, 2 + i % 8);
+        out->round_trip.v.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+    }
+  }
+
+  // Agent start/exit per (ticket, mode), first run of each.
+  std::map<std::pair<int64_t, std::string>, std::pair<int64_t, int64_t>> agent;
+  {
+    std::ifstream in(agent_log);
+    std::string what, mode;
+    int64_t ticket, ms;
+    while (in >> what >> ticket >> mode >> ms) {
+      auto& se = agent[{ticket, mode}];
+      if (what == "start" && se.first == 0) se.first = ms;
+      if (what == "end" && se.second == 0) se.second = ms;
+    }
+  }
+  auto* store = (*s)->app()->engine()->store();
+  auto epic = store->FindEpic(cli::Scenario::kRepo, cli::Scenario::kEpic);
+  if (!epic.ok() || !*epic) return false;
+  auto tickets = store->Tickets((*epic)->id);
+  if (!tickets.ok()) return false;
+  std::map<int, int64_t> wave_done;  // wave -> last merge of that wave (ms)
+  for (const auto& t : *tickets) {
+    std::lock_guard lock(mu);
+    if (merged_at.count(t.branch)) wave_done[t.wave] = std::max(wave_done[t.wave], merged_at[t.branch]);
+  }
+  for (const auto& t : *tickets) {
+    auto a = agent.find({t.number, "implement"});
+    if (a == agent.end()) continue;
+    int64_t dispatched = 0;
+    auto attempts = store->Attempts(t.id);
+    if (attempts.ok()) {
+      for (const auto& at : *attempts) {
+        if (at.mode == "implement") {
+          dispatched = Ms(at.started_at);
+          break;
+        }
+      }
+    }
+    // In `wave` mode a ticket is ready when the last ticket of the wave before its own is merged.
+    if (t.wave >= 2 && wave_done.count(t.wave - 1)) {
+      int64_t ready = wave_done[t.wave - 1];
+      out->ready_to_running.v.push_back(static_cast<double>(a->second.first - ready));
+      if (dispatched) {
+        out->engine_part.v.push_back(static_cast<double>(dispatched - ready));
+        out->runner_part.v.push_back(static_cast<double>(a->second.first - dispatched));
+      }
+    }
+    std::lock_guard lock(mu);
+    if (opened_at.count(t.branch) && a->second.second) {
+      out->exit_to_pr.v.push_back(static_cast<double>(opened_at[t.branch] - a->second.second));
+    }
+  }
+  s->reset();
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int runs = 3;
+  std::string binary = "build/src/cli/wavebot";
+  std::string agent = "examples/demo-agent/demo-agent.sh";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i];
+    if (k == "--runs")
+      runs = std::atoi(argv[i + 1]);
+    else if (k == "--binary")
+      binary = argv[i + 1];
+    else if (k == "--agent")
+      agent = argv[i + 1];
+  }
+  binary = fs::absolute(binary).string();
+  agent = fs::absolute(agent).string();
+  if (!fs::exists(binary) || !fs::exists(agent)) {
+    std::fprintf(stderr, "need %s and %s (run from the repository root after scripts/build.sh)\n",
+                 binary.c_str(), agent.c_str());
+    return 2;
+  }
+  (void)log::Init(log::Format::kText, "warn");
+  Samples all;
+  for (int r = 0; r < runs; ++r) {
+    if (!RunOnce(binary, agent, r, &all)) return 1;
+    std::fprintf(stderr, "run %d/%d done\n", r + 1, runs);
+  }
+  const double rt = all.round_trip.Pct(0.5);
+  auto row = [&](const char* name, const Stats& s) {
+    std::printf("| %-34s | %3zu | %7.1f | %7.1f | %7.1f | %6.1f× |\n", name, s.v.size(), s.Pct(0.5),
+                s.Pct(0.9), s.Pct(1.0), rt > 0 ? s.Pct(0.5) / rt : 0.0);
+  };
+  std::printf("| step (ms) | n | median | p90 | max | median / round trip |\n|---|---|---|---|---|---|\n");
+  row("ready -> agent running", all.ready_to_running);
+  row("  engine: ready -> run submitted", all.engine_part);
+  row("  runner: submitted -> agent start", all.runner_part);
+  row("agent exit -> PR open", all.exit_to_pr);
+  row("baseline: one REST round trip", all.round_trip);
+  return 0;
+}
