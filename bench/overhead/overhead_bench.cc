@@ -156,6 +156,10 @@ bool RunOnce(const std::string& binary, const std::string& demo_agent, int run, 
   auto tickets = store->Tickets((*epic)->id);
   if (!tickets.ok()) return false;
   std::map<int, int64_t> wave_done;  // wave -> last merge of that wave (ms)
+  if (std::getenv("OVERHEAD_DEBUG")) {
+    for (const auto& [h, ms] : merged_at) std::fprintf(stderr, "merged %s at %lld\n", h.c_str(), static_cast<long long>(ms));
+    for (const auto& t : *tickets) std::fprintf(stderr, "ticket #%lld wave %d branch %s\n", static_cast<long long>(t.number), t.wave, t.branch.c_str());
+  }
   for (const auto& t : *tickets) {
     std::lock_guard lock(mu);
     if (merged_at.count(t.branch)) wave_done[t.wave] = std::max(wave_done[t.wave], merged_at[t.branch]);

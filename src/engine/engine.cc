@@ -115,6 +115,10 @@ void Engine::Stop() {
 Status Engine::MarkDirty(const std::string& repo, int64_t epic_number) {
   auto id = jobs_->Enqueue("reconcile", repo + "#" + std::to_string(epic_number), "", clock_->Now());
   if (!id.ok()) return id.error();
+  {
+    std::lock_guard lock(mu_);
+    ++wake_seq_;
+  }
   cv_.notify_all();
   return OkStatus();
 }
@@ -129,16 +133,19 @@ Status Engine::ReconcileNow(const std::string& repo, int64_t epic_number) {
 void Engine::WorkerLoop(int index) {
   const std::string owner = "engine-" + std::to_string(::getpid()) + "-" + std::to_string(index);
   while (true) {
+    uint64_t seen;
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
+      seen = wake_seq_;
     }
     // A short lease: passes are idempotent and serialised per epic, and after a kill -9 the dead
     // process's lease must run out quickly, or the epic's dirty mark (coalesced into it) waits for it.
     auto job = jobs_->Lease(owner, clock_->Now(), std::chrono::seconds(10), {"reconcile"});
     if (!job.ok() || !*job) {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });
+      // Woken at once by MarkDirty; the timeout catches jobs that fall due later (retries).
+      cv_.wait_for(lock, std::chrono::milliseconds(200), [this, seen] { return stopping_ || wake_seq_ != seen; });
       continue;
     }
     const store::Job& j = **job;
@@ -567,6 +574,9 @@ Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int
   }
   t.finished_at = clock_->Now();
   spdlog::info("run {} of {}#{} ({}) finished: {}", a.id, t.repo, t.number, a.mode, result.empty() ? "crashed" : result);
+  // The PR may have been merged while the run was finishing (its push made CI green and a human merged
+  // at once): the ticket is done; the run is recorded, the ticket is not taken back.
+  if (ticket->state == "done") t = *ticket;
   WAVEBOT_RETURN_IF_ERROR(store_->FinishAttempt(a, t));
   epic_lock.unlock();
   auto epic = store_->GetEpic(t.epic_id);

@@ -119,6 +119,21 @@ Status Engine::Reconcile(int64_t epic_id) {
         std::vector<TicketRecord> updates;
         std::map<int64_t, std::string> blocked_reason;
         for (const auto& b : plan->blocked) blocked_reason[b.ticket] = b.reason;
+        // A ticket keeps the wave it was planned in: the planner leaves merged (closed) tickets out, so
+        // its waves restart at the open frontier. Stable wave = at least the stored one, and one more than
+        // every dependency's stable (or stored) wave; computed in the planner's wave order.
+        std::map<int64_t, int> stable_wave;
+        for (const auto& t : tickets) stable_wave[t.number] = t.wave;
+        std::vector<const core::PlannedTicket*> ordered;
+        for (const auto& pt : plan->tickets) ordered.push_back(&pt);
+        std::stable_sort(ordered.begin(), ordered.end(), [](auto* a, auto* b) { return a->wave < b->wave; });
+        for (const auto* pt : ordered) {
+          int w = std::max(1, stable_wave.count(pt->number) ? stable_wave[pt->number] : 0);
+          for (int64_t d : pt->depends_on) {
+            if (stable_wave.count(d)) w = std::max(w, stable_wave[d] + 1);
+          }
+          stable_wave[pt->number] = w;
+        }
         for (const auto& pt : plan->tickets) {
           auto it = std::find_if(tickets.begin(), tickets.end(), [&](const TicketRecord& t) { return t.number == pt.number; });
           TicketRecord t = it != tickets.end() ? *it : TicketRecord();
@@ -130,9 +145,10 @@ Status Engine::Reconcile(int64_t epic_id) {
             t.branch = core::TicketBranch(epic.number, epic.title, pt.number, pt.title);
             t.state = "blocked";
           }
-          bool differs = fresh || t.title != pt.title || t.wave != pt.wave || t.depends_on != pt.depends_on;
+          const int wave = stable_wave[pt.number];
+          bool differs = fresh || t.title != pt.title || t.wave != wave || t.depends_on != pt.depends_on;
           t.title = pt.title;
-          t.wave = pt.wave;
+          t.wave = wave;
           t.depends_on = pt.depends_on;
           if (blocked_reason.count(pt.number) && (t.state == "blocked" || t.state == "ready")) {
             differs = differs || t.note != blocked_reason[pt.number] || t.state != "blocked";
