@@ -26,6 +26,7 @@ struct ScenarioOptions {
   int max_parallel = 3;
   double fault_fraction = 0;   // share of GitHub requests answered 5xx or 429 (with retry-after)
   uint64_t seed = 1;
+  std::string admin_token;     // enables the dashboard's actions ("" = read-only)
   // Called with a human-readable line whenever the epic's progress changes. May be empty.
   std::function<void(const std::string&)> on_progress;
 };
