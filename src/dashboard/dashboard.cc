@@ -261,8 +261,13 @@ class Dashboard {
           if (!SendLines(w, more, &partial, &last_write)) return;
           if (more.empty() && last.state != "running") {
             if (!partial.empty() && !send(SseEvent("log", partial))) return;
-            send(SseEvent("end", last.state));
-            return;
+            partial.clear();
+            // The run is over and its log sent. A ticket still running or fixing is about to change state
+            // (or to start its next run): keep following it until it does.
+            if (t->state != "running" && t->state != "fixing") {
+              send(SseEvent("end", last.state));
+              return;
+            }
           }
         }
       }
