@@ -62,6 +62,7 @@ class EngineActionsTest : public ::testing::Test {
   agents::FakeExecutor executor_;
   FakeClock clock_;
   std::unique_ptr<Engine> engine_;
+  int64_t epic_id_ = 0;
 };
 
 TEST_F(EngineActionsTest, PauseAndResumeChangeTheEpicAndCommentOnIt) {
