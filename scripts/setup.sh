@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libsqlite3-dev libyaml-cpp-dev libcli11-dev
   libcmark-gfm-dev libcmark-gfm-extensions-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
+  chromium  # headless browser for the dashboard's browser test (tests/dashboard)
 )
 # Node.js and npm run test tooling only (OpenAPI contract checks, webhook examples). A machine that
 # already has node and npm (for example from NodeSource, whose nodejs bundles npm) keeps them.

@@ -24,7 +24,18 @@ struct SandboxOptions {
   int max_parallel = 3;
   double faults = 0;
   std::string agent;
+  std::string ready_file;
 };
+
+// Writes `text` to `path` whole or not at all (a reader polling for the file never sees half of it).
+bool WriteFileAtomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  if (!f) return false;
+  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  ok = std::fclose(f) == 0 && ok;
+  return ok && std::rename(tmp.c_str(), path.c_str()) == 0;
+}
 
 std::string SelfPath() {
   std::error_code ec;
@@ -62,6 +73,7 @@ int RunSandbox(const SandboxOptions& o) {
   }
   so.max_parallel = o.max_parallel;
   so.fault_fraction = o.faults;
+  if (const char* token = std::getenv("WAVEBOT_ADMIN_TOKEN")) so.admin_token = token;
   const bool tty = ::isatty(STDOUT_FILENO);
   std::mutex out_mu;
   std::string last;
@@ -103,7 +115,19 @@ int RunSandbox(const SandboxOptions& o) {
   }
   std::printf("wavebot sandbox: GitHub simulator at %s; the maintainer commented /wave start on acme/calc#1\n",
               (*scenario)->simulator()->api_url().c_str());
+  const std::string dashboard = "http://127.0.0.1:" + std::to_string((*scenario)->wavebot_port()) + "/";
+  std::printf("wavebot sandbox: dashboard at %s%s\n", dashboard.c_str(),
+              so.admin_token.empty() ? " (read-only; set WAVEBOT_ADMIN_TOKEN to enable actions)" : "");
   std::fflush(stdout);
+  if (!o.ready_file.empty()) {
+    const std::string ready = "{\"dashboard\": \"" + dashboard + "\", \"wavebot_port\": " +
+                              std::to_string((*scenario)->wavebot_port()) + ", \"simulator\": \"" +
+                              (*scenario)->simulator()->api_url() + "\", \"pid\": " + std::to_string(::getpid()) + "}\n";
+    if (!WriteFileAtomically(o.ready_file, ready)) {
+      std::fprintf(stderr, "wavebot sandbox: cannot write the ready file %s\n", o.ready_file.c_str());
+      return kExitFailure;
+    }
+  }
   ScenarioSummary summary = (*scenario)->Run(std::chrono::seconds(o.timeout_s));
   {
     std::lock_guard lock(out_mu);
@@ -152,6 +176,9 @@ Command SandboxCommand() {
             sub->add_option("--faults", o->faults, "Share of GitHub requests answered 5xx or 429 (0 to 0.5)")
                 ->check(CLI::Range(0.0, 0.5));
             sub->add_option("--agent", o->agent, "The demo agent script (default: examples/demo-agent/demo-agent.sh)");
+            sub->add_option("--ready-file", o->ready_file,
+                            "Once wavebot listens, write {\"dashboard\": URL, \"wavebot_port\": N, \"simulator\": URL, "
+                            "\"pid\": N} (JSON) here");
             return [o] { return RunSandbox(*o); };
           }};
 }

@@ -196,6 +196,7 @@ Result<std::unique_ptr<engine::App>> Scenario::MakeApp() {
   o.server.max_parallel = options_.max_parallel;
   o.server.resync_interval = std::chrono::seconds(5);
   o.server.dispatch_workers = 2;
+  o.server.admin_token = options_.admin_token;
   o.private_key_pem = sim_->app_private_key_pem();
   o.wavebot_binary = options_.wavebot_binary;
   o.git_base_url = sim_->api_url() + "/git";

@@ -34,6 +34,7 @@ struct ScenarioOptions {
   int max_parallel = 3;
   double fault_fraction = 0;   // share of GitHub requests answered 5xx or 429 (with retry-after)
   uint64_t seed = 1;
+  std::string admin_token;     // enables the dashboard's actions ("" = read-only)
   // Called after every reconcile pass with a one-line summary and the per-wave counts (for progress
   // bars). May be called before Start returns, from engine threads. May be empty.
   std::function<void(const std::string& line, const std::vector<WaveProgress>& waves)> on_progress;

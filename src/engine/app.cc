@@ -7,6 +7,7 @@
 #include "agents/local_executor.h"
 #include "agents/process_runner.h"
 #include "common/log.h"
+#include "dashboard/dashboard.h"
 #include "git/file_lock.h"
 #include "github/client.h"
 #include "github/redelivery.h"
@@ -21,6 +22,21 @@
 #include "webhook/router.h"
 
 namespace wavebot::engine {
+namespace {
+
+// Dashboard actions are the engine's commands.
+class EngineActions final : public dashboard::Actions {
+ public:
+  explicit EngineActions(Engine* engine) : engine_(engine) {}
+  Status Apply(const std::string& repo, int64_t epic_number, const core::Command& command, const std::string& actor) override {
+    return engine_->ApplyCommand(repo, epic_number, command, actor);
+  }
+
+ private:
+  Engine* engine_;
+};
+
+}  // namespace
 
 struct App::Parts {
   AppOptions options;
@@ -33,6 +49,7 @@ struct App::Parts {
   std::unique_ptr<agents::ProcessRunner> runner;
   std::unique_ptr<agents::LocalExecutor> executor;
   std::unique_ptr<Engine> engine;
+  std::unique_ptr<dashboard::Actions> actions;  // outlives the server, whose handlers use it
   webhook::Metrics metrics;
   webhook::Router router;
   std::unique_ptr<webhook::Dispatcher> dispatcher;
@@ -149,6 +166,14 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
                                                    parts->deliveries.get(), &parts->metrics, RealClock(),
                                                    [dispatcher] { dispatcher->Notify(); });
   parts->ingress->Register(parts->server.get());
+  if (!cfg.admin_token.empty()) log::AddSecret(cfg.admin_token);
+  if (parts->engine) parts->actions = std::make_unique<EngineActions>(parts->engine.get());
+  dashboard::DashboardOptions dash;
+  dash.admin_token = cfg.admin_token;
+  dash.github_web_url = dashboard::WebUrlForApi(cfg.github_api);
+  dash.logs = {(std::filesystem::path(cfg.data_dir) / "engine" / "runner" / "logs").string(),
+               (std::filesystem::path(cfg.data_dir) / "executor").string()};
+  dashboard::Register(parts->server.get(), parts->engine_store.get(), parts->actions.get(), dash);
   if (has_credentials && !cfg.app_id.empty()) parts->redeliverer = std::make_unique<github::Redeliverer>(parts->github.get(), RealClock());
 
   std::unique_ptr<App> app(new App());

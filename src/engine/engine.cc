@@ -689,4 +689,70 @@ Status Engine::AdoptOrphans() {
   return OkStatus();
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Commands from elsewhere than a comment (the dashboard)
+
+Status Engine::ApplyCommand(const std::string& repo, int64_t epic_number, const core::Command& command,
+                            const std::string& actor) {
+  using core::CommandKind;
+  if (command.kind != CommandKind::kPause && command.kind != CommandKind::kResume && command.kind != CommandKind::kRetry) {
+    return Error(ErrorCode::kInvalidArgument, std::string("only pause, resume and retry can be applied, not ") +
+                                                  core::CommandName(command.kind));
+  }
+  auto found = store_->FindEpic(repo, epic_number);
+  if (!found.ok()) return found.error();
+  if (!*found) return Error(ErrorCode::kNotFound, "no epic " + repo + "#" + std::to_string(epic_number));
+  std::string outcome;
+  {
+    std::mutex* lock_ptr;  // under the epic's pass lock, so that a pass in flight does not overwrite it
+    {
+      std::lock_guard lock(epic_mu_);
+      auto& m = epic_locks_[(*found)->id];
+      if (!m) m = std::make_unique<std::mutex>();
+      lock_ptr = m.get();
+    }
+    std::lock_guard epic_lock(*lock_ptr);
+    auto loaded = store_->GetEpic((*found)->id);
+    if (!loaded.ok()) return loaded.error();
+    EpicRecord epic = *loaded;
+    if (command.kind == CommandKind::kRetry) {
+      auto tickets = store_->Tickets(epic.id);
+      if (!tickets.ok()) return tickets.error();
+      auto it = std::find_if(tickets->begin(), tickets->end(), [&](const TicketRecord& t) { return t.number == command.ticket; });
+      if (it == tickets->end()) {
+        return Error(ErrorCode::kNotFound, "#" + std::to_string(command.ticket) + " is not a ticket of this epic");
+      }
+      if (it->state == "needs_human") {
+        it->state = it->pr ? "pr_open" : "ready";
+        it->runs_used = 0;
+        it->note.clear();
+        it->stuck_reported = false;
+        it->started_at = {};
+        WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*it));
+        (void)github_->RemoveLabel(Ref(repo), it->number, options_.repo_config(repo).stuck_label);
+        outcome = "#" + std::to_string(it->number) + " gets a fresh budget of runs";
+      } else {
+        outcome = "nothing to do, #" + std::to_string(it->number) + " is " + it->state;
+      }
+    } else {
+      const bool pause = command.kind == CommandKind::kPause;
+      const std::string from = pause ? "running" : "paused";
+      if (epic.state == from) {
+        epic.state = pause ? "paused" : "running";
+        WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
+        outcome = "the epic is now " + epic.state;
+      } else {
+        outcome = "nothing to do, the epic is " + epic.state;
+      }
+    }
+  }
+  spdlog::info("{} on {}#{} by {}: {}", command.line, repo, epic_number, actor, outcome);
+  WAVEBOT_RETURN_IF_ERROR(MarkDirty(repo, epic_number));
+  auto c = github_->CreateComment(Ref(repo), epic_number,
+                                  "<!-- wavebot:dashboard-action -->\n`" + command.line + "` from the wavebot dashboard, by " +
+                                      actor + ": " + outcome + ".");
+  if (!c.ok()) return c.error().Wrap("applied, but commenting on the epic failed");
+  return OkStatus();
+}
+
 }  // namespace wavebot::engine

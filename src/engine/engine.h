@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "config/repo_config.h"
+#include "core/commands.h"
 #include "engine/engine_store.h"
 #include "engine/repo_config_source.h"
 #include "github/client.h"
@@ -71,6 +72,11 @@ class Engine {
   Status ReconcileNow(const std::string& repo, int64_t epic_number);
   // Executor callback: records a finished run and marks its epic dirty. Thread-safe.
   void OnJobEvent(const agents::JobEvent& event);
+  // Applies a pause, resume or retry command to the epic on behalf of `actor` (the dashboard) as the
+  // matching `/wave` comment would, and says so in a comment on the epic. Errors: kNotFound (no such
+  // epic, or retry of a ticket outside it), kInvalidArgument (another command), GitHub's error when the
+  // comment fails (the command is applied by then). Thread-safe.
+  Status ApplyCommand(const std::string& repo, int64_t epic_number, const core::Command& command, const std::string& actor);
 
   EngineStore* store() { return store_; }
 

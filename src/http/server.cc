@@ -204,6 +204,38 @@ void Apply(const Response& in, httplib::Response& out) {
   out.set_content(in.body, in.content_type.c_str());
 }
 
+// The end of every open stream: Stop() sets `stopping` and wakes every waiting stream.
+struct StreamControl {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;  // guarded by mu
+};
+
+class SinkWriter final : public StreamWriter {
+ public:
+  SinkWriter(httplib::DataSink* sink, StreamControl* control, std::chrono::steady_clock::time_point deadline)
+      : sink_(sink), control_(control), deadline_(deadline) {}
+  bool Write(const std::string& data) override {
+    if (!Live()) return false;
+    return sink_->write(data.data(), data.size());
+  }
+  bool Wait(std::chrono::milliseconds d) override {
+    auto until = std::min(std::chrono::steady_clock::now() + d, deadline_);
+    std::unique_lock lock(control_->mu);
+    control_->cv.wait_until(lock, until, [&] { return control_->stopping; });
+    return !control_->stopping && std::chrono::steady_clock::now() < deadline_;
+  }
+
+ private:
+  bool Live() {
+    std::lock_guard lock(control_->mu);
+    return !control_->stopping && std::chrono::steady_clock::now() < deadline_;
+  }
+  httplib::DataSink* sink_;
+  StreamControl* control_;
+  const std::chrono::steady_clock::time_point deadline_;
+};
+
 class HttplibServer final : public Server {
  public:
   explicit HttplibServer(ServerOptions options) : options_(std::move(options)) {
@@ -282,6 +314,30 @@ class HttplibServer final : public Server {
     });
   }
 
+  void GetStream(const std::string& pattern, StreamHandler handler) override {
+    svr_.Get(pattern, [this, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+      Request r = Convert(req);
+      Response out;
+      StreamFn stream;
+      handler(r, &out, &stream);
+      if (!stream) {
+        Apply(out, res);
+        return;
+      }
+      res.status = out.status;
+      for (const auto& [k, v] : out.headers) res.set_header(k, v);
+      auto deadline = std::chrono::steady_clock::now() + options_.max_stream_duration;
+      StreamControl* control = &streams_;
+      res.set_chunked_content_provider(out.content_type,
+                                       [stream = std::move(stream), control, deadline](size_t, httplib::DataSink& sink) {
+                                         SinkWriter writer(&sink, control, deadline);
+                                         stream(&writer);
+                                         sink.done();
+                                         return true;
+                                       });
+    });
+  }
+
   Status Start() override {
     if (!bound_) WAVEBOT_RETURN_IF_ERROR(Bind());
     if (!RaiseListenBacklog(port_)) spdlog::warn("http: could not raise the listen backlog of port {}", port_);
@@ -316,6 +372,11 @@ class HttplibServer final : public Server {
 
   void Stop() override {
     std::lock_guard lock(stop_mu_);
+    {
+      std::lock_guard streams_lock(streams_.mu);
+      streams_.stopping = true;
+    }
+    streams_.cv.notify_all();
     if (thread_.joinable()) {
       svr_.stop();
       thread_.join();
@@ -358,6 +419,7 @@ class HttplibServer final : public Server {
   bool bound_ = false;
   std::mutex stop_mu_;
   std::thread thread_;
+  StreamControl streams_;
 };
 
 }  // namespace

@@ -54,6 +54,23 @@ struct Response {
 // Handlers run on server threads, concurrently; they must be thread-safe.
 using Handler = std::function<void(const Request&, Response*)>;
 
+// Where a streaming handler writes its body (Server-Sent Events and the like). Used only on the thread
+// that runs the stream.
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  // Sends `data` to the client at once. False when the client has gone, the server is stopping or the
+  // stream has outlived its time limit: the stream function should then return.
+  virtual bool Write(const std::string& data) = 0;
+  // Waits up to `d`; returns early, with false, when the server is stopping or the time limit is reached.
+  virtual bool Wait(std::chrono::milliseconds d) = 0;
+};
+using StreamFn = std::function<void(StreamWriter*)>;
+// A streaming route: the handler fills `response` (status, content type, headers; a body only when it
+// does not stream) and sets `*stream` to stream instead. The stream function runs on the server thread
+// until it returns, which it must do once Write or Wait returns false; the body then ends.
+using StreamHandler = std::function<void(const Request&, Response* response, StreamFn* stream)>;
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                            // 0: any free port (see Server::port())
@@ -64,6 +81,7 @@ struct ServerOptions {
   int keep_alive_max_requests = 10000;
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds write_timeout{10};
+  std::chrono::seconds max_stream_duration{600};  // a stream is ended after this (clients reconnect)
 };
 
 // Splits "host:port". Errors: kInvalidArgument naming the value.
@@ -76,6 +94,9 @@ class Server {
   // Registers a handler for an exact path (or a std::regex pattern). Call before Start.
   virtual void Get(const std::string& pattern, Handler handler) = 0;
   virtual void Post(const std::string& pattern, Handler handler) = 0;
+  // A GET route whose answer may be streamed (see StreamHandler). Streams end when Stop() is called, so
+  // an open stream never holds up shutdown.
+  virtual void GetStream(const std::string& pattern, StreamHandler handler) = 0;
 
   // Binds and listens without serving yet (connections wait in the backlog), so that a process can
   // claim its port before slower start-up work. Errors: kUnavailable "cannot listen on H:P: <reason>"
@@ -85,8 +106,8 @@ class Server {
   virtual Status Start() = 0;
   // The bound port (useful with port 0). Valid after a successful Start.
   virtual int port() const = 0;
-  // Stops accepting, lets in-flight requests finish, closes idle keep-alive connections, and joins
-  // every server thread. Idempotent; thread-safe.
+  // Stops accepting, ends open streams, lets in-flight requests finish, closes idle keep-alive
+  // connections, and joins every server thread. Idempotent; thread-safe.
   virtual void Stop() = 0;
   // Connections being served right now (for tests and metrics).
   virtual int active_connections() const = 0;
