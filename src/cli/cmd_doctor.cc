@@ -104,8 +104,10 @@ int Doctor(const DoctorFlags& flags, const GlobalOptions& global) {
   }
   auto report = github::RunDoctor(in, std::cout);
   if (in.agent_program.empty()) {
-    std::cout << (actions ? "NOTE the agent runs on the self-hosted runners (executor actions, docs/runners.md)\n"
-                          : "NOTE each repository's .github/wavebot.yml names its agent: check it with --agent PROGRAM\n");
+    std::cout << (actions
+                      ? "NOTE the agent runs on the self-hosted runners (executor actions, docs/runners.md)\n"
+                      : "NOTE each repository's .github/wavebot.yml names its agent: check it with --agent "
+                        "PROGRAM\n");
   }
   std::cout << report.passed << " passed, " << report.failed << " failed\n";
   return report.failed == 0 ? kExitOk : kExitFailure;
@@ -117,9 +119,12 @@ Command DoctorCommand() {
   return {"doctor", "Check the deployed configuration end to end, with a fix for each problem",
           [](CLI::App* sub, const GlobalOptions* global) {
             auto flags = std::make_shared<DoctorFlags>();
-            sub->add_option("--repo", flags->repo, "Also check the App's installation on OWNER/NAME and git access");
-            sub->add_option("--api", flags->api, "GitHub API base URL (default: the configuration's github.api)");
-            sub->add_flag("--healthz", flags->healthz, "Only ask the running server's /healthz (exit 0 when 200)");
+            sub->add_option("--repo", flags->repo,
+                            "Also check the App's installation on OWNER/NAME and git access");
+            sub->add_option("--api", flags->api,
+                            "GitHub API base URL (default: the configuration's github.api)");
+            sub->add_flag("--healthz", flags->healthz,
+                          "Only ask the running server's /healthz (exit 0 when 200)");
             sub->add_option("--agent", flags->agent, "Also check that this agent program is on PATH");
             sub->add_flag("--local", flags->local, "Skip the checks that talk to GitHub");
             return [flags, global] { return Doctor(*flags, *global); };

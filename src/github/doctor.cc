@@ -2,14 +2,13 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <httplib.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -84,15 +83,17 @@ int TryBind(const std::string& host, int port) {
     sockaddr_in6 a{};
     a.sin6_family = AF_INET6;
     a.sin6_port = htons(static_cast<uint16_t>(port));
-    rc = ::inet_pton(AF_INET6, host.c_str(), &a.sin6_addr) == 1 ? ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a))
-                                                               : (errno = EADDRNOTAVAIL, -1);
+    rc = ::inet_pton(AF_INET6, host.c_str(), &a.sin6_addr) == 1
+             ? ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a))
+             : (errno = EADDRNOTAVAIL, -1);
   } else {
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<uint16_t>(port));
     std::string h = host == "localhost" ? "127.0.0.1" : host;
-    rc = ::inet_pton(AF_INET, h.c_str(), &a.sin_addr) == 1 ? ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a))
-                                                          : (errno = EADDRNOTAVAIL, -1);
+    rc = ::inet_pton(AF_INET, h.c_str(), &a.sin_addr) == 1
+             ? ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a))
+             : (errno = EADDRNOTAVAIL, -1);
   }
   int err = rc == 0 ? 0 : errno;
   ::close(fd);
@@ -178,9 +179,10 @@ class Doctor {
     CheckWebhookSecret();
     std::string git = CheckProgram("git", in_.git_program, "install git (Debian: apt-get install git)");
     if (!in_.agent_program.empty()) {
-      CheckProgram("agent command (" + in_.agent_source + ")", in_.agent_program,
-                   "install the agent on this machine (or the runner image) so that it is on PATH for wavebot, "
-                   "or set agent.preset / agent.command in .github/wavebot.yml");
+      CheckProgram(
+          "agent command (" + in_.agent_source + ")", in_.agent_program,
+          "install the agent on this machine (or the runner image) so that it is on PATH for wavebot, "
+          "or set agent.preset / agent.command in .github/wavebot.yml");
     }
     std::string token = CheckCredentials();
     if (!git.empty() && !token.empty() && !repo_.owner.empty()) CheckGitReachable(git, token);
@@ -207,7 +209,8 @@ class Doctor {
     ::close(fd);
     ::unlink(probe.c_str());
     if (!wrote) {
-      p_.Fail("data directory " + in_.data_dir, "a write failed (disk full?)", "free space on its file system");
+      p_.Fail("data directory " + in_.data_dir, "a write failed (disk full?)",
+              "free space on its file system");
       return false;
     }
     p_.Pass("data directory " + in_.data_dir + " is writable");
@@ -219,13 +222,15 @@ class Doctor {
     opts.path = in_.data_dir + "/wavebot.db";
     auto db = store::Database::Open(opts);
     if (!db.ok()) {
-      p_.Fail("database " + opts.path, db.error().message(),
-              db.error().code() == ErrorCode::kFailedPrecondition
-                  ? "a newer wavebot wrote this database: run that version, or restore a backup (docs/deploy.md)"
-                  : "check the file's owner and permissions, or restore it from a backup (docs/deploy.md)");
+      p_.Fail(
+          "database " + opts.path, db.error().message(),
+          db.error().code() == ErrorCode::kFailedPrecondition
+              ? "a newer wavebot wrote this database: run that version, or restore a backup (docs/deploy.md)"
+              : "check the file's owner and permissions, or restore it from a backup (docs/deploy.md)");
       return;
     }
-    p_.Pass("database " + opts.path + " opens (schema version " + std::to_string((*db)->schema_version()) + ")");
+    p_.Pass("database " + opts.path + " opens (schema version " + std::to_string((*db)->schema_version()) +
+            ")");
   }
 
   void CheckListen() {
@@ -250,14 +255,16 @@ class Doctor {
               std::to_string(*status) + ")");
       return;
     }
-    p_.Fail("listen address " + in_.listen, "the port is taken by another program (no wavebot /healthz there)",
+    p_.Fail("listen address " + in_.listen,
+            "the port is taken by another program (no wavebot /healthz there)",
             "stop that program or choose another port with WAVEBOT_LISTEN");
   }
 
   void CheckWebhookSecret() {
     if (in_.webhook_secret.empty()) {
       p_.Fail("webhook secret", "WAVEBOT_WEBHOOK_SECRET is empty",
-              "set WAVEBOT_WEBHOOK_SECRET or WAVEBOT_WEBHOOK_SECRET_FILE to the secret configured on the GitHub App");
+              "set WAVEBOT_WEBHOOK_SECRET or WAVEBOT_WEBHOOK_SECRET_FILE to the secret configured on the "
+              "GitHub App");
     } else if (in_.webhook_secret.size() < 16) {
       p_.Fail("webhook secret", "shorter than 16 characters",
               "use a long random secret (openssl rand -hex 32) here and on the GitHub App");
@@ -282,7 +289,8 @@ class Doctor {
     if (!in_.repo.empty()) {
       size_t slash = in_.repo.find('/');
       if (slash == std::string::npos || slash == 0 || slash + 1 == in_.repo.size()) {
-        p_.Fail("repository", "--repo must be OWNER/NAME, got '" + in_.repo + "'", "");
+        p_.Fail("repository", "--repo must be OWNER/NAME, got '" + in_.repo + "'",
+                "give the repository as owner/name, e.g. octo/demo");
         return "";
       }
       repo_ = RepoRef{in_.repo.substr(0, slash), in_.repo.substr(slash + 1)};
@@ -353,7 +361,8 @@ class Doctor {
     if (!r.ok()) {
       p_.Fail("token reads " + in_.repo, r.error().message(),
               r.error().code() == ErrorCode::kUnauthenticated
-                  ? "the token is wrong or expired: create a new one (repo scope, or contents/issues/pull requests "
+                  ? "the token is wrong or expired: create a new one (repo scope, or contents/issues/pull "
+                    "requests "
                     "write for a fine-grained token)"
                   : "check --repo and that the token's owner can see the repository");
       return "";
@@ -365,10 +374,12 @@ class Doctor {
   std::string CheckApp(Client& client) {
     auto installations = client.ListInstallations();
     if (!installations.ok()) {
-      p_.Fail("GitHub accepts the JWT", installations.error().message(),
-              installations.error().code() == ErrorCode::kUnauthenticated
-                  ? "WAVEBOT_APP_ID and the private key must belong to the same App; is the machine's clock right?"
-                  : "check WAVEBOT_GITHUB_API (GitHub Enterprise Server: https://HOST/api/v3) and the network");
+      p_.Fail(
+          "GitHub accepts the JWT", installations.error().message(),
+          installations.error().code() == ErrorCode::kUnauthenticated
+              ? "WAVEBOT_APP_ID and the private key must belong to the same App; is the machine's clock "
+                "right?"
+              : "check WAVEBOT_GITHUB_API (GitHub Enterprise Server: https://HOST/api/v3) and the network");
       return "";
     }
     if (installations->empty()) {
@@ -390,7 +401,8 @@ class Doctor {
     }
     auto token = client.CreateInstallationToken(installation);
     if (!token.ok()) {
-      p_.Fail("installation token", token.error().message(), "check the App's installation and its suspension");
+      p_.Fail("installation token", token.error().message(),
+              "check the App's installation and its suspension");
       return "";
     }
     p_.Pass("installation token obtained (expires " + token->expires_at + ")");
@@ -402,9 +414,10 @@ class Doctor {
       granted += (granted.empty() ? "" : ", ") + perm + ":" + level;
     }
     if (!missing.empty()) {
-      p_.Fail("permissions", "the installation lacks" + missing,
-              "grant them on the App's settings page (config/app-manifest.json lists them), then accept the new "
-              "permissions on the installation");
+      p_.Fail(
+          "permissions", "the installation lacks" + missing,
+          "grant them on the App's settings page (config/app-manifest.json lists them), then accept the new "
+          "permissions on the installation");
       return "";
     }
     p_.Pass("permissions " + granted);
@@ -448,8 +461,8 @@ const std::map<std::string, std::string>& RequiredPermissions() {
   // dependencies; pull_requests: pulls; checks: check runs; actions: runs, jobs, logs and
   // workflow_dispatch (the actions executor); metadata: collaborator permission (always granted).
   static const auto* needed = new std::map<std::string, std::string>{
-      {"actions", "write"},       {"checks", "write"},  {"contents", "write"},
-      {"issues", "write"},        {"metadata", "read"}, {"pull_requests", "write"}};
+      {"actions", "write"}, {"checks", "write"},  {"contents", "write"},
+      {"issues", "write"},  {"metadata", "read"}, {"pull_requests", "write"}};
   return *needed;
 }
 
@@ -460,7 +473,9 @@ Result<int> ProbeHealthz(const std::string& listen, int timeout_ms) {
   cli.set_connection_timeout(std::chrono::milliseconds(timeout_ms));
   cli.set_read_timeout(std::chrono::milliseconds(timeout_ms));
   auto res = cli.Get("/healthz");
-  if (!res) return Error(ErrorCode::kUnavailable, "nothing answers on " + listen + " (" + httplib::to_string(res.error()) + ")");
+  if (!res)
+    return Error(ErrorCode::kUnavailable,
+                 "nothing answers on " + listen + " (" + httplib::to_string(res.error()) + ")");
   return res->status;
 }
 

@@ -19,23 +19,23 @@ struct DoctorInput {
   // Configuration: where it came from (for the PASS line) and why it did not load (empty: it did).
   std::string config_source = "defaults + environment";
   std::string config_error;
-  std::string listen = "127.0.0.1:8080";   // host:port of `wavebot serve`
-  std::string data_dir;                    // empty: the data directory checks are skipped
+  std::string listen = "127.0.0.1:8080";  // host:port of `wavebot serve`
+  std::string data_dir;                   // empty: the data directory checks are skipped
   // GitHub
   std::string api_url = "https://api.github.com";
-  std::string git_base_url;                // clone URLs: <git_base_url>/<owner>/<name>.git; empty: from api_url
+  std::string git_base_url;  // clone URLs: <git_base_url>/<owner>/<name>.git; empty: from api_url
   std::string app_id;
   std::string private_key_file;
-  std::string token;                       // PAT mode when set
+  std::string token;  // PAT mode when set
   std::string webhook_secret;
-  std::string repo;                        // optional "owner/name": installation and git reachability
+  std::string repo;  // optional "owner/name": installation and git reachability
   // Programs, looked up on `path` (a PATH value; empty: the process's PATH).
   std::string git_program = "git";
-  std::string agent_program;               // argv[0] of the agent command; empty: not checked
-  std::string agent_source;                // where agent_program came from, for messages
+  std::string agent_program;  // argv[0] of the agent command; empty: not checked
+  std::string agent_source;   // where agent_program came from, for messages
   std::string path;
-  bool local_only = false;                 // skip everything that talks to GitHub
-  Clock* clock = nullptr;                  // null: the real clock
+  bool local_only = false;  // skip everything that talks to GitHub
+  Clock* clock = nullptr;   // null: the real clock
 };
 
 struct DoctorReport {

@@ -8,6 +8,7 @@
 //   event is an App webhook event per @octokit/openapi-webhooks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -30,7 +31,8 @@ const std::string kOctokit = kSource + "/tests/contract/node_modules/@octokit";
 std::string ReadFile(const std::string& path) {
   std::ifstream f(path);
   EXPECT_TRUE(f.good()) << "cannot read " << path
-                        << (path.find("node_modules") != std::string::npos ? " (run npm ci in tests/contract)" : "");
+                        << (path.find("node_modules") != std::string::npos ? " (run npm ci in tests/contract)"
+                                                                           : "");
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
@@ -113,38 +115,39 @@ const std::set<std::string> kAlwaysDelivered = {"ping", "installation", "install
 std::set<std::string> PathsInClient() {
   std::string src = ReadFile(kSource + "/src/github/client_impl.cc");
   std::set<std::string> paths;
-  std::regex expr(R"re((R\(repo\)\s*\+[^;,]*|"/app/[^;,]*)[;,])re");
-  for (auto it = std::sregex_iterator(src.begin(), src.end(), expr); it != std::sregex_iterator(); ++it) {
-    std::string e = (*it)[1].str();
-    if (e.rfind("R(repo)", 0) == 0) e = e.substr(e.find('+') + 1);
-    std::string path;
-    std::stringstream parts(e);
-    std::string part;
-    // Split on '+' outside string literals (path literals hold no '+').
-    std::vector<std::string> operands;
-    std::string cur;
+  std::regex start(R"re(R\(repo\)\s*\+|"/app/)re");
+  for (auto it = std::sregex_iterator(src.begin(), src.end(), start); it != std::sregex_iterator(); ++it) {
+    size_t pos = static_cast<size_t>(it->position());
+    if (src.compare(pos, 7, "R(repo)") == 0) pos = src.find('+', pos) + 1;
+    // The expression runs to the first ',' ';' or unmatched ')' outside parentheses and string literals.
+    std::vector<std::string> operands(1);
+    int depth = 0;
     bool in_str = false;
-    for (char c : e) {
-      if (c == '"') in_str = !in_str;
-      if (c == '+' && !in_str) {
-        operands.push_back(cur);
-        cur.clear();
-      } else {
-        cur += c;
+    for (size_t i = pos; i < src.size(); i++) {
+      char c = src[i];
+      if (c == '"' && src[i - 1] != '\\') in_str = !in_str;
+      if (!in_str) {
+        if (c == '(') depth++;
+        if (c == ')' && --depth < 0) break;
+        if ((c == ',' || c == ';') && depth == 0) break;
+        if (c == '+' && depth == 0) {
+          operands.emplace_back();
+          continue;
+        }
       }
+      operands.back() += c;
     }
-    operands.push_back(cur);
+    std::string path;
     for (std::string op : operands) {
       op.erase(0, op.find_first_not_of(" \t\n"));
-      op.erase(op.find_last_not_of(" \t\n)") + 1);
+      op.erase(op.find_last_not_of(" \t\n") + 1);
       if (op.size() >= 2 && op.front() == '"' && op.back() == '"') {
         path += op.substr(1, op.size() - 2);
       } else {
         path += "{}";
       }
     }
-    path = path.substr(0, path.find('?'));
-    paths.insert(path);
+    paths.insert(path.substr(0, path.find('?')));
   }
   return paths;
 }
@@ -181,8 +184,8 @@ TEST_F(AppManifestTest, EveryEndpointTheClientCallsHasAKnownPermissionAndNoneIsS
   auto paths = PathsInClient();
   for (const auto& p : paths) {
     EXPECT_TRUE(EndpointNeeds().count(p)) << "src/github/client_impl.cc calls " << p
-                                           << ": add the permission it needs to EndpointNeeds() here, to "
-                                              "github::RequiredPermissions() and to config/app-manifest.json";
+                                          << ": add the permission it needs to EndpointNeeds() here, to "
+                                             "github::RequiredPermissions() and to config/app-manifest.json";
   }
   for (const auto& [p, need] : EndpointNeeds()) {
     EXPECT_TRUE(paths.count(p)) << p << " is no longer called by the client: drop it from EndpointNeeds()";
@@ -206,11 +209,13 @@ TEST_F(AppManifestTest, EventsAreExactlyTheHandledOnesAndEachIsPermitted) {
   for (const auto& e : webhook::HandledEventNames()) {
     if (!kAlwaysDelivered.count(e)) expected.insert(e);
   }
-  EXPECT_EQ(ManifestEvents(), expected) << "config/app-manifest.json default_events vs webhook::HandledEventNames()";
+  EXPECT_EQ(ManifestEvents(), expected)
+      << "config/app-manifest.json default_events vs webhook::HandledEventNames()";
   auto perms = ManifestPermissions();
   for (const auto& e : ManifestEvents()) {
     auto it = EventPermission().find(e);
-    ASSERT_NE(it, EventPermission().end()) << "no known permission for event " << e << ": add it to EventPermission()";
+    ASSERT_NE(it, EventPermission().end())
+        << "no known permission for event " << e << ": add it to EventPermission()";
     EXPECT_TRUE(perms.count(it->second)) << "event " << e << " needs the " << it->second << " permission";
   }
 }
@@ -236,7 +241,10 @@ TEST_F(AppManifestTest, EventsAreAppWebhookEventsPerGithubsOpenApi) {
     const json& xg = hook.at("post").at("x-github");
     bool app = false;
     for (const auto& t : xg.value("supported-webhook-types", json::array())) app |= t == "app";
-    if (app) app_events.insert(xg.at("subcategory").get<std::string>());
+    // Subcategories spell some events with '-' ("sub-issues"); the event names use '_' ("sub_issues").
+    std::string name = xg.at("subcategory").get<std::string>();
+    std::replace(name.begin(), name.end(), '-', '_');
+    if (app) app_events.insert(name);
   }
   ASSERT_GT(app_events.size(), 30u);
   for (const auto& e : ManifestEvents()) {
@@ -247,9 +255,17 @@ TEST_F(AppManifestTest, EventsAreAppWebhookEventsPerGithubsOpenApi) {
 
 TEST_F(AppManifestTest, ManifestHasTheFieldsTheManifestFlowNeeds) {
   // https://docs.github.com/apps/sharing-github-apps/registering-a-github-app-from-a-manifest
-  const std::set<std::string> allowed = {"name",         "url",          "hook_attributes",      "redirect_url",
-                                         "callback_urls", "setup_url",   "description",          "public",
-                                         "default_events", "default_permissions", "request_oauth_on_install",
+  const std::set<std::string> allowed = {"name",
+                                         "url",
+                                         "hook_attributes",
+                                         "redirect_url",
+                                         "callback_urls",
+                                         "setup_url",
+                                         "description",
+                                         "public",
+                                         "default_events",
+                                         "default_permissions",
+                                         "request_oauth_on_install",
                                          "setup_on_update"};
   for (const auto& [k, v] : manifest_.items()) EXPECT_TRUE(allowed.count(k)) << "unknown manifest key " << k;
   ASSERT_TRUE(manifest_.at("url").is_string());
@@ -259,8 +275,10 @@ TEST_F(AppManifestTest, ManifestHasTheFieldsTheManifestFlowNeeds) {
   std::string hook_url = hook.at("url").get<std::string>();
   EXPECT_EQ(hook_url.rfind("https://", 0), 0u) << "GitHub delivers webhooks over TLS";
   EXPECT_EQ(hook_url.substr(hook_url.size() - 8), "/webhook") << "wavebot's ingress path is POST /webhook";
-  EXPECT_FALSE(manifest_.at("public").get<bool>()) << "an App holding write access should not be public by default";
-  EXPECT_LE(manifest_.at("name").get<std::string>().size(), 34u) << "GitHub App names are at most 34 characters";
+  EXPECT_FALSE(manifest_.at("public").get<bool>())
+      << "an App holding write access should not be public by default";
+  EXPECT_LE(manifest_.at("name").get<std::string>().size(), 34u)
+      << "GitHub App names are at most 34 characters";
 }
 
 }  // namespace

@@ -2,8 +2,12 @@
 // misconfiguration gives exactly its own FAIL line with a fix.
 #include "github/doctor.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -14,10 +18,19 @@
 namespace wavebot::testing {
 namespace {
 
-// A port nothing listens on (bound, then released).
+// A loopback port nothing listens on: bound to port 0, read back, and closed again.
 int FreePort() {
-  httplib::Server s;
-  int port = s.bind_to_any_port("127.0.0.1");
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  ::close(fd);
   return port;
 }
 
@@ -34,7 +47,6 @@ class StubServer {
     if (setup) setup(server_);
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
-    server_.wait_until_ready();
   }
   ~StubServer() {
     server_.stop();
@@ -93,11 +105,12 @@ TEST_F(DoctorTest, AGoodDeploymentPassesEveryCheck) {
   github::DoctorReport r;
   std::string out = Run(Input(), &r);
   EXPECT_EQ(r.failed, 0) << out;
-  for (const char* line : {"PASS configuration loads", "PASS data directory", "PASS database", "opens (schema version",
-                           "PASS listen address", "is free", "PASS webhook secret is set", "PASS git: ",
-                           "PASS agent command (test): ", "PASS GitHub accepts the JWT", "PASS the App is installed on octo/demo",
-                           "PASS installation token obtained", "PASS permissions actions:write, checks:write",
-                           "PASS git reaches " }) {
+  for (const char* line :
+       {"PASS configuration loads", "PASS data directory", "PASS database", "opens (schema version",
+        "PASS listen address", "is free", "PASS webhook secret is set",
+        "PASS git: ", "PASS agent command (test): ", "PASS GitHub accepts the JWT",
+        "PASS the App is installed on octo/demo", "PASS installation token obtained",
+        "PASS permissions actions:write, checks:write", "PASS git reaches "}) {
     EXPECT_NE(out.find(line), std::string::npos) << "missing '" << line << "' in\n" << out;
   }
   EXPECT_EQ(r.passed, Count(out, "PASS "));
@@ -129,7 +142,8 @@ TEST_F(DoctorTest, DatabaseWrittenByANewerWavebot) {
   std::filesystem::create_directories(in.data_dir);
   {
     auto migrations = store::SchemaMigrations();
-    migrations.push_back({static_cast<int>(migrations.size()) + 1, "from the future", "CREATE TABLE future(x);"});
+    migrations.push_back(
+        {static_cast<int>(migrations.size()) + 1, "from the future", "CREATE TABLE future(x);"});
     store::DatabaseOptions o;
     o.path = in.data_dir + "/wavebot.db";
     auto db = store::Database::Open(o, migrations);
