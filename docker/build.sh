@@ -10,7 +10,7 @@ if (($# != 1)); then
 fi
 PREFIX=$1
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh --build-only
+bash scripts/setup.sh
 BUILD_DIR=${WAVEBOT_BUILD_DIR:-build}
 GENERATOR=()
 command -v ninja >/dev/null && GENERATOR=(-G Ninja)

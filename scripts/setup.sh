@@ -11,22 +11,16 @@ PACKAGES=(
   libcmark-gfm-dev libcmark-gfm-extensions-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
 )
-BUILD_ONLY=0
-for arg in "$@"; do
-  case "$arg" in
-    --bench) PACKAGES+=(wrk) ;;          # load generator for the ingress benchmark
-    --build-only) BUILD_ONLY=1 ;;        # only what building wavebot needs (docker/build.sh)
-  esac
-done
-if ((BUILD_ONLY == 0)); then
-  # Test tooling: Node.js and npm (OpenAPI contract checks, webhook examples, workflow/Dockerfile/compose
-  # linters; a machine that already has node and npm, e.g. from NodeSource, keeps them) and
-  # systemd-analyze and openssl (verify deploy/wavebot.service).
-  command -v node >/dev/null || PACKAGES+=(nodejs)
-  command -v npm >/dev/null || PACKAGES+=(npm)
-  command -v systemd-analyze >/dev/null || PACKAGES+=(systemd)
-  command -v openssl >/dev/null || PACKAGES+=(openssl)
-fi
+# Node.js and npm run test tooling only (OpenAPI contract checks, webhook examples, workflow, Dockerfile
+# and compose linters); cmake's test configuration looks for node, so every build installs it. A machine
+# that already has node and npm (for example from NodeSource, whose nodejs bundles npm) keeps them.
+command -v node >/dev/null || PACKAGES+=(nodejs)
+command -v npm >/dev/null || PACKAGES+=(npm)
+# systemd-analyze and openssl verify deploy/wavebot.service (tests/deploy).
+command -v systemd-analyze >/dev/null || PACKAGES+=(systemd)
+command -v openssl >/dev/null || PACKAGES+=(openssl)
+# Optional extras with --bench: load generator for the ingress benchmark.
+if [[ "${1:-}" == "--bench" ]]; then PACKAGES+=(wrk); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
