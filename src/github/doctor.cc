@@ -104,7 +104,10 @@ int TryBind(const std::string& host, int port) {
 // exit status (128 + signal when killed), or kIo when the program could not be started.
 Result<int> RunQuietly(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
   std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  // wavebot's own settings (secrets among them) are none of the child's business.
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "WAVEBOT_", 8) != 0) env_strings.emplace_back(*e);
+  }
   for (const auto& e : extra_env) env_strings.push_back(e);
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
