@@ -70,6 +70,7 @@ const mutations = [
   ['data-volume', (t) => t.replace('VOLUME ["/var/lib/wavebot"]', 'VOLUME ["/data"]')],
   ['expose-listen', (t) => t.replace('EXPOSE 8080', 'EXPOSE 9090')],
   ['expose-listen', (t) => t.replace('WAVEBOT_LISTEN=0.0.0.0:8080', 'WAVEBOT_LISTEN=127.0.0.1:8080')],
+  ['data-dir-owned', (t) => t.replace('install -d -o wavebot -g wavebot -m 0750 /var/lib/wavebot', 'install -d -m 0750 /var/lib/wavebot')],
   ['exec-form', (t) => t.replace('ENTRYPOINT ["wavebot"]', 'ENTRYPOINT wavebot')],
   ['workdir-absolute', (t) => t.replace('WORKDIR /src', 'WORKDIR src')],
 ];

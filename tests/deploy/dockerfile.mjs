@@ -132,6 +132,17 @@ export function checkRules(text, repoRoot) {
   const volumes = rt('VOLUME').flatMap((i) => (isJsonArray(i.args) ? JSON.parse(i.args) : i.args.split(' ')));
   if (!env.WAVEBOT_DATA_DIR) add('data-volume', runtime.line, 'set ENV WAVEBOT_DATA_DIR in the runtime stage');
   else if (!volumes.includes(env.WAVEBOT_DATA_DIR)) add('data-volume', runtime.line, `VOLUME must include the data directory ${env.WAVEBOT_DATA_DIR}`);
+  // A named volume starts as a copy of the image's directory: unless the image gives it to the
+  // runtime user before VOLUME, the volume is root's and wavebot cannot write its database.
+  if (env.WAVEBOT_DATA_DIR && users.length) {
+    const user = users[users.length - 1].args.split(':')[0];
+    const volumeLine = Math.min(...rt('VOLUME').map((i) => i.line), Infinity);
+    const dir = env.WAVEBOT_DATA_DIR.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const owns = new RegExp(`(install -d[^&;]*-o ${user}\\b[^&;]*${dir}\\b|chown[^&;]*\\b${user}\\b[^&;]*${dir}\\b)`);
+    if (!rt('RUN').some((i) => i.line < volumeLine && owns.test(i.args))) {
+      add('data-dir-owned', runtime.line, `a RUN before VOLUME must give ${env.WAVEBOT_DATA_DIR} to ${user}`);
+    }
+  }
   const port = (env.WAVEBOT_LISTEN || '').split(':').pop();
   const exposed = rt('EXPOSE').flatMap((i) => i.args.split(' ').map((p) => p.split('/')[0]));
   if (!port || !exposed.includes(port)) add('expose-listen', runtime.line, `EXPOSE must publish the WAVEBOT_LISTEN port (${port || 'unset'})`);
