@@ -279,6 +279,9 @@ TEST_F(AppManifestTest, ManifestHasTheFieldsTheManifestFlowNeeds) {
       << "an App holding write access should not be public by default";
   EXPECT_LE(manifest_.at("name").get<std::string>().size(), 34u)
       << "GitHub App names are at most 34 characters";
+  // docs/deploy.md posts the manifest from a single-quoted HTML attribute.
+  EXPECT_EQ(manifest_.dump().find('\''), std::string::npos)
+      << "an apostrophe breaks the form in docs/deploy.md";
 }
 
 }  // namespace
