@@ -12,10 +12,14 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev
   chromium  # headless browser for the dashboard's browser test (tests/dashboard)
 )
-# Node.js and npm run test tooling only (OpenAPI contract checks, webhook examples). A machine that
-# already has node and npm (for example from NodeSource, whose nodejs bundles npm) keeps them.
+# Node.js and npm run test tooling only (OpenAPI contract checks, webhook examples, workflow, Dockerfile
+# and compose linters); cmake's test configuration looks for node, so every build installs it. A machine
+# that already has node and npm (for example from NodeSource, whose nodejs bundles npm) keeps them.
 command -v node >/dev/null || PACKAGES+=(nodejs)
 command -v npm >/dev/null || PACKAGES+=(npm)
+# systemd-analyze and openssl verify deploy/wavebot.service (tests/deploy).
+command -v systemd-analyze >/dev/null || PACKAGES+=(systemd)
+command -v openssl >/dev/null || PACKAGES+=(openssl)
 # Optional extras with --bench: load generator for the ingress benchmark.
 if [[ "${1:-}" == "--bench" ]]; then PACKAGES+=(wrk); fi
 

@@ -1,37 +1,133 @@
-// wavebot doctor: checks the GitHub App configuration, one PASS/FAIL line each; exit 1 on any failure.
+// wavebot doctor: checks the deployed configuration end to end (configuration, data directory,
+// database, listen port, webhook secret, git, the agent, GitHub credentials and permissions), one
+// PASS/FAIL line each with a fix; exit 1 on any failure, 2 on bad usage.
+// `wavebot doctor --healthz` only asks the running server's /healthz (the container's HEALTHCHECK).
+// `wavebot doctor --local` skips every check that talks to GitHub (systemd's ExecStartPre).
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
+#include "agents/agent_command.h"
 #include "cli/command.h"
+#include "config/repo_config.h"
+#include "config/server_config.h"
 #include "github/doctor.h"
 
 namespace wavebot::cli {
 namespace {
 
-std::string Env(const char* name, const std::string& fallback = "") {
+struct DoctorFlags {
+  std::string repo;
+  std::string api;
+  bool healthz = false;
+  bool local = false;
+  std::string agent;
+};
+
+std::string Env(const char* name) {
   const char* v = std::getenv(name);
-  return v != nullptr ? std::string(v) : fallback;
+  return v != nullptr ? std::string(v) : std::string();
+}
+
+int Healthz(const std::string& listen) {
+  auto status = github::ProbeHealthz(listen);
+  if (!status.ok()) {
+    std::printf("unhealthy: %s\n", status.error().message().c_str());
+    return kExitFailure;
+  }
+  std::printf("%s: /healthz answered %d\n", *status == 200 ? "healthy" : "unhealthy", *status);
+  return *status == 200 ? kExitOk : kExitFailure;
+}
+
+int Doctor(const DoctorFlags& flags, const GlobalOptions& global) {
+  github::DoctorInput in;
+  std::string file = global.config_file;
+  if (file.empty() && std::filesystem::exists("config/wavebot.yaml")) file = "config/wavebot.yaml";
+  std::vector<std::string> warnings;
+  auto cfg = config::LoadServerConfig(file, config::ProcessEnvironment(), &warnings);
+  for (const auto& w : warnings) std::printf("WARN %s\n", w.c_str());
+  if (flags.healthz) {
+    if (!cfg.ok()) {
+      std::printf("unhealthy: %s\n", cfg.error().message().c_str());
+      return kExitFailure;
+    }
+    return Healthz(cfg->listen);
+  }
+  in.config_source = (file.empty() ? std::string("defaults") : file) + " + environment";
+  if (!cfg.ok()) {
+    in.config_error = cfg.error().message();
+  } else {
+    in.listen = cfg->listen;
+    in.data_dir = cfg->data_dir;
+    in.api_url = cfg->github_api;
+    in.app_id = cfg->app_id;
+    in.private_key_file = cfg->private_key_file;
+    in.token = cfg->token;
+    in.webhook_secret = cfg->webhook_secret;
+  }
+  if (!flags.api.empty()) in.api_url = flags.api;
+  in.git_base_url = Env("WAVEBOT_GIT_BASE_URL");
+  in.repo = flags.repo;
+  in.local_only = flags.local;
+  // The agent wavebot starts: the local executor runs it on this machine; the actions executor on
+  // the runners (docs/runners.md), so it is not looked for here.
+  config::RepoConfig repo_config;
+  std::string repo_config_path = Env("WAVEBOT_REPO_CONFIG");
+  if (!repo_config_path.empty()) {
+    std::ifstream f(repo_config_path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    auto parsed = f ? config::ParseRepoConfig(ss.str(), repo_config_path)
+                    : Result<config::RepoConfig>(Error(ErrorCode::kIo, "cannot read " + repo_config_path));
+    if (!parsed.ok()) {
+      if (in.config_error.empty()) in.config_error = parsed.error().message() + " (WAVEBOT_REPO_CONFIG)";
+    } else {
+      repo_config = *parsed;
+      in.agent_source = repo_config_path;
+    }
+  }
+  bool actions = cfg.ok() && cfg->executor == "actions";
+  if (!flags.agent.empty()) {
+    in.agent_program = flags.agent;
+    in.agent_source = "--agent";
+  } else if (!actions && !repo_config_path.empty()) {
+    auto invocation = agents::BuildInvocation(repo_config.agent, "/dev/null");
+    if (!invocation.ok()) {
+      if (in.config_error.empty()) in.config_error = invocation.error().message() + " (WAVEBOT_REPO_CONFIG)";
+    } else if (!invocation->args.empty()) {
+      in.agent_program = invocation->args.front();
+      in.agent_source = "preset " + repo_config.agent.preset + " in " + repo_config_path;
+    }
+  }
+  auto report = github::RunDoctor(in, std::cout);
+  if (in.agent_program.empty()) {
+    std::cout << (actions
+                      ? "NOTE the agent runs on the self-hosted runners (executor actions, docs/runners.md)\n"
+                      : "NOTE each repository's .github/wavebot.yml names its agent: check it with --agent "
+                        "PROGRAM\n");
+  }
+  std::cout << report.passed << " passed, " << report.failed << " failed\n";
+  return report.failed == 0 ? kExitOk : kExitFailure;
 }
 
 }  // namespace
 
 Command DoctorCommand() {
-  return {"doctor", "Check configuration, key, database and reachability",
-          [](CLI::App* sub, const GlobalOptions*) {
-            auto input = std::make_shared<github::DoctorInput>();
-            // Settings come from the WAVEBOT_* environment (the config file loader is wired by the lead).
-            input->api_url = Env("WAVEBOT_GITHUB_API", "https://api.github.com");
-            input->app_id = Env("WAVEBOT_APP_ID");
-            input->private_key_file = Env("WAVEBOT_PRIVATE_KEY_FILE");
-            input->token = Env("WAVEBOT_TOKEN");
-            input->webhook_secret = Env("WAVEBOT_WEBHOOK_SECRET");
-            sub->add_option("--repo", input->repo, "Also check the App's installation on OWNER/NAME");
-            sub->add_option("--api", input->api_url, "GitHub API base URL (WAVEBOT_GITHUB_API)");
-            return [input] {
-              auto report = github::RunDoctor(*input, std::cout);
-              std::cout << report.passed << " passed, " << report.failed << " failed\n";
-              return report.failed == 0 ? kExitOk : kExitFailure;
-            };
+  return {"doctor", "Check the deployed configuration end to end, with a fix for each problem",
+          [](CLI::App* sub, const GlobalOptions* global) {
+            auto flags = std::make_shared<DoctorFlags>();
+            sub->add_option("--repo", flags->repo,
+                            "Also check the App's installation on OWNER/NAME and git access");
+            sub->add_option("--api", flags->api,
+                            "GitHub API base URL (default: the configuration's github.api)");
+            sub->add_flag("--healthz", flags->healthz,
+                          "Only ask the running server's /healthz (exit 0 when 200)");
+            sub->add_option("--agent", flags->agent, "Also check that this agent program is on PATH");
+            sub->add_flag("--local", flags->local, "Skip the checks that talk to GitHub");
+            return [flags, global] { return Doctor(*flags, *global); };
           }};
 }
 
