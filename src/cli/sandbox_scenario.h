@@ -15,6 +15,7 @@
 #include "common/result.h"
 #include "engine/app.h"
 #include "engine/engine_store.h"
+#include "sandbox/runner_fleet.h"
 #include "sandbox/simulator.h"
 
 namespace wavebot::cli {
@@ -26,6 +27,12 @@ struct ScenarioOptions {
   int max_parallel = 3;
   double fault_fraction = 0;   // share of GitHub requests answered 5xx or 429 (with retry-after)
   uint64_t seed = 1;
+  // "local" (child processes) or "actions": runs dispatched as workflow jobs onto `runners` simulated
+  // self-hosted runners (the repository gets `agent_workflow` as .github/workflows/wavebot-agent.yml).
+  std::string executor = "local";
+  int runners = 3;
+  std::string agent_workflow = WAVEBOT_SOURCE_DIR "/.github/workflows/wavebot-agent.yml";
+  std::chrono::milliseconds runner_timeout{3000};  // a silent runner loses its job after this
   // Called with a human-readable line whenever the epic's progress changes. May be empty.
   std::function<void(const std::string&)> on_progress;
 };
@@ -59,6 +66,8 @@ class Scenario {
   std::string Progress();
 
   sandbox::Simulator* simulator() { return sim_.get(); }
+  // The simulated runners (executor "actions"), else null.
+  sandbox::RunnerFleet* runners() { return fleet_.get(); }
   engine::App* app() { return app_.get(); }
   // Where the simulator delivers webhooks (127.0.0.1:port/webhook) and the secret it signs them with:
   // what a `wavebot serve` standing in for the in-process App must use.
@@ -79,6 +88,7 @@ class Scenario {
   int port_ = 0;
   std::string secret_;
   std::unique_ptr<sandbox::Simulator> sim_;
+  std::unique_ptr<sandbox::RunnerFleet> fleet_;
   std::unique_ptr<engine::App> app_;
   std::unique_ptr<github::Client> reviewer_;
   std::string reviewed_head_;  // head of the PR the reviewer requested changes on
