@@ -183,7 +183,7 @@ Command ActionsJobCommand() {
             sub->add_option("--runner-name", o->runner_name, "This runner's name (for wavebot's logs)")
                 ->envname("RUNNER_NAME");
             sub->add_option("--claim-timeout", o->claim_timeout_s, "Seconds to wait for wavebot's answers");
-            sub->footnote("The dispatch token is read from WAVEBOT_DISPATCH_TOKEN only (and removed from the "
+            sub->footer("The dispatch token is read from WAVEBOT_DISPATCH_TOKEN only (and removed from the "
                           "environment of everything this command starts).");
             return [o] { return Run(*o); };
           }};
