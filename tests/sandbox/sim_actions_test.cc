@@ -121,9 +121,8 @@ TEST_F(SimActionsTest, DispatchRefusesWhatGitHubRefuses) {
   auto required = client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "main", lacking);
   ASSERT_FALSE(required.ok());
   EXPECT_NE(required.error().message().find("Required input 'token'"), std::string::npos);
-  std::map<std::string, std::string> many;
-  for (int i = 0; i < 26; ++i) many["in" + std::to_string(i)] = "x";
-  EXPECT_FALSE(client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "main", many).ok());
+  // (More than 25 inputs is refused too, but GitHub's OpenAPI schema forbids sending that at all, and
+  // this test's requests are checked against it: the executor's own test keeps it from being sent.)
   EXPECT_FALSE(client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "no-such-branch", Inputs("wb-1")).ok());
   github::WorkflowRunFilter f;
   f.event = "workflow_dispatch";
