@@ -23,6 +23,8 @@ struct SandboxOptions {
   int max_parallel = 3;
   double faults = 0;
   std::string agent;
+  std::string executor = "local";
+  int runners = 3;
 };
 
 std::string SelfPath() {
@@ -61,6 +63,8 @@ int RunSandbox(const SandboxOptions& o) {
   }
   so.max_parallel = o.max_parallel;
   so.fault_fraction = o.faults;
+  so.executor = o.executor;
+  so.runners = o.runners;
   const bool tty = ::isatty(STDOUT_FILENO);
   std::mutex out_mu;
   std::string last;
@@ -133,6 +137,10 @@ Command SandboxCommand() {
             sub->add_option("--max-parallel", o->max_parallel, "Agents at once (default 3)");
             sub->add_option("--faults", o->faults, "Share of GitHub requests answered 5xx or 429 (0 to 0.5)")
                 ->check(CLI::Range(0.0, 0.5));
+            sub->add_option("--executor", o->executor, "local (child processes) or actions (simulated self-hosted runners)")
+                ->check(CLI::IsMember({"local", "actions"}));
+            sub->add_option("--runners", o->runners, "Simulated self-hosted runners with --executor actions (default 3)")
+                ->check(CLI::Range(1, 32));
             sub->add_option("--agent", o->agent, "The demo agent script (default: examples/demo-agent/demo-agent.sh)");
             return [o] { return RunSandbox(*o); };
           }};
