@@ -122,6 +122,10 @@ Status ActionsExecutor::Submit(TicketJob job) {
     ss << in.rdbuf();
     run.prompt = ss.str();
   }
+  // Per-repository settings are read here, not under the lock (they may come from a configuration file).
+  run.repo_cap = options_.repo_max_parallel ? options_.repo_max_parallel(run.repo) : options_.max_parallel;
+  run.labels = options_.runs_on ? options_.runs_on(run.repo) : std::vector<std::string>{};
+  if (run.labels.empty()) run.labels = {"self-hosted", "wavebot"};
   run.workflow = options_.workflow ? options_.workflow(run.repo) : kDefaultWorkflow;
   if (run.workflow.empty()) run.workflow = kDefaultWorkflow;
   run.args = ForwardedArgs(job.args);
@@ -201,9 +205,6 @@ ActionsExecutor::Outgoing ActionsExecutor::NewDispatchLocked(Run* run) {
   p.ref = run->ref;
   p.job_id = run->job.id;
   p.dispatch_id = dispatch_id;
-  std::vector<std::string> labels =
-      options_.runs_on ? options_.runs_on(run->repo) : std::vector<std::string>{"self-hosted", "wavebot"};
-  if (labels.empty()) labels = {"self-hosted", "wavebot"};
   p.inputs = {{"dispatch_id", dispatch_id},
               {"token", run->claim_token},
               {"api_url", options_.api_url},
@@ -212,7 +213,7 @@ ActionsExecutor::Outgoing ActionsExecutor::NewDispatchLocked(Run* run) {
               {"base", run->ref},
               {"branch", ArgValue(run->args, "--branch")},
               {"attempt", ArgValue(run->args, "--attempt").empty() ? "1" : ArgValue(run->args, "--attempt")},
-              {"runs_on", JsonArray(labels)}};
+              {"runs_on", JsonArray(run->labels)}};
   return p;
 }
 
@@ -228,8 +229,7 @@ std::vector<ActionsExecutor::Outgoing> ActionsExecutor::StartWaitingLocked(std::
   }
   for (auto it = waiting_.begin(); it != waiting_.end() && live < options_.max_parallel;) {
     Run& run = runs_[*it];
-    int cap = options_.repo_max_parallel ? options_.repo_max_parallel(run.repo) : options_.max_parallel;
-    if (cap > 0 && per_repo[run.repo] >= cap) {
+    if (run.repo_cap > 0 && per_repo[run.repo] >= run.repo_cap) {
       ++it;
       continue;
     }

@@ -133,6 +133,8 @@ class ActionsExecutor final : public Executor {
   struct Run {
     TicketJob job;
     std::string repo, ref, workflow, prompt;
+    int repo_cap = 0;                 // per-repository cap (0: only the fleet's)
+    std::vector<std::string> labels;  // runs-on
     std::vector<std::string> args;  // forwarded to the job
     Phase phase = Phase::kWaiting;
     std::vector<std::string> dispatch_ids;  // the last is current

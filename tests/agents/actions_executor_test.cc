@@ -275,6 +275,10 @@ TEST_F(ActionsExecutorTest, FleetAndRepositoryCapsHoldRunsBackInOrder) {
   auto o = Options();
   o.max_parallel = 3;
   o.repo_max_parallel = [](const std::string& repo) { return repo == "acme/calc" ? 1 : 0; };
+  o.runs_on = [](const std::string& repo) {
+    return repo == "acme/web" ? std::vector<std::string>{"self-hosted", "wavebot", "gpu"} : std::vector<std::string>{};
+  };
+  o.workflow = [](const std::string& repo) { return repo == "acme/web" ? ".github/workflows/agents.yml" : ""; };
   Make(o);
   ASSERT_TRUE(exec_->Submit(Job("a1", "acme/calc", 2)).ok());
   ASSERT_TRUE(exec_->Submit(Job("a2", "acme/calc", 3)).ok());  // repo cap: waits
@@ -286,6 +290,11 @@ TEST_F(ActionsExecutorTest, FleetAndRepositoryCapsHoldRunsBackInOrder) {
   EXPECT_EQ(calls[0].inputs["ticket"], "2");
   EXPECT_EQ(calls[1].inputs["ticket"], "4");
   EXPECT_EQ(calls[2].inputs["ticket"], "5");
+  // Per-repository labels and workflow; the defaults elsewhere.
+  EXPECT_EQ(calls[1].inputs["runs_on"], R"(["self-hosted","wavebot","gpu"])");
+  EXPECT_EQ(calls[1].workflow, ".github/workflows/agents.yml");
+  EXPECT_EQ(calls[0].inputs["runs_on"], R"(["self-hosted","wavebot"])");
+  EXPECT_EQ(calls[0].workflow, kDefaultWorkflow);
   EXPECT_EQ(exec_->Pending(), 5);
   EXPECT_TRUE(exec_->DispatchIds("a2").empty());
   // a1 finishes: a2 (same repository, first in line) takes its slot, not b3.
