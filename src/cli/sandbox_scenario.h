@@ -32,7 +32,7 @@ struct ScenarioOptions {
   std::string executor = "local";
   int runners = 3;
   std::string agent_workflow = WAVEBOT_SOURCE_DIR "/.github/workflows/wavebot-agent.yml";
-  std::chrono::milliseconds runner_timeout{3000};  // a silent runner loses its job after this
+  std::chrono::milliseconds runner_timeout{6000};  // a silent runner loses its job after this
   // Called with a human-readable line whenever the epic's progress changes. May be empty.
   std::function<void(const std::string&)> on_progress;
 };
