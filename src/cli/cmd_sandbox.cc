@@ -25,6 +25,8 @@ struct SandboxOptions {
   double faults = 0;
   std::string agent;
   std::string ready_file;
+  std::string executor = "local";
+  int runners = 3;
 };
 
 // Writes `text` to `path` whole or not at all (a reader polling for the file never sees half of it).
@@ -74,6 +76,8 @@ int RunSandbox(const SandboxOptions& o) {
   so.max_parallel = o.max_parallel;
   so.fault_fraction = o.faults;
   if (const char* token = std::getenv("WAVEBOT_ADMIN_TOKEN")) so.admin_token = token;
+  so.executor = o.executor;
+  so.runners = o.runners;
   const bool tty = ::isatty(STDOUT_FILENO);
   std::mutex out_mu;
   std::string last;
@@ -175,6 +179,10 @@ Command SandboxCommand() {
             sub->add_option("--max-parallel", o->max_parallel, "Agents at once (default 3)");
             sub->add_option("--faults", o->faults, "Share of GitHub requests answered 5xx or 429 (0 to 0.5)")
                 ->check(CLI::Range(0.0, 0.5));
+            sub->add_option("--executor", o->executor, "local (child processes) or actions (simulated self-hosted runners)")
+                ->check(CLI::IsMember({"local", "actions"}));
+            sub->add_option("--runners", o->runners, "Simulated self-hosted runners with --executor actions (default 3)")
+                ->check(CLI::Range(1, 32));
             sub->add_option("--agent", o->agent, "The demo agent script (default: examples/demo-agent/demo-agent.sh)");
             sub->add_option("--ready-file", o->ready_file,
                             "Once wavebot listens, write {\"dashboard\": URL, \"wavebot_port\": N, \"simulator\": URL, "

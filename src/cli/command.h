@@ -36,6 +36,8 @@ Command SandboxCommand();
 Command RunTicketCommand();
 Command DoctorCommand();
 Command VersionCommand();
+Command ActionsJobCommand();
+Command SimRunnerCommand();  // hidden
 
 // For subcommands whose issue has not landed: prints that they are not implemented and returns 2.
 int NotImplemented(const char* name, int issue);

@@ -27,7 +27,8 @@ int Main(int argc, char** argv) {
       ->envname("WAVEBOT_CONFIG");
 
   const std::vector<Command> commands = {PlanCommand(),      ServeCommand(),  SandboxCommand(),
-                                         RunTicketCommand(), DoctorCommand(), VersionCommand()};
+                                         RunTicketCommand(), DoctorCommand(), VersionCommand(),
+                                         ActionsJobCommand(), SimRunnerCommand()};
   std::function<int()> run;
   for (const auto& cmd : commands) {
     CLI::App* sub = app.add_subcommand(cmd.name, cmd.summary);

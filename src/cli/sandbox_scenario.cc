@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <spdlog/spdlog.h>
 #include <thread>
@@ -118,12 +119,29 @@ Result<std::unique_ptr<Scenario>> Scenario::Start(ScenarioOptions options) {
   so.webhook_secret = s->secret_;
   so.ci_command = "sh ./test.sh";
   so.seed = options.seed;
+  so.runner_timeout = options.runner_timeout;
   so.faults.server_error_fraction = options.fault_fraction / 2;
   so.faults.secondary_limit_fraction = options.fault_fraction / 2;
   auto sim = sandbox::Simulator::Start(so);
   if (!sim.ok()) return sim.error().Wrap("GitHub simulator");
   s->sim_ = std::move(*sim);
   WAVEBOT_RETURN_IF_ERROR(s->Seed());
+  if (options.executor == "actions") {
+    std::ifstream in(options.agent_workflow);
+    if (!in) return Error(ErrorCode::kNotFound, "cannot read the agent workflow " + options.agent_workflow);
+    std::string workflow((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto sha = s->sim_->CommitFiles(kRef, "main", {{".github/workflows/wavebot-agent.yml", workflow}},
+                                    "Add the wavebot agent workflow", "maintainer");
+    if (!sha.ok()) return sha.error().Wrap("committing the agent workflow");
+    sandbox::RunnerFleetOptions fo;
+    fo.wavebot_binary = options.wavebot_binary;
+    fo.simulator_url = s->sim_->api_url();
+    fo.work_dir = (fs::path(options.data_dir) / "runners").string();
+    fo.runners = options.runners;
+    auto fleet = sandbox::RunnerFleet::Start(fo);
+    if (!fleet.ok()) return fleet.error().Wrap("simulated runners");
+    s->fleet_ = std::move(*fleet);
+  }
 
   auto app = s->MakeApp();
   if (!app.ok()) return app.error();
@@ -145,6 +163,7 @@ Result<std::unique_ptr<Scenario>> Scenario::Start(ScenarioOptions options) {
 }
 
 Scenario::~Scenario() {
+  if (fleet_) fleet_->Stop();
   StopWavebot();
   if (sim_) sim_->Stop();
 }
@@ -194,6 +213,9 @@ Result<std::unique_ptr<engine::App>> Scenario::MakeApp() {
   o.server.github_api = sim_->api_url();
   o.server.app_id = std::to_string(sim_->app_id());
   o.server.max_parallel = options_.max_parallel;
+  o.server.executor = options_.executor;
+  o.server.public_url = "http://127.0.0.1:" + std::to_string(port_);
+  o.server.actions_poll_interval = std::chrono::seconds(5);
   o.server.resync_interval = std::chrono::seconds(5);
   o.server.dispatch_workers = 2;
   o.server.admin_token = options_.admin_token;

@@ -15,6 +15,7 @@
 #include "common/result.h"
 #include "engine/app.h"
 #include "engine/engine_store.h"
+#include "sandbox/runner_fleet.h"
 #include "sandbox/simulator.h"
 
 namespace wavebot::cli {
@@ -34,6 +35,12 @@ struct ScenarioOptions {
   int max_parallel = 3;
   double fault_fraction = 0;   // share of GitHub requests answered 5xx or 429 (with retry-after)
   uint64_t seed = 1;
+  // "local" (child processes) or "actions": runs dispatched as workflow jobs onto `runners` simulated
+  // self-hosted runners (the repository gets `agent_workflow` as .github/workflows/wavebot-agent.yml).
+  std::string executor = "local";
+  int runners = 3;
+  std::string agent_workflow = WAVEBOT_SOURCE_DIR "/.github/workflows/wavebot-agent.yml";
+  std::chrono::milliseconds runner_timeout{6000};  // a silent runner loses its job after this
   std::string admin_token;     // enables the dashboard's actions ("" = read-only)
   // Called after every reconcile pass with a one-line summary and the per-wave counts (for progress
   // bars). May be called before Start returns, from engine threads. May be empty.
@@ -76,6 +83,8 @@ class Scenario {
   std::vector<WaveProgress> Waves();
 
   sandbox::Simulator* simulator() { return sim_.get(); }
+  // The simulated runners (executor "actions"), else null.
+  sandbox::RunnerFleet* runners() { return fleet_.get(); }
   engine::App* app() { return app_.get(); }
   // Where the simulator delivers webhooks (127.0.0.1:port/webhook) and the secret it signs them with:
   // what a `wavebot serve` standing in for the in-process App must use.
@@ -96,6 +105,7 @@ class Scenario {
   int port_ = 0;
   std::string secret_;
   std::unique_ptr<sandbox::Simulator> sim_;
+  std::unique_ptr<sandbox::RunnerFleet> fleet_;
   std::unique_ptr<engine::App> app_;
   std::unique_ptr<github::Client> reviewer_;
   std::string reviewed_head_;  // head of the PR the reviewer requested changes on

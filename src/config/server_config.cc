@@ -98,6 +98,10 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
     std::map<std::string, YamlReader::Handler> executor = {
         {"kind", Set(&c.executor, one_of({"local", "actions"}))},
         {"max_parallel", Set(&c.max_parallel, int_in(1, 1024))},
+        {"public_url", Set(&c.public_url, str)},
+        {"queued_deadline", Set(&c.actions_queued_deadline, duration)},
+        {"poll_interval", Set(&c.actions_poll_interval, duration)},
+        {"max_dispatches", Set(&c.actions_max_dispatches, int_in(1, 100))},
     };
     std::map<std::string, YamlReader::Handler> dashboard = {
         {"admin_token", secret(&c.admin_token)},
@@ -190,6 +194,7 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
     if (!d.ok()) return d.error().Wrap(std::string("environment variable ") + name);
     *field = *d;
   }
+  get("WAVEBOT_PUBLIC_URL", &c.public_url);
   get("WAVEBOT_LOG_FORMAT", &c.log_format);
   get("WAVEBOT_LOG_LEVEL", &c.log_level);
 

@@ -33,6 +33,11 @@ struct ServerConfig {
   // Executors
   std::string executor = "local";               // local | actions
   int max_parallel = 4;                         // fleet-wide cap on concurrent agent runs
+  // executor: actions (docs/runners.md)
+  std::string public_url;                       // WAVEBOT_PUBLIC_URL: wavebot as runners reach it ("" = http://listen)
+  std::chrono::seconds actions_queued_deadline{600};  // a job not picked up by then is dispatched again
+  std::chrono::seconds actions_poll_interval{60};     // Actions API polling, the fallback to webhooks
+  int actions_max_dispatches = 3;               // dispatches of one run before it counts as crashed
   // Dashboard
   std::string admin_token;                      // WAVEBOT_ADMIN_TOKEN; empty = read-only dashboard
   // Logging

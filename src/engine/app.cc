@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
+#include "agents/actions_executor.h"
+#include "agents/actions_routes.h"
 #include "agents/local_executor.h"
 #include "agents/process_runner.h"
 #include "common/log.h"
@@ -47,7 +49,9 @@ struct App::Parts {
   std::unique_ptr<EngineStore> engine_store;
   std::unique_ptr<github::Client> github;
   std::unique_ptr<agents::ProcessRunner> runner;
-  std::unique_ptr<agents::LocalExecutor> executor;
+  std::unique_ptr<agents::ActionsGateway> actions_gateway;
+  std::unique_ptr<agents::Executor> executor;  // local, or actions (then `actions` points at it)
+  agents::ActionsExecutor* actions = nullptr;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<dashboard::Actions> actions;  // outlives the server, whose handlers use it
   webhook::Metrics metrics;
@@ -133,7 +137,29 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   eo.on_event = [p](const agents::JobEvent& e) {
     if (p->engine) p->engine->OnJobEvent(e);
   };
-  parts->executor = std::make_unique<agents::LocalExecutor>(eo, parts->runner.get());
+  if (cfg.executor == "actions") {
+    // Runs go to GitHub Actions (docs/runners.md); the jobs claim them over /api/runs/... on this server.
+    auto repo_cfg = [options](const std::string& repo) {
+      return options.repo_config ? options.repo_config(repo) : config::RepoConfig{};
+    };
+    agents::ActionsExecutorOptions ao;
+    ao.api_url = cfg.public_url.empty() ? "http://" + cfg.listen : cfg.public_url;
+    ao.max_parallel = cfg.max_parallel;
+    ao.repo_max_parallel = [repo_cfg](const std::string& repo) { return repo_cfg(repo).max_parallel; };
+    ao.workflow = [repo_cfg](const std::string& repo) { return repo_cfg(repo).actions_workflow; };
+    ao.runs_on = [repo_cfg](const std::string& repo) { return repo_cfg(repo).runs_on; };
+    ao.queued_deadline = cfg.actions_queued_deadline;
+    ao.poll_interval = cfg.actions_poll_interval;
+    ao.max_dispatches = cfg.actions_max_dispatches;
+    ao.on_event = eo.on_event;
+    parts->actions_gateway = agents::NewGithubActionsGateway(parts->github.get());
+    auto actions = std::make_unique<agents::ActionsExecutor>(ao, parts->actions_gateway.get(), RealClock());
+    parts->actions = actions.get();
+    parts->executor = std::move(actions);
+    agents::RegisterActionsRoutes(parts->server.get(), parts->actions);
+  } else {
+    parts->executor = std::make_unique<agents::LocalExecutor>(eo, parts->runner.get());
+  }
 
   EngineOptions en;
   en.data_dir = (std::filesystem::path(cfg.data_dir) / "engine").string();
@@ -156,6 +182,19 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   if (!engine.ok()) return engine.error();
   parts->engine = std::move(*engine);
   parts->engine->RegisterHandlers(&parts->router);
+  if (parts->actions) {
+    // workflow_job webhooks also tell the actions executor about its jobs (then the engine sees them).
+    const webhook::Handler* engine_handler = parts->router.Find("workflow_job", "completed");
+    webhook::Handler next = engine_handler ? *engine_handler : webhook::Handler();
+    agents::ActionsExecutor* actions = parts->actions;
+    parts->router.Register("workflow_job", std::string(webhook::kAnyAction), [actions, next](const webhook::Event& e) {
+      if (const auto* job = e.As<webhook::WorkflowJobEvent>()) {
+        actions->OnWorkflowJob(e.repository.full_name,
+                               {job->id, job->run_id, job->name, job->status, job->conclusion, job->runner_name});
+      }
+      return next ? next(e) : OkStatus();
+    });
+  }
   }
 
   parts->dispatcher = std::make_unique<webhook::Dispatcher>(

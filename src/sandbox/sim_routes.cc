@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "github/jwt.h"
 #include "sandbox/process.h"
+#include "sandbox/sim_ctx.h"
 #include "sandbox/simulator_impl.h"
 
 namespace wavebot::sandbox {
@@ -21,20 +22,6 @@ const std::string kRepo = R"(/repos/([^/]+)/([^/]+))";
 
 bool IsAncestorOk(int code) { return code == 0; }
 }  // namespace
-
-struct SimulatorImpl::Ctx {
-  const httplib::Request& req;
-  std::smatch m;
-  json body;
-  std::string actor;             // who acts: the App's bot or the token's user
-  int64_t installation_id = 0;   // 0 for user tokens
-  sim::RepoRec* repo = nullptr;  // repo-scoped routes
-  std::string path;
-  std::string Q(const std::string& k, const std::string& def = "") const {
-    return req.has_param(k.c_str()) ? req.get_param_value(k.c_str()) : def;
-  }
-  int64_t N(int i) const { return std::stoll(m[i].str()); }
-};
 
 SimulatorImpl::Reply SimulatorImpl::Err(int status, const std::string& message) {
   Reply r;
@@ -306,6 +293,7 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
 void SimulatorImpl::RegisterRoutes() {
   (void)dummy;
   RegisterAdminWrites();
+  RegisterRunnerRoutes();
   auto dispatch = [this](const httplib::Request& req, httplib::Response& res) { Dispatch(req, res); };
   server_->Get(".*", dispatch);
   server_->Post(".*", dispatch);
@@ -1006,27 +994,7 @@ void SimulatorImpl::RegisterRoutes() {
     return r;
   });
   Add("POST", kRepo + R"(/actions/workflows/([^/]+)/dispatches)", Auth::kToken, [this](Ctx& c) {
-    if (!c.body.is_object() || !c.body.contains("ref") || !c.body["ref"].is_string()) {
-      return Err(422, "Invalid request.\n\n\"ref\" wasn't supplied.");
-    }
-    auto refs = ReadRefs(*c.repo);
-    std::string ref = c.body["ref"];
-    std::string sha = refs.count("refs/heads/" + ref) ? refs["refs/heads/" + ref] : "";
-    if (sha.empty()) return Err(422, "No ref found for: " + ref);
-    sim::RunRec w;
-    w.id = next_id_++;
-    w.workflow_id = 161336;
-    w.name = c.m[3];
-    w.event = "workflow_dispatch";
-    w.head_sha = sha;
-    w.head_branch = ref;
-    w.created = w.updated = clock_->Now();
-    w.run_number = static_cast<int64_t>(c.repo->runs.size()) + 1;
-    c.repo->runs[w.id] = w;
-    Reply r;
-    r.status = 204;
-    r.body = nullptr;
-    return r;
+    return DispatchWorkflowLocked(*c.repo, c.m[3].str(), c.body);
   });
 
   // ----- Pre-signed job log blobs (not part of the API: what the 302 points at) -----

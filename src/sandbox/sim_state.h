@@ -96,6 +96,13 @@ struct JobRec {
   std::string name, status = "queued", conclusion, head_sha, head_branch, log;
   TimePoint started;
   std::optional<TimePoint> completed;
+  // Dispatched workflows (sim_actions.cc): run by simulated self-hosted runners, not the built-in CI.
+  bool dispatched = false;
+  std::vector<std::string> labels;              // runs-on
+  std::map<std::string, std::string> inputs;    // the workflow_dispatch inputs
+  std::string runner_name;                      // the runner that took it
+  std::string workflow_name;
+  TimePoint heartbeat;                          // the runner's last sign of life
 };
 
 struct RunRec {
@@ -104,6 +111,7 @@ struct RunRec {
   int64_t suite_id = 0;
   int64_t run_number = 0;
   std::string name, event, head_sha, head_branch, status = "queued", conclusion;
+  std::string path = ".github/workflows/ci.yml", display_title;
   TimePoint created, updated;
   std::vector<int64_t> jobs;
   std::vector<int64_t> pull_numbers;

@@ -57,6 +57,9 @@ struct SimulatorOptions {
   std::string ci_command;
   std::string ci_workflow_name = "CI";
   std::chrono::seconds ci_timeout{300};
+  // Dispatched workflows run on simulated self-hosted runners (`wavebot sim-runner`); a runner silent
+  // for this long has lost its job (completed with conclusion failure), as on GitHub.
+  std::chrono::milliseconds runner_timeout{10000};
   int64_t rate_limit = 5000;                   // requests per token per hour
   std::chrono::seconds token_lifetime{3600};   // installation tokens
   FaultConfig faults;

@@ -129,6 +129,14 @@ class SimulatorImpl final : public Simulator {
                       const std::string& pusher);
   std::vector<Delivery> DeliveriesLocked() const;
   void StartCiLocked(sim::RepoRec& r, const std::string& branch, const std::string& sha, std::vector<int64_t> pulls);
+  // --- dispatched workflows and simulated self-hosted runners (sim_actions.cc)
+  Reply DispatchWorkflowLocked(sim::RepoRec& r, const std::string& workflow, const json& body);
+  void RegisterRunnerRoutes();
+  void EmitRunLocked(sim::RepoRec& r, const sim::RunRec& w, const std::string& action);
+  void EmitJobLocked(sim::RepoRec& r, const sim::JobRec& j, const std::string& action);
+  void FinishDispatchedJobLocked(sim::RepoRec& r, sim::JobRec& j, const std::string& conclusion, const std::string& log);
+  // Jobs whose runner stopped heartbeating for runner_timeout complete with conclusion failure.
+  void SweepRunnersLocked();
   void WebhookLoop();
   void CiLoop();
   void Record(const json& entry);

@@ -1,0 +1,462 @@
+#include "agents/actions_executor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "common/log.h"
+
+namespace wavebot::agents {
+namespace {
+
+std::string ArgValue(const std::vector<std::string>& args, const std::string& name) {
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == name) return args[i + 1];
+  }
+  return "";
+}
+
+// "https://host/owner/name.git" or "owner/name" -> "owner/name"; "" when it names no repository.
+std::string RepoOf(const std::string& repo) {
+  std::string path = repo;
+  if (auto p = path.find("://"); p != std::string::npos) {
+    path = path.substr(p + 3);
+    auto slash = path.find('/');
+    path = slash == std::string::npos ? "" : path.substr(slash + 1);
+  }
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  if (path.size() > 4 && path.compare(path.size() - 4, 4, ".git") == 0) path.resize(path.size() - 4);
+  auto last = path.rfind('/');
+  if (last == std::string::npos || last == 0) return "";
+  auto prev = path.rfind('/', last - 1);
+  std::string key = prev == std::string::npos ? path : path.substr(prev + 1);
+  return key.find('/') == 0 ? "" : key;
+}
+
+bool ConstantTimeEquals(const std::string& a, const std::string& b) {
+  if (a.size() != b.size() || a.empty()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+std::string UrandomHex(int bytes) {
+  std::ifstream in("/dev/urandom", std::ios::binary);
+  std::string raw(static_cast<size_t>(bytes), '\0');
+  in.read(raw.data(), bytes);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+std::string JsonArray(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) {
+    out += (i ? "," : "") + std::string("\"");
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out += "\"";
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+std::vector<std::string> ForwardedArgs(const std::vector<std::string>& args) {
+  static const std::set<std::string> kLocal = {"--prompt-file", "--data-dir", "--result-file", "--log-dir"};
+  std::vector<std::string> out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (kLocal.count(args[i]) && i + 1 < args.size()) {
+      ++i;
+      continue;
+    }
+    out.push_back(args[i]);
+  }
+  return out;
+}
+
+ActionsExecutor::ActionsExecutor(ActionsExecutorOptions options, ActionsGateway* gateway, Clock* clock)
+    : options_(std::move(options)), gateway_(gateway), clock_(clock) {
+  if (!options_.random_hex) options_.random_hex = UrandomHex;
+  if (options_.max_parallel <= 0) options_.max_parallel = 1;
+  if (options_.max_dispatches <= 0) options_.max_dispatches = 1;
+  last_poll_ = clock_->Now();
+  if (options_.background) thread_ = std::thread([this] { Loop(); });
+}
+
+ActionsExecutor::~ActionsExecutor() {
+  std::vector<JobEvent> events;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    for (const auto& [id, run] : runs_) events.push_back({id, JobEvent::State::kCancelled, -1, 0, "", ""});
+    runs_.clear();
+    waiting_.clear();
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  Emit(events);
+}
+
+Status ActionsExecutor::Submit(TicketJob job) {
+  Run run;
+  run.repo = RepoOf(ArgValue(job.args, "--repo"));
+  run.ref = ArgValue(job.args, "--base");
+  if (run.repo.empty()) return Error(ErrorCode::kInvalidArgument, "job " + job.id + ": --repo names no owner/name");
+  if (run.ref.empty()) return Error(ErrorCode::kInvalidArgument, "job " + job.id + ": no --base branch to dispatch on");
+  if (ArgValue(job.args, "--ticket").empty()) return Error(ErrorCode::kInvalidArgument, "job " + job.id + ": no --ticket");
+  std::string prompt_file = ArgValue(job.args, "--prompt-file");
+  if (!prompt_file.empty()) {
+    std::ifstream in(prompt_file);
+    if (!in) return Error(ErrorCode::kInvalidArgument, "job " + job.id + ": cannot read prompt file " + prompt_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    run.prompt = ss.str();
+  }
+  // Per-repository settings are read here, not under the lock (they may come from a configuration file).
+  run.repo_cap = options_.repo_max_parallel ? options_.repo_max_parallel(run.repo) : options_.max_parallel;
+  run.labels = options_.runs_on ? options_.runs_on(run.repo) : std::vector<std::string>{};
+  if (run.labels.empty()) run.labels = {"self-hosted", "wavebot"};
+  run.workflow = options_.workflow ? options_.workflow(run.repo) : kDefaultWorkflow;
+  if (run.workflow.empty()) run.workflow = kDefaultWorkflow;
+  run.args = ForwardedArgs(job.args);
+  run.run_deadline = options_.run_deadline;
+  if (run.run_deadline.count() == 0) {
+    std::string t = ArgValue(job.args, "--agent-timeout");
+    int64_t agent_s = t.empty() ? 1800 : std::atoll(t.c_str());
+    run.run_deadline = std::chrono::seconds(agent_s + 15 * 60);
+  }
+  auto token = job.env.find("WAVEBOT_TOKEN");
+  if (token != job.env.end()) log::AddSecret(token->second);
+  run.job = std::move(job);
+  std::string id = run.job.id;
+  std::vector<JobEvent> events;
+  std::vector<Outgoing> pending;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return Error(ErrorCode::kFailedPrecondition, "executor is shutting down");
+    if (runs_.count(id)) return Error(ErrorCode::kAlreadyExists, "job " + id + " is live");
+    run.phase_since = clock_->Now();
+    runs_[id] = std::move(run);
+    waiting_.push_back(id);
+    events.push_back({id, JobEvent::State::kQueued, -1, 0, "", ""});
+    pending = StartWaitingLocked(&events);
+  }
+  Emit(events);
+  Send(std::move(pending));
+  return OkStatus();
+}
+
+Status ActionsExecutor::Cancel(const std::string& id) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = runs_.find(id);
+    if (it == runs_.end()) return Error(ErrorCode::kNotFound, "no live job " + id);
+    runs_.erase(it);
+    waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), id), waiting_.end());
+  }
+  Emit({{id, JobEvent::State::kCancelled, -1, 0, "", ""}});
+  // A freed slot may start a waiting run.
+  std::vector<JobEvent> events;
+  std::vector<Outgoing> pending;
+  {
+    std::lock_guard lock(mu_);
+    pending = StartWaitingLocked(&events);
+  }
+  Emit(events);
+  Send(std::move(pending));
+  return OkStatus();
+}
+
+int ActionsExecutor::Pending() const {
+  std::lock_guard lock(mu_);
+  return static_cast<int>(runs_.size());
+}
+
+std::vector<std::string> ActionsExecutor::DispatchIds(const std::string& job_id) const {
+  std::lock_guard lock(mu_);
+  auto it = runs_.find(job_id);
+  return it == runs_.end() ? std::vector<std::string>{} : it->second.dispatch_ids;
+}
+
+ActionsExecutor::Outgoing ActionsExecutor::NewDispatchLocked(Run* run) {
+  std::string dispatch_id = "wb-" + options_.random_hex(8);
+  run->dispatch_ids.push_back(dispatch_id);
+  dispatch_to_job_[dispatch_id] = run->job.id;
+  run->claim_token = options_.random_hex(32);
+  run->result_token.clear();
+  log::AddSecret(run->claim_token);
+  run->phase = Phase::kDispatched;
+  run->phase_since = clock_->Now();
+  run->gh_job_id = 0;
+  run->dispatches++;
+  Outgoing p;
+  p.repo = run->repo;
+  p.workflow = run->workflow;
+  p.ref = run->ref;
+  p.job_id = run->job.id;
+  p.dispatch_id = dispatch_id;
+  p.inputs = {{"dispatch_id", dispatch_id},
+              {"token", run->claim_token},
+              {"api_url", options_.api_url},
+              {"ticket", ArgValue(run->args, "--ticket")},
+              {"mode", ArgValue(run->args, "--mode").empty() ? "implement" : ArgValue(run->args, "--mode")},
+              {"base", run->ref},
+              {"branch", ArgValue(run->args, "--branch")},
+              {"attempt", ArgValue(run->args, "--attempt").empty() ? "1" : ArgValue(run->args, "--attempt")},
+              {"runs_on", JsonArray(run->labels)}};
+  return p;
+}
+
+std::vector<ActionsExecutor::Outgoing> ActionsExecutor::StartWaitingLocked(std::vector<JobEvent>*) {
+  std::vector<Outgoing> out;
+  if (stopping_) return out;
+  int live = 0;
+  std::map<std::string, int> per_repo;
+  for (const auto& [id, run] : runs_) {
+    if (run.phase == Phase::kWaiting) continue;
+    live++;
+    per_repo[run.repo]++;
+  }
+  for (auto it = waiting_.begin(); it != waiting_.end() && live < options_.max_parallel;) {
+    Run& run = runs_[*it];
+    if (run.repo_cap > 0 && per_repo[run.repo] >= run.repo_cap) {
+      ++it;
+      continue;
+    }
+    out.push_back(NewDispatchLocked(&run));
+    live++;
+    per_repo[run.repo]++;
+    it = waiting_.erase(it);
+  }
+  return out;
+}
+
+bool ActionsExecutor::RedispatchLocked(const std::string& id, const std::string& why, std::vector<Outgoing>* out,
+                                       std::vector<JobEvent>* events) {
+  auto it = runs_.find(id);
+  if (it == runs_.end()) return false;
+  Run& run = it->second;
+  run.last_failure = why;
+  if (run.dispatches >= options_.max_dispatches) {
+    spdlog::warn("actions: {} failed after {} dispatches: {}", id, run.dispatches, why);
+    events->push_back({id, JobEvent::State::kFinished, -1, 0, "",
+                       "the Actions job was dispatched " + std::to_string(run.dispatches) +
+                           " times without a result; last: " + why});
+    runs_.erase(it);
+    return false;
+  }
+  spdlog::warn("actions: dispatching {} again ({})", id, why);
+  out->push_back(NewDispatchLocked(&run));
+  return true;
+}
+
+ActionsExecutor::Run* ActionsExecutor::FindByDispatchLocked(const std::string& dispatch_id, bool* superseded) {
+  *superseded = false;
+  auto d = dispatch_to_job_.find(dispatch_id);
+  if (d == dispatch_to_job_.end()) return nullptr;
+  auto it = runs_.find(d->second);
+  if (it == runs_.end()) return nullptr;
+  if (it->second.dispatch_ids.empty() || it->second.dispatch_ids.back() != dispatch_id) {
+    *superseded = true;
+    return nullptr;
+  }
+  return &it->second;
+}
+
+Result<ActionsClaim> ActionsExecutor::ClaimRun(const std::string& dispatch_id, const std::string& token,
+                                               const std::string& runner_name) {
+  ActionsClaim claim;
+  {
+    std::lock_guard lock(mu_);
+    bool superseded = false;
+    Run* run = FindByDispatchLocked(dispatch_id, &superseded);
+    if (run == nullptr) {
+      return Error(ErrorCode::kNotFound, superseded ? "dispatch " + dispatch_id + " was superseded by a newer one"
+                                                    : "no live dispatch " + dispatch_id);
+    }
+    if (run->phase == Phase::kClaimed) {
+      spdlog::warn("actions: a second claim of dispatch {} (runner '{}') refused", dispatch_id, runner_name);
+      return Error(ErrorCode::kFailedPrecondition, "dispatch " + dispatch_id + " was already claimed");
+    }
+    if (!ConstantTimeEquals(token, run->claim_token)) {
+      return Error(ErrorCode::kUnauthenticated, "wrong token for dispatch " + dispatch_id);
+    }
+    run->phase = Phase::kClaimed;
+    run->phase_since = clock_->Now();
+    run->claim_token.clear();
+    run->result_token = options_.random_hex(32);
+    log::AddSecret(run->result_token);
+    claim.job_id = run->job.id;
+    claim.args = run->args;
+    claim.prompt = run->prompt;
+    auto t = run->job.env.find("WAVEBOT_TOKEN");
+    if (t != run->job.env.end()) claim.env["WAVEBOT_TOKEN"] = t->second;
+    claim.result_token = run->result_token;
+  }
+  spdlog::info("actions: {} claimed by runner '{}' (dispatch {})", claim.job_id, runner_name, dispatch_id);
+  Emit({{claim.job_id, JobEvent::State::kRunning, -1, 0, "", ""}});
+  return claim;
+}
+
+Status ActionsExecutor::PostResult(const std::string& dispatch_id, const std::string& token,
+                                   const std::string& result_json, int exit_code, const std::string& output_tail) {
+  JobEvent finished;
+  std::vector<JobEvent> events;
+  std::vector<Outgoing> pending;
+  {
+    std::lock_guard lock(mu_);
+    bool superseded = false;
+    Run* run = FindByDispatchLocked(dispatch_id, &superseded);
+    if (run == nullptr) {
+      return Error(ErrorCode::kNotFound, superseded ? "dispatch " + dispatch_id + " was superseded by a newer one"
+                                                    : "no live dispatch " + dispatch_id + " (its result was applied?)");
+    }
+    if (run->phase != Phase::kClaimed) {
+      return Error(ErrorCode::kFailedPrecondition, "dispatch " + dispatch_id + " was not claimed");
+    }
+    if (!ConstantTimeEquals(token, run->result_token)) {
+      return Error(ErrorCode::kUnauthenticated, "wrong token for the result of dispatch " + dispatch_id);
+    }
+    finished = {run->job.id, JobEvent::State::kFinished, exit_code, 0, result_json, log::Redact(output_tail)};
+    runs_.erase(run->job.id);
+    events.push_back(finished);
+    pending = StartWaitingLocked(&events);
+  }
+  spdlog::info("actions: {} finished (dispatch {}, exit {})", finished.id, dispatch_id, exit_code);
+  Emit(events);
+  Send(std::move(pending));
+  return OkStatus();
+}
+
+void ActionsExecutor::OnWorkflowJob(const std::string& repo, const ActionsJobStatus& job) {
+  std::vector<JobEvent> events;
+  std::vector<Outgoing> pending;
+  std::string log_repo;
+  int64_t log_job = 0;
+  {
+    std::lock_guard lock(mu_);
+    // The dispatch id is a word of the job's name ("wavebot wb-0123abcd...").
+    Run* run = nullptr;
+    std::string dispatch_id;
+    std::istringstream words(job.name);
+    for (std::string w; words >> w;) {
+      bool superseded = false;
+      if (w.rfind("wb-", 0) == 0 && (run = FindByDispatchLocked(w, &superseded)) != nullptr) {
+        dispatch_id = w;
+        break;
+      }
+    }
+    if (run == nullptr || run->repo != repo) return;  // not ours, superseded, or already finished
+    if (job.job_id) run->gh_job_id = job.job_id;
+    if (job.status != "completed") return;
+    std::string why = "job " + std::to_string(job.job_id) + " (dispatch " + dispatch_id + ") ended " +
+                      (job.conclusion.empty() ? "without a conclusion" : job.conclusion) + " without a result" +
+                      (job.runner_name.empty() ? "" : " on runner " + job.runner_name);
+    log_repo = repo;
+    log_job = job.job_id;
+    RedispatchLocked(run->job.id, why, &pending, &events);
+    auto more = StartWaitingLocked(&events);
+    pending.insert(pending.end(), more.begin(), more.end());
+  }
+  if (log_job != 0 && !events.empty() && events.back().state == JobEvent::State::kFinished) {
+    // The last failure: attach the job's log tail (best effort) for the engine's note.
+    auto text = gateway_->JobLog(log_repo, log_job);
+    if (text.ok()) {
+      std::string tail = text->size() > 4096 ? text->substr(text->size() - 4096) : *text;
+      events.back().output_tail += "\n" + log::Redact(tail);
+    }
+  }
+  Emit(events);
+  Send(std::move(pending));
+}
+
+void ActionsExecutor::Tick() {
+  std::vector<JobEvent> events;
+  std::vector<Outgoing> pending;
+  std::set<std::pair<std::string, std::string>> poll;  // (repo, ref) with live dispatches
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    auto now = clock_->Now();
+    std::vector<std::pair<std::string, std::string>> late;
+    for (auto& [id, run] : runs_) {
+      if (run.phase == Phase::kDispatched && now - run.phase_since >= options_.queued_deadline) {
+        late.push_back({id, "not picked up by a runner within " + std::to_string(options_.queued_deadline.count()) + "s"});
+      } else if (run.phase == Phase::kClaimed && now - run.phase_since >= run.run_deadline) {
+        late.push_back({id, "no result within " + std::to_string(run.run_deadline.count()) + "s of the claim"});
+      }
+    }
+    for (const auto& [id, why] : late) RedispatchLocked(id, why, &pending, &events);
+    auto more = StartWaitingLocked(&events);
+    pending.insert(pending.end(), more.begin(), more.end());
+    if (now - last_poll_ >= options_.poll_interval) {
+      last_poll_ = now;
+      for (const auto& [id, run] : runs_) {
+        if (run.phase != Phase::kWaiting) poll.insert({run.repo, run.ref});
+      }
+    }
+  }
+  Emit(events);
+  Send(std::move(pending));
+  for (const auto& [repo, ref] : poll) {
+    auto jobs = gateway_->RecentJobs(repo, ref);
+    if (!jobs.ok()) {
+      spdlog::warn("actions: polling {} {}: {}", repo, ref, jobs.error().ToString());
+      continue;
+    }
+    for (const auto& j : *jobs) OnWorkflowJob(repo, j);
+  }
+}
+
+void ActionsExecutor::Send(std::vector<Outgoing> pending) {
+  for (auto& p : pending) {
+    Status st = gateway_->Dispatch(p.repo, p.workflow, p.ref, p.inputs);
+    if (st.ok()) {
+      spdlog::info("actions: dispatched {} as {} ({} on {} in {})", p.job_id, p.dispatch_id, p.workflow, p.ref, p.repo);
+      continue;
+    }
+    // Not dispatched: count it as a failed dispatch; the next one goes out now or the run is finished.
+    std::vector<JobEvent> events;
+    std::vector<Outgoing> again;
+    {
+      std::lock_guard lock(mu_);
+      bool superseded = false;
+      Run* run = FindByDispatchLocked(p.dispatch_id, &superseded);
+      if (run == nullptr) continue;
+      if (st.error().code() == ErrorCode::kNotFound || st.error().code() == ErrorCode::kInvalidArgument) {
+        run->dispatches = options_.max_dispatches;  // a missing workflow or bad inputs will not heal
+      }
+      RedispatchLocked(run->job.id, "dispatching " + p.workflow + " failed: " + st.error().ToString(), &again,
+                       &events);
+    }
+    Emit(events);
+    Send(std::move(again));
+  }
+}
+
+void ActionsExecutor::Emit(const std::vector<JobEvent>& events) {
+  if (!options_.on_event) return;
+  for (const auto& e : events) options_.on_event(e);
+}
+
+void ActionsExecutor::Loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    if (cv_.wait_for(lock, options_.tick_interval, [this] { return stopping_; })) return;
+    lock.unlock();
+    Tick();
+    lock.lock();
+  }
+}
+
+}  // namespace wavebot::agents

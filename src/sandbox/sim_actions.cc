@@ -1,0 +1,303 @@
+// The simulator as the Actions backend for dispatched workflows (the `actions` executor):
+//   - POST /repos/{o}/{r}/actions/workflows/{file}/dispatches reads the workflow file at the ref from the
+//     repository, checks the inputs against `on.workflow_dispatch.inputs` as GitHub does (unknown input,
+//     missing required input, more than 25: 422), evaluates the first job's `name` and `runs-on`
+//     (`${{ inputs.X }}`, `${{ fromJSON(inputs.X) }}`), and queues a run with one job;
+//   - simulated self-hosted runners (`wavebot sim-runner`, separate processes) take queued jobs whose
+//     labels they carry over a small protocol under /_sim/runners/ (acquire, heartbeat, complete), the
+//     way the real runner long-polls GitHub's broker;
+//   - a runner that stops heartbeating loses its job: the job completes with conclusion failure after
+//     `runner_timeout`, as GitHub does when a runner dies;
+//   - every change emits workflow_run (requested, in_progress, completed) and workflow_job (queued,
+//     in_progress, completed) webhooks with GitHub's payload shapes.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <set>
+
+#include "common/clock.h"
+#include "sandbox/sim_ctx.h"
+#include "sandbox/simulator_impl.h"
+
+namespace wavebot::sandbox {
+
+using sim::Iso;
+
+namespace {
+
+// Replaces `${{ inputs.NAME }}` (spaces optional) with the input's value ("" when absent).
+std::string Substitute(const std::string& text, const std::map<std::string, std::string>& inputs) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t open = text.find("${{", i);
+    if (open == std::string::npos) break;
+    size_t close = text.find("}}", open);
+    if (close == std::string::npos) break;
+    out += text.substr(i, open - i);
+    std::string expr = text.substr(open + 3, close - open - 3);
+    expr.erase(0, expr.find_first_not_of(' '));
+    expr.erase(expr.find_last_not_of(' ') + 1);
+    if (expr.rfind("inputs.", 0) == 0) {
+      auto it = inputs.find(expr.substr(7));
+      if (it != inputs.end()) out += it->second;
+    }
+    i = close + 2;
+  }
+  return out + text.substr(std::min(i, text.size()));
+}
+
+}  // namespace
+
+SimulatorImpl::Reply SimulatorImpl::DispatchWorkflowLocked(sim::RepoRec& r, const std::string& workflow,
+                                                           const json& body) {
+  if (!body.is_object() || !body.contains("ref") || !body["ref"].is_string()) {
+    return Err(422, "Invalid request.\n\n\"ref\" wasn't supplied.");
+  }
+  auto refs = ReadRefs(r);
+  std::string ref = body["ref"];
+  std::string sha = refs.count("refs/heads/" + ref) ? refs["refs/heads/" + ref] : "";
+  if (sha.empty()) return Err(422, "No ref found for: " + ref);
+  std::map<std::string, std::string> inputs;
+  if (body.contains("inputs")) {
+    if (!body["inputs"].is_object()) return Err(422, "Invalid request.\n\nFor 'properties/inputs', is not an object.");
+    for (const auto& [k, v] : body["inputs"].items()) {
+      if (v.is_string()) {
+        inputs[k] = v.get<std::string>();
+      } else if (v.is_number() || v.is_boolean()) {
+        inputs[k] = v.dump();
+      } else {
+        return Err(422, "Invalid request.\n\nFor 'properties/" + k + "', is not a string, number or boolean.");
+      }
+    }
+  }
+  if (inputs.size() > 25) return Err(422, "you may only define up to 25 `inputs` for a `workflow_dispatch` event");
+  std::string path = ".github/workflows/" + workflow;
+  int code = 0;
+  auto text = Git(r, {"show", sha + ":" + path}, "", &code);
+  if (!text.ok() || code != 0) return Err(404, "Not Found");
+  YAML::Node doc;
+  try {
+    doc = YAML::Load(*text);
+  } catch (const YAML::Exception&) {
+    return Err(422, "Workflow does not have 'workflow_dispatch' trigger");
+  }
+  YAML::Node on = doc["on"];
+  YAML::Node trigger = on && on.IsMap() ? on["workflow_dispatch"] : YAML::Node();
+  bool has_trigger = (on && on.IsMap() && on["workflow_dispatch"]) ||
+                     (on && on.IsScalar() && on.as<std::string>() == "workflow_dispatch");
+  if (!has_trigger) return Err(422, "Workflow does not have 'workflow_dispatch' trigger");
+  std::set<std::string> declared;
+  if (trigger && trigger.IsMap() && trigger["inputs"] && trigger["inputs"].IsMap()) {
+    for (const auto& in : trigger["inputs"]) {
+      std::string name = in.first.as<std::string>();
+      declared.insert(name);
+      const YAML::Node& spec = in.second;
+      bool required = spec.IsMap() && spec["required"] && spec["required"].as<bool>(false);
+      if (!inputs.count(name) && spec.IsMap() && spec["default"]) inputs[name] = spec["default"].as<std::string>();
+      if (required && !inputs.count(name)) return Err(422, "Required input '" + name + "' not provided");
+    }
+  }
+  std::vector<std::string> unexpected;
+  for (const auto& [k, v] : inputs) {
+    if (!declared.count(k)) unexpected.push_back("\"" + k + "\"");
+  }
+  if (!unexpected.empty()) {
+    std::string list;
+    for (const auto& u : unexpected) list += (list.empty() ? "" : ", ") + u;
+    return Err(422, "Unexpected inputs provided: [" + list + "]");
+  }
+  YAML::Node jobs = doc["jobs"];
+  if (!jobs || !jobs.IsMap() || jobs.size() == 0) return Err(422, "Workflow has no jobs");
+  auto first = jobs.begin();
+  std::string job_key = first->first.as<std::string>();
+  YAML::Node job = first->second;
+  std::string job_name = job["name"] ? Substitute(job["name"].as<std::string>(), inputs) : job_key;
+  std::vector<std::string> labels;
+  YAML::Node runs_on = job["runs-on"];
+  if (runs_on && runs_on.IsSequence()) {
+    for (const auto& l : runs_on) labels.push_back(Substitute(l.as<std::string>(), inputs));
+  } else if (runs_on && runs_on.IsScalar()) {
+    std::string v = runs_on.as<std::string>();
+    auto from = v.find("fromJSON(inputs.");
+    if (from != std::string::npos) {
+      std::string name = v.substr(from + 16, v.find(')', from) - from - 16);
+      json arr = json::parse(inputs.count(name) ? inputs[name] : "", nullptr, false);
+      if (arr.is_array()) {
+        for (const auto& l : arr) {
+          if (l.is_string()) labels.push_back(l.get<std::string>());
+        }
+      } else if (arr.is_string()) {
+        labels.push_back(arr.get<std::string>());
+      }
+    } else {
+      labels.push_back(Substitute(v, inputs));
+    }
+  }
+  sim::RunRec w;
+  w.id = next_id_++;
+  w.workflow_id = 161336;
+  w.name = doc["name"] ? doc["name"].as<std::string>() : path;
+  w.display_title = doc["run-name"] ? Substitute(doc["run-name"].as<std::string>(), inputs) : w.name;
+  w.path = path;
+  w.event = "workflow_dispatch";
+  w.head_sha = sha;
+  w.head_branch = ref;
+  w.created = w.updated = clock_->Now();
+  w.run_number = static_cast<int64_t>(r.runs.size()) + 1;
+  sim::JobRec j;
+  j.id = next_id_++;
+  j.run_id = w.id;
+  j.name = job_name;
+  j.head_sha = sha;
+  j.head_branch = ref;
+  j.started = clock_->Now();
+  j.dispatched = true;
+  j.labels = labels;
+  j.inputs = inputs;
+  j.workflow_name = w.name;
+  w.jobs.push_back(j.id);
+  r.runs[w.id] = w;
+  r.jobs[j.id] = j;
+  EmitRunLocked(r, r.runs[w.id], "requested");
+  EmitJobLocked(r, r.jobs[j.id], "queued");
+  cv_.notify_all();
+  Reply reply;
+  reply.status = 204;
+  reply.body = nullptr;
+  return reply;
+}
+
+void SimulatorImpl::EmitRunLocked(sim::RepoRec& r, const sim::RunRec& w, const std::string& action) {
+  std::string file = w.path.substr(w.path.rfind('/') + 1);
+  json workflow = {{"id", w.workflow_id},
+                   {"node_id", sim::NodeId("Workflow", w.workflow_id)},
+                   {"name", w.name},
+                   {"path", w.path},
+                   {"state", "active"},
+                   {"created_at", Iso(r.created)},
+                   {"updated_at", Iso(r.created)},
+                   {"url", render_.api() + "/repos/" + r.FullName() + "/actions/workflows/" + std::to_string(w.workflow_id)},
+                   {"html_url", render_.api() + "/" + r.FullName() + "/actions/workflows/" + file},
+                   {"badge_url", render_.api() + "/" + r.FullName() + "/workflows/" + file + "/badge.svg"}};
+  EmitLocked(r, "workflow_run", {{"action", action}, {"workflow_run", render_.Run(r, w)}, {"workflow", workflow}},
+             "github-actions[bot]");
+}
+
+void SimulatorImpl::EmitJobLocked(sim::RepoRec& r, const sim::JobRec& j, const std::string& action) {
+  EmitLocked(r, "workflow_job", {{"action", action}, {"workflow_job", render_.Job(r, j)}}, "github-actions[bot]");
+}
+
+void SimulatorImpl::FinishDispatchedJobLocked(sim::RepoRec& r, sim::JobRec& j, const std::string& conclusion,
+                                              const std::string& log) {
+  auto now = clock_->Now();
+  j.status = "completed";
+  j.conclusion = conclusion;
+  j.completed = now;
+  j.log = log;
+  sim::RunRec& w = r.runs[j.run_id];
+  w.status = "completed";
+  w.conclusion = conclusion;
+  w.updated = now;
+  EmitJobLocked(r, j, "completed");
+  EmitRunLocked(r, w, "completed");
+  cv_.notify_all();
+}
+
+void SimulatorImpl::SweepRunnersLocked() {
+  auto now = clock_->Now();
+  for (auto& [name, r] : repos_) {
+    for (auto& [id, j] : r.jobs) {
+      if (!j.dispatched || j.status != "in_progress" || now - j.heartbeat < opt_.runner_timeout) continue;
+      FinishDispatchedJobLocked(r, j, "failure",
+                                j.log + "The self-hosted runner: " + j.runner_name +
+                                    " lost communication with the server. Verify the machine is running and has a "
+                                    "healthy network connection.\n");
+    }
+  }
+}
+
+void SimulatorImpl::RegisterRunnerRoutes() {
+  // A runner asks for work: the oldest queued dispatched job whose labels it all carries, or 204.
+  Add("POST", R"(/_sim/runners/acquire)", Auth::kNone, [this](Ctx& c) {
+    SweepRunnersLocked();
+    if (!c.body.is_object() || !c.body.contains("name") || !c.body["name"].is_string()) {
+      return Err(400, "acquire: {\"name\": string, \"labels\": [string]} expected");
+    }
+    std::set<std::string> labels;
+    if (c.body.contains("labels") && c.body["labels"].is_array()) {
+      for (const auto& l : c.body["labels"]) {
+        if (l.is_string()) labels.insert(l.get<std::string>());
+      }
+    }
+    sim::RepoRec* best_repo = nullptr;
+    sim::JobRec* best = nullptr;
+    for (auto& [name, r] : repos_) {
+      for (auto& [id, j] : r.jobs) {
+        if (!j.dispatched || j.status != "queued") continue;
+        bool fits = std::all_of(j.labels.begin(), j.labels.end(), [&](const std::string& l) { return labels.count(l); });
+        if (fits && (best == nullptr || j.id < best->id)) {
+          best = &j;
+          best_repo = &r;
+        }
+      }
+    }
+    Reply reply;
+    if (best == nullptr) {
+      reply.status = 204;
+      reply.body = nullptr;
+      return reply;
+    }
+    best->status = "in_progress";
+    best->runner_name = c.body["name"].get<std::string>();
+    best->started = best->heartbeat = clock_->Now();
+    sim::RunRec& w = best_repo->runs[best->run_id];
+    w.status = "in_progress";
+    w.updated = clock_->Now();
+    EmitRunLocked(*best_repo, w, "in_progress");
+    EmitJobLocked(*best_repo, *best, "in_progress");
+    reply.body = {{"job_id", best->id}, {"run_id", best->run_id}, {"repository", best_repo->FullName()},
+                  {"name", best->name}, {"inputs", best->inputs}};
+    return reply;
+  });
+  auto find_job = [this](Ctx& c, sim::RepoRec** repo) -> sim::JobRec* {
+    if (!c.body.is_object() || !c.body.contains("job_id") || !c.body["job_id"].is_number_integer()) return nullptr;
+    int64_t id = c.body["job_id"].get<int64_t>();
+    std::string runner = c.body.value("name", "");
+    for (auto& [name, r] : repos_) {
+      auto it = r.jobs.find(id);
+      if (it != r.jobs.end() && it->second.dispatched && it->second.runner_name == runner) {
+        *repo = &r;
+        return &it->second;
+      }
+    }
+    return nullptr;
+  };
+  Add("POST", R"(/_sim/runners/heartbeat)", Auth::kNone, [this, find_job](Ctx& c) {
+    SweepRunnersLocked();
+    sim::RepoRec* r = nullptr;
+    sim::JobRec* j = find_job(c, &r);
+    if (j == nullptr) return Err(404, "no such job on this runner");
+    if (j->status != "in_progress") return Err(410, "the job is " + j->status + " (" + j->conclusion + ")");
+    j->heartbeat = clock_->Now();
+    Reply reply;
+    reply.body = {{"status", j->status}};
+    return reply;
+  });
+  Add("POST", R"(/_sim/runners/complete)", Auth::kNone, [this, find_job](Ctx& c) {
+    sim::RepoRec* r = nullptr;
+    sim::JobRec* j = find_job(c, &r);
+    if (j == nullptr) return Err(404, "no such job on this runner");
+    if (j->status != "in_progress") return Err(410, "the job is " + j->status + " (" + j->conclusion + ")");
+    std::string conclusion = c.body.value("conclusion", "failure");
+    if (conclusion != "success" && conclusion != "failure" && conclusion != "cancelled") {
+      return Err(400, "conclusion must be success, failure or cancelled");
+    }
+    FinishDispatchedJobLocked(*r, *j, conclusion, c.body.value("log", ""));
+    Reply reply;
+    reply.body = {{"status", "completed"}};
+    return reply;
+  });
+}
+
+}  // namespace wavebot::sandbox

@@ -1,0 +1,406 @@
+// The `actions` executor against a fake Actions gateway and a FakeClock: dispatch inputs, caps, the
+// single-use tokens, results applied once, re-dispatch of jobs that died or sat queued, polling.
+// Plus the HTTP routes over a real loopback server.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "agents/actions_executor.h"
+#include "agents/actions_routes.h"
+#include "agents/wait_util.h"
+#include "http/server.h"
+
+namespace wavebot::agents {
+namespace {
+
+using std::chrono::seconds;
+namespace fs = std::filesystem;
+
+struct DispatchCall {
+  std::string repo, workflow, ref;
+  std::map<std::string, std::string> inputs;
+};
+
+class FakeGateway final : public ActionsGateway {
+ public:
+  Status Dispatch(const std::string& repo, const std::string& workflow, const std::string& ref,
+                  const std::map<std::string, std::string>& inputs) override {
+    std::lock_guard lock(mu);
+    if (!fail.empty()) {
+      Error e = fail.front();
+      fail.erase(fail.begin());
+      return e;
+    }
+    calls.push_back({repo, workflow, ref, inputs});
+    return OkStatus();
+  }
+  Result<std::vector<ActionsJobStatus>> RecentJobs(const std::string& repo, const std::string& ref) override {
+    std::lock_guard lock(mu);
+    polls.push_back(repo + "@" + ref);
+    return jobs;
+  }
+  Result<std::string> JobLog(const std::string&, int64_t job_id) override {
+    return "log of job " + std::to_string(job_id) + ": runner lost";
+  }
+  std::vector<DispatchCall> Calls() {
+    std::lock_guard lock(mu);
+    return calls;
+  }
+
+  std::mutex mu;
+  std::vector<DispatchCall> calls;
+  std::vector<Error> fail;
+  std::vector<ActionsJobStatus> jobs;
+  std::vector<std::string> polls;
+};
+
+class ActionsExecutorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("wavebot-actions-test-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    exec_.reset();
+    fs::remove_all(dir_);
+  }
+
+  ActionsExecutorOptions Options() {
+    ActionsExecutorOptions o;
+    o.api_url = "http://127.0.0.1:9/";
+    o.max_parallel = 2;
+    o.queued_deadline = seconds(600);
+    o.run_deadline = seconds(3600);
+    o.poll_interval = seconds(60);
+    o.max_dispatches = 3;
+    o.background = false;
+    o.on_event = [this](const JobEvent& e) {
+      std::lock_guard lock(mu_);
+      events_.push_back(e);
+    };
+    o.random_hex = [this](int bytes) {
+      std::lock_guard lock(mu_);
+      std::string s = std::to_string(++counter_);
+      return std::string(static_cast<size_t>(bytes) * 2 - s.size(), 'a') + s;
+    };
+    return o;
+  }
+  void Make(ActionsExecutorOptions o) { exec_ = std::make_unique<ActionsExecutor>(o, &gw_, &clock_); }
+
+  TicketJob Job(const std::string& id, const std::string& repo = "acme/calc", int ticket = 2) {
+    fs::path prompt = dir_ / (id + ".md");
+    std::ofstream(prompt) << "Implement ticket " << ticket << "\n";
+    TicketJob j;
+    j.id = id;
+    j.args = {"--repo", "http://127.0.0.1:1/" + repo + ".git", "--ticket", std::to_string(ticket),
+              "--branch", "wave/1-epic/" + std::to_string(ticket), "--base", "epic/1-epic", "--mode", "implement",
+              "--attempt", "1", "--prompt-file", prompt.string(), "--data-dir", "/srv/wavebot/runner",
+              "--result-file", "/srv/wavebot/runs/1.json", "--agent-timeout", "60"};
+    j.env = {{"PATH", "/usr/bin"}, {"WAVEBOT_TOKEN", "ghs_secret_install_token"}};
+    return j;
+  }
+
+  std::vector<JobEvent> Events(const std::string& id, JobEvent::State state) {
+    std::lock_guard lock(mu_);
+    std::vector<JobEvent> out;
+    for (const auto& e : events_) {
+      if (e.id == id && e.state == state) out.push_back(e);
+    }
+    return out;
+  }
+
+  fs::path dir_;
+  FakeGateway gw_;
+  FakeClock clock_;
+  std::unique_ptr<ActionsExecutor> exec_;
+  std::mutex mu_;
+  std::vector<JobEvent> events_;
+  int counter_ = 0;
+};
+
+TEST_F(ActionsExecutorTest, DispatchesWithInputsNamingTheRunButNeverThePrompt) {
+  Make(Options());
+  ASSERT_TRUE(exec_->Submit(Job("attempt-1")).ok());
+  auto calls = gw_.Calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].repo, "acme/calc");
+  EXPECT_EQ(calls[0].workflow, kDefaultWorkflow);
+  EXPECT_EQ(calls[0].ref, "epic/1-epic");
+  const auto& in = calls[0].inputs;
+  EXPECT_LE(in.size(), static_cast<size_t>(kMaxWorkflowInputs));
+  EXPECT_EQ(in.at("ticket"), "2");
+  EXPECT_EQ(in.at("mode"), "implement");
+  EXPECT_EQ(in.at("base"), "epic/1-epic");
+  EXPECT_EQ(in.at("attempt"), "1");
+  EXPECT_EQ(in.at("runs_on"), R"(["self-hosted","wavebot"])");
+  EXPECT_EQ(in.at("api_url"), "http://127.0.0.1:9/");
+  EXPECT_EQ(exec_->DispatchIds("attempt-1"), std::vector<std::string>{in.at("dispatch_id")});
+  for (const auto& [k, v] : in) {
+    EXPECT_EQ(v.find("Implement ticket"), std::string::npos) << k;
+    EXPECT_EQ(v.find("ghs_secret_install_token"), std::string::npos) << k;
+  }
+  EXPECT_EQ(Events("attempt-1", JobEvent::State::kQueued).size(), 1u);
+  EXPECT_EQ(exec_->Pending(), 1);
+}
+
+TEST_F(ActionsExecutorTest, ClaimGivesPromptArgsAndTokenOnceThenResultAppliedOnce) {
+  Make(Options());
+  ASSERT_TRUE(exec_->Submit(Job("attempt-1")).ok());
+  auto in = gw_.Calls().at(0).inputs;
+  // A wrong token is refused and does not use the claim up.
+  auto wrong = exec_->ClaimRun(in["dispatch_id"], "not-the-token", "runner-1");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().code(), ErrorCode::kUnauthenticated);
+  auto claim = exec_->ClaimRun(in["dispatch_id"], in["token"], "runner-1");
+  ASSERT_TRUE(claim.ok()) << claim.error().message();
+  EXPECT_EQ(claim->job_id, "attempt-1");
+  EXPECT_EQ(claim->prompt, "Implement ticket 2\n");
+  EXPECT_EQ(claim->env.at("WAVEBOT_TOKEN"), "ghs_secret_install_token");
+  EXPECT_EQ(claim->env.count("PATH"), 0u);
+  for (const auto& a : claim->args) {
+    EXPECT_EQ(a.find("/srv/wavebot"), std::string::npos) << "local path forwarded: " << a;
+  }
+  EXPECT_EQ(Events("attempt-1", JobEvent::State::kRunning).size(), 1u);
+  // The single-use token is refused the second time.
+  auto again = exec_->ClaimRun(in["dispatch_id"], in["token"], "runner-2");
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code(), ErrorCode::kFailedPrecondition);
+  // The claim token does not authorise the result.
+  EXPECT_EQ(exec_->PostResult(in["dispatch_id"], in["token"], "{}", 0, "").error().code(),
+            ErrorCode::kUnauthenticated);
+  ASSERT_TRUE(exec_->PostResult(in["dispatch_id"], claim->result_token, R"({"result":"done"})", 0, "ok").ok());
+  auto second = exec_->PostResult(in["dispatch_id"], claim->result_token, R"({"result":"done"})", 0, "ok");
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code(), ErrorCode::kNotFound);
+  auto finished = Events("attempt-1", JobEvent::State::kFinished);
+  ASSERT_EQ(finished.size(), 1u);
+  EXPECT_EQ(finished[0].result_json, R"({"result":"done"})");
+  EXPECT_EQ(finished[0].exit_code, 0);
+  EXPECT_EQ(exec_->Pending(), 0);
+  // A completed-job webhook after the result changes nothing.
+  exec_->OnWorkflowJob("acme/calc", {7, 70, "wavebot " + in["dispatch_id"], "completed", "success", "runner-1"});
+  EXPECT_EQ(Events("attempt-1", JobEvent::State::kFinished).size(), 1u);
+  EXPECT_EQ(gw_.Calls().size(), 1u);
+}
+
+TEST_F(ActionsExecutorTest, QueuedPastTheDeadlineIsDispatchedAgainAndTheOldTokenDies) {
+  auto o = Options();
+  o.queued_deadline = seconds(120);
+  Make(o);
+  ASSERT_TRUE(exec_->Submit(Job("attempt-1")).ok());
+  auto first = gw_.Calls().at(0).inputs;
+  clock_.Advance(seconds(119));
+  exec_->Tick();
+  EXPECT_EQ(gw_.Calls().size(), 1u);
+  clock_.Advance(seconds(1));
+  exec_->Tick();
+  ASSERT_EQ(gw_.Calls().size(), 2u);
+  auto second = gw_.Calls().at(1).inputs;
+  EXPECT_NE(first["dispatch_id"], second["dispatch_id"]);
+  EXPECT_NE(first["token"], second["token"]);
+  auto stale = exec_->ClaimRun(first["dispatch_id"], first["token"], "slow-runner");
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(exec_->ClaimRun(second["dispatch_id"], second["token"], "runner").ok());
+  EXPECT_EQ(exec_->DispatchIds("attempt-1").size(), 2u);
+  EXPECT_TRUE(Events("attempt-1", JobEvent::State::kFinished).empty());
+}
+
+TEST_F(ActionsExecutorTest, JobThatDiesWithItsRunnerIsDispatchedAgainAndItsLateResultRefused) {
+  Make(Options());
+  ASSERT_TRUE(exec_->Submit(Job("attempt-1")).ok());
+  auto first = gw_.Calls().at(0).inputs;
+  auto claim = exec_->ClaimRun(first["dispatch_id"], first["token"], "runner-1");
+  ASSERT_TRUE(claim.ok());
+  // Another job's webhook is not ours.
+  exec_->OnWorkflowJob("acme/calc", {5, 50, "CI", "completed", "failure", "runner-9"});
+  EXPECT_EQ(gw_.Calls().size(), 1u);
+  exec_->OnWorkflowJob("acme/calc", {6, 60, "wavebot " + first["dispatch_id"], "in_progress", "", "runner-1"});
+  EXPECT_EQ(gw_.Calls().size(), 1u);
+  exec_->OnWorkflowJob("acme/calc", {6, 60, "wavebot " + first["dispatch_id"], "completed", "failure", "runner-1"});
+  ASSERT_EQ(gw_.Calls().size(), 2u);
+  // The same webhook redelivered does not dispatch a third time.
+  exec_->OnWorkflowJob("acme/calc", {6, 60, "wavebot " + first["dispatch_id"], "completed", "failure", "runner-1"});
+  EXPECT_EQ(gw_.Calls().size(), 2u);
+  // The dead job's result (it got out somehow) is refused; the new dispatch's is applied.
+  EXPECT_EQ(exec_->PostResult(first["dispatch_id"], claim->result_token, "{}", 0, "").error().code(),
+            ErrorCode::kNotFound);
+  auto second = gw_.Calls().at(1).inputs;
+  auto claim2 = exec_->ClaimRun(second["dispatch_id"], second["token"], "runner-2");
+  ASSERT_TRUE(claim2.ok());
+  ASSERT_TRUE(exec_->PostResult(second["dispatch_id"], claim2->result_token, R"({"result":"done"})", 0, "").ok());
+  EXPECT_EQ(Events("attempt-1", JobEvent::State::kFinished).size(), 1u);
+}
+
+TEST_F(ActionsExecutorTest, GivesUpAfterMaxDispatchesWithExactlyOneFinishedCarryingTheLog) {
+  auto o = Options();
+  o.max_dispatches = 2;
+  Make(o);
+  ASSERT_TRUE(exec_->Submit(Job("attempt-1")).ok());
+  for (int i = 0; i < 2; ++i) {
+    auto in = gw_.Calls().back().inputs;
+    exec_->OnWorkflowJob("acme/calc", {100 + i, 10, "wavebot " + in["dispatch_id"], "completed", "failure", "r"});
+  }
+  EXPECT_EQ(gw_.Calls().size(), 2u);
+  auto finished = Events("attempt-1", JobEvent::State::kFinished);
+  ASSERT_EQ(finished.size(), 1u);
+  EXPECT_EQ(finished[0].exit_code, -1);
+  EXPECT_TRUE(finished[0].result_json.empty());
+  EXPECT_NE(finished[0].output_tail.find("dispatched 2 times"), std::string::npos) << finished[0].output_tail;
+  EXPECT_NE(finished[0].output_tail.find("log of job 101"), std::string::npos) << finished[0].output_tail;
+  EXPECT_EQ(exec_->Pending(), 0);
+}
+
+TEST_F(ActionsExecutorTest, ClaimedWithoutResultPastTheRunDeadlineIsDispatchedAgain) {
+  auto o = Options();
+  o.run_deadline = seconds(0);  // derived: --agent-timeout 60 + 15 min
+  Make(o);
+  ASSERT_TRUE(exec_->Submit(Job("attempt-1")).ok());
+  auto in = gw_.Calls().at(0).inputs;
+  ASSERT_TRUE(exec_->ClaimRun(in["dispatch_id"], in["token"], "r").ok());
+  clock_.Advance(seconds(60 + 15 * 60 - 1));
+  exec_->Tick();
+  EXPECT_EQ(gw_.Calls().size(), 1u);
+  clock_.Advance(seconds(1));
+  exec_->Tick();
+  EXPECT_EQ(gw_.Calls().size(), 2u);
+}
+
+TEST_F(ActionsExecutorTest, FleetAndRepositoryCapsHoldRunsBackInOrder) {
+  auto o = Options();
+  o.max_parallel = 3;
+  o.repo_max_parallel = [](const std::string& repo) { return repo == "acme/calc" ? 1 : 0; };
+  o.runs_on = [](const std::string& repo) {
+    return repo == "acme/web" ? std::vector<std::string>{"self-hosted", "wavebot", "gpu"} : std::vector<std::string>{};
+  };
+  o.workflow = [](const std::string& repo) { return repo == "acme/web" ? ".github/workflows/agents.yml" : ""; };
+  Make(o);
+  ASSERT_TRUE(exec_->Submit(Job("a1", "acme/calc", 2)).ok());
+  ASSERT_TRUE(exec_->Submit(Job("a2", "acme/calc", 3)).ok());  // repo cap: waits
+  ASSERT_TRUE(exec_->Submit(Job("b1", "acme/web", 4)).ok());
+  ASSERT_TRUE(exec_->Submit(Job("b2", "acme/web", 5)).ok());
+  ASSERT_TRUE(exec_->Submit(Job("b3", "acme/web", 6)).ok());  // fleet cap: waits
+  auto calls = gw_.Calls();
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[0].inputs["ticket"], "2");
+  EXPECT_EQ(calls[1].inputs["ticket"], "4");
+  EXPECT_EQ(calls[2].inputs["ticket"], "5");
+  // Per-repository labels and workflow; the defaults elsewhere.
+  EXPECT_EQ(calls[1].inputs["runs_on"], R"(["self-hosted","wavebot","gpu"])");
+  EXPECT_EQ(calls[1].workflow, ".github/workflows/agents.yml");
+  EXPECT_EQ(calls[0].inputs["runs_on"], R"(["self-hosted","wavebot"])");
+  EXPECT_EQ(calls[0].workflow, kDefaultWorkflow);
+  EXPECT_EQ(exec_->Pending(), 5);
+  EXPECT_TRUE(exec_->DispatchIds("a2").empty());
+  // a1 finishes: a2 (same repository, first in line) takes its slot, not b3.
+  auto claim = exec_->ClaimRun(calls[0].inputs["dispatch_id"], calls[0].inputs["token"], "r");
+  ASSERT_TRUE(claim.ok());
+  ASSERT_TRUE(exec_->PostResult(calls[0].inputs["dispatch_id"], claim->result_token, "{}", 0, "").ok());
+  calls = gw_.Calls();
+  ASSERT_EQ(calls.size(), 4u);
+  EXPECT_EQ(calls[3].inputs["ticket"], "3");
+  // Cancelling a dispatched run frees its slot for b3.
+  ASSERT_TRUE(exec_->Cancel("b1").ok());
+  ASSERT_EQ(gw_.Calls().size(), 5u);
+  EXPECT_EQ(gw_.Calls()[4].inputs["ticket"], "6");
+  EXPECT_EQ(Events("b1", JobEvent::State::kCancelled).size(), 1u);
+  EXPECT_EQ(exec_->Cancel("b1").error().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(ActionsExecutorTest, PollingFindsAJobThatEndedWhenTheWebhookWasLost) {
+  Make(Options());
+  ASSERT_TRUE(exec_->Submit(Job("attempt-1")).ok());
+  auto in = gw_.Calls().at(0).inputs;
+  {
+    std::lock_guard lock(gw_.mu);
+    gw_.jobs = {{9, 90, "wavebot " + in["dispatch_id"], "completed", "cancelled", ""}};
+  }
+  clock_.Advance(seconds(59));
+  exec_->Tick();
+  EXPECT_TRUE(gw_.polls.empty());
+  clock_.Advance(seconds(1));
+  exec_->Tick();
+  ASSERT_EQ(gw_.polls, std::vector<std::string>{"acme/calc@epic/1-epic"});
+  EXPECT_EQ(gw_.Calls().size(), 2u);
+}
+
+TEST_F(ActionsExecutorTest, RejectsBadJobsAndAMissingWorkflowFinishesTheRun) {
+  Make(Options());
+  TicketJob no_repo = Job("x");
+  no_repo.args[1] = "http://127.0.0.1:1/";
+  EXPECT_EQ(exec_->Submit(no_repo).error().code(), ErrorCode::kInvalidArgument);
+  TicketJob no_prompt = Job("y");
+  no_prompt.args[13] = (dir_ / "missing.md").string();
+  EXPECT_EQ(exec_->Submit(no_prompt).error().code(), ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(exec_->Submit(Job("z")).ok());
+  EXPECT_EQ(exec_->Submit(Job("z")).error().code(), ErrorCode::kAlreadyExists);
+  {
+    std::lock_guard lock(gw_.mu);
+    gw_.fail = {Error(ErrorCode::kNotFound, "Not Found")};
+  }
+  ASSERT_TRUE(exec_->Submit(Job("w")).ok());
+  auto finished = Events("w", JobEvent::State::kFinished);
+  ASSERT_EQ(finished.size(), 1u);
+  EXPECT_NE(finished[0].output_tail.find("dispatching"), std::string::npos);
+  EXPECT_EQ(exec_->Pending(), 1);
+}
+
+TEST(ForwardedArgsTest, DropsLocalPathsOnly) {
+  EXPECT_EQ(ForwardedArgs({"--ticket", "2", "--prompt-file", "/p", "--data-dir", "/d", "--result-file", "/r",
+                           "--log-dir", "/l", "--mode", "fix_ci"}),
+            (std::vector<std::string>{"--ticket", "2", "--mode", "fix_ci"}));
+}
+
+// --- The HTTP routes ------------------------------------------------------------------------------
+
+TEST_F(ActionsExecutorTest, RoutesClaimOnceAndApplyTheResultOnce) {
+  Make(Options());
+  auto server = http::NewServer({.host = "127.0.0.1", .port = 0});
+  RegisterActionsRoutes(server.get(), exec_.get());
+  ASSERT_TRUE(server->Start().ok());
+  ASSERT_TRUE(exec_->Submit(Job("attempt-1")).ok());
+  auto in = gw_.Calls().at(0).inputs;
+  httplib::Client c("127.0.0.1", server->port());
+  std::string prompt_path = "/api/runs/" + in["dispatch_id"] + "/prompt";
+  auto none = c.Get(prompt_path.c_str());
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 401);
+  auto unknown = c.Get("/api/runs/wb-nope/prompt", {{"Authorization", "Bearer " + in["token"]}});
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  auto ok = c.Get(prompt_path.c_str(), {{"Authorization", "Bearer " + in["token"]}, {"X-Wavebot-Runner", "r1"}});
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(ok->status, 200) << ok->body;
+  auto claim = nlohmann::json::parse(ok->body);
+  EXPECT_EQ(claim["prompt"], "Implement ticket 2\n");
+  EXPECT_EQ(ok->get_header_value("Cache-Control"), "no-store");
+  auto twice = c.Get(prompt_path.c_str(), {{"Authorization", "Bearer " + in["token"]}});
+  ASSERT_TRUE(twice);
+  EXPECT_EQ(twice->status, 409);
+
+  std::string result_path = "/api/runs/" + in["dispatch_id"] + "/result";
+  httplib::Headers auth = {{"Authorization", "Bearer " + claim["result_token"].get<std::string>()}};
+  auto bad = c.Post(result_path.c_str(), auth, "{\"exit_code\":\"zero\"}", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_TRUE(Events("attempt-1", JobEvent::State::kFinished).empty());  // bad input lost nothing
+  std::string body = R"({"exit_code":0,"result":{"result":"done","head_sha":"abc"},"output_tail":"t"})";
+  auto posted = c.Post(result_path.c_str(), auth, body, "application/json");
+  ASSERT_TRUE(posted);
+  EXPECT_EQ(posted->status, 200) << posted->body;
+  auto again = c.Post(result_path.c_str(), auth, body, "application/json");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 404);
+  auto finished = Events("attempt-1", JobEvent::State::kFinished);
+  ASSERT_EQ(finished.size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(finished[0].result_json)["head_sha"], "abc");
+  server->Stop();
+}
+
+}  // namespace
+}  // namespace wavebot::agents

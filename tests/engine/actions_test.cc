@@ -1,0 +1,219 @@
+// End-to-end tests of the `actions` executor: the sample epic with every run dispatched as a workflow
+// job onto three simulated self-hosted runners (separate `wavebot sim-runner` processes), and a runner
+// killed mid-job. Real simulator, real wavebot App, real child processes and git on loopback; waits are
+// on conditions with deadlines.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "agents/wait_util.h"
+#include "cli/sandbox_scenario.h"
+#include "engine/engine_store.h"
+#include "github/client.h"
+#include "sandbox/runner_fleet.h"
+#include "sandbox/simulator.h"
+
+namespace wavebot {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::seconds;
+
+const github::RepoRef kRef{"acme", "calc"};
+constexpr int kTicketCount = 8;
+constexpr const char* kDispatchPath = "POST /repos/acme/calc/actions/workflows/wavebot-agent.yml/dispatches 204";
+
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string templ = std::string(base && *base ? base : "/tmp") + "/wavebot-actions-test-XXXXXX";
+    std::vector<char> buf(templ.begin(), templ.end());
+    buf.push_back('\0');
+    if (::mkdtemp(buf.data())) path_ = buf.data();
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+cli::ScenarioOptions Options(const TempDir& dir) {
+  cli::ScenarioOptions o;
+  o.data_dir = dir.path();
+  o.wavebot_binary = WAVEBOT_BINARY;
+  o.demo_agent = WAVEBOT_DEMO_AGENT;
+  o.max_parallel = 3;
+  o.executor = "actions";
+  o.runners = 3;
+  o.runner_timeout = std::chrono::milliseconds(6000);  // generous: a loaded machine delays heartbeats
+  return o;
+}
+
+std::unique_ptr<github::Client> UserClient(sandbox::Simulator* sim, const std::string& login) {
+  auto token = sim->CreateUserToken(login);
+  if (!token.ok()) return nullptr;
+  github::ClientOptions co;
+  co.api_url = sim->api_url();
+  co.token = *token;
+  auto c = github::NewClient(co);
+  return c.ok() ? std::move(*c) : nullptr;
+}
+
+struct Outcome {
+  std::map<int64_t, engine::TicketRecord> tickets;
+  std::map<int64_t, std::vector<engine::AttemptRecord>> attempts;
+  size_t agent_runs = 0;  // attempts that ran an agent (not the engine's own rebases)
+};
+
+Outcome Collect(cli::Scenario* s) {
+  Outcome out;
+  auto* store = s->app()->engine()->store();
+  auto epic = store->FindEpic(cli::Scenario::kRepo, cli::Scenario::kEpic);
+  if (!epic.ok() || !*epic) return out;
+  auto tickets = store->Tickets((*epic)->id);
+  if (!tickets.ok()) return out;
+  for (const auto& t : *tickets) {
+    out.tickets[t.number] = t;
+    auto a = store->Attempts(t.id);
+    if (!a.ok()) continue;
+    out.attempts[t.number] = *a;
+    for (const auto& x : *a) out.agent_runs += x.mode == "rebase" ? 0 : 1;
+  }
+  return out;
+}
+
+// Exactly one PR per ticket branch and one epic PR; every ticket done.
+void ExpectOnePullPerTicket(cli::Scenario* s, const Outcome& o) {
+  auto gh = UserClient(s->simulator(), "maintainer");
+  ASSERT_NE(gh, nullptr);
+  github::PullListFilter all;
+  all.state = "all";
+  auto pulls = gh->ListPulls(kRef, all);
+  ASSERT_TRUE(pulls.ok()) << pulls.error().message();
+  std::map<std::string, int> per_head;
+  for (const auto& p : *pulls) per_head[p.head_ref]++;
+  EXPECT_EQ(pulls->size(), static_cast<size_t>(kTicketCount + 1));
+  ASSERT_EQ(o.tickets.size(), static_cast<size_t>(kTicketCount));
+  for (const auto& [n, t] : o.tickets) {
+    EXPECT_EQ(t.state, "done") << "#" << n;
+    EXPECT_EQ(per_head[t.branch], 1) << "#" << n << " " << t.branch;
+  }
+}
+
+size_t DispatchCount(sandbox::Simulator* sim) {
+  size_t n = 0;
+  for (const auto& line : sim->RequestLog()) n += line == kDispatchPath ? 1 : 0;
+  return n;
+}
+
+// Every file left below the runners' directories except their own logs.
+std::vector<std::string> LeftOnRunners(cli::Scenario* s) {
+  std::vector<std::string> left;
+  for (int i = 0; i < s->runners()->size(); ++i) {
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(s->runners()->dir(i), ec); it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (it->path().filename() == "runner.log" || it->path().filename() == "_temp") continue;
+      left.push_back(it->path().string());
+    }
+  }
+  return left;
+}
+
+TEST(ActionsTest, EpicCompletesOnThreeSimulatedRunnersAndRunnersKeepNothing) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  auto s = cli::Scenario::Start(Options(dir));
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  ASSERT_NE((*s)->runners(), nullptr);
+  auto summary = (*s)->Run(seconds(120));
+  ASSERT_TRUE(summary.complete) << summary.reason;
+  Outcome o = Collect(s->get());
+  ExpectOnePullPerTicket(s->get(), o);
+  // One dispatch per agent run: nothing was dispatched twice.
+  EXPECT_EQ(DispatchCount((*s)->simulator()), o.agent_runs);
+  EXPECT_GE(o.agent_runs, static_cast<size_t>(kTicketCount));
+  // Every job ran on a simulated runner (workflow_job completed deliveries name one of them).
+  std::set<std::string> runners_used;
+  for (const auto& d : (*s)->simulator()->Deliveries()) {
+    if (d.event != "workflow_job" || d.action != "completed") continue;
+    auto j = nlohmann::json::parse(d.payload);
+    if (j["workflow_job"]["workflow_name"] != "wavebot agent") continue;
+    EXPECT_EQ(j["workflow_job"]["conclusion"], "success");
+    runners_used.insert(j["workflow_job"]["runner_name"].get<std::string>());
+  }
+  EXPECT_GE(runners_used.size(), 2u);
+  // Hygiene: no job left a prompt, a token, a clone or any other file behind on its runner.
+  (*s)->runners()->Stop();
+  EXPECT_EQ(LeftOnRunners(s->get()), std::vector<std::string>{});
+}
+
+TEST(ActionsTest, KillingARunnerMidJobRedispatchesAndStillOpensExactlyOnePull) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  // The first run of ticket #3 blocks (on a FIFO nobody writes) after noting its pid: a job known to be
+  // mid-run on some runner. Every later run goes straight to the demo agent.
+  fs::path hold = fs::path(dir.path()) / "hold";
+  fs::create_directories(hold);
+  ASSERT_EQ(::mkfifo((hold / "fifo").c_str(), 0600), 0);
+  fs::path wrapper = hold / "agent.sh";
+  {
+    std::ofstream w(wrapper);
+    w << "#!/bin/sh\n"
+      << "if [ \"$WAVEBOT_TICKET\" = 3 ] && [ ! -e '" << (hold / "held").string() << "' ]; then\n"
+      << "  echo $$ > '" << (hold / "held.tmp").string() << "' && mv '" << (hold / "held.tmp").string() << "' '"
+      << (hold / "held").string() << "'\n"
+      << "  cat '" << (hold / "fifo").string() << "' >/dev/null\n"
+      << "fi\n"
+      << "exec '" << WAVEBOT_DEMO_AGENT << "' \"$@\"\n";
+  }
+  fs::permissions(wrapper, fs::perms::owner_all);
+  auto opts = Options(dir);
+  opts.demo_agent = wrapper.string();
+  auto s = cli::Scenario::Start(opts);
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  sandbox::RunnerFleet* fleet = (*s)->runners();
+  ASSERT_NE(fleet, nullptr);
+
+  // #3 is in the first wave: wait until its first run is held, then kill the runner that carries it.
+  bool held = testing::WaitFor([&] { return fs::exists(hold / "held"); }, seconds(60));
+  ASSERT_TRUE(held);
+  int agent_pid = std::stoi(testing::ReadAll(hold / "held"));
+  int victim = fleet->RunnerOf(agent_pid);
+  ASSERT_GE(victim, 0) << "the held agent (pid " << agent_pid << ") runs under no simulated runner";
+  ASSERT_TRUE(fleet->Kill(victim).ok());
+  EXPECT_TRUE(testing::WaitFor([&] { return testing::ProcessGone(agent_pid); }, seconds(10)));
+
+  auto summary = (*s)->Run(seconds(120));
+  ASSERT_TRUE(summary.complete) << summary.reason;
+  Outcome o = Collect(s->get());
+  ExpectOnePullPerTicket(s->get(), o);
+  // #3's implement run was dispatched twice but is one attempt (one result applied).
+  int implement3 = 0;
+  for (const auto& a : o.attempts[3]) implement3 += a.mode == "implement" ? 1 : 0;
+  EXPECT_EQ(implement3, 1);
+  EXPECT_EQ(DispatchCount((*s)->simulator()), o.agent_runs + 1);
+  // GitHub's side: the dead runner's job failed (lost communication), and another runner did it again.
+  bool lost_job = false;
+  for (const auto& d : (*s)->simulator()->Deliveries()) {
+    if (d.event != "workflow_job" || d.action != "completed") continue;
+    auto j = nlohmann::json::parse(d.payload)["workflow_job"];
+    if (j["runner_name"] == fleet->name(victim) && j["conclusion"] == "failure") lost_job = true;
+  }
+  EXPECT_TRUE(lost_job);
+}
+
+}  // namespace
+}  // namespace wavebot

@@ -1,0 +1,172 @@
+// The simulator as the Actions backend of the `actions` executor: workflow_dispatch validated against the
+// workflow file as GitHub does, runs and jobs over REST (recorded for the contract test), the simulated
+// runner protocol, a runner that goes silent losing its job (FakeClock), and the webhooks.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "agents/actions_executor.h"
+#include "github/sim_fixture.h"
+
+namespace wavebot::testing {
+namespace {
+
+using nlohmann::json;
+
+std::string AgentWorkflow() {
+  std::ifstream in(WAVEBOT_SOURCE_DIR "/.github/workflows/wavebot-agent.yml");
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::map<std::string, std::string> Inputs(const std::string& dispatch_id) {
+  return {{"dispatch_id", dispatch_id}, {"token", "t0k3n"},      {"api_url", "http://127.0.0.1:9"},
+          {"ticket", "2"},              {"mode", "implement"},   {"base", "main"},
+          {"branch", "wave/1-e/2-t"},   {"attempt", "1"},        {"runs_on", R"(["self-hosted","wavebot"])"}};
+}
+
+class SimActionsTest : public SimTest {
+ protected:
+  void Configure(sandbox::SimulatorOptions* so) override { so->runner_timeout = std::chrono::seconds(30); }
+  void SetUp() override {
+    SimTest::SetUp();
+    auto sha = sim_->CommitFiles(kRepo, "main", {{".github/workflows/wavebot-agent.yml", AgentWorkflow()}},
+                                 "Add the agent workflow", "octocat");
+    ASSERT_TRUE(sha.ok()) << sha.error().message();
+    runner_ = std::make_unique<httplib::Client>("127.0.0.1", std::stoi(sim_->api_url().substr(17)));
+  }
+  json RunnerPost(const std::string& what, const json& body, int* status) {
+    auto r = runner_->Post(("/_sim/runners/" + what).c_str(), body.dump(), "application/json");
+    *status = r ? r->status : 0;
+    return r && !r->body.empty() ? json::parse(r->body, nullptr, false) : json();
+  }
+  std::vector<json> Hooks(const std::string& event) {
+    std::vector<json> out;
+    for (const auto& h : hooks_.hooks()) {
+      if (h.event == event) out.push_back(json::parse(h.body));
+    }
+    return out;
+  }
+  std::unique_ptr<httplib::Client> runner_;
+};
+
+TEST_F(SimActionsTest, DispatchQueuesAJobNamedByItsInputsThatARunnerWithTheLabelsTakes) {
+  ASSERT_TRUE(client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "main", Inputs("wb-1")).ok());
+  github::WorkflowRunFilter f;
+  f.event = "workflow_dispatch";
+  f.branch = "main";
+  auto runs = client_->ListWorkflowRuns(kRepo, f);
+  ASSERT_TRUE(runs.ok()) << runs.error().message();
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].status, "queued");
+  auto jobs = client_->ListJobsForRun(kRepo, (*runs)[0].id);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].name, "wavebot wb-1");
+
+  int status = 0;
+  RunnerPost("acquire", {{"name", "gpu-box"}, {"labels", {"self-hosted", "gpu"}}}, &status);
+  EXPECT_EQ(status, 204);  // lacks the wavebot label
+  json job = RunnerPost("acquire", {{"name", "r1"}, {"labels", {"self-hosted", "wavebot", "linux"}}}, &status);
+  ASSERT_EQ(status, 200);
+  EXPECT_EQ(job["inputs"]["token"], "t0k3n");
+  EXPECT_EQ(job["job_id"], (*jobs)[0].id);
+  RunnerPost("acquire", {{"name", "r2"}, {"labels", {"self-hosted", "wavebot"}}}, &status);
+  EXPECT_EQ(status, 204);  // taken once
+
+  RunnerPost("complete", {{"name", "r1"}, {"job_id", job["job_id"]}, {"conclusion", "success"}, {"log", "all good\n"}},
+             &status);
+  ASSERT_EQ(status, 200);
+  auto run = client_->GetWorkflowRun(kRepo, (*runs)[0].id);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->status, "completed");
+  EXPECT_EQ(run->conclusion, "success");
+  auto log = client_->DownloadJobLog(kRepo, job["job_id"].get<int64_t>());
+  ASSERT_TRUE(log.ok()) << log.error().message();
+  EXPECT_EQ(*log, "all good\n");
+
+  // The webhooks: workflow_job queued, in_progress, completed (named, on the runner); workflow_run too.
+  ASSERT_TRUE(hooks_.WaitFor([](const std::vector<ReceivedHook>& hs) {
+    int n = 0;
+    for (const auto& h : hs) n += h.event == "workflow_job" || h.event == "workflow_run" ? 1 : 0;
+    return n >= 6;
+  }));
+  std::vector<std::string> actions;
+  for (const auto& j : Hooks("workflow_job")) {
+    actions.push_back(j["action"]);
+    EXPECT_EQ(j["workflow_job"]["name"], "wavebot wb-1");
+    EXPECT_EQ(j["workflow_job"]["labels"], json({"self-hosted", "wavebot"}));
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"queued", "in_progress", "completed"}));
+  EXPECT_EQ(Hooks("workflow_job").back()["workflow_job"]["runner_name"], "r1");
+  auto wr = Hooks("workflow_run");
+  ASSERT_EQ(wr.size(), 3u);
+  EXPECT_EQ(wr[0]["action"], "requested");
+  EXPECT_EQ(wr[2]["workflow_run"]["path"], ".github/workflows/wavebot-agent.yml");
+  EXPECT_EQ(wr[2]["workflow_run"]["display_title"], "wavebot wb-1 (#2 implement)");
+}
+
+TEST_F(SimActionsTest, DispatchRefusesWhatGitHubRefuses) {
+  auto missing = client_->DispatchWorkflow(kRepo, "nope.yml", "main", Inputs("wb-1"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+  auto extra = Inputs("wb-1");
+  extra["prompt"] = "the whole prompt";
+  auto unexpected = client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "main", extra);
+  ASSERT_FALSE(unexpected.ok());
+  EXPECT_NE(unexpected.error().message().find("Unexpected inputs provided"), std::string::npos);
+  auto lacking = Inputs("wb-1");
+  lacking.erase("token");
+  auto required = client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "main", lacking);
+  ASSERT_FALSE(required.ok());
+  EXPECT_NE(required.error().message().find("Required input 'token'"), std::string::npos);
+  // (More than 25 inputs is refused too, but GitHub's OpenAPI schema forbids sending that at all, and
+  // this test's requests are checked against it: the executor's own test keeps it from being sent.)
+  EXPECT_FALSE(client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "no-such-branch", Inputs("wb-1")).ok());
+  github::WorkflowRunFilter f;
+  f.event = "workflow_dispatch";
+  auto runs = client_->ListWorkflowRuns(kRepo, f);
+  ASSERT_TRUE(runs.ok());
+  EXPECT_TRUE(runs->empty());
+}
+
+TEST_F(SimActionsTest, ARunnerThatGoesSilentLosesItsJobAsFailed) {
+  ASSERT_TRUE(client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "main", Inputs("wb-7")).ok());
+  int status = 0;
+  json job = RunnerPost("acquire", {{"name", "r1"}, {"labels", {"self-hosted", "wavebot"}}}, &status);
+  ASSERT_EQ(status, 200);
+  clock_.Advance(std::chrono::seconds(20));
+  RunnerPost("heartbeat", {{"name", "r1"}, {"job_id", job["job_id"]}}, &status);
+  EXPECT_EQ(status, 200);
+  clock_.Advance(std::chrono::seconds(29));
+  RunnerPost("acquire", {{"name", "r2"}, {"labels", {"self-hosted", "wavebot"}}}, &status);  // sweeps
+  auto jobs = client_->ListJobsForRun(kRepo, job["run_id"].get<int64_t>());
+  ASSERT_TRUE(jobs.ok());
+  EXPECT_EQ((*jobs)[0].status, "in_progress");
+  clock_.Advance(std::chrono::seconds(1));
+  RunnerPost("acquire", {{"name", "r2"}, {"labels", {"self-hosted", "wavebot"}}}, &status);
+  jobs = client_->ListJobsForRun(kRepo, job["run_id"].get<int64_t>());
+  ASSERT_TRUE(jobs.ok());
+  EXPECT_EQ((*jobs)[0].status, "completed");
+  EXPECT_EQ((*jobs)[0].conclusion, "failure");
+  // The dead runner's late report is refused.
+  RunnerPost("complete", {{"name", "r1"}, {"job_id", job["job_id"]}, {"conclusion", "success"}}, &status);
+  EXPECT_EQ(status, 410);
+  auto log = client_->DownloadJobLog(kRepo, job["job_id"].get<int64_t>());
+  ASSERT_TRUE(log.ok());
+  EXPECT_NE(log->find("lost communication"), std::string::npos);
+}
+
+TEST_F(SimActionsTest, TheGatewayFindsJobsByDispatchForPolling) {
+  auto gw = agents::NewGithubActionsGateway(client_.get());
+  ASSERT_TRUE(gw->Dispatch("octo/demo", ".github/workflows/wavebot-agent.yml", "main", Inputs("wb-9")).ok());
+  auto jobs = gw->RecentJobs("octo/demo", "main");
+  ASSERT_TRUE(jobs.ok()) << jobs.error().message();
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].name, "wavebot wb-9");
+  EXPECT_EQ((*jobs)[0].status, "queued");
+}
+
+}  // namespace
+}  // namespace wavebot::testing
