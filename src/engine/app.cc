@@ -53,7 +53,8 @@ struct App::Parts {
   std::unique_ptr<agents::Executor> executor;  // local, or actions (then `actions` points at it)
   agents::ActionsExecutor* actions = nullptr;
   std::unique_ptr<Engine> engine;
-  std::unique_ptr<dashboard::Actions> actions;  // outlives the server, whose handlers use it
+  std::unique_ptr<dashboard::Actions> dashboard_actions;
+  std::shared_ptr<RepoConfigSource> repo_configs;  // shared by the engine and the actions executor  // outlives the server, whose handlers use it
   webhook::Metrics metrics;
   webhook::Router router;
   std::unique_ptr<webhook::Dispatcher> dispatcher;
@@ -139,8 +140,11 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   };
   if (cfg.executor == "actions") {
     // Runs go to GitHub Actions (docs/runners.md); the jobs claim them over /api/runs/... on this server.
-    auto repo_cfg = [options](const std::string& repo) {
-      return options.repo_config ? options.repo_config(repo) : config::RepoConfig{};
+    // The repositories' own .github/wavebot.yml unless the operator gave one file for all.
+    if (!options.repo_config) parts->repo_configs = std::make_shared<RepoConfigSource>(parts->github.get(), RealClock());
+    auto configs = parts->repo_configs;
+    auto repo_cfg = [options, configs](const std::string& repo) {
+      return options.repo_config ? options.repo_config(repo) : configs->Get(repo).config;
     };
     agents::ActionsExecutorOptions ao;
     ao.api_url = cfg.public_url.empty() ? "http://" + cfg.listen : cfg.public_url;
@@ -169,6 +173,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   en.max_global_parallel = cfg.max_parallel;
   en.resync_interval = cfg.resync_interval;
   en.repo_config = options.repo_config;
+  en.repo_config_source = parts->repo_configs;
   en.on_pass = options.on_pass;
   github::Client* gh = parts->github.get();
   en.git_token = [gh](const std::string& repo) -> Result<std::string> {
@@ -206,13 +211,13 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
                                                    [dispatcher] { dispatcher->Notify(); });
   parts->ingress->Register(parts->server.get());
   if (!cfg.admin_token.empty()) log::AddSecret(cfg.admin_token);
-  if (parts->engine) parts->actions = std::make_unique<EngineActions>(parts->engine.get());
+  if (parts->engine) parts->dashboard_actions = std::make_unique<EngineActions>(parts->engine.get());
   dashboard::DashboardOptions dash;
   dash.admin_token = cfg.admin_token;
   dash.github_web_url = dashboard::WebUrlForApi(cfg.github_api);
   dash.logs = {(std::filesystem::path(cfg.data_dir) / "engine" / "runner" / "logs").string(),
                (std::filesystem::path(cfg.data_dir) / "executor").string()};
-  dashboard::Register(parts->server.get(), parts->engine_store.get(), parts->actions.get(), dash);
+  dashboard::Register(parts->server.get(), parts->engine_store.get(), parts->dashboard_actions.get(), dash);
   if (has_credentials && !cfg.app_id.empty()) parts->redeliverer = std::make_unique<github::Redeliverer>(parts->github.get(), RealClock());
 
   std::unique_ptr<App> app(new App());

@@ -68,7 +68,8 @@ Result<std::unique_ptr<Engine>> Engine::Create(EngineOptions options, EngineStor
   if (options.data_dir.empty()) return Error(ErrorCode::kInvalidArgument, "engine: data_dir is required");
   std::shared_ptr<RepoConfigSource> configs;
   if (!options.repo_config && github != nullptr) {
-    configs = std::make_shared<RepoConfigSource>(github, clock ? clock : RealClock());
+    configs = options.repo_config_source ? options.repo_config_source
+                                         : std::make_shared<RepoConfigSource>(github, clock ? clock : RealClock());
     options.repo_config = [configs](const std::string& repo) { return configs->Get(repo).config; };
   }
   if (!options.repo_config) options.repo_config = [](const std::string&) { return config::RepoConfig(); };

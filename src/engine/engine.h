@@ -44,6 +44,9 @@ struct EngineOptions {
   // Per-repository configuration. Empty (the default): each repository's own .github/wavebot.yml, read
   // through the GitHub client (RepoConfigSource). Set: this instead (an operator's override, tests).
   std::function<config::RepoConfig(const std::string& repo)> repo_config;
+  // With repo_config empty: the source to read repositories' files through (shared with others, e.g. the
+  // actions executor); null: the engine makes one on its GitHub client.
+  std::shared_ptr<RepoConfigSource> repo_config_source;
   // A token for git over HTTPS to `repo` (installation token); never written anywhere.
   std::function<Result<std::string>(const std::string& repo)> git_token;
   // Called after every reconcile pass of an epic (for progress displays and tests). May be empty.

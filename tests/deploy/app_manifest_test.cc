@@ -72,6 +72,8 @@ const std::map<std::string, Need>& EndpointNeeds() {
       {"/check-runs", {"checks", "write"}},
       {"/check-runs/{}", {"checks", "write"}},
       {"/commits/{}/check-runs", {"checks", "read"}},
+      {"/check-runs/{}/annotations", {"checks", "read"}},
+      {"/contents/{}", {"contents", "read"}},  // .github/wavebot.yml
       {"/actions/runs", {"actions", "read"}},
       {"/actions/runs/{}", {"actions", "read"}},
       {"/actions/runs/{}/jobs", {"actions", "read"}},
