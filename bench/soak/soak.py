@@ -37,13 +37,22 @@ MIX = {"check_run": 20, "check_suite": 10, "workflow_run": 12, "workflow_job": 2
        "issue_comment": 8, "issues": 5, "pull_request_review": 5, "pull_request_review_comment": 4}
 
 
-def load_bodies():
+def load_bodies(repos):
+    """Per event, example bodies re-addressed to each of `repos` repositories of one organisation (the
+    examples mostly name a single repository; the dispatcher orders deliveries per repository)."""
     with open(EXAMPLES) as f:
         index = json.load(f)
     bodies = {}
     for entry in index:
         if entry["name"] in MIX:
-            bodies[entry["name"]] = [json.dumps(x, separators=(",", ":")).encode() for x in entry["examples"][:8]]
+            out = []
+            for x in entry["examples"][:8]:
+                for r in range(repos):
+                    if isinstance(x.get("repository"), dict):
+                        x["repository"]["full_name"] = "soak-org/repo-%d" % r
+                        x["repository"]["name"] = "repo-%d" % r
+                    out.append(json.dumps(x, separators=(",", ":")).encode())
+            bodies[entry["name"]] = out
     missing = set(MIX) - set(bodies)
     if missing:
         sys.exit(f"soak: no examples for {sorted(missing)} in {EXAMPLES}")
@@ -85,10 +94,11 @@ def main():
     ap.add_argument("--growth-fds", type=int, default=8)
     ap.add_argument("--growth-threads", type=int, default=8)
     ap.add_argument("--seed", type=int, default=9)
+    ap.add_argument("--repos", type=int, default=40, help="repositories the deliveries are spread over")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     binary = os.environ.get("WAVEBOT_BINARY", os.path.join(ROOT, "build/src/cli/wavebot"))
-    bodies = load_bodies()
+    bodies = load_bodies(args.repos)
     secret = "soak-secret-%d" % os.getpid()
     work = tempfile.mkdtemp(prefix="wavebot-soak-")
     env = dict(os.environ, WAVEBOT_WEBHOOK_SECRET=secret, WAVEBOT_DATA_DIR=os.path.join(work, "data"),
@@ -192,7 +202,7 @@ def main():
         w.join()
     send_seconds = time.monotonic() - start
     # Let the dispatcher drain, then take the final samples.
-    drain_deadline = time.monotonic() + 60
+    drain_deadline = time.monotonic() + 120
     while time.monotonic() < drain_deadline and metric(port, "wavebot_webhook_queue_depth") > 0:
         time.sleep(0.2)
     time.sleep(args.sample * 2)
@@ -248,7 +258,7 @@ def main():
         failures.append("server unhealthy or bad exit")
     print("soak: " + ("FAILED: " + "; ".join(failures) if failures else "ok: resources flat, queue drained"))
     print(f"command: bench/soak/soak.py --rate {args.rate:g} --deliveries {args.deliveries} "
-          f"--connections {args.connections}")
+          f"--connections {args.connections} --repos {args.repos}")
     return 1 if failures else 0
 
 
