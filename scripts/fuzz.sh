@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-10}
 shift || true
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(fuzz_links fuzz_plan_export fuzz_repo_config)
+((${#TARGETS[@]})) || TARGETS=(fuzz_links fuzz_plan_export fuzz_repo_config fuzz_commands fuzz_events fuzz_server_config fuzz_ingress)
 BUILD=${WAVEBOT_FUZZ_BUILD_DIR:-build-fuzz}
 CXX=${CXX_FUZZ:-clang++-14}
 if ! command -v "$CXX" >/dev/null; then
@@ -25,9 +25,9 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "$work" "fuzz/crashes/$t"
   echo "fuzz: $t for ${SECONDS_PER_TARGET}s (seeds: $corpus)"
   "$BUILD/$t" "$work" "$corpus" -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -timeout=10 \
-    -artifact_prefix="fuzz/crashes/$t/" -print_final_stats=1 2>&1 | grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)|ERROR|SUMMARY' || true
+    -artifact_prefix="fuzz/crashes/$t/" -print_final_stats=1 2>&1 | grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+[[:space:]]+DONE)|ERROR|SUMMARY' || true
   # libFuzzer exits non-zero on a crash; re-run the corpus to turn that into this script's status.
-  "$BUILD/$t" -runs=0 "$corpus" >/dev/null 2>&1 || { echo "fuzz: $t fails on its corpus" >&2; exit 1; }
+  "$BUILD/$t" -runs=0 -artifact_prefix="$BUILD/replay-" "$corpus" >/dev/null 2>&1 || { echo "fuzz: $t fails on its corpus" >&2; exit 1; }
   if compgen -G "fuzz/crashes/$t/*" >/dev/null; then echo "fuzz: $t found crashes: fuzz/crashes/$t/" >&2; exit 1; fi
 done
 echo "fuzz: no crashes"

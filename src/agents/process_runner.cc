@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
+#include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -144,6 +146,13 @@ class RealProcessRunner final : public ProcessRunner {
                    "cannot run '" + spec.args[0] + "': " + std::strerror(rc));
     }
     out.pid = pid;
+    if (spec.max_file_bytes > 0) {
+      // posix_spawn cannot set limits; the child has only just exec'ed, long before it can fork or write much.
+      const rlimit lim{static_cast<rlim_t>(spec.max_file_bytes), static_cast<rlim_t>(spec.max_file_bytes)};
+      if (::prlimit(pid, RLIMIT_FSIZE, &lim, nullptr) != 0) {
+        spdlog::warn("process: cannot cap file size of pid {}: {}", pid, std::strerror(errno));
+      }
+    }
     ::fcntl(read_fd, F_SETFL, O_NONBLOCK);
 
     auto steady_start = std::chrono::steady_clock::now();

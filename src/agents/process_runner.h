@@ -28,6 +28,8 @@ struct ProcessSpec {
   int64_t max_log_bytes = 8 * 1024 * 1024;  // the log file stops growing here (a marker line says so)
   std::vector<std::string> secrets;         // censored in the log and the captured text, beside log::Redact
   const std::atomic<bool>* cancel = nullptr;  // when it becomes true, the group is killed
+  // RLIMIT_FSIZE of the child (inherited by its descendants), set right after the spawn; 0 = unchanged.
+  int64_t max_file_bytes = 0;
 };
 
 struct ProcessOutput {

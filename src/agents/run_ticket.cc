@@ -1,5 +1,6 @@
 #include "agents/run_ticket.h"
 
+#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -19,6 +20,25 @@ bool HasConflictMarkers(const fs::path& file) {
     if (line.rfind("<<<<<<< ", 0) == 0 || line.rfind(">>>>>>> ", 0) == 0) return true;
   }
   return false;
+}
+
+// A file of the worktree (outside .git) whose size reached `cap`: a write the file size limit cut
+// short, even when the agent's own process carried on. "" when none, or when cap is 0.
+std::string FileAtSizeCap(const std::string& root, int64_t cap) {
+  if (cap <= 0) return "";
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->path().filename() == ".git") {
+      it.disable_recursion_pending();
+      continue;
+    }
+    std::error_code size_ec;
+    if (it->is_regular_file(size_ec) && static_cast<int64_t>(it->file_size(size_ec)) >= cap && !size_ec) {
+      return fs::relative(it->path(), root, size_ec).string();
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -141,6 +161,7 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
   ps.cwd = wt.path();
   ps.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(req.agent.timeout);
   ps.max_log_bytes = req.agent.max_log_bytes;
+  ps.max_file_bytes = req.agent.max_file_bytes;
   ps.secrets = req.secrets;
   result.log_path = (fs::absolute(req.log_dir) / ("ticket-" + std::to_string(req.ticket) + "-attempt-" +
                                                   std::to_string(req.attempt) + "-" + ModeName(req.mode) + ".log"))
@@ -165,7 +186,12 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
   if (failed) {
     std::string how = out->term_signal != 0 ? "was killed by signal " + std::to_string(out->term_signal)
                                             : "exited with status " + std::to_string(out->exit_code);
+    if (out->term_signal == SIGXFSZ) how += " (it hit the file size limit of " + std::to_string(req.agent.max_file_bytes) + " bytes)";
     return finish(Outcome::kAgentFailed, "the agent " + how);
+  }
+  if (auto capped = FileAtSizeCap(wt.path(), req.agent.max_file_bytes); !capped.empty()) {
+    return finish(Outcome::kAgentFailed, "verification failed: " + capped + " reached the agent's file size limit of " +
+                                             std::to_string(req.agent.max_file_bytes) + " bytes");
   }
   if (auto st = wt.VerifyIntegrity(allow_rewrite); !st.ok()) {
     return finish(Outcome::kAgentFailed, "verification failed: " + st.error().message());

@@ -32,6 +32,7 @@ struct RunTicketOptions {
   int64_t timeout_s = 30 * 60;
   int max_turns = 0;
   int64_t max_log_bytes = 8 * 1024 * 1024;
+  int64_t max_file_bytes = config::AgentConfig{}.max_file_bytes;
   bool keep_ignored = false;
 };
 
@@ -131,6 +132,7 @@ int Run(const RunTicketOptions& o) {
   req.agent.pass_env = o.pass_env;
   if (!o.rate_limit_patterns.empty()) req.agent.rate_limit_patterns = o.rate_limit_patterns;
   req.agent.max_log_bytes = o.max_log_bytes;
+  req.agent.max_file_bytes = o.max_file_bytes;
   req.scope = o.scope;
   req.commit_title = o.title;
   if (!token.empty()) req.secrets.push_back(token);
@@ -188,6 +190,7 @@ Command RunTicketCommand() {
             sub->add_option("--scope", o->scope, "Glob of paths the ticket may change (repeat)");
             sub->add_flag("--keep-ignored", o->keep_ignored, "Keep ignored files (build caches) in pooled worktrees");
             sub->add_option("--max-log-bytes", o->max_log_bytes, "Cap of the agent log");
+            sub->add_option("--max-file-bytes", o->max_file_bytes, "Cap of any one file the agent writes (RLIMIT_FSIZE); 0 = none");
             sub->add_option("--title", o->title, "Title of the commit of the agent's leftovers");
             sub->add_option("--result-file", o->result_file, "Also write the JSON result here");
             return [o] { return Run(*o); };

@@ -90,6 +90,7 @@ Result<RepoConfig> ParseRepoConfig(std::string_view yaml_text, const std::string
        }},
       {"rate_limit_backoff", Set(&c.agent.rate_limit_backoff, duration)},
       {"max_log_bytes", Set(&c.agent.max_log_bytes, int_in(4096, int64_t{1} << 32))},
+      {"max_file_bytes", Set(&c.agent.max_file_bytes, int_in(0, int64_t{1} << 40))},
   };
   std::map<std::string, YamlReader::Handler> fix = {
       {"ci", Set(&c.fix_ci, boolean)},

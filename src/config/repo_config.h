@@ -28,6 +28,9 @@ struct AgentConfig {
                                                   "usage limit"};
   std::chrono::seconds rate_limit_backoff{60};
   int64_t max_log_bytes = 8 * 1024 * 1024;
+  // RLIMIT_FSIZE of the agent and everything it runs: no single file it writes grows past this, and a
+  // run that hits it fails (bounds a disk-filling agent per file). 0 = no cap.
+  int64_t max_file_bytes = int64_t{1} << 30;
 };
 
 struct RepoConfig {

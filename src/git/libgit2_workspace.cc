@@ -504,6 +504,11 @@ class Libgit2Workspace final : public Workspace {
     if (ec) return Error(ErrorCode::kIo, "create " + worktrees_.string() + ": " + ec.message());
     auto lock = FileLock::Acquire(mirror_lock_);
     if (!lock.ok()) return lock.error();
+    return InitLocked();
+  }
+
+  // Creates or opens the mirror and points "origin" at the remote. The caller holds mirror.lock.
+  Status InitLocked() {
     EnsureLibgit2();
     git_repository* r = nullptr;
     if (!fs::exists(fs::path(mirror_) / "HEAD")) {
@@ -547,8 +552,22 @@ class Libgit2Workspace final : public Workspace {
     auto mlock = FileLock::Acquire(mirror_lock_);
     if (!mlock.ok()) return mlock.error();
     auto mirror = OpenRepo(mirror_);
-    if (!mirror.ok()) return mirror.error();
-    if (spec.fetch) WAVEBOT_RETURN_IF_ERROR(FetchRepo(mirror->get(), options_));
+    if (!mirror.ok()) {
+      // Something (an agent following its worktree's gitdir, a full disk) damaged the shared mirror. It
+      // is only a cache of the remote, so it is rebuilt and fetched again; pooled worktrees that no
+      // longer open are removed below.
+      spdlog::warn("git: the mirror {} cannot be opened ({}); rebuilding it from the remote", mirror_,
+                   mirror.error().ToString());
+      std::error_code ec;
+      fs::remove_all(mirror_, ec);
+      if (ec) return Error(ErrorCode::kIo, "remove damaged mirror " + mirror_ + ": " + ec.message());
+      WAVEBOT_RETURN_IF_ERROR(InitLocked());
+      mirror = OpenRepo(mirror_);
+      if (!mirror.ok()) return mirror.error();
+      WAVEBOT_RETURN_IF_ERROR(FetchRepo(mirror->get(), options_));
+    } else if (spec.fetch) {
+      WAVEBOT_RETURN_IF_ERROR(FetchRepo(mirror->get(), options_));
+    }
 
     auto base = ResolveRef(mirror->get(), "refs/remotes/origin/" + spec.base_branch);
     if (!base.ok()) return Error(ErrorCode::kNotFound, "base branch '" + spec.base_branch + "' is not on the remote");

@@ -25,11 +25,19 @@ std::string Str(const json& j, std::string_view key) {
   const json* c = Child(j, key);
   return c && c->is_string() ? c->get<std::string>() : std::string();
 }
+// A JSON float as int64, false when it is outside int64's range or NaN (converting those is undefined
+// behaviour; found by fuzz_events and fuzz_ingress).
+bool FloatToInt(double d, int64_t* out) {
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return false;
+  *out = static_cast<int64_t>(d);
+  return true;
+}
 int64_t Int(const json& j, std::string_view key) {
   const json* c = Child(j, key);
   if (c && c->is_number_integer()) return c->get<int64_t>();
-  if (c && c->is_number_float()) return static_cast<int64_t>(c->get<double>());
-  return 0;
+  int64_t v = 0;
+  if (c && c->is_number_float() && FloatToInt(c->get<double>(), &v)) return v;
+  return 0;  // absent, null, another type, or a float out of range: unusable, read as 0
 }
 bool Bool(const json& j, std::string_view key) {
   const json* c = Child(j, key);
@@ -48,7 +56,10 @@ std::string ReqStr(const json& j, std::string_view key, const std::string& path)
 int64_t ReqInt(const json& j, std::string_view key, const std::string& path) {
   const json* c = Child(j, key);
   if (!c || !c->is_number()) throw MissingField{path + std::string(key)};
-  return c->is_number_float() ? static_cast<int64_t>(c->get<double>()) : c->get<int64_t>();
+  if (!c->is_number_float()) return c->get<int64_t>();
+  int64_t v = 0;
+  if (!FloatToInt(c->get<double>(), &v)) throw MissingField{path + std::string(key)};
+  return v;
 }
 
 User ParseUser(const json* j) {

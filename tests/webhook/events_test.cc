@@ -149,5 +149,21 @@ TEST(EventsTest, BadBodiesAreClearErrors) {
   EXPECT_NE(no_head.error().message().find("'pull_request.head'"), std::string::npos) << no_head.error().message();
 }
 
+// Regression (fuzz_events, fuzz_ingress): numbers written as floats beyond int64's range were converted
+// with undefined behaviour. A required one is now a parse error naming it; an optional one reads as 0.
+TEST(EventsTest, FloatsBeyondInt64AreRejectedOrZero) {
+  auto required = ParseEvent("issues", "d1", R"({"action":"opened","issue":{"number":1e300,"title":"t"}})");
+  ASSERT_FALSE(required.ok());
+  EXPECT_EQ(required.error().code(), ErrorCode::kParse);
+  EXPECT_NE(required.error().message().find("'issue.number'"), std::string::npos) << required.error().message();
+  auto optional = ParseEvent("issues", "d2", R"({"action":"opened","issue":{"number":7,"id":-1e300,"title":"t"}})");
+  ASSERT_TRUE(optional.ok()) << optional.error().ToString();
+  EXPECT_EQ(optional->As<IssuesEvent>()->issue.number, 7);
+  EXPECT_EQ(optional->As<IssuesEvent>()->issue.id, 0);
+  auto fine = ParseEvent("issues", "d3", R"({"action":"opened","issue":{"number":12.0,"title":"t"}})");
+  ASSERT_TRUE(fine.ok());
+  EXPECT_EQ(fine->As<IssuesEvent>()->issue.number, 12);
+}
+
 }  // namespace
 }  // namespace wavebot::webhook
