@@ -511,7 +511,8 @@ Status Engine::Reconcile(int64_t epic_id) {
                       "--result-file", result.string(),
                       "--agent-preset", cfg.agent.preset,
                       "--agent-timeout", std::to_string(cfg.agent.timeout.count()),
-                      "--max-log-bytes", std::to_string(cfg.agent.max_log_bytes)};
+                      "--max-log-bytes", std::to_string(cfg.agent.max_log_bytes),
+                      "--max-file-bytes", std::to_string(cfg.agent.max_file_bytes)};
           for (const auto& a : cfg.agent.command) job.args.insert(job.args.end(), {"--agent-arg", a});
           for (const auto& e : cfg.agent.pass_env) job.args.insert(job.args.end(), {"--pass-env", e});
           for (const auto& e : cfg.agent.rate_limit_patterns) job.args.insert(job.args.end(), {"--rate-limit-pattern", e});

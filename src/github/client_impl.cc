@@ -487,7 +487,8 @@ class RestGitHubClient final : public Client {
   }
   Result<std::optional<std::string>> GetFileContent(const RepoRef& repo, const std::string& path,
                                                     const std::string& ref) override {
-    auto j = Do(repo, "GET", R(repo) + "/contents/" + path + (ref.empty() ? "" : "?ref=" + Enc(ref)));
+    const std::string target = ref.empty() ? path : path + "?ref=" + Enc(ref);
+    auto j = Do(repo, "GET", R(repo) + "/contents/" + target);
     if (!j.ok()) {
       if (j.error().code() == ErrorCode::kNotFound) return std::optional<std::string>();
       return j.error();

@@ -342,7 +342,9 @@ TEST(SandboxTest, CompletesDespiteGitHubFaults) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
   auto opts = Options(dir, 11);
-  opts.fault_fraction = 0.1;
+  // 10% by default; WAVEBOT_FAULT_FRACTION=0.3 (or 0, for the baseline count) for docs/reliability.md.
+  const char* fraction = std::getenv("WAVEBOT_FAULT_FRACTION");
+  opts.fault_fraction = fraction && *fraction ? std::atof(fraction) : 0.1;
   auto s = cli::Scenario::Start(opts);
   ASSERT_TRUE(s.ok()) << s.error().message();
   auto summary = (*s)->Run(seconds(100));
@@ -355,15 +357,22 @@ TEST(SandboxTest, CompletesDespiteGitHubFaults) {
       faults++;
     }
   }
-  EXPECT_GT(faults, 0);
+  if (opts.fault_fraction > 0) {
+    EXPECT_GT(faults, 0);
+  }
   // Retry-After was honoured: rate-limit answers carrying it were sent, and no credential that got one
   // sent another request before its time was up.
-  EXPECT_GT((*s)->simulator()->retry_after_answers(), 0);
+  if (opts.fault_fraction > 0) {
+    EXPECT_GT((*s)->simulator()->retry_after_answers(), 0);
+  }
   auto violations = (*s)->simulator()->RetryAfterViolations();
-  EXPECT_TRUE(violations.empty()) << violations.size() << " requests broke a Retry-After, first: " << violations.front();
-  std::printf("faults: %d of %lld REST requests answered with a fault, %lld with Retry-After\n", faults,
+  EXPECT_TRUE(violations.empty()) << violations.size() << " requests broke a Retry-After, first: "
+                                  << (violations.empty() ? "" : violations.front());
+  std::printf("faults-result fraction=%.2f faults=%d requests=%lld retry_after=%lld violations=%zu seconds=%.1f\n",
+              opts.fault_fraction, faults,
               static_cast<long long>((*s)->simulator()->request_count()),
-              static_cast<long long>((*s)->simulator()->retry_after_answers()));
+              static_cast<long long>((*s)->simulator()->retry_after_answers()), violations.size(),
+              summary.elapsed.count() / 1000.0);
   // Check the end state without faults in the way of the observer.
   (*s)->simulator()->SetFaultConfig(sandbox::FaultConfig{});
   ExpectEpicCompletedCleanly(s->get());

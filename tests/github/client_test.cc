@@ -474,6 +474,13 @@ TEST_F(ClientTest, ConflictingPullIsNotMergeable) {
 }
 
 TEST_F(ClientTest, WorkflowDispatch) {
+  // GitHub dispatches only a workflow file on the ref that declares the trigger and the inputs.
+  ASSERT_TRUE(sim_->CommitFiles(kRepo, "main",
+                                {{".github/workflows/wavebot.yml",
+                                  "on:\n  workflow_dispatch:\n    inputs:\n      ticket:\n        required: true\n"
+                                  "jobs:\n  run:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ inputs.ticket }}\n"}},
+                                "Add a workflow", "alice")
+                  .ok());
   ASSERT_TRUE(client_->DispatchWorkflow(kRepo, "wavebot.yml", "main", {{"ticket", "3"}}).ok());
   github::WorkflowRunFilter f;
   f.event = "workflow_dispatch";
