@@ -347,7 +347,7 @@ TEST(SandboxTest, CompletesDespiteGitHubFaults) {
   opts.fault_fraction = fraction && *fraction ? std::atof(fraction) : 0.1;
   auto s = cli::Scenario::Start(opts);
   ASSERT_TRUE(s.ok()) << s.error().message();
-  auto summary = (*s)->Run(seconds(100));
+  auto summary = (*s)->Run(seconds(static_cast<int>(100 * (1 + 10 * opts.fault_fraction))));
   ASSERT_TRUE(summary.complete) << summary.reason;
   // The faults did happen: some REST answers were 5xx or 429.
   int faults = 0;
