@@ -27,6 +27,8 @@ if(NOT OpenSSL_FOUND)
 endif()
 
 wavebot_require_pkg(HTTPLIB cpp-httplib libcpp-httplib-dev)
+# The GitHub API client's transport (docs/github.md: why libcurl).
+wavebot_require_pkg(CURL libcurl libcurl4-openssl-dev)
 wavebot_require_pkg(LIBGIT2 libgit2 libgit2-dev)
 wavebot_require_pkg(SQLITE3 sqlite3 libsqlite3-dev)
 wavebot_require_pkg(CMARK_GFM libcmark-gfm libcmark-gfm-dev)

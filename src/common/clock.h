@@ -2,10 +2,28 @@
 // tested by advancing a fake clock instead of sleeping.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 
 namespace wavebot {
+
+// A one-way "the process is stopping" flag that wakes whoever waits on it: `wavebot serve` stops it on
+// SIGTERM so that every wait (retry backoffs, Retry-After pauses, transfers in flight) ends at once.
+// Thread-safe; never reset.
+class StopSignal {
+ public:
+  void Stop();
+  bool stopped() const { return stopped_.load(std::memory_order_acquire); }
+  // Waits up to `d` of real time; returns false when stopped first (or already), true otherwise.
+  bool WaitFor(std::chrono::milliseconds d) const;
+
+ private:
+  std::atomic<bool> stopped_{false};
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+};
 
 class Clock {
  public:
@@ -14,6 +32,9 @@ class Clock {
   virtual std::chrono::system_clock::time_point Now() const = 0;
   // Blocks the caller for `d` of this clock's time. A fake clock advances instead. Thread-safe.
   virtual void SleepFor(std::chrono::milliseconds d) = 0;
+  // Like SleepFor, but returns false at once (without waiting the rest) when `stop` is or becomes
+  // stopped; true when the whole of `d` passed. A null `stop` is SleepFor. Thread-safe.
+  virtual bool SleepFor(std::chrono::milliseconds d, const StopSignal* stop);
 };
 
 // The process's real clock. Never null; not owned by the caller.
@@ -35,6 +56,11 @@ class FakeClock final : public Clock {
     std::lock_guard lock(mu_);
     now_ += d;
     slept_ += d;
+  }
+  bool SleepFor(std::chrono::milliseconds d, const StopSignal* stop) override {
+    if (stop != nullptr && stop->stopped()) return false;
+    SleepFor(d);
+    return true;
   }
   void Advance(std::chrono::milliseconds d) {
     std::lock_guard lock(mu_);

@@ -25,6 +25,7 @@ enum class ErrorCode {
   kIo,                  // filesystem or process failure
   kFailedPrecondition,  // the system is not in a state where this can run
   kInternal,            // a bug
+  kCancelled,           // the process is stopping (StopSignal); nothing was decided, try again after a restart
 };
 
 const char* ErrorCodeName(ErrorCode code);

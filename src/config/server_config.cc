@@ -92,6 +92,7 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
         {"app_id", Set(&c.app_id, str)},
         {"private_key_file", Set(&c.private_key_file, str)},
         {"token", secret(&c.token)},
+        {"ca_bundle", Set(&c.github_ca_bundle, str)},
         {"resync_interval", Set(&c.resync_interval, duration)},
         {"redelivery_interval", Set(&c.redelivery_interval, duration)},
     };
@@ -175,6 +176,7 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
   get("WAVEBOT_APP_ID", &c.app_id);
   get("WAVEBOT_PRIVATE_KEY_FILE", &c.private_key_file);
   get("WAVEBOT_TOKEN", &c.token);
+  get("WAVEBOT_GITHUB_CA_BUNDLE", &c.github_ca_bundle);
   get("WAVEBOT_ADMIN_TOKEN", &c.admin_token);
   if (get("WAVEBOT_EXECUTOR", &s)) {
     if (s != "local" && s != "actions") {

@@ -28,6 +28,7 @@ struct ServerConfig {
   std::string app_id;                           // WAVEBOT_APP_ID (or the client id)
   std::string private_key_file;                 // WAVEBOT_PRIVATE_KEY_FILE
   std::string token;                            // WAVEBOT_TOKEN: personal-access-token mode
+  std::string github_ca_bundle;                 // WAVEBOT_GITHUB_CA_BUNDLE: PEM CAs for the API ("" = system)
   std::chrono::seconds resync_interval{300};
   std::chrono::seconds redelivery_interval{600};
   // Executors

@@ -8,6 +8,7 @@
 #include "agents/actions_routes.h"
 #include "agents/local_executor.h"
 #include "agents/process_runner.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "dashboard/dashboard.h"
 #include "git/file_lock.h"
@@ -62,6 +63,9 @@ struct App::Parts {
   std::unique_ptr<http::Ingress> ingress;
   std::unique_ptr<github::Redeliverer> redeliverer;
   std::thread redelivery_thread;
+  // Fired first by Stop(): every GitHub call's wait and transfer ends at once (kCancelled), so a pass
+  // stuck retrying an unreachable GitHub cannot hold the process past SIGTERM.
+  StopSignal stop;
   std::mutex mu;
   std::condition_variable cv;
   bool stopping = false;  // guarded by mu
@@ -123,6 +127,8 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   go.app_id = cfg.app_id;
   go.private_key_pem = options.private_key_pem;
   go.token = cfg.token;
+  go.stop = &parts->stop;
+  go.ca_bundle = cfg.github_ca_bundle;
   if (has_credentials) {
   auto client = github::NewClient(go);
   if (!client.ok()) return client.error().Wrap("GitHub client");
@@ -272,6 +278,7 @@ void App::Stop() {
     if (p.stopping) return;
     p.stopping = true;
   }
+  p.stop.Stop();
   p.cv.notify_all();
   if (p.redelivery_thread.joinable()) p.redelivery_thread.join();
   if (p.started) {

@@ -24,6 +24,7 @@
 
 namespace wavebot {
 class Clock;
+class StopSignal;
 }
 
 namespace wavebot::github {
@@ -173,6 +174,11 @@ struct ClientOptions {
   uint64_t jitter_seed = 0;                    // 0 = random
   Clock* clock = nullptr;                      // null = RealClock()
   std::string user_agent = "wavebot";
+  // When it fires every wait ends and transfers in flight are aborted: calls fail with kCancelled.
+  // Not owned; must outlive the client. Null: calls are never cancelled.
+  const StopSignal* stop = nullptr;
+  // PEM bundle of CAs trusted for the API (a GHES behind a corporate CA); empty: the system's.
+  std::string ca_bundle;
 };
 
 // Builds the REST client. Fails (kInvalidArgument) on a bad URL or a private key that does not parse.

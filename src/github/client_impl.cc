@@ -1,6 +1,8 @@
 // The REST implementation of github::Client: builds GitHub's requests and parses its JSON into the
 // plain types of github/types.h.
 #include <nlohmann/json.hpp>
+#include <functional>
+#include <optional>
 #include <set>
 
 #include "common/clock.h"
@@ -187,6 +189,52 @@ class RestGitHubClient final : public Client {
     if (res->body.empty()) return json();
     return Parse(res->body, method + " " + path);
   }
+  // A POST that creates something. `find` looks the object up when an attempt's answer was lost
+  // (RestRequest::find_landed): it returns the object, nullopt when it is not there, or an error.
+  using Finder = std::function<Result<std::optional<json>>()>;
+  Result<json> Create(const RepoRef& repo, const std::string& path, const json& body, Finder find) {
+    RestRequest req;
+    req.method = "POST";
+    req.path = path;
+    req.repo = repo;
+    req.body = body.dump();
+    if (find) {
+      req.find_landed = [find]() -> Result<std::optional<HttpResponse>> {
+        auto found = find();
+        if (!found.ok()) return found.error();
+        if (!found->has_value()) return std::optional<HttpResponse>();
+        HttpResponse r;
+        r.status = 201;
+        r.body = (*found)->dump();
+        return std::optional<HttpResponse>(std::move(r));
+      };
+    }
+    auto res = rest_->Call(req);
+    if (!res.ok()) return res.error();
+    if (res->body.empty()) return json();
+    return Parse(res->body, "POST " + path);
+  }
+  // A POST whose repeat is harmless (GitHub answers the second with the same object or a no-op).
+  Result<json> Repeatable(const RepoRef& repo, const std::string& path, const json& body) {
+    RestRequest req;
+    req.method = "POST";
+    req.path = path;
+    req.repo = repo;
+    req.body = body.dump();
+    req.idempotent = true;
+    auto res = rest_->Call(req);
+    if (!res.ok()) return res.error();
+    if (res->body.empty()) return json();
+    return Parse(res->body, "POST " + path);
+  }
+  // The last item of `items` for which `match` holds.
+  static std::optional<json> LastMatch(const std::vector<json>& items, const std::function<bool(const json&)>& match) {
+    for (auto it = items.rbegin(); it != items.rend(); ++it) {
+      if (match(*it)) return *it;
+    }
+    return std::nullopt;
+  }
+
   // Every page's array items (or the items under `key` for wrapped lists like check runs).
   Result<std::vector<json>> All(const RepoRef& repo, const std::string& path, const char* key = nullptr,
                                 AuthMode auth = AuthMode::kInstallation) {
@@ -244,7 +292,7 @@ class RestGitHubClient final : public Client {
   }
   Result<std::vector<std::string>> AddLabels(const RepoRef& repo, int64_t number,
                                              const std::vector<std::string>& labels) override {
-    auto j = Do(repo, "POST", R(repo) + "/issues/" + std::to_string(number) + "/labels", json{{"labels", labels}});
+    auto j = Repeatable(repo, R(repo) + "/issues/" + std::to_string(number) + "/labels", json{{"labels", labels}});
     if (!j.ok()) return j.error();
     std::vector<std::string> out;
     if (j->is_array()) {
@@ -258,7 +306,14 @@ class RestGitHubClient final : public Client {
     return OkStatus();
   }
   Result<Comment> CreateComment(const RepoRef& repo, int64_t number, const std::string& body) override {
-    auto j = Do(repo, "POST", R(repo) + "/issues/" + std::to_string(number) + "/comments", json{{"body", body}});
+    // Lost answer: the comment landed if one with exactly this body is there (every comment wavebot
+    // writes starts with its own hidden marker, so an equal body is this write).
+    const std::string path = R(repo) + "/issues/" + std::to_string(number) + "/comments";
+    auto j = Create(repo, path, json{{"body", body}}, [this, repo, path, body]() -> Result<std::optional<json>> {
+      auto items = All(repo, path);
+      if (!items.ok()) return items.error();
+      return LastMatch(*items, [&](const json& c) { return Str(c, "body") == body; });
+    });
     if (!j.ok()) return j.error();
     return ToComment(*j);
   }
@@ -286,7 +341,8 @@ class RestGitHubClient final : public Client {
     if (!kContents.count(content)) {
       return Error(ErrorCode::kInvalidArgument, "'" + content + "' is not a GitHub reaction");
     }
-    auto j = Do(repo, "POST", path, json{{"content", content}});
+    // GitHub answers a repeated reaction of the same user and content with the existing one (200).
+    auto j = Repeatable(repo, path, json{{"content", content}});
     if (!j.ok()) return j.error();
     return Reaction{Int(*j, "id"), Str(*j, "content"), Login(*j, "user")};
   }
@@ -315,7 +371,19 @@ class RestGitHubClient final : public Client {
     return ToRef(*j);
   }
   Result<GitRef> CreateRef(const RepoRef& repo, const std::string& ref, const std::string& sha) override {
-    auto j = Do(repo, "POST", R(repo) + "/git/refs", json{{"ref", ref}, {"sha", sha}});
+    // Lost answer: the ref landed if it exists at `sha` (at another sha it is someone else's: the
+    // write is sent again and GitHub answers "Reference already exists").
+    auto j = Create(repo, R(repo) + "/git/refs", json{{"ref", ref}, {"sha", sha}},
+                    [this, repo, ref, sha]() -> Result<std::optional<json>> {
+                      const std::string short_ref = ref.rfind("refs/", 0) == 0 ? ref.substr(5) : ref;
+                      auto got = Do(repo, "GET", R(repo) + "/git/ref/" + Enc(short_ref, true));
+                      if (!got.ok()) {
+                        if (got.error().code() == ErrorCode::kNotFound) return std::optional<json>();
+                        return got.error();
+                      }
+                      if (!got->is_object() || ToRef(*got).sha != sha) return std::optional<json>();
+                      return std::optional<json>(*got);
+                    });
     if (!j.ok()) return j.error();
     return ToRef(*j);
   }
@@ -329,7 +397,14 @@ class RestGitHubClient final : public Client {
   Result<PullRequest> CreatePull(const RepoRef& repo, const NewPullRequest& p) override {
     json b = {{"title", p.title}, {"head", p.head}, {"base", p.base}, {"body", p.body}};
     if (p.draft) b["draft"] = true;
-    auto j = Do(repo, "POST", R(repo) + "/pulls", b);
+    const std::string head = p.head.find(':') == std::string::npos ? repo.owner + ":" + p.head : p.head;
+    // Lost answer: the PR landed if an open one from this head into this base exists.
+    auto j = Create(repo, R(repo) + "/pulls", b, [this, repo, head, p]() -> Result<std::optional<json>> {
+      auto items = All(repo, R(repo) + "/pulls?state=open&head=" + Enc(head) + "&base=" + Enc(p.base));
+      if (!items.ok()) return items.error();
+      if (items->empty()) return std::optional<json>();
+      return std::optional<json>(items->front());
+    });
     if (j.ok()) return ToPull(*j);
     if (j.error().code() != ErrorCode::kAlreadyExists) return j.error();
     // Idempotent create: the PR from this head into this base already exists, so find it.
@@ -382,7 +457,15 @@ class RestGitHubClient final : public Client {
       return Error(ErrorCode::kInvalidArgument, "a check run needs a name and a head sha");
     }
     WAVEBOT_RETURN_IF_ERROR(ValidateCheckRun(spec));
-    auto j = Do(repo, "POST", R(repo) + "/check-runs", CheckRunBody(spec));
+    // Lost answer: the check run landed if the head has one of this name (and external_id, when set).
+    auto j = Create(repo, R(repo) + "/check-runs", CheckRunBody(spec), [this, repo, spec]() -> Result<std::optional<json>> {
+      auto items = All(repo, R(repo) + "/commits/" + Enc(spec.head_sha, true) + "/check-runs?check_name=" + Enc(spec.name),
+                       "check_runs");
+      if (!items.ok()) return items.error();
+      return LastMatch(*items, [&](const json& c) {
+        return Str(c, "name") == spec.name && (spec.external_id.empty() || Str(c, "external_id") == spec.external_id);
+      });
+    });
     if (!j.ok()) return j.error();
     return ToCheckRun(*j);
   }
@@ -465,7 +548,10 @@ class RestGitHubClient final : public Client {
                           const std::map<std::string, std::string>& inputs) override {
     json b = {{"ref", ref}};
     if (!inputs.empty()) b["inputs"] = inputs;
-    auto j = Do(repo, "POST", R(repo) + "/actions/workflows/" + Enc(workflow) + "/dispatches", b);
+    // A dispatch creates a run that cannot be told from another by its inputs through the API, so a
+    // lost answer is not retried here (no finder): the executor's own deadline re-dispatches, and a
+    // second job's claim of the same run is refused (docs/runners.md).
+    auto j = Create(repo, R(repo) + "/actions/workflows/" + Enc(workflow) + "/dispatches", b, nullptr);
     if (!j.ok()) return j.error();
     return OkStatus();
   }
@@ -569,6 +655,7 @@ class RestGitHubClient final : public Client {
     req.method = "POST";
     req.path = "/app/installations/" + std::to_string(installation_id) + "/access_tokens";
     req.auth = AuthMode::kApp;
+    req.idempotent = true;  // a second token is harmless
     auto res = rest_->Call(req);
     if (!res.ok()) return res.error();
     auto j = Parse(res->body, req.path);
@@ -591,6 +678,7 @@ class RestGitHubClient final : public Client {
     req.method = "POST";
     req.path = "/app/hook/deliveries/" + std::to_string(delivery_id) + "/attempts";
     req.auth = AuthMode::kApp;
+    req.idempotent = true;  // a second redelivery carries the same X-GitHub-Delivery, which the store dedupes
     auto res = rest_->Call(req);
     if (!res.ok()) return res.error();
     return OkStatus();
@@ -619,7 +707,10 @@ Result<std::unique_ptr<Client>> NewClient(const ClientOptions& options) {
     if (!k.ok()) return k.error().Wrap("WAVEBOT_PRIVATE_KEY_FILE");
     key = *k;
   }
-  auto rest = std::make_unique<RestClient>(options, key, NewHttplibTransport());
+  TransportOptions transport;
+  transport.stop = options.stop;
+  transport.ca_bundle = options.ca_bundle;
+  auto rest = std::make_unique<RestClient>(options, key, NewCurlTransport(transport));
   return std::unique_ptr<Client>(new RestGitHubClient(std::move(rest)));
 }
 

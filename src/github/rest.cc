@@ -183,6 +183,7 @@ Result<std::string> RestClient::TokenForInstallation(int64_t installation_id) {
   req.method = "POST";
   req.path = "/app/installations/" + std::to_string(installation_id) + "/access_tokens";
   req.auth = AuthMode::kApp;
+  req.idempotent = true;  // a second token is harmless
   auto res = Call(req);
   if (!res.ok()) return res.error().Wrap("creating an installation token");
   auto j = json::parse(res->body, nullptr, false);
@@ -239,18 +240,53 @@ void RestClient::InvalidateToken(const RestRequest& req) {
   tokens_.erase(id);
 }
 
+bool RestClient::Wait(milliseconds d) { return clock_->SleepFor(d, options_.stop); }
+
+std::string RestClient::CredentialOf(const RestRequest& req) {
+  switch (req.auth) {
+    case AuthMode::kNone: return "none";
+    case AuthMode::kApp: return "app";
+    case AuthMode::kInstallation: {
+      if (!options_.token.empty()) return "pat";
+      if (options_.installation_id != 0) return "installation:" + std::to_string(options_.installation_id);
+      std::lock_guard lock(mu_);
+      auto it = installations_.find(req.repo.FullName());
+      // Not yet looked up: the lookup itself is an App call, so the App's pause is the one to honour.
+      return it == installations_.end() ? "app" : "installation:" + std::to_string(it->second);
+    }
+  }
+  return "none";
+}
+
+namespace {
+
+Error Cancelled(const RestRequest& req) {
+  return Error(ErrorCode::kCancelled, req.method + " " + PathOf(req.path) + ": wavebot is stopping");
+}
+
+// GitHub may have carried out a request it answered with one of these (a gateway or a timeout between
+// its front end and the service): a creating write is then "outcome unknown", not "failed".
+bool MayHaveBeenCarriedOut(int status) { return status >= 500; }
+
+}  // namespace
+
 Result<HttpResponse> RestClient::Call(const RestRequest& req) {
-  auto deadline = clock_->Now() + options_.call_deadline;
+  const auto deadline = clock_->Now() + options_.call_deadline;
+  const bool creating = req.method == "POST" && !req.idempotent;
   int server_errors = 0;
   int secondary_waits = 0;
   bool refreshed_token = false;
+  bool check_landed = false;  // an earlier attempt's answer was lost: look before sending again
   while (true) {
-    // Another call was told to wait (Retry-After): so is this one.
+    if (options_.stop != nullptr && options_.stop->stopped()) return Cancelled(req);
+    const std::string credential = CredentialOf(req);
+    // Another call with this credential was told to wait (Retry-After): so is this one.
     {
       std::chrono::system_clock::time_point until;
       {
         std::lock_guard lock(mu_);
-        until = paused_until_;
+        auto it = paused_until_.find(credential);
+        if (it != paused_until_.end()) until = it->second;
       }
       const auto now = clock_->Now();
       if (until > now) {
@@ -258,40 +294,71 @@ Result<HttpResponse> RestClient::Call(const RestRequest& req) {
           return Error(ErrorCode::kRateLimited, req.method + " " + PathOf(req.path) +
                                                     ": GitHub asked to wait (Retry-After) past this call's deadline");
         }
-        clock_->SleepFor(std::chrono::duration_cast<milliseconds>(until - now) + milliseconds(1));
+        if (!Wait(std::chrono::duration_cast<milliseconds>(until - now) + milliseconds(1))) return Cancelled(req);
       }
     }
     // A known exhausted primary limit: wait for the reset instead of spending a request on a 403.
     if (req.auth != AuthMode::kNone) {
       int64_t wait_s = 0;
+      int64_t reset = 0;
       {
         std::lock_guard lock(mu_);
-        if (rate_.remaining == 0 && rate_.reset_unix > ToUnix(clock_->Now())) {
-          wait_s = rate_.reset_unix - ToUnix(clock_->Now()) + 1;
+        const RateLimitState& r = rates_[credential];
+        if (r.remaining == 0 && r.reset_unix > ToUnix(clock_->Now())) {
+          wait_s = r.reset_unix - ToUnix(clock_->Now()) + 1;
+          reset = r.reset_unix;
         }
       }
       if (wait_s > 0) {
         if (clock_->Now() + seconds(wait_s) > deadline || seconds(wait_s) > options_.max_single_wait) {
           return Error(ErrorCode::kRateLimited, req.method + " " + PathOf(req.path) +
-                                                    ": primary rate limit exhausted until " +
-                                                    std::to_string(rate_.reset_unix) + " (past this call's deadline)");
+                                                    ": primary rate limit exhausted until " + std::to_string(reset) +
+                                                    " (past this call's deadline)");
         }
-        spdlog::warn("github: primary rate limit exhausted; waiting {} s for the reset", wait_s);
-        clock_->SleepFor(seconds(wait_s));
+        spdlog::warn("github: primary rate limit of {} exhausted; waiting {} s for the reset", credential, wait_s);
+        if (!Wait(seconds(wait_s))) return Cancelled(req);
         std::lock_guard lock(mu_);
-        rate_.remaining = -1;
+        rates_[credential].remaining = -1;
       }
     }
 
-    auto res = CallOnce(req, deadline);
+    if (check_landed) {
+      // The lookup is a read of its own (with its own retries); an error means "ask again later".
+      auto landed = req.find_landed();
+      if (landed.ok() && landed->has_value()) {
+        spdlog::info("github: {} {}: the earlier attempt had landed (its answer was lost); not sending it again",
+                     req.method, PathOf(req.path));
+        return **landed;
+      }
+      if (!landed.ok()) {
+        if (landed.error().code() == ErrorCode::kCancelled) return landed.error();
+        ++server_errors;
+        milliseconds wait = Jitter(milliseconds(std::min<int64_t>(60'000, 1000LL << std::min(server_errors - 1, 6))));
+        if (clock_->Now() + wait > deadline) {
+          return Error(ErrorCode::kUnavailable, req.method + " " + PathOf(req.path) +
+                                                    ": its answer was lost and looking it up failed (" +
+                                                    landed.error().message() + ") — giving up at this call's deadline");
+        }
+        if (!Wait(wait)) return Cancelled(req);
+        continue;
+      }
+      check_landed = false;
+    }
+
+    bool may_have_landed = false;
+    auto res = CallOnce(req, &may_have_landed);
+    // The first call for a repository looks its installation up: only now is its credential known.
+    const std::string answered_as = CredentialOf(req);
     milliseconds wait{0};
     std::string why;
+    bool lost_answer = false;
     if (!res.ok()) {
       if (res.error().code() != ErrorCode::kUnavailable) return res.error();
       // Connection error: jittered exponential backoff from 1 s, capped at a minute.
       ++server_errors;
       wait = Jitter(milliseconds(std::min<int64_t>(60'000, 1000LL << std::min(server_errors - 1, 6))));
       why = res.error().message();
+      lost_answer = may_have_landed;
     } else {
       const HttpResponse& r = *res;
       if (r.status < 300 || r.status == 302 || r.status == 304) return res;
@@ -301,13 +368,11 @@ Result<HttpResponse> RestClient::Call(const RestRequest& req) {
         InvalidateToken(req);
         continue;
       }
+      const int64_t retry_after = ParseInt(r.Header("retry-after"), -1);
       if (IsRateLimited(r)) {
-        int64_t retry_after = ParseInt(r.Header("retry-after"), -1);
         if (retry_after >= 0) {
           wait = seconds(std::max<int64_t>(retry_after, 1));
           why = "secondary rate limit, retry-after " + std::to_string(retry_after) + " s";
-          std::lock_guard lock(mu_);
-          paused_until_ = std::max(paused_until_, clock_->Now() + wait);
         } else if (r.Header("x-ratelimit-remaining") == "0") {
           int64_t reset = ParseInt(r.Header("x-ratelimit-reset"), 0);
           wait = seconds(std::max<int64_t>(reset - ToUnix(clock_->Now()) + 1, 1));
@@ -322,9 +387,18 @@ Result<HttpResponse> RestClient::Call(const RestRequest& req) {
       } else if (r.status >= 500) {
         ++server_errors;
         wait = Jitter(milliseconds(std::min<int64_t>(60'000, 1000LL << std::min(server_errors - 1, 6))));
-        why = "server error " + std::to_string(r.status);
+        // Retry-After on any status (RFC 9110 §10.2.3): never sooner than the server asked.
+        if (retry_after >= 0) wait = std::max<milliseconds>(wait, seconds(retry_after));
+        why = "server error " + std::to_string(r.status) +
+              (retry_after >= 0 ? ", retry-after " + std::to_string(retry_after) + " s" : std::string());
+        lost_answer = MayHaveBeenCarriedOut(r.status);
       } else {
         return ErrorFromResponse(req.method, req.path, r);
+      }
+      if (retry_after >= 0) {
+        std::lock_guard lock(mu_);
+        auto& until = paused_until_[answered_as];
+        until = std::max(until, clock_->Now() + wait);
       }
       if (clock_->Now() + wait > deadline) {
         Error e = ErrorFromResponse(req.method, req.path, r);
@@ -335,40 +409,60 @@ Result<HttpResponse> RestClient::Call(const RestRequest& req) {
     if (!res.ok() && clock_->Now() + wait > deadline) {
       return Error(ErrorCode::kUnavailable, why + " — giving up: this call's deadline passed");
     }
+    if (creating && lost_answer) {
+      if (!req.find_landed) {
+        return Error(ErrorCode::kUnavailable, req.method + " " + PathOf(req.path) + ": " + why +
+                                                  " — the request may have been carried out and cannot be looked "
+                                                  "up, so it is not sent again");
+      }
+      check_landed = true;
+      why += "; its answer was lost, so it is looked up before it is sent again";
+    }
     spdlog::warn("github: {} {}: {}; retrying in {} ms", req.method, PathOf(req.path), why, wait.count());
-    clock_->SleepFor(wait);
+    if (!Wait(wait)) return Cancelled(req);
   }
 }
 
-Result<HttpResponse> RestClient::CallOnce(const RestRequest& req, system_clock::time_point /*deadline*/) {
+Result<HttpResponse> RestClient::CallOnce(const RestRequest& req, bool* may_have_landed) {
   auto auth = Authorization(req);
-  if (!auth.ok()) return auth.error().code() == ErrorCode::kUnavailable
-                              ? Error(ErrorCode::kFailedPrecondition, auth.error().message())
-                              : auth.error();
-  std::string url = AbsoluteUrl(req.path);
-  std::map<std::string, std::string> headers = {
+  if (!auth.ok()) {
+    switch (auth.error().code()) {
+      case ErrorCode::kUnavailable: return Error(ErrorCode::kFailedPrecondition, auth.error().message());
+      default: return auth.error();
+    }
+  }
+  HttpRequest http;
+  http.method = req.method;
+  http.url = AbsoluteUrl(req.path);
+  http.body = req.body;
+  http.fresh_connection = req.method == "POST" && !req.idempotent;
+  http.headers = {
       {"Accept", "application/vnd.github+json"},
       {"X-GitHub-Api-Version", "2022-11-28"},
       {"User-Agent", options_.user_agent},
   };
-  if (!auth->empty()) headers["Authorization"] = *auth;
-  if (!req.body.empty()) headers["Content-Type"] = "application/json";
+  if (!auth->empty()) http.headers["Authorization"] = *auth;
+  if (!req.body.empty()) http.headers["Content-Type"] = "application/json";
   // ETags are per URL and per identity (different installations may see different things).
-  std::string cache_key = (req.auth == AuthMode::kInstallation ? req.repo.FullName() : "app") + " " + url;
+  std::string cache_key = (req.auth == AuthMode::kInstallation ? req.repo.FullName() : "app") + " " + http.url;
   bool conditional = req.method == "GET" && req.auth != AuthMode::kNone;
   if (conditional) {
     std::lock_guard lock(mu_);
     auto it = etag_cache_.find(cache_key);
-    if (it != etag_cache_.end()) headers["If-None-Match"] = it->second.etag;
+    if (it != etag_cache_.end()) http.headers["If-None-Match"] = it->second.etag;
   }
-  auto res = transport_->Send(req.method, url, headers, req.body);
+  const std::string credential = CredentialOf(req);
+  auto res = transport_->Send(http, may_have_landed);
   if (!res.ok()) return res;
   std::lock_guard lock(mu_);
   if (req.auth != AuthMode::kNone && !res->Header("x-ratelimit-remaining").empty()) {
-    rate_.limit = ParseInt(res->Header("x-ratelimit-limit"), -1);
-    rate_.remaining = ParseInt(res->Header("x-ratelimit-remaining"), -1);
-    rate_.reset_unix = ParseInt(res->Header("x-ratelimit-reset"), 0);
-    rate_.used = ParseInt(res->Header("x-ratelimit-used"), -1);
+    RateLimitState r;
+    r.limit = ParseInt(res->Header("x-ratelimit-limit"), -1);
+    r.remaining = ParseInt(res->Header("x-ratelimit-remaining"), -1);
+    r.reset_unix = ParseInt(res->Header("x-ratelimit-reset"), 0);
+    r.used = ParseInt(res->Header("x-ratelimit-used"), -1);
+    rate_ = r;
+    rates_[credential] = r;
   }
   if (conditional && res->status == 304) {
     auto it = etag_cache_.find(cache_key);

@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,6 +20,7 @@
 
 namespace wavebot {
 class Clock;
+class StopSignal;
 }
 
 namespace wavebot::github {
@@ -34,17 +37,40 @@ struct HttpResponse {
   }
 };
 
-// One HTTP exchange. Implementations must be thread-safe. A connection failure is kUnavailable.
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;  // absolute: "http://127.0.0.1:8080/repos/a/b"
+  std::map<std::string, std::string> headers;
+  std::string body;
+  // Send on a new connection, never a kept-alive one. libcurl sends a request again when a reused
+  // connection dies before any answer: right for reads, wrong for a write that is not idempotent (the
+  // server may have carried it out and closed without answering).
+  bool fresh_connection = false;
+};
+
+// One HTTP exchange. Implementations must be thread-safe. Redirects are NOT followed.
 class Transport {
  public:
   virtual ~Transport() = default;
-  // `url` is absolute ("http://127.0.0.1:8080/repos/a/b"). Redirects are NOT followed.
-  virtual Result<HttpResponse> Send(const std::string& method, const std::string& url,
-                                    const std::map<std::string, std::string>& headers, const std::string& body) = 0;
+  // Any answer, whatever its status, is a value. No answer is an error: kUnavailable (connection or
+  // transfer failed), kCancelled (the stop signal fired), kInvalidArgument (not an http(s) URL). On
+  // error `*may_have_landed` (never null) says whether the request may have reached the server.
+  virtual Result<HttpResponse> Send(const HttpRequest& request, bool* may_have_landed) = 0;
 };
 
-// cpp-httplib transport: https with certificate verification on, plain http for loopback.
-std::unique_ptr<Transport> NewHttplibTransport(std::chrono::seconds io_timeout = std::chrono::seconds(30));
+struct TransportOptions {
+  std::chrono::seconds connect_timeout{10};
+  std::chrono::seconds stall_timeout{60};   // less than a byte a second for this long ends a transfer
+  std::chrono::seconds total_timeout{300};  // one exchange, however slow its bytes
+  std::string ca_bundle;                    // PEM file of trusted CAs; empty: the system's
+  const StopSignal* stop = nullptr;         // aborts transfers in flight; not owned
+};
+
+// The libcurl transport (https with certificate verification, HTTP/2 when offered, HTTPS_PROXY and
+// NO_PROXY from the environment; plain http for loopback).
+std::unique_ptr<Transport> NewCurlTransport(TransportOptions options);
+// libcurl's version line ("libcurl/7.88.1 OpenSSL/3.0.15 zlib/... nghttp2/..."), for doctor and logs.
+std::string CurlVersion();
 
 enum class AuthMode {
   kInstallation,  // installation token of the repository's installation (or the PAT)
@@ -58,6 +84,16 @@ struct RestRequest {
   std::string body;  // JSON, empty for none
   AuthMode auth = AuthMode::kInstallation;
   RepoRef repo;  // for kInstallation in App mode
+  // A POST is taken as creating something, so its answer being lost (a 5xx, or a connection that failed
+  // after the request may have left) does not make it safe to send again. Set for a POST whose repeat
+  // is harmless (adding labels, minting a token).
+  bool idempotent = false;
+  // For a creating POST: finds out whether an attempt whose answer was lost was carried out, by looking
+  // the object up (a comment by its body, a PR by head, a check run by external_id, a ref by name).
+  // Returns the answer GitHub would have given (status 2xx and the object's JSON), nullopt when it did
+  // not land (then the write is sent again), or an error (then the lookup is tried again later). A
+  // creating POST without it is not retried after a lost answer: the call fails with kUnavailable.
+  std::function<Result<std::optional<HttpResponse>>()> find_landed;
 };
 
 // The last rate-limit headers seen.
@@ -97,7 +133,11 @@ class RestClient {
     HttpResponse response;
   };
 
-  Result<HttpResponse> CallOnce(const RestRequest& req, std::chrono::system_clock::time_point deadline);
+  Result<HttpResponse> CallOnce(const RestRequest& req, bool* may_have_landed);
+  // "app", "pat", "installation:<id>" or "none": whose rate limits and Retry-After pauses apply.
+  std::string CredentialOf(const RestRequest& req);
+  // Sleeps `d` unless the stop signal fires first (then false).
+  bool Wait(std::chrono::milliseconds d);
   Result<std::string> Authorization(const RestRequest& req);
   Result<int64_t> InstallationFor(const RepoRef& repo);
   Result<std::string> TokenForInstallation(int64_t installation_id);
@@ -115,10 +155,11 @@ class RestClient {
   std::map<int64_t, CachedToken> tokens_;             // guarded by mu_
   std::map<std::string, int64_t> installations_;      // guarded by mu_; repo full name -> id
   std::map<std::string, CachedResponse> etag_cache_;  // guarded by mu_; key: auth scope + url
-  RateLimitState rate_;                               // guarded by mu_
-  // A secondary rate limit's Retry-After holds every call of this client, not only the refused one
+  RateLimitState rate_;                               // guarded by mu_; the last seen, any credential
+  std::map<std::string, RateLimitState> rates_;       // guarded by mu_; per credential
+  // A Retry-After (on any status) holds every call made with that credential, not only the refused one
   // (GitHub: keep making requests while limited and the integration may be banned). Guarded by mu_.
-  std::chrono::system_clock::time_point paused_until_{};
+  std::map<std::string, std::chrono::system_clock::time_point> paused_until_;
   std::mt19937_64 rng_;                               // guarded by mu_
 };
 

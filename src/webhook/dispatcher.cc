@@ -59,6 +59,14 @@ Result<bool> Dispatcher::RunOnce() {
     WAVEBOT_RETURN_IF_ERROR(store_->Complete(d.id, store::DeliveryStatus::kDone, clock_->Now()));
     return true;
   }
+  if (st.error().code() == ErrorCode::kCancelled) {
+    // wavebot is stopping: not a failure of this delivery. It stays "processing", and the next start
+    // puts it back in the queue (RequeueProcessing), so it is neither lost nor charged an attempt.
+    spdlog::info("webhook: delivery {} ({}.{}) interrupted by shutdown; it runs again at the next start", d.id,
+                 d.event, d.action);
+    count("interrupted");
+    return true;
+  }
   const int failed = d.attempts + 1;
   if (failed >= options_.max_attempts) {
     spdlog::error("webhook: delivery {} ({}.{}) failed {} times, parked as dead: {}", d.id, d.event, d.action,
