@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "http/raw_socket.h"
+#include "support/raw_http_server.h"
 #include "store/database.h"
 #include "store/delivery_store.h"
 #include "store/temp_dir.h"
@@ -302,6 +303,69 @@ TEST(ServeProcessTest, HugeChunkedBodyAndDeepNestingAreRefusedWithBoundedMemory)
   kill(serve.pid(), SIGTERM);
   EXPECT_EQ(serve.Wait(20s), 0) << serve.Stderr();
 }
+
+
+// A maintainer's "/wave start", as GitHub delivers it.
+std::string WaveStartPayload() {
+  nlohmann::json j = {
+      {"action", "created"},
+      {"issue", {{"number", 1}, {"title", "Epic"}, {"body", ""}, {"state", "open"}, {"user", {{"login", "maintainer"}}},
+                 {"labels", nlohmann::json::array()}}},
+      {"comment", {{"id", 77}, {"body", "/wave start"}, {"user", {{"login", "maintainer"}}}}},
+      {"repository", {{"id", 5}, {"full_name", "octo/calc"}, {"name", "calc"}, {"owner", {{"login", "octo"}}},
+                      {"default_branch", "main"}}},
+      {"sender", {{"login", "maintainer"}}},
+      {"installation", {{"id", 9}}}};
+  return j.dump();
+}
+
+// SIGTERM with GitHub out of reach, in the two ways it can be: a server that takes the request and
+// never answers, and one that answers 503 with a five-minute Retry-After (inside the call's deadline,
+// so the client would wait it out). serve must be gone within docker's 10 s grace period, and the
+// delivery it was working on must wait for the next start.
+class SigtermWhileGitHubIsDown : public ::testing::TestWithParam<bool> {};
+
+TEST_P(SigtermWhileGitHubIsDown, ServeStopsWithin10sAndKeepsTheDelivery) {
+  const bool hang = GetParam();
+  wavebot::testing::RawHttpServer github([hang](const wavebot::testing::RawRequest&) {
+    wavebot::testing::RawAnswer a;
+    if (hang) {
+      a.hang = true;
+    } else {
+      a.bytes = wavebot::testing::RawResponse(503, "Service Unavailable", R"({"message":"down"})",
+                                              {"Retry-After: 300"});
+    }
+    return a;
+  });
+  wavebot::testing::TempDir dir;
+  auto env = Env(dir.path());
+  env["WAVEBOT_TOKEN"] = "ghp_sigterm_test";
+  env["WAVEBOT_GITHUB_API"] = github.url();
+  Child serve({WAVEBOT_BINARY, "serve"}, env);
+  int port = StartServe(serve);
+  ASSERT_GT(port, 0) << serve.Stderr();
+  httplib::Client c("127.0.0.1", port);
+  const std::string body = WaveStartPayload();
+  auto r = c.Post("/webhook",
+                  {{"X-GitHub-Event", "issue_comment"}, {"X-GitHub-Delivery", "sigterm-1"},
+                   {"X-Hub-Signature-256", webhook::ComputeSignature(kSecret, body)}},
+                  body, "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202);
+  ASSERT_TRUE(github.WaitForRequests(1)) << "serve never asked GitHub about the command\n" << serve.Stderr();
+  kill(serve.pid(), SIGTERM);
+  ASSERT_EQ(serve.Wait(10s), 0) << "serve was still running 10 s after SIGTERM\n" << serve.Stderr();
+
+  auto db = store::Database::Open({.path = dir.File("wavebot.db")});
+  ASSERT_TRUE(db.ok());
+  auto d = store::NewSqliteDeliveryStore(db->get())->Get("sigterm-1");
+  ASSERT_TRUE(d.ok()) << "the acknowledged delivery was lost";
+  EXPECT_TRUE(d->status == store::DeliveryStatus::kPending || d->status == store::DeliveryStatus::kProcessing)
+      << "the interrupted delivery must run again at the next start, not be " << store::DeliveryStatusName(d->status);
+}
+
+INSTANTIATE_TEST_SUITE_P(HangOrRetryAfter, SigtermWhileGitHubIsDown, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "NeverAnswers" : "RetryAfter300"; });
 
 }  // namespace
 }  // namespace wavebot
