@@ -144,6 +144,20 @@ int RunSandbox(const SandboxOptions& o) {
   }
   std::printf("\nreviews requested: %d, merges: %d, elapsed: %.1f s\n", summary.reviews_requested, summary.merges,
               summary.elapsed.count() / 1000.0);
+  {
+    // GitHub's budget, as the simulator counted it: 304s do not count against the primary rate limit,
+    // and content-creating requests (POST) are what the secondary limits cap.
+    int64_t all = 0, not_modified = 0, creating = 0;
+    for (const std::string& line : (*scenario)->simulator()->RequestLog()) {
+      ++all;
+      if (line.size() >= 4 && line.compare(line.size() - 4, 4, " 304") == 0) ++not_modified;
+      if (line.rfind("POST ", 0) == 0) ++creating;
+    }
+    const double merged = std::max(1, summary.merges);
+    std::printf("REST requests: %lld (%lld answered 304, %lld POST); per merged ticket: %.1f, %.1f without 304s\n",
+                static_cast<long long>(all), static_cast<long long>(not_modified), static_cast<long long>(creating),
+                static_cast<double>(all) / merged, static_cast<double>(all - not_modified) / merged);
+  }
   std::printf("look at: the epic's status comment and PRs in the simulator (%s/repos/%s/issues/1/comments),\n"
               "         wavebot's database %s/wavebot/wavebot.db, agent logs under %s/wavebot/engine/runner/logs\n",
               (*scenario)->simulator()->api_url().c_str(), Scenario::kRepo, so.data_dir.c_str(), so.data_dir.c_str());
