@@ -110,6 +110,15 @@ class Dashboard {
     return runs;
   }
 
+  // The newest run that ran an agent, whose log is the ticket's to show; null when none did. wavebot's
+  // own rebases are runs too, but run no agent and leave no log: showing one would blank the page.
+  static const AttemptRecord* NewestAgentRun(const std::vector<AttemptRecord>& sorted) {
+    for (auto it = sorted.rbegin(); it != sorted.rend(); ++it) {
+      if (it->mode != "rebase") return &*it;
+    }
+    return nullptr;
+  }
+
   // The ticket, its epic and runs; with `with_log`, the tail of the newest run's log.
   Result<TicketView> LoadTicket(int64_t id, bool with_log) {
     TicketView v;
@@ -122,10 +131,10 @@ class Dashboard {
     auto runs = store_->Attempts(id);
     if (!runs.ok()) return runs.error();
     v.runs = SortedRuns(std::move(*runs));
-    if (with_log && !v.runs.empty()) {
-      const AttemptRecord& last = v.runs.back();
-      v.log_attempt_id = last.id;
-      v.log_text = ReadLogTail(FindLogFile(options_.logs, v.ticket.number, last), options_.tail_bytes, nullptr);
+    const AttemptRecord* last = NewestAgentRun(v.runs);
+    if (with_log && last) {
+      v.log_attempt_id = last->id;
+      v.log_text = ReadLogTail(FindLogFile(options_.logs, v.ticket.number, *last), options_.tail_bytes, nullptr);
     }
     return v;
   }
@@ -235,8 +244,8 @@ class Dashboard {
         if (!send(SseEvent("state", state))) return;
       }
       std::vector<AttemptRecord> sorted = SortedRuns(std::move(*runs));
-      if (!sorted.empty()) {
-        const AttemptRecord& last = sorted.back();
+      if (const AttemptRecord* newest = NewestAgentRun(sorted)) {
+        const AttemptRecord& last = *newest;
         if (last.id != attempt) {  // a new run (or the first look): start over with its tail
           attempt = last.id;
           partial.clear();

@@ -37,7 +37,9 @@ std::string FindLogFile(const LogDirs& dirs, int64_t number, const engine::Attem
     if (!best.empty()) return best;
   }
   if (!dirs.executor.empty()) {
-    fs::path out = fs::path(dirs.executor) / ("attempt-" + std::to_string(attempt.id) + ".out.log");
+    // The local executor names it after the job id ("attempt-<id>") with every other character than
+    // [A-Za-z0-9] made '_' (local_executor.cc).
+    fs::path out = fs::path(dirs.executor) / ("attempt_" + std::to_string(attempt.id) + ".out.log");
     if (fs::is_regular_file(out, ec)) return out.string();
   }
   return "";

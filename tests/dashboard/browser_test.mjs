@@ -2,6 +2,7 @@
 // against a real `wavebot sandbox --serve` (simulator + wavebot + demo agent on loopback).
 //
 //   node browser_test.mjs --wavebot PATH --fixture PATH --demo-agent PATH [--screenshot PNG]
+//   (WAVEBOT_KEEP_TMP=1 keeps the temporary directory of a failed run: the sandbox log, database, agent logs)
 //
 // Checks: the epic page shows the waves; a ticket changes state while the page is watched (no reload);
 // the running ticket's log streams (Server-Sent Events); an action needs the admin token; issue text
@@ -180,7 +181,7 @@ try {
       throw e;
     }
   }, 20000);
-  await ticketPage.waitForFunction(() => document.getElementById('log').textContent.includes('gated-agent: the gate opened'), null, { timeout: 20000 });
+  await ticketPage.waitForFunction(() => document.getElementById('log').textContent.includes('gated-agent: the gate opened'), null, { timeout: 20000 }).catch(async (e) => { console.error('the ticket page shows log=', JSON.stringify(await ticketPage.textContent('#log')), 'status=', await ticketPage.textContent('#log-status'), 'state=', await ticketPage.textContent('#ticket-state')); throw e; });
   log('the log streamed a line written after the page was opened');
 
   // 6. The watched epic page shows #2 leave "running" without a reload.
@@ -222,5 +223,5 @@ try {
       new Promise((r) => setTimeout(() => r(false), 20000).unref())]);
     if (!stopped) { try { process.kill(-sandbox.pid, 'SIGKILL'); } catch {} }
   }
-  fs.rmSync(tmp, { recursive: true, force: true });
+  if (process.exitCode && process.env.WAVEBOT_KEEP_TMP) console.error(`kept ${tmp}`); else fs.rmSync(tmp, { recursive: true, force: true });
 }

@@ -120,6 +120,7 @@ class DashboardTest : public ::testing::Test {
     t2_ = (*saved)[0];
     t3_ = (*saved)[1];
     std::filesystem::create_directories(dir_.File("logs"));
+    std::filesystem::create_directories(dir_.File("executor"));
   }
 
   void StartServer(const std::string& admin_token, Actions* actions) {
@@ -127,6 +128,7 @@ class DashboardTest : public ::testing::Test {
     DashboardOptions o;
     o.admin_token = admin_token;
     o.logs.runner_logs = dir_.File("logs");
+    o.logs.executor = dir_.File("executor");
     o.poll_interval = std::chrono::milliseconds(20);
     Register(server_.get(), store_.get(), actions, o);
     ASSERT_TRUE(server_->Start().ok());
@@ -297,6 +299,46 @@ TEST_F(DashboardTest, LogApiAndStreamFollowARunningAgentLogUntilTheRunEnds) {
   ASSERT_TRUE(stream.WaitFor("event: state\ndata: pr_open\n\n"));
   ASSERT_TRUE(stream.WaitFor("event: end\ndata: succeeded\n\n"));
   EXPECT_TRUE(stream.WaitEnded());
+}
+
+// wavebot's own rebase of a ticket's PR is a run too, but runs no agent and has no log: the page and the
+// stream keep showing the agent's run (the browser test met this when a rebase followed the run).
+TEST_F(DashboardTest, ARebaseAfterTheAgentRunKeepsShowingTheAgentsLog) {
+  StartServer("", nullptr);
+  engine::AttemptRecord run = BeginRun(t2_);
+  const std::string log = dir_.File("logs/ticket-2-attempt-1-implement.log");
+  std::ofstream(log) << "the agent's line\n";
+  engine::TicketRecord t = *store_->GetTicket(t2_.id);
+  t.state = "pr_open";
+  run.state = "succeeded";
+  run.finished_at = std::chrono::system_clock::now();
+  run.log_path = log;
+  ASSERT_TRUE(store_->FinishAttempt(run, t).ok());
+  auto rebase = store_->BeginAttempt(t, "rebase", "rebase:abc", std::chrono::system_clock::now());
+  ASSERT_TRUE(rebase.ok());
+  rebase->state = "succeeded";
+  rebase->finished_at = std::chrono::system_clock::now();
+  ASSERT_TRUE(store_->FinishAttempt(*rebase, t).ok());
+
+  auto api = client_->Get(("/api/tickets/" + std::to_string(t2_.id) + "/log").c_str());
+  ASSERT_TRUE(api);
+  json j = json::parse(api->body);
+  EXPECT_EQ(j["attempt_id"], run.id);
+  EXPECT_EQ(j["text"], "the agent's line\n");
+  StreamReader stream(server_->port(), "/api/tickets/" + std::to_string(t2_.id) + "/log/stream");
+  ASSERT_TRUE(stream.WaitFor("event: reset\ndata: " + std::to_string(run.id) + "\n\n"));
+  ASSERT_TRUE(stream.WaitFor("event: log\ndata: the agent's line\n\n"));
+  ASSERT_TRUE(stream.WaitFor("event: end\ndata: succeeded\n\n"));
+}
+
+// Before the agent's own log exists, a running run shows the local executor's output log of its job.
+TEST_F(DashboardTest, ARunningRunWithoutAnAgentLogShowsTheExecutorsOutput) {
+  StartServer("", nullptr);
+  engine::AttemptRecord run = BeginRun(t2_);
+  std::ofstream(dir_.File("executor/attempt_" + std::to_string(run.id) + ".out.log")) << "run-ticket: fetching\n";
+  auto api = client_->Get(("/api/tickets/" + std::to_string(t2_.id) + "/log").c_str());
+  ASSERT_TRUE(api);
+  EXPECT_EQ(json::parse(api->body)["text"], "run-ticket: fetching\n");
 }
 
 TEST_F(DashboardTest, StopEndsAnOpenStreamPromptly) {
