@@ -86,11 +86,13 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
 
   // One wavebot per data directory: its database, leases and run files are this process's alone (which
   // is what lets Start() take back every lease a killed predecessor held).
-  auto lock = git::FileLock::TryAcquire((std::filesystem::path(cfg.data_dir) / "wavebot.lock").string());
+  const std::string lock_path = (std::filesystem::path(cfg.data_dir) / "wavebot.lock").string();
+  auto lock = git::FileLock::TryAcquire(lock_path);
   if (!lock.ok()) return lock.error().Wrap("data directory lock");
   if (!*lock) {
-    return Error(ErrorCode::kUnavailable, "another wavebot is using the data directory " + cfg.data_dir +
-                                              " (it holds " + cfg.data_dir + "/wavebot.lock)");
+    const std::string holders = git::FileLock::Holders(lock_path);
+    return Error(ErrorCode::kUnavailable, "another wavebot is using the data directory " + cfg.data_dir + " (it holds " +
+                                              lock_path + (holders.empty() ? "" : "; open in " + holders) + ")");
   }
   parts->data_dir_lock = std::move(*lock);
 

@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 
 namespace wavebot::git {
 namespace {
@@ -41,6 +43,29 @@ Result<std::unique_ptr<FileLock>> FileLock::TryAcquire(const std::string& path) 
   if (!r.ok()) return r.error();
   if (fd < 0) return std::unique_ptr<FileLock>();
   return std::unique_ptr<FileLock>(new FileLock(fd));
+}
+
+std::string FileLock::Holders(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path target = fs::weakly_canonical(path, ec);
+  std::string out;
+  for (const auto& proc : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = proc.path().filename().string();
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code e2;
+    for (const auto& fd : fs::directory_iterator(proc.path() / "fd", e2)) {
+      std::error_code e3;
+      if (fs::read_symlink(fd.path(), e3) != target || e3) continue;
+      std::string cmdline;
+      std::getline(std::ifstream(proc.path() / "cmdline"), cmdline);
+      for (char& c : cmdline) c = c == '\0' ? ' ' : c;
+      while (!cmdline.empty() && cmdline.back() == ' ') cmdline.pop_back();
+      out += (out.empty() ? "" : ", ") + ("pid " + pid) + (cmdline.empty() ? "" : " (" + cmdline.substr(0, 80) + ")");
+      break;
+    }
+  }
+  return out;
 }
 
 FileLock::~FileLock() {

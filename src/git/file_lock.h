@@ -15,6 +15,9 @@ class FileLock {
   static Result<std::unique_ptr<FileLock>> Acquire(const std::string& path);
   // Returns the lock when free now, nullptr when another holder has it, an error on I/O failure.
   static Result<std::unique_ptr<FileLock>> TryAcquire(const std::string& path);
+  // The processes that have `path` open, as "pid 123 (wavebot serve)" separated by ", ": who may hold
+  // the lock, for an error message. Empty when none is found (or /proc cannot be read).
+  static std::string Holders(const std::string& path);
   ~FileLock();
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
