@@ -24,6 +24,7 @@ namespace {
 struct RunTicketOptions {
   std::string repo, remote_base, data_dir, log_dir, prompt_file, branch, base, mode = "implement";
   std::string expect_remote_head, title, result_file;
+  std::string author_name = git::Identity{}.name, author_email = git::Identity{}.email;
   bool expect_set = false;
   int64_t ticket = 0;
   int attempt = 1;
@@ -113,6 +114,7 @@ int Run(const RunTicketOptions& o) {
   wo.remote_url = repo->second;
   wo.token = token;
   wo.keep_ignored_files = o.keep_ignored;
+  wo.identity = {o.author_name, o.author_email};
   auto ws = git::OpenWorkspace(wo);
   if (!ws.ok()) return ErrorExit(o, ws.error());
 
@@ -193,6 +195,9 @@ Command RunTicketCommand() {
             sub->add_option("--max-file-bytes", o->max_file_bytes, "Cap of any one file the agent writes (RLIMIT_FSIZE); 0 = none");
             sub->add_option("--title", o->title, "Title of the commit of the agent's leftovers");
             sub->add_option("--result-file", o->result_file, "Also write the JSON result here");
+            sub->add_option("--author-name", o->author_name, "Author and committer name of wavebot's commits");
+            sub->add_option("--author-email", o->author_email,
+                            "Author and committer email (GitHub's noreply address of the App's bot account)");
             return [o] { return Run(*o); };
           }};
 }

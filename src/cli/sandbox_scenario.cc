@@ -119,6 +119,7 @@ Result<std::unique_ptr<Scenario>> Scenario::Start(ScenarioOptions options) {
   so.webhook_secret = s->secret_;
   so.ci_command = "sh ./test.sh";
   so.seed = options.seed;
+  so.app_slug = options.app_slug;
   so.runner_timeout = options.runner_timeout;
   so.faults.server_error_fraction = options.fault_fraction / 2;
   so.faults.secondary_limit_fraction = options.fault_fraction / 2;
@@ -222,7 +223,6 @@ Result<std::unique_ptr<engine::App>> Scenario::MakeApp() {
   o.private_key_pem = sim_->app_private_key_pem();
   o.wavebot_binary = options_.wavebot_binary;
   o.git_base_url = sim_->api_url() + "/git";
-  o.bot_login = "wavebot[bot]";
   // No repo_config: wavebot reads the sample repository's own .github/wavebot.yml (see Seed), as it
   // reads every repository's.
   auto progress = options_.on_progress;

@@ -184,12 +184,42 @@ void Engine::ResyncLoop() {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Identity
+
+Result<github::BotIdentity> Engine::Identity(const std::string& repo) {
+  {
+    std::lock_guard lock(identity_mu_);
+    if (identity_) return *identity_;
+  }
+  auto id = github_->GetIdentity(Ref(repo));  // without the lock: IsOwnLogin must not wait on GitHub
+  if (!id.ok()) return id.error().Wrap("learning wavebot's own identity from GitHub (GET /app)");
+  if (!options_.bot_login.empty()) id->login = options_.bot_login;
+  std::lock_guard lock(identity_mu_);
+  if (!identity_) {
+    identity_ = *id;
+    spdlog::info("wavebot is {} on GitHub (user id {}); commits are authored {} <{}>", id->login, id->user_id,
+                 id->login, id->NoreplyEmail());
+  }
+  return *identity_;
+}
+
+bool Engine::IsOwnLogin(const std::string& login) {
+  if (login.empty()) return false;
+  if (!options_.bot_login.empty()) return login == options_.bot_login;
+  std::lock_guard lock(identity_mu_);
+  return identity_ && identity_->login == login;
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Webhooks
 
 Status Engine::HandleEvent(const webhook::Event& e) {
   const std::string& repo = e.repository.full_name;
   if (repo.empty()) return OkStatus();
-  if (!options_.bot_login.empty() && e.sender.login == options_.bot_login) return OkStatus();  // our own doing
+  // Learn who wavebot is at the first event (else each of its own costs a pass); a failure only means
+  // this event is looked at.
+  if (options_.bot_login.empty()) (void)Identity(repo);
+  if (IsOwnLogin(e.sender.login)) return OkStatus();  // our own doing
   if (e.As<webhook::IssueCommentEvent>()) {
     if (e.action != "created") return OkStatus();
     return HandleComment(e);

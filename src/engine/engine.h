@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -35,7 +36,9 @@ struct EngineOptions {
   std::string data_dir;          // prompts, run results, the runner's mirrors and worktrees
   std::string wavebot_binary;    // what the executor runs as `run-ticket`
   std::string git_base_url;      // clone URLs are <git_base_url>/<owner>/<name>.git
-  std::string bot_login;         // events caused by this login are ignored ("" = none)
+  // wavebot's own login: events it caused are ignored. "" (the default): learned from GitHub (GET /app:
+  // "<slug>[bot]"); set (WAVEBOT_BOT_LOGIN) it wins over what GitHub says.
+  std::string bot_login;
   int reconcile_workers = 2;
   int max_global_parallel = 64;  // fleet-wide cap on agent runs
   std::chrono::seconds resync_interval{300};
@@ -82,6 +85,10 @@ class Engine {
   Status ApplyCommand(const std::string& repo, int64_t epic_number, const core::Command& command, const std::string& actor);
 
   EngineStore* store() { return store_; }
+  // Who wavebot is on GitHub (github::Client::GetIdentity, asked with `repo`'s installation; with
+  // options_.bot_login as the login when set), asked once and then remembered; an error while GitHub
+  // cannot say. Thread-safe.
+  Result<github::BotIdentity> Identity(const std::string& repo);
 
  private:
   Engine(EngineOptions options, EngineStore* store, store::JobQueue* jobs, github::Client* github,
@@ -96,6 +103,8 @@ class Engine {
   Status AdoptOrphans();
   Status FinishRun(int64_t attempt_id, const std::string& result_json, int exit_code, const std::string& tail);
   Result<bool> MayCommand(const std::string& repo, const std::string& login);
+  // Whether `login` is wavebot itself (false while its identity is not known yet). Never calls GitHub.
+  bool IsOwnLogin(const std::string& login);
   void WorkerLoop(int index);
   void ResyncLoop();
 
@@ -111,6 +120,9 @@ class Engine {
   std::map<int64_t, std::unique_ptr<std::mutex>> epic_locks_;  // guarded by epic_mu_
   std::mutex perm_mu_;
   std::map<std::string, std::pair<bool, std::chrono::system_clock::time_point>> perm_cache_;  // guarded by perm_mu_
+
+  std::mutex identity_mu_;
+  std::optional<github::BotIdentity> identity_;  // guarded by identity_mu_
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -395,6 +395,8 @@ Status Engine::Reconcile(int64_t epic_id) {
           next.retry_mode.clear();
           next.note.clear();
           if (next.started_at.time_since_epoch().count() == 0) next.started_at = clock_->Now();
+          auto who = Identity(epic.repo);  // the run's commits are authored as wavebot's bot account
+          if (!who.ok()) return who.error();
           auto attempt = store_->BeginAttempt(next, core::RunModeName(action.mode), action.trigger, clock_->Now());
           if (!attempt.ok()) {
             if (attempt.error().code() == ErrorCode::kAlreadyExists) break;  // this step was taken before
@@ -512,7 +514,9 @@ Status Engine::Reconcile(int64_t epic_id) {
                       "--agent-preset", cfg.agent.preset,
                       "--agent-timeout", std::to_string(cfg.agent.timeout.count()),
                       "--max-log-bytes", std::to_string(cfg.agent.max_log_bytes),
-                      "--max-file-bytes", std::to_string(cfg.agent.max_file_bytes)};
+                      "--max-file-bytes", std::to_string(cfg.agent.max_file_bytes),
+                      "--author-name", who->login,
+                      "--author-email", who->NoreplyEmail()};
           for (const auto& a : cfg.agent.command) job.args.insert(job.args.end(), {"--agent-arg", a});
           for (const auto& e : cfg.agent.pass_env) job.args.insert(job.args.end(), {"--pass-env", e});
           for (const auto& e : cfg.agent.rate_limit_patterns) job.args.insert(job.args.end(), {"--rate-limit-pattern", e});
@@ -550,6 +554,9 @@ Status Engine::Reconcile(int64_t epic_id) {
           wo.data_dir = (fs::path(options_.data_dir) / "engine-git").string();
           wo.repo_key = epic.repo;
           wo.remote_url = options_.git_base_url + "/" + epic.repo + ".git";
+          auto who = Identity(epic.repo);  // the committer of the rebased commits
+          if (!who.ok()) return who.error();
+          wo.identity = {who->login, who->NoreplyEmail()};
           if (options_.git_token) {
             auto token = options_.git_token(epic.repo);
             if (!token.ok()) return token.error();

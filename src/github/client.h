@@ -128,6 +128,9 @@ class AppApi {
   virtual Result<Installation> GetRepoInstallation(const RepoRef& repo) = 0;
   // GET /app/installations (every page).
   virtual Result<std::vector<Installation>> ListInstallations() = 0;
+  // Who wavebot is: App mode: GET /app (its slug) then GET /users/<slug>[bot] (the bot account's id),
+  // with `repo`'s installation token (anonymous when `repo` is empty); token mode: GET /user.
+  virtual Result<BotIdentity> GetIdentity(const RepoRef& repo) = 0;
   // POST /app/installations/{id}/access_tokens: a fresh token (not cached; for `doctor`).
   virtual Result<InstallationToken> CreateInstallationToken(int64_t installation_id) = 0;
   // The token wavebot uses for `repo` (cached installation token, or the PAT): for git's credential

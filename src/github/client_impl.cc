@@ -650,6 +650,34 @@ class RestGitHubClient final : public Client {
     for (const auto& j : *items) out.push_back(Installation{Int(j, "id"), Login(j, "account")});
     return out;
   }
+  Result<BotIdentity> GetIdentity(const RepoRef& repo) override {
+    BotIdentity id;
+    if (!rest_->token_mode()) {
+      RestRequest app;
+      app.path = "/app";
+      app.auth = AuthMode::kApp;
+      auto res = rest_->Call(app);
+      if (!res.ok()) return res.error();
+      auto j = Parse(res->body, app.path);
+      if (!j.ok()) return j.error();
+      id.app_slug = Str(*j, "slug");
+      if (id.app_slug.empty()) return Error(ErrorCode::kParse, "GET /app: the answer has no slug");
+      id.login = id.app_slug + "[bot]";
+    }
+    RestRequest user;
+    // The bot account is a user of its own ("wavebot[bot]", brackets escaped in the path).
+    user.path = id.login.empty() ? "/user" : "/users/" + id.app_slug + "%5Bbot%5D";
+    user.repo = repo;
+    if (!id.login.empty() && repo.owner.empty()) user.auth = AuthMode::kNone;
+    auto res = rest_->Call(user);
+    if (!res.ok()) return res.error();
+    auto j = Parse(res->body, user.path);
+    if (!j.ok()) return j.error();
+    id.user_id = Int(*j, "id");
+    if (id.login.empty()) id.login = Str(*j, "login");
+    if (id.user_id <= 0 || id.login.empty()) return Error(ErrorCode::kParse, "GET " + user.path + ": no id or login");
+    return id;
+  }
   Result<InstallationToken> CreateInstallationToken(int64_t installation_id) override {
     RestRequest req;
     req.method = "POST";

@@ -391,6 +391,13 @@ class Doctor {
       return "";
     }
     p_.Pass("GitHub accepts the JWT (" + std::to_string(installations->size()) + " installation(s))");
+    // What wavebot will call itself: its own events are recognised by this login and its commits are
+    // authored with this account's noreply address.
+    if (auto id = client.GetIdentity(RepoRef{}); !id.ok()) {
+      p_.Fail("the App's identity", id.error().message(), "check that GET /app and GET /users/<slug>[bot] answer");
+    } else {
+      p_.Pass("the App is " + id->app_slug + ": comments as " + id->login + ", commits as " + id->NoreplyEmail());
+    }
     int64_t installation = installations->front().id;
     if (!repo_.owner.empty()) {
       auto inst = client.GetRepoInstallation(repo_);

@@ -451,6 +451,12 @@ Result<std::vector<Installation>> FakeClient::ListInstallations() {
   return std::vector<Installation>{Installation{1, "fake"}};
 }
 
+Result<BotIdentity> FakeClient::GetIdentity(const RepoRef&) {
+  std::lock_guard lock(mu_);
+  FAKE_FAIL("GetIdentity");
+  return BotIdentity{"wavebot", "wavebot[bot]", 41898282};
+}
+
 Result<InstallationToken> FakeClient::CreateInstallationToken(int64_t) {
   std::lock_guard lock(mu_);
   FAKE_FAIL("CreateInstallationToken");

@@ -107,6 +107,7 @@ class FakeClient final : public Client {
                                                     const std::string& ref) override;
   Result<Installation> GetRepoInstallation(const RepoRef& repo) override;
   Result<std::vector<Installation>> ListInstallations() override;
+  Result<BotIdentity> GetIdentity(const RepoRef& repo) override;  // "wavebot[bot]", id 41898282
   Result<InstallationToken> CreateInstallationToken(int64_t installation_id) override;
   Result<std::string> RepoToken(const RepoRef& repo) override;
   Result<std::vector<HookDelivery>> ListDeliveries(int64_t since_unix) override;

@@ -122,6 +122,8 @@ class RestClient {
   Result<std::string> AppJwt();
   RateLimitState rate_limit() const;
   const std::string& base_url() const { return base_url_; }
+  // Personal-access-token mode (ClientOptions::token set): every call is made with that token.
+  bool token_mode() const { return !options_.token.empty(); }
 
  private:
   struct CachedToken {

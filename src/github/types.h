@@ -218,6 +218,16 @@ struct Installation {
   std::string account_login;
 };
 
+// Who wavebot is on GitHub, for its commits and for knowing its own events.
+struct BotIdentity {
+  std::string app_slug;  // App mode: the App's slug ("" in token mode)
+  std::string login;     // "<slug>[bot]", or the token's user
+  int64_t user_id = 0;   // the bot (or user) account's id
+  // GitHub's noreply address for the account: "<user_id>+<login>@users.noreply.github.com", which GitHub
+  // links to the account (commits show its avatar and name).
+  std::string NoreplyEmail() const { return std::to_string(user_id) + "+" + login + "@users.noreply.github.com"; }
+};
+
 struct InstallationToken {
   std::string token;
   std::string expires_at;                          // ISO 8601

@@ -320,6 +320,26 @@ void SimulatorImpl::RegisterRoutes() {
               {"repository_selection", "all"}};
     return r;
   });
+  Add("GET", R"(/app)", Auth::kJwt, [this](Ctx&) {
+    Reply r;
+    r.body = render_.App(opt_.app_slug);
+    r.body["id"] = opt_.app_id;
+    return r;
+  });
+  // Users, the App's bot account among them ("<slug>[bot]", with the brackets percent-encoded).
+  Add("GET", R"(/users/([^/]+))", Auth::kNone, [this](Ctx& c) {  // public: anonymous or any token
+    std::string login = httplib::detail::decode_url(c.m[1].str(), false);
+    Reply r;
+    r.body = render_.User(login);
+    return r;
+  });
+  Add("GET", R"(/user)", Auth::kToken, [this](Ctx& c) {
+    // GitHub: an installation token is no user ("Resource not accessible by integration").
+    if (c.installation_id != 0) return Err(403, "Resource not accessible by integration");
+    Reply r;
+    r.body = render_.User(c.actor);
+    return r;
+  });
   Add("GET", R"(/app/installations)", Auth::kJwt, [this](Ctx& c) {
     json items = json::array();
     for (const auto& [id, i] : installations_) items.push_back(render_.Installation(i, opt_.app_id, opt_.app_slug));

@@ -201,7 +201,9 @@ std::vector<engine::AttemptRecord> AttemptsOf(cli::Scenario* s, int64_t ticket_i
 TEST(SandboxTest, EpicCompletesWithCiFixReviewFixAndConflict) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
-  auto s = cli::Scenario::Start(Options(dir));
+  auto opts = Options(dir);
+  opts.app_slug = "calc-waves";  // not "wavebot": wavebot must learn who it is, not guess
+  auto s = cli::Scenario::Start(opts);
   ASSERT_TRUE(s.ok()) << s.error().message();
   auto summary = (*s)->Run(seconds(90));
   ASSERT_TRUE(summary.complete) << summary.reason;
@@ -253,10 +255,29 @@ TEST(SandboxTest, EpicCompletesWithCiFixReviewFixAndConflict) {
     for (const auto& c : *comments) {
       if (c.body.find("wavebot:review-reply") == std::string::npos) continue;
       ++replies;
-      EXPECT_EQ(c.user_login, "wavebot[bot]");
+      EXPECT_EQ(c.user_login, "calc-waves[bot]");
       EXPECT_NE(c.body.find("@reviewer your review was addressed"), std::string::npos) << c.body;
     }
     EXPECT_EQ(replies, 1);
+  }
+  // Its commits are the App's bot account's, under GitHub's noreply address for it (GET /app, then GET
+  // /users/calc-waves[bot] for the account's id), whoever committed what else.
+  {
+    const std::string bare = dir.path() + "/github/git/acme/calc.git";
+    FILE* p = ::popen(("git --git-dir='" + bare + "' log --all --format='%an <%ae>|%cn <%ce>'").c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string log;
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof(buf), p)) > 0;) log.append(buf, n);
+    ::pclose(p);
+    const std::regex ours(R"(calc-waves\[bot\] <[0-9]+\+calc-waves\[bot\]@users\.noreply\.github\.com>)");
+    int bot_commits = 0;
+    std::istringstream lines(log);
+    for (std::string line; std::getline(lines, line);) {
+      EXPECT_EQ(line.find("wavebot[bot]"), std::string::npos) << line;
+      if (std::regex_search(line, ours)) ++bot_commits;
+    }
+    EXPECT_GE(bot_commits, kTicketCount) << log;
   }
   EXPECT_EQ(modes_of[4]["resolve_conflict"] + modes_of[9]["resolve_conflict"], modes["resolve_conflict"]);
   EXPECT_EQ(modes["implement"], kTicketCount);

@@ -55,6 +55,34 @@ TEST_F(ClientTest, PersonalAccessTokenMode) {
   EXPECT_EQ(comment->user_login, "alice");
 }
 
+// wavebot learns who it is rather than guessing: the App's slug (GET /app), its bot account's id (GET
+// /users/<slug>[bot]) and so GitHub's noreply address; with a token, the token's user (GET /user).
+TEST_F(ClientTest, IdentityIsTheAppsBotAccountOrTheTokensUser) {
+  auto id = client_->GetIdentity(kRepo);
+  ASSERT_TRUE(id.ok()) << id.error().ToString();
+  EXPECT_EQ(id->app_slug, "wavebot");
+  EXPECT_EQ(id->login, "wavebot[bot]");
+  EXPECT_GT(id->user_id, 0);
+  EXPECT_EQ(id->NoreplyEmail(), std::to_string(id->user_id) + "+wavebot[bot]@users.noreply.github.com");
+  EXPECT_EQ(CountRequests("GET /app 200"), 1);
+  EXPECT_EQ(CountRequests("GET /users/wavebot[bot] 200"), 1);
+  auto anonymous = client_->GetIdentity(github::RepoRef{});
+  ASSERT_TRUE(anonymous.ok()) << anonymous.error().ToString();
+  EXPECT_EQ(anonymous->user_id, id->user_id);
+
+  auto token = sim_->CreateUserToken("alice");
+  ASSERT_TRUE(token.ok());
+  github::ClientOptions co;
+  co.api_url = sim_->api_url();
+  co.token = *token;
+  co.clock = &clock_;
+  auto user = MakeClient(co)->GetIdentity(kRepo);
+  ASSERT_TRUE(user.ok()) << user.error().ToString();
+  EXPECT_EQ(user->login, "alice");
+  EXPECT_EQ(user->app_slug, "");
+  EXPECT_GT(user->user_id, 0);
+}
+
 TEST_F(ClientTest, BadCredentialsAreClearErrors) {
   github::ClientOptions co = ClientOpts();
   co.private_key_pem = "not a key";

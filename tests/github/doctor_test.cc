@@ -108,7 +108,7 @@ TEST_F(DoctorTest, AGoodDeploymentPassesEveryCheck) {
   for (const char* line :
        {"PASS configuration loads", "PASS data directory", "PASS database", "opens (schema version",
         "PASS listen address", "is free", "PASS webhook secret is set",
-        "PASS git: ", "PASS agent command (test): ", "PASS GitHub accepts the JWT",
+        "PASS git: ", "PASS agent command (test): ", "PASS GitHub accepts the JWT", "PASS the App is wavebot: comments as wavebot[bot], commits as ",
         "PASS the App is installed on octo/demo", "PASS installation token obtained",
         "PASS permissions actions:write, checks:write", "PASS git reaches "}) {
     EXPECT_NE(out.find(line), std::string::npos) << "missing '" << line << "' in\n" << out;
@@ -270,6 +270,12 @@ TEST_F(DoctorTest, InstallationMissingAPermission) {
     });
     s.Get("/repos/octo/demo/installation", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(R"({"id": 7, "account": {"login": "octo"}})", "application/json");
+    });
+    s.Get("/app", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(R"({"id": 1, "slug": "octo-wave"})", "application/json");
+    });
+    s.Get(R"(/users/octo-wave\[bot\])", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(R"({"id": 99, "login": "octo-wave[bot]", "type": "Bot"})", "application/json");
     });
     s.Post("/app/installations/7/access_tokens", [](const httplib::Request&, httplib::Response& res) {
       res.status = 201;
