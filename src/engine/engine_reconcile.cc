@@ -50,6 +50,23 @@ struct Observed {
   bool has_wavebot_check = false;
 };
 
+// The `wavebot` check run on a ticket PR's head (one per head, found again by its external_id).
+github::CheckRunSpec WavebotCheck(const TicketRecord& t, const std::string& head_sha, int max_attempts,
+                                  int64_t epic_number) {
+  github::CheckRunSpec spec;
+  spec.name = "wavebot";
+  spec.head_sha = head_sha;
+  spec.status = "completed";
+  spec.conclusion = "neutral";
+  spec.external_id = "ticket-" + std::to_string(t.number);
+  spec.output = github::CheckRunOutput{"Ticket #" + std::to_string(t.number) + ": " + t.state,
+                                       "Run " + std::to_string(t.runs_used) + " of at most " +
+                                           std::to_string(max_attempts) + " for epic #" +
+                                           std::to_string(epic_number) + ".",
+                                       ""};
+  return spec;
+}
+
 }  // namespace
 
 Status Engine::Reconcile(int64_t epic_id) {
@@ -385,6 +402,12 @@ Status Engine::Reconcile(int64_t epic_id) {
           t->state = "pr_open";
           WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
           spdlog::info("epic {}#{}: opened PR #{} for #{}", epic.repo, epic.number, t->pr, t->number);
+          // Its check run now, with the PR: a PR merged before the next pass would otherwise never get one.
+          // (Passes add it to a head that lacks it: after a failure here, or on a new head.)
+          if (adopt == found->end()) {
+            auto c = github_->CreateCheckRun(ref, WavebotCheck(*t, created->head_sha, cfg.max_attempts, epic.number));
+            if (!c.ok()) return c.error();
+          }
           changed = true;
           break;
         }
@@ -730,18 +753,7 @@ Status Engine::Reconcile(int64_t epic_id) {
     for (auto& t : tickets) {
       auto it = seen.find(t.number);
       if (it == seen.end() || it->second.has_wavebot_check || it->second.pull.state != "open") continue;
-      github::CheckRunSpec spec;
-      spec.name = "wavebot";
-      spec.head_sha = it->second.pull.head_sha;
-      spec.status = "completed";
-      spec.conclusion = "neutral";
-      spec.external_id = "ticket-" + std::to_string(t.number);
-      spec.output = github::CheckRunOutput{"Ticket #" + std::to_string(t.number) + ": " + t.state,
-                                           "Run " + std::to_string(t.runs_used) + " of at most " +
-                                               std::to_string(cfg.max_attempts) + " for epic #" +
-                                               std::to_string(epic.number) + ".",
-                                           ""};
-      auto c = github_->CreateCheckRun(ref, spec);
+      auto c = github_->CreateCheckRun(ref, WavebotCheck(t, it->second.pull.head_sha, cfg.max_attempts, epic.number));
       if (!c.ok()) return c.error();
     }
 

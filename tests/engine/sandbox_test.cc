@@ -174,6 +174,18 @@ void ExpectEpicCompletedCleanly(cli::Scenario* s) {
     }
   }
 
+  // Every ticket PR got its `wavebot` check run on the head it was opened with, however fast it was
+  // merged (the head from the pull_request.opened webhook).
+  for (const auto& d : s->simulator()->Deliveries()) {
+    if (d.event != "pull_request" || d.action != "opened" || d.redelivery) continue;
+    auto pr = nlohmann::json::parse(d.payload)["pull_request"];
+    if (pr["base"]["ref"] == "main") continue;  // the epic PR
+    const std::string head = pr["head"]["sha"];
+    auto checks = gh->ListCheckRunsForRef(kRef, head, "wavebot");
+    ASSERT_TRUE(checks.ok()) << checks.error().ToString();
+    EXPECT_EQ(checks->size(), 1u) << "PR #" << pr["number"] << " at " << head;
+  }
+
   // One status comment on the epic, edited in place.
   auto comments = gh->ListComments(kRef, cli::Scenario::kEpic);
   ASSERT_TRUE(comments.ok());
