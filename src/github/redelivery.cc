@@ -10,13 +10,13 @@
 
 namespace wavebot::github {
 
-Redeliverer::Redeliverer(AppApi* api, Clock* clock, std::chrono::hours window)
-    : api_(api), clock_(clock), window_(window) {}
+Redeliverer::Redeliverer(AppApi* api, Clock* clock, RedeliveryOptions options)
+    : api_(api), clock_(clock), options_(options) {}
 
 Result<RedeliveryStats> Redeliverer::RunOnce() {
   std::lock_guard lock(mu_);
   auto now = clock_->Now();
-  auto since = std::chrono::duration_cast<std::chrono::seconds>((now - window_).time_since_epoch()).count();
+  auto since = std::chrono::duration_cast<std::chrono::seconds>((now - options_.window).time_since_epoch()).count();
   auto list = api_->ListDeliveries(since);
   if (!list.ok()) return list.error().Wrap("listing webhook deliveries");
   RedeliveryStats stats;
@@ -37,7 +37,12 @@ Result<RedeliveryStats> Redeliverer::RunOnce() {
   for (const auto& [id, guid] : order) {
     if (ok_guids.count(guid)) continue;
     ++stats.failed;
-    if (asked_.count(guid)) {
+    auto it = asked_.find(guid);
+    if (it != asked_.end() && it->second.times >= options_.max_asks) {
+      ++stats.given_up;
+      continue;
+    }
+    if (it != asked_.end() && now < it->second.next) {
       ++stats.already_asked;
       continue;
     }
@@ -46,12 +51,18 @@ Result<RedeliveryStats> Redeliverer::RunOnce() {
       spdlog::warn("webhook redelivery of {} failed: {}", guid, st.error().ToString());
       continue;
     }
-    asked_[guid] = now;
+    Asked& a = asked_[guid];
+    if (a.times++ == 0) a.first = now;
+    a.next = now + options_.first_backoff * (int64_t{1} << std::min(a.times - 1, 20));
+    if (a.times == options_.max_asks) {
+      spdlog::warn("webhook delivery {} failed again after {} redeliveries: not asking again (the resync will "
+                   "catch up on what it said)", guid, a.times);
+    }
     ++stats.redelivered;
   }
   // Forget guids that left the window, so memory stays bounded.
   for (auto it = asked_.begin(); it != asked_.end();) {
-    it = (now - it->second > window_) ? asked_.erase(it) : std::next(it);
+    it = (now - it->second.first > options_.window) ? asked_.erase(it) : std::next(it);
   }
   if (stats.redelivered > 0) spdlog::info("asked GitHub to redeliver {} failed webhook(s)", stats.redelivered);
   return stats;

@@ -105,5 +105,46 @@ TEST(RedelivererTest, AsksOncePerFailedGuidAndSkipsDelivered) {
   EXPECT_FALSE(r.RunOnce().ok());
 }
 
+// A redelivery that fails again is asked for again, after 1, 2, 4, 8 minutes, then given up.
+TEST(RedelivererTest, AsksAgainWithBackoffWhileItFailsThenGivesUp) {
+  FakeClient fake;
+  FakeClock clock;
+  fake.PutDelivery(HookDelivery{1, "g1", "", false, "failed to connect to host", 0, "issues", "opened", 1, 1});
+  Redeliverer r(&fake, &clock);
+  int64_t next_id = 2;
+  std::vector<int> asked_at_minute;
+  for (int minute = 0; minute <= 40; ++minute) {
+    auto stats = r.RunOnce();
+    ASSERT_TRUE(stats.ok());
+    if (stats->redelivered == 1) {
+      asked_at_minute.push_back(minute);
+      // GitHub's redelivery fails too: a new failed attempt of the same guid.
+      fake.PutDelivery(HookDelivery{next_id++, "g1", "", true, "timed out", 0, "issues", "opened", 1, 1});
+    }
+    if (minute == 40) {
+      EXPECT_EQ(stats->given_up, 1);
+    }
+    clock.Advance(std::chrono::minutes(1));
+  }
+  EXPECT_EQ(asked_at_minute, (std::vector<int>{0, 1, 3, 7, 15}));
+  auto asked = fake.actions_of<DeliveryRedelivered>();
+  ASSERT_EQ(asked.size(), 5u);
+  EXPECT_EQ(asked[1].delivery_id, 2) << "each time the newest failed attempt";
+  EXPECT_EQ(asked[4].delivery_id, 5);
+}
+
+TEST(RedelivererTest, ASuccessfulRedeliveryEndsTheAsking) {
+  FakeClient fake;
+  FakeClock clock;
+  fake.PutDelivery(HookDelivery{1, "g1", "", false, "failed to connect to host", 0, "issues", "opened", 1, 1});
+  Redeliverer r(&fake, &clock);
+  ASSERT_EQ(r.RunOnce()->redelivered, 1);
+  fake.PutDelivery(HookDelivery{2, "g1", "", true, "OK", 202, "issues", "opened", 1, 1});
+  clock.Advance(std::chrono::hours(1));
+  auto stats = r.RunOnce();
+  EXPECT_EQ(stats->redelivered, 0);
+  EXPECT_EQ(stats->failed, 0);
+}
+
 }  // namespace
 }  // namespace wavebot::github
