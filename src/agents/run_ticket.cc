@@ -77,6 +77,17 @@ const char* ModeName(Mode m) {
   return "unknown";
 }
 
+// The engine wrote the prompt before anyone knew which files the merge leaves conflicted; the prompt
+// says they are listed at its end, so they are appended here.
+static Status AppendConflictsToPrompt(const std::string& prompt_file, const std::vector<std::string>& paths) {
+  std::ofstream out(prompt_file, std::ios::app);
+  out << "\n## Files with conflict markers\n\n";
+  for (const auto& p : paths) out << "- `" << p << "`\n";
+  out.flush();
+  if (!out) return Error(ErrorCode::kIo, "cannot append the conflicting files to the prompt " + prompt_file);
+  return OkStatus();
+}
+
 Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* workspace, ProcessRunner* runner) {
   auto started = std::chrono::steady_clock::now();
   RunTicketResult result;
@@ -151,6 +162,7 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
     auto merged = wt.MergeForResolution(req.base_branch);
     if (!merged.ok()) return merged.error();
     result.conflicting_paths = merged->conflicting_paths;
+    WAVEBOT_RETURN_IF_ERROR(AppendConflictsToPrompt(req.prompt_file, merged->conflicting_paths));
   }
 
   AgentRunContext ctx{fs::absolute(req.prompt_file).string(), req.ticket, ModeName(req.mode), req.attempt};

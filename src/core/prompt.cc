@@ -55,11 +55,19 @@ std::string RenderPrompt(const PromptInput& in) {
       break;
     }
     case RunMode::kResolveConflict:
-      out += "## Your task\n\nYour branch conflicts with `" + in.base_branch +
-             "`, which moved. The worktree holds your branch rebased as far as it goes; resolve the conflicts in "
-             "these files so that both changes survive, and make the tests pass:\n\n";
-      for (const auto& p : in.conflict_paths) out += "- `" + p + "`\n";
-      out += "\n";
+      // As docs/agents.md says: the rebase was aborted and the base merged in, markers left in the files.
+      // run-ticket appends the files the merge left conflicted ("Files with conflict markers"), which only
+      // it knows: a PR that conflicted from the start never had a rebase of wavebot's to name them.
+      out += "## Your task\n\nYour branch conflicts with `" + in.base_branch + "`, which moved. `" + in.base_branch +
+             "` has been merged into your branch and the merge is not yet committed: the conflicting files hold "
+             "conflict markers (`<<<<<<<`, `=======`, `>>>>>>>`). Resolve every conflict so that both changes "
+             "survive, keep the merge (do not rebase, reset or abort it), and make the tests pass. The files are "
+             "listed at the end of this prompt.\n\n";
+      if (!in.conflict_paths.empty()) {
+        out += "wavebot's rebase stopped at:\n\n";
+        for (const auto& p : in.conflict_paths) out += "- `" + p + "`\n";
+        out += "\n";
+      }
       break;
   }
 

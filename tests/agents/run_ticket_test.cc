@@ -192,6 +192,9 @@ TEST_F(RunTicketTest, ResolveConflictRebasesOrLetsTheAgentResolve) {
   auto r = Run(req);
   ASSERT_EQ(r.outcome, Outcome::kDone) << r.reason;
   EXPECT_EQ(r.conflicting_paths, std::vector<std::string>{"README.md"});
+  // The agent was told which files the merge left conflicted, whatever the engine knew.
+  EXPECT_NE(ShellOutput("cat " + req.prompt_file).find("## Files with conflict markers\n\n- `README.md`"),
+            std::string::npos);
   std::string bare = "git --git-dir=" + (root_ / "octo/demo.git").string();
   EXPECT_EQ(ShellOutput(bare + " show wave/1-epic/16-t:README.md"), "ticket and main");
   EXPECT_EQ(RunShell(bare + " merge-base --is-ancestor main wave/1-epic/16-t"), 0);

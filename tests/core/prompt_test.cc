@@ -61,6 +61,8 @@ TEST(PromptTest, ConflictScopeAndDependencies) {
   in.dependencies = {{5, "Keyword tables", 12, {"src/kw.c", "src/kw.h"}}};
   std::string p = RenderPrompt(in);
   EXPECT_NE(p.find("- `src/a.c`"), std::string::npos);
+  EXPECT_EQ(p.find("as far as it goes"), std::string::npos);
+  EXPECT_NE(p.find("has been merged into your branch"), std::string::npos);
   EXPECT_NE(p.find("- `src/lex/**`"), std::string::npos);
   EXPECT_NE(p.find("- #5 Keyword tables (PR #12): `src/kw.c`, `src/kw.h`"), std::string::npos);
 }
