@@ -573,6 +573,7 @@ Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int
   if (result == "done") {
     a.state = "succeeded";
     t.pushed_sha = r.value("head_sha", "");
+    if (mode == core::RunMode::kAddressReview) t.review_fix_heads[a.id] = t.pushed_sha;
     t.changed_files = r.value("changed_files", std::vector<std::string>{});
     t.retry_mode.clear();
     t.rate_limit_strikes = 0;

@@ -736,15 +736,19 @@ Status Engine::Reconcile(int64_t epic_id) {
         if (!answered) {
           std::string who;
           for (const auto& r : reviewers) who += (who.empty() ? "" : " ") + r;
+          // The fix this run pushed, not whatever the branch holds by now.
+          auto fix = t->review_fix_heads.find(a.id);
+          const std::string head = fix != t->review_fix_heads.end() ? fix->second : "";
           std::string body = marker + "\n" + (who.empty() ? std::string("The review") : who + " your review") +
                              " was addressed: the agent pushed " +
-                             (t->pushed_sha.empty() ? "to `" + t->branch + "`" : "`" + t->pushed_sha.substr(0, 12) + "`") +
+                             (head.empty() ? "to `" + t->branch + "`" : "`" + head.substr(0, 12) + "`") +
                              ". Please have another look.";
           if (!a.summary.empty()) body += "\n\n> " + core::EscapeMarkdownCell(LastLines(a.summary, 1));
           auto c = github_->CreateComment(ref, t->pr, body);
           if (!c.ok()) return c.error();
         }
         t->answered_runs.push_back(a.id);
+        t->review_fix_heads.erase(a.id);
         WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
       }
     }

@@ -82,8 +82,19 @@ TicketRecord ReadTicket(store::Statement& s) {
   t.last_log_tail = d.value("last_log_tail", "");
   t.changed_files = d.value("changed_files", std::vector<std::string>{});
   t.answered_runs = d.value("answered_runs", std::vector<int64_t>{});
+  if (d.contains("review_fix_heads") && d["review_fix_heads"].is_object()) {
+    for (const auto& [k, v] : d["review_fix_heads"].items()) {
+      if (v.is_string()) t.review_fix_heads[std::stoll(k)] = v.get<std::string>();
+    }
+  }
   t.pending_push = d.value("pending_push", "");
   return t;
+}
+
+json ReviewFixHeads(const TicketRecord& t) {
+  json out = json::object();
+  for (const auto& [run, head] : t.review_fix_heads) out[std::to_string(run)] = head;
+  return out;
 }
 
 std::string TicketData(const TicketRecord& t) {
@@ -101,6 +112,7 @@ std::string TicketData(const TicketRecord& t) {
               {"last_log_tail", t.last_log_tail},
               {"changed_files", t.changed_files},
               {"answered_runs", t.answered_runs},
+              {"review_fix_heads", ReviewFixHeads(t)},
               {"pending_push", t.pending_push}}
       .dump(-1, ' ', false, json::error_handler_t::replace);
 }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -68,6 +69,9 @@ struct TicketRecord {
   std::string last_log_tail;
   std::vector<std::string> changed_files;
   std::vector<int64_t> answered_runs;  // address_review runs whose review was answered on the PR
+  // What each address_review run pushed (run id -> head), for its reply, until it is answered: by then
+  // the branch may have moved on (a rebase, another fix).
+  std::map<int64_t, std::string> review_fix_heads;
   std::string pending_push;            // head wavebot is pushing (recorded before the push)
 };
 

@@ -269,6 +269,17 @@ TEST(SandboxTest, EpicCompletesWithCiFixReviewFixAndConflict) {
       ++replies;
       EXPECT_EQ(c.user_login, "calc-waves[bot]");
       EXPECT_NE(c.body.find("@reviewer your review was addressed"), std::string::npos) << c.body;
+      // It names the fix the agent pushed (its file has the review's answer), not the reviewed commit.
+      std::smatch sha;
+      ASSERT_TRUE(std::regex_search(c.body, sha, std::regex("pushed `([0-9a-f]{12})`"))) << c.body;
+      const std::string bare = dir.path() + "/github/git/acme/calc.git";
+      FILE* p = ::popen(("git --git-dir='" + bare + "' show '" + sha[1].str() + ":lib/neg.sh'").c_str(), "r");
+      ASSERT_NE(p, nullptr);
+      std::string text;
+      char buf[4096];
+      for (size_t n; (n = std::fread(buf, 1, sizeof(buf), p)) > 0;) text.append(buf, n);
+      ::pclose(p);
+      EXPECT_NE(text.find("(review)"), std::string::npos) << sha[1] << ": " << text;
     }
     EXPECT_EQ(replies, 1);
   }
