@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/links.h"
+
 namespace wavebot::core {
 namespace {
 
@@ -75,13 +77,21 @@ Result<std::map<int64_t, std::vector<int64_t>>> ParseLinkMap(const json& j, cons
   return out;
 }
 
-// Extracts "owner/name" from an issue's repository_url ("https://api.github.com/repos/owner/name").
+// Extracts "owner/name" from an issue's repository_url ("https://api.github.com/repos/owner/name", the
+// REST API's export), else from its html_url or url ("https://github.com/owner/name/issues/7", as `gh
+// issue list --json url` gives it). "" when the issue says neither.
 std::string RepoFromIssue(const json& j) {
-  auto it = j.find("repository_url");
-  if (it == j.end() || !it->is_string()) return "";
-  std::string url = *it;
-  auto pos = url.rfind("/repos/");
-  return pos == std::string::npos ? "" : url.substr(pos + 7);
+  if (auto it = j.find("repository_url"); it != j.end() && it->is_string()) {
+    std::string url = *it;
+    if (auto pos = url.rfind("/repos/"); pos != std::string::npos) return url.substr(pos + 7);
+  }
+  for (const char* key : {"html_url", "url"}) {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_string()) continue;
+    IssueRef ref;
+    if (ParseIssueUrl(it->get<std::string>(), &ref) && !ref.repo.empty()) return ref.repo;
+  }
+  return "";
 }
 
 }  // namespace

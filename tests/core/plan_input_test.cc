@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/plan.h"
+
 namespace wavebot::core {
 namespace {
 
@@ -19,6 +21,29 @@ TEST(PlanInputTest, ReadsGhApiArray) {
   EXPECT_FALSE(in->issues[1].open);
   EXPECT_TRUE(in->issues[1].is_pull_request);
   EXPECT_EQ(in->issues[1].body, "");
+}
+
+// Task-list items written as full issue URLs are this repository's issues: the repository comes from
+// the export itself, repository_url or (as `gh issue list --json url` gives) the issue's own URL.
+TEST(PlanInputTest, TheRepositoryComesFromTheExportSoFullUrlsAreMembers) {
+  for (const char* key : {"repository_url", "html_url", "url"}) {
+    std::string value = std::string(key) == "repository_url" ? "https://api.github.com/repos/acme/widgets"
+                                                             : "https://github.com/acme/widgets/issues/1";
+    auto in = ParsePlanExport(std::string(R"([{"number": 1, "title": "Epic", "state": "open", "labels": [],
+         "body": "- [ ] https://github.com/acme/widgets/issues/2\n- [ ] https://github.com/Acme/Widgets/issues/3", ")") +
+                                  key + R"(": ")" + value + R"("},
+        {"number": 2, "title": "A", "state": "open", "labels": [{"name": "agent-ready"}]},
+        {"number": 3, "title": "B", "state": "open", "body": "Depends on https://github.com/acme/widgets/issues/2",
+         "labels": [{"name": "agent-ready"}]}])",
+                              1);
+    ASSERT_TRUE(in.ok()) << key << ": " << in.error().ToString();
+    EXPECT_EQ(in->repo, "acme/widgets") << key;
+    auto plan = BuildPlan(*in);
+    ASSERT_TRUE(plan.ok()) << key;
+    ASSERT_EQ(plan->tickets.size(), 2u) << key;
+    EXPECT_EQ(plan->tickets[1].depends_on, std::vector<int64_t>{2}) << key;
+    EXPECT_TRUE(plan->warnings.empty()) << key << ": " << plan->warnings.front();
+  }
 }
 
 TEST(PlanInputTest, ReadsConcatenatedPages) {
