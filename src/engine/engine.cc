@@ -573,7 +573,6 @@ Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int
   if (result == "done") {
     a.state = "succeeded";
     t.pushed_sha = r.value("head_sha", "");
-    if (mode == core::RunMode::kAddressReview) t.review_fix_heads[a.id] = t.pushed_sha;
     t.changed_files = r.value("changed_files", std::vector<std::string>{});
     t.retry_mode.clear();
     t.rate_limit_strikes = 0;
@@ -609,6 +608,8 @@ Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int
   // The PR may have been merged while the run was finishing (its push made CI green and a human merged
   // at once): the ticket is done; the run is recorded, the ticket is not taken back.
   if (ticket->state == "done") t = *ticket;
+  // What a review fix pushed, for its reply on the PR (answered even when the PR is merged by then).
+  if (result == "done" && mode == core::RunMode::kAddressReview) t.review_fix_heads[a.id] = r.value("head_sha", "");
   WAVEBOT_RETURN_IF_ERROR(store_->FinishAttempt(a, t));
   epic_lock.unlock();
   auto epic = store_->GetEpic(t.epic_id);

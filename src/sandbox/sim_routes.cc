@@ -327,17 +327,27 @@ void SimulatorImpl::RegisterRoutes() {
     return r;
   });
   // Users, the App's bot account among them ("<slug>[bot]", with the brackets percent-encoded).
-  Add("GET", R"(/users/([^/]+))", Auth::kNone, [this](Ctx& c) {  // public: anonymous or any token
-    std::string login = httplib::detail::decode_url(c.m[1].str(), false);
+  // The full public user, as GET /users/{username} and GET /user answer (more than the simple user
+  // embedded in other objects).
+  auto full_user = [this](const std::string& login) {
+    json u = render_.User(login);
+    for (const char* k : {"name", "company", "blog", "location", "email", "hireable", "bio"}) u[k] = nullptr;
+    u["blog"] = "";
+    for (const char* k : {"public_repos", "public_gists", "followers", "following"}) u[k] = 0;
+    u["created_at"] = "2020-01-01T00:00:00Z";
+    u["updated_at"] = "2020-01-01T00:00:00Z";
+    return u;
+  };
+  Add("GET", R"(/users/([^/]+))", Auth::kNone, [full_user](Ctx& c) {  // public: anonymous or any token
     Reply r;
-    r.body = render_.User(login);
+    r.body = full_user(httplib::detail::decode_url(c.m[1].str(), false));
     return r;
   });
-  Add("GET", R"(/user)", Auth::kToken, [this](Ctx& c) {
+  Add("GET", R"(/user)", Auth::kToken, [full_user](Ctx& c) {
     // GitHub: an installation token is no user ("Resource not accessible by integration").
     if (c.installation_id != 0) return Err(403, "Resource not accessible by integration");
     Reply r;
-    r.body = render_.User(c.actor);
+    r.body = full_user(c.actor);
     return r;
   });
   Add("GET", R"(/app/installations)", Auth::kJwt, [this](Ctx& c) {

@@ -228,7 +228,10 @@ Result<std::string> SimulatorImpl::Git(const sim::RepoRec& repo, const std::vect
 std::map<std::string, std::string> SimulatorImpl::ReadRefs(const sim::RepoRec& repo) {
   std::map<std::string, std::string> refs;
   auto out = Git(repo, {"for-each-ref", "--format=%(refname) %(objectname)"});
-  if (!out.ok()) return refs;
+  if (!out.ok()) {
+    spdlog::warn("simulator: cannot list the refs of {}/{}: {}", repo.owner, repo.name, out.error().ToString());
+    return refs;
+  }
   size_t pos = 0;
   while (pos < out->size()) {
     size_t eol = out->find('\n', pos);
