@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "core/branch.h"
+#include "agents/agent_command.h"
 #include "core/decide.h"
 #include "core/plan.h"
 #include "core/prompt.h"
@@ -290,6 +291,13 @@ Status Engine::Reconcile(int64_t epic_id) {
       snap.tickets.push_back(std::move(s));
     }
     auto actions = core::Decide(snap);
+    // A run that stopped its ticket for the operator (key, quota, budget: FinishRun) is reported the way
+    // a ticket out of attempts is: label and comment saying what to fix.
+    for (const auto& t : tickets) {
+      if (t.state == "needs_human" && !t.stuck_reported && t.note.rfind(kOperatorMustFix, 0) == 0) {
+        actions.push_back({core::ActionKind::kMarkStuck, t.number, core::RunMode::kImplement, "operator", t.note});
+      }
+    }
 
     // --- Act.
     auto find = [&](int64_t n) -> TicketRecord* {
@@ -517,12 +525,25 @@ Status Engine::Reconcile(int64_t epic_id) {
           for (const auto& e : cfg.agent.pass_env) job.args.insert(job.args.end(), {"--pass-env", e});
           for (const auto& e : cfg.agent.rate_limit_patterns) job.args.insert(job.args.end(), {"--rate-limit-pattern", e});
           if (cfg.agent.max_turns) job.args.insert(job.args.end(), {"--max-turns", std::to_string(cfg.agent.max_turns)});
+          if (cfg.agent.max_cost_usd > 0) {
+            // The ticket's budget over all its runs: this run gets what is left (a whole budget again
+            // after `/wave retry` of a ticket that spent it).
+            auto runs = store_->Attempts(t->id);
+            if (!runs.ok()) return runs.error();
+            int64_t spent = 0;
+            for (const auto& run : *runs) spent += run.cost_microusd;
+            double left = cfg.agent.max_cost_usd - static_cast<double>(spent) / 1e6;
+            if (left <= 0) left = cfg.agent.max_cost_usd;
+            job.args.insert(job.args.end(), {"--max-budget-usd", std::to_string(left)});
+          }
           for (const auto& s : p.scope) job.args.insert(job.args.end(), {"--scope", s});
           if (cfg.keep_ignored_files) job.args.push_back("--keep-ignored");
           for (const char* name : {"PATH", "HOME", "LANG", "TMPDIR"}) {
             if (const char* v = std::getenv(name)) job.env[name] = v;
           }
-          for (const auto& e : cfg.agent.pass_env) {
+          std::vector<std::string> passed = agents::PresetEnvVars(cfg.agent.preset);  // the preset's key and endpoint
+          passed.insert(passed.end(), cfg.agent.pass_env.begin(), cfg.agent.pass_env.end());
+          for (const auto& e : passed) {
             if (const char* v = std::getenv(e.c_str())) job.env[e] = v;
           }
           if (options_.git_token) {

@@ -82,7 +82,11 @@ class RealCliTest : public GitServerFixture {
         << "model = \"gpt-5.1-codex\"\nmodel_provider = \"fake\"\ncheck_for_update_on_startup = false\n"
            "[analytics]\nenabled = false\n"
            "[model_providers.fake]\nname = \"fake\"\nbase_url = \"" << api_url_ << "/v1\"\n"
-           "env_key = \"OPENAI_API_KEY\"\nwire_api = \"responses\"\nrequest_max_retries = 0\nstream_max_retries = 0\n";
+           "env_key = \"OPENAI_API_KEY\"\nwire_api = \"responses\"\nrequest_max_retries = 0\nstream_max_retries = 0\n"
+           // Without these Codex 0.171 resolves github.com, api.github.com and chatgpt.com and runs
+           // `git ls-remote https://github.com/openai/plugins.git` (seen with strace).
+           "[features]\nplugins = false\nremote_plugin = false\napps = false\nin_app_updates = false\n"
+           "plugin_sharing = false\nskill_mcp_dependency_install = false\n";
   }
 
   // The requests the fake API received, in order.
