@@ -12,6 +12,8 @@
 //   {"text": "final answer"}             an assistant message that ends the turn
 //   {"status": 429, "headers": {...}, "body": {...}}   an HTTP error, for every request from then on
 //   optional on any step: "usage": {"input_tokens": n, "output_tokens": n}
+// Or {"each_session": {"bash": "cmd", "text": "answer"}}: stateless, for many concurrent sessions (the
+// sandbox scenario): a turn whose last message carries a tool result gets the text, any other the command.
 // Every request is appended to the record file as one JSON line: {path, headers, body}.
 import fs from 'node:fs';
 import http from 'node:http';
@@ -24,8 +26,23 @@ let next = 0;
 let sticky = null;  // an error step, once reached, answers everything after it
 let ids = 0;
 
-function takeStep(hasTools) {
+// True when the conversation's last message returns a tool's result (Anthropic tool_result blocks, or
+// OpenAI function_call_output items).
+function answersATool(body) {
+  const msgs = body.messages ?? [];
+  const last = msgs[msgs.length - 1];
+  if (last && Array.isArray(last.content) && last.content.some((b) => b.type === 'tool_result')) return true;
+  const input = Array.isArray(body.input) ? body.input : [];
+  return input.length > 0 && input[input.length - 1].type === 'function_call_output';
+}
+
+function takeStep(hasTools, body) {
   if (sticky) return sticky;
+  if (script.each_session) {
+    const e = script.each_session;
+    if (!hasTools) return { text: 'ok', side: true };
+    return answersATool(body) ? { text: e.text ?? 'done', usage: e.usage } : { bash: e.bash, usage: e.usage };
+  }
   if (!hasTools) return { text: 'ok', side: true };
   const step = steps[Math.min(next, steps.length - 1)] ?? { text: 'done' };
   next++;
@@ -107,7 +124,7 @@ const server = http.createServer((req, res) => {
     const path = req.url.split('?')[0];
     const isAgentCall = req.method === 'POST' && (path.endsWith('/messages') || path.endsWith('/responses'));
     const hasTools = Array.isArray(body.tools) && body.tools.length > 0;
-    const step = isAgentCall ? takeStep(hasTools) : null;
+    const step = isAgentCall ? takeStep(hasTools, body) : null;
     fs.appendFileSync(args.record, JSON.stringify({ method: req.method, path, headers: req.headers, body,
                                                     answered: step ? (step.status ?? 200) : 404 }) + '\n');
     if (!isAgentCall) {
