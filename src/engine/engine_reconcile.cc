@@ -787,6 +787,9 @@ Status Engine::Reconcile(int64_t epic_id) {
           st.seconds = std::chrono::duration_cast<std::chrono::seconds>(end - t.started_at).count();
         }
         st.note = t.note;
+        if (auto runs = store_->Attempts(t.id); runs.ok()) {
+          for (const auto& a : *runs) st.cost_microusd += a.cost_microusd;
+        }
         si.tickets.push_back(st);
       }
       std::string body = core::RenderStatusComment(si);

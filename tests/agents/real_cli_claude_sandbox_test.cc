@@ -9,6 +9,8 @@
 #include "cli/sandbox_scenario.h"
 #include "engine/app.h"
 #include "engine/engine.h"
+#include "github/client.h"
+#include "sandbox/simulator.h"
 
 namespace wavebot::testing {
 namespace {
@@ -65,6 +67,24 @@ TEST_F(RealCliTest, ClaudeCompletesTheSandboxEpicWithCostPerRun) {
   EXPECT_GE(agent_runs, 10);  // 8 implements, a CI fix, a review fix (and maybe a conflict resolution)
   std::printf("real claude sandbox: %d agent runs, $%.4f reported, %lld ms\n", agent_runs, total_microusd / 1e6,
               static_cast<long long>(summary.elapsed.count()));
+  // The epic's status comment on GitHub shows the cost per ticket and for the epic.
+  auto token = (*s)->simulator()->CreateUserToken("maintainer");
+  ASSERT_TRUE(token.ok());
+  github::ClientOptions co;
+  co.api_url = (*s)->simulator()->api_url();
+  co.token = *token;
+  auto gh = github::NewClient(co);
+  ASSERT_TRUE(gh.ok());
+  auto comments = (*gh)->ListComments({"acme", "calc"}, cli::Scenario::kEpic);
+  ASSERT_TRUE(comments.ok());
+  std::string status;
+  for (const auto& c : *comments) {
+    if (c.body.find("<!-- wavebot:status epic=1 -->") != std::string::npos) status = c.body;
+  }
+  char total[32];
+  std::snprintf(total, sizeof total, "agent cost $%.2f", total_microusd / 1e6);
+  EXPECT_NE(status.find(total), std::string::npos) << status;
+  EXPECT_NE(status.find("/4 · $"), std::string::npos) << status;
   // Every model request carried the key and went to the fake API.
   for (const auto& q : Requests()) EXPECT_EQ(q["headers"].value("x-api-key", ""), kFakeKey);
 }
