@@ -62,6 +62,7 @@ Result<AgentInvocation> BuildInvocation(const config::AgentConfig& agent, const 
       inv.args.push_back("--max-budget-usd");
       inv.args.push_back(Dollars(agent.max_cost_usd));
     }
+    if (!agent.model.empty()) inv.args.insert(inv.args.end(), {"--model", agent.model});
     inv.args.insert(inv.args.end(), extra.begin(), extra.end());
     inv.stdin_path = prompt_file;
   } else if (agent.preset == "codex") {
@@ -72,11 +73,13 @@ Result<AgentInvocation> BuildInvocation(const config::AgentConfig& agent, const 
     if (!HasArg(extra, {"-s", "--sandbox", "--dangerously-bypass-approvals-and-sandbox"})) {
       inv.args.push_back("--dangerously-bypass-approvals-and-sandbox");
     }
+    if (!agent.model.empty()) inv.args.insert(inv.args.end(), {"--model", agent.model});
     inv.args.insert(inv.args.end(), extra.begin(), extra.end());
     inv.args.push_back("-");
     inv.stdin_path = prompt_file;
   } else if (agent.preset == "aider") {
     inv.args = {"aider", "--message-file", prompt_file, "--yes"};
+    if (!agent.model.empty()) inv.args.insert(inv.args.end(), {"--model", agent.model});
     inv.args.insert(inv.args.end(), extra.begin(), extra.end());
   } else if (agent.preset == "script") {
     if (extra.empty()) {

@@ -20,12 +20,13 @@ struct AgentInvocation {
 // Builds the agent's argv for `agent.preset`:
 //   claude: claude -p --output-format stream-json --verbose
 //           [--permission-mode acceptEdits --allowedTools Bash] [--max-turns N] [--max-budget-usd X]
-//           <extra...>                                      (prompt on stdin; the permission flags are
+//           [--model M] <extra...>                                      (prompt on stdin; the permission flags are
 //                                                            left out when extra sets its own)
-//   codex:  codex exec --json [--dangerously-bypass-approvals-and-sandbox] <extra...> -
+//   codex:  codex exec --json [--dangerously-bypass-approvals-and-sandbox] [--model M] <extra...> -
 //                                                           (prompt on stdin; the bypass is left out
 //                                                            when extra chooses a --sandbox)
-//   aider:  aider --message-file <prompt> --yes <extra...>
+//   aider:  aider --message-file <prompt> --yes [--model M] <extra...>
+// (M is agent.model: run-ticket's --model, which the engine resolves per run mode.)
 //   script: <command...>                                    (prompt on stdin and in WAVEBOT_PROMPT_FILE)
 // Errors: kInvalidArgument for an unknown preset or a script preset without a command.
 Result<AgentInvocation> BuildInvocation(const config::AgentConfig& agent, const std::string& prompt_file);

@@ -32,6 +32,7 @@ struct RunTicketOptions {
   int64_t timeout_s = 30 * 60;
   int max_turns = 0;
   double max_budget_usd = 0;
+  std::string model;
   int64_t max_log_bytes = 8 * 1024 * 1024;
   int64_t max_file_bytes = config::AgentConfig{}.max_file_bytes;
   bool keep_ignored = false;
@@ -131,6 +132,7 @@ int Run(const RunTicketOptions& o) {
   req.agent.timeout = std::chrono::seconds(o.timeout_s);
   req.agent.max_turns = o.max_turns;
   req.agent.max_cost_usd = o.max_budget_usd;
+  req.agent.model = o.model;
   req.agent.pass_env = o.pass_env;
   if (!o.rate_limit_patterns.empty()) req.agent.rate_limit_patterns = o.rate_limit_patterns;
   req.agent.max_log_bytes = o.max_log_bytes;
@@ -195,6 +197,7 @@ Command RunTicketCommand() {
             sub->add_option("--max-turns", o->max_turns, "Agent turn limit (presets that support it)");
             sub->add_option("--max-budget-usd", o->max_budget_usd,
                             "Cost budget of this run in USD (claude: --max-budget-usd); 0 = none");
+            sub->add_option("--model", o->model, "The agent's model (claude, codex, aider presets: --model)");
             sub->add_option("--pass-env", o->pass_env, "Extra environment variable passed to the agent (repeat)");
             sub->add_option("--rate-limit-pattern", o->rate_limit_patterns, "Regex meaning rate-limited (repeat)");
             sub->add_option("--scope", o->scope, "Glob of paths the ticket may change (repeat)");

@@ -525,6 +525,9 @@ Status Engine::Reconcile(int64_t epic_id) {
           for (const auto& e : cfg.agent.pass_env) job.args.insert(job.args.end(), {"--pass-env", e});
           for (const auto& e : cfg.agent.rate_limit_patterns) job.args.insert(job.args.end(), {"--rate-limit-pattern", e});
           if (cfg.agent.max_turns) job.args.insert(job.args.end(), {"--max-turns", std::to_string(cfg.agent.max_turns)});
+          if (auto model = config::ModelForMode(cfg.agent, core::RunModeName(action.mode)); !model.empty()) {
+            job.args.insert(job.args.end(), {"--model", model});
+          }
           if (cfg.agent.max_cost_usd > 0) {
             // The ticket's budget over all its runs: this run gets what is left (a whole budget again
             // after `/wave retry` of a ticket that spent it).

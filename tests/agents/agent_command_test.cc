@@ -27,6 +27,10 @@ TEST(AgentCommandTest, PresetsMapLimitsOntoTheAgentsFlags) {
   a.command = {};
   EXPECT_EQ(BuildInvocation(a, "/p.md")->args,
             (V{"codex", "exec", "--json", "--dangerously-bypass-approvals-and-sandbox", "-"}));
+  a.model = "gpt-5.1-codex-mini";
+  EXPECT_EQ(BuildInvocation(a, "/p.md")->args,
+            (V{"codex", "exec", "--json", "--dangerously-bypass-approvals-and-sandbox", "--model", "gpt-5.1-codex-mini", "-"}));
+  a.model.clear();
   a.command = {"-s", "workspace-write"};
   EXPECT_EQ(BuildInvocation(a, "/p.md")->args, (V{"codex", "exec", "--json", "-s", "workspace-write", "-"}));
   a.command = {};

@@ -81,8 +81,16 @@ TEST_F(RealCliTest, ClaudeAtItsTurnLimitIsMaxTurns) {
   StartApi({{"steps",
              {{{"bash", "echo 1 > one.txt"}}, {{"bash", "echo 2 > two.txt"}}, {{"bash", "echo 3 > three.txt"}},
               {{"text", "done"}}}}});
-  auto r = RunTicket("claude", 51, "# Ticket #51\n\nCount to three.\n", {"--max-turns 2"});
+  auto r = RunTicket("claude", 51, "# Ticket #51\n\nCount to three.\n", {"--max-turns 2", "--model claude-haiku-4-5"});
   EXPECT_EQ(r.exit_code, 16) << Describe(r);
+  int agent_turns = 0;
+  for (const auto& q : Requests()) {
+    if (q["body"].contains("tools")) {
+      ++agent_turns;
+      EXPECT_EQ(q["body"].value("model", ""), "claude-haiku-4-5");  // agent.model / agent.models
+    }
+  }
+  EXPECT_GE(agent_turns, 2);
   EXPECT_EQ(r.result["result"], "max_turns");
   EXPECT_NE(r.result["reason"].get<std::string>().find("max_turns 2"), std::string::npos) << r.result["reason"];
   EXPECT_EQ(RemoteSha(Branch(51)), "");
