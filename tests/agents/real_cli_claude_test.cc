@@ -3,6 +3,8 @@
 // in its stream-json result ends as its own outcome (docs/agents.md, "Failures").
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "agents/real_cli_fixture.h"
 
 namespace wavebot::testing {
@@ -122,6 +124,24 @@ TEST_F(RealCliTest, ClaudeMissingFromPathIsAClearAgentFailure) {
   EXPECT_EQ(r.exit_code, 11) << Describe(r);
   EXPECT_NE(r.result["reason"].get<std::string>().find("npm install -g @anthropic-ai/claude-code"), std::string::npos)
       << r.result["reason"];
+}
+
+// `wavebot doctor --local` with a repository configuration of the claude preset: the CLI on PATH and
+// the key in the environment, each a PASS or a FAIL with the fix.
+TEST_F(RealCliTest, ClaudeDoctorChecksTheCliAndTheKey) {
+  auto cfg = tmp_.path() / "wavebot.yml";
+  std::ofstream(cfg) << "agent:\n  preset: claude\n";
+  std::string base = "env -i HOME=" + home_.string() + " WAVEBOT_REPO_CONFIG=" + cfg.string() +
+                     " WAVEBOT_DATA_DIR=" + (tmp_.path() / "doctor").string();
+  std::string with = ShellOutput(base + " PATH=" + kCliBin + ":/usr/bin:/bin ANTHROPIC_API_KEY=" + kFakeKey + " " +
+                                 WAVEBOT_BINARY + " doctor --local 2>&1");
+  EXPECT_NE(with.find("PASS agent key: ANTHROPIC_API_KEY is set for the claude preset"), std::string::npos) << with;
+  EXPECT_EQ(with.find("FAIL agent command"), std::string::npos) << with;
+  EXPECT_EQ(with.find(kFakeKey), std::string::npos);
+  std::string without = ShellOutput(base + " PATH=/usr/bin:/bin " + WAVEBOT_BINARY + " doctor --local 2>&1");
+  EXPECT_NE(without.find("FAIL agent key: none of ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN or CLAUDE_CODE_OAUTH_TOKEN"),
+            std::string::npos) << without;
+  EXPECT_NE(without.find("FAIL agent command"), std::string::npos) << without;
 }
 
 }  // namespace
