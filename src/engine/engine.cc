@@ -560,6 +560,11 @@ Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int
     t.runs_used = std::max(0, t.runs_used - 1);  // costs no attempt
     auto wait = cfg.agent.rate_limit_backoff * (1 << std::min(t.rate_limit_strikes, 6));
     t.not_before = clock_->Now() + wait;
+    {
+      std::lock_guard lock(mu_);
+      auto& until = agent_paused_until_[cfg.agent.preset];
+      until = std::max(until, t.not_before);
+    }
     ++t.rate_limit_strikes;
     t.state = fix ? "fixing" : "ready";
     t.retry_mode = fix ? a.mode : "";

@@ -241,6 +241,12 @@ Status Engine::Reconcile(int64_t epic_id) {
         live = static_cast<int>(live_attempts_.size());
       }
       snap.free_global_slots = std::max(0, options_.max_global_parallel - live);
+      std::lock_guard lock(mu_);
+      // The model API told a run of this agent to wait: no new run of it anywhere until then.
+      if (auto it = agent_paused_until_.find(cfg.agent.preset);
+          it != agent_paused_until_.end() && it->second > snap.now) {
+        snap.free_global_slots = 0;
+      }
     }
     std::map<int64_t, std::vector<Feedback>> feedback;
     for (const auto& t : tickets) {

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "agents/fake_executor.h"
 #include "engine/engine.h"
 #include "github/fake_client.h"
@@ -115,6 +117,42 @@ TEST_F(EngineRunOutcomeTest, TheNextPassLabelsTheStoppedTicketAndSaysWhatToFix) 
   EXPECT_TRUE(labelled);
   EXPECT_TRUE(Ticket().stuck_reported);
   EXPECT_EQ(Ticket().state, "needs_human");
+}
+
+// One rate-limited run holds every new dispatch of the same agent preset, in every epic, until the
+// backoff has passed; then dispatching resumes.
+TEST_F(EngineRunOutcomeTest, ARateLimitedRunPausesNewDispatchesOfThatAgentEverywhere) {
+  const github::RepoRef ref{"acme", "calc"};
+  github_.PutRepository(ref, {1, "acme/calc", "main", false});
+  github_.PutIssue(ref, {1, 101, "", "Epic", "", "open", {}, "maintainer", "", false});
+  github_.PutIssue(ref, {2, 102, "", "Ticket", "", "open", {"agent-ready"}, "maintainer", "", false});
+  github_.PutIssue(ref, {10, 110, "", "Other epic", "", "open", {}, "maintainer", "", false});
+  github_.PutIssue(ref, {11, 111, "", "Other ticket", "", "open", {"agent-ready"}, "maintainer", "", false});
+  github_.SetSubIssues(ref, 1, {2});
+  github_.SetSubIssues(ref, 10, {11});
+  github_.PutRef(ref, "heads/main", "1111111111111111111111111111111111111111");
+  EpicRecord other;
+  other.repo = "acme/calc";
+  other.number = 10;
+  other.state = "running";
+  auto epic = store_->UpsertEpic(other);
+  ASSERT_TRUE(epic.ok());
+  std::vector<TicketRecord> tickets(1);
+  tickets[0].number = 11;
+  tickets[0].repo = "acme/calc";
+  tickets[0].state = "ready";
+  tickets[0].wave = 1;
+  ASSERT_TRUE(store_->SaveTickets(epic->id, tickets).ok());
+
+  cfg_.agent.rate_limit_backoff = std::chrono::seconds(60);
+  Finish({{"result", "rate_limited"}, {"exit_code", 13}});
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 10).ok());
+  EXPECT_TRUE(executor_.submitted().empty());
+  clock_.Advance(std::chrono::seconds(61));
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 10).ok());
+  ASSERT_EQ(executor_.submitted().size(), 1u);
+  EXPECT_NE(std::find(executor_.submitted()[0].args.begin(), executor_.submitted()[0].args.end(), "11"),
+            executor_.submitted()[0].args.end());
 }
 
 TEST_F(EngineRunOutcomeTest, MaxTurnsAndBudgetSpendAnAttempt) {
