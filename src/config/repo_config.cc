@@ -79,6 +79,8 @@ Result<RepoConfig> ParseRepoConfig(std::string_view yaml_text, const std::string
       {"max_cost_usd",
        Set(&c.agent.max_cost_usd, [&r](const YAML::Node& v, const std::string& k) { return r.Double(v, k, 0, 1e6); })},
       {"pass_env", Set(&c.agent.pass_env, list)},
+      {"max_epic_cost_usd",
+       Set(&c.agent.max_epic_cost_usd, [&r](const YAML::Node& v, const std::string& k) { return r.Double(v, k, 0, 1e7); })},
       {"model", Set(&c.agent.model, str)},
       {"models",
        [&](const YAML::Node& v, const std::string& k) -> Status {

@@ -26,6 +26,7 @@ struct AgentConfig {
   // (implement, fix_ci, address_review, resolve_conflict), e.g. a cheaper one for fix_ci.
   std::string model;
   std::map<std::string, std::string> models;
+  double max_epic_cost_usd = 0;            // the epic's budget over all its runs; spent: no new runs. 0 = no cap
   std::vector<std::string> pass_env;       // extra environment variable names passed to the agent
   // Case-insensitive regular expressions; a match in the agent's output means it was rate-limited.
   std::vector<std::string> rate_limit_patterns = {"rate.?limit", "429 Too Many Requests", "quota exceeded",

@@ -91,8 +91,14 @@ std::string RenderStatusComment(const StatusInput& in) {
   if (in.epic_pr) out += " · epic PR #" + std::to_string(in.epic_pr);
   int64_t cost = 0;
   for (const auto& t : in.tickets) cost += t.cost_microusd;
-  if (cost > 0) out += " · agent cost " + FormatCost(cost);
+  if (cost > 0 || in.budget_microusd > 0) {
+    out += " · agent cost " + FormatCost(cost) + (in.budget_microusd > 0 ? " of " + FormatCost(in.budget_microusd) : "");
+  }
   out += "\n\n";
+  if (in.budget_microusd > 0 && cost >= in.budget_microusd) {
+    out += "**The epic's agent budget (`agent.max_epic_cost_usd`, " + FormatCost(in.budget_microusd) +
+           ") is spent: wavebot starts no new agent runs.** Raise it in `.github/wavebot.yml` to go on.\n\n";
+  }
   out += "| wave | ticket | state | PR | CI | runs | time | note |\n|---|---|---|---|---|---|---|---|\n";
   for (const auto& t : in.tickets) {
     out += "| " + (t.wave ? std::to_string(t.wave) : std::string("-")) + " | #" + std::to_string(t.number) + " " +

@@ -35,6 +35,7 @@ struct StatusInput {
   std::string epic_branch;
   int64_t epic_pr = 0;
   int max_attempts = 4;
+  int64_t budget_microusd = 0;  // agent.max_epic_cost_usd (USD * 1e6); 0: none
   std::vector<StatusTicket> tickets;
 };
 

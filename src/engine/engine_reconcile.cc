@@ -1,6 +1,7 @@
 // One reconcile pass: observe, decide (core::Decide), act. Every step is committed before it is taken
 // and every step is idempotent, so a pass may be interrupted anywhere and simply run again.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -249,6 +250,7 @@ Status Engine::Reconcile(int64_t epic_id) {
       }
     }
     std::map<int64_t, std::vector<Feedback>> feedback;
+    int64_t epic_cost_microusd = 0;  // the agents' reported cost over the epic's runs
     for (const auto& t : tickets) {
       if (t.wave == 0 && t.state == "blocked" && !t.note.empty()) continue;  // blocked from outside the plan
       core::TicketSnapshot s;
@@ -264,6 +266,7 @@ Status Engine::Reconcile(int64_t epic_id) {
       auto attempts = store_->Attempts(t.id);
       if (!attempts.ok()) return attempts.error();
       for (const auto& a : *attempts) {
+        epic_cost_microusd += a.cost_microusd;
         if (!a.trigger.empty()) s.handled.insert(a.trigger);
         if (a.state == "running") s.run_in_flight = true;
         if (a.mode != "rebase" && a.mode != "report") s.last_attempt = std::max(s.last_attempt, a.id);
@@ -296,6 +299,8 @@ Status Engine::Reconcile(int64_t epic_id) {
       feedback[t.number] = *fb;
       snap.tickets.push_back(std::move(s));
     }
+    const int64_t epic_budget = std::llround(cfg.agent.max_epic_cost_usd * 1e6);
+    if (epic_budget > 0 && epic_cost_microusd >= epic_budget) snap.free_global_slots = 0;  // said on the status comment
     auto actions = core::Decide(snap);
     // A run that stopped its ticket for the operator (key, quota, budget: FinishRun) is reported the way
     // a ticket out of attempts is: label and comment saying what to fix.
@@ -780,6 +785,7 @@ Status Engine::Reconcile(int64_t epic_id) {
       si.epic_branch = epic.branch;
       si.epic_pr = epic.epic_pr;
       si.max_attempts = cfg.max_attempts;
+      si.budget_microusd = std::llround(cfg.agent.max_epic_cost_usd * 1e6);
       auto now = clock_->Now();
       for (const auto& t : *fresh) {
         core::StatusTicket st;

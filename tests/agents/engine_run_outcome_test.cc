@@ -48,7 +48,7 @@ class EngineRunOutcomeTest : public ::testing::Test {
   TicketRecord Finish(const nlohmann::json& result) {
     auto ticket = Ticket();
     ++ticket.runs_used;
-    auto attempt = store_->BeginAttempt(ticket, "implement", "implement:" + std::to_string(++runs_), clock_.Now());
+    auto attempt = store_->BeginAttempt(ticket, "implement", "test-run:" + std::to_string(++runs_), clock_.Now());
     EXPECT_TRUE(attempt.ok());
     last_attempt_ = attempt->id;
     engine_->OnJobEvent({"attempt-" + std::to_string(attempt->id), agents::JobEvent::State::kFinished,
@@ -153,6 +153,31 @@ TEST_F(EngineRunOutcomeTest, ARateLimitedRunPausesNewDispatchesOfThatAgentEveryw
   ASSERT_EQ(executor_.submitted().size(), 1u);
   EXPECT_NE(std::find(executor_.submitted()[0].args.begin(), executor_.submitted()[0].args.end(), "11"),
             executor_.submitted()[0].args.end());
+}
+
+// agent.max_epic_cost_usd: once the epic's runs have spent it, no new run starts and the status
+// comment says why.
+TEST_F(EngineRunOutcomeTest, ASpentEpicBudgetStopsDispatchingAndSaysSoOnTheEpic) {
+  const github::RepoRef ref{"acme", "calc"};
+  github_.PutRepository(ref, {1, "acme/calc", "main", false});
+  github_.PutIssue(ref, {1, 101, "", "Epic", "", "open", {}, "maintainer", "", false});
+  github_.PutIssue(ref, {2, 102, "", "Ticket", "", "open", {"agent-ready"}, "maintainer", "", false});
+  github_.SetSubIssues(ref, 1, {2});
+  github_.PutRef(ref, "heads/main", "1111111111111111111111111111111111111111");
+  cfg_.agent.max_epic_cost_usd = 0.05;
+  auto t = Finish({{"result", "agent_failed"}, {"exit_code", 11}, {"cost_usd", 0.06}});
+  ASSERT_EQ(t.state, "ready");  // the ticket may run again, but the epic may not spend more
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_TRUE(executor_.submitted().empty());
+  bool said = false;
+  for (const auto& c : github_.actions_of<github::CommentCreated>()) {
+    said = said || (c.number == 1 && c.body.find("agent cost $0.06 of $0.05") != std::string::npos &&
+                    c.body.find("is spent: wavebot starts no new agent runs") != std::string::npos);
+  }
+  EXPECT_TRUE(said);
+  cfg_.agent.max_epic_cost_usd = 1;  // raised: runs go on
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(executor_.submitted().size(), 1u);
 }
 
 TEST_F(EngineRunOutcomeTest, MaxTurnsAndBudgetSpendAnAttempt) {

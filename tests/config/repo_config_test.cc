@@ -32,6 +32,7 @@ agent:
   max_cost_usd: 2.5
   model: claude-sonnet-4-5
   models: {fix_ci: claude-haiku-4-5}
+  max_epic_cost_usd: 40
   pass_env: [ANTHROPIC_API_KEY]
   rate_limit_patterns: ["overloaded"]
   rate_limit_backoff: 2m
@@ -59,6 +60,7 @@ scope:
   EXPECT_EQ(c->agent.max_turns, 30);
   EXPECT_DOUBLE_EQ(c->agent.max_cost_usd, 2.5);
   EXPECT_EQ(ModelForMode(c->agent, "fix_ci"), "claude-haiku-4-5");
+  EXPECT_DOUBLE_EQ(c->agent.max_epic_cost_usd, 40);
   EXPECT_EQ(ModelForMode(c->agent, "implement"), "claude-sonnet-4-5");
   EXPECT_EQ(c->agent.pass_env, (std::vector<std::string>{"ANTHROPIC_API_KEY"}));
   EXPECT_EQ(c->agent.rate_limit_patterns, (std::vector<std::string>{"overloaded"}));
