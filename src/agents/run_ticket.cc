@@ -266,6 +266,11 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
   if (!report.transcript.empty()) {
     std::string text = Join(report.transcript, "\n") + "\n";
     result.log_tail = text.size() > 4096 ? text.substr(text.size() - 4096) : text;
+    // The log holds the CLI's JSON events; its readable transcript goes at the end, where the dashboard's
+    // log view and a reader of the file look first (at most 64 KiB, past the log cap if need be).
+    std::ofstream log(result.log_path, std::ios::app | std::ios::binary);
+    log << "\n[wavebot: transcript of the " << req.agent.preset << " run]\n"
+        << (text.size() > 65536 ? text.substr(text.size() - 65536) : text);
   }
   const std::string said = report.message.empty() ? "" : ": " + report.message;
   const std::string status = report.api_status ? " (HTTP " + std::to_string(report.api_status) + ")" : "";

@@ -34,6 +34,7 @@ TEST_F(RealCliTest, ClaudeBarePresetCommitsWhatTheAgentWroteWithCostAndTurns) {
   // A readable log tail for the PR and dashboard, not raw JSON; the key is nowhere in the log.
   EXPECT_NE(r.result["log_tail"].get<std::string>().find("[Bash] $ mkdir -p src"), std::string::npos) << Describe(r);
   EXPECT_EQ(r.log.find(kFakeKey), std::string::npos);
+  EXPECT_NE(r.log.find("[wavebot: transcript of the claude run]\n[Bash] $ mkdir -p src"), std::string::npos) << r.log;
   // Every request went to the fake API with the key from the environment.
   auto reqs = Requests();
   ASSERT_GE(reqs.size(), 2u);
