@@ -2,30 +2,84 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <regex>
 
 extern char** environ;
 
 namespace wavebot::agents {
 
+namespace {
+
+bool HasArg(const std::vector<std::string>& args, std::initializer_list<const char*> names) {
+  for (const auto& a : args) {
+    for (const char* n : names) {
+      if (a == n || a.rfind(std::string(n) + "=", 0) == 0) return true;
+    }
+  }
+  return false;
+}
+
+std::string Dollars(double usd) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", usd);
+  return buf;
+}
+
+}  // namespace
+
+std::vector<std::string> PresetKeyVars(const std::string& preset) {
+  if (preset == "claude") return {"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"};
+  if (preset == "codex") return {"OPENAI_API_KEY", "CODEX_API_KEY"};
+  return {};
+}
+
+std::vector<std::string> PresetEnvVars(const std::string& preset) {
+  auto vars = PresetKeyVars(preset);
+  if (preset == "claude") vars.push_back("ANTHROPIC_BASE_URL");
+  if (preset == "codex") {
+    vars.push_back("OPENAI_BASE_URL");
+    vars.push_back("CODEX_HOME");
+  }
+  return vars;
+}
+
 Result<AgentInvocation> BuildInvocation(const config::AgentConfig& agent, const std::string& prompt_file) {
   AgentInvocation inv;
   const auto& extra = agent.command;
   if (agent.preset == "claude") {
-    inv.args = {"claude", "-p"};
+    inv.args = {"claude", "-p", "--output-format", "stream-json", "--verbose"};
+    // Unattended: edits in the worktree are accepted and Bash is allowed, so the agent can write files
+    // and run the tests. Unlike bypassPermissions this also works as root (no IS_SANDBOX=1 claim).
+    if (!HasArg(extra, {"--permission-mode", "--dangerously-skip-permissions"})) {
+      for (const char* a : {"--permission-mode", "acceptEdits", "--allowedTools", "Bash"}) inv.args.push_back(a);
+    }
     if (agent.max_turns > 0) {
       inv.args.push_back("--max-turns");
       inv.args.push_back(std::to_string(agent.max_turns));
     }
+    if (agent.max_cost_usd > 0) {
+      inv.args.push_back("--max-budget-usd");
+      inv.args.push_back(Dollars(agent.max_cost_usd));
+    }
+    if (!agent.model.empty()) inv.args.insert(inv.args.end(), {"--model", agent.model});
     inv.args.insert(inv.args.end(), extra.begin(), extra.end());
     inv.stdin_path = prompt_file;
   } else if (agent.preset == "codex") {
-    inv.args = {"codex", "exec"};
+    inv.args = {"codex", "exec", "--json"};
+    // Codex's own sandbox (-s workspace-write) cannot write the worktree's git metadata, which lives in
+    // the shared mirror outside the worktree; containment is wavebot's (docs/agents.md). An explicit
+    // --sandbox/-s in agent.command replaces this.
+    if (!HasArg(extra, {"-s", "--sandbox", "--dangerously-bypass-approvals-and-sandbox"})) {
+      inv.args.push_back("--dangerously-bypass-approvals-and-sandbox");
+    }
+    if (!agent.model.empty()) inv.args.insert(inv.args.end(), {"--model", agent.model});
     inv.args.insert(inv.args.end(), extra.begin(), extra.end());
     inv.args.push_back("-");
     inv.stdin_path = prompt_file;
   } else if (agent.preset == "aider") {
     inv.args = {"aider", "--message-file", prompt_file, "--yes"};
+    if (!agent.model.empty()) inv.args.insert(inv.args.end(), {"--model", agent.model});
     inv.args.insert(inv.args.end(), extra.begin(), extra.end());
   } else if (agent.preset == "script") {
     if (extra.empty()) {
@@ -54,6 +108,7 @@ std::map<std::string, std::string> BuildAgentEnv(const config::AgentConfig& agen
     env[name] = it->second;
   };
   for (const char* name : {"PATH", "HOME", "LANG", "TERM", "TMPDIR"}) pass(name);
+  for (const auto& name : PresetEnvVars(agent.preset)) pass(name);
   for (const auto& name : agent.pass_env) pass(name);
   if (env.find("PATH") == env.end()) env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
   env["WAVEBOT_PROMPT_FILE"] = ctx.prompt_file;

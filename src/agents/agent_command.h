@@ -18,12 +18,25 @@ struct AgentInvocation {
 };
 
 // Builds the agent's argv for `agent.preset`:
-//   claude: claude -p [--max-turns N] <extra...>            (prompt on stdin)
-//   codex:  codex exec <extra...> -                         (prompt on stdin)
-//   aider:  aider --message-file <prompt> --yes <extra...>
+//   claude: claude -p --output-format stream-json --verbose
+//           [--permission-mode acceptEdits --allowedTools Bash] [--max-turns N] [--max-budget-usd X]
+//           [--model M] <extra...>                                      (prompt on stdin; the permission flags are
+//                                                            left out when extra sets its own)
+//   codex:  codex exec --json [--dangerously-bypass-approvals-and-sandbox] [--model M] <extra...> -
+//                                                           (prompt on stdin; the bypass is left out
+//                                                            when extra chooses a --sandbox)
+//   aider:  aider --message-file <prompt> --yes [--model M] <extra...>
+// (M is agent.model: run-ticket's --model, which the engine resolves per run mode.)
 //   script: <command...>                                    (prompt on stdin and in WAVEBOT_PROMPT_FILE)
 // Errors: kInvalidArgument for an unknown preset or a script preset without a command.
 Result<AgentInvocation> BuildInvocation(const config::AgentConfig& agent, const std::string& prompt_file);
+
+// The variables holding the preset's API credential (claude: ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN,
+// CLAUDE_CODE_OAUTH_TOKEN; codex: OPENAI_API_KEY, CODEX_API_KEY); empty for other presets.
+std::vector<std::string> PresetKeyVars(const std::string& preset);
+// What the preset passes to the agent without pass_env: its key variables plus its endpoint settings
+// (claude: ANTHROPIC_BASE_URL; codex: OPENAI_BASE_URL, CODEX_HOME).
+std::vector<std::string> PresetEnvVars(const std::string& preset);
 
 struct AgentRunContext {
   std::string prompt_file;
@@ -32,7 +45,7 @@ struct AgentRunContext {
   int attempt = 1;
 };
 
-// The agent's environment: PATH, HOME, LANG, TERM, TMPDIR and the variables named in agent.pass_env
+// The agent's environment: PATH, HOME, LANG, TERM, TMPDIR, PresetEnvVars and those named in agent.pass_env
 // taken from `parent`, plus WAVEBOT_PROMPT_FILE, WAVEBOT_TICKET, WAVEBOT_MODE, WAVEBOT_ATTEMPT. Never
 // passed even when listed: WAVEBOT_* variables of wavebot itself (token, App key, webhook secret) and
 // any variable whose value is one of `secrets`.

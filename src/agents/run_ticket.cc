@@ -5,8 +5,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
 
 #include "agents/agent_command.h"
+#include "agents/agent_output.h"
 
 namespace wavebot::agents {
 namespace {
@@ -41,6 +44,51 @@ std::string FileAtSizeCap(const std::string& root, int64_t cap) {
   return "";
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r");
+  size_t e = s.find_last_not_of(" \t\r");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+// `output` without the lines that also appear in the prompt: some CLIs echo the prompt, and a ticket
+// about rate limits must not make its own failed run look rate-limited.
+std::string WithoutPrompt(const std::string& output, const std::string& prompt) {
+  std::set<std::string> prompt_lines;
+  std::istringstream p(prompt);
+  for (std::string line; std::getline(p, line);) {
+    if (auto t = Trim(line); !t.empty()) prompt_lines.insert(t);
+  }
+  std::string kept;
+  std::istringstream o(output);
+  for (std::string line; std::getline(o, line);) {
+    if (!prompt_lines.count(Trim(line))) kept += line + "\n";
+  }
+  return kept;
+}
+
+// Where a preset's CLI keeps a login made with its own `login` command (a subscription instead of a key).
+bool HasCliLogin(const std::string& preset, const std::map<std::string, std::string>& env) {
+  auto get = [&](const char* k) { auto it = env.find(k); return it == env.end() ? std::string() : it->second; };
+  std::error_code ec;
+  if (preset == "claude") return !get("HOME").empty() && fs::exists(fs::path(get("HOME")) / ".claude/.credentials.json", ec);
+  if (preset == "codex") {
+    fs::path home = !get("CODEX_HOME").empty() ? fs::path(get("CODEX_HOME")) : fs::path(get("HOME")) / ".codex";
+    return fs::exists(home / "auth.json", ec);
+  }
+  return true;
+}
+
+std::string Join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
 }  // namespace
 
 const char* OutcomeName(Outcome o) {
@@ -52,6 +100,11 @@ const char* OutcomeName(Outcome o) {
     case Outcome::kRateLimited: return "rate_limited";
     case Outcome::kPushRejected: return "push_rejected";
     case Outcome::kConflict: return "conflict";
+    case Outcome::kMaxTurns: return "max_turns";
+    case Outcome::kBudgetExhausted: return "budget_exhausted";
+    case Outcome::kApiUnavailable: return "api_unavailable";
+    case Outcome::kAuthFailed: return "auth_failed";
+    case Outcome::kQuotaExhausted: return "quota_exhausted";
   }
   return "unknown";
 }
@@ -110,6 +163,24 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
   fs::create_directories(req.log_dir, ec);
   if (ec) return Error(ErrorCode::kIo, "cannot create log directory " + req.log_dir + ": " + ec.message());
 
+  AgentRunContext ctx{req.prompt_file.empty() ? "" : fs::absolute(req.prompt_file).string(), req.ticket,
+                      ModeName(req.mode), req.attempt};
+  auto agent_env = BuildAgentEnv(req.agent, req.parent_env, ctx, req.secrets);
+  std::vector<std::string> secrets = req.secrets;
+  bool has_key = false;
+  for (const auto& k : PresetKeyVars(req.agent.preset)) {
+    auto it = agent_env.find(k);
+    if (it == agent_env.end() || it->second.empty()) continue;
+    has_key = true;
+    secrets.push_back(it->second);  // the model API key never shows in a log either
+  }
+  if (req.mode != Mode::kRebase && !PresetKeyVars(req.agent.preset).empty() && !has_key &&
+      !HasCliLogin(req.agent.preset, agent_env)) {
+    return finish(Outcome::kAuthFailed, "no API key for the " + req.agent.preset + " agent: set " +
+                                            Join(PresetKeyVars(req.agent.preset), " or ") +
+                                            " in the environment of wavebot (or of the runner)");
+  }
+
   git::TicketSpec spec;
   spec.ticket = req.ticket;
   spec.branch = req.branch;
@@ -165,16 +236,15 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
     WAVEBOT_RETURN_IF_ERROR(AppendConflictsToPrompt(req.prompt_file, merged->conflicting_paths));
   }
 
-  AgentRunContext ctx{fs::absolute(req.prompt_file).string(), req.ticket, ModeName(req.mode), req.attempt};
   ProcessSpec ps;
   ps.args = invocation->args;
   ps.stdin_path = invocation->stdin_path;
-  ps.env = BuildAgentEnv(req.agent, req.parent_env, ctx, req.secrets);
+  ps.env = agent_env;
   ps.cwd = wt.path();
   ps.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(req.agent.timeout);
   ps.max_log_bytes = req.agent.max_log_bytes;
   ps.max_file_bytes = req.agent.max_file_bytes;
-  ps.secrets = req.secrets;
+  ps.secrets = secrets;
   result.log_path = (fs::absolute(req.log_dir) / ("ticket-" + std::to_string(req.ticket) + "-attempt-" +
                                                   std::to_string(req.attempt) + "-" + ModeName(req.mode) + ".log"))
                         .string();
@@ -183,7 +253,12 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
                ModeName(req.mode), req.attempt);
   auto out = runner->Run(ps);
   if (!out.ok()) {
-    if (out.error().code() == ErrorCode::kNotFound) return finish(Outcome::kAgentFailed, out.error().message());
+    if (out.error().code() == ErrorCode::kNotFound) {
+      std::string hint = req.agent.preset == "claude"  ? " (install Claude Code: npm install -g @anthropic-ai/claude-code)"
+                         : req.agent.preset == "codex" ? " (install Codex CLI: npm install -g @openai/codex)"
+                                                       : "";
+      return finish(Outcome::kAgentFailed, out.error().message() + hint);
+    }
     return out.error();
   }
   result.log_tail = out->tail.size() > 4096 ? out->tail.substr(out->tail.size() - 4096) : out->tail;
@@ -191,9 +266,55 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
     return finish(Outcome::kTimedOut, "the agent ran longer than " + std::to_string(req.agent.timeout.count()) +
                                           "s; its process group was killed");
   }
+  // The structured presets say themselves how their run ended; the log's text is only a fallback.
+  std::string output = out->log_truncated || result.log_path.empty() ? out->head + out->tail : ReadFile(result.log_path);
+  AgentReport report = ParseAgentOutput(req.agent.preset, output);
+  result.cost_usd = report.cost_usd;
+  result.cost_reported = report.cost_reported;
+  result.turns = report.turns;
+  result.input_tokens = report.input_tokens;
+  result.output_tokens = report.output_tokens;
+  result.api_status = report.api_status;
+  if (!report.transcript.empty()) {
+    std::string text = Join(report.transcript, "\n") + "\n";
+    result.log_tail = text.size() > 4096 ? text.substr(text.size() - 4096) : text;
+    // The log holds the CLI's JSON events; its readable transcript goes at the end, where the dashboard's
+    // log view and a reader of the file look first (at most 64 KiB, past the log cap if need be).
+    std::ofstream log(result.log_path, std::ios::app | std::ios::binary);
+    log << "\n[wavebot: transcript of the " << req.agent.preset << " run]\n"
+        << (text.size() > 65536 ? text.substr(text.size() - 65536) : text);
+  }
+  const std::string said = report.message.empty() ? "" : ": " + report.message;
+  const std::string status = report.api_status ? " (HTTP " + std::to_string(report.api_status) + ")" : "";
+  switch (report.end) {
+    case AgentEnd::kMaxTurns:
+      return finish(Outcome::kMaxTurns, "the agent stopped at its turn limit (agent.max_turns " +
+                                            std::to_string(req.agent.max_turns) + ")" + said);
+    case AgentEnd::kBudgetExhausted:
+      return finish(Outcome::kBudgetExhausted, "the agent stopped at its cost budget" + said);
+    case AgentEnd::kRateLimited:
+      return finish(Outcome::kRateLimited, "the model API rate-limited the agent" + status + said);
+    case AgentEnd::kApiUnavailable:
+      return finish(Outcome::kApiUnavailable, "the model API was unavailable" + status + said);
+    case AgentEnd::kAuthFailed:
+      return finish(Outcome::kAuthFailed, "the model API refused the agent's credentials" + status + said +
+                                              " — check " + Join(PresetKeyVars(req.agent.preset), " / ") +
+                                              " in wavebot's environment");
+    case AgentEnd::kQuotaExhausted:
+      return finish(Outcome::kQuotaExhausted, "the model account is out of quota or credit" + status + said +
+                                                  " — top up or raise the account's limit");
+    case AgentEnd::kError:
+      return finish(Outcome::kAgentFailed, "the agent reported an error" + status + said);
+    case AgentEnd::kSuccess:
+    case AgentEnd::kUnknown:
+      break;
+  }
   bool failed = out->exit_code != 0;
-  if (failed && (matcher->Matches(out->head) || matcher->Matches(out->tail))) {
-    return finish(Outcome::kRateLimited, "the agent's output matched a rate-limit pattern");
+  if (failed && report.end == AgentEnd::kUnknown) {
+    // Fallback for agents without a structured report: the configured patterns, on the agent's own
+    // output only (never on lines of the prompt it may have echoed).
+    std::string own = WithoutPrompt(out->head + "\n" + out->tail, ReadFile(req.prompt_file));
+    if (matcher->Matches(own)) return finish(Outcome::kRateLimited, "the agent's output matched a rate-limit pattern");
   }
   if (failed) {
     std::string how = out->term_signal != 0 ? "was killed by signal " + std::to_string(out->term_signal)

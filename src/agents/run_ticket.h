@@ -22,9 +22,15 @@ enum class Outcome {
   kNoChanges = 10,      // the agent finished but the branch does not differ from where it started
   kAgentFailed = 11,    // non-zero exit, crash, or a verification failure (reason says which)
   kTimedOut = 12,       // killed at the timeout (whole process group)
-  kRateLimited = 13,    // the output matched a rate-limit pattern: retry later, no attempt spent
+  kRateLimited = 13,    // the model API answered 429 (or, for unstructured agents, the output matched a
+                        // rate-limit pattern): retry later, no attempt spent
   kPushRejected = 14,   // the remote branch moved (a human pushed) or the push was refused
   kConflict = 15,       // resolve_conflict mode: conflicts remain / rebase not possible
+  kMaxTurns = 16,       // the agent stopped at its turn limit (agent.max_turns)
+  kBudgetExhausted = 17,  // the agent stopped at its cost budget (agent.max_cost_usd remainder)
+  kApiUnavailable = 18, // the model API was overloaded or failing (529/503/5xx): retry later, no attempt spent
+  kAuthFailed = 19,     // no key, or the model API refused it (401/403): the operator must fix it
+  kQuotaExhausted = 20, // the model account is out of quota or credit: the operator must fix it
 };
 
 const char* OutcomeName(Outcome o);
@@ -62,6 +68,14 @@ struct RunTicketResult {
   std::string log_path;
   std::string log_tail;                      // last few KiB of the agent's output (censored)
   bool reused_worktree = false;
+  // The agent CLI's own report (claude and codex presets; zero otherwise). Not trusted as a fact about
+  // the repository; recorded as the agent's account of its spend.
+  double cost_usd = 0;
+  bool cost_reported = false;                // false: the CLI reports no cost (codex, script)
+  int turns = 0;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  int api_status = 0;                        // HTTP status of the model API's error, when there was one
 };
 
 // Runs the ticket. Returns a result for every outcome above; an Error only when wavebot itself could

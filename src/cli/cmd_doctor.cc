@@ -103,6 +103,27 @@ int Doctor(const DoctorFlags& flags, const GlobalOptions& global) {
     }
   }
   auto report = github::RunDoctor(in, std::cout);
+  // The model API key of a claude or codex preset: the preset passes it to the agent from wavebot's
+  // environment; without it every run would end auth_failed (docs/agents.md).
+  if (!actions && !repo_config_path.empty() && flags.agent.empty()) {
+    const auto keys = agents::PresetKeyVars(repo_config.agent.preset);
+    std::string found, names;
+    for (const auto& k : keys) {
+      names += (names.empty() ? "" : " or ") + k;
+      if (found.empty() && !Env(k.c_str()).empty()) found = k;
+    }
+    if (keys.empty()) {
+      // script and aider: whatever pass_env names is the agent's business
+    } else if (!found.empty()) {
+      std::cout << "PASS agent key: " << found << " is set for the " << repo_config.agent.preset << " preset\n";
+      report.passed++;
+    } else {
+      std::cout << "FAIL agent key: none of " << names << " is set for the " << repo_config.agent.preset
+                << " preset\n     fix: export " << keys.front() << "=... in wavebot's environment (systemd "
+                << "EnvironmentFile, container env); the preset passes it to the agent\n";
+      report.failed++;
+    }
+  }
   if (in.agent_program.empty()) {
     std::cout << (actions
                       ? "NOTE the agent runs on the self-hosted runners (executor actions, docs/runners.md)\n"

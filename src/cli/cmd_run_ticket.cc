@@ -32,6 +32,8 @@ struct RunTicketOptions {
   std::vector<std::string> agent_args, pass_env, rate_limit_patterns, scope;
   int64_t timeout_s = 30 * 60;
   int max_turns = 0;
+  double max_budget_usd = 0;
+  std::string model;
   int64_t max_log_bytes = 8 * 1024 * 1024;
   int64_t max_file_bytes = config::AgentConfig{}.max_file_bytes;
   bool keep_ignored = false;
@@ -131,6 +133,8 @@ int Run(const RunTicketOptions& o) {
   req.agent.command = o.agent_args;
   req.agent.timeout = std::chrono::seconds(o.timeout_s);
   req.agent.max_turns = o.max_turns;
+  req.agent.max_cost_usd = o.max_budget_usd;
+  req.agent.model = o.model;
   req.agent.pass_env = o.pass_env;
   if (!o.rate_limit_patterns.empty()) req.agent.rate_limit_patterns = o.rate_limit_patterns;
   req.agent.max_log_bytes = o.max_log_bytes;
@@ -157,7 +161,13 @@ int Run(const RunTicketOptions& o) {
                       {"duration_ms", r->duration.count()},
                       {"log_path", r->log_path},
                       {"log_tail", r->log_tail},
-                      {"reused_worktree", r->reused_worktree}};
+                      {"reused_worktree", r->reused_worktree},
+                      {"cost_usd", r->cost_usd},
+                      {"cost_reported", r->cost_reported},
+                      {"turns", r->turns},
+                      {"input_tokens", r->input_tokens},
+                      {"output_tokens", r->output_tokens},
+                      {"api_status", r->api_status}};
   Emit(o, j);
   return static_cast<int>(r->outcome);
 }
@@ -187,6 +197,9 @@ Command RunTicketCommand() {
             sub->add_option("--agent-arg", o->agent_args, "One argv element of the agent command (repeat)");
             sub->add_option("--agent-timeout", o->timeout_s, "Seconds before the agent's process group is killed");
             sub->add_option("--max-turns", o->max_turns, "Agent turn limit (presets that support it)");
+            sub->add_option("--max-budget-usd", o->max_budget_usd,
+                            "Cost budget of this run in USD (claude: --max-budget-usd); 0 = none");
+            sub->add_option("--model", o->model, "The agent's model (claude, codex, aider presets: --model)");
             sub->add_option("--pass-env", o->pass_env, "Extra environment variable passed to the agent (repeat)");
             sub->add_option("--rate-limit-pattern", o->rate_limit_patterns, "Regex meaning rate-limited (repeat)");
             sub->add_option("--scope", o->scope, "Glob of paths the ticket may change (repeat)");

@@ -177,11 +177,12 @@ Status Scenario::Seed() {
   // wavebot's configuration for the sample repository, in the repository as users keep it.
   std::string wavebot_yml = "# wavebot settings for this repository (docs/configuration.md)\n"
                             "max_parallel: " + std::to_string(options_.max_parallel) + "\n"
-                            "agent:\n"
-                            "  preset: script\n"
-                            "  command: [\"" + options_.demo_agent + "\"]\n"
-                            "  timeout: 2m\n"
-                            "  rate_limit_backoff: 2s\n";
+                            + (options_.agent_yaml.empty() ? "agent:\n"
+                                                             "  preset: script\n"
+                                                             "  command: [\"" + options_.demo_agent + "\"]\n"
+                                                             "  timeout: 2m\n"
+                                                             "  rate_limit_backoff: 2s\n"
+                                                           : options_.agent_yaml);
   repo.files = {{"README.md", "# calc\n"},
                 {"test.sh", kTestRunner},
                 {".gitignore", "*.tmp\n"},

@@ -32,6 +32,9 @@ struct ScenarioOptions {
   std::string data_dir;        // everything lives below; created
   std::string wavebot_binary;  // for the local executor
   std::string demo_agent;      // examples/demo-agent/demo-agent.sh
+  // The `agent:` block of the repository's .github/wavebot.yml ("" = the demo agent as a script). The
+  // real-CLI tests put a preset here; the agent's environment comes from this process's.
+  std::string agent_yaml;
   int max_parallel = 3;
   double fault_fraction = 0;   // share of GitHub requests answered 5xx or 429 (with retry-after)
   uint64_t seed = 1;

@@ -36,6 +36,11 @@ std::vector<std::string> SplitCommand(const std::string& s) {
 
 }  // namespace
 
+std::string ModelForMode(const AgentConfig& agent, const std::string& mode) {
+  auto it = agent.models.find(mode);
+  return it != agent.models.end() ? it->second : agent.model;
+}
+
 Result<RepoConfig> ParseRepoConfig(std::string_view yaml_text, const std::string& file_name) {
   YamlReader r(file_name);
   auto root = r.Parse(yaml_text);
@@ -74,6 +79,25 @@ Result<RepoConfig> ParseRepoConfig(std::string_view yaml_text, const std::string
       {"max_cost_usd",
        Set(&c.agent.max_cost_usd, [&r](const YAML::Node& v, const std::string& k) { return r.Double(v, k, 0, 1e6); })},
       {"pass_env", Set(&c.agent.pass_env, list)},
+      {"max_epic_cost_usd",
+       Set(&c.agent.max_epic_cost_usd, [&r](const YAML::Node& v, const std::string& k) { return r.Double(v, k, 0, 1e7); })},
+      {"model", Set(&c.agent.model, str)},
+      {"models",
+       [&](const YAML::Node& v, const std::string& k) -> Status {
+         if (v.IsNull()) return OkStatus();
+         if (!v.IsMap()) return r.At(v, k, "expected a mapping of run modes to model names");
+         for (auto it = v.begin(); it != v.end(); ++it) {
+           const std::string mode = it->first.Scalar();
+           const std::string key = JoinKey(k, mode);
+           if (mode != "implement" && mode != "fix_ci" && mode != "address_review" && mode != "resolve_conflict") {
+             return r.At(it->first, key, "unknown run mode (want implement, fix_ci, address_review or resolve_conflict)");
+           }
+           auto model = r.String(it->second, key);
+           if (!model.ok()) return model.error();
+           c.agent.models[mode] = *model;
+         }
+         return OkStatus();
+       }},
       {"rate_limit_patterns",
        [&](const YAML::Node& v, const std::string& k) -> Status {
          auto l = r.StringList(v, k, false);

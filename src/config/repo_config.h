@@ -21,7 +21,12 @@ struct AgentConfig {
   std::vector<std::string> command;
   std::chrono::seconds timeout{30 * 60};   // wall clock per run; the whole process group is killed
   int max_turns = 0;                       // 0 = the agent's default; mapped onto the preset's flag
-  double max_cost_usd = 0;                 // 0 = no cap; mapped where the agent supports it
+  double max_cost_usd = 0;                 // the ticket's budget over all its runs; 0 = no cap
+  // The model for every run (`--model` of claude, codex, aider; "" = the CLI's default), and per run mode
+  // (implement, fix_ci, address_review, resolve_conflict), e.g. a cheaper one for fix_ci.
+  std::string model;
+  std::map<std::string, std::string> models;
+  double max_epic_cost_usd = 0;            // the epic's budget over all its runs; spent: no new runs. 0 = no cap
   std::vector<std::string> pass_env;       // extra environment variable names passed to the agent
   // Case-insensitive regular expressions; a match in the agent's output means it was rate-limited.
   std::vector<std::string> rate_limit_patterns = {"rate.?limit", "429 Too Many Requests", "quota exceeded",
@@ -32,6 +37,9 @@ struct AgentConfig {
   // run that hits it fails (bounds a disk-filling agent per file). 0 = no cap.
   int64_t max_file_bytes = int64_t{1} << 30;
 };
+
+// The model for a run in `mode` ("implement", "fix_ci", ...): agent.models[mode], else agent.model.
+std::string ModelForMode(const AgentConfig& agent, const std::string& mode);
 
 struct RepoConfig {
   std::string ready_label = "agent-ready";

@@ -74,6 +74,12 @@ std::string FormatDuration(int64_t seconds) {
   return buf;
 }
 
+std::string FormatCost(int64_t microusd) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "$%.2f", static_cast<double>(microusd) / 1e6);
+  return buf;
+}
+
 std::string RenderStatusComment(const StatusInput& in) {
   std::map<TicketState, int> counts;
   for (const auto& t : in.tickets) counts[t.state]++;
@@ -83,13 +89,23 @@ std::string RenderStatusComment(const StatusInput& in) {
          " tickets merged** · state `" + in.state + "` · strategy `" + in.strategy + "` · branch `" + in.epic_branch +
          "`";
   if (in.epic_pr) out += " · epic PR #" + std::to_string(in.epic_pr);
+  int64_t cost = 0;
+  for (const auto& t : in.tickets) cost += t.cost_microusd;
+  if (cost > 0 || in.budget_microusd > 0) {
+    out += " · agent cost " + FormatCost(cost) + (in.budget_microusd > 0 ? " of " + FormatCost(in.budget_microusd) : "");
+  }
   out += "\n\n";
+  if (in.budget_microusd > 0 && cost >= in.budget_microusd) {
+    out += "**The epic's agent budget (`agent.max_epic_cost_usd`, " + FormatCost(in.budget_microusd) +
+           ") is spent: wavebot starts no new agent runs.** Raise it in `.github/wavebot.yml` to go on.\n\n";
+  }
   out += "| wave | ticket | state | PR | CI | runs | time | note |\n|---|---|---|---|---|---|---|---|\n";
   for (const auto& t : in.tickets) {
     out += "| " + (t.wave ? std::to_string(t.wave) : std::string("-")) + " | #" + std::to_string(t.number) + " " +
            EscapeMarkdownCell(t.title) + " | " + StateLabel(t.state) + " | " +
            (t.pr ? "#" + std::to_string(t.pr) : std::string("-")) + " | " + CiLabel(t.ci) + " | " +
-           std::to_string(t.runs_used) + "/" + std::to_string(in.max_attempts) + " | " + FormatDuration(t.seconds) +
+           std::to_string(t.runs_used) + "/" + std::to_string(in.max_attempts) +
+           (t.cost_microusd > 0 ? " · " + FormatCost(t.cost_microusd) : std::string()) + " | " + FormatDuration(t.seconds) +
            " | " + EscapeMarkdownCell(t.note) + " |\n";
   }
   // Totals.

@@ -24,6 +24,7 @@ struct StatusTicket {
   int runs_used = 0;
   int64_t seconds = 0;  // time since first dispatch (or until done)
   std::string note;     // blocked or stuck reason
+  int64_t cost_microusd = 0;  // the agent runs' own cost reports, summed (USD * 1e6; 0: none reported)
 };
 
 struct StatusInput {
@@ -34,6 +35,7 @@ struct StatusInput {
   std::string epic_branch;
   int64_t epic_pr = 0;
   int max_attempts = 4;
+  int64_t budget_microusd = 0;  // agent.max_epic_cost_usd (USD * 1e6); 0: none
   std::vector<StatusTicket> tickets;
 };
 
@@ -45,6 +47,9 @@ std::string RenderStatusComment(const StatusInput& in);
 // Escapes user text for a Markdown table cell: HTML special characters, pipes, line breaks, and '@' so
 // that titles cannot mention people.
 std::string EscapeMarkdownCell(std::string_view text);
+
+// "$0.35" for 350000 micro-dollars.
+std::string FormatCost(int64_t microusd);
 
 // "3m 20s", "1h 05m", "-" for 0.
 std::string FormatDuration(int64_t seconds);

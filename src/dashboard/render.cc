@@ -240,6 +240,11 @@ json TicketJsonObject(const TicketRecord& t, const std::vector<AttemptRecord>& r
               {"pr_url", t.pr ? json(PrUrl(o, t.repo, t.pr)) : json(nullptr)},
               {"ci", CiSummary(t, runs)},
               {"runs_used", t.runs_used},
+              {"cost_usd", [&] {
+                 int64_t sum = 0;
+                 for (const auto& a : runs) sum += a.cost_microusd;
+                 return static_cast<double>(sum) / 1e6;
+               }()},
               {"note", t.note},
               {"started_at", TimeJson(t.started_at)},
               {"finished_at", TimeJson(t.finished_at)},
@@ -257,7 +262,19 @@ json AttemptJson(const AttemptRecord& a, const PageOptions& o) {
               {"finished_at", TimeJson(a.finished_at)},
               {"duration", Duration(a.started_at, end)},
               {"exit_code", a.exit_code},
-              {"summary", a.summary}};
+              {"summary", a.summary},
+              {"cost_usd", static_cast<double>(a.cost_microusd) / 1e6},  // the agent CLI's own report
+              {"turns", a.turns},
+              {"input_tokens", a.input_tokens},
+              {"output_tokens", a.output_tokens}};
+}
+
+// "$0.0320", or "" when no run reported a cost.
+std::string Dollars(int64_t microusd) {
+  if (microusd <= 0) return "";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "$%.4f", static_cast<double>(microusd) / 1e6);
+  return buf;
 }
 
 json EpicSummaryJson(const EpicRecord& e, const std::vector<TicketRecord>& tickets) {
@@ -438,12 +455,13 @@ std::string RenderTicketPage(const TicketView& v, const PageOptions& o) {
     h += "<p class=\"muted\">No agent runs yet.</p>";
   } else {
     h += "<div class=\"scroll\"><table id=\"runs\"><thead><tr><th>Run</th><th>Mode</th><th>Trigger</th><th>State</th><th>Started</th>"
-         "<th>Took</th><th>Exit</th><th>Summary</th></tr></thead><tbody>";
+         "<th>Took</th><th>Exit</th><th>Cost</th><th>Turns</th><th>Summary</th></tr></thead><tbody>";
     for (const auto& a : v.runs) {
       TimePoint end = a.finished_at != TimePoint{} ? a.finished_at : o.now;
       h += "<tr><td>" + std::to_string(a.id) + "</td><td>" + Esc(a.mode) + "</td><td>" + Esc(a.trigger) + "</td><td>" + Pill(a.state) +
            "</td><td>" + Esc(FormatTime(a.started_at)) + "</td><td>" + Esc(Duration(a.started_at, end)) + "</td><td>" +
-           (a.state == "running" ? std::string("") : std::to_string(a.exit_code)) + "</td><td>" + Esc(a.summary) + "</td></tr>";
+           (a.state == "running" ? std::string("") : std::to_string(a.exit_code)) + "</td><td>" + Esc(Dollars(a.cost_microusd)) +
+           "</td><td>" + (a.turns ? std::to_string(a.turns) : std::string()) + "</td><td>" + Esc(a.summary) + "</td></tr>";
     }
     h += "</tbody></table></div>";
   }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -567,6 +568,12 @@ Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int
   a.log_path = r.is_object() ? r.value("log_path", "") : "";
   a.summary = r.is_object() ? r.value("reason", "") : tail;
   t.last_log_tail = r.is_object() ? r.value("log_tail", "") : log::Redact(tail);
+  if (r.is_object()) {  // the agent CLI's own report (docs/agents.md): recorded, budgeted, never trusted further
+    a.cost_microusd = std::llround(std::max(0.0, r.value("cost_usd", 0.0)) * 1e6);
+    a.turns = r.value("turns", 0);
+    a.input_tokens = r.value("input_tokens", int64_t{0});
+    a.output_tokens = r.value("output_tokens", int64_t{0});
+  }
   const bool fix = a.mode != "implement";
   const core::RunMode mode = ModeOf(a.mode);
   config::RepoConfig cfg = options_.repo_config(t.repo);
@@ -577,15 +584,30 @@ Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int
     t.retry_mode.clear();
     t.rate_limit_strikes = 0;
     t.state = t.pr ? "pr_open" : "running";  // running + pushed: the next pass opens the PR
-  } else if (result == "rate_limited") {
+  } else if (result == "rate_limited" || result == "api_unavailable") {
+    // Both are the model API's state, not the ticket's: wait with backoff, spend no attempt.
     a.state = "rate_limited";
     t.runs_used = std::max(0, t.runs_used - 1);  // costs no attempt
     auto wait = cfg.agent.rate_limit_backoff * (1 << std::min(t.rate_limit_strikes, 6));
     t.not_before = clock_->Now() + wait;
+    {
+      std::lock_guard lock(mu_);
+      auto& until = agent_paused_until_[cfg.agent.preset];
+      until = std::max(until, t.not_before);
+    }
     ++t.rate_limit_strikes;
     t.state = fix ? "fixing" : "ready";
     t.retry_mode = fix ? a.mode : "";
-    t.note = "rate-limited; waiting " + std::to_string(wait.count()) + " s";
+    t.note = std::string(result == "rate_limited" ? "rate-limited" : "model API unavailable") + "; waiting " +
+             std::to_string(wait.count()) + " s";
+  } else if (result == "auth_failed" || result == "quota_exhausted") {
+    // Another run cannot fix the key or the account: stop the ticket and say what the operator must do
+    // (the next pass reports it like any stuck ticket). The run spent nothing.
+    a.state = "failed";
+    t.runs_used = std::max(0, t.runs_used - 1);
+    t.state = "needs_human";
+    t.stuck_reported = false;
+    t.note = std::string(kOperatorMustFix) + a.summary;
   } else if (result == "push_rejected") {
     a.state = "failed";
     t.state = "needs_human";
@@ -602,6 +624,19 @@ Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int
     if (mode == core::RunMode::kResolveConflict && result == "conflict") t.conflict_paths = r.value("conflicting_paths", std::vector<std::string>{});
     t.state = fix ? "fixing" : "ready";
     t.retry_mode = fix ? a.mode : "";
+  }
+  if (cfg.agent.max_cost_usd > 0 && t.state != "needs_human" && result != "done") {
+    // agent.max_cost_usd is the ticket's budget over all its runs: spent, no further run.
+    auto runs = store_->Attempts(t.id);
+    if (!runs.ok()) return runs.error();
+    int64_t spent = a.cost_microusd;
+    for (const auto& run : *runs) spent += run.id == a.id ? 0 : run.cost_microusd;
+    if (spent >= std::llround(cfg.agent.max_cost_usd * 1e6)) {
+      t.state = "needs_human";
+      t.stuck_reported = false;
+      t.note = std::string(kOperatorMustFix) + "the ticket's agent.max_cost_usd budget of $" +
+               std::to_string(cfg.agent.max_cost_usd) + " is spent ($" + std::to_string(spent / 1e6) + ")";
+    }
   }
   t.finished_at = clock_->Now();
   spdlog::info("run {} of {}#{} ({}) finished: {}", a.id, t.repo, t.number, a.mode, result.empty() ? "crashed" : result);

@@ -129,6 +129,9 @@ class Engine {
   bool stopping_ = false;  // guarded by mu_
   uint64_t wake_seq_ = 0;  // guarded by mu_: bumped by MarkDirty, so idle workers wake at once
   std::set<int64_t> live_attempts_;  // guarded by mu_: runs submitted to this process's executor
+  // guarded by mu_: per agent preset (one credential each), no new run before this time: set when a run
+  // of it is rate-limited or finds the model API unavailable, so parallel runs do not all hit the wall.
+  std::map<std::string, TimePoint> agent_paused_until_;
   std::vector<std::thread> threads_;
 };
 

@@ -1,6 +1,7 @@
 // One reconcile pass: observe, decide (core::Decide), act. Every step is committed before it is taken
 // and every step is idempotent, so a pass may be interrupted anywhere and simply run again.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 
 #include "common/log.h"
 #include "core/branch.h"
+#include "agents/agent_command.h"
 #include "core/decide.h"
 #include "core/plan.h"
 #include "core/prompt.h"
@@ -257,8 +259,15 @@ Status Engine::Reconcile(int64_t epic_id) {
         live = static_cast<int>(live_attempts_.size());
       }
       snap.free_global_slots = std::max(0, options_.max_global_parallel - live);
+      std::lock_guard lock(mu_);
+      // The model API told a run of this agent to wait: no new run of it anywhere until then.
+      if (auto it = agent_paused_until_.find(cfg.agent.preset);
+          it != agent_paused_until_.end() && it->second > snap.now) {
+        snap.free_global_slots = 0;
+      }
     }
     std::map<int64_t, std::vector<Feedback>> feedback;
+    int64_t epic_cost_microusd = 0;  // the agents' reported cost over the epic's runs
     for (const auto& t : tickets) {
       if (t.wave == 0 && t.state == "blocked" && !t.note.empty()) continue;  // blocked from outside the plan
       core::TicketSnapshot s;
@@ -274,6 +283,7 @@ Status Engine::Reconcile(int64_t epic_id) {
       auto attempts = store_->Attempts(t.id);
       if (!attempts.ok()) return attempts.error();
       for (const auto& a : *attempts) {
+        epic_cost_microusd += a.cost_microusd;
         if (!a.trigger.empty()) s.handled.insert(a.trigger);
         if (a.state == "running") s.run_in_flight = true;
         if (a.mode != "rebase" && a.mode != "report") s.last_attempt = std::max(s.last_attempt, a.id);
@@ -306,7 +316,16 @@ Status Engine::Reconcile(int64_t epic_id) {
       feedback[t.number] = *fb;
       snap.tickets.push_back(std::move(s));
     }
+    const int64_t epic_budget = std::llround(cfg.agent.max_epic_cost_usd * 1e6);
+    if (epic_budget > 0 && epic_cost_microusd >= epic_budget) snap.free_global_slots = 0;  // said on the status comment
     auto actions = core::Decide(snap);
+    // A run that stopped its ticket for the operator (key, quota, budget: FinishRun) is reported the way
+    // a ticket out of attempts is: label and comment saying what to fix.
+    for (const auto& t : tickets) {
+      if (t.state == "needs_human" && !t.stuck_reported && t.note.rfind(kOperatorMustFix, 0) == 0) {
+        actions.push_back({core::ActionKind::kMarkStuck, t.number, core::RunMode::kImplement, "operator", t.note});
+      }
+    }
 
     // --- Act.
     auto find = [&](int64_t n) -> TicketRecord* {
@@ -544,12 +563,28 @@ Status Engine::Reconcile(int64_t epic_id) {
           for (const auto& e : cfg.agent.pass_env) job.args.insert(job.args.end(), {"--pass-env", e});
           for (const auto& e : cfg.agent.rate_limit_patterns) job.args.insert(job.args.end(), {"--rate-limit-pattern", e});
           if (cfg.agent.max_turns) job.args.insert(job.args.end(), {"--max-turns", std::to_string(cfg.agent.max_turns)});
+          if (auto model = config::ModelForMode(cfg.agent, core::RunModeName(action.mode)); !model.empty()) {
+            job.args.insert(job.args.end(), {"--model", model});
+          }
+          if (cfg.agent.max_cost_usd > 0) {
+            // The ticket's budget over all its runs: this run gets what is left (a whole budget again
+            // after `/wave retry` of a ticket that spent it).
+            auto runs = store_->Attempts(t->id);
+            if (!runs.ok()) return runs.error();
+            int64_t spent = 0;
+            for (const auto& run : *runs) spent += run.cost_microusd;
+            double left = cfg.agent.max_cost_usd - static_cast<double>(spent) / 1e6;
+            if (left <= 0) left = cfg.agent.max_cost_usd;
+            job.args.insert(job.args.end(), {"--max-budget-usd", std::to_string(left)});
+          }
           for (const auto& s : p.scope) job.args.insert(job.args.end(), {"--scope", s});
           if (cfg.keep_ignored_files) job.args.push_back("--keep-ignored");
           for (const char* name : {"PATH", "HOME", "LANG", "TMPDIR"}) {
             if (const char* v = std::getenv(name)) job.env[name] = v;
           }
-          for (const auto& e : cfg.agent.pass_env) {
+          std::vector<std::string> passed = agents::PresetEnvVars(cfg.agent.preset);  // the preset's key and endpoint
+          passed.insert(passed.end(), cfg.agent.pass_env.begin(), cfg.agent.pass_env.end());
+          for (const auto& e : passed) {
             if (const char* v = std::getenv(e.c_str())) job.env[e] = v;
           }
           if (options_.git_token) {
@@ -773,6 +808,7 @@ Status Engine::Reconcile(int64_t epic_id) {
       si.epic_branch = epic.branch;
       si.epic_pr = epic.epic_pr;
       si.max_attempts = cfg.max_attempts;
+      si.budget_microusd = std::llround(cfg.agent.max_epic_cost_usd * 1e6);
       auto now = clock_->Now();
       for (const auto& t : *fresh) {
         core::StatusTicket st;
@@ -789,6 +825,9 @@ Status Engine::Reconcile(int64_t epic_id) {
           st.seconds = std::chrono::duration_cast<std::chrono::seconds>(end - t.started_at).count();
         }
         st.note = t.note;
+        if (auto runs = store_->Attempts(t.id); runs.ok()) {
+          for (const auto& a : *runs) st.cost_microusd += a.cost_microusd;
+        }
         si.tickets.push_back(st);
       }
       std::string body = core::RenderStatusComment(si);

@@ -129,10 +129,15 @@ AttemptRecord ReadAttempt(store::Statement& s) {
   a.exit_code = static_cast<int>(s.ColumnInt(7));
   a.log_path = s.ColumnText(8);
   a.summary = s.ColumnText(9);
+  a.cost_microusd = s.ColumnInt(10);
+  a.turns = static_cast<int>(s.ColumnInt(11));
+  a.input_tokens = s.ColumnInt(12);
+  a.output_tokens = s.ColumnInt(13);
   return a;
 }
 const char* kAttemptColumns =
-    "id, ticket_id, mode, trigger_key, state, started_at_ms, finished_at_ms, exit_code, log_path, summary";
+    "id, ticket_id, mode, trigger_key, state, started_at_ms, finished_at_ms, exit_code, log_path, summary, "
+    "cost_microusd, turns, input_tokens, output_tokens";
 
 Status UpdateTicket(Connection& c, const TicketRecord& t) {
   auto s = c.Prepare(
@@ -363,10 +368,11 @@ class SqliteEngineStore final : public EngineStore {
     return db_->Write([&](Connection& c) -> Status {
       auto s = c.Prepare(
           "UPDATE attempts SET state = ?2, finished_at_ms = ?3, exit_code = ?4, log_path = ?5, summary = ?6, "
-          "trigger_key = ?7 WHERE id = ?1");
+          "trigger_key = ?7, cost_microusd = ?8, turns = ?9, input_tokens = ?10, output_tokens = ?11 WHERE id = ?1");
       if (!s.ok()) return s.error();
       s->Bind(1, a.id).Bind(2, a.state).Bind(3, Ms(a.finished_at)).Bind(4, int64_t{a.exit_code});
       s->Bind(5, a.log_path).Bind(6, a.summary).Bind(7, a.trigger);
+      s->Bind(8, a.cost_microusd).Bind(9, int64_t{a.turns}).Bind(10, a.input_tokens).Bind(11, a.output_tokens);
       auto n = s->Run();
       if (!n.ok()) return n.error();
       return UpdateTicket(c, ticket);

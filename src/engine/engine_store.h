@@ -86,6 +86,11 @@ struct AttemptRecord {
   int exit_code = 0;
   std::string log_path;
   std::string summary;
+  // The agent CLI's own report of the run (run-ticket's result JSON); 0 when it reports none.
+  int64_t cost_microusd = 0;  // USD * 1e6
+  int turns = 0;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
 };
 
 struct Feedback {

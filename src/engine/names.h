@@ -24,4 +24,8 @@ inline core::RunMode ModeOf(const std::string& name) {
   return core::RunMode::kImplement;
 }
 
+// The start of a ticket's note when a run stopped it for something only the operator can fix (the
+// model API key, the account's quota, the ticket's cost budget); the next pass reports it as stuck.
+inline constexpr char kOperatorMustFix[] = "the operator must fix this: ";
+
 }  // namespace wavebot::engine

@@ -120,6 +120,13 @@ CREATE TABLE feedback (
   UNIQUE(ticket_id, kind, external_id)
 );
 )sql"},
+      {3, "agent runs' own report: cost, turns, tokens",
+       R"sql(
+ALTER TABLE attempts ADD COLUMN cost_microusd INTEGER NOT NULL DEFAULT 0;  -- the CLI's cost estimate, USD * 1e6
+ALTER TABLE attempts ADD COLUMN turns INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE attempts ADD COLUMN input_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE attempts ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0;
+)sql"},
   };
   return *migrations;
 }

@@ -11,19 +11,53 @@ TEST(AgentCommandTest, PresetsMapLimitsOntoTheAgentsFlags) {
   config::AgentConfig a;
   a.preset = "claude";
   a.max_turns = 12;
-  a.command = {"--dangerously-skip-permissions"};
+  a.max_cost_usd = 0.25;
   auto inv = BuildInvocation(a, "/p.md");
   ASSERT_TRUE(inv.ok());
-  EXPECT_EQ(inv->args, (V{"claude", "-p", "--max-turns", "12", "--dangerously-skip-permissions"}));
+  EXPECT_EQ(inv->args, (V{"claude", "-p", "--output-format", "stream-json", "--verbose", "--permission-mode",
+                          "acceptEdits", "--allowedTools", "Bash", "--max-turns", "12", "--max-budget-usd", "0.2500"}));
   EXPECT_EQ(inv->stdin_path, "/p.md");
+  // An operator's own permission flag replaces the preset's.
+  a.command = {"--dangerously-skip-permissions"};
+  a.max_turns = 0;
+  a.max_cost_usd = 0;
+  EXPECT_EQ(BuildInvocation(a, "/p.md")->args,
+            (V{"claude", "-p", "--output-format", "stream-json", "--verbose", "--dangerously-skip-permissions"}));
   a.preset = "codex";
   a.command = {};
-  EXPECT_EQ(BuildInvocation(a, "/p.md")->args, (V{"codex", "exec", "-"}));
+  EXPECT_EQ(BuildInvocation(a, "/p.md")->args,
+            (V{"codex", "exec", "--json", "--dangerously-bypass-approvals-and-sandbox", "-"}));
+  a.model = "gpt-5.1-codex-mini";
+  EXPECT_EQ(BuildInvocation(a, "/p.md")->args,
+            (V{"codex", "exec", "--json", "--dangerously-bypass-approvals-and-sandbox", "--model", "gpt-5.1-codex-mini", "-"}));
+  a.model.clear();
+  a.command = {"-s", "workspace-write"};
+  EXPECT_EQ(BuildInvocation(a, "/p.md")->args, (V{"codex", "exec", "--json", "-s", "workspace-write", "-"}));
+  a.command = {};
   a.preset = "aider";
   EXPECT_EQ(BuildInvocation(a, "/p.md")->args, (V{"aider", "--message-file", "/p.md", "--yes"}));
   a.preset = "script";
   a.command = {"bash", "agent.sh"};
   EXPECT_EQ(BuildInvocation(a, "/p.md")->args, (V{"bash", "agent.sh"}));
+}
+
+TEST(AgentCommandTest, PresetsPassTheirKeyAndEndpointWithoutPassEnv) {
+  config::AgentConfig a;
+  a.preset = "claude";
+  std::map<std::string, std::string> parent = {{"ANTHROPIC_API_KEY", "sk-ant"}, {"ANTHROPIC_BASE_URL", "http://x"},
+                                                {"OPENAI_API_KEY", "sk-oa"}, {"CODEX_HOME", "/c"}};
+  auto env = BuildAgentEnv(a, parent, AgentRunContext{}, {});
+  EXPECT_EQ(env["ANTHROPIC_API_KEY"], "sk-ant");
+  EXPECT_EQ(env["ANTHROPIC_BASE_URL"], "http://x");
+  EXPECT_EQ(env.count("OPENAI_API_KEY"), 0u);
+  a.preset = "codex";
+  env = BuildAgentEnv(a, parent, AgentRunContext{}, {});
+  EXPECT_EQ(env["OPENAI_API_KEY"], "sk-oa");
+  EXPECT_EQ(env["CODEX_HOME"], "/c");
+  EXPECT_EQ(env.count("ANTHROPIC_API_KEY"), 0u);
+  a.preset = "script";
+  env = BuildAgentEnv(a, parent, AgentRunContext{}, {});
+  EXPECT_EQ(env.count("OPENAI_API_KEY") + env.count("ANTHROPIC_API_KEY"), 0u);
 }
 
 TEST(AgentCommandTest, BadPresetsAreClearErrors) {

@@ -118,6 +118,20 @@ TEST_F(RunTicketTest, RateLimitMessageIsRateLimited) {
   EXPECT_NE(r.log_tail.find("429"), std::string::npos);
 }
 
+// Rate-limit patterns apply to the agent's own output only: an agent that echoes a prompt about rate
+// limits and then fails is agent_failed, not rate_limited (which would retry it without end).
+TEST_F(RunTicketTest, EchoedPromptAboutRateLimitsIsNotARateLimit) {
+  auto req = Demo(24, "say x\n");
+  std::ofstream(req.prompt_file, std::ios::app) << "Handle 429 Too Many Requests: rate limit exceeded, quota exceeded.\n";
+  req.agent.command = {"/bin/sh", "-c", "cat \"$WAVEBOT_PROMPT_FILE\"; echo 'build failed'; exit 3"};
+  auto r = Run(req);
+  EXPECT_EQ(r.outcome, Outcome::kAgentFailed) << r.reason;
+  EXPECT_NE(r.log_tail.find("rate limit exceeded"), std::string::npos);
+  // The same words printed by the agent itself still count.
+  req.agent.command = {"/bin/sh", "-c", "echo 'API said: rate limit exceeded, try later' >&2; exit 3"};
+  EXPECT_EQ(Run(req).outcome, Outcome::kRateLimited);
+}
+
 TEST_F(RunTicketTest, HungAgentAndItsGrandchildAreKilledAtTheTimeout) {
   auto req = Demo(11, "hang\n");
   req.agent.timeout = std::chrono::seconds(2);  // real time: long enough for a loaded machine to start bash

@@ -30,6 +30,9 @@ agent:
   timeout: 45m
   max_turns: 30
   max_cost_usd: 2.5
+  model: claude-sonnet-4-5
+  models: {fix_ci: claude-haiku-4-5}
+  max_epic_cost_usd: 40
   pass_env: [ANTHROPIC_API_KEY]
   rate_limit_patterns: ["overloaded"]
   rate_limit_backoff: 2m
@@ -56,6 +59,9 @@ scope:
   EXPECT_EQ(c->agent.timeout, std::chrono::minutes(45));
   EXPECT_EQ(c->agent.max_turns, 30);
   EXPECT_DOUBLE_EQ(c->agent.max_cost_usd, 2.5);
+  EXPECT_EQ(ModelForMode(c->agent, "fix_ci"), "claude-haiku-4-5");
+  EXPECT_DOUBLE_EQ(c->agent.max_epic_cost_usd, 40);
+  EXPECT_EQ(ModelForMode(c->agent, "implement"), "claude-sonnet-4-5");
   EXPECT_EQ(c->agent.pass_env, (std::vector<std::string>{"ANTHROPIC_API_KEY"}));
   EXPECT_EQ(c->agent.rate_limit_patterns, (std::vector<std::string>{"overloaded"}));
   EXPECT_EQ(c->agent.rate_limit_backoff, std::chrono::minutes(2));
@@ -97,6 +103,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"agent:\n  timeout: soon\n", "key 'agent.timeout': 'soon' is not a duration"},
         BadCase{"agent:\n  rate_limit_patterns: ['(']\n", "is not a valid regular expression"},
         BadCase{"agent:\n  preset: script\n", "key 'agent.command': preset 'script' needs a command"},
+        BadCase{"agent:\n  models: {fixci: x}\n", ":2: key 'agent.models.fixci': unknown run mode"},
         BadCase{"fix:\n  ci: maybe\n", "key 'fix.ci': expected true or false"},
         BadCase{"labels: [a, b]\n", "key 'labels': expected a mapping"},
         BadCase{"commands:\n  allowed_users: alice\n", "key 'commands.allowed_users': expected a list of strings"},

@@ -92,6 +92,19 @@ TEST(StatusCommentTest, MarkerTableGraphAndEscaping) {
   EXPECT_NE(c.find("t2 --> t3"), std::string::npos);
   EXPECT_NE(c.find("t3[\"#3 Parser\"]:::fixing"), std::string::npos);
   EXPECT_NE(c.find("subgraph blocked"), std::string::npos);
+  EXPECT_EQ(c.find("agent cost"), std::string::npos);  // no run reported a cost
+  in.tickets[0].cost_microusd = 120000;
+  in.tickets[1].cost_microusd = 2345678;
+  c = RenderStatusComment(in);
+  EXPECT_NE(c.find("**1 of 3 tickets merged** · state `running` · strategy `wave` · branch `epic/1-x` · agent cost $2.47"),
+            std::string::npos) << c;
+  EXPECT_NE(c.find("| 2 | #3 Parser | 🔧 fixing | #11 | ❌ | 2/4 · $2.35 | 1h 06m |"), std::string::npos) << c;
+  EXPECT_EQ(c.find("budget"), std::string::npos);
+  in.budget_microusd = 2000000;
+  c = RenderStatusComment(in);
+  EXPECT_NE(c.find("agent cost $2.47 of $2.00"), std::string::npos) << c;
+  EXPECT_NE(c.find("budget (`agent.max_epic_cost_usd`, $2.00) is spent: wavebot starts no new agent runs"),
+            std::string::npos) << c;
 }
 
 TEST(StatusCommentTest, Durations) {

@@ -1,0 +1,93 @@
+// The sandbox's sample epic (8 tickets, a CI fix, a review fix, a conflict) completed by the real
+// Claude Code CLI with the bare claude preset, its model being the fake API on loopback: each session
+// runs the demo agent through Claude's Bash tool (the demo agent reads $WAVEBOT_PROMPT_FILE, which
+// Claude's shell inherits) and then answers. Every agent run's cost and turns reach the store.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "agents/real_cli_fixture.h"
+#include "cli/sandbox_scenario.h"
+#include "engine/app.h"
+#include "engine/engine.h"
+#include "github/client.h"
+#include "sandbox/simulator.h"
+
+namespace wavebot::testing {
+namespace {
+
+const std::string kDemoAgent = std::string(WAVEBOT_SOURCE_DIR) + "/examples/demo-agent/demo-agent.sh";
+
+TEST_F(RealCliTest, ClaudeCompletesTheSandboxEpicWithCostPerRun) {
+  StartApi({{"each_session",
+             {{"bash", "bash " + kDemoAgent}, {"text", "Done."}, {"usage", {{"input_tokens", 3000}, {"output_tokens", 200}}}}}});
+  // The engine's executor passes PATH, HOME and the preset's key and endpoint from this process.
+  ::setenv("PATH", (kCliBin + ":" + std::getenv("PATH")).c_str(), 1);
+  ::setenv("HOME", home_.c_str(), 1);
+  ::setenv("ANTHROPIC_API_KEY", kFakeKey, 1);
+  ::setenv("ANTHROPIC_BASE_URL", api_url_.c_str(), 1);
+  for (const char* v : {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "DISABLE_AUTOUPDATER", "DISABLE_TELEMETRY"}) {
+    ::setenv(v, "1", 1);
+  }
+  cli::ScenarioOptions o;
+  o.data_dir = (tmp_.path() / "sandbox").string();
+  o.wavebot_binary = WAVEBOT_BINARY;
+  o.demo_agent = kDemoAgent;
+  o.max_parallel = 3;
+  o.agent_yaml =
+      "agent:\n"
+      "  preset: claude\n"
+      "  pass_env: [CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, DISABLE_AUTOUPDATER, DISABLE_TELEMETRY]\n"
+      "  timeout: 2m\n"
+      "  rate_limit_backoff: 2s\n";
+  auto s = cli::Scenario::Start(o);
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  auto summary = (*s)->Run(std::chrono::seconds(180));
+  ASSERT_TRUE(summary.complete) << summary.reason;
+
+  auto* store = (*s)->app()->engine()->store();
+  auto epic = store->FindEpic(cli::Scenario::kRepo, cli::Scenario::kEpic);
+  ASSERT_TRUE(epic.ok() && *epic);
+  auto tickets = store->Tickets((*epic)->id);
+  ASSERT_TRUE(tickets.ok());
+  int agent_runs = 0;
+  int64_t total_microusd = 0;
+  for (const auto& t : *tickets) {
+    EXPECT_EQ(t.state, "done") << "#" << t.number;
+    auto attempts = store->Attempts(t.id);
+    ASSERT_TRUE(attempts.ok());
+    for (const auto& a : *attempts) {
+      if (a.mode == "rebase" || a.mode == "report") continue;
+      ++agent_runs;
+      total_microusd += a.cost_microusd;
+      EXPECT_GT(a.cost_microusd, 0) << "#" << t.number << " " << a.mode;
+      EXPECT_EQ(a.turns, 2) << "#" << t.number << " " << a.mode;
+      EXPECT_EQ(a.input_tokens, 6000) << "#" << t.number << " " << a.mode;
+    }
+  }
+  EXPECT_GE(agent_runs, 10);  // 8 implements, a CI fix, a review fix (and maybe a conflict resolution)
+  std::printf("real claude sandbox: %d agent runs, $%.4f reported, %lld ms\n", agent_runs, total_microusd / 1e6,
+              static_cast<long long>(summary.elapsed.count()));
+  // The epic's status comment on GitHub shows the cost per ticket and for the epic.
+  auto token = (*s)->simulator()->CreateUserToken("maintainer");
+  ASSERT_TRUE(token.ok());
+  github::ClientOptions co;
+  co.api_url = (*s)->simulator()->api_url();
+  co.token = *token;
+  auto gh = github::NewClient(co);
+  ASSERT_TRUE(gh.ok());
+  auto comments = (*gh)->ListComments({"acme", "calc"}, cli::Scenario::kEpic);
+  ASSERT_TRUE(comments.ok());
+  std::string status;
+  for (const auto& c : *comments) {
+    if (c.body.find("<!-- wavebot:status epic=1 -->") != std::string::npos) status = c.body;
+  }
+  char total[32];
+  std::snprintf(total, sizeof total, "agent cost $%.2f", total_microusd / 1e6);
+  EXPECT_NE(status.find(total), std::string::npos) << status;
+  EXPECT_NE(status.find("/4 · $"), std::string::npos) << status;
+  // Every model request carried the key and went to the fake API.
+  for (const auto& q : Requests()) EXPECT_EQ(q["headers"].value("x-api-key", ""), kFakeKey);
+}
+
+}  // namespace
+}  // namespace wavebot::testing
