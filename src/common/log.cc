@@ -124,8 +124,40 @@ void AddSecret(std::string_view secret) {
   }
 }
 
+namespace {
+
+bool IsTokenChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+// Replaces credentials of known formats, registered or not: GitHub tokens (installation `ghs_`,
+// personal `ghp_` and `github_pat_`, OAuth `gho_`, user-to-server `ghu_`, refresh `ghr_`) and model API
+// keys (Anthropic `sk-ant-`, OpenAI `sk-`), each followed by at least 20 token characters, where the
+// prefix starts a word. A scan, not a regex: this runs on every log line.
+void RedactKnownFormats(std::string* text) {
+  static const char* const kPrefixes[] = {"github_pat_", "ghs_", "ghp_", "gho_", "ghu_", "ghr_", "sk-"};
+  std::string& s = *text;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != 'g' && s[i] != 's') continue;
+    if (i > 0 && IsTokenChar(s[i - 1])) continue;
+    for (const char* prefix : kPrefixes) {
+      const size_t n = std::char_traits<char>::length(prefix);
+      if (s.compare(i, n, prefix) != 0) continue;
+      size_t end = i + n;
+      while (end < s.size() && IsTokenChar(s[end])) ++end;
+      if (end - i - n < 20) break;
+      s.replace(i, end - i, "[REDACTED]");
+      i += 9;
+      break;
+    }
+  }
+}
+
+}  // namespace
+
 std::string Redact(std::string_view text) {
   std::string out(text);
+  RedactKnownFormats(&out);
   std::shared_lock lock(secrets_mu);
   for (const auto& s : *secrets) {
     size_t pos = 0;

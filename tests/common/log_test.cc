@@ -20,6 +20,22 @@ TEST(LogTest, RedactsEachLineOfAPemKey) {
   EXPECT_EQ(Redact("leaked ZZZZ0987654321qwertyuiopasdf!"), "leaked [REDACTED]!");
 }
 
+// Tokens of known formats are redacted though nobody registered them (a token an agent printed, a key
+// in a CI log); look-alikes that are words, or too short to be keys, stay.
+TEST(LogTest, RedactsKnownTokenFormatsUnregistered) {
+  const std::string ghs = "ghs_" + std::string(36, 'A');
+  const std::string pat = "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz";
+  const std::string ant = "sk-ant-api03-" + std::string(40, 'x') + "-yyAA";
+  const std::string oai = "sk-proj-" + std::string(30, 'Z');
+  EXPECT_EQ(Redact("push with " + ghs + "!"), "push with [REDACTED]!");
+  EXPECT_EQ(Redact("GITHUB_TOKEN=" + pat), "GITHUB_TOKEN=[REDACTED]");
+  EXPECT_EQ(Redact("x-api-key: " + ant + "\nnext"), "x-api-key: [REDACTED]\nnext");
+  EXPECT_EQ(Redact("\"" + oai + "\" and ghp_" + std::string(36, '9')), "\"[REDACTED]\" and [REDACTED]");
+  EXPECT_EQ(Redact("uses sk-learn and ghs_short and task-" + std::string(30, 'a')),
+            "uses sk-learn and ghs_short and task-" + std::string(30, 'a'));
+  EXPECT_EQ(Redact("mask" + ghs), "mask" + ghs) << "a prefix inside a word is not a token's start";
+}
+
 TEST(LogTest, IgnoresTooShortSecrets) {
   AddSecret("ab");
   EXPECT_EQ(Redact("about"), "about");
