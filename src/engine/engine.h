@@ -24,6 +24,7 @@
 #include "common/result.h"
 #include "config/repo_config.h"
 #include "core/commands.h"
+#include "core/decide.h"
 #include "engine/engine_store.h"
 #include "engine/repo_config_source.h"
 #include "github/client.h"
@@ -100,6 +101,12 @@ class Engine {
   Status HandleReview(const webhook::Event& e);
   Status MarkEpicsOfBranch(const std::string& repo, const std::string& branch);
   Status Reconcile(int64_t epic_id);
+  // A pass's dispatch of an agent run for `*t` (engine_dispatch.cc): `tickets` are the epic's (for the
+  // prompt's dependencies), `pr_head_sha` the ticket PR's head as observed ("" when none), `feedback` the
+  // ticket's review feedback. Already dispatched for this trigger: OkStatus and nothing done.
+  Status Dispatch(const EpicRecord& epic, const config::RepoConfig& cfg, const core::Action& action, TicketRecord* t,
+                  const std::vector<TicketRecord>& tickets, const std::string& pr_head_sha,
+                  const std::vector<Feedback>& feedback);
   Status AdoptOrphans();
   Status FinishRun(int64_t attempt_id, const std::string& result_json, int exit_code, const std::string& tail);
   Result<bool> MayCommand(const std::string& repo, const std::string& login);

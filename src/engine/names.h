@@ -24,6 +24,21 @@ inline core::RunMode ModeOf(const std::string& name) {
   return core::RunMode::kImplement;
 }
 
+// A check or workflow conclusion that means CI failed.
+inline bool IsFailure(const std::string& c) {
+  return c == "failure" || c == "timed_out" || c == "cancelled" || c == "action_required" || c == "startup_failure";
+}
+
+// The last `lines` lines of `text` (all of it when it has fewer).
+inline std::string LastLines(const std::string& text, size_t lines) {
+  size_t pos = text.size();
+  for (size_t n = 0; n < lines && pos > 0; ++n) {
+    pos = text.rfind('\n', pos - 1);
+    if (pos == std::string::npos) return text;
+  }
+  return text.substr(pos + 1);
+}
+
 // The start of a ticket's note when a run stopped it for something only the operator can fix (the
 // model API key, the account's quota, the ticket's cost budget); the next pass reports it as stuck.
 inline constexpr char kOperatorMustFix[] = "the operator must fix this: ";
