@@ -120,6 +120,10 @@ CREATE TABLE feedback (
   UNIQUE(ticket_id, kind, external_id)
 );
 )sql"},
+      {3, "jobs: a job asked for again while it is leased runs once more after it completes",
+       R"sql(
+ALTER TABLE jobs ADD COLUMN rerun_at_ms INTEGER NOT NULL DEFAULT 0;
+)sql"},
   };
   return *migrations;
 }
