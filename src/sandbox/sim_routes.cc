@@ -2,7 +2,12 @@
 // uses, plus the admin API under /_sim.
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <thread>
 
 #include "common/clock.h"
@@ -21,7 +26,32 @@ constexpr const char* kDocs = "https://docs.github.com/rest";
 const std::string kRepo = R"(/repos/([^/]+)/([^/]+))";
 
 bool IsAncestorOk(int code) { return code == 0; }
+
+// GitHub counts characters, not bytes: UTF-8 lead bytes.
+size_t Chars(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char ch : s) n += (ch & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
 }  // namespace
+
+// GitHub's limits: 65,536 characters for an issue, comment or PR body, 256 for a PR title. Beyond, a
+// 422 with GitHub's validation error ("body is too long (maximum is 65536 characters)").
+std::optional<SimulatorImpl::Reply> SimulatorImpl::TooLong(const char* resource, const char* field, const json& body) {
+  if (!body.is_object() || !body.contains(field) || !body[field].is_string()) return std::nullopt;
+  const bool title = std::string(field) == "title";
+  const size_t max = title ? kMaxTitleChars : kMaxBodyChars;
+  if (Chars(body[field].get<std::string>()) <= max) return std::nullopt;
+  Reply r = Err(422, "Validation Failed");
+  const bool comment = std::string(resource) == "IssueComment";
+  r.body["errors"] = json::array(
+      {{{"resource", resource},
+        {"code", comment ? "unprocessable" : "custom"},
+        {"field", comment ? "data" : field},
+        {"message", std::string(comment ? "Body" : field) + " is too long (maximum is " + std::to_string(max) +
+                        " characters)"}}});
+  return r;
+}
 
 SimulatorImpl::Reply SimulatorImpl::Err(int status, const std::string& message) {
   Reply r;
@@ -70,7 +100,7 @@ SimulatorImpl::Reply SimulatorImpl::Page(Ctx& c, const json& items, const char* 
   return r;
 }
 
-std::optional<Fault> SimulatorImpl::NextFaultLocked() {
+std::optional<Fault> SimulatorImpl::NextFaultLocked(const std::string& method) {
   if (!scripted_faults_.empty()) {
     Fault f = scripted_faults_.front();
     scripted_faults_.pop_front();
@@ -83,7 +113,32 @@ std::optional<Fault> SimulatorImpl::NextFaultLocked() {
   if (faults_.secondary_limit_fraction > 0 && u(rng_) < faults_.secondary_limit_fraction) {
     return u(rng_) < 0.5 ? Fault::kSecondary403RetryAfter : Fault::kSecondary429RetryAfter;
   }
+  const bool write = method == "POST" || method == "PATCH" || method == "PUT" || method == "DELETE";
+  if (write && faults_.lost_answer_fraction > 0 && u(rng_) < faults_.lost_answer_fraction) {
+    return u(rng_) < 0.5 ? Fault::kLostAnswer502 : Fault::kLostAnswerDrop;
+  }
   return std::nullopt;
+}
+
+// Closes the connection a request came on without answering: the worker serving it holds the socket
+// (found by its two ports), so shutting it down makes httplib's write fail and the client see no answer.
+static void DropConnection(int local_port, int remote_port) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    int fd = std::atoi(entry.path().filename().c_str());
+    sockaddr_in self{}, peer{};
+    socklen_t len = sizeof(self);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &len) != 0 || self.sin_family != AF_INET ||
+        ntohs(self.sin_port) != local_port) {
+      continue;
+    }
+    len = sizeof(peer);
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 || ntohs(peer.sin_port) != remote_port) {
+      continue;
+    }
+    ::shutdown(fd, SHUT_RDWR);
+    return;
+  }
 }
 
 void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res) {
@@ -95,7 +150,7 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
   {
     std::lock_guard lock(mu_);
     if (!admin) {
-      fault = NextFaultLocked();
+      fault = NextFaultLocked(req.method);
       latency = faults_.latency;
       retry_after = faults_.retry_after_seconds;
       // Did this credential ignore a Retry-After it was given?
@@ -130,6 +185,12 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
     if (recorded_body.is_discarded()) recorded_body = req.body;
   }
   sim::TokenRec* token = nullptr;
+  // A lost answer: the request is carried out as usual, and only its answer goes missing.
+  std::optional<Fault> lost;
+  if (fault && (*fault == Fault::kLostAnswer502 || *fault == Fault::kLostAnswerDrop)) {
+    lost = fault;
+    fault.reset();
+  }
   if (fault) {
     switch (*fault) {
       case Fault::k500: reply = Err(500, "Server Error"); break;
@@ -145,6 +206,9 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
       case Fault::kSecondary403NoRetryAfter:
         reply = Err(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.");
         break;
+      case Fault::kLostAnswer502:
+      case Fault::kLostAnswerDrop:
+        break;  // handled as `lost`
     }
   } else {
     const Route* route = nullptr;
@@ -257,13 +321,24 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
     if (!admin) ++requests_;
     record = record && route != nullptr && req.path.rfind("/_sim/", 0) != 0;
   }
+  int carried_out = reply.status;
+  if (lost) {
+    reply = Err(502, "Bad Gateway");
+    if (*lost == Fault::kLostAnswerDrop) {
+      DropConnection(req.local_port, req.remote_port);
+      reply.status = 0;  // no answer at all
+    }
+  }
   if (!admin) {
     std::lock_guard lock(mu_);
     if (request_log_.size() < 100000) {
-      request_log_.push_back(req.method + " " + req.path + " " + std::to_string(reply.status));
+      std::string line = req.method + " " + req.path + " " + std::to_string(reply.status);
+      if (lost) line += " (carried out: " + std::to_string(carried_out) + ", answer lost)";
+      request_log_.push_back(line);
     }
+    if (lost) ++lost_answers_;
   }
-  res.status = reply.status;
+  res.status = reply.status == 0 ? 502 : reply.status;  // a dropped connection sends nothing anyway
   for (const auto& [k, v] : reply.headers) res.set_header(k, v);
   res.set_header("X-GitHub-Media-Type", "github.v3; format=json");
   res.set_header("X-GitHub-Request-Id", "SIM:" + std::to_string(reply.status));
@@ -285,7 +360,7 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
             {"user_agent", req.get_header_value("User-Agent")},
             {"body", recorded_body},
             {"status", reply.status},
-            {"fault", fault.has_value()},
+            {"fault", fault.has_value() || lost.has_value()},
             {"response", reply.raw.empty() ? reply.body : json(nullptr)}});
   }
 }
@@ -391,8 +466,7 @@ void SimulatorImpl::RegisterRoutes() {
       d.status_code = 0;
       d.drop = false;
       deliveries_.push_back(d);
-      webhook_queue_.push_back(deliveries_.size() - 1);
-      cv_.notify_all();
+      QueueDeliveryLocked(deliveries_.size() - 1);
       Reply r;
       r.status = 202;
       r.body = json::object();
@@ -514,9 +588,22 @@ void SimulatorImpl::RegisterRoutes() {
       r.body["errors"] = json::array({{{"resource", "Issue"}, {"field", "state"}, {"code", "invalid"}}});
       return r;
     }
-    if (b.contains("title") && b["title"].is_string()) i->title = b["title"];
-    if (b.contains("body") && b["body"].is_string()) i->body = b["body"];
+    if (auto too_long = TooLong("Issue", "body", b)) return *too_long;
+    // issues.edited when the title or the body changed, with what they were.
+    json changes = json::object();
+    if (b.contains("title") && b["title"].is_string() && b["title"] != i->title) {
+      changes["title"] = {{"from", i->title}};
+      i->title = b["title"];
+    }
+    if (b.contains("body") && b["body"].is_string() && b["body"] != i->body) {
+      changes["body"] = {{"from", i->body}};
+      i->body = b["body"];
+    }
     i->updated = clock_->Now();
+    if (!changes.empty()) {
+      EmitLocked(*c.repo, "issues", {{"action", "edited"}, {"changes", changes}, {"issue", render_.Issue(*c.repo, *i)}},
+                 c.actor);
+    }
     if (b.contains("labels") && b["labels"].is_array()) {
       std::vector<std::string> now;
       for (const auto& l : b["labels"]) now.push_back(l.is_string() ? l.get<std::string>() : l.value("name", ""));
@@ -574,6 +661,7 @@ void SimulatorImpl::RegisterRoutes() {
       Reply r = Err(422, "Invalid request.\n\n\"body\" wasn't supplied.");
       return r;
     }
+    if (auto too_long = TooLong("IssueComment", "body", c.body)) return *too_long;
     int64_t id = NewCommentLocked(*c.repo, c.N(3), c.actor, c.body["body"]);
     Reply r;
     r.status = 201;
@@ -587,6 +675,7 @@ void SimulatorImpl::RegisterRoutes() {
     if (!c.body.is_object() || !c.body.contains("body") || !c.body["body"].is_string()) {
       return Err(422, "Invalid request.\n\n\"body\" wasn't supplied.");
     }
+    if (auto too_long = TooLong("IssueComment", "body", c.body)) return *too_long;
     it->second.body = c.body["body"];
     it->second.updated = clock_->Now();
     Reply r;
@@ -717,6 +806,8 @@ void SimulatorImpl::RegisterRoutes() {
       r.body["errors"] = json::array({{{"resource", "PullRequest"}, {"field", field}, {"code", "invalid"}}});
       return r;
     };
+    if (auto too_long = TooLong("PullRequest", "title", b)) return *too_long;
+    if (auto too_long = TooLong("PullRequest", "body", b)) return *too_long;
     if (!refs.count("refs/heads/" + head)) return invalid("head");
     if (!refs.count("refs/heads/" + base)) return invalid("base");
     for (const auto& [n, p] : c.repo->pulls) {
@@ -749,6 +840,7 @@ void SimulatorImpl::RegisterRoutes() {
     p.base_ref = base;
     p.base_sha = refs["refs/heads/" + base];
     p.draft = b.value("draft", false);
+    MergeabilityStaleLocked(p);
     c.repo->pulls[n] = p;
     json pr = PullJsonLocked(*c.repo, n);
     EmitLocked(*c.repo, "pull_request", {{"action", "opened"}, {"number", n}, {"pull_request", pr}}, c.actor);
@@ -792,8 +884,21 @@ void SimulatorImpl::RegisterRoutes() {
     sim::IssueRec& i = c.repo->issues[c.N(3)];
     sim::PullRec& p = c.repo->pulls[c.N(3)];
     const json& b = c.body;
-    if (b.contains("title") && b["title"].is_string()) i.title = b["title"];
-    if (b.contains("body") && b["body"].is_string()) i.body = b["body"];
+    if (auto too_long = TooLong("PullRequest", "title", b)) return *too_long;
+    if (auto too_long = TooLong("PullRequest", "body", b)) return *too_long;
+    // pull_request.edited when the title, the body or the base changed, with what they were.
+    json changes = json::object();
+    if (b.contains("title") && b["title"].is_string() && b["title"] != i.title) {
+      changes["title"] = {{"from", i.title}};
+      i.title = b["title"];
+    }
+    if (b.contains("body") && b["body"].is_string() && b["body"] != i.body) {
+      changes["body"] = {{"from", i.body}};
+      i.body = b["body"];
+    }
+    if (b.contains("base") && b["base"].is_string() && b["base"] != p.base_ref) {
+      changes["base"] = {{"ref", {{"from", p.base_ref}}}, {"sha", {{"from", p.base_sha}}}};
+    }
     if (b.contains("base") && b["base"].is_string()) {
       auto refs = ReadRefs(*c.repo);
       std::string base = b["base"];
@@ -802,10 +907,17 @@ void SimulatorImpl::RegisterRoutes() {
         r.body["errors"] = json::array({{{"resource", "PullRequest"}, {"field", "base"}, {"code", "invalid"}}});
         return r;
       }
+      if (p.base_ref != base) MergeabilityStaleLocked(p);
       p.base_ref = base;
       p.base_sha = refs["refs/heads/" + base];
     }
     i.updated = clock_->Now();
+    if (!changes.empty()) {
+      EmitLocked(*c.repo, "pull_request",
+                 {{"action", "edited"}, {"number", i.number}, {"changes", changes},
+                  {"pull_request", PullJsonLocked(*c.repo, i.number)}},
+                 c.actor);
+    }
     if (b.contains("state") && b["state"].is_string()) {
       SetIssueStateLocked(*c.repo, i.number, b["state"], "", c.actor);
     }
@@ -1128,6 +1240,7 @@ void SimulatorImpl::RegisterAdminWrites() {
     f.retry_after_seconds = b.value("retry_after_seconds", 1);
     f.latency = std::chrono::milliseconds(b.value("latency_ms", 0));
     f.drop_webhook_fraction = b.value("drop_webhook_fraction", 0.0);
+    f.lost_answer_fraction = b.value("lost_answer_fraction", 0.0);
     SetFaultConfig(f);
     return json::object();
   });

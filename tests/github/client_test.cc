@@ -436,6 +436,8 @@ TEST_F(ClientTest, MergeIsARealGitMergeAndAnnounced) {
   ASSERT_TRUE(sim_->CommitFiles(kRepo, "main", {{"other.txt", "y"}}, "other", "bob").ok());
   auto pr = client_->CreatePull(kRepo, {"Feature", "feature", "main", "", false});
   ASSERT_TRUE(pr.ok());
+  // GitHub computes mergeability in the background: null until then.
+  ASSERT_TRUE(sim_->WaitForMergeability(kRepo, pr->number, std::chrono::seconds(10)));
   auto got = client_->GetPull(kRepo, pr->number);
   ASSERT_TRUE(got.ok());
   ASSERT_TRUE(got->mergeable.has_value());
@@ -466,6 +468,7 @@ TEST_F(ClientTest, ConflictingPullIsNotMergeable) {
   ASSERT_TRUE(sim_->CommitFiles(kRepo, "main", {{"README.md", "theirs\n"}}, "theirs", "bob").ok());
   auto pr = client_->CreatePull(kRepo, {"Feature", "feature", "main", "", false});
   ASSERT_TRUE(pr.ok());
+  ASSERT_TRUE(sim_->WaitForMergeability(kRepo, pr->number, std::chrono::seconds(10)));
   auto got = client_->GetPull(kRepo, pr->number);
   ASSERT_TRUE(got->mergeable.has_value());
   EXPECT_FALSE(*got->mergeable);
