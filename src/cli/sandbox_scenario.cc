@@ -122,6 +122,8 @@ Result<std::unique_ptr<Scenario>> Scenario::Start(ScenarioOptions options) {
   so.runner_timeout = options.runner_timeout;
   so.faults.server_error_fraction = options.fault_fraction / 2;
   so.faults.secondary_limit_fraction = options.fault_fraction / 2;
+  so.faults.lost_answer_fraction = options.fault_fraction;
+  if (options.configure_simulator) options.configure_simulator(&so);
   auto sim = sandbox::Simulator::Start(so);
   if (!sim.ok()) return sim.error().Wrap("GitHub simulator");
   s->sim_ = std::move(*sim);
@@ -216,7 +218,7 @@ Result<std::unique_ptr<engine::App>> Scenario::MakeApp() {
   o.server.executor = options_.executor;
   o.server.public_url = "http://127.0.0.1:" + std::to_string(port_);
   o.server.actions_poll_interval = std::chrono::seconds(5);
-  o.server.resync_interval = std::chrono::seconds(5);
+  if (options_.resync_interval.count() > 0) o.server.resync_interval = options_.resync_interval;
   o.server.dispatch_workers = 2;
   o.server.admin_token = options_.admin_token;
   o.private_key_pem = sim_->app_private_key_pem();
