@@ -39,6 +39,9 @@ struct ScenarioOptions {
   // wavebot's resync interval; 0 = the production default (ServerConfig), so that a webhook the engine
   // fails to act on is not hidden by a quick resync.
   std::chrono::seconds resync_interval{0};
+  // GitHub Enterprise Server's layout: the API at /api/v3 and git at the host root; wavebot is given
+  // only the API URL and derives clone URLs as `wavebot serve` does (github::DefaultGitBaseUrl).
+  bool ghes_layout = false;
   // The GitHub simulator's strict behaviour (SimulatorOptions): on by default, as GitHub is.
   std::function<void(sandbox::SimulatorOptions*)> configure_simulator;
   uint64_t seed = 1;

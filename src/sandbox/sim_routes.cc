@@ -86,7 +86,7 @@ SimulatorImpl::Reply SimulatorImpl::Page(Ctx& c, const json& items, const char* 
       if (k == "page" || k == "per_page") continue;
       q += "&" + k + "=" + httplib::detail::encode_query_param(v);
     }
-    return api_url() + c.req.path + "?per_page=" + std::to_string(per_page) + q + "&page=" + std::to_string(p);
+    return api_url() + c.path + "?per_page=" + std::to_string(per_page) + q + "&page=" + std::to_string(p);
   };
   std::string link;
   auto add = [&](int64_t p, const char* rel) {
@@ -142,7 +142,18 @@ static void DropConnection(int local_port, int remote_port) {
 }
 
 void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res) {
-  bool admin = req.path.rfind("/_sim/", 0) == 0;
+  // The API's path: in the GHES layout the REST API lives under /api/v3.
+  std::string path = req.path;
+  bool outside_api = false;
+  if (opt_.ghes_layout) {
+    const std::string prefix = kGhesApiPrefix;
+    if (path.rfind(prefix + "/", 0) == 0) {
+      path = path.substr(prefix.size());
+    } else if (path.rfind("/_sim/", 0) != 0) {
+      outside_api = true;
+    }
+  }
+  bool admin = path.rfind("/_sim/", 0) == 0;
   std::chrono::milliseconds latency{0};
   std::optional<Fault> fault;
   int retry_after = 1;
@@ -160,7 +171,7 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
           wait_orders_.erase(w);
         } else if (now - w->second.told > std::chrono::milliseconds(250)) {
           retry_after_violations_.push_back(
-              req.method + " " + req.path + ", " +
+              req.method + " " + path + ", " +
               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(w->second.until - now).count()) +
               " ms early");
         }
@@ -215,7 +226,8 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
     std::smatch m;
     bool path_matched = false;
     for (const auto& r : routes_) {
-      if (std::regex_match(req.path, m, r.re)) {
+      if (outside_api) break;  // GHES: nothing of the API outside /api/v3
+      if (std::regex_match(path, m, r.re)) {
         path_matched = true;
         if (r.method == req.method) {
           route = &r;
@@ -224,7 +236,7 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
       }
     }
     std::unique_lock lock(mu_);
-    Ctx c{req, m, json(), "", 0, nullptr, req.path};
+    Ctx c{req, m, json(), "", 0, nullptr, path};
     if (route == nullptr) {
       reply = Err(path_matched ? 405 : 404, path_matched ? "Method Not Allowed" : "Not Found");
     } else if (route->auth == Auth::kJwt) {
@@ -319,7 +331,7 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
       reply.headers["x-ratelimit-resource"] = "core";
     }
     if (!admin) ++requests_;
-    record = record && route != nullptr && req.path.rfind("/_sim/", 0) != 0;
+    record = record && route != nullptr && path.rfind("/_sim/", 0) != 0;
   }
   int carried_out = reply.status;
   if (lost) {
@@ -332,7 +344,7 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
   if (!admin) {
     std::lock_guard lock(mu_);
     if (request_log_.size() < 100000) {
-      std::string line = req.method + " " + req.path + " " + std::to_string(reply.status);
+      std::string line = req.method + " " + path + " " + std::to_string(reply.status);
       if (lost) line += " (carried out: " + std::to_string(carried_out) + ", answer lost)";
       request_log_.push_back(line);
     }
@@ -352,7 +364,7 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
     for (const auto& [k, v] : req.params) query[k] = v;
     std::string scheme = auth_header.substr(0, auth_header.find(' '));
     Record({{"method", req.method},
-            {"path", req.path},
+            {"path", path},
             {"query", query},
             {"auth", scheme},
             {"content_type", req.get_header_value("Content-Type")},
@@ -370,11 +382,17 @@ void SimulatorImpl::RegisterRoutes() {
   RegisterAdminWrites();
   RegisterRunnerRoutes();
   auto dispatch = [this](const httplib::Request& req, httplib::Response& res) { Dispatch(req, res); };
-  server_->Get(".*", dispatch);
-  server_->Post(".*", dispatch);
-  server_->Patch(".*", dispatch);
-  server_->Put(".*", dispatch);
-  server_->Delete(".*", dispatch);
+  // GHES: the API and the admin paths only, registered before git takes the rest of the host.
+  const std::vector<std::string> patterns =
+      opt_.ghes_layout ? std::vector<std::string>{std::string(kGhesApiPrefix) + "/.*", "/_sim/.*"}
+                       : std::vector<std::string>{".*"};
+  for (const auto& pattern : patterns) {
+    server_->Get(pattern, dispatch);
+    server_->Post(pattern, dispatch);
+    server_->Patch(pattern, dispatch);
+    server_->Put(pattern, dispatch);
+    server_->Delete(pattern, dispatch);
+  }
 
   // ----- App (JWT) -----
   Add("POST", R"(/app/installations/(\d+)/access_tokens)", Auth::kJwt, [this](Ctx& c) {

@@ -72,28 +72,32 @@ Status SimulatorImpl::Init() {
   git.root = opt_.data_dir + "/git";
   git.authorize = [this](const std::string& user, const std::string& password, const std::string& repo_path,
                          bool is_push) { return AuthorizeGit(user, password, repo_path, is_push); };
-  MountGitHttp(server_.get(), "/git", git);
+  // REST first in the GHES layout: git at the root would take every path.
+  if (opt_.ghes_layout) RegisterRoutes();
+  // At the root, git takes repositories only (OWNER/NAME.git/...), never the API's paths.
+  MountGitHttp(server_.get(), GitPrefix(), git, opt_.ghes_layout ? R"(([^/]+/[^/]+\.git/.+))" : "(.+)");
   server_->set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     // RFC 9112 §6.3 / RFC 9110 §8.6: a 304 or 204 ends at its headers, and GitHub sends it without
     // Content-Length. httplib adds "Content-Length: 0" to every empty answer before this handler runs;
     // a client must not need it to know where the answer ends.
     if (res.status == 304 || res.status == 204) res.headers.erase("Content-Length");
     static const std::string kSuffix = "/git-receive-pack";
-    if (req.method == "POST" && req.path.rfind("/git/", 0) == 0 && req.path.size() > 5 + kSuffix.size() &&
+    const std::string prefix = GitPrefix() + "/";
+    if (req.method == "POST" && req.path.rfind(prefix, 0) == 0 && req.path.size() > prefix.size() + kSuffix.size() &&
         req.path.compare(req.path.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0) {
-      std::string rp = req.path.substr(5, req.path.size() - 5 - kSuffix.size());  // owner/name.git
+      std::string rp = req.path.substr(prefix.size(), req.path.size() - prefix.size() - kSuffix.size());  // owner/name.git
       if (rp.size() > 4) rp.resize(rp.size() - 4);
       std::lock_guard lock(mu_);
       auto it = repos_.find(rp);
       if (it != repos_.end()) RefsChangedLocked(it->second, "");
     }
   });
-  RegisterRoutes();
+  if (!opt_.ghes_layout) RegisterRoutes();
   int port = opt_.port ? (server_->bind_to_port("127.0.0.1", opt_.port) ? opt_.port : -1)
                        : server_->bind_to_any_port("127.0.0.1");
   if (port <= 0) return Error(ErrorCode::kIo, "simulator: cannot bind 127.0.0.1");
   port_ = port;
-  render_ = sim::Renderer(api_url());
+  render_ = sim::Renderer(api_url(), opt_.ghes_layout ? Origin() : "");
   server_thread_ = std::thread([this] { server_->listen_after_bind(); });
   for (int i = 0; i < std::max(1, opt_.webhook_senders); ++i) webhook_threads_.emplace_back([this] { WebhookLoop(); });
   ci_thread_ = std::thread([this] { CiLoop(); });
@@ -118,8 +122,12 @@ void SimulatorImpl::Stop() {
   started_ = false;
 }
 
-std::string SimulatorImpl::api_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-std::string SimulatorImpl::git_url(const RepoRef& repo) const { return api_url() + "/git/" + repo.FullName() + ".git"; }
+std::string SimulatorImpl::Origin() const { return "http://127.0.0.1:" + std::to_string(port_); }
+std::string SimulatorImpl::GitPrefix() const { return opt_.ghes_layout ? "" : "/git"; }
+std::string SimulatorImpl::api_url() const { return Origin() + (opt_.ghes_layout ? kGhesApiPrefix : ""); }
+std::string SimulatorImpl::git_url(const RepoRef& repo) const {
+  return Origin() + GitPrefix() + "/" + repo.FullName() + ".git";
+}
 std::string SimulatorImpl::app_private_key_pem() const { return key_->PrivatePem(); }
 
 // ---------------------------------------------------------------------------------------------

@@ -87,6 +87,10 @@ struct SimulatorOptions {
   // 1 and 0 send them one at a time in order.
   int webhook_senders = 4;
   std::chrono::milliseconds webhook_jitter{250};
+  // GitHub Enterprise Server's layout: the REST API under http://HOST/api/v3 (api_url()) and git at the
+  // host root (http://HOST/OWNER/NAME.git); REST paths outside /api/v3 are 404. Default: the API at the
+  // root and git below /git.
+  bool ghes_layout = false;
 };
 
 // One webhook delivery as the simulator recorded it.
@@ -118,9 +122,10 @@ class Simulator {
 
   // Stops serving, sends no more webhooks, waits for a running CI command to end. Idempotent.
   virtual void Stop() = 0;
-  // "http://127.0.0.1:PORT": the REST base URL (WAVEBOT_GITHUB_API) and the git base.
+  // The REST base URL (WAVEBOT_GITHUB_API): "http://127.0.0.1:PORT", or ".../api/v3" in the GHES layout.
   virtual std::string api_url() const = 0;
-  // Clone URL of a repository: api_url() + "/owner/name.git".
+  // Clone URL of a repository: api_url() + "/git/owner/name.git", or "http://127.0.0.1:PORT/owner/name.git"
+  // in the GHES layout.
   virtual std::string git_url(const RepoRef& repo) const = 0;
   virtual int64_t app_id() const = 0;
   virtual std::string app_private_key_pem() const = 0;

@@ -35,6 +35,9 @@ class SimulatorImpl final : public Simulator {
   Status Init();
 
   void Stop() override;
+  static constexpr const char* kGhesApiPrefix = "/api/v3";
+  std::string Origin() const;     // "http://127.0.0.1:PORT"
+  std::string GitPrefix() const;  // where git is served: "/git", or "" (the host root) in the GHES layout
   std::string api_url() const override;
   std::string git_url(const RepoRef& repo) const override;
   int64_t app_id() const override { return opt_.app_id; }

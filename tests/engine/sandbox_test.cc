@@ -333,6 +333,30 @@ TEST(SandboxTest, EpicCompletesWithCiFixReviewFixAndConflict) {
 }
 
 
+// GitHub Enterprise Server's layout: the API at http://HOST/api/v3 and git at http://HOST/OWNER/NAME.git.
+// wavebot is given only the API URL and derives its clone URLs from it as in production; the sample epic
+// completes.
+TEST(SandboxTest, EpicCompletesInTheGhesLayoutWithDerivedCloneUrls) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  auto opts = Options(dir, 3);
+  opts.ghes_layout = true;
+  auto s = cli::Scenario::Start(opts);
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  const std::string api = (*s)->simulator()->api_url();
+  ASSERT_EQ(api.substr(api.size() - 7), "/api/v3");
+  EXPECT_EQ((*s)->simulator()->git_url(kRef), api.substr(0, api.size() - 7) + "/acme/calc.git");
+  EXPECT_EQ(github::DefaultGitBaseUrl(api) + "/acme/calc.git", (*s)->simulator()->git_url(kRef));
+  auto summary = (*s)->Run(seconds(90));
+  ASSERT_TRUE(summary.complete) << summary.reason;
+  ExpectEpicCompletedCleanly(s->get());
+  // The repository as the API describes it clones from the host root too.
+  auto gh = UserClient((*s)->simulator(), "maintainer");
+  ASSERT_NE(gh, nullptr);
+  auto repo = gh->GetRepository(kRef);
+  ASSERT_TRUE(repo.ok()) << repo.error().message();
+}
+
 // Plays the reviewer like Scenario::Run, calling `between(merges)` after every reviewer step.
 cli::ScenarioSummary RunWith(cli::Scenario* s, seconds timeout, const std::function<void(int merges)>& between) {
   cli::ScenarioSummary summary;

@@ -40,6 +40,13 @@ TEST_F(ClientTest, RefreshesTokenFiveMinutesBeforeExpiry) {
   EXPECT_EQ(CountRequests("GET /repos/octo/demo 401"), 0);
 }
 
+TEST(DefaultGitBaseUrlTest, GitHubGhesAndOthers) {
+  EXPECT_EQ(github::DefaultGitBaseUrl("https://api.github.com"), "https://github.com");
+  EXPECT_EQ(github::DefaultGitBaseUrl("https://ghe.example.com/api/v3"), "https://ghe.example.com");
+  EXPECT_EQ(github::DefaultGitBaseUrl("https://ghe.example.com/api/v3/"), "https://ghe.example.com");
+  EXPECT_EQ(github::DefaultGitBaseUrl("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+}
+
 TEST_F(ClientTest, PersonalAccessTokenMode) {
   auto token = sim_->CreateUserToken("alice");
   ASSERT_TRUE(token.ok());

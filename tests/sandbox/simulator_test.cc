@@ -261,6 +261,34 @@ TEST_F(GitTest, PushWithInstallationTokenAndRefusalWithAWrongOne) {
   }));
 }
 
+// GitHub Enterprise Server's layout: the REST API under /api/v3, git at the host root.
+class GhesLayoutTest : public SimTest {
+  void Configure(sandbox::SimulatorOptions* so) override { so->ghes_layout = true; }
+};
+
+TEST_F(GhesLayoutTest, ApiUnderApiV3AndGitAtTheRoot) {
+  const std::string api = sim_->api_url();
+  ASSERT_EQ(api.substr(api.size() - 7), "/api/v3");
+  const std::string origin = api.substr(0, api.size() - 7);
+  EXPECT_EQ(sim_->git_url(kRepo), origin + "/octo/demo.git");
+  int64_t n = *sim_->CreateIssue(kRepo, "alice", "Hello", "", {});
+  auto issue = client_->GetIssue(kRepo, n);  // the client was given api_url()
+  ASSERT_TRUE(issue.ok()) << issue.error().ToString();
+  auto token = sim_->CreateUserToken("alice");
+  httplib::Client http(origin);
+  auto outside = http.Get("/repos/octo/demo", {{"Authorization", "token " + *token}});
+  ASSERT_TRUE(outside);
+  EXPECT_EQ(outside->status, 404) << "the API is not served outside /api/v3";
+  auto inside = http.Get("/api/v3/repos/octo/demo", {{"Authorization", "token " + *token}});
+  ASSERT_TRUE(inside);
+  EXPECT_EQ(inside->status, 200);
+  EXPECT_EQ(json::parse(inside->body)["clone_url"], origin + "/octo/demo.git");
+  std::string authed = "http://alice:" + *token + "@" + sim_->git_url(kRepo).substr(7);
+  auto ls = Git({"ls-remote", authed, "refs/heads/main"});
+  EXPECT_EQ(ls.exit_code, 0) << ls.output;
+  EXPECT_NE(ls.output.find("refs/heads/main"), std::string::npos);
+}
+
 TEST(SimulatorOptionsTest, RequiresADataDir) {
   auto sim = sandbox::Simulator::Start({});
   ASSERT_FALSE(sim.ok());
