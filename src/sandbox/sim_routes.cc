@@ -108,7 +108,8 @@ std::optional<Fault> SimulatorImpl::NextFaultLocked(const std::string& method) {
   }
   std::uniform_real_distribution<double> u(0, 1);
   if (faults_.server_error_fraction > 0 && u(rng_) < faults_.server_error_fraction) {
-    return u(rng_) < 0.5 ? Fault::k500 : Fault::k502;
+    const double kind = u(rng_);
+    return kind < 1.0 / 3 ? Fault::k500 : kind < 2.0 / 3 ? Fault::k502 : Fault::k503RetryAfter;
   }
   if (faults_.secondary_limit_fraction > 0 && u(rng_) < faults_.secondary_limit_fraction) {
     return u(rng_) < 0.5 ? Fault::kSecondary403RetryAfter : Fault::kSecondary429RetryAfter;
@@ -176,7 +177,8 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
               " ms early");
         }
       }
-      if (fault && (*fault == Fault::kSecondary403RetryAfter || *fault == Fault::kSecondary429RetryAfter)) {
+      if (fault && (*fault == Fault::kSecondary403RetryAfter || *fault == Fault::kSecondary429RetryAfter ||
+                    *fault == Fault::k503RetryAfter)) {
         ++retry_after_answers_;
         if (!auth.empty()) {
           WaitOrder& order = wait_orders_[auth];
@@ -206,6 +208,10 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
     switch (*fault) {
       case Fault::k500: reply = Err(500, "Server Error"); break;
       case Fault::k502: reply = Err(502, "Bad Gateway"); break;
+      case Fault::k503RetryAfter:
+        reply = Err(503, "Service Unavailable");
+        reply.headers["Retry-After"] = std::to_string(retry_after);
+        break;
       case Fault::kSecondary403RetryAfter:
         reply = Err(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.");
         reply.headers["Retry-After"] = std::to_string(retry_after);

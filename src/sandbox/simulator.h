@@ -33,6 +33,7 @@ using github::RepoRef;
 enum class Fault {
   k500,                      // 500 Internal Server Error
   k502,                      // 502 Bad Gateway
+  k503RetryAfter,            // 503 Service Unavailable with retry-after (to be honoured on any status)
   kSecondary403RetryAfter,   // 403 secondary rate limit with retry-after
   kSecondary429RetryAfter,   // 429 with retry-after
   kSecondary403NoRetryAfter, // 403 secondary rate limit, no retry-after (client backs off from a minute)
@@ -41,7 +42,7 @@ enum class Fault {
 };
 
 struct FaultConfig {
-  double server_error_fraction = 0;     // answered 500 or 502
+  double server_error_fraction = 0;     // answered 500, 502, or 503 with retry-after
   double secondary_limit_fraction = 0;  // answered 403 or 429 with retry-after
   int retry_after_seconds = 1;
   std::chrono::milliseconds latency{0};  // added to every REST answer

@@ -449,6 +449,7 @@ TEST_P(SandboxFaultsTest, CompletesDespiteGitHubFaults) {
   int faults = 0;
   for (const auto& line : (*s)->simulator()->RequestLog()) {
     if (line.size() > 4 && (line.substr(line.size() - 4) == " 500" || line.substr(line.size() - 4) == " 502" ||
+                            line.substr(line.size() - 4) == " 503" ||
                             line.substr(line.size() - 4) == " 429" || line.substr(line.size() - 4) == " 403")) {
       faults++;
     }

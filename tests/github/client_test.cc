@@ -256,6 +256,7 @@ TEST_F(ClientTest, RandomFaultsAreSurvivedAndSeeded) {
   int faults = 0;
   for (const auto& line : first) {
     faults += (line.find(" 500") != std::string::npos || line.find(" 502") != std::string::npos ||
+               line.find(" 503") != std::string::npos ||
                line.find(" 403") != std::string::npos || line.find(" 429") != std::string::npos);
   }
   EXPECT_GE(faults, 3);
