@@ -191,7 +191,7 @@ Command SandboxCommand() {
             sub->add_option("--timeout", o->timeout_s, "Seconds before giving up (default 600)");
             sub->add_flag("--serve", o->serve, "Keep everything running after the epic completes");
             sub->add_option("--max-parallel", o->max_parallel, "Agents at once (default 3)");
-            sub->add_option("--faults", o->faults, "Share of GitHub requests answered 5xx or 429 (0 to 0.5)")
+            sub->add_option("--faults", o->faults, "Share of GitHub requests answered 5xx or 429, and of writes whose answer is then lost (0 to 0.5)")
                 ->check(CLI::Range(0.0, 0.5));
             sub->add_option("--executor", o->executor, "local (child processes) or actions (simulated self-hosted runners)")
                 ->check(CLI::IsMember({"local", "actions"}));

@@ -88,16 +88,9 @@ int Serve(const GlobalOptions& global) {
   if (const char* bot = std::getenv("WAVEBOT_BOT_LOGIN")) opts.bot_login = bot;
   opts.wavebot_binary = SelfPath();
   opts.private_key_pem = key;
-  std::string api = cfg.github_api;
-  // Clone URLs: github.com for the public API, the host itself for GHES (/api/v3) and the simulator.
-  if (api == "https://api.github.com") {
-    opts.git_base_url = "https://github.com";
-  } else if (auto pos = api.find("/api/v3"); pos != std::string::npos) {
-    opts.git_base_url = api.substr(0, pos);
-  } else {
-    opts.git_base_url = api;
-  }
-  // The simulator serves git below api + "/git": WAVEBOT_GIT_BASE_URL says where clones come from.
+  // Clone URLs: empty = github::DefaultGitBaseUrl(github_api) (github.com for the public API, the host
+  // itself for GHES's /api/v3). The simulator's default layout serves git below api + "/git":
+  // WAVEBOT_GIT_BASE_URL says where clones come from.
   if (const char* git = std::getenv("WAVEBOT_GIT_BASE_URL"); git && *git) opts.git_base_url = git;
   auto app = engine::App::Create(opts);
   if (!app.ok()) return Fail(app.error().message());

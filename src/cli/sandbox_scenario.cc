@@ -123,6 +123,9 @@ Result<std::unique_ptr<Scenario>> Scenario::Start(ScenarioOptions options) {
   so.runner_timeout = options.runner_timeout;
   so.faults.server_error_fraction = options.fault_fraction / 2;
   so.faults.secondary_limit_fraction = options.fault_fraction / 2;
+  so.faults.lost_answer_fraction = options.fault_fraction;
+  so.ghes_layout = options.ghes_layout;
+  if (options.configure_simulator) options.configure_simulator(&so);
   auto sim = sandbox::Simulator::Start(so);
   if (!sim.ok()) return sim.error().Wrap("GitHub simulator");
   s->sim_ = std::move(*sim);
@@ -218,12 +221,14 @@ Result<std::unique_ptr<engine::App>> Scenario::MakeApp() {
   o.server.executor = options_.executor;
   o.server.public_url = "http://127.0.0.1:" + std::to_string(port_);
   o.server.actions_poll_interval = std::chrono::seconds(5);
-  o.server.resync_interval = std::chrono::seconds(5);
+  if (options_.resync_interval.count() > 0) o.server.resync_interval = options_.resync_interval;
   o.server.dispatch_workers = 2;
   o.server.admin_token = options_.admin_token;
   o.private_key_pem = sim_->app_private_key_pem();
   o.wavebot_binary = options_.wavebot_binary;
-  o.git_base_url = sim_->api_url() + "/git";
+  // The simulator's default layout serves git below the API (what WAVEBOT_GIT_BASE_URL says to serve);
+  // in the GHES layout wavebot derives the clone URLs from the API URL, as in production.
+  o.git_base_url = options_.ghes_layout ? "" : sim_->api_url() + "/git";
   // No repo_config: wavebot reads the sample repository's own .github/wavebot.yml (see Seed), as it
   // reads every repository's.
   auto progress = options_.on_progress;

@@ -36,7 +36,17 @@ struct ScenarioOptions {
   // real-CLI tests put a preset here; the agent's environment comes from this process's.
   std::string agent_yaml;
   int max_parallel = 3;
-  double fault_fraction = 0;   // share of GitHub requests answered 5xx or 429 (with retry-after)
+  // Share of GitHub requests answered 5xx or 429 (with retry-after), and the same share of writes carried
+  // out whose answer is then lost (a 502, or the connection closed without one).
+  double fault_fraction = 0;
+  // wavebot's resync interval; 0 = the production default (ServerConfig), so that a webhook the engine
+  // fails to act on is not hidden by a quick resync.
+  std::chrono::seconds resync_interval{0};
+  // GitHub Enterprise Server's layout: the API at /api/v3 and git at the host root; wavebot is given
+  // only the API URL and derives clone URLs as `wavebot serve` does (github::DefaultGitBaseUrl).
+  bool ghes_layout = false;
+  // The GitHub simulator's strict behaviour (SimulatorOptions): on by default, as GitHub is.
+  std::function<void(sandbox::SimulatorOptions*)> configure_simulator;
   uint64_t seed = 1;
   // "local" (child processes) or "actions": runs dispatched as workflow jobs onto `runners` simulated
   // self-hosted runners (the repository gets `agent_workflow` as .github/workflows/wavebot-agent.yml).

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "core/github_limits.h"
 #include "core/plan_format.h"
 
 namespace wavebot::core {
@@ -80,7 +81,16 @@ std::string FormatCost(int64_t microusd) {
   return buf;
 }
 
-std::string RenderStatusComment(const StatusInput& in) {
+namespace {
+
+// How much of the status to show: everything, or less when it would not fit in a GitHub comment.
+struct Detail {
+  bool graph = true;          // the Mermaid graph
+  bool done_rows = true;      // a table row per merged ticket (else one line listing them)
+  size_t title_bytes = 1024;  // titles in the table cut to this
+};
+
+std::string Render(const StatusInput& in, const Detail& detail) {
   std::map<TicketState, int> counts;
   for (const auto& t : in.tickets) counts[t.state]++;
   std::string out = StatusMarker(in.epic) + "\n";
@@ -99,14 +109,22 @@ std::string RenderStatusComment(const StatusInput& in) {
     out += "**The epic's agent budget (`agent.max_epic_cost_usd`, " + FormatCost(in.budget_microusd) +
            ") is spent: wavebot starts no new agent runs.** Raise it in `.github/wavebot.yml` to go on.\n\n";
   }
+  if (!detail.done_rows && counts[TicketState::kDone] > 0) {
+    out += "Merged:";
+    for (const auto& t : in.tickets) {
+      if (t.state == TicketState::kDone) out += " #" + std::to_string(t.number);
+    }
+    out += "\n\n";
+  }
   out += "| wave | ticket | state | PR | CI | runs | time | note |\n|---|---|---|---|---|---|---|---|\n";
   for (const auto& t : in.tickets) {
+    if (!detail.done_rows && t.state == TicketState::kDone) continue;
     out += "| " + (t.wave ? std::to_string(t.wave) : std::string("-")) + " | #" + std::to_string(t.number) + " " +
-           EscapeMarkdownCell(t.title) + " | " + StateLabel(t.state) + " | " +
+           EscapeMarkdownCell(TruncateUtf8(t.title, detail.title_bytes)) + " | " + StateLabel(t.state) + " | " +
            (t.pr ? "#" + std::to_string(t.pr) : std::string("-")) + " | " + CiLabel(t.ci) + " | " +
            std::to_string(t.runs_used) + "/" + std::to_string(in.max_attempts) +
            (t.cost_microusd > 0 ? " · " + FormatCost(t.cost_microusd) : std::string()) + " | " + FormatDuration(t.seconds) +
-           " | " + EscapeMarkdownCell(t.note) + " |\n";
+           " | " + EscapeMarkdownCell(TruncateUtf8(t.note, detail.title_bytes)) + " |\n";
   }
   // Totals.
   out += "\n";
@@ -116,6 +134,11 @@ std::string RenderStatusComment(const StatusInput& in) {
     if (!counts[s]) continue;
     out += std::string(first ? "" : " · ") + StateLabel(s) + ": " + std::to_string(counts[s]);
     first = false;
+  }
+  if (!detail.graph) {
+    out += "\n\nThe dependency graph is too large for a GitHub comment: `wavebot plan --repo OWNER/NAME --epic " +
+           std::to_string(in.epic) + " --format mermaid` draws it.\n";
+    return out;
   }
   out += "\n\n<details><summary>Dependency graph</summary>\n\n```mermaid\ngraph TD\n";
   std::map<int, std::vector<const StatusTicket*>> by_wave;
@@ -142,6 +165,19 @@ std::string RenderStatusComment(const StatusInput& in) {
       "  classDef needs_human fill:#fee2e2,stroke:#dc2626\n"
       "```\n\n</details>\n";
   return out;
+}
+
+}  // namespace
+
+// GitHub refuses a comment over 65,536 characters (422). A large epic first loses its graph, then the
+// rows of merged tickets (listed by number instead) and long titles, and at last the table is cut.
+std::string RenderStatusComment(const StatusInput& in) {
+  std::string out = Render(in, Detail{});
+  if (out.size() <= kMaxBodyBytes) return out;
+  out = Render(in, Detail{.graph = false, .done_rows = true, .title_bytes = 1024});
+  if (out.size() <= kMaxBodyBytes) return out;
+  out = Render(in, Detail{.graph = false, .done_rows = false, .title_bytes = 60});
+  return FitBody(std::move(out), "… more tickets than a GitHub comment can hold; `wavebot plan` lists them all.");
 }
 
 }  // namespace wavebot::core

@@ -176,7 +176,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   EngineOptions en;
   en.data_dir = (std::filesystem::path(cfg.data_dir) / "engine").string();
   en.wavebot_binary = options.wavebot_binary;
-  en.git_base_url = options.git_base_url;
+  en.git_base_url = options.git_base_url.empty() ? github::DefaultGitBaseUrl(cfg.github_api) : options.git_base_url;
   en.bot_login = options.bot_login;
   en.max_global_parallel = cfg.max_parallel;
   en.resync_interval = cfg.resync_interval;

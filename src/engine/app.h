@@ -17,7 +17,7 @@ namespace wavebot::engine {
 struct AppOptions {
   config::ServerConfig server;
   std::string wavebot_binary;   // the executable the local executor runs as `run-ticket`
-  std::string git_base_url;     // e.g. https://github.com, or the simulator's URL
+  std::string git_base_url;     // e.g. https://github.com, or the simulator's URL; empty: derived from the API URL
   std::string private_key_pem;  // App mode (with server.app_id); empty: PAT mode with server.token
   std::string bot_login;        // events from this login are the App's own
   std::function<config::RepoConfig(const std::string& repo)> repo_config;  // empty: defaults

@@ -169,14 +169,22 @@ void Engine::WorkerLoop(int index) {
 }
 
 void Engine::ResyncLoop() {
+  auto next_resync = std::chrono::steady_clock::now() + options_.resync_interval;
   while (true) {
     {
       std::unique_lock lock(mu_);
-      if (cv_.wait_for(lock, options_.resync_interval, [this] { return stopping_; })) return;
+      // While a previous process's run is still alive, look for its end every second.
+      auto until = orphans_alive_ ? std::min(next_resync, std::chrono::steady_clock::now() + std::chrono::seconds(1))
+                                  : next_resync;
+      if (cv_.wait_until(lock, until, [this] { return stopping_; })) return;
     }
-    auto epics = store_->ActiveEpics();
-    if (!epics.ok()) continue;
-    for (const auto& e : *epics) (void)MarkDirty(e.repo, e.number);
+    if (std::chrono::steady_clock::now() >= next_resync) {
+      next_resync = std::chrono::steady_clock::now() + options_.resync_interval;
+      auto epics = store_->ActiveEpics();
+      if (epics.ok()) {
+        for (const auto& e : *epics) (void)MarkDirty(e.repo, e.number);
+      }
+    }
     (void)AdoptOrphans();
   }
 }
@@ -488,6 +496,15 @@ void Engine::OnJobEvent(const agents::JobEvent& event) {
 Status Engine::AdoptOrphans() {
   auto running = store_->RunningAttempts();
   if (!running.ok()) return running.error();
+  bool any_alive = false;
+  struct NoteAlive {  // records what this call saw, however it returns
+    Engine* e;
+    bool* alive;
+    ~NoteAlive() {
+      std::lock_guard lock(e->mu_);
+      e->orphans_alive_ = *alive;
+    }
+  } note{this, &any_alive};
   for (const auto& a : *running) {
     // Judge the run under its epic's pass lock: a pass records an attempt and hands it to the executor
     // while holding that lock, so a run is never seen between the two.
@@ -517,7 +534,10 @@ Status Engine::AdoptOrphans() {
     bool alive = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
     if (!alive) ::flock(fd, LOCK_UN);
     ::close(fd);
-    if (alive) continue;  // still running somewhere: adopt it on a later resync
+    if (alive) {  // still running somewhere: adopted when it ends (ResyncLoop looks every second)
+      any_alive = true;
+      continue;
+    }
     std::string text;
     if (fs::exists(result)) {
       std::ifstream in(result);

@@ -134,6 +134,9 @@ class Engine {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // guarded by mu_
+  // A run a previous process started is still running: it is adopted as soon as it ends, not at the next
+  // resync (nothing else announces its end). Guarded by mu_.
+  bool orphans_alive_ = false;
   uint64_t wake_seq_ = 0;  // guarded by mu_: bumped by MarkDirty, so idle workers wake at once
   std::set<int64_t> live_attempts_;  // guarded by mu_: runs submitted to this process's executor
   // guarded by mu_: per agent preset (one credential each), no new run before this time: set when a run

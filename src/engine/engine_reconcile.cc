@@ -12,6 +12,7 @@
 #include "core/branch.h"
 #include "agents/agent_command.h"
 #include "core/decide.h"
+#include "core/github_limits.h"
 #include "core/plan.h"
 #include "core/prompt.h"
 #include "core/status_comment.h"
@@ -80,6 +81,7 @@ Status Engine::Reconcile(int64_t epic_id) {
   }
   const config::RepoConfig cfg = options_.repo_config(epic.repo);
   const bool active = epic.state == "running" || epic.state == "paused";
+  bool mergeability_pending = false;  // an open PR's mergeability is still being computed by GitHub
 
   for (int round = 0; round < 6; ++round) {
     bool changed = false;
@@ -196,6 +198,7 @@ Status Engine::Reconcile(int64_t epic_id) {
       if (!pull.ok()) return pull.error();
       o.pull = *pull;
       o.have_pull = true;
+      mergeability_pending = mergeability_pending || (pull->state == "open" && !pull->mergeable.has_value());
       auto checks = github_->ListCheckRunsForRef(ref, pull->head_sha, "");
       if (!checks.ok()) return checks.error();
       bool pending = false, failed = false, any = false;
@@ -382,7 +385,7 @@ Status Engine::Reconcile(int64_t epic_id) {
         }
         case core::ActionKind::kOpenPr: {
           github::NewPullRequest pr;
-          pr.title = "#" + std::to_string(t->number) + ": " + t->title;
+          pr.title = core::FitTitle("#" + std::to_string(t->number) + ": " + t->title);
           pr.head = t->branch;
           pr.base = epic.branch;
           std::string files;
@@ -392,6 +395,7 @@ Status Engine::Reconcile(int64_t epic_id) {
                     core::EscapeMarkdownCell(t->title) + ").\n\nChanged files:\n" + (files.empty() ? "- (none listed)\n" : files) +
                     "\n<details><summary>Agent log (last lines)</summary>\n\n" +
                     core::Fence(LastLines(log::Redact(t->last_log_tail), 40), "text") + "\n</details>\n";
+          pr.body = core::FitBody(std::move(pr.body), "… (cut to GitHub's size limit)");
           // A PR from this branch may exist already, open or even merged, when a previous pass created
           // it and stopped before recording it: adopt it rather than open a second one.
           github::PullListFilter existing;
@@ -548,7 +552,7 @@ Status Engine::Reconcile(int64_t epic_id) {
         }
         case core::ActionKind::kOpenEpicPr: {
           github::NewPullRequest pr;
-          pr.title = "Epic #" + std::to_string(epic.number) + ": " + epic.title;
+          pr.title = core::FitTitle("Epic #" + std::to_string(epic.number) + ": " + epic.title);
           pr.head = epic.branch;
           pr.base = epic.default_branch;
           pr.body = "<!-- wavebot:epic-pr epic=" + std::to_string(epic.number) + " -->\nCloses #" +
@@ -557,6 +561,8 @@ Status Engine::Reconcile(int64_t epic_id) {
             pr.body += "| #" + std::to_string(tk.number) + " " + core::EscapeMarkdownCell(tk.title) + " | #" +
                        std::to_string(tk.pr) + " |\n";
           }
+          pr.body = core::FitBody(std::move(pr.body), "… and more: the status comment on #" +
+                                                          std::to_string(epic.number) + " lists every ticket.");
           auto created = github_->CreatePull(ref, pr);
           if (!created.ok()) return created.error();
           epic.epic_pr = created->number;
@@ -682,6 +688,12 @@ Status Engine::Reconcile(int64_t epic_id) {
       }
     }
     if (!changed || !active) break;
+  }
+  // GitHub computes mergeability in the background after a push and announces nothing when it is done
+  // (mergeable: null meanwhile): look again shortly rather than leave a conflict to the next resync.
+  if (mergeability_pending && active) {
+    (void)jobs_->Enqueue("reconcile", epic.repo + "#" + std::to_string(epic.number), "",
+                         clock_->Now() + std::chrono::seconds(3));
   }
   if (options_.on_pass) options_.on_pass(epic);
   return OkStatus();

@@ -187,4 +187,10 @@ struct ClientOptions {
 // Builds the REST client. Fails (kInvalidArgument) on a bad URL or a private key that does not parse.
 Result<std::unique_ptr<Client>> NewClient(const ClientOptions& options);
 
+// Where a GitHub API's repositories are cloned from (clone URLs are <base>/<owner>/<name>.git):
+// https://github.com for https://api.github.com, https://HOST for GHES's https://HOST/api/v3, and the API
+// URL itself otherwise. WAVEBOT_GIT_BASE_URL overrides it (the simulator's default layout serves git
+// below <api>/git).
+std::string DefaultGitBaseUrl(const std::string& api_url);
+
 }  // namespace wavebot::github

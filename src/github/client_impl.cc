@@ -720,6 +720,14 @@ class RestGitHubClient final : public Client {
 
 }  // namespace
 
+std::string DefaultGitBaseUrl(const std::string& api_url) {
+  std::string api = api_url;
+  while (!api.empty() && api.back() == '/') api.pop_back();
+  if (api == "https://api.github.com") return "https://github.com";
+  if (auto pos = api.find("/api/v3"); pos != std::string::npos) return api.substr(0, pos);
+  return api;
+}
+
 Result<std::unique_ptr<Client>> NewClient(const ClientOptions& options) {
   if (options.api_url.rfind("http://", 0) != 0 && options.api_url.rfind("https://", 0) != 0) {
     return Error(ErrorCode::kInvalidArgument, "WAVEBOT_GITHUB_API must start with https:// (or http:// for a "

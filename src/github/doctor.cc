@@ -153,9 +153,7 @@ std::string Base64(const std::string& in) {
 
 std::string GitBaseUrl(const DoctorInput& in) {
   if (!in.git_base_url.empty()) return in.git_base_url;
-  if (in.api_url == "https://api.github.com") return "https://github.com";
-  if (auto pos = in.api_url.find("/api/v3"); pos != std::string::npos) return in.api_url.substr(0, pos);
-  return in.api_url;
+  return DefaultGitBaseUrl(in.api_url);
 }
 
 class Doctor {

@@ -396,9 +396,11 @@ Result<HttpResponse> RestClient::Call(const RestRequest& req) {
         return ErrorFromResponse(req.method, req.path, r);
       }
       if (retry_after >= 0) {
+        // The credential's other calls wait as long as GitHub asked, not as long as this call's own
+        // backoff (which grows with its consecutive 5xx): else one unlucky call holds them all a minute.
         std::lock_guard lock(mu_);
         auto& until = paused_until_[answered_as];
-        until = std::max(until, clock_->Now() + wait);
+        until = std::max(until, clock_->Now() + seconds(std::max<int64_t>(retry_after, 1)));
       }
       if (clock_->Now() + wait > deadline) {
         Error e = ErrorFromResponse(req.method, req.path, r);

@@ -321,10 +321,11 @@ class GitBackend {
 
 }  // namespace
 
-void MountGitHttp(httplib::Server* server, const std::string& prefix, GitHttpOptions options) {
+void MountGitHttp(httplib::Server* server, const std::string& prefix, GitHttpOptions options,
+                  const std::string& path_regex) {
   IgnoreSigpipeOnce();
   auto backend = std::make_shared<GitBackend>(std::move(options));
-  std::string pattern = RegexEscape(prefix) + "/(.+)";
+  std::string pattern = RegexEscape(prefix) + "/" + path_regex;
   server->Get(pattern, [backend](const httplib::Request& req, httplib::Response& res) {
     backend->Handle(req, res, nullptr, req.matches[1]);
   });

@@ -33,7 +33,10 @@ struct GitHttpOptions {
 
 // Mounts the git endpoints on `server` under `prefix` (e.g. "/git" or "" for the root). `server` must
 // outlive nothing here: the handlers copy `options`. Call before the server starts listening.
-void MountGitHttp(httplib::Server* server, const std::string& prefix, GitHttpOptions options);
+// `path_regex` (one capture: the path below `prefix`) narrows what is taken, e.g. to repositories only
+// when other handlers share the root: httplib tries streaming POST handlers like these before any other.
+void MountGitHttp(httplib::Server* server, const std::string& prefix, GitHttpOptions options,
+                  const std::string& path_regex = "(.+)");
 
 // A standalone loopback git server. Start/Stop are not thread-safe against each other; requests are
 // served concurrently on httplib's thread pool.

@@ -115,7 +115,7 @@ json Renderer::Repo(const RepoRec& r) const {
             {"tags_url", u + "/tags"},
             {"teams_url", u + "/teams"},
             {"trees_url", u + "/git/trees{/sha}"},
-            {"clone_url", api_ + "/git/" + r.FullName() + ".git"},
+            {"clone_url", git_base_ + "/" + r.FullName() + ".git"},
             {"mirror_url", nullptr},
             {"hooks_url", u + "/hooks"},
             {"svn_url", api_ + "/" + r.FullName()},

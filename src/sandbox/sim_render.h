@@ -17,7 +17,9 @@ std::string NodeId(const std::string& kind, int64_t id);
 // Renders objects with URLs under `api` (http://127.0.0.1:PORT).
 class Renderer {
  public:
-  explicit Renderer(std::string api) : api_(std::move(api)) {}
+  // `git_base`: where clone URLs point (<git_base>/<owner>/<name>.git); empty: <api>/git.
+  explicit Renderer(std::string api, std::string git_base = "")
+      : api_(std::move(api)), git_base_(git_base.empty() ? api_ + "/git" : std::move(git_base)) {}
   const std::string& api() const { return api_; }
 
   json User(const std::string& login) const;
@@ -42,6 +44,7 @@ class Renderer {
 
  private:
   std::string api_;
+  std::string git_base_;
 };
 
 }  // namespace wavebot::sandbox::sim

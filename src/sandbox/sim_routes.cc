@@ -2,7 +2,12 @@
 // uses, plus the admin API under /_sim.
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <thread>
 
 #include "common/clock.h"
@@ -21,7 +26,32 @@ constexpr const char* kDocs = "https://docs.github.com/rest";
 const std::string kRepo = R"(/repos/([^/]+)/([^/]+))";
 
 bool IsAncestorOk(int code) { return code == 0; }
+
+// GitHub counts characters, not bytes: UTF-8 lead bytes.
+size_t Chars(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char ch : s) n += (ch & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
 }  // namespace
+
+// GitHub's limits: 65,536 characters for an issue, comment or PR body, 256 for a PR title. Beyond, a
+// 422 with GitHub's validation error ("body is too long (maximum is 65536 characters)").
+std::optional<SimulatorImpl::Reply> SimulatorImpl::TooLong(const char* resource, const char* field, const json& body) {
+  if (!body.is_object() || !body.contains(field) || !body[field].is_string()) return std::nullopt;
+  const bool title = std::string(field) == "title";
+  const size_t max = title ? kMaxTitleChars : kMaxBodyChars;
+  if (Chars(body[field].get<std::string>()) <= max) return std::nullopt;
+  Reply r = Err(422, "Validation Failed");
+  const bool comment = std::string(resource) == "IssueComment";
+  r.body["errors"] = json::array(
+      {{{"resource", resource},
+        {"code", comment ? "unprocessable" : "custom"},
+        {"field", comment ? "data" : field},
+        {"message", std::string(comment ? "Body" : field) + " is too long (maximum is " + std::to_string(max) +
+                        " characters)"}}});
+  return r;
+}
 
 SimulatorImpl::Reply SimulatorImpl::Err(int status, const std::string& message) {
   Reply r;
@@ -56,7 +86,7 @@ SimulatorImpl::Reply SimulatorImpl::Page(Ctx& c, const json& items, const char* 
       if (k == "page" || k == "per_page") continue;
       q += "&" + k + "=" + httplib::detail::encode_query_param(v);
     }
-    return api_url() + c.req.path + "?per_page=" + std::to_string(per_page) + q + "&page=" + std::to_string(p);
+    return api_url() + c.path + "?per_page=" + std::to_string(per_page) + q + "&page=" + std::to_string(p);
   };
   std::string link;
   auto add = [&](int64_t p, const char* rel) {
@@ -70,7 +100,7 @@ SimulatorImpl::Reply SimulatorImpl::Page(Ctx& c, const json& items, const char* 
   return r;
 }
 
-std::optional<Fault> SimulatorImpl::NextFaultLocked() {
+std::optional<Fault> SimulatorImpl::NextFaultLocked(const std::string& method) {
   if (!scripted_faults_.empty()) {
     Fault f = scripted_faults_.front();
     scripted_faults_.pop_front();
@@ -78,16 +108,53 @@ std::optional<Fault> SimulatorImpl::NextFaultLocked() {
   }
   std::uniform_real_distribution<double> u(0, 1);
   if (faults_.server_error_fraction > 0 && u(rng_) < faults_.server_error_fraction) {
-    return u(rng_) < 0.5 ? Fault::k500 : Fault::k502;
+    const double kind = u(rng_);
+    return kind < 1.0 / 3 ? Fault::k500 : kind < 2.0 / 3 ? Fault::k502 : Fault::k503RetryAfter;
   }
   if (faults_.secondary_limit_fraction > 0 && u(rng_) < faults_.secondary_limit_fraction) {
     return u(rng_) < 0.5 ? Fault::kSecondary403RetryAfter : Fault::kSecondary429RetryAfter;
   }
+  const bool write = method == "POST" || method == "PATCH" || method == "PUT" || method == "DELETE";
+  if (write && faults_.lost_answer_fraction > 0 && u(rng_) < faults_.lost_answer_fraction) {
+    return u(rng_) < 0.5 ? Fault::kLostAnswer502 : Fault::kLostAnswerDrop;
+  }
   return std::nullopt;
 }
 
+// Closes the connection a request came on without answering: the worker serving it holds the socket
+// (found by its two ports), so shutting it down makes httplib's write fail and the client see no answer.
+static void DropConnection(int local_port, int remote_port) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    int fd = std::atoi(entry.path().filename().c_str());
+    sockaddr_in self{}, peer{};
+    socklen_t len = sizeof(self);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &len) != 0 || self.sin_family != AF_INET ||
+        ntohs(self.sin_port) != local_port) {
+      continue;
+    }
+    len = sizeof(peer);
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 || ntohs(peer.sin_port) != remote_port) {
+      continue;
+    }
+    ::shutdown(fd, SHUT_RDWR);
+    return;
+  }
+}
+
 void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res) {
-  bool admin = req.path.rfind("/_sim/", 0) == 0;
+  // The API's path: in the GHES layout the REST API lives under /api/v3.
+  std::string path = req.path;
+  bool outside_api = false;
+  if (opt_.ghes_layout) {
+    const std::string prefix = kGhesApiPrefix;
+    if (path.rfind(prefix + "/", 0) == 0) {
+      path = path.substr(prefix.size());
+    } else if (path.rfind("/_sim/", 0) != 0) {
+      outside_api = true;
+    }
+  }
+  bool admin = path.rfind("/_sim/", 0) == 0;
   std::chrono::milliseconds latency{0};
   std::optional<Fault> fault;
   int retry_after = 1;
@@ -95,7 +162,7 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
   {
     std::lock_guard lock(mu_);
     if (!admin) {
-      fault = NextFaultLocked();
+      fault = NextFaultLocked(req.method);
       latency = faults_.latency;
       retry_after = faults_.retry_after_seconds;
       // Did this credential ignore a Retry-After it was given?
@@ -105,12 +172,13 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
           wait_orders_.erase(w);
         } else if (now - w->second.told > std::chrono::milliseconds(250)) {
           retry_after_violations_.push_back(
-              req.method + " " + req.path + ", " +
+              req.method + " " + path + ", " +
               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(w->second.until - now).count()) +
               " ms early");
         }
       }
-      if (fault && (*fault == Fault::kSecondary403RetryAfter || *fault == Fault::kSecondary429RetryAfter)) {
+      if (fault && (*fault == Fault::kSecondary403RetryAfter || *fault == Fault::kSecondary429RetryAfter ||
+                    *fault == Fault::k503RetryAfter)) {
         ++retry_after_answers_;
         if (!auth.empty()) {
           WaitOrder& order = wait_orders_[auth];
@@ -130,10 +198,20 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
     if (recorded_body.is_discarded()) recorded_body = req.body;
   }
   sim::TokenRec* token = nullptr;
+  // A lost answer: the request is carried out as usual, and only its answer goes missing.
+  std::optional<Fault> lost;
+  if (fault && (*fault == Fault::kLostAnswer502 || *fault == Fault::kLostAnswerDrop)) {
+    lost = fault;
+    fault.reset();
+  }
   if (fault) {
     switch (*fault) {
       case Fault::k500: reply = Err(500, "Server Error"); break;
       case Fault::k502: reply = Err(502, "Bad Gateway"); break;
+      case Fault::k503RetryAfter:
+        reply = Err(503, "Service Unavailable");
+        reply.headers["Retry-After"] = std::to_string(retry_after);
+        break;
       case Fault::kSecondary403RetryAfter:
         reply = Err(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.");
         reply.headers["Retry-After"] = std::to_string(retry_after);
@@ -145,13 +223,17 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
       case Fault::kSecondary403NoRetryAfter:
         reply = Err(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.");
         break;
+      case Fault::kLostAnswer502:
+      case Fault::kLostAnswerDrop:
+        break;  // handled as `lost`
     }
   } else {
     const Route* route = nullptr;
     std::smatch m;
     bool path_matched = false;
     for (const auto& r : routes_) {
-      if (std::regex_match(req.path, m, r.re)) {
+      if (outside_api) break;  // GHES: nothing of the API outside /api/v3
+      if (std::regex_match(path, m, r.re)) {
         path_matched = true;
         if (r.method == req.method) {
           route = &r;
@@ -160,7 +242,7 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
       }
     }
     std::unique_lock lock(mu_);
-    Ctx c{req, m, json(), "", 0, nullptr, req.path};
+    Ctx c{req, m, json(), "", 0, nullptr, path};
     if (route == nullptr) {
       reply = Err(path_matched ? 405 : 404, path_matched ? "Method Not Allowed" : "Not Found");
     } else if (route->auth == Auth::kJwt) {
@@ -255,15 +337,26 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
       reply.headers["x-ratelimit-resource"] = "core";
     }
     if (!admin) ++requests_;
-    record = record && route != nullptr && req.path.rfind("/_sim/", 0) != 0;
+    record = record && route != nullptr && path.rfind("/_sim/", 0) != 0;
+  }
+  int carried_out = reply.status;
+  if (lost) {
+    reply = Err(502, "Bad Gateway");
+    if (*lost == Fault::kLostAnswerDrop) {
+      DropConnection(req.local_port, req.remote_port);
+      reply.status = 0;  // no answer at all
+    }
   }
   if (!admin) {
     std::lock_guard lock(mu_);
     if (request_log_.size() < 100000) {
-      request_log_.push_back(req.method + " " + req.path + " " + std::to_string(reply.status));
+      std::string line = req.method + " " + path + " " + std::to_string(reply.status);
+      if (lost) line += " (carried out: " + std::to_string(carried_out) + ", answer lost)";
+      request_log_.push_back(line);
     }
+    if (lost) ++lost_answers_;
   }
-  res.status = reply.status;
+  res.status = reply.status == 0 ? 502 : reply.status;  // a dropped connection sends nothing anyway
   for (const auto& [k, v] : reply.headers) res.set_header(k, v);
   res.set_header("X-GitHub-Media-Type", "github.v3; format=json");
   res.set_header("X-GitHub-Request-Id", "SIM:" + std::to_string(reply.status));
@@ -277,7 +370,7 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
     for (const auto& [k, v] : req.params) query[k] = v;
     std::string scheme = auth_header.substr(0, auth_header.find(' '));
     Record({{"method", req.method},
-            {"path", req.path},
+            {"path", path},
             {"query", query},
             {"auth", scheme},
             {"content_type", req.get_header_value("Content-Type")},
@@ -285,7 +378,7 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
             {"user_agent", req.get_header_value("User-Agent")},
             {"body", recorded_body},
             {"status", reply.status},
-            {"fault", fault.has_value()},
+            {"fault", fault.has_value() || lost.has_value()},
             {"response", reply.raw.empty() ? reply.body : json(nullptr)}});
   }
 }
@@ -295,11 +388,17 @@ void SimulatorImpl::RegisterRoutes() {
   RegisterAdminWrites();
   RegisterRunnerRoutes();
   auto dispatch = [this](const httplib::Request& req, httplib::Response& res) { Dispatch(req, res); };
-  server_->Get(".*", dispatch);
-  server_->Post(".*", dispatch);
-  server_->Patch(".*", dispatch);
-  server_->Put(".*", dispatch);
-  server_->Delete(".*", dispatch);
+  // GHES: the API and the admin paths only, registered before git takes the rest of the host.
+  const std::vector<std::string> patterns =
+      opt_.ghes_layout ? std::vector<std::string>{std::string(kGhesApiPrefix) + "/.*", "/_sim/.*"}
+                       : std::vector<std::string>{".*"};
+  for (const auto& pattern : patterns) {
+    server_->Get(pattern, dispatch);
+    server_->Post(pattern, dispatch);
+    server_->Patch(pattern, dispatch);
+    server_->Put(pattern, dispatch);
+    server_->Delete(pattern, dispatch);
+  }
 
   // ----- App (JWT) -----
   Add("POST", R"(/app/installations/(\d+)/access_tokens)", Auth::kJwt, [this](Ctx& c) {
@@ -421,8 +520,7 @@ void SimulatorImpl::RegisterRoutes() {
       d.status_code = 0;
       d.drop = false;
       deliveries_.push_back(d);
-      webhook_queue_.push_back(deliveries_.size() - 1);
-      cv_.notify_all();
+      QueueDeliveryLocked(deliveries_.size() - 1);
       Reply r;
       r.status = 202;
       r.body = json::object();
@@ -544,9 +642,22 @@ void SimulatorImpl::RegisterRoutes() {
       r.body["errors"] = json::array({{{"resource", "Issue"}, {"field", "state"}, {"code", "invalid"}}});
       return r;
     }
-    if (b.contains("title") && b["title"].is_string()) i->title = b["title"];
-    if (b.contains("body") && b["body"].is_string()) i->body = b["body"];
+    if (auto too_long = TooLong("Issue", "body", b)) return *too_long;
+    // issues.edited when the title or the body changed, with what they were.
+    json changes = json::object();
+    if (b.contains("title") && b["title"].is_string() && b["title"] != i->title) {
+      changes["title"] = {{"from", i->title}};
+      i->title = b["title"];
+    }
+    if (b.contains("body") && b["body"].is_string() && b["body"] != i->body) {
+      changes["body"] = {{"from", i->body}};
+      i->body = b["body"];
+    }
     i->updated = clock_->Now();
+    if (!changes.empty()) {
+      EmitLocked(*c.repo, "issues", {{"action", "edited"}, {"changes", changes}, {"issue", render_.Issue(*c.repo, *i)}},
+                 c.actor);
+    }
     if (b.contains("labels") && b["labels"].is_array()) {
       std::vector<std::string> now;
       for (const auto& l : b["labels"]) now.push_back(l.is_string() ? l.get<std::string>() : l.value("name", ""));
@@ -604,6 +715,7 @@ void SimulatorImpl::RegisterRoutes() {
       Reply r = Err(422, "Invalid request.\n\n\"body\" wasn't supplied.");
       return r;
     }
+    if (auto too_long = TooLong("IssueComment", "body", c.body)) return *too_long;
     int64_t id = NewCommentLocked(*c.repo, c.N(3), c.actor, c.body["body"]);
     Reply r;
     r.status = 201;
@@ -617,6 +729,7 @@ void SimulatorImpl::RegisterRoutes() {
     if (!c.body.is_object() || !c.body.contains("body") || !c.body["body"].is_string()) {
       return Err(422, "Invalid request.\n\n\"body\" wasn't supplied.");
     }
+    if (auto too_long = TooLong("IssueComment", "body", c.body)) return *too_long;
     it->second.body = c.body["body"];
     it->second.updated = clock_->Now();
     Reply r;
@@ -747,6 +860,8 @@ void SimulatorImpl::RegisterRoutes() {
       r.body["errors"] = json::array({{{"resource", "PullRequest"}, {"field", field}, {"code", "invalid"}}});
       return r;
     };
+    if (auto too_long = TooLong("PullRequest", "title", b)) return *too_long;
+    if (auto too_long = TooLong("PullRequest", "body", b)) return *too_long;
     if (!refs.count("refs/heads/" + head)) return invalid("head");
     if (!refs.count("refs/heads/" + base)) return invalid("base");
     for (const auto& [n, p] : c.repo->pulls) {
@@ -779,6 +894,7 @@ void SimulatorImpl::RegisterRoutes() {
     p.base_ref = base;
     p.base_sha = refs["refs/heads/" + base];
     p.draft = b.value("draft", false);
+    MergeabilityStaleLocked(p);
     c.repo->pulls[n] = p;
     json pr = PullJsonLocked(*c.repo, n);
     EmitLocked(*c.repo, "pull_request", {{"action", "opened"}, {"number", n}, {"pull_request", pr}}, c.actor);
@@ -822,8 +938,21 @@ void SimulatorImpl::RegisterRoutes() {
     sim::IssueRec& i = c.repo->issues[c.N(3)];
     sim::PullRec& p = c.repo->pulls[c.N(3)];
     const json& b = c.body;
-    if (b.contains("title") && b["title"].is_string()) i.title = b["title"];
-    if (b.contains("body") && b["body"].is_string()) i.body = b["body"];
+    if (auto too_long = TooLong("PullRequest", "title", b)) return *too_long;
+    if (auto too_long = TooLong("PullRequest", "body", b)) return *too_long;
+    // pull_request.edited when the title, the body or the base changed, with what they were.
+    json changes = json::object();
+    if (b.contains("title") && b["title"].is_string() && b["title"] != i.title) {
+      changes["title"] = {{"from", i.title}};
+      i.title = b["title"];
+    }
+    if (b.contains("body") && b["body"].is_string() && b["body"] != i.body) {
+      changes["body"] = {{"from", i.body}};
+      i.body = b["body"];
+    }
+    if (b.contains("base") && b["base"].is_string() && b["base"] != p.base_ref) {
+      changes["base"] = {{"ref", {{"from", p.base_ref}}}, {"sha", {{"from", p.base_sha}}}};
+    }
     if (b.contains("base") && b["base"].is_string()) {
       auto refs = ReadRefs(*c.repo);
       std::string base = b["base"];
@@ -832,10 +961,17 @@ void SimulatorImpl::RegisterRoutes() {
         r.body["errors"] = json::array({{{"resource", "PullRequest"}, {"field", "base"}, {"code", "invalid"}}});
         return r;
       }
+      if (p.base_ref != base) MergeabilityStaleLocked(p);
       p.base_ref = base;
       p.base_sha = refs["refs/heads/" + base];
     }
     i.updated = clock_->Now();
+    if (!changes.empty()) {
+      EmitLocked(*c.repo, "pull_request",
+                 {{"action", "edited"}, {"number", i.number}, {"changes", changes},
+                  {"pull_request", PullJsonLocked(*c.repo, i.number)}},
+                 c.actor);
+    }
     if (b.contains("state") && b["state"].is_string()) {
       SetIssueStateLocked(*c.repo, i.number, b["state"], "", c.actor);
     }
@@ -1158,6 +1294,7 @@ void SimulatorImpl::RegisterAdminWrites() {
     f.retry_after_seconds = b.value("retry_after_seconds", 1);
     f.latency = std::chrono::milliseconds(b.value("latency_ms", 0));
     f.drop_webhook_fraction = b.value("drop_webhook_fraction", 0.0);
+    f.lost_answer_fraction = b.value("lost_answer_fraction", 0.0);
     SetFaultConfig(f);
     return json::object();
   });

@@ -60,6 +60,8 @@ struct PullRec {
   std::string merged_by;
   std::optional<TimePoint> merged_at;
   std::vector<ReviewRec> reviews;
+  // Mergeability is being computed (null, "unknown") until then (steady clock).
+  std::chrono::steady_clock::time_point mergeable_at{};
 };
 
 struct AnnotationRec {

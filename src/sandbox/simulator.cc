@@ -40,7 +40,8 @@ SimulatorImpl::SimulatorImpl(SimulatorOptions options)
       clock_(opt_.clock ? opt_.clock : RealClock()),
       rng_(opt_.seed),
       faults_(opt_.faults),
-      render_("") {}
+      render_(""),
+      webhook_rng_(opt_.seed * 7919 + 17) {}
 
 SimulatorImpl::~SimulatorImpl() { Stop(); }
 
@@ -58,8 +59,12 @@ Status SimulatorImpl::Init() {
     if (const char* env = std::getenv("WAVEBOT_CONTRACT_RECORD"); env != nullptr) opt_.record_path = env;
   }
   server_ = std::make_unique<httplib::Server>();
-  // Idle keep-alive connections hold a worker until this passes; keep Stop() prompt.
-  server_->set_keep_alive_timeout(1);
+  // Idle keep-alive connections are closed after a few seconds, as real servers do: a client must not
+  // take a kept-alive connection for granted (and Stop() waits at most this for one).
+  server_->set_keep_alive_timeout(std::max<time_t>(1, opt_.keep_alive_timeout.count()));
+  // An idle kept-alive connection holds one of httplib's workers until then; GitHub serves any number of
+  // connections, so give the simulator enough workers that idle ones never queue a request.
+  server_->new_task_queue = [] { return new httplib::ThreadPool(64); };
   // Headers and body go out in separate writes: without TCP_NODELAY, Nagle + delayed ACK add ~40 ms
   // to every response on a kept-alive connection.
   server_->set_tcp_nodelay(true);
@@ -67,26 +72,34 @@ Status SimulatorImpl::Init() {
   git.root = opt_.data_dir + "/git";
   git.authorize = [this](const std::string& user, const std::string& password, const std::string& repo_path,
                          bool is_push) { return AuthorizeGit(user, password, repo_path, is_push); };
-  MountGitHttp(server_.get(), "/git", git);
-  server_->set_post_routing_handler([this](const httplib::Request& req, httplib::Response&) {
+  // REST first in the GHES layout: git at the root would take every path.
+  if (opt_.ghes_layout) RegisterRoutes();
+  // At the root, git takes repositories only (OWNER/NAME.git/...), never the API's paths.
+  MountGitHttp(server_.get(), GitPrefix(), git, opt_.ghes_layout ? R"(([^/]+/[^/]+\.git/.+))" : "(.+)");
+  server_->set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    // RFC 9112 §6.3 / RFC 9110 §8.6: a 304 or 204 ends at its headers, and GitHub sends it without
+    // Content-Length. httplib adds "Content-Length: 0" to every empty answer before this handler runs;
+    // a client must not need it to know where the answer ends.
+    if (res.status == 304 || res.status == 204) res.headers.erase("Content-Length");
     static const std::string kSuffix = "/git-receive-pack";
-    if (req.method == "POST" && req.path.rfind("/git/", 0) == 0 && req.path.size() > 5 + kSuffix.size() &&
+    const std::string prefix = GitPrefix() + "/";
+    if (req.method == "POST" && req.path.rfind(prefix, 0) == 0 && req.path.size() > prefix.size() + kSuffix.size() &&
         req.path.compare(req.path.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0) {
-      std::string rp = req.path.substr(5, req.path.size() - 5 - kSuffix.size());  // owner/name.git
+      std::string rp = req.path.substr(prefix.size(), req.path.size() - prefix.size() - kSuffix.size());  // owner/name.git
       if (rp.size() > 4) rp.resize(rp.size() - 4);
       std::lock_guard lock(mu_);
       auto it = repos_.find(rp);
       if (it != repos_.end()) RefsChangedLocked(it->second, "");
     }
   });
-  RegisterRoutes();
+  if (!opt_.ghes_layout) RegisterRoutes();
   int port = opt_.port ? (server_->bind_to_port("127.0.0.1", opt_.port) ? opt_.port : -1)
                        : server_->bind_to_any_port("127.0.0.1");
   if (port <= 0) return Error(ErrorCode::kIo, "simulator: cannot bind 127.0.0.1");
   port_ = port;
-  render_ = sim::Renderer(api_url());
+  render_ = sim::Renderer(api_url(), opt_.ghes_layout ? Origin() : "");
   server_thread_ = std::thread([this] { server_->listen_after_bind(); });
-  webhook_thread_ = std::thread([this] { WebhookLoop(); });
+  for (int i = 0; i < std::max(1, opt_.webhook_senders); ++i) webhook_threads_.emplace_back([this] { WebhookLoop(); });
   ci_thread_ = std::thread([this] { CiLoop(); });
   started_ = true;
   return OkStatus();
@@ -101,13 +114,20 @@ void SimulatorImpl::Stop() {
   cv_.notify_all();
   server_->stop();
   if (server_thread_.joinable()) server_thread_.join();
-  if (webhook_thread_.joinable()) webhook_thread_.join();
+  for (auto& t : webhook_threads_) {
+    if (t.joinable()) t.join();
+  }
+  webhook_threads_.clear();
   if (ci_thread_.joinable()) ci_thread_.join();
   started_ = false;
 }
 
-std::string SimulatorImpl::api_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-std::string SimulatorImpl::git_url(const RepoRef& repo) const { return api_url() + "/git/" + repo.FullName() + ".git"; }
+std::string SimulatorImpl::Origin() const { return "http://127.0.0.1:" + std::to_string(port_); }
+std::string SimulatorImpl::GitPrefix() const { return opt_.ghes_layout ? "" : "/git"; }
+std::string SimulatorImpl::api_url() const { return Origin() + (opt_.ghes_layout ? kGhesApiPrefix : ""); }
+std::string SimulatorImpl::git_url(const RepoRef& repo) const {
+  return Origin() + GitPrefix() + "/" + repo.FullName() + ".git";
+}
 std::string SimulatorImpl::app_private_key_pem() const { return key_->PrivatePem(); }
 
 // ---------------------------------------------------------------------------------------------
@@ -358,21 +378,34 @@ void SimulatorImpl::RefsChangedLocked(sim::RepoRec& r, const std::string& pusher
       if (issue.state != "open") continue;
       if (p.head_ref == branch && after != std::string(40, '0')) {
         p.head_sha = after;
+        MergeabilityStaleLocked(p);
         issue.updated = clock_->Now();
         json payload = {{"action", "synchronize"}, {"number", n}, {"before", before}, {"after", after},
                         {"pull_request", PullJsonLocked(r, n)}};
         EmitLocked(r, "pull_request", payload, who);
         StartCiLocked(r, branch, after, {n});
       }
-      if (p.base_ref == branch && after != std::string(40, '0')) p.base_sha = after;
+      if (p.base_ref == branch && after != std::string(40, '0')) {
+        p.base_sha = after;
+        MergeabilityStaleLocked(p);
+      }
     }
   }
   r.refs = now_refs;
   cv_.notify_all();
 }
 
+void SimulatorImpl::MergeabilityStaleLocked(sim::PullRec& p) {
+  p.mergeable_at = std::chrono::steady_clock::now() + opt_.mergeable_delay;
+}
+
+// GitHub's mergeable / mergeable_state: null and "unknown" while its background job computes them (after
+// a push to the head or the base), then dirty (conflicts), draft, unstable (a check failed), behind (the
+// head lacks the base's commits) or clean. (blocked and has_hooks need branch protection and hooks the
+// simulator does not have.)
 std::pair<json, std::string> SimulatorImpl::MergeabilityLocked(sim::RepoRec& r, const sim::PullRec& p) {
   if (p.merged) return {json(nullptr), "unknown"};
+  if (std::chrono::steady_clock::now() < p.mergeable_at) return {json(nullptr), "unknown"};
   auto refs = ReadRefs(r);
   std::string base = refs["refs/heads/" + p.base_ref];
   if (base.empty() || p.head_sha.empty()) return {json(false), "dirty"};
@@ -382,6 +415,7 @@ std::pair<json, std::string> SimulatorImpl::MergeabilityLocked(sim::RepoRec& r, 
   // behind: the head does not contain the base.
   int anc = 0;
   (void)Git(r, {"merge-base", "--is-ancestor", base, p.head_sha}, "", &anc);
+  if (p.draft) return {json(true), "draft"};
   // unstable: the latest CI run on the head failed.
   for (const auto& [id, s] : r.suites) {
     if (s.head_sha == p.head_sha && s.status == "completed" && s.conclusion != "success" && !s.conclusion.empty()) {
@@ -395,6 +429,20 @@ json SimulatorImpl::PullJsonLocked(sim::RepoRec& r, int64_t number) {
   const sim::PullRec& p = r.pulls.at(number);
   auto [mergeable, state] = MergeabilityLocked(r, p);
   return render_.Pull(r, r.issues.at(number), p, mergeable, state);
+}
+
+bool SimulatorImpl::WaitForMergeability(const RepoRef& repo, int64_t number, std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock lock(mu_);
+  while (true) {
+    auto r = repos_.find(repo.FullName());
+    if (r == repos_.end() || !r->second.pulls.count(number)) return false;
+    const auto ready = r->second.pulls.at(number).mergeable_at;  // a push may move it while we wait
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= ready) return true;
+    if (now >= deadline || stopping_) return false;
+    cv_.wait_until(lock, std::min(ready, deadline));
+  }
 }
 
 Result<std::string> SimulatorImpl::PullJson(const RepoRef& repo, int64_t number) {
@@ -497,6 +545,9 @@ Result<int64_t> SimulatorImpl::CreateIssue(const RepoRef& ref, const std::string
   std::lock_guard lock(mu_);
   sim::RepoRec* r = FindRepoLocked(ref);
   if (r == nullptr) return Error(ErrorCode::kNotFound, "no repository " + ref.FullName());
+  if (TooLong("Issue", "body", json{{"body", body}})) {
+    return Error(ErrorCode::kInvalidArgument, "body is too long (maximum is 65536 characters)");
+  }
   int64_t n = NewIssueLocked(*r, user, title, body, labels, false);
   EmitLocked(*r, "issues", {{"action", "opened"}, {"issue", render_.Issue(*r, r->issues[n])}}, user);
   return n;
@@ -532,7 +583,11 @@ bool SimulatorImpl::RemoveLabelLocked(sim::RepoRec& r, int64_t number, const std
   if (it == i.labels.end()) return false;
   i.labels.erase(it);
   i.updated = clock_->Now();
-  if (!i.is_pull) {
+  if (i.is_pull) {
+    EmitLocked(r, "pull_request", {{"action", "unlabeled"}, {"number", number},
+                                   {"pull_request", PullJsonLocked(r, number)}, {"label", render_.Label(r, label)}},
+               user);
+  } else {
     EmitLocked(r, "issues",
                {{"action", "unlabeled"}, {"issue", render_.Issue(r, i)}, {"label", render_.Label(r, label)}}, user);
   }
@@ -599,6 +654,9 @@ Result<int64_t> SimulatorImpl::CreateComment(const RepoRef& ref, int64_t number,
   std::lock_guard lock(mu_);
   sim::RepoRec* r = FindRepoLocked(ref);
   if (r == nullptr || !r->issues.count(number)) return Error(ErrorCode::kNotFound, "no such issue");
+  if (TooLong("IssueComment", "body", json{{"body", body}})) {
+    return Error(ErrorCode::kInvalidArgument, "Body is too long (maximum is 65536 characters)");
+  }
   return NewCommentLocked(*r, number, user, body);
 }
 
@@ -712,8 +770,9 @@ Result<int64_t> SimulatorImpl::SubmitReview(const RepoRef& ref, int64_t pull, co
 // ---------------------------------------------------------------------------------------------
 // Webhooks
 
-void SimulatorImpl::EmitLocked(sim::RepoRec& r, const std::string& event, json payload, const std::string& sender) {
-  payload["repository"] = render_.Repo(r);
+void SimulatorImpl::EmitLocked(sim::RepoRec& r, const std::string& event, json payload, const std::string& sender,
+                               const json* repository) {
+  payload["repository"] = repository != nullptr ? *repository : render_.Repo(r);
   payload["sender"] = render_.User(sender);
   payload["installation"] = {{"id", r.installation_id}, {"node_id", sim::NodeId("Installation", r.installation_id)}};
   sim::DeliveryRec d;
@@ -731,8 +790,17 @@ void SimulatorImpl::EmitLocked(sim::RepoRec& r, const std::string& event, json p
   d.repository_id = r.id;
   std::uniform_real_distribution<double> u(0, 1);
   d.drop = faults_.drop_webhook_fraction > 0 && u(rng_) < faults_.drop_webhook_fraction;
+  // Recorded for the contract test when emitted: a delivery still waiting for its sender when the
+  // simulator stops is checked too.
+  Record({{"kind", "webhook"}, {"event", d.event}, {"action", d.action}, {"payload", payload}});
   deliveries_.push_back(d);
-  webhook_queue_.push_back(deliveries_.size() - 1);
+  QueueDeliveryLocked(deliveries_.size() - 1);
+}
+
+void SimulatorImpl::QueueDeliveryLocked(size_t index) {
+  std::uniform_int_distribution<int64_t> jitter(0, std::max<int64_t>(0, opt_.webhook_jitter.count()));
+  webhook_queue_.push_back(
+      Queued{index, std::chrono::steady_clock::now() + std::chrono::milliseconds(jitter(webhook_rng_))});
   cv_.notify_all();
 }
 
@@ -792,12 +860,7 @@ void SimulatorImpl::EmitPushLocked(sim::RepoRec& r, const std::string& ref, cons
                   {"commits", commits},
                   {"head_commit", head},
                   {"pusher", {{"name", pusher}, {"email", NoreplyEmail(pusher)}}}};
-  EmitLocked(r, "push", payload, pusher);
-  // EmitLocked put the REST repository shape; push uses its own.
-  auto& d = deliveries_.back();
-  json p = json::parse(d.payload);
-  p["repository"] = repo;
-  d.payload = p.dump();
+  EmitLocked(r, "push", payload, pusher, &repo);  // push has its own repository shape
 }
 
 void SimulatorImpl::WebhookLoop() {
@@ -806,14 +869,25 @@ void SimulatorImpl::WebhookLoop() {
     sim::DeliveryRec d;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !webhook_queue_.empty(); });
-      if (stopping_) return;
-      index = webhook_queue_.front();
+      // The queued delivery that falls due first; several senders take them concurrently.
+      while (true) {
+        if (stopping_) return;
+        auto first = std::min_element(webhook_queue_.begin(), webhook_queue_.end(),
+                                      [](const Queued& a, const Queued& b) { return a.due < b.due; });
+        if (first == webhook_queue_.end()) {
+          cv_.wait(lock);
+          continue;
+        }
+        if (first->due > std::chrono::steady_clock::now()) {
+          cv_.wait_until(lock, first->due);
+          continue;
+        }
+        index = first->index;
+        webhook_queue_.erase(first);
+        break;
+      }
       d = deliveries_[index];
-      sending_ = true;
-    }
-    if (!d.redelivery) {
-      Record({{"kind", "webhook"}, {"event", d.event}, {"action", d.action}, {"payload", json::parse(d.payload)}});
+      ++sending_;
     }
     int code = 0;
     std::string status;
@@ -854,8 +928,7 @@ void SimulatorImpl::WebhookLoop() {
       rec.duration = secs;
       rec.delivered_at = clock_->Now();
       rec.drop = false;  // a redelivery of a dropped delivery goes through
-      webhook_queue_.pop_front();
-      sending_ = false;
+      --sending_;
     }
     cv_.notify_all();
   }
@@ -884,7 +957,7 @@ bool SimulatorImpl::WaitForDeliveries(const std::function<bool(const std::vector
 bool SimulatorImpl::WaitForIdle(std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mu_);
   return cv_.wait_for(lock, timeout,
-                      [&] { return webhook_queue_.empty() && !sending_ && ci_queue_.empty() && !ci_running_; });
+                      [&] { return webhook_queue_.empty() && sending_ == 0 && ci_queue_.empty() && !ci_running_; });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1070,6 +1143,11 @@ int64_t SimulatorImpl::request_count() const {
 std::vector<std::string> SimulatorImpl::RequestLog() const {
   std::lock_guard lock(mu_);
   return request_log_;
+}
+
+int64_t SimulatorImpl::lost_answers() const {
+  std::lock_guard lock(mu_);
+  return lost_answers_;
 }
 
 int64_t SimulatorImpl::retry_after_answers() const {

@@ -33,17 +33,23 @@ using github::RepoRef;
 enum class Fault {
   k500,                      // 500 Internal Server Error
   k502,                      // 502 Bad Gateway
+  k503RetryAfter,            // 503 Service Unavailable with retry-after (to be honoured on any status)
   kSecondary403RetryAfter,   // 403 secondary rate limit with retry-after
   kSecondary429RetryAfter,   // 429 with retry-after
   kSecondary403NoRetryAfter, // 403 secondary rate limit, no retry-after (client backs off from a minute)
+  kLostAnswer502,            // the request is carried out, then answered 502 (a proxy lost the answer)
+  kLostAnswerDrop,           // the request is carried out, then the connection is closed without a byte
 };
 
 struct FaultConfig {
-  double server_error_fraction = 0;     // answered 500 or 502
+  double server_error_fraction = 0;     // answered 500, 502, or 503 with retry-after
   double secondary_limit_fraction = 0;  // answered 403 or 429 with retry-after
   int retry_after_seconds = 1;
   std::chrono::milliseconds latency{0};  // added to every REST answer
   double drop_webhook_fraction = 0;      // deliveries recorded as failed and not sent
+  // Writes (POST, PATCH, PUT, DELETE) carried out and then answered 502 or left without any answer (the
+  // connection closed): the client cannot know whether they landed.
+  double lost_answer_fraction = 0;
 };
 
 struct SimulatorOptions {
@@ -68,6 +74,24 @@ struct SimulatorOptions {
   std::string record_path;
   Clock* clock = nullptr;    // null = RealClock(); token expiry and rate-limit windows use it
   int port = 0;              // 0 = any free port on 127.0.0.1
+
+  // --- Strictness: GitHub's behaviour over HTTP and in time, on by default (docs/github.md).
+  // An idle keep-alive connection is closed by the server after this, as real servers do. (Stop() may
+  // wait this long for a connection a client keeps open.)
+  std::chrono::seconds keep_alive_timeout{5};
+  // After a push to a PR's head or base (or a base change) its `mergeable` is null and its
+  // `mergeable_state` "unknown" for this long (real time), then computed: GitHub computes it in a
+  // background job and sends no webhook when it is done.
+  std::chrono::milliseconds mergeable_delay{2000};
+  // Webhooks go out from this many senders at once, each delivery after a random delay in
+  // [0, webhook_jitter] (seeded): deliveries overlap and arrive out of causal order, as GitHub's do.
+  // 1 and 0 send them one at a time in order.
+  int webhook_senders = 4;
+  std::chrono::milliseconds webhook_jitter{250};
+  // GitHub Enterprise Server's layout: the REST API under http://HOST/api/v3 (api_url()) and git at the
+  // host root (http://HOST/OWNER/NAME.git); REST paths outside /api/v3 are 404. Default: the API at the
+  // root and git below /git.
+  bool ghes_layout = false;
 };
 
 // One webhook delivery as the simulator recorded it.
@@ -99,9 +123,10 @@ class Simulator {
 
   // Stops serving, sends no more webhooks, waits for a running CI command to end. Idempotent.
   virtual void Stop() = 0;
-  // "http://127.0.0.1:PORT": the REST base URL (WAVEBOT_GITHUB_API) and the git base.
+  // The REST base URL (WAVEBOT_GITHUB_API): "http://127.0.0.1:PORT", or ".../api/v3" in the GHES layout.
   virtual std::string api_url() const = 0;
-  // Clone URL of a repository: api_url() + "/owner/name.git".
+  // Clone URL of a repository: api_url() + "/git/owner/name.git", or "http://127.0.0.1:PORT/owner/name.git"
+  // in the GHES layout.
   virtual std::string git_url(const RepoRef& repo) const = 0;
   virtual int64_t app_id() const = 0;
   virtual std::string app_private_key_pem() const = 0;
@@ -160,7 +185,12 @@ class Simulator {
   // that arrives within 250 ms of the answer was in flight before the client could know, and is not
   // counted.
   virtual int64_t retry_after_answers() const = 0;
+  // Writes carried out whose answer was lost (FaultConfig::lost_answer_fraction, Fault::kLostAnswer*).
+  virtual int64_t lost_answers() const = 0;
   virtual std::vector<std::string> RetryAfterViolations() const = 0;
+  // Waits until GitHub would have computed the PR's mergeability (mergeable_delay after its head or base
+  // last moved). False when `timeout` passed first or there is no such PR.
+  virtual bool WaitForMergeability(const RepoRef& repo, int64_t number, std::chrono::milliseconds timeout) const = 0;
   // The raw state of a PR as JSON (what GET .../pulls/{n} answers), for assertions.
   virtual Result<std::string> PullJson(const RepoRef& repo, int64_t number) = 0;
 };

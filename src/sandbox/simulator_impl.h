@@ -35,6 +35,9 @@ class SimulatorImpl final : public Simulator {
   Status Init();
 
   void Stop() override;
+  static constexpr const char* kGhesApiPrefix = "/api/v3";
+  std::string Origin() const;     // "http://127.0.0.1:PORT"
+  std::string GitPrefix() const;  // where git is served: "/git", or "" (the host root) in the GHES layout
   std::string api_url() const override;
   std::string git_url(const RepoRef& repo) const override;
   int64_t app_id() const override { return opt_.app_id; }
@@ -70,8 +73,10 @@ class SimulatorImpl final : public Simulator {
   int64_t request_count() const override;
   std::vector<std::string> RequestLog() const override;
   int64_t retry_after_answers() const override;
+  int64_t lost_answers() const override;
   std::vector<std::string> RetryAfterViolations() const override;
   Result<std::string> PullJson(const RepoRef& repo, int64_t number) override;
+  bool WaitForMergeability(const RepoRef& repo, int64_t number, std::chrono::milliseconds timeout) const override;
 
  private:
   // --- REST plumbing (sim_routes.cc)
@@ -96,8 +101,12 @@ class SimulatorImpl final : public Simulator {
   void Add(const std::string& method, const std::string& pattern, Auth auth, Handler h);
   void Dispatch(const httplib::Request& req, httplib::Response& res);
   static Reply Err(int status, const std::string& message);
+  static constexpr size_t kMaxBodyChars = 65536;
+  static constexpr size_t kMaxTitleChars = 256;
+  // A 422 when body[field] is longer than GitHub allows for `resource` (Issue, IssueComment, PullRequest).
+  static std::optional<Reply> TooLong(const char* resource, const char* field, const json& body);
   Reply Page(Ctx& c, const json& items, const char* wrap_key = nullptr);
-  std::optional<Fault> NextFaultLocked();
+  std::optional<Fault> NextFaultLocked(const std::string& method);
 
   // --- state (simulator.cc); every *Locked method requires mu_
   std::string BotLogin() const;
@@ -112,6 +121,8 @@ class SimulatorImpl final : public Simulator {
                                        const std::string& user);
   void RefsChangedLocked(sim::RepoRec& r, const std::string& pusher);
   std::pair<json, std::string> MergeabilityLocked(sim::RepoRec& r, const sim::PullRec& p);
+  // The PR's head or base moved: its mergeability is recomputed in the background (mergeable_delay).
+  void MergeabilityStaleLocked(sim::PullRec& p);
   json PullJsonLocked(sim::RepoRec& r, int64_t number);
   Result<std::string> MergeLocked(sim::RepoRec& r, int64_t number, const std::string& user, const std::string& method,
                                   const std::string& title, const std::string& message);
@@ -124,7 +135,9 @@ class SimulatorImpl final : public Simulator {
   void SetIssueStateLocked(sim::RepoRec& r, int64_t number, const std::string& state, const std::string& reason,
                            const std::string& user);
   int64_t NewCommentLocked(sim::RepoRec& r, int64_t number, const std::string& user, const std::string& body);
-  void EmitLocked(sim::RepoRec& r, const std::string& event, json payload, const std::string& sender);
+  // Queues a delivery of `event`; `repository` replaces the REST shape of the repository (push has its own).
+  void EmitLocked(sim::RepoRec& r, const std::string& event, json payload, const std::string& sender,
+                  const json* repository = nullptr);
   void EmitPushLocked(sim::RepoRec& r, const std::string& ref, const std::string& before, const std::string& after,
                       const std::string& pusher);
   std::vector<Delivery> DeliveriesLocked() const;
@@ -137,6 +150,8 @@ class SimulatorImpl final : public Simulator {
   void FinishDispatchedJobLocked(sim::RepoRec& r, sim::JobRec& j, const std::string& conclusion, const std::string& log);
   // Jobs whose runner stopped heartbeating for runner_timeout complete with conclusion failure.
   void SweepRunnersLocked();
+  // Queues deliveries_[index] for the senders, after a random delay (webhook_jitter).
+  void QueueDeliveryLocked(size_t index);
   void WebhookLoop();
   void CiLoop();
   void Record(const json& entry);
@@ -145,7 +160,8 @@ class SimulatorImpl final : public Simulator {
   Clock* clock_;
   std::shared_ptr<github::PrivateKey> key_;
   std::unique_ptr<httplib::Server> server_;
-  std::thread server_thread_, webhook_thread_, ci_thread_;
+  std::thread server_thread_, ci_thread_;
+  std::vector<std::thread> webhook_threads_;
   int port_ = 0;
   bool started_ = false;
   std::vector<Route> routes_;  // immutable after Init
@@ -169,13 +185,19 @@ class SimulatorImpl final : public Simulator {
   };
   std::map<std::string, WaitOrder> wait_orders_;  // by Authorization header
   int64_t retry_after_answers_ = 0;
+  int64_t lost_answers_ = 0;
   std::vector<std::string> retry_after_violations_;
   std::map<std::string, sim::RepoRec> repos_;  // by full name
   std::map<int64_t, sim::InstallationRec> installations_;
   std::map<std::string, sim::TokenRec> tokens_;
   std::vector<sim::DeliveryRec> deliveries_;
-  std::deque<size_t> webhook_queue_;  // indexes into deliveries_
-  bool sending_ = false;
+  struct Queued {
+    size_t index;  // into deliveries_
+    std::chrono::steady_clock::time_point due;
+  };
+  std::vector<Queued> webhook_queue_;
+  int sending_ = 0;  // deliveries being sent
+  std::mt19937_64 webhook_rng_;  // delivery jitter
   std::deque<std::pair<std::string, int64_t>> ci_queue_;  // (repo, run id)
   bool ci_running_ = false;
 };

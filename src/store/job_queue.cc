@@ -20,14 +20,19 @@ class SqliteJobQueue final : public JobQueue {
                           TimePoint run_at) override {
     int64_t id = 0;
     Status st = db_->Write([&](Connection& c) -> Status {
-      auto f = c.Prepare("SELECT id FROM jobs WHERE kind = ?1 AND key = ?2 AND status = 'queued'");
+      auto f = c.Prepare("SELECT id, lease_owner FROM jobs WHERE kind = ?1 AND key = ?2 AND status = 'queued'");
       if (!f.ok()) return f.error();
       f->Bind(1, kind).Bind(2, key);
       auto row = f->Step();
       if (!row.ok()) return row.error();
       if (*row) {
         id = f->ColumnInt(0);
-        auto u = c.Prepare("UPDATE jobs SET run_at_ms = MIN(run_at_ms, ?2) WHERE id = ?1");
+        // A leased job is running: what it reads may already be stale, so it runs once more after it
+        // completes (at `run_at`) instead of swallowing this request.
+        const bool leased = !f->ColumnText(1).empty();
+        auto u = c.Prepare(leased ? "UPDATE jobs SET rerun_at_ms = CASE WHEN rerun_at_ms = 0 THEN ?2 "
+                                    "ELSE MIN(rerun_at_ms, ?2) END WHERE id = ?1"
+                                  : "UPDATE jobs SET run_at_ms = MIN(run_at_ms, ?2) WHERE id = ?1");
         if (!u.ok()) return u.error();
         u->Bind(1, id).Bind(2, Ms(run_at));
         auto n = u->Run();
@@ -75,7 +80,8 @@ class SqliteJobQueue final : public JobQueue {
       j.run_at = FromMs(s->ColumnInt(6));
       j.lease_owner = owner;
       j.lease_until = now + lease_for;
-      auto u = c.Prepare("UPDATE jobs SET lease_owner = ?2, lease_until_ms = ?3, attempts = attempts + 1 WHERE id = ?1");
+      auto u = c.Prepare("UPDATE jobs SET lease_owner = ?2, lease_until_ms = ?3, attempts = attempts + 1, "
+                         "rerun_at_ms = 0 WHERE id = ?1");
       if (!u.ok()) return u.error();
       u->Bind(1, j.id).Bind(2, owner).Bind(3, Ms(j.lease_until));
       auto n = u->Run();
@@ -92,12 +98,18 @@ class SqliteJobQueue final : public JobQueue {
                 [&](Statement& s) { s.Bind(3, Ms(until)); });
   }
   Status Complete(int64_t id, const std::string& owner) override {
-    return Held(id, owner, "UPDATE jobs SET status = 'done', lease_until_ms = 0 WHERE id = ?1 AND lease_owner = ?2 "
-                           "AND status = 'queued'",
+    // Asked for again while leased (rerun_at_ms): queued again, due then, as a fresh job.
+    return Held(id, owner,
+                "UPDATE jobs SET status = CASE WHEN rerun_at_ms > 0 THEN 'queued' ELSE 'done' END, "
+                "run_at_ms = CASE WHEN rerun_at_ms > 0 THEN rerun_at_ms ELSE run_at_ms END, "
+                "attempts = CASE WHEN rerun_at_ms > 0 THEN 0 ELSE attempts END, "
+                "lease_owner = '', lease_until_ms = 0, rerun_at_ms = 0 "
+                "WHERE id = ?1 AND lease_owner = ?2 AND status = 'queued'",
                 [](Statement&) {});
   }
   Status Retry(int64_t id, const std::string& owner, const std::string& error, TimePoint run_at) override {
-    return Held(id, owner, "UPDATE jobs SET run_at_ms = ?3, last_error = ?4, lease_owner = '', lease_until_ms = 0 "
+    return Held(id, owner, "UPDATE jobs SET run_at_ms = CASE WHEN rerun_at_ms > 0 THEN MIN(?3, rerun_at_ms) ELSE ?3 END, "
+                           "last_error = ?4, lease_owner = '', lease_until_ms = 0, rerun_at_ms = 0 "
                            "WHERE id = ?1 AND lease_owner = ?2 AND status = 'queued'",
                 [&](Statement& s) { s.Bind(3, Ms(run_at)).Bind(4, error); });
   }

@@ -127,6 +127,10 @@ ALTER TABLE attempts ADD COLUMN turns INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE attempts ADD COLUMN input_tokens INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE attempts ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0;
 )sql"},
+      {4, "jobs: a job asked for again while it is leased runs once more after it completes",
+       R"sql(
+ALTER TABLE jobs ADD COLUMN rerun_at_ms INTEGER NOT NULL DEFAULT 0;
+)sql"},
   };
   return *migrations;
 }

@@ -40,6 +40,13 @@ TEST_F(ClientTest, RefreshesTokenFiveMinutesBeforeExpiry) {
   EXPECT_EQ(CountRequests("GET /repos/octo/demo 401"), 0);
 }
 
+TEST(DefaultGitBaseUrlTest, GitHubGhesAndOthers) {
+  EXPECT_EQ(github::DefaultGitBaseUrl("https://api.github.com"), "https://github.com");
+  EXPECT_EQ(github::DefaultGitBaseUrl("https://ghe.example.com/api/v3"), "https://ghe.example.com");
+  EXPECT_EQ(github::DefaultGitBaseUrl("https://ghe.example.com/api/v3/"), "https://ghe.example.com");
+  EXPECT_EQ(github::DefaultGitBaseUrl("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+}
+
 TEST_F(ClientTest, PersonalAccessTokenMode) {
   auto token = sim_->CreateUserToken("alice");
   ASSERT_TRUE(token.ok());
@@ -277,6 +284,7 @@ TEST_F(ClientTest, RandomFaultsAreSurvivedAndSeeded) {
   int faults = 0;
   for (const auto& line : first) {
     faults += (line.find(" 500") != std::string::npos || line.find(" 502") != std::string::npos ||
+               line.find(" 503") != std::string::npos ||
                line.find(" 403") != std::string::npos || line.find(" 429") != std::string::npos);
   }
   EXPECT_GE(faults, 3);
@@ -464,6 +472,8 @@ TEST_F(ClientTest, MergeIsARealGitMergeAndAnnounced) {
   ASSERT_TRUE(sim_->CommitFiles(kRepo, "main", {{"other.txt", "y"}}, "other", "bob").ok());
   auto pr = client_->CreatePull(kRepo, {"Feature", "feature", "main", "", false});
   ASSERT_TRUE(pr.ok());
+  // GitHub computes mergeability in the background: null until then.
+  ASSERT_TRUE(sim_->WaitForMergeability(kRepo, pr->number, std::chrono::seconds(10)));
   auto got = client_->GetPull(kRepo, pr->number);
   ASSERT_TRUE(got.ok());
   ASSERT_TRUE(got->mergeable.has_value());
@@ -494,6 +504,7 @@ TEST_F(ClientTest, ConflictingPullIsNotMergeable) {
   ASSERT_TRUE(sim_->CommitFiles(kRepo, "main", {{"README.md", "theirs\n"}}, "theirs", "bob").ok());
   auto pr = client_->CreatePull(kRepo, {"Feature", "feature", "main", "", false});
   ASSERT_TRUE(pr.ok());
+  ASSERT_TRUE(sim_->WaitForMergeability(kRepo, pr->number, std::chrono::seconds(10)));
   auto got = client_->GetPull(kRepo, pr->number);
   ASSERT_TRUE(got->mergeable.has_value());
   EXPECT_FALSE(*got->mergeable);

@@ -2,6 +2,9 @@
 // workflow file as GitHub does, runs and jobs over REST (recorded for the contract test), the simulated
 // runner protocol, a runner that goes silent losing its job (FakeClock), and the webhooks.
 #include <gtest/gtest.h>
+
+#include <map>
+#include <set>
 #include <httplib.h>
 
 #include <fstream>
@@ -92,19 +95,23 @@ TEST_F(SimActionsTest, DispatchQueuesAJobNamedByItsInputsThatARunnerWithTheLabel
     for (const auto& h : hs) n += h.event == "workflow_job" || h.event == "workflow_run" ? 1 : 0;
     return n >= 6;
   }));
-  std::vector<std::string> actions;
+  // Deliveries arrive in any order (as GitHub's): compare them as sets, by action.
+  std::multiset<std::string> actions;
+  std::map<std::string, json> job_by_action, run_by_action;
   for (const auto& j : Hooks("workflow_job")) {
-    actions.push_back(j["action"]);
+    actions.insert(j["action"].get<std::string>());
+    job_by_action[j["action"]] = j;
     EXPECT_EQ(j["workflow_job"]["name"], "wavebot wb-1");
     EXPECT_EQ(j["workflow_job"]["labels"], json({"self-hosted", "wavebot"}));
   }
-  EXPECT_EQ(actions, (std::vector<std::string>{"queued", "in_progress", "completed"}));
-  EXPECT_EQ(Hooks("workflow_job").back()["workflow_job"]["runner_name"], "r1");
+  EXPECT_EQ(actions, (std::multiset<std::string>{"queued", "in_progress", "completed"}));
+  EXPECT_EQ(job_by_action["completed"]["workflow_job"]["runner_name"], "r1");
   auto wr = Hooks("workflow_run");
   ASSERT_EQ(wr.size(), 3u);
-  EXPECT_EQ(wr[0]["action"], "requested");
-  EXPECT_EQ(wr[2]["workflow_run"]["path"], ".github/workflows/wavebot-agent.yml");
-  EXPECT_EQ(wr[2]["workflow_run"]["display_title"], "wavebot wb-1 (#2 implement)");
+  for (const auto& j : wr) run_by_action[j["action"]] = j;
+  EXPECT_TRUE(run_by_action.count("requested"));
+  EXPECT_EQ(run_by_action["completed"]["workflow_run"]["path"], ".github/workflows/wavebot-agent.yml");
+  EXPECT_EQ(run_by_action["completed"]["workflow_run"]["display_title"], "wavebot wb-1 (#2 implement)");
 }
 
 TEST_F(SimActionsTest, DispatchRefusesWhatGitHubRefuses) {

@@ -3,12 +3,15 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "github/jwt.h"
 #include "github/redelivery.h"
 #include "github/sim_fixture.h"
+#include "http/raw_socket.h"
 #include "sandbox/process.h"
 
 namespace wavebot::testing {
@@ -32,6 +35,14 @@ TEST_F(WebhookTest, SignedIssueEventsReachTheListener) {
   ASSERT_TRUE(sim_->CreateComment(kRepo, n, "alice", "/wave start").ok());
   ASSERT_TRUE(hooks_.WaitFor([](const auto& hs) { return hs.size() >= 3; }));
   auto hs = hooks_.hooks();
+  // Deliveries overlap and arrive in any order, as GitHub's do: put them back in causal order.
+  std::sort(hs.begin(), hs.end(), [](const ReceivedHook& a, const ReceivedHook& b) {
+    auto rank = [](const ReceivedHook& h) {
+      std::string action = json::parse(h.body).value("action", "");
+      return action == "opened" ? 0 : action == "labeled" ? 1 : 2;
+    };
+    return rank(a) < rank(b);
+  });
   EXPECT_EQ(hs[0].event, "issues");
   EXPECT_EQ(hs[1].event, "issues");
   EXPECT_EQ(hs[2].event, "issue_comment");
@@ -162,9 +173,10 @@ TEST_F(CiTest, CiRunsTheCommandOnThePullHeadAndReportsTheRealConclusion) {
     }
     return completed == 8;
   }));
-  // The pull request's mergeable_state reflects the failing CI.
+  // The pull request's mergeable_state reflects the failing CI (once GitHub has computed it).
   auto prs = client_->ListPulls(kRepo, {"open", "octo:bad", ""});
   ASSERT_EQ(prs->size(), 1u);
+  ASSERT_TRUE(sim_->WaitForMergeability(kRepo, (*prs)[0].number, 10s));
   EXPECT_EQ(client_->GetPull(kRepo, (*prs)[0].number)->mergeable_state, "unstable");
 }
 
@@ -249,6 +261,34 @@ TEST_F(GitTest, PushWithInstallationTokenAndRefusalWithAWrongOne) {
   }));
 }
 
+// GitHub Enterprise Server's layout: the REST API under /api/v3, git at the host root.
+class GhesLayoutTest : public SimTest {
+  void Configure(sandbox::SimulatorOptions* so) override { so->ghes_layout = true; }
+};
+
+TEST_F(GhesLayoutTest, ApiUnderApiV3AndGitAtTheRoot) {
+  const std::string api = sim_->api_url();
+  ASSERT_EQ(api.substr(api.size() - 7), "/api/v3");
+  const std::string origin = api.substr(0, api.size() - 7);
+  EXPECT_EQ(sim_->git_url(kRepo), origin + "/octo/demo.git");
+  int64_t n = *sim_->CreateIssue(kRepo, "alice", "Hello", "", {});
+  auto issue = client_->GetIssue(kRepo, n);  // the client was given api_url()
+  ASSERT_TRUE(issue.ok()) << issue.error().ToString();
+  auto token = sim_->CreateUserToken("alice");
+  httplib::Client http(origin);
+  auto outside = http.Get("/repos/octo/demo", {{"Authorization", "token " + *token}});
+  ASSERT_TRUE(outside);
+  EXPECT_EQ(outside->status, 404) << "the API is not served outside /api/v3";
+  auto inside = http.Get("/api/v3/repos/octo/demo", {{"Authorization", "token " + *token}});
+  ASSERT_TRUE(inside);
+  EXPECT_EQ(inside->status, 200);
+  EXPECT_EQ(json::parse(inside->body)["clone_url"], origin + "/octo/demo.git");
+  std::string authed = "http://alice:" + *token + "@" + sim_->git_url(kRepo).substr(7);
+  auto ls = Git({"ls-remote", authed, "refs/heads/main"});
+  EXPECT_EQ(ls.exit_code, 0) << ls.output;
+  EXPECT_NE(ls.output.find("refs/heads/main"), std::string::npos);
+}
+
 TEST(SimulatorOptionsTest, RequiresADataDir) {
   auto sim = sandbox::Simulator::Start({});
   ASSERT_FALSE(sim.ok());
@@ -268,6 +308,254 @@ TEST_F(WebhookTest, AdminApiScriptsTheSimulator) {
   EXPECT_EQ(bad->status, 422);
   auto junk = http.Post("/_sim/issues", "{not json", "application/json");
   EXPECT_EQ(junk->status, 400);
+}
+
+// --- Strict like GitHub: HTTP framing and keep-alive, lost answers, mergeability in the background,
+// concurrent out-of-order webhooks, edits announced, size limits.
+
+class StrictTest : public SimTest {
+ protected:
+  int Port() const { return std::stoi(sim_->api_url().substr(sim_->api_url().rfind(':') + 1)); }
+  std::string Token() { return *sim_->CreateUserToken("alice"); }
+  static std::string Get(const std::string& path, const std::string& token, const std::string& extra = "") {
+    return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: token " + token +
+           "\r\nUser-Agent: raw-socket-test\r\n" + extra + "\r\n";
+  }
+};
+
+// RFC 9112 §6.3: a 304 ends at its headers; GitHub sends it without Content-Length (what stalled a client
+// that read on for a body). And an idle kept-alive connection is closed by the server after a few seconds.
+TEST_F(StrictTest, NotModifiedHasNoLengthAndIdleConnectionsAreClosed) {
+  int64_t n = *sim_->CreateIssue(kRepo, "alice", "Cached", "body", {});
+  const std::string token = Token();
+  const std::string path = "/repos/octo/demo/issues/" + std::to_string(n);
+  RawSocket sock(Port());
+  ASSERT_TRUE(sock.connected());
+  ASSERT_TRUE(sock.Send(Get(path, token)));
+  std::string first = sock.ReadUntil("}", 5s);
+  ASSERT_EQ(first.rfind("HTTP/1.1 200", 0), 0u) << first;
+  std::smatch etag;
+  ASSERT_TRUE(std::regex_search(first, etag, std::regex("ETag: (\"[0-9a-f]+\")", std::regex::icase))) << first;
+  ASSERT_TRUE(sock.Send(Get(path, token, "If-None-Match: " + etag[1].str() + "\r\n")));
+  std::string second = sock.ReadUntil("\r\n\r\n", 5s);
+  ASSERT_EQ(second.rfind("HTTP/1.1 304", 0), 0u) << second;
+  EXPECT_FALSE(std::regex_search(second, std::regex("content-length", std::regex::icase))) << second;
+  // Idle from now: the server closes the connection after its keep-alive timeout (5 s by default).
+  auto idle_from = std::chrono::steady_clock::now();
+  std::string rest = sock.ReadUntil("never sent", 15s);
+  auto idle = std::chrono::steady_clock::now() - idle_from;
+  EXPECT_EQ(rest, "") << "nothing after a 304's headers";
+  EXPECT_GE(idle, 4s);
+  EXPECT_LT(idle, 10s) << "the idle connection was not closed";
+}
+
+// The libcurl client over the same: a conditional GET answered 304 ends at once, and a kept-alive
+// connection the server closed while idle is replaced without an error.
+TEST_F(StrictTest, ClientGetsNotModifiedAtOnceAndSurvivesClosedConnections) {
+  int64_t n = *sim_->CreateIssue(kRepo, "alice", "Cached", "body", {});
+  ASSERT_TRUE(client_->GetIssue(kRepo, n).ok());
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(client_->GetIssue(kRepo, n).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s) << "a 304 stalled the client";
+  EXPECT_EQ(CountRequests("GET /repos/octo/demo/issues/" + std::to_string(n) + " 304"), 5);
+}
+
+class LostAnswerSimTest : public StrictTest, public ::testing::WithParamInterface<sandbox::Fault> {};
+
+// A write carried out whose answer is lost (a 502, or the connection closed without a byte): the client
+// looks it up instead of writing twice.
+TEST_P(LostAnswerSimTest, CommentAndPullAreWrittenOnce) {
+  int64_t n = *sim_->CreateIssue(kRepo, "alice", "Epic", "body", {});
+  sim_->InjectFaults({GetParam()});
+  auto c = client_->CreateComment(kRepo, n, "<!-- wavebot:test -->\nhello");
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  auto comments = client_->ListComments(kRepo, n);
+  ASSERT_TRUE(comments.ok());
+  EXPECT_EQ(comments->size(), 1u);
+  EXPECT_EQ((*comments)[0].id, c->id);
+
+  ASSERT_TRUE(sim_->CommitFiles(kRepo, "feature", {{"a", "1"}}, "a", "alice").ok());
+  sim_->InjectFaults({GetParam()});
+  auto pr = client_->CreatePull(kRepo, {"F", "feature", "main", "", false});
+  ASSERT_TRUE(pr.ok()) << pr.error().ToString();
+  github::PullListFilter all;
+  all.state = "all";
+  EXPECT_EQ(client_->ListPulls(kRepo, all)->size(), 1u);
+  EXPECT_EQ(sim_->lost_answers(), 2);
+  bool logged = false;
+  for (const auto& line : sim_->RequestLog()) logged = logged || line.find("answer lost") != std::string::npos;
+  EXPECT_TRUE(logged);
+}
+
+TEST_P(LostAnswerSimTest, RawClientSeesNoAnswerOrA502ButTheWriteLanded) {
+  int64_t n = *sim_->CreateIssue(kRepo, "alice", "Epic", "body", {});
+  const std::string body = R"({"body":"landed"})";
+  sim_->InjectFaults({GetParam()});
+  RawSocket sock(Port());
+  ASSERT_TRUE(sock.Send("POST /repos/octo/demo/issues/" + std::to_string(n) +
+                        "/comments HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: token " + Token() +
+                        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                        "\r\n\r\n" + body));
+  std::string answer = sock.ReadUntil("\r\n\r\n", 5s);
+  if (GetParam() == sandbox::Fault::kLostAnswerDrop) {
+    EXPECT_EQ(answer, "");
+  } else {
+    EXPECT_EQ(answer.rfind("HTTP/1.1 502", 0), 0u) << answer;
+  }
+  auto comments = client_->ListComments(kRepo, n);
+  ASSERT_TRUE(comments.ok());
+  ASSERT_EQ(comments->size(), 1u);
+  EXPECT_EQ((*comments)[0].body, "landed");
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, LostAnswerSimTest,
+                         ::testing::Values(sandbox::Fault::kLostAnswer502, sandbox::Fault::kLostAnswerDrop));
+
+TEST_F(StrictTest, LostAnswerFractionAppliesToWritesOnly) {
+  sandbox::FaultConfig f;
+  f.lost_answer_fraction = 1.0;
+  sim_->SetFaultConfig(f);
+  int64_t n = *sim_->CreateIssue(kRepo, "alice", "Epic", "body", {});
+  github::ClientOptions co = ClientOpts();
+  co.token = Token();  // a user token: no installation token to mint (a write, which would be lost)
+  auto user = MakeClient(co);
+  ASSERT_NE(user, nullptr);
+  ASSERT_TRUE(user->GetIssue(kRepo, n).ok());  // reads are answered
+  EXPECT_EQ(sim_->lost_answers(), 0);
+  httplib::Client http(sim_->api_url());
+  auto res = http.Post(("/repos/octo/demo/issues/" + std::to_string(n) + "/comments").c_str(),
+                       {{"Authorization", "token " + Token()}}, R"({"body":"x"})", "application/json");
+  EXPECT_TRUE(!res || res->status == 502);
+  EXPECT_EQ(sim_->lost_answers(), 1);
+}
+
+// mergeable is null and mergeable_state "unknown" after a push to the head or the base, until GitHub's
+// background job has computed it.
+TEST_F(StrictTest, MergeabilityIsUnknownUntilComputed) {
+  ASSERT_TRUE(sim_->CommitFiles(kRepo, "feature", {{"a", "1"}}, "a", "alice").ok());
+  auto pr = client_->CreatePull(kRepo, {"F", "feature", "main", "", false});
+  ASSERT_TRUE(pr.ok());
+  auto fresh = client_->GetPull(kRepo, pr->number);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_FALSE(fresh->mergeable.has_value());
+  EXPECT_EQ(fresh->mergeable_state, "unknown");
+  ASSERT_TRUE(sim_->WaitForMergeability(kRepo, pr->number, 10s));
+  auto computed = client_->GetPull(kRepo, pr->number);
+  ASSERT_TRUE(computed->mergeable.has_value());
+  EXPECT_TRUE(*computed->mergeable);
+  EXPECT_EQ(computed->mergeable_state, "clean");
+  // The base moves (and conflicts): unknown again, then dirty.
+  ASSERT_TRUE(sim_->CommitFiles(kRepo, "main", {{"a", "2"}}, "a on main", "bob").ok());
+  auto moved = client_->GetPull(kRepo, pr->number);
+  EXPECT_FALSE(moved->mergeable.has_value());
+  EXPECT_EQ(moved->mergeable_state, "unknown");
+  ASSERT_TRUE(sim_->WaitForMergeability(kRepo, pr->number, 10s));
+  auto dirty = client_->GetPull(kRepo, pr->number);
+  ASSERT_TRUE(dirty->mergeable.has_value());
+  EXPECT_FALSE(*dirty->mergeable);
+  EXPECT_EQ(dirty->mergeable_state, "dirty");
+}
+
+// Deliveries go out from several senders after a random delay: they overlap and arrive out of order.
+TEST_F(StrictTest, WebhooksArriveOutOfOrder) {
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(sim_->CreateIssue(kRepo, "alice", "Issue " + std::to_string(i), "", {}).ok());
+  ASSERT_TRUE(hooks_.WaitFor([](const auto& hs) { return hs.size() >= 20; }));
+  std::vector<int64_t> numbers;
+  for (const auto& h : hooks_.hooks()) numbers.push_back(json::parse(h.body)["issue"]["number"]);
+  EXPECT_FALSE(std::is_sorted(numbers.begin(), numbers.end())) << "20 deliveries arrived in causal order";
+}
+
+class OrderedWebhookTest : public SimTest {
+  void Configure(sandbox::SimulatorOptions* so) override {
+    so->webhook_senders = 1;
+    so->webhook_jitter = std::chrono::milliseconds(0);
+  }
+};
+
+TEST_F(OrderedWebhookTest, OneSenderWithoutJitterKeepsTheOrder) {
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(sim_->CreateIssue(kRepo, "alice", "Issue " + std::to_string(i), "", {}).ok());
+  ASSERT_TRUE(hooks_.WaitFor([](const auto& hs) { return hs.size() >= 10; }));
+  std::vector<int64_t> numbers;
+  for (const auto& h : hooks_.hooks()) numbers.push_back(json::parse(h.body)["issue"]["number"]);
+  EXPECT_TRUE(std::is_sorted(numbers.begin(), numbers.end()));
+}
+
+// PATCH of a title or body is announced as issues.edited / pull_request.edited with what changed; a
+// label removed from a PR as pull_request.unlabeled.
+TEST_F(StrictTest, EditsAndUnlabelingAreAnnounced) {
+  int64_t n = *sim_->CreateIssue(kRepo, "alice", "Old title", "old body", {});
+  github::IssueUpdate u;
+  u.body = "new body";
+  ASSERT_TRUE(client_->UpdateIssue(kRepo, n, u).ok());
+  ASSERT_TRUE(sim_->CommitFiles(kRepo, "feature", {{"a", "1"}}, "a", "alice").ok());
+  auto pr = client_->CreatePull(kRepo, {"F", "feature", "main", "", false});
+  ASSERT_TRUE(pr.ok());
+  github::PullUpdate pu;
+  pu.title = "F, renamed";
+  ASSERT_TRUE(client_->UpdatePull(kRepo, pr->number, pu).ok());
+  ASSERT_TRUE(sim_->AddLabel(kRepo, pr->number, "agent-stuck", "alice").ok());
+  ASSERT_TRUE(sim_->RemoveLabel(kRepo, pr->number, "agent-stuck", "alice").ok());
+  ASSERT_TRUE(hooks_.WaitFor([](const auto& hs) {
+    return HasEvent(hs, "issues", "edited") && HasEvent(hs, "pull_request", "edited") &&
+           HasEvent(hs, "pull_request", "unlabeled");
+  }));
+  for (const auto& h : hooks_.hooks()) {
+    json j = json::parse(h.body);
+    if (h.event == "issues" && j["action"] == "edited") {
+      EXPECT_EQ(j["changes"]["body"]["from"], "old body");
+      EXPECT_EQ(j["issue"]["body"], "new body");
+      EXPECT_FALSE(j["changes"].contains("title"));
+    }
+    if (h.event == "pull_request" && j["action"] == "edited") {
+      EXPECT_EQ(j["changes"]["title"]["from"], "F");
+      EXPECT_EQ(j["pull_request"]["title"], "F, renamed");
+    }
+    if (h.event == "pull_request" && j["action"] == "unlabeled") {
+      EXPECT_EQ(j["label"]["name"], "agent-stuck");
+    }
+  }
+}
+
+// GitHub's size limits: 65,536 characters for a body, 256 for a PR title; beyond, 422 with its
+// validation error.
+TEST_F(StrictTest, BodiesAndTitlesOverGitHubsLimitsAre422) {
+  int64_t n = *sim_->CreateIssue(kRepo, "alice", "Epic", "body", {});
+  httplib::Client http(sim_->api_url());
+  httplib::Headers auth = {{"Authorization", "token " + Token()}};
+  auto post = [&](const std::string& path, const json& body) {
+    return http.Post(path.c_str(), auth, body.dump(), "application/json");
+  };
+  std::string limit;
+  for (int i = 0; i < 65536; ++i) limit += i % 2 ? "é" : "a";  // characters, not bytes
+  const std::string comments = "/repos/octo/demo/issues/" + std::to_string(n) + "/comments";
+  auto fits = post(comments, {{"body", limit}});
+  ASSERT_TRUE(fits);
+  EXPECT_EQ(fits->status, 201);
+  auto over = post(comments, {{"body", limit + "a"}});
+  ASSERT_TRUE(over);
+  EXPECT_EQ(over->status, 422);
+  json err = json::parse(over->body);
+  EXPECT_EQ(err["message"], "Validation Failed");
+  EXPECT_EQ(err["errors"][0]["message"], "Body is too long (maximum is 65536 characters)");
+  auto edit = http.Patch(("/repos/octo/demo/issues/" + std::to_string(n)).c_str(), auth,
+                         json{{"body", limit + "a"}}.dump(), "application/json");
+  ASSERT_TRUE(edit);
+  EXPECT_EQ(edit->status, 422);
+
+  ASSERT_TRUE(sim_->CommitFiles(kRepo, "feature", {{"a", "1"}}, "a", "alice").ok());
+  auto long_title = post("/repos/octo/demo/pulls", {{"title", std::string(257, 't')}, {"head", "feature"},
+                                                    {"base", "main"}});
+  ASSERT_TRUE(long_title);
+  EXPECT_EQ(long_title->status, 422);
+  EXPECT_EQ(json::parse(long_title->body)["errors"][0]["field"], "title");
+  auto long_body = post("/repos/octo/demo/pulls", {{"title", std::string(256, 't')}, {"head", "feature"},
+                                                   {"base", "main"}, {"body", limit + "a"}});
+  ASSERT_TRUE(long_body);
+  EXPECT_EQ(long_body->status, 422);
+  auto ok = post("/repos/octo/demo/pulls", {{"title", std::string(256, 't')}, {"head", "feature"},
+                                            {"base", "main"}, {"body", limit}});
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 201) << ok->body;
 }
 
 }  // namespace

@@ -39,6 +39,28 @@ TEST_F(JobQueueTest, EnqueueCoalescesByKindAndKey) {
   EXPECT_EQ((*j)->id, *a);
 }
 
+// A job asked for while it runs (a webhook during a reconcile pass) must not be swallowed by its
+// completion: the pass may have read the state before the change the request announces.
+TEST_F(JobQueueTest, EnqueueWhileLeasedRunsOnceMoreAfterComplete) {
+  auto id = q_->Enqueue("reconcile", "o/r#1", "", clock_.Now());
+  ASSERT_TRUE(id.ok());
+  auto j = q_->Lease("w1", clock_.Now(), milliseconds(1000));
+  ASSERT_TRUE(j.ok() && j->has_value());
+  // Asked for again twice while leased, once later and once now: coalesced, due at the earlier.
+  EXPECT_EQ(*q_->Enqueue("reconcile", "o/r#1", "", clock_.Now() + milliseconds(500)), *id);
+  EXPECT_EQ(*q_->Enqueue("reconcile", "o/r#1", "", clock_.Now() + milliseconds(200)), *id);
+  ASSERT_TRUE(q_->Complete(*id, "w1").ok());
+  EXPECT_EQ(*q_->Depth(), 1);
+  auto early = q_->Lease("w1", clock_.Now() + milliseconds(199), milliseconds(1000));
+  ASSERT_TRUE(early.ok());
+  EXPECT_FALSE(early->has_value());
+  auto again = q_->Lease("w1", clock_.Now() + milliseconds(200), milliseconds(1000));
+  ASSERT_TRUE(again.ok() && again->has_value());
+  EXPECT_EQ((*again)->attempts, 1);
+  ASSERT_TRUE(q_->Complete((*again)->id, "w1").ok());
+  EXPECT_EQ(*q_->Depth(), 0);  // not asked for during the second run: done
+}
+
 TEST_F(JobQueueTest, LeaseExpiresAndLosingOwnerGetsConflict) {
   auto id = q_->Enqueue("run", "t1", "{}", clock_.Now());
   ASSERT_TRUE(id.ok());
