@@ -87,7 +87,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   // One wavebot per data directory: its database, leases and run files are this process's alone (which
   // is what lets Start() take back every lease a killed predecessor held).
   const std::string lock_path = (std::filesystem::path(cfg.data_dir) / "wavebot.lock").string();
-  auto lock = git::FileLock::TryAcquire(lock_path);
+  auto lock = git::FileLock::TryAcquireFor(lock_path, std::chrono::seconds(2));
   if (!lock.ok()) return lock.error().Wrap("data directory lock");
   if (!*lock) {
     const std::string holders = git::FileLock::Holders(lock_path);

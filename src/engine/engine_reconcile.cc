@@ -410,16 +410,23 @@ Status Engine::Reconcile(int64_t epic_id) {
                                                                       : github_->CreatePull(ref, pr);
           if (!created.ok()) return created.error();
           if (adopt != found->end()) spdlog::info("epic {}#{}: adopted PR #{} for #{}", epic.repo, epic.number, adopt->number, t->number);
+          // Its check run now, with the PR, and before the PR is recorded: a PR merged before the next pass
+          // would otherwise never get one, and a failure here repeats this step, which adopts the PR and
+          // finds its check or makes it. (Passes add one to a later head that lacks it.)
+          bool has_check = false;
+          if (adopt != found->end()) {
+            auto checks = github_->ListCheckRunsForRef(ref, created->head_sha, "wavebot");
+            if (!checks.ok()) return checks.error();
+            has_check = !checks->empty();
+          }
+          if (!has_check) {
+            auto c = github_->CreateCheckRun(ref, WavebotCheck(*t, created->head_sha, cfg.max_attempts, epic.number));
+            if (!c.ok()) return c.error();
+          }
           t->pr = created->number;
           t->state = "pr_open";
           WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
           spdlog::info("epic {}#{}: opened PR #{} for #{}", epic.repo, epic.number, t->pr, t->number);
-          // Its check run now, with the PR: a PR merged before the next pass would otherwise never get one.
-          // (Passes add it to a head that lacks it: after a failure here, or on a new head.)
-          if (adopt == found->end()) {
-            auto c = github_->CreateCheckRun(ref, WavebotCheck(*t, created->head_sha, cfg.max_attempts, epic.number));
-            if (!c.ok()) return c.error();
-          }
           changed = true;
           break;
         }

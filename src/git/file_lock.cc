@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 namespace wavebot::git {
 namespace {
@@ -43,6 +44,15 @@ Result<std::unique_ptr<FileLock>> FileLock::TryAcquire(const std::string& path) 
   if (!r.ok()) return r.error();
   if (fd < 0) return std::unique_ptr<FileLock>();
   return std::unique_ptr<FileLock>(new FileLock(fd));
+}
+
+Result<std::unique_ptr<FileLock>> FileLock::TryAcquireFor(const std::string& path, std::chrono::milliseconds patience) {
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  while (true) {
+    auto lock = TryAcquire(path);
+    if (!lock.ok() || *lock || std::chrono::steady_clock::now() >= deadline) return lock;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 std::string FileLock::Holders(const std::string& path) {

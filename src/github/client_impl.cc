@@ -398,12 +398,17 @@ class RestGitHubClient final : public Client {
     json b = {{"title", p.title}, {"head", p.head}, {"base", p.base}, {"body", p.body}};
     if (p.draft) b["draft"] = true;
     const std::string head = p.head.find(':') == std::string::npos ? repo.owner + ":" + p.head : p.head;
-    // Lost answer: the PR landed if an open one from this head into this base exists.
+    // Lost answer: the PR landed if one from this head into this base is open, or already merged (a
+    // reviewer may merge it before the lookup: CI can pass while the answer is being waited for).
     auto j = Create(repo, R(repo) + "/pulls", b, [this, repo, head, p]() -> Result<std::optional<json>> {
-      auto items = All(repo, R(repo) + "/pulls?state=open&head=" + Enc(head) + "&base=" + Enc(p.base));
+      auto items = All(repo, R(repo) + "/pulls?state=all&head=" + Enc(head) + "&base=" + Enc(p.base));
       if (!items.ok()) return items.error();
-      if (items->empty()) return std::optional<json>();
-      return std::optional<json>(items->front());
+      std::optional<json> newest;  // the highest number: lists come newest first, but do not rely on it
+      for (const auto& pr : *items) {
+        const bool landed = pr.value("state", "") == "open" || (pr.contains("merged_at") && pr["merged_at"].is_string());
+        if (landed && (!newest || Int(pr, "number") > Int(*newest, "number"))) newest = pr;
+      }
+      return newest;
     });
     if (j.ok()) return ToPull(*j);
     if (j.error().code() != ErrorCode::kAlreadyExists) return j.error();

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "test_util.h"
 
 namespace wavebot::git {
@@ -21,6 +23,26 @@ TEST(FileLockTest, ASecondHolderIsRefusedUntilTheFirstLetsGo) {
   auto third = FileLock::TryAcquire(path);
   ASSERT_TRUE(third.ok());
   EXPECT_NE(*third, nullptr);
+}
+
+// A lock released while a forked child still shares its file description (until that child execs) is
+// taken once the child lets go, within the patience given.
+TEST(FileLockTest, TryAcquireForWaitsForALockReleasedMomentsLater) {
+  testing::TempDir dir;
+  const std::string path = (dir.path() / "wavebot.lock").string();
+  auto held = FileLock::TryAcquire(path);
+  ASSERT_TRUE(held.ok() && *held);
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the holder, not the test, waits here
+    held->reset();
+  });
+  auto got = FileLock::TryAcquireFor(path, std::chrono::seconds(10));
+  releaser.join();
+  ASSERT_TRUE(got.ok());
+  EXPECT_NE(*got, nullptr);
+  auto busy = FileLock::TryAcquireFor(path, std::chrono::milliseconds(50));
+  ASSERT_TRUE(busy.ok());
+  EXPECT_EQ(*busy, nullptr) << "a lock still held is refused once the patience is spent";
 }
 
 TEST(FileLockTest, HoldersNamesTheProcessThatHasTheFileOpen) {
