@@ -1,6 +1,7 @@
 #include "engine/app.h"
 
 #include <filesystem>
+#include <functional>
 #include <spdlog/spdlog.h>
 #include <thread>
 
@@ -38,6 +39,42 @@ class EngineActions final : public dashboard::Actions {
  private:
   Engine* engine_;
 };
+
+// The agents' own report per repository, as Prometheus text: runs, cost, turns and tokens.
+std::string AgentMetrics(EngineStore* store) {
+  auto totals = store->AgentTotalsByRepo();
+  if (!totals.ok()) return "";
+  struct Family {
+    const char* name;
+    const char* help;
+    std::function<std::string(const AgentTotals&)> value;
+  };
+  const Family families[] = {
+      {"wavebot_agent_runs_total", "Agent runs recorded (wavebot's rebases excluded).",
+       [](const AgentTotals& t) { return std::to_string(t.runs); }},
+      {"wavebot_agent_cost_usd_total", "The agents' own cost estimate over their runs, in US dollars.",
+       [](const AgentTotals& t) { return std::to_string(static_cast<double>(t.cost_microusd) / 1e6); }},
+      {"wavebot_agent_turns_total", "Agent turns over their runs.",
+       [](const AgentTotals& t) { return std::to_string(t.turns); }},
+      {"wavebot_agent_input_tokens_total", "Model input tokens the agents reported.",
+       [](const AgentTotals& t) { return std::to_string(t.input_tokens); }},
+      {"wavebot_agent_output_tokens_total", "Model output tokens the agents reported.",
+       [](const AgentTotals& t) { return std::to_string(t.output_tokens); }},
+  };
+  std::string out;
+  for (const auto& f : families) {
+    out += std::string("# HELP ") + f.name + " " + f.help + "\n# TYPE " + f.name + " counter\n";
+    for (const auto& [repo, t] : *totals) {
+      std::string label;
+      for (char c : repo) {
+        if (c == '\\' || c == '"') label.push_back('\\');
+        label.push_back(c == '\n' ? ' ' : c);
+      }
+      out += std::string(f.name) + "{repository=\"" + label + "\"} " + f.value(t) + "\n";
+    }
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -214,8 +251,11 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
       parts->deliveries.get(), &parts->router, RealClock(), &parts->metrics,
       webhook::DispatcherOptions{.workers = cfg.dispatch_workers, .max_attempts = cfg.handler_max_attempts});
   webhook::Dispatcher* dispatcher = parts->dispatcher.get();
-  parts->ingress = std::make_unique<http::Ingress>(http::IngressOptions{.webhook_secret = cfg.webhook_secret},
-                                                   parts->deliveries.get(), &parts->metrics, RealClock(),
+  http::IngressOptions io;
+  io.webhook_secret = cfg.webhook_secret;
+  EngineStore* engine_store = parts->engine_store.get();
+  io.more_metrics = [engine_store] { return AgentMetrics(engine_store); };
+  parts->ingress = std::make_unique<http::Ingress>(io, parts->deliveries.get(), &parts->metrics, RealClock(),
                                                    [dispatcher] { dispatcher->Notify(); });
   parts->ingress->Register(parts->server.get());
   if (!cfg.admin_token.empty()) log::AddSecret(cfg.admin_token);

@@ -98,6 +98,7 @@ class Engine {
 
   Status HandleEvent(const webhook::Event& e);
   Status HandleComment(const webhook::Event& e);
+  Status GiveFreshBudget(const std::string& repo, TicketRecord* t);
   Status HandleReview(const webhook::Event& e);
   Status MarkEpicsOfBranch(const std::string& repo, const std::string& branch);
   Status Reconcile(int64_t epic_id);

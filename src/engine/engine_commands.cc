@@ -24,6 +24,18 @@ std::string Reply(int64_t comment_id, const std::string& text) {
 
 }  // namespace
 
+// `/wave retry #N` of a ticket that needs a human: a fresh budget of runs, the stuck label off.
+Status Engine::GiveFreshBudget(const std::string& repo, TicketRecord* t) {
+  t->state = t->pr ? "pr_open" : "ready";
+  t->runs_used = 0;
+  t->note.clear();
+  t->stuck_reported = false;
+  t->started_at = {};
+  WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
+  (void)github_->RemoveLabel(Ref(repo), t->number, options_.repo_config(repo).stuck_label);  // a label less
+  return OkStatus();
+}
+
 Status Engine::HandleComment(const webhook::Event& e) {
   const auto* ce = e.As<webhook::IssueCommentEvent>();
   const std::string& repo = e.repository.full_name;
@@ -164,15 +176,7 @@ Status Engine::HandleComment(const webhook::Event& e) {
             WAVEBOT_RETURN_IF_ERROR(reply("#" + std::to_string(cmd.ticket) + " is not a ticket of this epic."));
             break;
           }
-          if (it->state == "needs_human") {
-            it->state = it->pr ? "pr_open" : "ready";
-            it->runs_used = 0;
-            it->note.clear();
-            it->stuck_reported = false;
-            it->started_at = {};
-            WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*it));
-            (void)github_->RemoveLabel(ref, it->number, options_.repo_config(repo).stuck_label);
-          }
+          if (it->state == "needs_human") WAVEBOT_RETURN_IF_ERROR(GiveFreshBudget(repo, &*it));
         }
         WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
         if (cmd.kind == core::CommandKind::kCancel) {
@@ -248,13 +252,7 @@ Status Engine::ApplyCommand(const std::string& repo, int64_t epic_number, const 
         return Error(ErrorCode::kNotFound, "#" + std::to_string(command.ticket) + " is not a ticket of this epic");
       }
       if (it->state == "needs_human") {
-        it->state = it->pr ? "pr_open" : "ready";
-        it->runs_used = 0;
-        it->note.clear();
-        it->stuck_reported = false;
-        it->started_at = {};
-        WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*it));
-        (void)github_->RemoveLabel(Ref(repo), it->number, options_.repo_config(repo).stuck_label);
+        WAVEBOT_RETURN_IF_ERROR(GiveFreshBudget(repo, &*it));
         outcome = "#" + std::to_string(it->number) + " gets a fresh budget of runs";
       } else {
         outcome = "nothing to do, #" + std::to_string(it->number) + " is " + it->state;

@@ -260,6 +260,7 @@ Status Engine::Reconcile(int64_t epic_id) {
     }
     std::map<int64_t, std::vector<Feedback>> feedback;
     int64_t epic_cost_microusd = 0;  // the agents' reported cost over the epic's runs
+    std::map<int64_t, int64_t> cost_of;  // ticket number -> the agents' reported cost over its runs
     for (const auto& t : tickets) {
       if (t.wave == 0 && t.state == "blocked" && !t.note.empty()) continue;  // blocked from outside the plan
       core::TicketSnapshot s;
@@ -276,6 +277,7 @@ Status Engine::Reconcile(int64_t epic_id) {
       if (!attempts.ok()) return attempts.error();
       for (const auto& a : *attempts) {
         epic_cost_microusd += a.cost_microusd;
+        cost_of[t.number] += a.cost_microusd;
         if (!a.trigger.empty()) s.handled.insert(a.trigger);
         if (a.state == "running") s.run_in_flight = true;
         if (a.mode != "rebase" && a.mode != "report") s.last_attempt = std::max(s.last_attempt, a.id);
@@ -393,6 +395,8 @@ Status Engine::Reconcile(int64_t epic_id) {
           pr.body = "<!-- wavebot:pr ticket=" + std::to_string(t->number) + " -->\nPart of #" +
                     std::to_string(epic.number) + ". Implements #" + std::to_string(t->number) + " (" +
                     core::EscapeMarkdownCell(t->title) + ").\n\nChanged files:\n" + (files.empty() ? "- (none listed)\n" : files) +
+                    (cost_of[t->number] > 0 ? "\nAgent cost so far: " + core::FormatCost(cost_of[t->number]) +
+                                                  " (as the agent reported it)\n" : std::string()) +
                     "\n<details><summary>Agent log (last lines)</summary>\n\n" +
                     core::Fence(LastLines(log::Redact(t->last_log_tail), 40), "text") + "\n</details>\n";
           pr.body = core::FitBody(std::move(pr.body), "… (cut to GitHub's size limit)");
@@ -563,10 +567,15 @@ Status Engine::Reconcile(int64_t epic_id) {
           pr.head = epic.branch;
           pr.base = epic.default_branch;
           pr.body = "<!-- wavebot:epic-pr epic=" + std::to_string(epic.number) + " -->\nCloses #" +
-                    std::to_string(epic.number) + ".\n\n| ticket | pull request |\n|---|---|\n";
+                    std::to_string(epic.number) + ".\n\n" +
+                    (epic_cost_microusd > 0 ? "Agent cost: " + core::FormatCost(epic_cost_microusd) +
+                                                  " over the epic's runs, as the agents reported it.\n\n"
+                                            : std::string()) +
+                    "| ticket | pull request | agent cost |\n|---|---|---|\n";
           for (const auto& tk : tickets) {
             pr.body += "| #" + std::to_string(tk.number) + " " + core::EscapeMarkdownCell(tk.title) + " | #" +
-                       std::to_string(tk.pr) + " |\n";
+                       std::to_string(tk.pr) + " | " + (cost_of[tk.number] > 0 ? core::FormatCost(cost_of[tk.number]) : "-") +
+                       " |\n";
           }
           pr.body = core::FitBody(std::move(pr.body), "… and more: the status comment on #" +
                                                           std::to_string(epic.number) + " lists every ticket.");

@@ -399,6 +399,26 @@ class SqliteEngineStore final : public EngineStore {
   Result<std::vector<AttemptRecord>> Attempts(int64_t ticket_id) override {
     return QueryAttempts("WHERE ticket_id = ?1", ticket_id);
   }
+  Result<std::map<std::string, AgentTotals>> AgentTotalsByRepo() override {
+    std::map<std::string, AgentTotals> out;
+    Status st = db_->Read([&](Connection& c) -> Status {
+      auto s = c.Prepare(
+          "SELECT t.repository, COUNT(*), SUM(a.cost_microusd), SUM(a.turns), SUM(a.input_tokens), SUM(a.output_tokens) "
+          "FROM attempts a JOIN tickets t ON t.id = a.ticket_id WHERE a.mode NOT IN ('rebase', 'report') "
+          "GROUP BY t.repository ORDER BY t.repository");
+      if (!s.ok()) return s.error();
+      while (true) {
+        auto row = s->Step();
+        if (!row.ok()) return row.error();
+        if (!*row) break;
+        out[s->ColumnText(0)] = AgentTotals{s->ColumnInt(1), s->ColumnInt(2), s->ColumnInt(3), s->ColumnInt(4),
+                                            s->ColumnInt(5)};
+      }
+      return OkStatus();
+    });
+    if (!st.ok()) return st.error();
+    return out;
+  }
   Result<AttemptRecord> GetAttempt(int64_t id) override {
     auto r = QueryAttempts("WHERE id = ?1", id);
     if (!r.ok()) return r.error();

@@ -93,6 +93,15 @@ struct AttemptRecord {
   int64_t output_tokens = 0;
 };
 
+// What the agents reported over many runs: their cost estimate (USD * 1e6), turns and tokens.
+struct AgentTotals {
+  int64_t runs = 0;
+  int64_t cost_microusd = 0;
+  int64_t turns = 0;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+};
+
 struct Feedback {
   int64_t ticket_id = 0;
   std::string kind;  // review | review_comment | fix_request
@@ -139,6 +148,8 @@ class EngineStore {
   // trigger so that the step may be taken again) and saves `ticket` in the same transaction.
   virtual Status FinishAttempt(const AttemptRecord& attempt, const TicketRecord& ticket) = 0;
   virtual Result<std::vector<AttemptRecord>> Attempts(int64_t ticket_id) = 0;
+  // The agents' own report summed per repository over every recorded run (for /metrics).
+  virtual Result<std::map<std::string, AgentTotals>> AgentTotalsByRepo() = 0;
   virtual Result<AttemptRecord> GetAttempt(int64_t id) = 0;
   // Attempts still marked running, of every epic (after a restart these are orphans to adopt).
   virtual Result<std::vector<AttemptRecord>> RunningAttempts() = 0;

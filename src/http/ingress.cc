@@ -147,6 +147,7 @@ void Ingress::HandleMetrics(const Request&, Response* res) {
   res->status = 200;
   res->content_type = "text/plain; version=0.0.4; charset=utf-8";
   res->body = metrics_->Render(g);
+  if (options_.more_metrics) res->body += options_.more_metrics();
 }
 
 void Ingress::HandleDeliveries(const Request& req, Response* res) {

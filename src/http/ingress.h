@@ -20,6 +20,9 @@ struct IngressOptions {
   std::string webhook_secret;  // required, non-empty
   // /healthz answers 503 when the oldest unprocessed delivery is older than this.
   std::chrono::seconds max_pending_age{15 * 60};
+  // More Prometheus text for /metrics from other parts (the engine's agent totals); empty: none.
+  // Called at every scrape, on a server thread.
+  std::function<std::string()> more_metrics;
 };
 
 class Ingress {

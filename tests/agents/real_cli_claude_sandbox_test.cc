@@ -3,6 +3,7 @@
 // runs the demo agent through Claude's Bash tool (the demo agent reads $WAVEBOT_PROMPT_FILE, which
 // Claude's shell inherits) and then answers. Every agent run's cost and turns reach the store.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <stdlib.h>
 
 #include "agents/real_cli_fixture.h"
@@ -85,6 +86,27 @@ TEST_F(RealCliTest, ClaudeCompletesTheSandboxEpicWithCostPerRun) {
   std::snprintf(total, sizeof total, "agent cost $%.2f", total_microusd / 1e6);
   EXPECT_NE(status.find(total), std::string::npos) << status;
   EXPECT_NE(status.find("/4 · $"), std::string::npos) << status;
+  // So do the epic's PR (per ticket and in all: the final summary) and the tickets' PRs.
+  auto epic_pr = (*gh)->GetPull({"acme", "calc"}, summary.epic_pr);
+  ASSERT_TRUE(epic_pr.ok());
+  std::snprintf(total, sizeof total, "Agent cost: $%.2f", total_microusd / 1e6);
+  EXPECT_NE(epic_pr->body.find(total), std::string::npos) << epic_pr->body;
+  for (const auto& t : *tickets) {
+    auto pr = (*gh)->GetPull({"acme", "calc"}, t.pr);
+    ASSERT_TRUE(pr.ok());
+    EXPECT_NE(pr->body.find("Agent cost so far: $"), std::string::npos) << "#" << t.number << ": " << pr->body;
+  }
+  // And /metrics, per repository, as the agents reported it.
+  httplib::Client wavebot("127.0.0.1", (*s)->app()->port());
+  auto metrics = wavebot.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("wavebot_agent_cost_usd_total{repository=\"acme/calc\"} " +
+                               std::to_string(static_cast<double>(total_microusd) / 1e6)),
+            std::string::npos)
+      << metrics->body;
+  EXPECT_NE(metrics->body.find("wavebot_agent_runs_total{repository=\"acme/calc\"} " + std::to_string(agent_runs)),
+            std::string::npos)
+      << metrics->body;
   // Every model request carried the key and went to the fake API.
   for (const auto& q : Requests()) EXPECT_EQ(q["headers"].value("x-api-key", ""), kFakeKey);
 }

@@ -40,7 +40,8 @@ class IngressTest : public ::testing::Test {
     ASSERT_TRUE(db.ok()) << db.error().ToString();
     db_ = std::move(*db);
     store_ = store::NewSqliteDeliveryStore(db_.get());
-    ingress_ = std::make_unique<Ingress>(IngressOptions{.webhook_secret = kSecret, .max_pending_age = std::chrono::seconds(60)},
+    ingress_ = std::make_unique<Ingress>(IngressOptions{.webhook_secret = kSecret, .max_pending_age = std::chrono::seconds(60),
+                                                        .more_metrics = [] { return std::string("wavebot_more 1\n"); }},
                                          store_.get(), &metrics_, &clock_, [this] { ++notified_; });
     server_ = NewServer({.port = 0, .max_body_bytes = 1024 * 1024});
     ingress_->Register(server_.get());
@@ -127,7 +128,8 @@ TEST_F(IngressTest, BadSignaturesAre401AndStoreNothing) {
 TEST_F(IngressTest, GithubTestVectorSignatureIsAccepted) {
   // GitHub's documented vector: the signature passes; the body is not JSON, so the answer is 400, not 401.
   const std::string secret_body = "Hello, World!";
-  Ingress vector_ingress({.webhook_secret = "It's a Secret to Everybody"}, store_.get(), &metrics_, &clock_, {});
+  Ingress vector_ingress({.webhook_secret = "It's a Secret to Everybody", .more_metrics = nullptr}, store_.get(),
+                         &metrics_, &clock_, {});
   auto server = NewServer({.port = 0});
   vector_ingress.Register(server.get());
   ASSERT_TRUE(server->Start().ok());
@@ -228,6 +230,7 @@ TEST_F(IngressTest, HealthMetricsAndDeliveriesApi) {
   EXPECT_NE(m->body.find("wavebot_webhook_queue_depth 2\n"), std::string::npos);
   EXPECT_NE(m->body.find("wavebot_webhook_dead_deliveries 0\n"), std::string::npos);
   EXPECT_NE(m->body.find("# TYPE wavebot_webhook_handler_duration_seconds histogram"), std::string::npos);
+  EXPECT_NE(m->body.find("\nwavebot_more 1\n"), std::string::npos) << "the other parts' metrics follow";
 
   // Nothing processes them (no dispatcher here): after the pending age limit health turns 503.
   clock_.Advance(std::chrono::seconds(61));
