@@ -488,6 +488,20 @@ TEST_P(SandboxFaultsTest, CompletesDespiteGitHubFaults) {
   auto s = cli::Scenario::Start(opts);
   ASSERT_TRUE(s.ok()) << s.error().message();
   auto summary = (*s)->Run(seconds(static_cast<int>(100 * (1 + 10 * opts.fault_fraction))));
+  if (!summary.complete) {  // say where it stood: GitHub's last requests, the tickets, the open PRs' checks
+    auto log = (*s)->simulator()->RequestLog();
+    for (size_t i = log.size() > 80 ? log.size() - 80 : 0; i < log.size(); ++i) std::printf("REQ %s\n", log[i].c_str());
+    for (const auto& [n, t] : TicketsByNumber(s->get())) std::printf("TICKET #%lld %s pr=%lld pushed=%s pending=%s note=%s\n", (long long)n, t.state.c_str(), (long long)t.pr, t.pushed_sha.c_str(), t.pending_push.c_str(), t.note.c_str());
+    auto gh = UserClient((*s)->simulator(), "maintainer");
+    for (const auto& [n, t] : TicketsByNumber(s->get())) {
+      if (t.state != "pr_open") continue;
+      auto pull = gh->GetPull(kRef, t.pr);
+      if (pull.ok()) std::printf("PR %lld head=%s state=%s mergeable_state=%s\n", (long long)t.pr, pull->head_sha.c_str(), pull->state.c_str(), pull->mergeable_state.c_str());
+      auto checks = gh->ListCheckRunsForRef(kRef, t.pushed_sha, "");
+      if (checks.ok()) for (const auto& c : *checks) std::printf("CHECK %s %s %s\n", c.name.c_str(), c.status.c_str(), c.conclusion.c_str());
+      for (const auto& d : (*s)->simulator()->Deliveries()) if (d.payload.find(t.pushed_sha) != std::string::npos) std::printf("DELIV %s.%s status=%d\n", d.event.c_str(), d.action.c_str(), d.status_code);
+    }
+  }
   ASSERT_TRUE(summary.complete) << summary.reason;
   // The faults did happen: some REST answers were 5xx or 429.
   int faults = 0;
