@@ -198,7 +198,11 @@ Result<github::BotIdentity> Engine::Identity(const std::string& repo) {
     if (identity_) return *identity_;
   }
   auto id = github_->GetIdentity(Ref(repo));  // without the lock: IsOwnLogin must not wait on GitHub
-  if (!id.ok()) return id.error().Wrap("learning wavebot's own identity from GitHub (GET /app)");
+  if (!id.ok()) {
+    std::lock_guard lock(identity_mu_);
+    identity_next_event_try_ = clock_->Now() + std::chrono::minutes(1);
+    return id.error().Wrap("learning wavebot's own identity from GitHub (GET /app)");
+  }
   if (!options_.bot_login.empty()) id->login = options_.bot_login;
   std::lock_guard lock(identity_mu_);
   if (!identity_) {
@@ -224,7 +228,14 @@ Status Engine::HandleEvent(const webhook::Event& e) {
   if (repo.empty()) return OkStatus();
   // Learn who wavebot is at the first event (else each of its own costs a pass); a failure only means
   // this event is looked at.
-  if (options_.bot_login.empty()) (void)Identity(repo);
+  if (options_.bot_login.empty()) {
+    bool ask;
+    {
+      std::lock_guard lock(identity_mu_);
+      ask = !identity_ && clock_->Now() >= identity_next_event_try_;
+    }
+    if (ask) (void)Identity(repo);
+  }
   if (IsOwnLogin(e.sender.login)) return OkStatus();  // our own doing
   if (e.As<webhook::IssueCommentEvent>()) {
     if (e.action != "created") return OkStatus();

@@ -131,6 +131,9 @@ class Engine {
 
   std::mutex identity_mu_;
   std::optional<github::BotIdentity> identity_;  // guarded by identity_mu_
+  // After a failed lookup, events do not ask again before this (each would wait on GitHub); guarded by
+  // identity_mu_. Dispatches still ask: they need the identity.
+  std::chrono::system_clock::time_point identity_next_event_try_{};
 
   std::mutex mu_;
   std::condition_variable cv_;
