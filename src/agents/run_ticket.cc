@@ -10,6 +10,7 @@
 
 #include "agents/agent_command.h"
 #include "agents/agent_output.h"
+#include "common/files.h"
 
 namespace wavebot::agents {
 namespace {
@@ -42,11 +43,6 @@ std::string FileAtSizeCap(const std::string& root, int64_t cap) {
     }
   }
   return "";
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 std::string Trim(const std::string& s) {
@@ -205,6 +201,11 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
     return OkStatus();
   };
   auto push = [&](const std::string& ok_reason) -> Result<RunTicketResult> {
+    if (!req.push_intent_file.empty()) {
+      auto head = wt.Head();
+      if (!head.ok()) return head.error();
+      WAVEBOT_RETURN_IF_ERROR(WriteFileAtomically(req.push_intent_file, *head + "\n"));
+    }
     auto st = wt.Push();
     if (!st.ok()) {
       if (st.error().code() == ErrorCode::kConflict) return finish(Outcome::kPushRejected, st.error().message());
@@ -267,7 +268,7 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
                                           "s; its process group was killed");
   }
   // The structured presets say themselves how their run ended; the log's text is only a fallback.
-  std::string output = out->log_truncated || result.log_path.empty() ? out->head + out->tail : ReadFile(result.log_path);
+  std::string output = out->log_truncated || result.log_path.empty() ? out->head + out->tail : ReadFileOrEmpty(result.log_path);
   AgentReport report = ParseAgentOutput(req.agent.preset, output);
   result.cost_usd = report.cost_usd;
   result.cost_reported = report.cost_reported;
@@ -313,7 +314,7 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
   if (failed && report.end == AgentEnd::kUnknown) {
     // Fallback for agents without a structured report: the configured patterns, on the agent's own
     // output only (never on lines of the prompt it may have echoed).
-    std::string own = WithoutPrompt(out->head + "\n" + out->tail, ReadFile(req.prompt_file));
+    std::string own = WithoutPrompt(out->head + "\n" + out->tail, ReadFileOrEmpty(req.prompt_file));
     if (matcher->Matches(own)) return finish(Outcome::kRateLimited, "the agent's output matched a rate-limit pattern");
   }
   if (failed) {

@@ -55,6 +55,9 @@ struct RunTicketRequest {
   std::string commit_title;                  // title of the commit of leftovers
   std::vector<std::string> secrets;          // censored from the log, never in the agent's env
   std::map<std::string, std::string> parent_env;  // where pass_env values come from
+  // When set, the head about to be pushed is written here (whole, by rename) before the push: a run
+  // killed between its push and its result leaves this, so the engine can tell its push from a stranger's.
+  std::string push_intent_file;
 };
 
 struct RunTicketResult {

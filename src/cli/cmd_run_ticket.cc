@@ -15,6 +15,7 @@
 #include "agents/process_runner.h"
 #include "agents/run_ticket.h"
 #include "cli/command.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "git/workspace.h"
 
@@ -44,9 +45,9 @@ void Emit(const RunTicketOptions& o, const nlohmann::json& j) {
   // The result file first: it is what survives when whoever reads our stdout is gone.
   if (!o.result_file.empty()) {
     // Written whole or not at all: a reader never sees half a result.
-    std::string tmp = o.result_file + ".tmp";
-    { std::ofstream(tmp) << text << "\n"; }
-    std::rename(tmp.c_str(), o.result_file.c_str());
+    if (Status st = WriteFileAtomically(o.result_file, text + "\n"); !st.ok()) {
+      std::fprintf(stderr, "wavebot run-ticket: %s\n", st.error().ToString().c_str());
+    }
   }
   std::printf("%s\n", text.c_str());
   std::fflush(stdout);
@@ -129,6 +130,7 @@ int Run(const RunTicketOptions& o) {
   req.prompt_file = o.prompt_file;
   req.log_dir = o.log_dir.empty() ? (std::filesystem::path(o.data_dir) / "logs").string() : o.log_dir;
   if (o.expect_set) req.expected_remote_head = o.expect_remote_head;
+  if (!o.result_file.empty()) req.push_intent_file = o.result_file + ".push";
   req.agent.preset = o.preset;
   req.agent.command = o.agent_args;
   req.agent.timeout = std::chrono::seconds(o.timeout_s);

@@ -11,6 +11,7 @@
 
 #include "cli/command.h"
 #include "cli/sandbox_scenario.h"
+#include "common/files.h"
 
 namespace wavebot::cli {
 namespace {
@@ -28,16 +29,6 @@ struct SandboxOptions {
   std::string executor = "local";
   int runners = 3;
 };
-
-// Writes `text` to `path` whole or not at all (a reader polling for the file never sees half of it).
-bool WriteFileAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "w");
-  if (!f) return false;
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  ok = std::fclose(f) == 0 && ok;
-  return ok && std::rename(tmp.c_str(), path.c_str()) == 0;
-}
 
 std::string SelfPath() {
   std::error_code ec;
@@ -127,8 +118,8 @@ int RunSandbox(const SandboxOptions& o) {
     const std::string ready = "{\"dashboard\": \"" + dashboard + "\", \"wavebot_port\": " +
                               std::to_string((*scenario)->wavebot_port()) + ", \"simulator\": \"" +
                               (*scenario)->simulator()->api_url() + "\", \"pid\": " + std::to_string(::getpid()) + "}\n";
-    if (!WriteFileAtomically(o.ready_file, ready)) {
-      std::fprintf(stderr, "wavebot sandbox: cannot write the ready file %s\n", o.ready_file.c_str());
+    if (Status st = WriteFileAtomically(o.ready_file, ready); !st.ok()) {
+      std::fprintf(stderr, "wavebot sandbox: cannot write the ready file: %s\n", st.error().message().c_str());
       return kExitFailure;
     }
   }

@@ -14,6 +14,7 @@
 #include <set>
 #include <spdlog/spdlog.h>
 
+#include "common/files.h"
 #include "common/log.h"
 #include "core/branch.h"
 #include "core/commands.h"
@@ -349,6 +350,14 @@ Status Engine::HandleReview(const webhook::Event& e) {
   }
   auto ticket = store_->FindTicketByPr(repo, pr->number);
   if (!ticket.ok()) return ticket.error();
+  if (!*ticket) {
+    // A review can come before wavebot has recorded the PR it opened (the answer to the create was slow
+    // or lost, a reviewer quick): the PR's branch names the ticket. A PR other than the ticket's own is
+    // not a wavebot PR.
+    ticket = store_->FindTicketByBranch(repo, pr->head_ref);
+    if (!ticket.ok()) return ticket.error();
+    if (*ticket && (*ticket)->pr != 0) ticket = std::optional<TicketRecord>();
+  }
   if (!*ticket) return OkStatus();  // not a wavebot PR
   auto trusted = MayCommand(repo, f.author);
   if (!trusted.ok()) return trusted.error();
@@ -549,18 +558,37 @@ Status Engine::AdoptOrphans() {
       any_alive = true;
       continue;
     }
-    std::string text;
-    if (fs::exists(result)) {
-      std::ifstream in(result);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      text = ss.str();
-    }
+    std::string text = ReadFileOrEmpty(result.string());
     if (!text.empty()) {
       spdlog::info("adopting the result of run {} left by a previous process", a.id);
       epic_lock.unlock();  // FinishRun takes it
       WAVEBOT_RETURN_IF_ERROR(FinishRun(a.id, text, 0, ""));
       continue;
+    }
+    // Stopped between its push and its result: the push stands, and without this the ticket's branch
+    // would look pushed to by someone else (wavebot never runs over that, so the ticket would wait for
+    // ever). Recorded as done once GitHub shows the branch at the head the run said it was pushing.
+    if (std::string pushing = ReadFileOrEmpty(result.string() + ".push"); !pushing.empty()) {
+      pushing.erase(pushing.find_last_not_of(" \n") + 1);
+      auto owner_ticket = store_->GetTicket(a.ticket_id);
+      if (!owner_ticket.ok()) continue;
+      auto head = github_->GetRef(Ref(owner_ticket->repo), "heads/" + owner_ticket->branch);
+      if (!head.ok() && head.error().code() != ErrorCode::kNotFound) {
+        spdlog::warn("run {} of {}#{} stopped while pushing; looking at its branch failed ({}), will look again",
+                     a.id, owner_ticket->repo, owner_ticket->number, head.error().ToString());
+        any_alive = true;  // looked at again within a second
+        continue;
+      }
+      if (head.ok() && head->sha == pushing) {
+        spdlog::warn("run {} of {}#{} stopped after it pushed {}; its push stands and is recorded as the run's result",
+                     a.id, owner_ticket->repo, owner_ticket->number, pushing.substr(0, 12));
+        json done = {{"result", "done"},
+                     {"head_sha", pushing},
+                     {"reason", "the run's process stopped after it pushed; its push is the run's result"}};
+        epic_lock.unlock();
+        WAVEBOT_RETURN_IF_ERROR(FinishRun(a.id, done.dump(), 0, ""));
+        continue;
+      }
     }
     // Never started (or died before writing a result): record it lost and give the run back. Its trigger
     // is renamed, so that the step it was taking is decided again.

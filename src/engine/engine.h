@@ -129,6 +129,12 @@ class Engine {
   std::mutex perm_mu_;
   std::map<std::string, std::pair<bool, std::chrono::system_clock::time_point>> perm_cache_;  // guarded by perm_mu_
 
+  // Whether commit `head` lacks commits of `base` ((repository, base, head) -> behind), from GitHub's
+  // compare: a fact about two commits that never changes, so asked once per pair. Bounded.
+  std::mutex behind_mu_;
+  std::map<std::string, bool> behind_cache_;  // guarded by behind_mu_
+  Result<bool> IsBehind(const std::string& repo, const std::string& base_sha, const std::string& head_sha);
+
   std::mutex identity_mu_;
   std::optional<github::BotIdentity> identity_;  // guarded by identity_mu_
   // After a failed lookup, events do not ask again before this (each would wait on GitHub); guarded by

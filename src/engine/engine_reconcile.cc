@@ -40,6 +40,7 @@ struct Observed {
   bool have_pull = false;
   core::CiStatus ci = core::CiStatus::kNone;
   bool has_wavebot_check = false;
+  bool behind = false;  // the head lacks commits of the epic branch
 };
 
 // The `wavebot` check run on a ticket PR's head (one per head, found again by its external_id).
@@ -60,6 +61,20 @@ github::CheckRunSpec WavebotCheck(const TicketRecord& t, const std::string& head
 }
 
 }  // namespace
+
+Result<bool> Engine::IsBehind(const std::string& repo, const std::string& base_sha, const std::string& head_sha) {
+  const std::string key = repo + " " + base_sha + " " + head_sha;
+  {
+    std::lock_guard lock(behind_mu_);
+    if (auto it = behind_cache_.find(key); it != behind_cache_.end()) return it->second;
+  }
+  auto behind = github_->CommitsBehind(Ref(repo), base_sha, head_sha);
+  if (!behind.ok()) return behind.error();
+  std::lock_guard lock(behind_mu_);
+  if (behind_cache_.size() >= 4096) behind_cache_.clear();  // a miss costs one request
+  behind_cache_[key] = *behind > 0;
+  return *behind > 0;
+}
 
 Status Engine::Reconcile(int64_t epic_id) {
   std::mutex* lock_ptr;
@@ -182,6 +197,7 @@ Status Engine::Reconcile(int64_t epic_id) {
 
     // --- Observe GitHub: branch, pull requests, CI.
     std::map<int64_t, Observed> seen;
+    std::string epic_head;  // the epic branch's head, read when a PR may need to catch up with it
     if (active && !epic.branch_created) {
       auto r = github_->GetRef(ref, "heads/" + epic.branch);
       if (r.ok()) {
@@ -190,6 +206,13 @@ Status Engine::Reconcile(int64_t epic_id) {
       } else if (r.error().code() != ErrorCode::kNotFound) {
         return r.error();
       }
+    }
+    if (epic.branch_created && std::any_of(tickets.begin(), tickets.end(), [](const TicketRecord& t) {
+          return t.pr != 0 && t.state != "done";
+        })) {
+      auto head = github_->GetRef(ref, "heads/" + epic.branch);  // conditional: unchanged costs nothing
+      if (!head.ok() && head.error().code() != ErrorCode::kNotFound) return head.error();
+      if (head.ok()) epic_head = head->sha;
     }
     for (const auto& t : tickets) {
       if (t.pr == 0 || t.state == "done") continue;
@@ -213,6 +236,18 @@ Status Engine::Reconcile(int64_t epic_id) {
       }
       o.ci = !any ? core::CiStatus::kNone
                   : failed ? core::CiStatus::kFailure : pending ? core::CiStatus::kPending : core::CiStatus::kSuccess;
+      // Behind the epic branch? GitHub says "behind" in mergeable_state only under branch protection that
+      // requires up-to-date branches, which epic branches rarely have: ask whether the head contains the
+      // epic head (once per pair of commits), for a PR of ours that is open and not conflicting.
+      o.behind = pull->mergeable_state == "behind";
+      if (!o.behind && cfg.auto_rebase && pull->state == "open" && pull->mergeable_state != "dirty" &&
+          (t.pushed_sha.empty() || t.pushed_sha == pull->head_sha)) {
+        if (!epic_head.empty() && epic_head != pull->head_sha) {
+          auto behind = IsBehind(epic.repo, epic_head, pull->head_sha);
+          if (!behind.ok()) return behind.error();
+          o.behind = *behind;
+        }
+      }
       seen[t.number] = o;
     }
 
@@ -291,9 +326,9 @@ Status Engine::Reconcile(int64_t epic_id) {
         s.pr_closed = o.pull.state == "closed" && !o.pull.merged;
         s.ci = o.ci;
         s.ci_sha = o.pull.head_sha;
-        s.behind_epic = o.pull.mergeable_state == "behind";
+        s.behind_epic = o.behind;
         s.conflicting = o.pull.mergeable_state == "dirty";
-        s.epic_head_sha = o.pull.base_sha;
+        s.epic_head_sha = epic_head.empty() ? o.pull.base_sha : epic_head;
       }
       auto fb = store_->FeedbackFor(t.id);
       if (!fb.ok()) return fb.error();

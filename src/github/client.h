@@ -65,6 +65,11 @@ class GitRefsApi {
   // `ref` without "refs/". A non-fast-forward without `force` is kInvalidArgument.
   virtual Result<GitRef> UpdateRef(const RepoRef& repo, const std::string& ref, const std::string& sha,
                                    bool force) = 0;
+  // GET /repos/{o}/{r}/compare/{base}...{head} with two commit SHAs: how many commits of `base` the
+  // commit `head` lacks (behind_by; 0 when head contains base). GitHub reports a PR "behind" in
+  // mergeable_state only under branch protection that requires up-to-date branches; this asks directly.
+  virtual Result<int64_t> CommitsBehind(const RepoRef& repo, const std::string& base_sha,
+                                        const std::string& head_sha) = 0;
 };
 
 class PullsApi {

@@ -370,6 +370,15 @@ class RestGitHubClient final : public Client {
     if (j->is_array()) return Error(ErrorCode::kNotFound, "ref " + ref + " matched only by prefix");
     return ToRef(*j);
   }
+  Result<int64_t> CommitsBehind(const RepoRef& repo, const std::string& base_sha, const std::string& head_sha) override {
+    // per_page=1: only the counts are read, not the commit list (which GitHub pages at 250).
+    auto j = Do(repo, "GET", R(repo) + "/compare/" + Enc(base_sha, false) + "..." + Enc(head_sha, false) + "?per_page=1");
+    if (!j.ok()) return j.error();
+    if (!j->is_object() || !j->contains("behind_by") || !(*j)["behind_by"].is_number_integer()) {
+      return Error(ErrorCode::kParse, "compare " + base_sha + "..." + head_sha + ": no behind_by in the answer");
+    }
+    return (*j)["behind_by"].get<int64_t>();
+  }
   Result<GitRef> CreateRef(const RepoRef& repo, const std::string& ref, const std::string& sha) override {
     // Lost answer: the ref landed if it exists at `sha` (at another sha it is someone else's: the
     // write is sent again and GitHub answers "Reference already exists").

@@ -225,6 +225,20 @@ Result<GitRef> FakeClient::GetRef(const RepoRef& repo, const std::string& ref) {
   return GitRef{"refs/" + ref, refs[ref]};
 }
 
+Result<int64_t> FakeClient::CommitsBehind(const RepoRef& repo, const std::string& base_sha, const std::string& head_sha) {
+  std::lock_guard lock(mu_);
+  FAKE_FAIL("CommitsBehind");
+  auto& behind = R(repo).behind;
+  auto it = behind.find({base_sha, head_sha});
+  return it == behind.end() ? int64_t{0} : it->second;
+}
+
+void FakeClient::SetCommitsBehind(const RepoRef& repo, const std::string& base_sha, const std::string& head_sha,
+                                  int64_t behind) {
+  std::lock_guard lock(mu_);
+  R(repo).behind[{base_sha, head_sha}] = behind;
+}
+
 Result<GitRef> FakeClient::CreateRef(const RepoRef& repo, const std::string& ref, const std::string& sha) {
   std::lock_guard lock(mu_);
   FAKE_FAIL("CreateRef");

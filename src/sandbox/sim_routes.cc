@@ -799,6 +799,91 @@ void SimulatorImpl::RegisterRoutes() {
     r.body = ref_json(c, ref, it->second);
     return r;
   });
+  // GET /compare/{base}...{head}: GitHub's commit comparison (counts, status, the commits head has that
+  // base lacks). base and head are SHAs or branch names of this repository.
+  Add("GET", kRepo + R"(/compare/(.+)\.\.\.(.+))", Auth::kToken, [this](Ctx& c) {
+    int code = 0;
+    auto resolve = [&](const std::string& name) -> std::string {
+      auto sha = Git(*c.repo, {"rev-parse", "--verify", "--quiet", name + "^{commit}"}, "", &code);
+      return sha.ok() && code == 0 ? *sha : "";
+    };
+    const std::string base = resolve(c.m[3].str()), head = resolve(c.m[4].str());
+    if (base.empty() || head.empty()) return Err(404, "Not Found");
+    auto merge_base = Git(*c.repo, {"merge-base", base, head}, "", &code);
+    if (!merge_base.ok() || code != 0) return Err(404, "No common ancestor between " + base + " and " + head + ".");
+    auto count = [&](const std::string& range) {
+      auto n = Git(*c.repo, {"rev-list", "--count", range});
+      return n.ok() ? std::atoll(n->c_str()) : 0LL;
+    };
+    const int64_t ahead = count(base + ".." + head), behind = count(head + ".." + base);
+    const std::string url = api_url() + "/repos/" + c.repo->FullName();
+    const std::string html = api_url() + "/" + c.repo->FullName();  // the simulator's web pages live with its API
+    auto commit_json = [&](const std::string& sha) {
+      auto f = Git(*c.repo, {"show", "-s", "--format=%P%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI%x1f%T%x1f%B", sha});
+      std::vector<std::string> parts;
+      std::string text = f.ok() ? *f : "";
+      for (size_t at = 0;;) {
+        size_t next = text.find('\x1f', at);
+        parts.push_back(text.substr(at, next == std::string::npos ? std::string::npos : next - at));
+        if (next == std::string::npos) break;
+        at = next + 1;
+      }
+      parts.resize(9);
+      json parents = json::array();
+      for (size_t at = 0; at < parts[0].size();) {
+        size_t next = parts[0].find(' ', at);
+        std::string p = parts[0].substr(at, next == std::string::npos ? std::string::npos : next - at);
+        if (!p.empty()) parents.push_back({{"sha", p}, {"url", url + "/commits/" + p}, {"html_url", html + "/commit/" + p}});
+        if (next == std::string::npos) break;
+        at = next + 1;
+      }
+      return json{{"url", url + "/commits/" + sha},
+                  {"sha", sha},
+                  {"node_id", sim::NodeId("Commit", static_cast<int64_t>(std::hash<std::string>()(sha) % 1000000))},
+                  {"html_url", html + "/commit/" + sha},
+                  {"comments_url", url + "/commits/" + sha + "/comments"},
+                  {"commit", {{"author", {{"name", parts[1]}, {"email", parts[2]}, {"date", parts[3]}}},
+                              {"committer", {{"name", parts[4]}, {"email", parts[5]}, {"date", parts[6]}}},
+                              {"message", parts[8]},
+                              {"tree", {{"sha", parts[7]}, {"url", url + "/git/trees/" + parts[7]}}},
+                              {"url", url + "/git/commits/" + sha},
+                              {"comment_count", 0}}},
+                  {"author", nullptr},  // no GitHub account is matched to the simulator's commit emails
+                  {"committer", nullptr},
+                  {"parents", parents}};
+    };
+    // The commits head has and base lacks, oldest first, paged like GitHub (per_page up to 250).
+    const int64_t per_page = std::clamp<int64_t>(std::atoll(c.Q("per_page", "250").c_str()), 1, 250);
+    const int64_t page = std::max<int64_t>(1, std::atoll(c.Q("page", "1").c_str()));
+    json commits = json::array();
+    auto list = Git(*c.repo, {"rev-list", "--reverse", base + ".." + head});
+    if (list.ok()) {
+      int64_t i = 0;
+      for (size_t at = 0; at < list->size();) {
+        size_t next = list->find('\n', at);
+        std::string sha = list->substr(at, next == std::string::npos ? std::string::npos : next - at);
+        if (!sha.empty() && i >= (page - 1) * per_page && i < page * per_page) commits.push_back(commit_json(sha));
+        if (!sha.empty()) ++i;
+        if (next == std::string::npos) break;
+        at = next + 1;
+      }
+    }
+    Reply r;
+    r.body = {{"url", url + "/compare/" + base + "..." + head},
+              {"html_url", html + "/compare/" + base + "..." + head},
+              {"permalink_url", html + "/compare/" + base.substr(0, 7) + "..." + head.substr(0, 7)},
+              {"diff_url", html + "/compare/" + base + "..." + head + ".diff"},
+              {"patch_url", html + "/compare/" + base + "..." + head + ".patch"},
+              {"base_commit", commit_json(base)},
+              {"merge_base_commit", commit_json(*merge_base)},
+              {"status", ahead == 0 && behind == 0 ? "identical" : behind == 0 ? "ahead" : ahead == 0 ? "behind" : "diverged"},
+              {"ahead_by", ahead},
+              {"behind_by", behind},
+              {"total_commits", ahead},
+              {"commits", commits},
+              {"files", json::array()}};
+    return r;
+  });
   Add("POST", kRepo + R"(/git/refs)", Auth::kToken, [this, ref_json](Ctx& c) {
     if (!c.body.is_object() || !c.body.contains("ref") || !c.body.contains("sha")) {
       return Err(422, "Invalid request.\n\n\"ref\", \"sha\" weren't supplied.");
@@ -991,7 +1076,7 @@ void SimulatorImpl::RegisterRoutes() {
     auto sha = MergeLocked(*c.repo, p.number, c.actor, method,
                            c.body.is_object() ? c.body.value("commit_title", "") : "",
                            c.body.is_object() ? c.body.value("commit_message", "") : "");
-    if (!sha.ok()) return Err(405, "Pull Request is not mergeable");
+    if (!sha.ok()) return Err(405, sha.error().message());
     Reply r;
     r.body = {{"sha", *sha}, {"merged", true}, {"message", "Pull Request successfully merged"}};
     return r;

@@ -137,6 +137,7 @@ struct RepoRec {
   std::map<int64_t, RunRec> runs;
   std::map<int64_t, JobRec> jobs;
   std::map<std::string, std::string> refs;  // last seen refs (for push detection)
+  std::set<std::string> up_to_date_branches;  // protected: PR heads must contain the branch
   std::string FullName() const { return owner + "/" + name; }
 };
 

@@ -401,8 +401,9 @@ void SimulatorImpl::MergeabilityStaleLocked(sim::PullRec& p) {
 
 // GitHub's mergeable / mergeable_state: null and "unknown" while its background job computes them (after
 // a push to the head or the base), then dirty (conflicts), draft, unstable (a check failed), behind (the
-// head lacks the base's commits) or clean. (blocked and has_hooks need branch protection and hooks the
-// simulator does not have.)
+// head lacks the base's commits, and only when the base's protection requires up-to-date branches:
+// otherwise such a PR is clean, as on GitHub) or clean. (blocked and has_hooks need required reviews and
+// hooks the simulator does not have.)
 std::pair<json, std::string> SimulatorImpl::MergeabilityLocked(sim::RepoRec& r, const sim::PullRec& p) {
   if (p.merged) return {json(nullptr), "unknown"};
   if (std::chrono::steady_clock::now() < p.mergeable_at) return {json(nullptr), "unknown"};
@@ -422,7 +423,8 @@ std::pair<json, std::string> SimulatorImpl::MergeabilityLocked(sim::RepoRec& r, 
       return {json(true), "unstable"};
     }
   }
-  return {json(true), anc == 0 ? "clean" : "behind"};
+  const bool strict = r.up_to_date_branches.count(p.base_ref) > 0;
+  return {json(true), anc == 0 || !strict ? "clean" : "behind"};
 }
 
 json SimulatorImpl::PullJsonLocked(sim::RepoRec& r, int64_t number) {
@@ -463,6 +465,11 @@ Result<std::string> SimulatorImpl::MergeLocked(sim::RepoRec& r, int64_t number, 
   auto tree = Git(r, {"merge-tree", "--write-tree", base, p.head_sha}, "", &code);
   if (!tree.ok() || code != 0) {
     return Error(ErrorCode::kFailedPrecondition, "Pull Request is not mergeable");
+  }
+  if (r.up_to_date_branches.count(p.base_ref)) {  // protection: the head must contain the base
+    int anc = 0;
+    (void)Git(r, {"merge-base", "--is-ancestor", base, p.head_sha}, "", &anc);
+    if (anc != 0) return Error(ErrorCode::kFailedPrecondition, "Head branch is out of date");
   }
   std::string tree_sha = tree->substr(0, tree->find('\n'));
   std::string msg = (title.empty() ? (method == "squash" ? issue.title + " (#" + std::to_string(number) + ")"
@@ -515,6 +522,14 @@ Status SimulatorImpl::SetCollaborator(const RepoRef& ref, const std::string& log
   sim::RepoRec* r = FindRepoLocked(ref);
   if (r == nullptr) return Error(ErrorCode::kNotFound, "no repository " + ref.FullName());
   r->collaborators[login] = role;
+  return OkStatus();
+}
+
+Status SimulatorImpl::RequireUpToDate(const RepoRef& ref, const std::string& branch) {
+  std::lock_guard lock(mu_);
+  sim::RepoRec* r = FindRepoLocked(ref);
+  if (r == nullptr) return Error(ErrorCode::kNotFound, "no repository " + ref.FullName());
+  r->up_to_date_branches.insert(branch);
   return OkStatus();
 }
 

@@ -138,6 +138,10 @@ class Simulator {
   virtual Status CreateRepo(const RepoRef& repo, const NewRepo& spec) = 0;
   // Grants `login` a role: admin | maintain | write | triage | read.
   virtual Status SetCollaborator(const RepoRef& repo, const std::string& login, const std::string& role) = 0;
+  // Branch protection on `branch` that requires a PR's head to be up to date with it ("Require branches
+  // to be up to date before merging"). Only then does GitHub report mergeable_state "behind"; without
+  // it, a PR lacking its base's newest commits is "clean", as on GitHub.
+  virtual Status RequireUpToDate(const RepoRef& repo, const std::string& branch) = 0;
   // A token that authenticates as user `login` (REST and git), like a personal access token.
   virtual Result<std::string> CreateUserToken(const std::string& login) = 0;
   // Opens an issue as `user`; returns its number.

@@ -46,6 +46,7 @@ class SimulatorImpl final : public Simulator {
   Result<int64_t> CreateInstallation(const std::string& account) override;
   Status CreateRepo(const RepoRef& repo, const NewRepo& spec) override;
   Status SetCollaborator(const RepoRef& repo, const std::string& login, const std::string& role) override;
+  Status RequireUpToDate(const RepoRef& repo, const std::string& branch) override;
   Result<std::string> CreateUserToken(const std::string& login) override;
   Result<int64_t> CreateIssue(const RepoRef& repo, const std::string& user, const std::string& title,
                               const std::string& body, const std::vector<std::string>& labels) override;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <fstream>
 
 #include "agents/fake_executor.h"
 #include "engine/engine.h"
@@ -12,6 +13,8 @@
 #include "store/database.h"
 #include "store/job_queue.h"
 #include "store/temp_dir.h"
+#include "webhook/events.h"
+#include "webhook/router.h"
 
 namespace wavebot::engine {
 namespace {
@@ -200,6 +203,171 @@ TEST_F(EngineRunOutcomeTest, CostTurnsAndTokensAreStoredAndTheTicketStopsWhenIts
   t = Finish({{"result", "budget_exhausted"}, {"exit_code", 17}, {"cost_usd", 0.021}});
   EXPECT_EQ(t.state, "needs_human");
   EXPECT_NE(t.note.find("max_cost_usd"), std::string::npos) << t.note;
+}
+
+// A review can arrive before wavebot has recorded the PR it opened (the answer to the create was slow or
+// lost and the reviewer quick). The PR's branch names the ticket, so the review is kept for it; dropped,
+// the ticket would wait for ever for a fix of a review nobody will submit again.
+TEST_F(EngineRunOutcomeTest, AReviewBeforeThePrIsRecordedIsKeptForTheTicketOfItsBranch) {
+  auto t = Ticket();
+  t.branch = "wave/1-2-ticket";
+  t.pushed_sha = "cccccccccccccccccccccccccccccccccccccccc";
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  github_.SetPermission({"acme", "calc"}, "maintainer", "admin");
+  webhook::Router router;
+  engine_->RegisterHandlers(&router);
+  auto review = [](int64_t pr, const std::string& branch, int64_t id) {
+    nlohmann::json j = {
+        {"action", "submitted"},
+        {"repository", {{"full_name", "acme/calc"}}},
+        {"sender", {{"login", "maintainer"}}},
+        {"review", {{"id", id}, {"state", "changes_requested"}, {"body", "Please handle zero."}, {"user", {{"login", "maintainer"}}}}},
+        {"pull_request", {{"number", pr}, {"head", {{"ref", branch}, {"sha", "cccccccccccccccccccccccccccccccccccccccc"}}},
+                          {"base", {{"ref", "epic/1-epic"}}}}}};
+    auto e = webhook::ParseEvent("pull_request_review", "d-" + std::to_string(id), j.dump());
+    EXPECT_TRUE(e.ok()) << e.error().ToString();
+    return *e;
+  };
+  auto deliver = [&](const webhook::Event& e) {
+    const auto* h = router.Find(e.name, e.action);
+    ASSERT_NE(h, nullptr);
+    ASSERT_TRUE((*h)(e).ok());
+  };
+  deliver(review(7, "wave/1-2-ticket", 501));  // PR #7 is not recorded yet
+  auto fb = store_->FeedbackFor(t.id);
+  ASSERT_TRUE(fb.ok());
+  ASSERT_EQ(fb->size(), 1u);
+  EXPECT_EQ(fb->front().external_id, 501);
+  EXPECT_TRUE(fb->front().trusted);
+  // Once the ticket has its PR, a review of another PR from the same branch is not the ticket's.
+  t = Ticket();
+  t.pr = 7;
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  deliver(review(8, "wave/1-2-ticket", 502));
+  EXPECT_EQ(store_->FeedbackFor(t.id)->size(), 1u);
+  deliver(review(7, "wave/1-2-ticket", 503));
+  EXPECT_EQ(store_->FeedbackFor(t.id)->size(), 2u);
+}
+
+// GitHub says "behind" in mergeable_state only under branch protection that requires up-to-date branches.
+// A PR of ours that lacks the epic branch's newest commits is caught up (a mechanical rebase) whatever
+// its mergeable_state says, from GitHub's compare of the two heads; one that contains them is left alone.
+TEST_F(EngineRunOutcomeTest, APrBehindTheEpicBranchIsRebasedThoughGitHubSaysClean) {
+  const github::RepoRef ref{"acme", "calc"};
+  const std::string epic_head = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", pr_head = "cccccccccccccccccccccccccccccccccccccccc";
+  github_.PutRepository(ref, {1, "acme/calc", "main", false});
+  github_.PutIssue(ref, {1, 101, "", "Epic", "", "open", {}, "maintainer", "", false});
+  github_.PutIssue(ref, {2, 102, "", "Ticket", "", "open", {"agent-ready"}, "maintainer", "", false});
+  github_.SetSubIssues(ref, 1, {2});
+  github_.PutRef(ref, "heads/main", "1111111111111111111111111111111111111111");
+  auto epic = *store_->GetEpic(epic_id_);
+  epic.branch = "epic/1-epic";
+  epic.branch_created = true;
+  ASSERT_TRUE(store_->SaveEpic(epic).ok());
+  github_.PutRef(ref, "heads/epic/1-epic", epic_head);
+  auto t = Ticket();
+  t.state = "pr_open";
+  t.pr = 7;
+  t.branch = "wave/1-2-ticket";
+  t.pushed_sha = pr_head;
+  t.wave = 1;
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  github::PullRequest pull;
+  pull.number = 7;
+  pull.state = "open";
+  pull.mergeable = true;
+  pull.mergeable_state = "clean";  // no branch protection: GitHub does not say "behind"
+  pull.head_ref = t.branch;
+  pull.head_sha = pr_head;
+  pull.base_ref = epic.branch;
+  pull.base_sha = "dddddddddddddddddddddddddddddddddddddddd";  // where the PR was opened
+  github_.PutPull(ref, pull);
+  auto rebase_triggers = [&] {
+    std::vector<std::string> out;
+    auto attempts = store_->Attempts(t.id);
+    EXPECT_TRUE(attempts.ok());
+    if (!attempts.ok()) return out;
+    for (const auto& a : *attempts) {
+      if (a.mode == "rebase") out.push_back(a.trigger);
+    }
+    return out;
+  };
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_TRUE(rebase_triggers().empty());  // the head contains the epic head
+  // Another PR is merged: the epic head moves on, and the PR lacks the new commit.
+  const std::string moved = "ffffffffffffffffffffffffffffffffffffffff";
+  github_.PutRef(ref, "heads/epic/1-epic", moved);
+  github_.SetCommitsBehind(ref, moved, pr_head, 1);
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  // Tried (the fake has no git remote, so the rebase itself fails, and is recorded).
+  EXPECT_EQ(rebase_triggers(), std::vector<std::string>{"rebase:" + moved});
+}
+
+// A run whose process stopped between its push and its result (wavebot restarted, the runner killed):
+// the next start finds the head it said it was pushing. On the branch, the push is the run's result;
+// not on the branch, the run is lost and given back. Without this, the ticket's branch looks pushed to
+// by someone else, and wavebot never runs over that: the ticket waits for ever.
+class LostRunTest : public EngineRunOutcomeTest {
+ protected:
+  static constexpr const char* kOld = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  static constexpr const char* kNew = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+  // Ticket #2 has PR #7 at kOld and a fix_ci run in flight that said it was pushing `pushing`.
+  int64_t StopAFixRunWhilePushing(const std::string& pushing) {
+    auto t = Ticket();
+    t.state = "pr_open";
+    t.pr = 7;
+    t.branch = "wave/1-2-ticket";
+    t.pushed_sha = kOld;
+    t.runs_used = 2;
+    EXPECT_TRUE(store_->SaveTicket(t).ok());
+    auto attempt = store_->BeginAttempt(t, "fix_ci", std::string("ci:") + kOld, clock_.Now());
+    EXPECT_TRUE(attempt.ok());
+    std::ofstream(dir_.File("engine") + "/runs/" + std::to_string(attempt->id) + ".json.push") << pushing << "\n";
+    return attempt->id;
+  }
+  const github::RepoRef ref_{"acme", "calc"};
+};
+
+TEST_F(LostRunTest, APushThatLandedIsTheRunsResult) {
+  int64_t id = StopAFixRunWhilePushing(kNew);
+  github_.PutRef(ref_, "heads/wave/1-2-ticket", kNew);
+  ASSERT_TRUE(engine_->Start().ok());
+  engine_->Stop();
+  auto t = Ticket();
+  EXPECT_EQ(t.pushed_sha, kNew);
+  EXPECT_EQ(t.state, "pr_open");
+  EXPECT_EQ(t.retry_mode, "");
+  EXPECT_EQ(t.runs_used, 2);  // the run did its work: spent
+  auto a = *store_->GetAttempt(id);
+  EXPECT_EQ(a.state, "succeeded");
+  EXPECT_EQ(a.trigger, std::string("ci:") + kOld);  // the step is handled, not taken again
+}
+
+TEST_F(LostRunTest, APushThatDidNotLandIsALostRunGivenBack) {
+  int64_t id = StopAFixRunWhilePushing(kNew);
+  github_.PutRef(ref_, "heads/wave/1-2-ticket", kOld);
+  ASSERT_TRUE(engine_->Start().ok());
+  engine_->Stop();
+  auto t = Ticket();
+  EXPECT_EQ(t.pushed_sha, kOld);
+  EXPECT_EQ(t.state, "fixing");
+  EXPECT_EQ(t.retry_mode, "fix_ci");
+  EXPECT_EQ(t.runs_used, 1);
+  EXPECT_EQ(store_->GetAttempt(id)->state, "lost");
+}
+
+TEST_F(LostRunTest, WhileGitHubCannotSayTheRunIsLeftForTheNextLook) {
+  int64_t id = StopAFixRunWhilePushing(kNew);
+  github_.PutRef(ref_, "heads/wave/1-2-ticket", kNew);
+  github_.FailNext("GetRef", Error(ErrorCode::kUnavailable, "GitHub is down"));
+  ASSERT_TRUE(engine_->Start().ok());  // starting does not wait for GitHub
+  engine_->Stop();
+  EXPECT_EQ(store_->GetAttempt(id)->state, "running");
+  EXPECT_EQ(Ticket().pushed_sha, kOld);
+  ASSERT_TRUE(engine_->Start().ok());  // the next look finds the push
+  engine_->Stop();
+  EXPECT_EQ(store_->GetAttempt(id)->state, "succeeded");
+  EXPECT_EQ(Ticket().pushed_sha, kNew);
 }
 
 }  // namespace

@@ -68,9 +68,13 @@ class RunTicketTest : public wavebot::testing::GitServerFixture {
 };
 
 TEST_F(RunTicketTest, DemoAgentImplementsTheTicketAndItIsPushed) {
-  auto r = Run(Demo(5, "write src/greet.sh <<EOF\necho hello\nEOF\nappend README.md more\n"));
+  auto req = Demo(5, "write src/greet.sh <<EOF\necho hello\nEOF\nappend README.md more\n");
+  req.push_intent_file = (tmp_.path() / "run.json.push").string();
+  auto r = Run(req);
   EXPECT_EQ(r.outcome, Outcome::kDone) << r.reason;
   EXPECT_EQ(RemoteSha("wave/1-epic/5-t"), r.head_sha);
+  // What it said it was pushing, before the push (a run killed after it is told from a stranger's push).
+  EXPECT_EQ(ReadAll(req.push_intent_file), r.head_sha + "\n");
   EXPECT_EQ(r.changed_files, (std::vector<std::string>{"M README.md", "A src/greet.sh"}));
   EXPECT_TRUE(fs::exists(r.log_path));
   EXPECT_NE(ReadAll(r.log_path).find("demo-agent: wrote src/greet.sh"), std::string::npos);

@@ -456,6 +456,36 @@ TEST_F(StrictTest, MergeabilityIsUnknownUntilComputed) {
   EXPECT_EQ(dirty->mergeable_state, "dirty");
 }
 
+// GitHub reports "behind" only when the base's branch protection requires up-to-date branches (and then
+// refuses to merge a PR that is behind); without it, a PR lacking the base's newest commits is "clean".
+// Whether a head contains a base is asked with the compare API either way.
+TEST_F(StrictTest, BehindOnlyUnderProtectionAndCompareCountsTheCommits) {
+  ASSERT_TRUE(sim_->CommitFiles(kRepo, "feature", {{"a", "1"}}, "a", "alice").ok());
+  auto pr = client_->CreatePull(kRepo, {"F", "feature", "main", "", false});
+  ASSERT_TRUE(pr.ok());
+  ASSERT_TRUE(sim_->CommitFiles(kRepo, "main", {{"b", "1"}}, "b on main", "bob").ok());
+  ASSERT_TRUE(sim_->WaitForMergeability(kRepo, pr->number, 10s));
+  auto unprotected = client_->GetPull(kRepo, pr->number);
+  ASSERT_TRUE(unprotected.ok());
+  EXPECT_EQ(unprotected->mergeable_state, "clean");
+  auto main_head = client_->GetRef(kRepo, "heads/main");
+  ASSERT_TRUE(main_head.ok());
+  auto behind = client_->CommitsBehind(kRepo, main_head->sha, unprotected->head_sha);
+  ASSERT_TRUE(behind.ok()) << behind.error().ToString();
+  EXPECT_EQ(*behind, 1);
+  auto none = client_->CommitsBehind(kRepo, unprotected->head_sha, unprotected->head_sha);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, 0);
+
+  ASSERT_TRUE(sim_->RequireUpToDate(kRepo, "main").ok());
+  auto protected_pr = client_->GetPull(kRepo, pr->number);
+  ASSERT_TRUE(protected_pr.ok());
+  EXPECT_EQ(protected_pr->mergeable_state, "behind");
+  auto merge = client_->MergePull(kRepo, pr->number, {});
+  ASSERT_FALSE(merge.ok());
+  EXPECT_NE(merge.error().message().find("out of date"), std::string::npos) << merge.error().ToString();
+}
+
 // Deliveries go out from several senders after a random delay: they overlap and arrive out of order.
 TEST_F(StrictTest, WebhooksArriveOutOfOrder) {
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(sim_->CreateIssue(kRepo, "alice", "Issue " + std::to_string(i), "", {}).ok());
