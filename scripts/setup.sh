@@ -11,6 +11,8 @@ PACKAGES=(
   libcmark-gfm-dev libcmark-gfm-extensions-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   chromium  # headless browser for the dashboard's browser test (tests/dashboard)
+  bubblewrap  # the agent sandbox (docs/security.md): every agent run is contained by it
+  curl  # the hostile-agent tests probe the network from inside the sandbox with it
 )
 # Node.js and npm run test tooling only (OpenAPI contract checks, webhook examples, workflow, Dockerfile
 # and compose linters); cmake's test configuration looks for node, so every build installs it. A machine

@@ -1,6 +1,8 @@
 #include "agents/run_ticket.h"
 
 #include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -85,6 +87,50 @@ std::string Join(const std::vector<std::string>& v, const std::string& sep) {
   return out;
 }
 
+// The first executable `name` on `path_env` (or `name` itself when it holds a slash); "" if none.
+std::string FindProgram(const std::string& name, const std::string& path_env) {
+  if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : "";
+  size_t at = 0;
+  while (at <= path_env.size()) {
+    size_t next = path_env.find(':', at);
+    std::string dir = path_env.substr(at, next == std::string::npos ? std::string::npos : next - at);
+    std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate)) return candidate;
+    if (next == std::string::npos) break;
+    at = next + 1;
+  }
+  return "";
+}
+
+// A fresh HOME holds only the agent CLI's own login and settings, copied from the HOME (or CODEX_HOME)
+// wavebot was given; nothing else of that HOME is visible to the agent.
+void SeedHome(const std::string& preset, std::map<std::string, std::string>& env, const fs::path& home) {
+  auto get = [&](const char* k) { auto it = env.find(k); return it == env.end() ? std::string() : it->second; };
+  std::error_code ec;
+  auto copy = [&](const fs::path& from, const fs::path& to) {
+    if (!fs::is_regular_file(from, ec)) return;
+    fs::create_directories(to.parent_path(), ec);
+    fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+  };
+  const std::string old_home = get("HOME");
+  if (preset == "claude" && !old_home.empty()) {
+    for (const char* f : {".claude/.credentials.json", ".claude/settings.json", ".claude.json"}) {
+      copy(fs::path(old_home) / f, home / f);
+    }
+  }
+  if (preset == "codex") {
+    fs::path codex = !get("CODEX_HOME").empty() ? fs::path(get("CODEX_HOME"))
+                     : old_home.empty()        ? fs::path()
+                                               : fs::path(old_home) / ".codex";
+    if (!codex.empty()) {
+      for (const char* f : {"auth.json", "config.toml"}) copy(codex / f, home / ".codex" / f);
+    }
+    if (env.count("CODEX_HOME")) env["CODEX_HOME"] = (home / ".codex").string();
+  }
+  env["HOME"] = home.string();
+  env["TMPDIR"] = "/tmp";
+}
+
 }  // namespace
 
 const char* OutcomeName(Outcome o) {
@@ -101,6 +147,7 @@ const char* OutcomeName(Outcome o) {
     case Outcome::kApiUnavailable: return "api_unavailable";
     case Outcome::kAuthFailed: return "auth_failed";
     case Outcome::kQuotaExhausted: return "quota_exhausted";
+    case Outcome::kSandboxUnavailable: return "sandbox_unavailable";
   }
   return "unknown";
 }
@@ -240,6 +287,44 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
   ProcessSpec ps;
   ps.args = invocation->args;
   ps.stdin_path = invocation->stdin_path;
+  // The agent's program, found before it is wrapped: a missing CLI is named as such, not as a sandbox
+  // that failed to start.
+  const std::string program = FindProgram(ps.args[0], agent_env.count("PATH") ? agent_env.at("PATH") : "");
+  if (program.empty()) {
+    std::string hint = req.agent.preset == "claude"  ? " (install Claude Code: npm install -g @anthropic-ai/claude-code)"
+                       : req.agent.preset == "codex" ? " (install Codex CLI: npm install -g @openai/codex)"
+                                                     : "";
+    return finish(Outcome::kAgentFailed, "cannot run the agent: '" + ps.args[0] + "' was not found on its PATH" + hint);
+  }
+  struct RemoveDir {  // the run's HOME goes with the run
+    fs::path dir;
+    ~RemoveDir() {
+      std::error_code ec;
+      if (!dir.empty()) fs::remove_all(dir, ec);
+    }
+  } home_guard;
+  if (req.sandbox.kind != SandboxKind::kNone) {
+    if (Status st = CheckSandbox(req.sandbox.bwrap); !st.ok()) {
+      return finish(Outcome::kSandboxUnavailable, st.error().message());
+    }
+    if (req.home_root.empty()) return Error(ErrorCode::kInvalidArgument, "a sandboxed run needs a home root");
+    fs::create_directories(req.home_root, ec);
+    std::string tmpl = (fs::absolute(req.home_root) / ("t" + std::to_string(req.ticket) + "-XXXXXX")).string();
+    if (::mkdtemp(tmpl.data()) == nullptr) return Error(ErrorCode::kIo, "cannot create the agent's HOME under " + req.home_root);
+    home_guard.dir = tmpl;
+    SeedHome(req.agent.preset, agent_env, home_guard.dir);
+    SandboxSpec sb = req.sandbox;
+    sb.worktree = fs::absolute(wt.path()).string();
+    sb.home = home_guard.dir.string();
+    sb.read_only.push_back(workspace->mirror_path());  // the worktree's git directory lives in it
+    if (!req.prompt_file.empty()) sb.read_only.push_back(fs::absolute(req.prompt_file).string());
+    std::vector<std::string> resolved = ps.args;
+    resolved[0] = program;
+    for (const auto& p : CommandPaths(resolved, agent_env.count("PATH") ? agent_env.at("PATH") : "")) sb.read_only.push_back(p);
+    auto wrapped = SandboxedCommand(sb, ps.args);
+    if (!wrapped.ok()) return wrapped.error();
+    ps.args = *wrapped;
+  }
   ps.env = agent_env;
   ps.cwd = wt.path();
   ps.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(req.agent.timeout);
@@ -318,9 +403,14 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
     if (matcher->Matches(own)) return finish(Outcome::kRateLimited, "the agent's output matched a rate-limit pattern");
   }
   if (failed) {
-    std::string how = out->term_signal != 0 ? "was killed by signal " + std::to_string(out->term_signal)
-                                            : "exited with status " + std::to_string(out->exit_code);
-    if (out->term_signal == SIGXFSZ) how += " (it hit the file size limit of " + std::to_string(req.agent.max_file_bytes) + " bytes)";
+    // bubblewrap reports an agent killed by signal N as its own exit status 128 + N.
+    int signal = out->term_signal;
+    if (signal == 0 && req.sandbox.kind != SandboxKind::kNone && out->exit_code > 128 && out->exit_code < 128 + 65) {
+      signal = out->exit_code - 128;
+    }
+    std::string how = signal != 0 ? "was killed by signal " + std::to_string(signal)
+                                  : "exited with status " + std::to_string(out->exit_code);
+    if (signal == SIGXFSZ) how += " (it hit the file size limit of " + std::to_string(req.agent.max_file_bytes) + " bytes)";
     return finish(Outcome::kAgentFailed, "the agent " + how);
   }
   if (auto capped = FileAtSizeCap(wt.path(), req.agent.max_file_bytes); !capped.empty()) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "agents/process_runner.h"
+#include "agents/sandbox.h"
 #include "common/clock.h"
 #include "common/result.h"
 #include "config/repo_config.h"
@@ -31,6 +32,7 @@ enum class Outcome {
   kApiUnavailable = 18, // the model API was overloaded or failing (529/503/5xx): retry later, no attempt spent
   kAuthFailed = 19,     // no key, or the model API refused it (401/403): the operator must fix it
   kQuotaExhausted = 20, // the model account is out of quota or credit: the operator must fix it
+  kSandboxUnavailable = 21,  // the agent sandbox cannot run on this machine: the operator must fix it
 };
 
 const char* OutcomeName(Outcome o);
@@ -58,6 +60,11 @@ struct RunTicketRequest {
   // When set, the head about to be pushed is written here (whole, by rename) before the push: a run
   // killed between its push and its result leaves this, so the engine can tell its push from a stranger's.
   std::string push_intent_file;
+  // The agent's containment (docs/security.md). kind, network and read_only come from the operator;
+  // run-ticket adds the worktree, a fresh HOME made under `home_root`, the git directory and the
+  // agent's own program, read-only.
+  SandboxSpec sandbox;
+  std::string home_root;  // where fresh HOMEs are made (required with a sandbox)
 };
 
 struct RunTicketResult {

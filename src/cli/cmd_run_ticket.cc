@@ -38,7 +38,40 @@ struct RunTicketOptions {
   int64_t max_log_bytes = 8 * 1024 * 1024;
   int64_t max_file_bytes = config::AgentConfig{}.max_file_bytes;
   bool keep_ignored = false;
+  std::string sandbox;   // "" = $WAVEBOT_AGENT_SANDBOX, else bwrap
+  std::string network;   // "" = $WAVEBOT_AGENT_NETWORK, else by preset
+  std::vector<std::string> sandbox_read_only;
 };
+
+// The agent's containment, from the flags, else the environment of whoever runs run-ticket (the operator
+// of `serve` or of the runner; never a repository's configuration), else the safe default: bubblewrap,
+// and no network for the script preset (the model API's network for the CLI presets, until the allowlist
+// proxy lands).
+Result<agents::SandboxSpec> SandboxOf(const RunTicketOptions& o) {
+  auto env = [](const char* name) { const char* v = std::getenv(name); return std::string(v ? v : ""); };
+  agents::SandboxSpec sb;
+  std::string kind = !o.sandbox.empty() ? o.sandbox : !env("WAVEBOT_AGENT_SANDBOX").empty() ? env("WAVEBOT_AGENT_SANDBOX") : "bwrap";
+  auto k = agents::ParseSandboxKind(kind);
+  if (!k.ok()) return k.error();
+  sb.kind = *k;
+  std::string net = !o.network.empty() ? o.network : env("WAVEBOT_AGENT_NETWORK");
+  if (net.empty()) net = o.preset == "script" ? "none" : "host";
+  auto n = agents::ParseNetworkPolicy(net);
+  if (!n.ok()) return n.error();
+  sb.network = *n;
+  sb.read_only = o.sandbox_read_only;
+  for (const auto& p : std::vector<std::string>{env("WAVEBOT_AGENT_READ_ONLY")}) {
+    size_t at = 0;
+    while (!p.empty() && at <= p.size()) {
+      size_t next = p.find(':', at);
+      std::string one = p.substr(at, next == std::string::npos ? std::string::npos : next - at);
+      if (!one.empty()) sb.read_only.push_back(one);
+      if (next == std::string::npos) break;
+      at = next + 1;
+    }
+  }
+  return sb;
+}
 
 void Emit(const RunTicketOptions& o, const nlohmann::json& j) {
   std::string text = j.dump();
@@ -131,6 +164,10 @@ int Run(const RunTicketOptions& o) {
   req.log_dir = o.log_dir.empty() ? (std::filesystem::path(o.data_dir) / "logs").string() : o.log_dir;
   if (o.expect_set) req.expected_remote_head = o.expect_remote_head;
   if (!o.result_file.empty()) req.push_intent_file = o.result_file + ".push";
+  auto sandbox = SandboxOf(o);
+  if (!sandbox.ok()) return ErrorExit(o, sandbox.error());
+  req.sandbox = *sandbox;
+  req.home_root = (std::filesystem::path(o.data_dir) / "agent-homes").string();
   req.agent.preset = o.preset;
   req.agent.command = o.agent_args;
   req.agent.timeout = std::chrono::seconds(o.timeout_s);
@@ -210,6 +247,13 @@ Command RunTicketCommand() {
             sub->add_option("--max-file-bytes", o->max_file_bytes, "Cap of any one file the agent writes (RLIMIT_FSIZE); 0 = none");
             sub->add_option("--title", o->title, "Title of the commit of the agent's leftovers");
             sub->add_option("--result-file", o->result_file, "Also write the JSON result here");
+            sub->add_option("--sandbox", o->sandbox,
+                            "The agent's sandbox: bwrap (default; or $WAVEBOT_AGENT_SANDBOX) | none (uncontained)");
+            sub->add_option("--network", o->network,
+                            "The agent's network: none | host (default: none for script, host for the CLI "
+                            "presets; or $WAVEBOT_AGENT_NETWORK)");
+            sub->add_option("--sandbox-read-only", o->sandbox_read_only,
+                            "A further path the agent may read (repeat; or $WAVEBOT_AGENT_READ_ONLY, ':'-separated)");
             sub->add_option("--author-name", o->author_name, "Author and committer name of wavebot's commits");
             sub->add_option("--author-email", o->author_email,
                             "Author and committer email (GitHub's noreply address of the App's bot account)");

@@ -53,6 +53,7 @@ class RunTicketTest : public wavebot::testing::GitServerFixture {
     r.agent.timeout = std::chrono::seconds(60);
     r.secrets = {kToken};
     r.parent_env = CurrentEnvironment();
+    r.home_root = (tmp_.path() / "homes").string();  // sandboxed (bubblewrap), as run-ticket runs agents
     return r;
   }
 
@@ -136,8 +137,10 @@ TEST_F(RunTicketTest, EchoedPromptAboutRateLimitsIsNotARateLimit) {
   EXPECT_EQ(Run(req).outcome, Outcome::kRateLimited);
 }
 
+// Unsandboxed (an operator's `sandbox: none`): the process group is killed, grandchildren too.
 TEST_F(RunTicketTest, HungAgentAndItsGrandchildAreKilledAtTheTimeout) {
   auto req = Demo(11, "hang\n");
+  req.sandbox.kind = SandboxKind::kNone;
   req.agent.timeout = std::chrono::seconds(2);  // real time: long enough for a loaded machine to start bash
   auto r = Run(req);
   EXPECT_EQ(r.outcome, Outcome::kTimedOut);
@@ -146,6 +149,35 @@ TEST_F(RunTicketTest, HungAgentAndItsGrandchildAreKilledAtTheTimeout) {
   ASSERT_NE(pos, std::string::npos) << log;
   int pid = std::stoi(log.substr(pos + 11));
   EXPECT_TRUE(WaitFor([pid] { return ProcessGone(pid); }, std::chrono::seconds(5)));
+}
+
+// Sandboxed, the grandchild's pid is one of the sandbox's own namespace: it is found by a marker in its
+// environment instead, and the whole namespace is gone after the timeout.
+TEST_F(RunTicketTest, SandboxedHungAgentAndEverythingItStartedAreKilledAtTheTimeout) {
+  auto req = Demo(25, "hang\n");
+  const std::string marker = "HANG_MARKER=" + std::to_string(::getpid()) + "-" + std::to_string(std::rand());
+  req.parent_env["HANG_MARKER"] = marker.substr(marker.find('=') + 1);
+  req.agent.pass_env = {"HANG_MARKER"};
+  req.agent.timeout = std::chrono::seconds(2);
+  auto r = Run(req);
+  EXPECT_EQ(r.outcome, Outcome::kTimedOut);
+  EXPECT_NE(ReadAll(r.log_path).find("grandchild "), std::string::npos);
+  auto marked = [&marker] {
+    int n = 0;
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+      std::string name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::string env = ReadAll((entry.path() / "environ").string());
+      for (size_t at = 0; at < env.size();) {
+        size_t end = env.find('\0', at);
+        if (env.compare(at, (end == std::string::npos ? env.size() : end) - at, marker) == 0) ++n;
+        if (end == std::string::npos) break;
+        at = end + 1;
+      }
+    }
+    return n;
+  };
+  EXPECT_TRUE(WaitFor([&] { return marked() == 0; }, std::chrono::seconds(5))) << marked() << " still running";
 }
 
 TEST_F(RunTicketTest, AgentEnvironmentHoldsNoSecret) {
@@ -177,8 +209,17 @@ TEST_F(RunTicketTest, ChangesOutsideTheScopeFailVerification) {
   EXPECT_EQ(RemoteSha("wave/1-epic/13-t"), "");
 }
 
+// Unsandboxed, tampering is caught afterwards; sandboxed, the git directory is read-only and the
+// tampering itself fails.
 TEST_F(RunTicketTest, TamperingWithGitFailsVerification) {
+  auto sandboxed = Demo(26, "");
+  sandboxed.agent.command = {"/bin/sh", "-c", "echo x > x && git config core.hooksPath /tmp"};
+  auto s = Run(sandboxed);
+  EXPECT_EQ(s.outcome, Outcome::kAgentFailed) << s.reason;
+  EXPECT_EQ(ShellOutput("git --git-dir=" + ws_->mirror_path() + " config --get core.hooksPath"), "");
+
   auto req = Demo(14, "");
+  req.sandbox.kind = SandboxKind::kNone;
   req.agent.command = {"/bin/sh", "-c", "echo x > x && git config core.hooksPath /tmp"};
   auto r = Run(req);
   EXPECT_EQ(r.outcome, Outcome::kAgentFailed);

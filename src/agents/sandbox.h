@@ -1,0 +1,49 @@
+// The agent's sandbox: bubblewrap (Debian `bubblewrap`, what Flatpak uses and what Codex CLI and Claude
+// Code use on Linux) around every agent process. Allow-list, not deny-list: inside are only the system
+// read-only (/usr, /etc, /opt), the worktree read-write, a fresh HOME and a private /tmp, the ticket's
+// git directory read-only, and whatever the operator adds. New user, PID, IPC, UTS and cgroup
+// namespaces (no view of wavebot's processes, so no /proc/<pid>/environ of theirs); a new network
+// namespace too unless the network policy is `host`. docs/security.md states what this keeps out and
+// which test shows it.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace wavebot::agents {
+
+enum class SandboxKind { kBwrap, kNone };
+enum class NetworkPolicy { kNone, kHost };
+
+Result<SandboxKind> ParseSandboxKind(const std::string& name);  // "bwrap" | "none"
+Result<NetworkPolicy> ParseNetworkPolicy(const std::string& name);  // "none" | "host"
+const char* SandboxKindName(SandboxKind k);
+const char* NetworkPolicyName(NetworkPolicy p);
+
+struct SandboxSpec {
+  SandboxKind kind = SandboxKind::kBwrap;
+  NetworkPolicy network = NetworkPolicy::kNone;
+  std::string bwrap = "bwrap";          // the program (looked up on PATH)
+  std::string worktree;                 // read-write; the agent's working directory
+  std::string home;                     // read-write, fresh for the run; $HOME inside
+  std::vector<std::string> read_only;   // further paths bound read-only at the same place (git dir, CLI)
+};
+
+// argv that runs `command` inside the sandbox (the environment is passed through: the caller gives the
+// process only the run's own). kNone returns `command` unchanged. Errors: kInvalidArgument for a
+// relative or missing worktree or home.
+Result<std::vector<std::string>> SandboxedCommand(const SandboxSpec& spec, const std::vector<std::string>& command);
+
+// The paths a command needs that the system binds do not cover: the realpath of argv[0] when it is a
+// file outside /usr, and PATH entries outside /usr (a node_modules/.bin entry brings its node_modules,
+// whose packages its links point into).
+std::vector<std::string> CommandPaths(const std::vector<std::string>& command, const std::string& path_env);
+
+// Whether this machine can run the sandbox: bubblewrap installed and user namespaces allowed. OkStatus
+// or kFailedPrecondition whose message says what is missing and how to fix it (for `doctor` and runs).
+Status CheckSandbox(const std::string& bwrap = "bwrap");
+
+}  // namespace wavebot::agents
