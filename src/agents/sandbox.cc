@@ -53,7 +53,7 @@ Result<std::vector<std::string>> SandboxedCommand(const SandboxSpec& spec, const
   }
   std::vector<std::string> a = {spec.bwrap, "--unshare-all"};
   if (spec.network == NetworkPolicy::kHost) a.push_back("--share-net");
-  a.insert(a.end(), {"--die-with-parent", "--new-session", "--hostname", "wavebot-agent"});
+  a.insert(a.end(), {"--die-with-parent", "--new-session"});
   if (::geteuid() == 0) {
     // Not root inside (some agent CLIs refuse to run as root, and nothing inside needs it).
     a.insert(a.end(), {"--uid", "1000", "--gid", "1000"});

@@ -14,6 +14,7 @@
 #include "cli/command.h"
 #include "config/repo_config.h"
 #include "config/server_config.h"
+#include "agents/sandbox.h"
 #include "github/doctor.h"
 
 namespace wavebot::cli {
@@ -123,6 +124,24 @@ int Doctor(const DoctorFlags& flags, const GlobalOptions& global) {
                 << "EnvironmentFile, container env); the preset passes it to the agent\n";
       report.failed++;
     }
+  }
+  // The agent sandbox (docs/security.md): what contains every agent run on this machine.
+  if (!actions) {
+    const std::string kind = Env("WAVEBOT_AGENT_SANDBOX").empty() ? "bwrap" : Env("WAVEBOT_AGENT_SANDBOX");
+    if (kind == "none") {
+      std::cout << "NOTE agent sandbox: WAVEBOT_AGENT_SANDBOX=none, agents run uncontained: they can read what "
+                   "wavebot can read (docs/security.md)\n";
+    } else if (Status st = agents::CheckSandbox(); st.ok()) {
+      std::cout << "PASS agent sandbox: bubblewrap can contain agent runs on this machine\n";
+      report.passed++;
+    } else {
+      std::cout << "FAIL agent sandbox: " << st.error().message()
+                << "\n     fix: as said above; or, knowing agents then run uncontained, WAVEBOT_AGENT_SANDBOX=none\n";
+      report.failed++;
+    }
+  } else {
+    std::cout << "NOTE the runners contain agent runs with bubblewrap: run `wavebot doctor --local` on a runner to "
+                 "check it there\n";
   }
   if (in.agent_program.empty()) {
     std::cout << (actions

@@ -26,6 +26,8 @@ TEST_F(RealCliTest, ClaudeCompletesTheSandboxEpicWithCostPerRun) {
   ::setenv("HOME", home_.c_str(), 1);
   ::setenv("ANTHROPIC_API_KEY", kFakeKey, 1);
   ::setenv("ANTHROPIC_BASE_URL", api_url_.c_str(), 1);
+  // Claude's shell runs the demo agent from the source tree: the operator lets the sandbox read it.
+  ::setenv("WAVEBOT_AGENT_READ_ONLY", (std::string(WAVEBOT_SOURCE_DIR) + "/examples/demo-agent").c_str(), 1);
   for (const char* v : {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "DISABLE_AUTOUPDATER", "DISABLE_TELEMETRY"}) {
     ::setenv(v, "1", 1);
   }

@@ -64,6 +64,7 @@ const std::map<std::string, Need>& EndpointNeeds() {
       {"/issues/{}/sub_issues", {"issues", "read"}},
       {"/issues/{}/dependencies/blocked_by", {"issues", "read"}},
       {"/git/ref/{}", {"contents", "read"}},
+      {"/compare/{}...{}", {"contents", "read"}},
       {"/git/refs", {"contents", "write"}},
       {"/git/refs/{}", {"contents", "write"}},
       {"/pulls", {"pull_requests", "write"}},  // GET list and POST create

@@ -367,6 +367,24 @@ TEST_F(DoctorTest, CliLoadsTheEnvironmentAndExitsNonZeroOnFailure) {
             0)
       << out;
   EXPECT_NE(out.find(" 0 failed"), std::string::npos) << out;
+  EXPECT_NE(out.find("PASS agent sandbox: bubblewrap can contain agent runs"), std::string::npos) << out;
+
+  // Without bubblewrap (not on PATH): the sandbox check fails and says how to install it; opting out is
+  // said plainly.
+  EXPECT_EQ(run("WAVEBOT_WEBHOOK_SECRET_FILE=" + dir_.path() + "/secret PATH=/nonexistent:/usr/local/bin " +
+                    WAVEBOT_BINARY + " doctor --local",
+                &out),
+            1)
+      << out;
+  EXPECT_NE(out.find("FAIL agent sandbox: the agent sandbox needs bubblewrap"), std::string::npos) << out;
+  EXPECT_NE(out.find("apt-get install bubblewrap"), std::string::npos) << out;
+  EXPECT_EQ(run("WAVEBOT_WEBHOOK_SECRET_FILE=" + dir_.path() + "/secret WAVEBOT_AGENT_SANDBOX=none " +
+                    WAVEBOT_BINARY + " doctor --local",
+                &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("NOTE agent sandbox: WAVEBOT_AGENT_SANDBOX=none, agents run uncontained"), std::string::npos)
+      << out;
 
   EXPECT_EQ(run("WAVEBOT_LISTEN=nonsense " + std::string(WAVEBOT_BINARY) + " doctor", &out), 1) << out;
   EXPECT_NE(out.find("FAIL configuration loads"), std::string::npos) << out;
