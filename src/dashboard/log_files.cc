@@ -8,9 +8,24 @@ namespace {
 namespace fs = std::filesystem;
 }
 
+bool InsideDir(const std::string& path, const std::string& dir) {
+  if (path.empty() || dir.empty()) return false;
+  std::error_code ec;
+  const fs::path p = fs::weakly_canonical(path, ec);  // symlinks resolved: a link out is outside
+  if (ec) return false;
+  const fs::path d = fs::weakly_canonical(dir, ec);
+  if (ec) return false;
+  const fs::path rel = p.lexically_relative(d);
+  return !rel.empty() && rel.begin()->string() != ".." && rel.string() != ".";
+}
+
 std::string FindLogFile(const LogDirs& dirs, int64_t number, const engine::AttemptRecord& attempt) {
   std::error_code ec;
-  if (!attempt.log_path.empty() && fs::is_regular_file(attempt.log_path, ec)) return attempt.log_path;
+  // The recorded path came from the run's result: served only from wavebot's own log directories.
+  if (!attempt.log_path.empty() && (InsideDir(attempt.log_path, dirs.runner_logs) || InsideDir(attempt.log_path, dirs.executor)) &&
+      fs::is_regular_file(attempt.log_path, ec)) {
+    return attempt.log_path;
+  }
   if (attempt.state == "running" && !dirs.runner_logs.empty()) {
     // run-ticket names its log ticket-<N>-attempt-<k>-<mode>.log; the run's k is not recorded.
     const std::string prefix = "ticket-" + std::to_string(number) + "-attempt-";

@@ -13,7 +13,11 @@ struct LogDirs {
   std::string executor;     // <data_dir>/executor: the local executor's per-run output logs
 };
 
-// The log file of `attempt` of ticket `number`: the recorded path once the run has ended; while it
+// Whether `path`, symlinks resolved, lies inside `dir`.
+bool InsideDir(const std::string& path, const std::string& dir);
+
+// The log file of `attempt` of ticket `number`: the recorded path once the run has ended (only inside
+// `dirs`: a result naming any other file is not believed); while it
 // runs, the newest agent log of that ticket and mode begun since the run started; else the executor's
 // output log of the run. "" when none exists (yet).
 std::string FindLogFile(const LogDirs& dirs, int64_t number, const engine::AttemptRecord& attempt);

@@ -400,7 +400,17 @@ Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int
   std::string result = r.is_object() ? r.value("result", "") : "";
   a.finished_at = clock_->Now();
   a.exit_code = exit_code;
+  // A result is not trusted to name a file: only a log under run-ticket's own log directory is kept.
   a.log_path = r.is_object() ? r.value("log_path", "") : "";
+  if (!a.log_path.empty()) {
+    std::error_code ec;
+    const fs::path logs = fs::weakly_canonical(fs::path(options_.data_dir) / "runner" / "logs", ec);
+    const fs::path rel = fs::weakly_canonical(a.log_path, ec).lexically_relative(logs);
+    if (ec || rel.empty() || rel.begin()->string() == "..") {
+      spdlog::warn("run {}: its result names the log {} outside {}; not recorded", attempt_id, a.log_path, logs.string());
+      a.log_path.clear();
+    }
+  }
   a.summary = r.is_object() ? r.value("reason", "") : tail;
   t.last_log_tail = r.is_object() ? r.value("log_tail", "") : log::Redact(tail);
   if (r.is_object()) {  // the agent CLI's own report (docs/agents.md): recorded, budgeted, never trusted further
@@ -435,9 +445,9 @@ Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int
     t.retry_mode = fix ? a.mode : "";
     t.note = std::string(result == "rate_limited" ? "rate-limited" : "model API unavailable") + "; waiting " +
              std::to_string(wait.count()) + " s";
-  } else if (result == "auth_failed" || result == "quota_exhausted") {
-    // Another run cannot fix the key or the account: stop the ticket and say what the operator must do
-    // (the next pass reports it like any stuck ticket). The run spent nothing.
+  } else if (result == "auth_failed" || result == "quota_exhausted" || result == "sandbox_unavailable") {
+    // Another run cannot fix the key, the account or the machine's sandbox: stop the ticket and say what
+    // the operator must do (the next pass reports it like any stuck ticket). The run spent nothing.
     a.state = "failed";
     t.runs_used = std::max(0, t.runs_used - 1);
     t.state = "needs_human";

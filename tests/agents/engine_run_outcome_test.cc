@@ -85,7 +85,7 @@ TEST_F(EngineRunOutcomeTest, ApiUnavailableWaitsWithBackoffAndSpendsNoAttempt) {
 }
 
 TEST_F(EngineRunOutcomeTest, AuthAndQuotaStopTheTicketForTheOperatorWithoutSpendingAnAttempt) {
-  for (const char* result : {"auth_failed", "quota_exhausted"}) {
+  for (const char* result : {"auth_failed", "quota_exhausted", "sandbox_unavailable"}) {
     auto t = Finish({{"result", result}, {"exit_code", 19}, {"reason", std::string(result) + ": set ANTHROPIC_API_KEY"}});
     EXPECT_EQ(t.state, "needs_human") << result;
     EXPECT_EQ(t.runs_used, 0) << result;
@@ -181,6 +181,17 @@ TEST_F(EngineRunOutcomeTest, ASpentEpicBudgetStopsDispatchingAndSaysSoOnTheEpic)
   cfg_.agent.max_epic_cost_usd = 1;  // raised: runs go on
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
   EXPECT_EQ(executor_.submitted().size(), 1u);
+}
+
+// A result is not trusted to name a file: a log outside run-ticket's log directory is not recorded.
+TEST_F(EngineRunOutcomeTest, ALogPathOutsideTheRunnersLogsIsNotRecorded) {
+  Finish({{"result", "agent_failed"}, {"exit_code", 11}, {"log_path", "/etc/passwd"}});
+  EXPECT_EQ(LastAttempt().log_path, "");
+  Finish({{"result", "agent_failed"}, {"exit_code", 11}, {"log_path", dir_.File("engine") + "/runner/logs/../../w.db"}});
+  EXPECT_EQ(LastAttempt().log_path, "");
+  const std::string own = dir_.File("engine") + "/runner/logs/ticket-2-attempt-3-implement.log";
+  Finish({{"result", "agent_failed"}, {"exit_code", 11}, {"log_path", own}});
+  EXPECT_EQ(LastAttempt().log_path, own);
 }
 
 TEST_F(EngineRunOutcomeTest, MaxTurnsAndBudgetSpendAnAttempt) {

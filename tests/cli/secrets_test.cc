@@ -47,16 +47,19 @@ int CountHits(const std::string& text, const std::string& where) {
 TEST(SecretsTest, NoSecretInAnyLogPromptCommentPrBodyOrAgentEnvironmentOfASandboxRun) {
   fs::path dir = fs::temp_directory_path() / ("wavebot-secrets-" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  fs::create_directories(dir / "agent-env");
-  // An agent that records its whole environment, then runs the demo agent.
+  fs::create_directories(dir);
+  // An agent that prints its whole environment into its log (contained, it can write nowhere else but
+  // its worktree), then runs the demo agent, which the operator lets the sandbox read. The token, the one
+  // secret run-ticket holds, would be censored in the log: RunTicketTest.AgentEnvironmentHoldsNoSecret
+  // checks the environment for it directly.
   const fs::path agent = dir / "env-recording-agent.sh";
-  std::ofstream(agent) << "#!/usr/bin/env bash\nenv > " << (dir / "agent-env").string()
-                       << "/env-$WAVEBOT_TICKET-$WAVEBOT_MODE-$$.txt\nexec " << WAVEBOT_SOURCE_DIR
-                       << "/examples/demo-agent/demo-agent.sh \"$@\"\n";
+  std::ofstream(agent) << "#!/usr/bin/env bash\necho '--- agent environment'; env; echo '--- end'\nexec "
+                       << WAVEBOT_SOURCE_DIR << "/examples/demo-agent/demo-agent.sh \"$@\"\n";
   fs::permissions(agent, fs::perms::owner_all);
   // --serve keeps the simulator up after the epic completes, so its issues, comments and PRs can be read.
   const fs::path out = dir / "sandbox.out";
-  auto started = testing::RunShell(std::string(WAVEBOT_BINARY) + " --log-format json --log-level debug sandbox --serve --timeout 240 " +
+  auto started = testing::RunShell("WAVEBOT_AGENT_READ_ONLY=" + std::string(WAVEBOT_SOURCE_DIR) + "/examples/demo-agent " +
+                                   std::string(WAVEBOT_BINARY) + " --log-format json --log-level debug sandbox --serve --timeout 240 " +
                                    "--agent " + agent.string() + " --data-dir " + (dir / "data").string() + " > " +
                                    out.string() + " 2>&1 & echo $!");
   const pid_t pid = std::stoi(started.out);
@@ -111,18 +114,17 @@ TEST(SecretsTest, NoSecretInAnyLogPromptCommentPrBodyOrAgentEnvironmentOfASandbo
   // prompts, run results, agent logs, executor logs (the simulator's files are GitHub's side and hold
   // its own secrets by design; git object files are compressed and were checked through the PRs).
   hits += CountHits(ReadFile(out), "wavebot's output");
+  // Every agent's environment is in its log among them.
+  int envs = 0;
   for (const auto& e : fs::recursive_directory_iterator(dir / "data" / "wavebot")) {
     if (!e.is_regular_file() || e.path().string().find("/objects/") != std::string::npos) continue;
-    hits += CountHits(ReadFile(e.path()), e.path().string());
+    const std::string content = ReadFile(e.path());
+    hits += CountHits(content, e.path().string());
     ++searched;
-  }
-  // Every agent's environment.
-  int envs = 0;
-  for (const auto& e : fs::directory_iterator(dir / "agent-env")) {
-    const std::string env = ReadFile(e.path());
-    hits += CountHits(env, e.path().string());
-    EXPECT_NE(env.find("WAVEBOT_TICKET="), std::string::npos);
-    ++envs;
+    if (e.path().filename().string().rfind("ticket-", 0) == 0 && content.find("--- agent environment") != std::string::npos) {
+      EXPECT_NE(content.find("WAVEBOT_TICKET="), std::string::npos) << e.path();
+      ++envs;
+    }
   }
   EXPECT_GT(searched, 10);  // prompts, results, logs and the database were really there to search
   EXPECT_GE(envs, 8);       // an agent ran for every ticket

@@ -67,7 +67,10 @@ const sandboxLog = path.join(tmp, 'sandbox.log');
 const out = fs.openSync(sandboxLog, 'w');
 const sandbox = spawn(args.wavebot, ['sandbox', '--serve', '--data-dir', path.join(tmp, 'sandbox'), '--ready-file', readyFile,
   '--agent', agent, '--timeout', '110', '--max-parallel', '3'],
-  { env: { ...process.env, WAVEBOT_ADMIN_TOKEN: token }, stdio: ['ignore', out, out], detached: true });
+  // The agent runs contained (docs/security.md): it may read its own directory (the gate) and, as the
+  // operator allows here, the demo agent's.
+  { env: { ...process.env, WAVEBOT_ADMIN_TOKEN: token, WAVEBOT_AGENT_READ_ONLY: path.dirname(args['demo-agent']) },
+    stdio: ['ignore', out, out], detached: true });
 let sandboxExit = null;
 sandbox.on('exit', (code, signal) => { sandboxExit = { code, signal }; });
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -329,6 +330,28 @@ TEST_F(DashboardTest, ARebaseAfterTheAgentRunKeepsShowingTheAgentsLog) {
   ASSERT_TRUE(stream.WaitFor("event: reset\ndata: " + std::to_string(run.id) + "\n\n"));
   ASSERT_TRUE(stream.WaitFor("event: log\ndata: the agent's line\n\n"));
   ASSERT_TRUE(stream.WaitFor("event: end\ndata: succeeded\n\n"));
+}
+
+// A run's result names its log, and a result is not trusted (a runner or an agent may forge it): a log
+// path outside wavebot's own log directories is never served, so no server file reaches a reader.
+TEST_F(DashboardTest, ALogPathOutsideTheLogDirectoriesIsNotServed) {
+  StartServer("", nullptr);
+  engine::AttemptRecord run = BeginRun(t2_);
+  const std::string secret = dir_.File("app-key.pem");
+  std::ofstream(secret) << "-----BEGIN RSA PRIVATE KEY----- secret\n";
+  std::filesystem::create_directories(dir_.File("logs"));
+  const std::string link = dir_.File("logs/ticket-2-attempt-9-implement.log");
+  std::filesystem::create_symlink(secret, link);  // inside by name, outside once resolved
+  for (const std::string& forged : {secret, link, dir_.File("logs/../app-key.pem")}) {
+    engine::TicketRecord t = *store_->GetTicket(t2_.id);
+    run.state = "succeeded";
+    run.finished_at = std::chrono::system_clock::now();
+    run.log_path = forged;
+    ASSERT_TRUE(store_->FinishAttempt(run, t).ok());
+    auto api = client_->Get(("/api/tickets/" + std::to_string(t2_.id) + "/log").c_str());
+    ASSERT_TRUE(api);
+    EXPECT_EQ(api->body.find("PRIVATE KEY"), std::string::npos) << forged << ": " << api->body;
+  }
 }
 
 // Before the agent's own log exists, a running run shows the local executor's output log of its job.

@@ -180,6 +180,10 @@ TEST(ActionsTest, KillingARunnerMidJobRedispatchesAndStillOpensExactlyOnePull) {
       << "exec '" << WAVEBOT_DEMO_AGENT << "' \"$@\"\n";
   }
   fs::permissions(wrapper, fs::perms::owner_all);
+  // The held agent reports its pid and waits on a FIFO outside its worktree: what a contained agent can
+  // neither see nor do. This test is about runners dying, so its agents run uncontained (the operator's
+  // setting, passed to the runners with each job); the sandbox has tests of its own.
+  ASSERT_EQ(::setenv("WAVEBOT_AGENT_SANDBOX", "none", 1), 0);
   auto opts = Options(dir);
   opts.demo_agent = wrapper.string();
   auto s = cli::Scenario::Start(opts);

@@ -937,6 +937,9 @@ TEST(SandboxTest, KillNineAtRandomPointsLosesAndDuplicatesNothing) {
       "WAVEBOT_REDELIVERY_INTERVAL=2s",
       "WAVEBOT_REPO_CONFIG=" + repo_cfg,
       "WAVEBOT_BOT_LOGIN=wavebot[bot]",
+      // Every agent start is counted in a file outside the worktrees (a step run twice shows up twice):
+      // what a contained agent cannot write. This test is about kill -9, so its agents run uncontained.
+      "WAVEBOT_AGENT_SANDBOX=none",
   };
   ServeProcess serve(env, dir.path());
   std::mutex serve_mu;
