@@ -6,8 +6,10 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -139,8 +141,15 @@ int Run(const RunTicketOptions& o) {
   }
   std::error_code ec;
   std::filesystem::create_directories(o.data_dir, ec);
+  // The token pushes the run's work; nothing else of this process may show it. Not dumpable: no other
+  // process of this user can read this one's memory or /proc/<pid>/environ (ptrace, core dumps). And the
+  // bytes of the environment block /proc/<pid>/environ shows are overwritten (unsetenv does not).
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   std::string token;
-  if (const char* t = std::getenv("WAVEBOT_TOKEN")) token = t;
+  if (char* t = std::getenv("WAVEBOT_TOKEN")) {
+    token = t;
+    std::memset(t, 'x', std::strlen(t));
+  }
   ::unsetenv("WAVEBOT_TOKEN");  // not in this process's environment any more, so no child inherits it
   log::AddSecret(token);
 

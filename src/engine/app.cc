@@ -227,6 +227,12 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
     if (token.ok()) log::AddSecret(*token);
     return token;
   };
+  en.run_git_token = [gh](const std::string& repo) -> Result<std::string> {
+    auto slash = repo.find('/');
+    auto token = gh->RunGitToken(github::RepoRef{repo.substr(0, slash), repo.substr(slash + 1)});
+    if (token.ok()) log::AddSecret(*token);
+    return token;
+  };
   auto engine = Engine::Create(en, parts->engine_store.get(), parts->jobs.get(), parts->github.get(),
                                parts->executor.get(), RealClock());
   if (!engine.ok()) return engine.error();

@@ -53,6 +53,9 @@ struct EngineOptions {
   std::shared_ptr<RepoConfigSource> repo_config_source;
   // A token for git over HTTPS to `repo` (installation token); never written anywhere.
   std::function<Result<std::string>(const std::string& repo)> git_token;
+  // The token handed to one agent run's run-ticket for its push: narrowed to the repository and
+  // `contents: write` (docs/security.md). Unset: git_token.
+  std::function<Result<std::string>(const std::string& repo)> run_git_token;
   // Called after every reconcile pass of an epic (for progress displays and tests). May be empty.
   std::function<void(const EpicRecord&)> on_pass;
 };

@@ -177,8 +177,8 @@ Status Engine::Dispatch(const EpicRecord& epic, const config::RepoConfig& cfg, c
     for (const auto& e : passed) {
       if (const char* v = std::getenv(e.c_str())) job.env[e] = v;
     }
-    if (options_.git_token) {
-      auto token = options_.git_token(epic.repo);
+    if (options_.run_git_token || options_.git_token) {
+      auto token = options_.run_git_token ? options_.run_git_token(epic.repo) : options_.git_token(epic.repo);
       if (!token.ok()) return token.error();
       job.env["WAVEBOT_TOKEN"] = *token;
     }

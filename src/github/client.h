@@ -154,6 +154,10 @@ class GitTokenApi {
   // The installation token for `repo` (PAT mode: the token), refreshed before it expires. Memory only:
   // callers hand it to git through a credential callback or a child's environment, never to disk.
   virtual Result<std::string> GitToken(const RepoRef& repo) = 0;
+  // A fresh installation token for one agent run's push: narrowed to `repo` alone and `contents: write`
+  // (POST /app/installations/{id}/access_tokens with repositories and permissions), never cached. PAT
+  // mode: the token itself (a personal access token cannot be narrowed; docs/security.md).
+  virtual Result<std::string> RunGitToken(const RepoRef& repo) = 0;
 };
 
 class Client : public IssuesApi,

@@ -727,6 +727,9 @@ class RestGitHubClient final : public Client {
   }
 
   Result<std::string> GitToken(const RepoRef& repo) override { return rest_->InstallationToken(repo); }
+  Result<std::string> RunGitToken(const RepoRef& repo) override {
+    return rest_->NarrowedToken(repo, {{"contents", "write"}, {"metadata", "read"}});
+  }
 
  private:
   std::unique_ptr<RestClient> rest_;

@@ -116,6 +116,7 @@ class FakeClient final : public Client {
   Result<std::vector<HookDelivery>> ListDeliveries(int64_t since_unix) override;
   Status RedeliverDelivery(int64_t delivery_id) override;
   Result<std::string> GitToken(const RepoRef&) override { return std::string("fake-installation-token"); }
+  Result<std::string> RunGitToken(const RepoRef&) override { return std::string("fake-run-token"); }
 
  private:
   struct RepoState {

@@ -214,6 +214,29 @@ Result<std::string> RestClient::InstallationToken(const RepoRef& repo) {
   return TokenForInstallation(*id);
 }
 
+Result<std::string> RestClient::NarrowedToken(const RepoRef& repo, const std::map<std::string, std::string>& permissions) {
+  if (!options_.token.empty()) return options_.token;
+  auto id = InstallationFor(repo);
+  if (!id.ok()) return id.error();
+  RestRequest req;
+  req.method = "POST";
+  req.path = "/app/installations/" + std::to_string(*id) + "/access_tokens";
+  req.auth = AuthMode::kApp;
+  req.idempotent = true;  // a second token is harmless (it expires in an hour)
+  json perms = json::object();
+  for (const auto& [k, v] : permissions) perms[k] = v;
+  req.body = json{{"repositories", {repo.name}}, {"permissions", perms}}.dump();
+  auto res = Call(req);
+  if (!res.ok()) return res.error().Wrap("creating a token narrowed to " + repo.FullName());
+  auto j = json::parse(res->body, nullptr, false);
+  if (!j.is_object() || !j.contains("token") || !j["token"].is_string()) {
+    return Error(ErrorCode::kParse, "installation token response has no token");
+  }
+  std::string token = j["token"].get<std::string>();
+  log::AddSecret(token);
+  return token;
+}
+
 Result<std::string> RestClient::Authorization(const RestRequest& req) {
   switch (req.auth) {
     case AuthMode::kNone:

@@ -119,6 +119,8 @@ class RestClient {
 
   // The installation token for `repo` (looked up and cached; refreshed 5 minutes before it expires).
   Result<std::string> InstallationToken(const RepoRef& repo);
+  // A new installation token narrowed to `repo` and `permissions` (not cached); PAT mode: the token.
+  Result<std::string> NarrowedToken(const RepoRef& repo, const std::map<std::string, std::string>& permissions);
   Result<std::string> AppJwt();
   RateLimitState rate_limit() const;
   const std::string& base_url() const { return base_url_; }

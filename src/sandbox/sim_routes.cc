@@ -299,8 +299,12 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
       if (route->repo_scoped) {
         sim::RepoRec* repo = FindRepoLocked(RepoRef{m[1].str(), m[2].str()});
         if (repo == nullptr ||
-            (route->auth == Auth::kToken && c.installation_id != 0 && repo->installation_id != c.installation_id)) {
+            (route->auth == Auth::kToken && c.installation_id != 0 && repo->installation_id != c.installation_id) ||
+            (route->auth == Auth::kToken && token != nullptr && !token->repos.empty() && !token->repos.count(repo->name))) {
           reply = Err(404, "Not Found");
+        } else if (route->auth == Auth::kToken && token != nullptr && !token->permissions.empty() &&
+                   !sim::TokenMay(token->permissions, req.method, path)) {
+          reply = Err(403, "Resource not accessible by integration");
         } else {
           c.repo = repo;
         }
@@ -409,14 +413,43 @@ void SimulatorImpl::RegisterRoutes() {
     t.installation_id = id;
     t.expires = clock_->Now() + opt_.token_lifetime;
     t.window_start = clock_->Now();
+    json all = {{"checks", "write"}, {"contents", "write"}, {"issues", "write"},
+                {"metadata", "read"}, {"pull_requests", "write"}, {"actions", "write"}};
+    // Narrowing (GitHub: a subset of the installation's repositories and of the App's permissions).
+    if (c.body.is_object() && c.body.contains("repositories")) {
+      if (!c.body["repositories"].is_array()) return Err(422, "Invalid request.\n\nFor 'properties/repositories', it is not an array.");
+      for (const auto& name : c.body["repositories"]) {
+        bool found = false;
+        for (const auto& [full, rec] : repos_) {
+          found = found || (name.is_string() && rec.installation_id == id && rec.name == name.get<std::string>());
+        }
+        if (!found) {
+          return Err(422, "There is at least one repository that does not exist or is not accessible to the parent installation.");
+        }
+        t.repos.insert(name.get<std::string>());
+      }
+    }
+    json granted = all;
+    if (c.body.is_object() && c.body.contains("permissions")) {
+      if (!c.body["permissions"].is_object()) return Err(422, "Invalid request.\n\nFor 'properties/permissions', it is not an object.");
+      granted = json{{"metadata", "read"}};
+      for (const auto& [k, v] : c.body["permissions"].items()) {
+        const std::string level = v.is_string() ? v.get<std::string>() : "";
+        if (!all.contains(k) || (level != "read" && level != "write") ||
+            (level == "write" && all[k] == "read")) {
+          return Err(422, "The permissions requested are not granted to this installation.");
+        }
+        granted[k] = level;
+      }
+      for (const auto& [k, v] : granted.items()) t.permissions[k] = v.get<std::string>();
+    }
     tokens_[t.token] = t;
     Reply r;
     r.status = 201;
     r.body = {{"token", t.token},
               {"expires_at", Iso(t.expires)},
-              {"permissions", {{"checks", "write"}, {"contents", "write"}, {"issues", "write"},
-                               {"metadata", "read"}, {"pull_requests", "write"}, {"actions", "write"}}},
-              {"repository_selection", "all"}};
+              {"permissions", granted},
+              {"repository_selection", t.repos.empty() ? "all" : "selected"}};
     return r;
   });
   Add("GET", R"(/app)", Auth::kJwt, [this](Ctx&) {

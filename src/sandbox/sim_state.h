@@ -151,10 +151,50 @@ struct TokenRec {
   int64_t installation_id = 0;  // 0: a user token
   std::string user;             // for user tokens
   TimePoint expires;
+  // A token narrowed when it was made (repositories, permissions): empty = the whole installation with
+  // all the App's permissions.
+  std::set<std::string> repos;                     // repository names
+  std::map<std::string, std::string> permissions;  // e.g. contents -> write
   // Rate-limit window.
   TimePoint window_start;
   int64_t used = 0;
 };
+
+// Whether a narrowed installation token's `permissions` allow `method` on the repository path `path`
+// ("/repos/{o}/{r}/<area>/..."), as GitHub maps endpoints to App permissions: writes need "write",
+// reads "read" or "write"; metadata is always readable; an area not mapped is refused.
+inline bool TokenMay(const std::map<std::string, std::string>& permissions, const std::string& method,
+                     const std::string& path) {
+  size_t at = path.find("/repos/");
+  std::string rest = at == std::string::npos ? path : path.substr(at + 7);
+  for (int i = 0; i < 2 && !rest.empty(); ++i) {  // skip owner and name
+    size_t slash = rest.find('/');
+    rest = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  }
+  std::string area = rest.substr(0, rest.find_first_of("/?"));
+  const bool read = method == "GET" || method == "HEAD";
+  std::string perm;
+  if (area.empty() || area == "installation" || area == "collaborators") {
+    if (read) return true;
+    perm = "metadata";
+  } else if (area == "issues") {
+    perm = "issues";
+  } else if (area == "pulls") {
+    perm = "pull_requests";
+  } else if (area == "check-runs" || area == "check-suites" ||
+             (area == "commits" && rest.find("/check-") != std::string::npos)) {
+    perm = "checks";
+  } else if (area == "git" || area == "contents" || area == "compare" || area == "branches" || area == "commits") {
+    perm = "contents";
+  } else if (area == "actions") {
+    perm = "actions";
+  } else {
+    return false;
+  }
+  auto it = permissions.find(perm);
+  if (it == permissions.end()) return false;
+  return read ? (it->second == "read" || it->second == "write") : it->second == "write";
+}
 
 struct DeliveryRec {
   int64_t id = 0;

@@ -169,7 +169,7 @@ Result<std::string> SimulatorImpl::CreateUserToken(const std::string& login) {
 }
 
 bool SimulatorImpl::AuthorizeGit(const std::string& user, const std::string& password, const std::string& repo_path,
-                                 bool /*is_push*/) {
+                                 bool is_push) {
   std::lock_guard lock(mu_);
   auto it = tokens_.find(password);
   if (it == tokens_.end() || it->second.expires <= clock_->Now()) return false;
@@ -178,7 +178,15 @@ bool SimulatorImpl::AuthorizeGit(const std::string& user, const std::string& pas
   if (full.size() > 4 && full.substr(full.size() - 4) == ".git") full.resize(full.size() - 4);
   auto r = repos_.find(full);
   if (r == repos_.end()) return false;
-  if (it->second.installation_id != 0) return r->second.installation_id == it->second.installation_id;
+  const sim::TokenRec& t = it->second;
+  if (t.installation_id != 0 && r->second.installation_id != t.installation_id) return false;
+  // A narrowed token: its repositories only; a push needs contents: write.
+  if (!t.repos.empty() && !t.repos.count(r->second.name)) return false;
+  if (!t.permissions.empty()) {
+    auto c = t.permissions.find("contents");
+    if (c == t.permissions.end() || (is_push && c->second != "write")) return false;
+  }
+  if (is_push) ++(t.repos.empty() ? broad_pushes_ : narrowed_pushes_);
   return true;
 }
 
@@ -1158,6 +1166,16 @@ int64_t SimulatorImpl::request_count() const {
 std::vector<std::string> SimulatorImpl::RequestLog() const {
   std::lock_guard lock(mu_);
   return request_log_;
+}
+
+int64_t SimulatorImpl::narrowed_pushes() const {
+  std::lock_guard lock(mu_);
+  return narrowed_pushes_;
+}
+
+int64_t SimulatorImpl::broad_pushes() const {
+  std::lock_guard lock(mu_);
+  return broad_pushes_;
 }
 
 int64_t SimulatorImpl::lost_answers() const {

@@ -289,6 +289,8 @@ TEST(SandboxTest, EpicCompletesWithCiFixReviewFixAndConflict) {
   EXPECT_GT(summary.epic_pr, 0);
   EXPECT_EQ(summary.reviews_requested, 1);
   ExpectEpicCompletedCleanly(s->get());
+  // The agents' runs pushed with tokens narrowed to the repository and contents: write.
+  EXPECT_GT((*s)->simulator()->narrowed_pushes(), 0);
 
   // #4 fails CI once (implement, fix_ci); #5 gets changes requested once (implement, address_review).
   // #4 and #9 both touch the README, so whichever is merged second conflicts and is resolved.

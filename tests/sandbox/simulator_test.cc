@@ -261,6 +261,45 @@ TEST_F(GitTest, PushWithInstallationTokenAndRefusalWithAWrongOne) {
   }));
 }
 
+// A token narrowed to one repository and contents: write (what each agent run's push gets,
+// docs/security.md): it pushes there, and reaches no other repository and no other permission.
+TEST_F(GitTest, ANarrowedTokenPushesToItsRepositoryAndNothingElse) {
+  const github::RepoRef other{"octo", "other"};
+  ASSERT_TRUE(sim_->CreateRepo(other, sandbox::NewRepo{}).ok());
+  auto token = client_->RunGitToken(kRepo);
+  ASSERT_TRUE(token.ok()) << token.error().ToString();
+  auto git_url = [&](const github::RepoRef& r) {
+    return "http://x-access-token:" + *token + "@" + sim_->git_url(r).substr(7);
+  };
+  std::string work = dir_.path() + "/clone";
+  auto clone = Git({"clone", git_url(kRepo), work});
+  ASSERT_EQ(clone.exit_code, 0) << clone.output;
+  std::ofstream(work + "/new.txt") << "hello\n";
+  ASSERT_EQ(Git({"checkout", "-b", "wave/1-2-t"}, work).exit_code, 0);
+  ASSERT_EQ(Git({"add", "new.txt"}, work).exit_code, 0);
+  ASSERT_EQ(Git({"commit", "-m", "add new"}, work).exit_code, 0);
+  auto push = Git({"push", git_url(kRepo), "wave/1-2-t"}, work);
+  EXPECT_EQ(push.exit_code, 0) << push.output;
+  EXPECT_GT(sim_->narrowed_pushes(), 0);
+  EXPECT_NE(Git({"push", git_url(other), "wave/1-2-t"}, work).exit_code, 0);  // another repository
+  EXPECT_NE(Git({"clone", git_url(other), dir_.path() + "/other"}).exit_code, 0);
+
+  httplib::Client http(sim_->api_url());
+  const httplib::Headers auth = {{"Authorization", "token " + *token}};
+  auto ref = http.Get("/repos/octo/demo/git/ref/heads/wave/1-2-t", auth);
+  ASSERT_TRUE(ref);
+  EXPECT_EQ(ref->status, 200) << ref->body;                                  // contents: read
+  auto elsewhere = http.Get("/repos/octo/other/git/ref/heads/main", auth);
+  ASSERT_TRUE(elsewhere);
+  EXPECT_EQ(elsewhere->status, 404) << elsewhere->body;                      // not its repository
+  int64_t issue = *sim_->CreateIssue(kRepo, "alice", "T", "b", {});
+  auto comment = http.Post(("/repos/octo/demo/issues/" + std::to_string(issue) + "/comments").c_str(), auth,
+                           R"({"body":"planted"})", "application/json");
+  ASSERT_TRUE(comment);
+  EXPECT_EQ(comment->status, 403) << comment->body;                          // no issues permission
+  EXPECT_NE(comment->body.find("Resource not accessible by integration"), std::string::npos) << comment->body;
+}
+
 // GitHub Enterprise Server's layout: the REST API under /api/v3, git at the host root.
 class GhesLayoutTest : public SimTest {
   void Configure(sandbox::SimulatorOptions* so) override { so->ghes_layout = true; }
