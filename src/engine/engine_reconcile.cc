@@ -251,14 +251,30 @@ Status Engine::Reconcile(int64_t epic_id) {
       seen[t.number] = o;
     }
 
-    // A push this engine recorded before making it, by a pass that stopped before recording the result.
+    // Heads not yet believed: a push this engine recorded before making it (by a pass that stopped
+    // before recording the result), or the head an agent run's result claims. Settled against the
+    // branch itself: a git ref moves with the push, while a PR's head follows it asynchronously.
     for (auto& t : tickets) {
-      auto it = seen.find(t.number);
-      if (t.pending_push.empty() || it == seen.end()) continue;
-      const std::string& head = it->second.pull.head_sha;
-      if (head != t.pending_push && head != t.pushed_sha) continue;  // not settled: someone else's push
-      if (head == t.pending_push) t.pushed_sha = head;
+      if (t.pending_push.empty() || t.branch.empty() || t.state == "done") continue;
+      auto branch = github_->GetRef(ref, "heads/" + t.branch);
+      if (!branch.ok() && branch.error().code() != ErrorCode::kNotFound) return branch.error();
+      const std::string head = branch.ok() ? branch->sha : "";
+      if (head == t.pending_push) {
+        t.pushed_sha = head;
+      } else if (head.empty() || head == t.pushed_sha) {
+        if (t.pending_from_run) {
+          // The run said it pushed what the branch does not hold: not believed; the step is taken again.
+          spdlog::warn("epic {}#{}: a run of #{} claimed it pushed {}, but {} is at {}; not believed", epic.repo,
+                       epic.number, t.number, t.pending_push.substr(0, 12), t.branch,
+                       head.empty() ? "nothing" : head.substr(0, 12));
+          t.note = "a run's result named a head the branch does not hold; not believed";
+          if (t.pr == 0) t.state = "ready";
+        }
+      } else {
+        continue;  // someone else's push since: not settled, and wavebot never runs over it
+      }
       t.pending_push.clear();
+      t.pending_from_run = false;
       WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(t));
     }
 

@@ -88,6 +88,7 @@ TicketRecord ReadTicket(store::Statement& s) {
     }
   }
   t.pending_push = d.value("pending_push", "");
+  t.pending_from_run = d.value("pending_from_run", false);
   return t;
 }
 
@@ -113,7 +114,8 @@ std::string TicketData(const TicketRecord& t) {
               {"changed_files", t.changed_files},
               {"answered_runs", t.answered_runs},
               {"review_fix_heads", ReviewFixHeads(t)},
-              {"pending_push", t.pending_push}}
+              {"pending_push", t.pending_push},
+              {"pending_from_run", t.pending_from_run}}
       .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

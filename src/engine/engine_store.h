@@ -72,7 +72,10 @@ struct TicketRecord {
   // What each address_review run pushed (run id -> head), for its reply, until it is answered: by then
   // the branch may have moved on (a rebase, another fix).
   std::map<int64_t, std::string> review_fix_heads;
-  std::string pending_push;            // head wavebot is pushing (recorded before the push)
+  // A head not yet believed: one wavebot's own rebase is pushing (recorded before the push), or one an
+  // agent run's result claims it pushed (pending_from_run). The next pass settles it against the branch.
+  std::string pending_push;
+  bool pending_from_run = false;
 };
 
 struct AttemptRecord {

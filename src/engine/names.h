@@ -31,6 +31,7 @@ inline bool IsFailure(const std::string& c) {
 
 // The last `lines` lines of `text` (all of it when it has fewer).
 inline std::string LastLines(const std::string& text, size_t lines) {
+  if (text.empty() || lines == 0) return "";
   size_t pos = text.size();
   for (size_t n = 0; n < lines && pos > 0; ++n) {
     pos = text.rfind('\n', pos - 1);

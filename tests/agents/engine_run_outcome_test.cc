@@ -314,6 +314,59 @@ TEST_F(EngineRunOutcomeTest, APrBehindTheEpicBranchIsRebasedThoughGitHubSaysClea
   EXPECT_EQ(rebase_triggers(), std::vector<std::string>{"rebase:" + moved});
 }
 
+// A run's result is not believed about what it pushed: the next pass checks the branch holds the head
+// the result names. Held, the PR is opened for it; not held (a forged or mistaken result), the head is
+// not recorded and the ticket is run again.
+class ClaimedHeadTest : public EngineRunOutcomeTest {
+ protected:
+  void SetUp() override {
+    EngineRunOutcomeTest::SetUp();
+    github_.PutRepository(ref_, {1, "acme/calc", "main", false});
+    github_.PutIssue(ref_, {1, 101, "", "Epic", "", "open", {}, "maintainer", "", false});
+    github_.PutIssue(ref_, {2, 102, "", "Ticket", "", "open", {"agent-ready"}, "maintainer", "", false});
+    github_.SetSubIssues(ref_, 1, {2});
+    github_.PutRef(ref_, "heads/main", "1111111111111111111111111111111111111111");
+    auto epic = *store_->GetEpic(epic_id_);
+    epic.branch = "epic/1-epic";
+    epic.branch_created = true;
+    ASSERT_TRUE(store_->SaveEpic(epic).ok());
+    github_.PutRef(ref_, "heads/epic/1-epic", "2222222222222222222222222222222222222222");
+    auto t = Ticket();
+    t.branch = "wave/1-2-ticket";
+    t.wave = 1;
+    ASSERT_TRUE(store_->SaveTicket(t).ok());
+  }
+  const github::RepoRef ref_{"acme", "calc"};
+  static constexpr const char* kClaimed = "cccccccccccccccccccccccccccccccccccccccc";
+};
+
+TEST_F(ClaimedHeadTest, AHeadTheBranchHoldsIsBelievedAndItsPrOpened) {
+  github_.PutRef(ref_, "heads/wave/1-2-ticket", kClaimed);
+  auto t = Finish({{"result", "done"}, {"exit_code", 0}, {"head_sha", kClaimed}});
+  EXPECT_EQ(t.pushed_sha, "");  // not yet
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  t = Ticket();
+  EXPECT_EQ(t.pushed_sha, kClaimed);
+  EXPECT_EQ(t.pending_push, "");
+  EXPECT_GT(t.pr, 0);
+  EXPECT_EQ(github_.actions_of<github::PullCreated>().size(), 1u);
+}
+
+TEST_F(ClaimedHeadTest, AHeadTheBranchDoesNotHoldIsNotBelievedAndTheTicketRunsAgain) {
+  github_.PutRef(ref_, "heads/wave/1-2-ticket", "dddddddddddddddddddddddddddddddddddddddd");  // what is really there
+  Finish({{"result", "done"}, {"exit_code", 0}, {"head_sha", kClaimed}});
+  auto t = Ticket();
+  t.pushed_sha = "dddddddddddddddddddddddddddddddddddddddd";  // wavebot's own earlier push
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  t = Ticket();
+  EXPECT_EQ(t.pushed_sha, "dddddddddddddddddddddddddddddddddddddddd");
+  EXPECT_EQ(t.pending_push, "");
+  EXPECT_EQ(t.pr, 0);
+  EXPECT_TRUE(github_.actions_of<github::PullCreated>().empty());
+  EXPECT_EQ(executor_.submitted().size(), 1u);  // run again (the dispatch replaces the note)
+}
+
 // A run whose process stopped between its push and its result (wavebot restarted, the runner killed):
 // the next start finds the head it said it was pushing. On the branch, the push is the run's result;
 // not on the branch, the run is lost and given back. Without this, the ticket's branch looks pushed to
@@ -345,7 +398,8 @@ TEST_F(LostRunTest, APushThatLandedIsTheRunsResult) {
   ASSERT_TRUE(engine_->Start().ok());
   engine_->Stop();
   auto t = Ticket();
-  EXPECT_EQ(t.pushed_sha, kNew);
+  EXPECT_EQ(t.pending_push, kNew);  // believed once the next pass sees it on the branch
+  EXPECT_TRUE(t.pending_from_run);
   EXPECT_EQ(t.state, "pr_open");
   EXPECT_EQ(t.retry_mode, "");
   EXPECT_EQ(t.runs_used, 2);  // the run did its work: spent
@@ -378,7 +432,7 @@ TEST_F(LostRunTest, WhileGitHubCannotSayTheRunIsLeftForTheNextLook) {
   ASSERT_TRUE(engine_->Start().ok());  // the next look finds the push
   engine_->Stop();
   EXPECT_EQ(store_->GetAttempt(id)->state, "succeeded");
-  EXPECT_EQ(Ticket().pushed_sha, kNew);
+  EXPECT_EQ(Ticket().pending_push, kNew);
 }
 
 }  // namespace
