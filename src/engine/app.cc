@@ -227,6 +227,25 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
     if (token.ok()) log::AddSecret(*token);
     return token;
   };
+  // The operator's allow-lists of agent presets and pass_env names (comma-separated; docs/security.md).
+  auto list = [](const char* name) {
+    std::vector<std::string> out;
+    const char* v = std::getenv(name);
+    std::string text = v ? v : "";
+    size_t at = 0;
+    while (at <= text.size()) {
+      size_t next = text.find(',', at);
+      std::string item = text.substr(at, next == std::string::npos ? std::string::npos : next - at);
+      item.erase(0, item.find_first_not_of(' '));
+      item.erase(item.find_last_not_of(' ') + 1);
+      if (!item.empty()) out.push_back(item);
+      if (next == std::string::npos) break;
+      at = next + 1;
+    }
+    return out;
+  };
+  en.allowed_presets = list("WAVEBOT_AGENT_PRESETS");
+  en.allowed_pass_env = list("WAVEBOT_AGENT_PASS_ENV");
   en.run_git_token = [gh](const std::string& repo) -> Result<std::string> {
     auto slash = repo.find('/');
     auto token = gh->RunGitToken(github::RepoRef{repo.substr(0, slash), repo.substr(slash + 1)});

@@ -56,6 +56,11 @@ struct EngineOptions {
   // The token handed to one agent run's run-ticket for its push: narrowed to the repository and
   // `contents: write` (docs/security.md). Unset: git_token.
   std::function<Result<std::string>(const std::string& repo)> run_git_token;
+  // The operator's allow-lists (docs/security.md), which a repository's .github/wavebot.yml cannot widen:
+  // the agent presets it may choose (empty: every preset), and the names its agent.pass_env may pass
+  // to the agent from wavebot's environment (the preset's own key and endpoint always pass).
+  std::vector<std::string> allowed_presets;
+  std::vector<std::string> allowed_pass_env;
   // Called after every reconcile pass of an epic (for progress displays and tests). May be empty.
   std::function<void(const EpicRecord&)> on_pass;
 };

@@ -19,6 +19,20 @@ Status Engine::Dispatch(const EpicRecord& epic, const config::RepoConfig& cfg, c
                         TicketRecord* t, const std::vector<TicketRecord>& tickets, const std::string& pr_head_sha,
                         const std::vector<Feedback>& feedback) {
   const auto ref = Ref(epic.repo);
+    if (!options_.allowed_presets.empty() &&
+        std::find(options_.allowed_presets.begin(), options_.allowed_presets.end(), cfg.agent.preset) ==
+            options_.allowed_presets.end()) {
+      // The repository chose an agent this server does not run: the operator (or the repository) must
+      // change it. Reported like any ticket stopped for the operator; no run is spent.
+      std::string allowed;
+      for (const auto& p : options_.allowed_presets) allowed += (allowed.empty() ? "" : ",") + p;
+      t->state = "needs_human";
+      t->stuck_reported = false;
+      t->note = std::string(kOperatorMustFix) + "the agent preset '" + cfg.agent.preset +
+                "' is not allowed on this server (WAVEBOT_AGENT_PRESETS=" + allowed + ")";
+      spdlog::warn("epic {}#{}: #{} not run: {}", epic.repo, epic.number, t->number, t->note);
+      return store_->SaveTicket(*t);
+    }
     TicketRecord next = *t;
     next.runs_used += 1;
     next.state = action.mode == core::RunMode::kImplement ? "running" : "fixing";
@@ -149,7 +163,18 @@ Status Engine::Dispatch(const EpicRecord& epic, const config::RepoConfig& cfg, c
                 "--author-name", who->login,
                 "--author-email", who->NoreplyEmail()};
     for (const auto& a : cfg.agent.command) job.args.insert(job.args.end(), {"--agent-arg", a});
-    for (const auto& e : cfg.agent.pass_env) job.args.insert(job.args.end(), {"--pass-env", e});
+    // agent.pass_env names only what the operator allows: a repository cannot hand the agent wavebot's
+    // other environment variables (cloud keys, say).
+    std::vector<std::string> pass_env;
+    for (const auto& e : cfg.agent.pass_env) {
+      if (std::find(options_.allowed_pass_env.begin(), options_.allowed_pass_env.end(), e) != options_.allowed_pass_env.end()) {
+        pass_env.push_back(e);
+      } else {
+        spdlog::warn("epic {}#{}: agent.pass_env names {}, which the operator does not allow (WAVEBOT_AGENT_PASS_ENV); "
+                     "not passed", epic.repo, epic.number, e);
+      }
+    }
+    for (const auto& e : pass_env) job.args.insert(job.args.end(), {"--pass-env", e});
     for (const auto& e : cfg.agent.rate_limit_patterns) job.args.insert(job.args.end(), {"--rate-limit-pattern", e});
     if (cfg.agent.max_turns) job.args.insert(job.args.end(), {"--max-turns", std::to_string(cfg.agent.max_turns)});
     if (auto model = config::ModelForMode(cfg.agent, core::RunModeName(action.mode)); !model.empty()) {
@@ -173,7 +198,7 @@ Status Engine::Dispatch(const EpicRecord& epic, const config::RepoConfig& cfg, c
       if (const char* v = std::getenv(name)) job.env[name] = v;
     }
     std::vector<std::string> passed = agents::PresetEnvVars(cfg.agent.preset);  // the preset's key and endpoint
-    passed.insert(passed.end(), cfg.agent.pass_env.begin(), cfg.agent.pass_env.end());
+    passed.insert(passed.end(), pass_env.begin(), pass_env.end());
     for (const auto& e : passed) {
       if (const char* v = std::getenv(e.c_str())) job.env[e] = v;
     }

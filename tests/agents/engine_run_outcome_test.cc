@@ -367,6 +367,58 @@ TEST_F(ClaimedHeadTest, AHeadTheBranchDoesNotHoldIsNotBelievedAndTheTicketRunsAg
   EXPECT_EQ(executor_.submitted().size(), 1u);  // run again (the dispatch replaces the note)
 }
 
+// The operator decides what runs: a repository's .github/wavebot.yml cannot choose a preset the server
+// does not allow, nor pass the agent a variable of wavebot's environment the server does not allow.
+class OperatorAllowListTest : public ClaimedHeadTest {
+ protected:
+  std::unique_ptr<Engine> EngineWith(std::vector<std::string> presets, std::vector<std::string> pass_env) {
+    engine_->Stop();
+    EngineOptions o;
+    o.data_dir = dir_.File("engine");
+    o.repo_config = [this](const std::string&) { return cfg_; };
+    o.allowed_presets = std::move(presets);
+    o.allowed_pass_env = std::move(pass_env);
+    auto e = Engine::Create(o, store_.get(), jobs_.get(), &github_, &executor_, &clock_);
+    EXPECT_TRUE(e.ok());
+    return e.ok() ? std::move(*e) : nullptr;
+  }
+};
+
+TEST_F(OperatorAllowListTest, APresetTheServerDoesNotAllowStopsTheTicketForTheOperator) {
+  cfg_.agent.preset = "codex";
+  auto t = Ticket();
+  t.state = "ready";
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  auto engine = EngineWith({"claude", "script"}, {});
+  ASSERT_TRUE(engine->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_TRUE(executor_.submitted().empty());
+  t = Ticket();
+  EXPECT_EQ(t.state, "needs_human");
+  EXPECT_EQ(t.runs_used, 0);
+  EXPECT_NE(t.note.find("the agent preset 'codex' is not allowed on this server (WAVEBOT_AGENT_PRESETS=claude,script)"),
+            std::string::npos) << t.note;
+}
+
+TEST_F(OperatorAllowListTest, PassEnvPassesOnlyWhatTheOperatorAllows) {
+  ::setenv("WAVEBOT_TEST_CLOUD_KEY", "very-secret", 1);
+  ::setenv("WAVEBOT_TEST_HARMLESS", "fine", 1);
+  cfg_.agent.pass_env = {"WAVEBOT_TEST_CLOUD_KEY", "WAVEBOT_TEST_HARMLESS"};
+  auto t = Ticket();
+  t.state = "ready";
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  auto engine = EngineWith({}, {"WAVEBOT_TEST_HARMLESS"});
+  ASSERT_TRUE(engine->ReconcileNow("acme/calc", 1).ok());
+  const auto submitted = executor_.submitted();
+  ASSERT_EQ(submitted.size(), 1u);
+  const auto& job = submitted.front();
+  EXPECT_EQ(job.env.count("WAVEBOT_TEST_CLOUD_KEY"), 0u);
+  EXPECT_EQ(job.env.count("WAVEBOT_TEST_HARMLESS"), 1u);
+  std::string args;
+  for (const auto& a : job.args) args += a + " ";
+  EXPECT_EQ(args.find("WAVEBOT_TEST_CLOUD_KEY"), std::string::npos) << args;
+  EXPECT_NE(args.find("--pass-env WAVEBOT_TEST_HARMLESS"), std::string::npos) << args;
+}
+
 // A run whose process stopped between its push and its result (wavebot restarted, the runner killed):
 // the next start finds the head it said it was pushing. On the branch, the push is the run's result;
 // not on the branch, the run is lost and given back. Without this, the ticket's branch looks pushed to

@@ -28,6 +28,8 @@ TEST_F(RealCliTest, ClaudeCompletesTheSandboxEpicWithCostPerRun) {
   ::setenv("ANTHROPIC_BASE_URL", api_url_.c_str(), 1);
   // Claude's shell runs the demo agent from the source tree: the operator lets the sandbox read it.
   ::setenv("WAVEBOT_AGENT_READ_ONLY", (std::string(WAVEBOT_SOURCE_DIR) + "/examples/demo-agent").c_str(), 1);
+  // The repository's agent.pass_env below passes these only because the operator allows them.
+  ::setenv("WAVEBOT_AGENT_PASS_ENV", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC,DISABLE_AUTOUPDATER,DISABLE_TELEMETRY", 1);
   for (const char* v : {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "DISABLE_AUTOUPDATER", "DISABLE_TELEMETRY"}) {
     ::setenv(v, "1", 1);
   }
