@@ -16,12 +16,26 @@ std::string Fence(const std::string& text, const std::string& info) {
   return out + fence + "\n";
 }
 
+std::string Quote(const std::string& text) {
+  std::string flat;
+  for (char c : text) flat += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+  size_t longest = 0, run = 0;
+  for (char c : flat) {
+    run = c == '`' ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  const std::string ticks(longest + 1, '`');
+  // CommonMark: a code span whose text starts or ends with a backtick is padded with a space.
+  const bool pad = !flat.empty() && (flat.front() == '`' || flat.back() == '`');
+  return ticks + (pad ? " " : "") + flat + (pad ? " " : "") + ticks;
+}
+
 std::string RenderPrompt(const PromptInput& in) {
   std::string n = "#" + std::to_string(in.ticket);
   std::string out;
-  out += "# " + n + ": " + in.ticket_title + "\n\n";
+  out += "# " + n + ": " + Quote(in.ticket_title) + "\n\n";
   out += "You are working on ticket " + n + " of " + in.repo + ", part of epic #" + std::to_string(in.epic) + " (" +
-         in.epic_title + ").\n";
+         Quote(in.epic_title) + ").\n";
   out += "Your working directory is a git worktree on branch `" + in.branch + "`, based on `" + in.base_branch +
          "`. Make the change, run the project's tests, and commit or leave your changes in the worktree; "
          "wavebot commits what is left, pushes and opens the pull request. Do not push yourself.\n\n";
@@ -45,7 +59,7 @@ std::string RenderPrompt(const PromptInput& in) {
           ++untrusted;
           continue;
         }
-        out += "- **@" + r.author + "**" + (r.path.empty() ? "" : " on `" + r.path + (r.line ? ":" + std::to_string(r.line) : "") + "`") +
+        out += "- **@" + Quote(r.author) + "**" + (r.path.empty() ? "" : " on " + Quote(r.path + (r.line ? ":" + std::to_string(r.line) : ""))) +
                ":\n\n" + Fence(r.body, "text") + "\n";
       }
       if (untrusted) {
@@ -65,7 +79,7 @@ std::string RenderPrompt(const PromptInput& in) {
              "listed at the end of this prompt.\n\n";
       if (!in.conflict_paths.empty()) {
         out += "wavebot's rebase stopped at:\n\n";
-        for (const auto& p : in.conflict_paths) out += "- `" + p + "`\n";
+        for (const auto& p : in.conflict_paths) out += "- " + Quote(p) + "\n";
         out += "\n";
       }
       break;
@@ -80,11 +94,11 @@ std::string RenderPrompt(const PromptInput& in) {
   if (!in.dependencies.empty()) {
     out += "## What your dependencies delivered (already merged into `" + in.base_branch + "`)\n\n";
     for (const auto& d : in.dependencies) {
-      out += "- #" + std::to_string(d.number) + " " + d.title + (d.pr ? " (PR #" + std::to_string(d.pr) + ")" : "");
+      out += "- #" + std::to_string(d.number) + " " + Quote(d.title) + (d.pr ? " (PR #" + std::to_string(d.pr) + ")" : "");
       if (!d.changed_files.empty()) {
         out += ": ";
         size_t shown = std::min<size_t>(d.changed_files.size(), 20);
-        for (size_t i = 0; i < shown; ++i) out += (i ? ", `" : "`") + d.changed_files[i] + "`";
+        for (size_t i = 0; i < shown; ++i) out += (i ? ", " : "") + Quote(d.changed_files[i]);
         if (shown < d.changed_files.size()) out += ", and " + std::to_string(d.changed_files.size() - shown) + " more";
       }
       out += "\n";

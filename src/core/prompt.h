@@ -54,5 +54,8 @@ std::string RenderPrompt(const PromptInput& in);
 // Wraps `text` in a fenced block whose fence is longer than any backtick run inside it, so quoted
 // material cannot close the fence early.
 std::string Fence(const std::string& text, const std::string& info = "");
+// `text` quoted inline as a code span that it cannot end (a backtick run longer than any in it), on one
+// line (newlines and tabs made spaces): for titles, names and paths that come from outside.
+std::string Quote(const std::string& text);
 
 }  // namespace wavebot::core
