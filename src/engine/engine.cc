@@ -112,6 +112,13 @@ void Engine::Stop() {
   threads_.clear();
 }
 
+std::mutex* Engine::EpicLock(int64_t epic_id) {
+  std::lock_guard lock(epic_mu_);
+  auto& m = epic_locks_[epic_id];
+  if (!m) m = std::make_unique<std::mutex>();
+  return m.get();
+}
+
 Status Engine::MarkDirty(const std::string& repo, int64_t epic_number) {
   auto id = jobs_->Enqueue("reconcile", repo + "#" + std::to_string(epic_number), "", clock_->Now());
   if (!id.ok()) return id.error();
@@ -251,6 +258,17 @@ Status Engine::HandleEvent(const webhook::Event& e) {
     for (int64_t id : *epics) {
       auto epic = store_->GetEpic(id);
       if (epic.ok()) WAVEBOT_RETURN_IF_ERROR(MarkDirty(repo, epic->number));
+      if (e.action != "edited" || e.sender.login.empty()) continue;
+      // Who last edited a ticket's text vouches for it as instructions (checked when a run starts).
+      // Under the epic's pass lock: a pass saves the tickets it read whole.
+      std::unique_lock epic_lock(*EpicLock(id));
+      auto tickets = store_->Tickets(id);
+      if (!tickets.ok()) return tickets.error();
+      for (auto t : *tickets) {
+        if (t.number != i->issue.number || t.edited_by == e.sender.login) continue;
+        t.edited_by = e.sender.login;
+        WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(t));
+      }
     }
     // A newly labelled issue may join a running epic: resync every active epic of the repository.
     if (e.action == "labeled" || e.action == "unlabeled" || e.action == "edited") {
@@ -381,13 +399,7 @@ Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int
   }
   // Recorded under the epic's pass lock: a pass acts on a snapshot of the tickets and saves them whole,
   // so a run result landing mid-pass would otherwise be overwritten (e.g. the head it pushed).
-  std::mutex* lock_ptr;
-  {
-    std::lock_guard lock(epic_mu_);
-    auto& m = epic_locks_[epic_id];
-    if (!m) m = std::make_unique<std::mutex>();
-    lock_ptr = m.get();
-  }
+  std::mutex* lock_ptr = EpicLock(epic_id);
   std::unique_lock epic_lock(*lock_ptr);
   auto attempt = store_->GetAttempt(attempt_id);
   if (!attempt.ok()) return attempt.error();
@@ -542,13 +554,7 @@ Status Engine::AdoptOrphans() {
     // while holding that lock, so a run is never seen between the two.
     auto owner = store_->GetTicket(a.ticket_id);
     if (!owner.ok()) continue;
-    std::mutex* lock_ptr;
-    {
-      std::lock_guard lock(epic_mu_);
-      auto& m = epic_locks_[owner->epic_id];
-      if (!m) m = std::make_unique<std::mutex>();
-      lock_ptr = m.get();
-    }
+    std::mutex* lock_ptr = EpicLock(owner->epic_id);
     std::unique_lock epic_lock(*lock_ptr);
     {
       std::lock_guard lock(mu_);

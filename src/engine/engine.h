@@ -134,6 +134,8 @@ class Engine {
 
   std::mutex epic_mu_;  // serialises passes per epic
   std::map<int64_t, std::unique_ptr<std::mutex>> epic_locks_;  // guarded by epic_mu_
+  // The pass lock of an epic (created on first use; never freed while the engine lives).
+  std::mutex* EpicLock(int64_t epic_id);
   std::mutex perm_mu_;
   std::map<std::string, std::pair<bool, std::chrono::system_clock::time_point>> perm_cache_;  // guarded by perm_mu_
 

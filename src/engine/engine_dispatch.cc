@@ -33,6 +33,29 @@ Status Engine::Dispatch(const EpicRecord& epic, const config::RepoConfig& cfg, c
       spdlog::warn("epic {}#{}: #{} not run: {}", epic.repo, epic.number, t->number, t->note);
       return store_->SaveTicket(*t);
     }
+    // The ticket's text becomes the agent's instructions: only if whoever vouches for it may command
+    // wavebot. That is who last edited it (told by the `edited` webhook: a writer's edit vouches for an
+    // outsider's issue, an outsider's edit spoils a writer's), else its author. Otherwise the ticket
+    // stops with the reason, for a maintainer to act on; no run is spent.
+    auto ticket_issue = github_->GetIssue(ref, t->number);
+    if (!ticket_issue.ok()) return ticket_issue.error();
+    {
+      const bool edited = !t->edited_by.empty();
+      const std::string& voucher = edited ? t->edited_by : ticket_issue->user_login;
+      auto trusted = voucher.empty() ? Result<bool>(false) : MayCommand(epic.repo, voucher);
+      if (!trusted.ok()) return trusted.error();
+      if (!*trusted) {
+        t->state = "needs_human";
+        t->stuck_reported = false;
+        t->note = std::string(kMaintainerMustAct) + "#" + std::to_string(t->number) + " was " +
+                  (edited ? "last edited" : "written") + " by @" + voucher +
+                  ", who cannot command wavebot (no write access), so its text is not given to an agent as "
+                  "instructions. A maintainer can review it, edit it (the last editor vouches for it) and comment "
+                  "`/wave retry #" + std::to_string(t->number) + "`.";
+        spdlog::warn("epic {}#{}: #{} not run: {}", epic.repo, epic.number, t->number, t->note);
+        return store_->SaveTicket(*t);
+      }
+    }
     TicketRecord next = *t;
     next.runs_used += 1;
     next.state = action.mode == core::RunMode::kImplement ? "running" : "fixing";
@@ -71,8 +94,6 @@ Status Engine::Dispatch(const EpicRecord& epic, const config::RepoConfig& cfg, c
     p.epic_title = epic.title;
     auto epic_issue = github_->GetIssue(ref, epic.number);
     if (epic_issue.ok()) p.epic_body = epic_issue->body;
-    auto ticket_issue = github_->GetIssue(ref, t->number);
-    if (!ticket_issue.ok()) return ticket_issue.error();
     p.ticket = t->number;
     p.ticket_title = ticket_issue->title;
     p.ticket_body = ticket_issue->body;

@@ -77,13 +77,7 @@ Result<bool> Engine::IsBehind(const std::string& repo, const std::string& base_s
 }
 
 Status Engine::Reconcile(int64_t epic_id) {
-  std::mutex* lock_ptr;
-  {
-    std::lock_guard lock(epic_mu_);
-    auto& m = epic_locks_[epic_id];
-    if (!m) m = std::make_unique<std::mutex>();
-    lock_ptr = m.get();
-  }
+  std::mutex* lock_ptr = EpicLock(epic_id);
   std::lock_guard epic_lock(*lock_ptr);
 
   auto loaded = store_->GetEpic(epic_id);
@@ -367,7 +361,8 @@ Status Engine::Reconcile(int64_t epic_id) {
     // A run that stopped its ticket for the operator (key, quota, budget: FinishRun) is reported the way
     // a ticket out of attempts is: label and comment saying what to fix.
     for (const auto& t : tickets) {
-      if (t.state == "needs_human" && !t.stuck_reported && t.note.rfind(kOperatorMustFix, 0) == 0) {
+      if (t.state == "needs_human" && !t.stuck_reported &&
+          (t.note.rfind(kOperatorMustFix, 0) == 0 || t.note.rfind(kMaintainerMustAct, 0) == 0)) {
         actions.push_back({core::ActionKind::kMarkStuck, t.number, core::RunMode::kImplement, "operator", t.note});
       }
     }

@@ -89,6 +89,7 @@ TicketRecord ReadTicket(store::Statement& s) {
   }
   t.pending_push = d.value("pending_push", "");
   t.pending_from_run = d.value("pending_from_run", false);
+  t.edited_by = d.value("edited_by", "");
   return t;
 }
 
@@ -115,7 +116,8 @@ std::string TicketData(const TicketRecord& t) {
               {"answered_runs", t.answered_runs},
               {"review_fix_heads", ReviewFixHeads(t)},
               {"pending_push", t.pending_push},
-              {"pending_from_run", t.pending_from_run}}
+              {"pending_from_run", t.pending_from_run},
+              {"edited_by", t.edited_by}}
       .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

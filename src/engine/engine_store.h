@@ -76,6 +76,7 @@ struct TicketRecord {
   // agent run's result claims it pushed (pending_from_run). The next pass settles it against the branch.
   std::string pending_push;
   bool pending_from_run = false;
+  std::string edited_by;  // who last edited the text (from the `edited` webhook); "" not known
 };
 
 struct AttemptRecord {

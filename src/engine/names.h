@@ -43,5 +43,7 @@ inline std::string LastLines(const std::string& text, size_t lines) {
 // The start of a ticket's note when a run stopped it for something only the operator can fix (the
 // model API key, the account's quota, the ticket's cost budget); the next pass reports it as stuck.
 inline constexpr char kOperatorMustFix[] = "the operator must fix this: ";
+// The start of a ticket's note when its text cannot be trusted as instructions; reported the same way.
+inline constexpr char kMaintainerMustAct[] = "a maintainer must act: ";
 
 }  // namespace wavebot::engine
