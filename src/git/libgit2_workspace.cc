@@ -507,9 +507,33 @@ class Libgit2Workspace final : public Workspace {
     return InitLocked();
   }
 
+  // git's own lock files in the mirror that only operations under mirror.lock take (the configuration,
+  // FETCH_HEAD, remote-tracking refs): while we hold mirror.lock, one that exists was left by a process
+  // killed mid-write (kill -9, a crash), and would refuse every later write ("failed to lock file").
+  // Lock files of refs/heads are not touched: a worktree's commit takes them without mirror.lock.
+  void ClearStaleLocksLocked() {
+    std::error_code ec;
+    std::vector<fs::path> stale;
+    for (const char* name : {"config.lock", "FETCH_HEAD.lock"}) {
+      if (fs::exists(fs::path(mirror_) / name, ec)) stale.push_back(fs::path(mirror_) / name);
+    }
+    const fs::path remotes = fs::path(mirror_) / "refs" / "remotes";
+    if (fs::is_directory(remotes, ec)) {
+      for (auto it = fs::recursive_directory_iterator(remotes, ec); !ec && it != fs::recursive_directory_iterator();
+           it.increment(ec)) {
+        if (it->path().extension() == ".lock") stale.push_back(it->path());
+      }
+    }
+    for (const auto& p : stale) {
+      spdlog::warn("git: removing {} left by a process that stopped while writing it", p.string());
+      fs::remove(p, ec);
+    }
+  }
+
   // Creates or opens the mirror and points "origin" at the remote. The caller holds mirror.lock.
   Status InitLocked() {
     EnsureLibgit2();
+    ClearStaleLocksLocked();
     git_repository* r = nullptr;
     if (!fs::exists(fs::path(mirror_) / "HEAD")) {
       git_repository_init_options io = GIT_REPOSITORY_INIT_OPTIONS_INIT;

@@ -91,6 +91,26 @@ TEST_F(WorkspaceTest, AgentsOwnCommitsAreKept) {
             "Leftovers\nagent commit");
 }
 
+// A process killed while git wrote the mirror's configuration or a remote-tracking ref leaves git's lock
+// file behind; the next process to open the workspace (holding mirror.lock) removes it instead of
+// failing every write after ("failed to lock file ... config.lock"), as the kill -9 chaos test found.
+TEST_F(WorkspaceTest, LockFilesLeftByAKilledProcessAreCleared) {
+  {
+    auto ws = Open(Options());
+    ASSERT_TRUE(ws->Acquire(Spec(31)).ok());
+  }
+  const fs::path mirror = data_ / "git" / "octo" / "demo" / "mirror.git";
+  ASSERT_EQ(RunShell("git --git-dir=" + mirror.string() + " remote remove origin"), 0);
+  WriteFile(mirror / "config.lock", "[remote \"origin\"]\n");
+  WriteFile(mirror / "refs" / "remotes" / "origin" / "main.lock", "0000\n");
+  auto ws = Open(Options());  // creates the remote again: needs the configuration
+  ASSERT_NE(ws, nullptr);
+  auto wt = ws->Acquire(Spec(32));  // fetches: updates refs/remotes/origin/main
+  ASSERT_TRUE(wt.ok()) << wt.error().ToString();
+  EXPECT_FALSE(fs::exists(mirror / "config.lock"));
+  EXPECT_FALSE(fs::exists(mirror / "refs" / "remotes" / "origin" / "main.lock"));
+}
+
 TEST_F(WorkspaceTest, WrongTokenIsRefused) {
   auto ws = Open(Options("ghs_wrong_token_value"));
   auto wt = ws->Acquire(Spec(9));  // reads are public on this server
