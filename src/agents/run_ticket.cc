@@ -90,14 +90,9 @@ std::string Join(const std::vector<std::string>& v, const std::string& sep) {
 // The first executable `name` on `path_env` (or `name` itself when it holds a slash); "" if none.
 std::string FindProgram(const std::string& name, const std::string& path_env) {
   if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : "";
-  size_t at = 0;
-  while (at <= path_env.size()) {
-    size_t next = path_env.find(':', at);
-    std::string dir = path_env.substr(at, next == std::string::npos ? std::string::npos : next - at);
-    std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
+  for (const auto& dir : SplitList(path_env, ':')) {
+    std::string candidate = dir + "/" + name;
     if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate)) return candidate;
-    if (next == std::string::npos) break;
-    at = next + 1;
   }
   return "";
 }

@@ -1,4 +1,5 @@
 #include "agents/sandbox.h"
+#include "common/files.h"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -111,13 +112,8 @@ std::vector<std::string> CommandPaths(const std::vector<std::string>& command, c
       add_dir(fs::path(command[i]).parent_path());
     }
   }
-  size_t at = 0;
-  while (at <= path_env.size()) {
-    size_t next = path_env.find(':', at);
-    std::string entry = path_env.substr(at, next == std::string::npos ? std::string::npos : next - at);
-    if (!entry.empty() && fs::is_directory(entry, ec)) add_dir(fs::path(entry));
-    if (next == std::string::npos) break;
-    at = next + 1;
+  for (const auto& entry : SplitList(path_env, ':')) {
+    if (fs::is_directory(entry, ec)) add_dir(fs::path(entry));
   }
   return out;
 }

@@ -62,16 +62,7 @@ Result<agents::SandboxSpec> SandboxOf(const RunTicketOptions& o) {
   if (!n.ok()) return n.error();
   sb.network = *n;
   sb.read_only = o.sandbox_read_only;
-  for (const auto& p : std::vector<std::string>{env("WAVEBOT_AGENT_READ_ONLY")}) {
-    size_t at = 0;
-    while (!p.empty() && at <= p.size()) {
-      size_t next = p.find(':', at);
-      std::string one = p.substr(at, next == std::string::npos ? std::string::npos : next - at);
-      if (!one.empty()) sb.read_only.push_back(one);
-      if (next == std::string::npos) break;
-      at = next + 1;
-    }
-  }
+  for (const auto& p : SplitList(env("WAVEBOT_AGENT_READ_ONLY"), ':')) sb.read_only.push_back(p);
   return sb;
 }
 

@@ -42,4 +42,19 @@ std::string ReadFileOrEmpty(const std::string& path) {
   return ss.str();
 }
 
+std::vector<std::string> SplitList(const std::string& text, char sep) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at <= text.size()) {
+    size_t next = text.find(sep, at);
+    std::string item = text.substr(at, next == std::string::npos ? std::string::npos : next - at);
+    const size_t b = item.find_first_not_of(' ');
+    item = b == std::string::npos ? "" : item.substr(b, item.find_last_not_of(' ') - b + 1);
+    if (!item.empty()) out.push_back(item);
+    if (next == std::string::npos) break;
+    at = next + 1;
+  }
+  return out;
+}
+
 }  // namespace wavebot

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 
@@ -13,5 +14,9 @@ Status WriteFileAtomically(const std::string& path, const std::string& text);
 
 // The whole file, or "" when it does not exist or cannot be read.
 std::string ReadFileOrEmpty(const std::string& path);
+
+// The items of a `sep`-separated list (a PATH, a comma list), spaces around each trimmed, empty ones
+// dropped: "a, b,,c" -> {"a", "b", "c"}.
+std::vector<std::string> SplitList(const std::string& text, char sep);
 
 }  // namespace wavebot

@@ -1,5 +1,7 @@
 #include "config/yaml_reader.h"
 
+#include <limits>
+
 #include <cmath>
 
 namespace wavebot::config {
@@ -33,6 +35,9 @@ Result<std::chrono::seconds> ParseDuration(const std::string& text) {
   else if (unit == "d") mult = 86400;
   if (mult == 0 || value < 0) {
     return Error(ErrorCode::kInvalidArgument, "'" + text + "' is not a duration (examples: 90s, 30m, 2h)");
+  }
+  if (value > std::numeric_limits<long long>::max() / mult) {  // found by fuzz_repo_config
+    return Error(ErrorCode::kInvalidArgument, "'" + text + "' is too long a duration");
   }
   return std::chrono::seconds(value * mult);
 }

@@ -1,5 +1,7 @@
 #include "engine/app.h"
 
+#include "common/files.h"
+
 #include <filesystem>
 #include <functional>
 #include <spdlog/spdlog.h>
@@ -8,6 +10,7 @@
 #include "agents/actions_executor.h"
 #include "agents/actions_routes.h"
 #include "agents/local_executor.h"
+#include "common/files.h"
 #include "agents/process_runner.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -229,20 +232,8 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   };
   // The operator's allow-lists of agent presets and pass_env names (comma-separated; docs/security.md).
   auto list = [](const char* name) {
-    std::vector<std::string> out;
     const char* v = std::getenv(name);
-    std::string text = v ? v : "";
-    size_t at = 0;
-    while (at <= text.size()) {
-      size_t next = text.find(',', at);
-      std::string item = text.substr(at, next == std::string::npos ? std::string::npos : next - at);
-      item.erase(0, item.find_first_not_of(' '));
-      item.erase(item.find_last_not_of(' ') + 1);
-      if (!item.empty()) out.push_back(item);
-      if (next == std::string::npos) break;
-      at = next + 1;
-    }
-    return out;
+    return SplitList(v ? v : "", ',');
   };
   en.allowed_presets = list("WAVEBOT_AGENT_PRESETS");
   en.allowed_pass_env = list("WAVEBOT_AGENT_PASS_ENV");

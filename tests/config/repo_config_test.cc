@@ -101,6 +101,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"strategy: fast\n", "key 'strategy': 'fast' is not one of wave, eager"},
         BadCase{"agent:\n  preset: gpt\n", ":2: key 'agent.preset': 'gpt' is not one of"},
         BadCase{"agent:\n  timeout: soon\n", "key 'agent.timeout': 'soon' is not a duration"},
+        BadCase{"agent:\n  timeout: 9999999999999999h\n", "key 'agent.timeout': '9999999999999999h' is too long a duration"},
         BadCase{"agent:\n  rate_limit_patterns: ['(']\n", "is not a valid regular expression"},
         BadCase{"agent:\n  preset: script\n", "key 'agent.command': preset 'script' needs a command"},
         BadCase{"agent:\n  models: {fixci: x}\n", ":2: key 'agent.models.fixci': unknown run mode"},
