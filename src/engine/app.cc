@@ -270,7 +270,10 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   http::IngressOptions io;
   io.webhook_secret = cfg.webhook_secret;
   EngineStore* engine_store = parts->engine_store.get();
-  io.more_metrics = [engine_store] { return AgentMetrics(engine_store); };
+  github::Client* github_client = parts->github.get();
+  io.more_metrics = [engine_store, github_client] {
+    return AgentMetrics(engine_store) + github_client->BudgetMetrics();
+  };
   parts->ingress = std::make_unique<http::Ingress>(io, parts->deliveries.get(), &parts->metrics, RealClock(),
                                                    [dispatcher] { dispatcher->Notify(); });
   parts->ingress->Register(parts->server.get());

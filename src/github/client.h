@@ -167,7 +167,12 @@ class Client : public IssuesApi,
                public ActionsApi,
                public ReposApi,
                public AppApi,
-               public GitTokenApi {};
+               public GitTokenApi {
+ public:
+  // GitHub's budget as spent through this client, per credential, as Prometheus text (for /metrics):
+  // requests, 304s, writes, and the limit, remaining and reset GitHub last reported. "" by default.
+  virtual std::string BudgetMetrics() const { return ""; }
+};
 
 struct ClientOptions {
   // Base URL: "https://api.github.com", a GHES "https://host/api/v3", or the loopback simulator

@@ -726,6 +726,42 @@ class RestGitHubClient final : public Client {
     return OkStatus();
   }
 
+  std::string BudgetMetrics() const override {
+    const auto usage = rest_->Usage();
+    if (usage.empty()) return "";
+    struct Family {
+      const char* name;
+      const char* type;
+      const char* help;
+      std::function<int64_t(const CredentialUsage&)> value;
+    };
+    const Family families[] = {
+        {"wavebot_github_requests_total", "counter", "REST requests sent to GitHub, per credential",
+         [](const CredentialUsage& u) { return u.requests; }},
+        {"wavebot_github_not_modified_total", "counter",
+         "of them answered 304 Not Modified (not counted against the primary rate limit)",
+         [](const CredentialUsage& u) { return u.not_modified; }},
+        {"wavebot_github_writes_total", "counter", "of them writes (POST, PATCH, PUT, DELETE): what the secondary limits count",
+         [](const CredentialUsage& u) { return u.writes; }},
+        {"wavebot_github_ratelimit_limit", "gauge", "the primary rate limit GitHub last reported (x-ratelimit-limit)",
+         [](const CredentialUsage& u) { return u.rate.limit; }},
+        {"wavebot_github_ratelimit_remaining", "gauge", "requests left in the window (x-ratelimit-remaining)",
+         [](const CredentialUsage& u) { return u.rate.remaining; }},
+        {"wavebot_github_ratelimit_reset_seconds", "gauge", "when the window resets, Unix time (x-ratelimit-reset)",
+         [](const CredentialUsage& u) { return u.rate.reset_unix; }},
+    };
+    std::string out;
+    for (const auto& f : families) {
+      out += std::string("# HELP ") + f.name + " " + f.help + "\n# TYPE " + f.name + " " + f.type + "\n";
+      for (const auto& u : usage) {
+        const int64_t v = f.value(u);
+        if (v < 0) continue;  // not reported yet
+        out += std::string(f.name) + "{credential=\"" + u.credential + "\"} " + std::to_string(v) + "\n";
+      }
+    }
+    return out;
+  }
+
   Result<std::string> GitToken(const RepoRef& repo) override { return rest_->InstallationToken(repo); }
   Result<std::string> RunGitToken(const RepoRef& repo) override {
     return rest_->NarrowedToken(repo, {{"contents", "write"}, {"metadata", "read"}});

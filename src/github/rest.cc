@@ -137,6 +137,18 @@ milliseconds RestClient::Jitter(milliseconds base) {
   return milliseconds(static_cast<int64_t>(static_cast<double>(base.count()) * dist(rng_)));
 }
 
+std::vector<CredentialUsage> RestClient::Usage() const {
+  std::lock_guard lock(mu_);
+  std::vector<CredentialUsage> out;
+  for (const auto& [credential, u] : usage_) {
+    CredentialUsage c = u;
+    c.credential = credential;
+    if (auto it = rates_.find(credential); it != rates_.end()) c.rate = it->second;
+    out.push_back(c);
+  }
+  return out;
+}
+
 RateLimitState RestClient::rate_limit() const {
   std::lock_guard lock(mu_);
   return rate_;
@@ -480,6 +492,12 @@ Result<HttpResponse> RestClient::CallOnce(const RestRequest& req, bool* may_have
   auto res = transport_->Send(http, may_have_landed);
   if (!res.ok()) return res;
   std::lock_guard lock(mu_);
+  if (req.auth != AuthMode::kNone) {
+    CredentialUsage& u = usage_[credential];
+    ++u.requests;
+    if (res->status == 304) ++u.not_modified;
+    if (req.method != "GET" && req.method != "HEAD") ++u.writes;
+  }
   if (req.auth != AuthMode::kNone && !res->Header("x-ratelimit-remaining").empty()) {
     RateLimitState r;
     r.limit = ParseInt(res->Header("x-ratelimit-limit"), -1);

@@ -104,6 +104,17 @@ struct RateLimitState {
   int64_t used = -1;
 };
 
+// What one credential (the App, an installation, a PAT) has spent: requests sent, how many of them were
+// 304s (which do not count against the primary limit) and writes (content-creating or changing, which
+// the secondary limits count), and the last x-ratelimit-* GitHub reported.
+struct CredentialUsage {
+  std::string credential;  // "app", "installation:<id>", "pat"
+  int64_t requests = 0;
+  int64_t not_modified = 0;
+  int64_t writes = 0;
+  RateLimitState rate;
+};
+
 // Thread-safe.
 class RestClient {
  public:
@@ -123,6 +134,7 @@ class RestClient {
   Result<std::string> NarrowedToken(const RepoRef& repo, const std::map<std::string, std::string>& permissions);
   Result<std::string> AppJwt();
   RateLimitState rate_limit() const;
+  std::vector<CredentialUsage> Usage() const;
   const std::string& base_url() const { return base_url_; }
   // Personal-access-token mode (ClientOptions::token set): every call is made with that token.
   bool token_mode() const { return !options_.token.empty(); }
@@ -161,6 +173,7 @@ class RestClient {
   std::map<std::string, CachedResponse> etag_cache_;  // guarded by mu_; key: auth scope + url
   RateLimitState rate_;                               // guarded by mu_; the last seen, any credential
   std::map<std::string, RateLimitState> rates_;       // guarded by mu_; per credential
+  std::map<std::string, CredentialUsage> usage_;      // guarded by mu_; per credential
   // A Retry-After (on any status) holds every call made with that credential, not only the refused one
   // (GitHub: keep making requests while limited and the integration may be banned). Guarded by mu_.
   std::map<std::string, std::chrono::system_clock::time_point> paused_until_;

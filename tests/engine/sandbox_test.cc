@@ -291,6 +291,16 @@ TEST(SandboxTest, EpicCompletesWithCiFixReviewFixAndConflict) {
   ExpectEpicCompletedCleanly(s->get());
   // The agents' runs pushed with tokens narrowed to the repository and contents: write.
   EXPECT_GT((*s)->simulator()->narrowed_pushes(), 0);
+  // /metrics shows GitHub's budget as spent, per credential (issue #17).
+  {
+    httplib::Client wavebot("127.0.0.1", (*s)->app()->port());
+    auto metrics = wavebot.Get("/metrics");
+    ASSERT_TRUE(metrics);
+    EXPECT_NE(metrics->body.find("wavebot_github_requests_total{credential=\"installation:"), std::string::npos)
+        << metrics->body;
+    EXPECT_NE(metrics->body.find("wavebot_github_writes_total{credential=\"installation:"), std::string::npos);
+    EXPECT_NE(metrics->body.find("wavebot_github_ratelimit_remaining{credential=\"installation:"), std::string::npos);
+  }
 
   // #4 fails CI once (implement, fix_ci); #5 gets changes requested once (implement, address_review).
   // #4 and #9 both touch the README, so whichever is merged second conflicts and is resolved.

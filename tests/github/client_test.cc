@@ -162,6 +162,31 @@ TEST_F(ClientTest, ConditionalRequestAnswered304CostsNoRateLimit) {
   EXPECT_EQ(changed->labels.size(), 2u);
 }
 
+// GitHub's budget as spent, per credential, for /metrics: requests, 304s (free against the primary
+// limit), writes (what the secondary limits count), and what GitHub last said of the window.
+TEST_F(ClientTest, BudgetMetricsCountRequestsNotModifiedAndWritesPerCredential) {
+  EXPECT_EQ(client_->BudgetMetrics(), "");  // nothing spent yet
+  int64_t n = *sim_->CreateIssue(kRepo, "alice", "title", "body", {});
+  ASSERT_TRUE(client_->GetIssue(kRepo, n).ok());
+  ASSERT_TRUE(client_->GetIssue(kRepo, n).ok());  // 304
+  ASSERT_TRUE(client_->CreateComment(kRepo, n, "hello").ok());
+  const std::string m = client_->BudgetMetrics();
+  auto value = [&](const std::string& family) -> int64_t {
+    const std::string prefix = family + "{credential=\"installation:";
+    auto at = m.find(prefix);
+    if (at == std::string::npos) return -1;
+    return std::stoll(m.substr(m.find("} ", at) + 2));
+  };
+  const int64_t requests = value("wavebot_github_requests_total");
+  EXPECT_GE(requests, 3) << m;  // the two reads and the write (a lost-answer lookup would add one)
+  EXPECT_EQ(value("wavebot_github_not_modified_total"), 1) << m;
+  EXPECT_EQ(value("wavebot_github_writes_total"), 1) << m;
+  EXPECT_GT(value("wavebot_github_ratelimit_limit"), 0) << m;
+  EXPECT_LT(value("wavebot_github_ratelimit_remaining"), value("wavebot_github_ratelimit_limit")) << m;
+  EXPECT_NE(m.find("wavebot_github_requests_total{credential=\"app\"}"), std::string::npos) << m;  // the token's
+  EXPECT_NE(m.find("# TYPE wavebot_github_writes_total counter"), std::string::npos) << m;
+}
+
 class RateLimitedTest : public SimTest {
   void Configure(sandbox::SimulatorOptions* so) override {
     so->rate_limit = 3;
