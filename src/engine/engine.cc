@@ -130,6 +130,14 @@ Status Engine::MarkDirty(const std::string& repo, int64_t epic_number) {
   return OkStatus();
 }
 
+Status Engine::MarkPlanDirty(const std::string& repo, int64_t epic_number) {
+  {
+    std::lock_guard lock(mu_);
+    plan_marked_[repo + "#" + std::to_string(epic_number)] = ++plan_gen_;
+  }
+  return MarkDirty(repo, epic_number);
+}
+
 Status Engine::ReconcileNow(const std::string& repo, int64_t epic_number) {
   auto epic = store_->FindEpic(repo, epic_number);
   if (!epic.ok()) return epic.error();
@@ -190,7 +198,7 @@ void Engine::ResyncLoop() {
       next_resync = std::chrono::steady_clock::now() + options_.resync_interval;
       auto epics = store_->ActiveEpics();
       if (epics.ok()) {
-        for (const auto& e : *epics) (void)MarkDirty(e.repo, e.number);
+        for (const auto& e : *epics) (void)MarkPlanDirty(e.repo, e.number);
       }
     }
     (void)AdoptOrphans();
@@ -251,13 +259,13 @@ Status Engine::HandleEvent(const webhook::Event& e) {
   }
   if (auto* i = e.As<webhook::IssuesEvent>()) {
     if (auto epic = store_->FindEpic(repo, i->issue.number); epic.ok() && *epic) {
-      WAVEBOT_RETURN_IF_ERROR(MarkDirty(repo, i->issue.number));
+      WAVEBOT_RETURN_IF_ERROR(MarkPlanDirty(repo, i->issue.number));
     }
     auto epics = store_->EpicsWithTicket(repo, i->issue.number);
     if (!epics.ok()) return epics.error();
     for (int64_t id : *epics) {
       auto epic = store_->GetEpic(id);
-      if (epic.ok()) WAVEBOT_RETURN_IF_ERROR(MarkDirty(repo, epic->number));
+      if (epic.ok()) WAVEBOT_RETURN_IF_ERROR(MarkPlanDirty(repo, epic->number));
       if (e.action != "edited" || e.sender.login.empty()) continue;
       // Who last edited a ticket's text vouches for it as instructions (checked when a run starts).
       // Under the epic's pass lock: a pass saves the tickets it read whole.
@@ -275,7 +283,7 @@ Status Engine::HandleEvent(const webhook::Event& e) {
       auto active = store_->ActiveEpics();
       if (!active.ok()) return active.error();
       for (const auto& a : *active) {
-        if (a.repo == repo) WAVEBOT_RETURN_IF_ERROR(MarkDirty(repo, a.number));
+        if (a.repo == repo) WAVEBOT_RETURN_IF_ERROR(MarkPlanDirty(repo, a.number));
       }
     }
     return OkStatus();
@@ -303,7 +311,7 @@ Status Engine::HandleEvent(const webhook::Event& e) {
     auto active = store_->ActiveEpics();
     if (!active.ok()) return active.error();
     for (const auto& a : *active) {
-      if (a.repo == repo) WAVEBOT_RETURN_IF_ERROR(MarkDirty(repo, a.number));
+      if (a.repo == repo) WAVEBOT_RETURN_IF_ERROR(MarkPlanDirty(repo, a.number));
     }
   }
   return OkStatus();

@@ -82,6 +82,10 @@ class Engine {
 
   // Marks an epic dirty: a reconcile pass runs soon. Thread-safe.
   Status MarkDirty(const std::string& repo, int64_t epic_number);
+  // MarkDirty for something that can change the epic's plan (its issues, sub-issues, dependencies, a
+  // command, the periodic resync): the next pass reads the plan from GitHub again. Other passes (a run
+  // finished, CI, a merge) act on the plan they have (issue #17).
+  Status MarkPlanDirty(const std::string& repo, int64_t epic_number);
   // Runs one reconcile pass of the epic now on the calling thread (tests, the sandbox). Thread-safe
   // with respect to the workers: passes of one epic never overlap.
   Status ReconcileNow(const std::string& repo, int64_t epic_number);
@@ -144,6 +148,12 @@ class Engine {
   std::mutex behind_mu_;
   std::map<std::string, bool> behind_cache_;  // guarded by behind_mu_
   Result<bool> IsBehind(const std::string& repo, const std::string& base_sha, const std::string& head_sha);
+
+  // Plan freshness: generation of the last plan-changing mark and of the last plan read, per epic key
+  // ("owner/name#N"); an epic not read since this process started is read. Guarded by mu_.
+  uint64_t plan_gen_ = 0;
+  std::map<std::string, uint64_t> plan_marked_;
+  std::map<std::string, uint64_t> plan_read_;
 
   std::mutex identity_mu_;
   std::optional<github::BotIdentity> identity_;  // guarded by identity_mu_

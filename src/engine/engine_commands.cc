@@ -135,7 +135,7 @@ Status Engine::HandleComment(const webhook::Event& e) {
         spdlog::info("epic {}#{} started by {} ({}, max_parallel {})", repo, number, login, epic.strategy,
                      epic.max_parallel);
         WAVEBOT_RETURN_IF_ERROR(react("eyes"));
-        WAVEBOT_RETURN_IF_ERROR(MarkDirty(repo, number));
+        WAVEBOT_RETURN_IF_ERROR(MarkPlanDirty(repo, number));
         break;
       }
       case core::CommandKind::kPlan: {
@@ -192,7 +192,7 @@ Status Engine::HandleComment(const webhook::Event& e) {
           }
         }
         WAVEBOT_RETURN_IF_ERROR(react("eyes"));
-        WAVEBOT_RETURN_IF_ERROR(MarkDirty(repo, number));
+        WAVEBOT_RETURN_IF_ERROR(MarkPlanDirty(repo, number));
         break;
       }
       case core::CommandKind::kFix:
@@ -208,7 +208,7 @@ Status Engine::HandleComment(const webhook::Event& e) {
         WAVEBOT_RETURN_IF_ERROR(store_->AddFeedback(f));
         WAVEBOT_RETURN_IF_ERROR(react("eyes"));
         auto epic = store_->GetEpic(pr_ticket->epic_id);
-        if (epic.ok()) WAVEBOT_RETURN_IF_ERROR(MarkDirty(repo, epic->number));
+        if (epic.ok()) WAVEBOT_RETURN_IF_ERROR(MarkPlanDirty(repo, epic->number));
         break;
       }
       case core::CommandKind::kHelp:
@@ -270,7 +270,7 @@ Status Engine::ApplyCommand(const std::string& repo, int64_t epic_number, const 
     }
   }
   spdlog::info("{} on {}#{} by {}: {}", command.line, repo, epic_number, actor, outcome);
-  WAVEBOT_RETURN_IF_ERROR(MarkDirty(repo, epic_number));
+  WAVEBOT_RETURN_IF_ERROR(MarkPlanDirty(repo, epic_number));
   auto c = github_->CreateComment(Ref(repo), epic_number,
                                   "<!-- wavebot:dashboard-action -->\n`" + command.line + "` from the wavebot dashboard, by " +
                                       actor + ": " + outcome + ".");

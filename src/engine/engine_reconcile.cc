@@ -91,6 +91,18 @@ Status Engine::Reconcile(int64_t epic_id) {
   const config::RepoConfig cfg = options_.repo_config(epic.repo);
   const bool active = epic.state == "running" || epic.state == "paused";
   bool mergeability_pending = false;  // an open PR's mergeability is still being computed by GitHub
+  // The plan is read from GitHub when something that can change it happened since it was last read (or
+  // never in this process): once per pass, not in every round.
+  const std::string plan_key = epic.repo + "#" + std::to_string(epic.number);
+  bool plan_due;
+  uint64_t plan_gen;
+  {
+    std::lock_guard lock(mu_);
+    auto marked = plan_marked_.find(plan_key);
+    auto read = plan_read_.find(plan_key);
+    plan_due = read == plan_read_.end() || (marked != plan_marked_.end() && marked->second > read->second);
+    plan_gen = plan_gen_;
+  }
 
   for (int round = 0; round < 6; ++round) {
     bool changed = false;
@@ -98,7 +110,8 @@ Status Engine::Reconcile(int64_t epic_id) {
     if (!tickets_r.ok()) return tickets_r.error();
     std::vector<TicketRecord> tickets = *tickets_r;
 
-    if (active) {
+    if (active && (plan_due || tickets.empty())) {
+      plan_due = false;
       // --- Plan: members, tickets and edges as GitHub says now.
       if (epic.default_branch.empty()) {
         auto repo = github_->GetRepository(ref);
@@ -108,6 +121,10 @@ Status Engine::Reconcile(int64_t epic_id) {
       }
       auto input = FetchPlanInput(github_, ref, epic.number, cfg.ready_label);
       if (!input.ok()) return input.error();
+      {
+        std::lock_guard lock(mu_);
+        plan_read_[plan_key] = plan_gen;  // marks made while it was read are after this generation
+      }
       auto plan = core::BuildPlan(*input);
       std::string plan_error;
       if (!plan.ok()) {
