@@ -368,6 +368,18 @@ TEST_F(ClaimedHeadTest, AHeadTheBranchDoesNotHoldIsNotBelievedAndTheTicketRunsAg
   EXPECT_EQ(executor_.submitted().size(), 1u);  // run again (the dispatch replaces the note)
 }
 
+// The plan is read from GitHub only after something that can change it (issue #17): a pass for a run
+// finishing, CI or a merge acts on the plan it has; a plan-changing mark makes the next pass read it.
+TEST_F(ClaimedHeadTest, ThePlanIsReadAgainOnlyAfterAPlanChangingEvent) {
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());  // the first pass of this process reads it
+  github_.FailNext("ListSubIssues", Error(ErrorCode::kUnavailable, "the plan was read"));
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());  // not read: the failure is still queued
+  ASSERT_TRUE(engine_->MarkPlanDirty("acme/calc", 1).ok());
+  auto read = engine_->ReconcileNow("acme/calc", 1);
+  ASSERT_FALSE(read.ok());
+  EXPECT_NE(read.error().message().find("the plan was read"), std::string::npos) << read.error().ToString();
+}
+
 // The operator decides what runs: a repository's .github/wavebot.yml cannot choose a preset the server
 // does not allow, nor pass the agent a variable of wavebot's environment the server does not allow.
 class OperatorAllowListTest : public ClaimedHeadTest {
