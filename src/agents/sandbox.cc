@@ -73,12 +73,38 @@ Result<std::vector<std::string>> SandboxedCommand(const SandboxSpec& spec, const
   // /proc of the new PID namespace only; a minimal /dev; a private /tmp. Binds under /tmp come after.
   a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"});
   std::set<std::string> seen;
+  auto hidden_under = [&](const std::string& p) {
+    for (const auto& h : spec.hidden) {
+      if (!h.empty() && Under(p, fs::path(h).lexically_normal().string())) return true;
+    }
+    return false;
+  };
+  std::vector<std::string> again;  // read-only paths inside a hidden one: bound after the hiding
   for (const auto& p : spec.read_only) {
     if (p.empty() || !fs::path(p).is_absolute() || !seen.insert(p).second) continue;
     bool system = false;
     for (const char* d : kSystemDirs) system = system || Under(p, d);
-    if (!system) a.insert(a.end(), {"--ro-bind-try", p, p});
+    if (system) continue;
+    if (hidden_under(p)) {
+      again.push_back(p);
+    } else {
+      a.insert(a.end(), {"--ro-bind-try", p, p});
+    }
   }
+  // Hidden where a read-only path above made them visible: an empty tmpfs over a directory, /dev/null
+  // over a file. (Elsewhere they are not in the sandbox at all.)
+  for (const auto& h : spec.hidden) {
+    if (h.empty() || !fs::path(h).is_absolute()) continue;
+    bool visible = false;
+    for (const auto& p : spec.read_only) visible = visible || (!p.empty() && Under(h, p) && !hidden_under(p));
+    if (!visible) continue;
+    if (fs::is_directory(h, ec)) {
+      a.insert(a.end(), {"--tmpfs", h});
+    } else if (fs::exists(h, ec)) {
+      a.insert(a.end(), {"--ro-bind", "/dev/null", h});
+    }
+  }
+  for (const auto& p : again) a.insert(a.end(), {"--ro-bind-try", p, p});
   a.insert(a.end(), {"--bind", spec.home, spec.home, "--bind", spec.worktree, spec.worktree});
   // The skeleton the binds hang on (the mount points' parents) read-only too: outside /tmp, the agent
   // can write its worktree and HOME only.

@@ -30,6 +30,9 @@ struct SandboxSpec {
   std::string worktree;                 // read-write; the agent's working directory
   std::string home;                     // read-write, fresh for the run; $HOME inside
   std::vector<std::string> read_only;   // further paths bound read-only at the same place (git dir, CLI)
+  // Paths hidden even when a read-only path above contains them (an agent script kept beside wavebot's
+  // data): wavebot's data directory, the App's key. Read-only paths inside them are bound again after.
+  std::vector<std::string> hidden;
 };
 
 // argv that runs `command` inside the sandbox (the environment is passed through: the caller gives the

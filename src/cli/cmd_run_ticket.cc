@@ -43,6 +43,7 @@ struct RunTicketOptions {
   std::string sandbox;   // "" = $WAVEBOT_AGENT_SANDBOX, else bwrap
   std::string network;   // "" = $WAVEBOT_AGENT_NETWORK, else by preset
   std::vector<std::string> sandbox_read_only;
+  std::vector<std::string> sandbox_hide;
 };
 
 // The agent's containment, from the flags, else the environment of whoever runs run-ticket (the operator
@@ -63,6 +64,10 @@ Result<agents::SandboxSpec> SandboxOf(const RunTicketOptions& o) {
   sb.network = *n;
   sb.read_only = o.sandbox_read_only;
   for (const auto& p : SplitList(env("WAVEBOT_AGENT_READ_ONLY"), ':')) sb.read_only.push_back(p);
+  // Never visible, whatever read-only path contains them: run-ticket's own data (mirrors, other
+  // worktrees, logs, other runs' HOMEs) and what wavebot names (its data directory, the App's key).
+  sb.hidden = o.sandbox_hide;
+  sb.hidden.push_back(std::filesystem::absolute(o.data_dir).lexically_normal().string());
   return sb;
 }
 
@@ -252,6 +257,9 @@ Command RunTicketCommand() {
             sub->add_option("--network", o->network,
                             "The agent's network: none | host (default: none for script, host for the CLI "
                             "presets; or $WAVEBOT_AGENT_NETWORK)");
+            sub->add_option("--sandbox-hide", o->sandbox_hide,
+                            "A path the agent may never see, even inside a read-only path (repeat; wavebot passes "
+                            "its data directory and the App's key)");
             sub->add_option("--sandbox-read-only", o->sandbox_read_only,
                             "A further path the agent may read (repeat; or $WAVEBOT_AGENT_READ_ONLY, ':'-separated)");
             sub->add_option("--author-name", o->author_name, "Author and committer name of wavebot's commits");

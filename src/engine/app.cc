@@ -235,6 +235,10 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
     const char* v = std::getenv(name);
     return SplitList(v ? v : "", ',');
   };
+  en.sandbox_hidden = {std::filesystem::absolute(cfg.data_dir).lexically_normal().string()};
+  if (!cfg.private_key_file.empty()) {
+    en.sandbox_hidden.push_back(std::filesystem::absolute(cfg.private_key_file).lexically_normal().string());
+  }
   en.allowed_presets = list("WAVEBOT_AGENT_PRESETS");
   en.allowed_pass_env = list("WAVEBOT_AGENT_PASS_ENV");
   en.run_git_token = [gh](const std::string& repo) -> Result<std::string> {

@@ -196,6 +196,7 @@ Status Engine::Dispatch(const EpicRecord& epic, const config::RepoConfig& cfg, c
       }
     }
     for (const auto& e : pass_env) job.args.insert(job.args.end(), {"--pass-env", e});
+    for (const auto& h : options_.sandbox_hidden) job.args.insert(job.args.end(), {"--sandbox-hide", h});
     for (const auto& e : cfg.agent.rate_limit_patterns) job.args.insert(job.args.end(), {"--rate-limit-pattern", e});
     if (cfg.agent.max_turns) job.args.insert(job.args.end(), {"--max-turns", std::to_string(cfg.agent.max_turns)});
     if (auto model = config::ModelForMode(cfg.agent, core::RunModeName(action.mode)); !model.empty()) {

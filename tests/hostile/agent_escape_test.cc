@@ -83,6 +83,34 @@ TEST_F(AgentEscapeTest, CannotReadTheKeyTheDatabaseTheHomeOrASiblingWorktree) {
   ExpectNo("HOME is " + tmp_.path().string() + "\n");  // a fresh HOME, not the operator's
 }
 
+// An agent script kept beside wavebot's data (its directory is bound read-only so the script can run)
+// still does not see the data directory or the key inside it: they are hidden, and only the ticket's git
+// directory is bound there again.
+TEST_F(AgentEscapeTest, AnAgentKeptBesideWavebotsDataStillCannotReadIt) {
+  const auto agent = tmp_.path() / "agent.sh";  // tmp_ holds data_ (key, database, mirrors) too
+  std::ofstream(agent) << "#!/bin/sh\necho legit > legit.txt\n"
+                          "for f in \"$KEY\" \"$DB\" \"$SIBLING/other.c\"; do c=$(cat \"$f\" 2>&1) && echo \"LEAK:$f:$c\"; done\n"
+                          "ls \"$DATA\" 2>&1 | sed 's/^/LISTED:/'\n"
+                          "git status --short >/dev/null 2>&1 && echo git-works\n";
+  fs::permissions(agent, fs::perms::owner_all);
+  auto req = Script(47, "");
+  req.agent.command = {agent.string()};
+  req.sandbox.hidden = {data_.string()};
+  req.parent_env["KEY"] = key_.string();
+  req.parent_env["DB"] = db_.string();
+  req.parent_env["DATA"] = data_.string();
+  req.parent_env["SIBLING"] = sibling_.string();
+  req.agent.pass_env = {"KEY", "DB", "DATA", "SIBLING"};
+  auto r = Run(req);
+  log_ = ReadAll(r.log_path);
+  ExpectCleanEnd(r, 47);
+  ExpectNo("LEAK:");
+  ExpectNo("secret-");
+  ExpectNo("LISTED:wavebot.db");
+  ExpectNo("LISTED:app-key.pem");
+  EXPECT_NE(log_.find("git-works"), std::string::npos) << log_;  // the git directory is there again
+}
+
 // /proc: no wavebot process is visible (its environment holds the webhook secret and tokens), not even
 // the parent's.
 TEST_F(AgentEscapeTest, CannotSeeWavebotsProcessesOrTheirEnvironment) {
