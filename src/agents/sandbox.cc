@@ -41,9 +41,6 @@ Result<NetworkPolicy> ParseNetworkPolicy(const std::string& name) {
   return Error(ErrorCode::kInvalidArgument, "unknown agent network policy '" + name + "' (none or host)");
 }
 
-const char* SandboxKindName(SandboxKind k) { return k == SandboxKind::kBwrap ? "bwrap" : "none"; }
-const char* NetworkPolicyName(NetworkPolicy p) { return p == NetworkPolicy::kHost ? "host" : "none"; }
-
 Result<std::vector<std::string>> SandboxedCommand(const SandboxSpec& spec, const std::vector<std::string>& command) {
   if (spec.kind == SandboxKind::kNone) return command;
   if (command.empty()) return Error(ErrorCode::kInvalidArgument, "sandbox: no command");

@@ -20,8 +20,6 @@ enum class NetworkPolicy { kNone, kHost };
 
 Result<SandboxKind> ParseSandboxKind(const std::string& name);  // "bwrap" | "none"
 Result<NetworkPolicy> ParseNetworkPolicy(const std::string& name);  // "none" | "host"
-const char* SandboxKindName(SandboxKind k);
-const char* NetworkPolicyName(NetworkPolicy p);
 
 struct SandboxSpec {
   SandboxKind kind = SandboxKind::kBwrap;

@@ -186,7 +186,7 @@ bool SimulatorImpl::AuthorizeGit(const std::string& user, const std::string& pas
     auto c = t.permissions.find("contents");
     if (c == t.permissions.end() || (is_push && c->second != "write")) return false;
   }
-  if (is_push) ++(t.repos.empty() ? broad_pushes_ : narrowed_pushes_);
+  if (is_push && !t.repos.empty()) ++narrowed_pushes_;
   return true;
 }
 
@@ -1171,11 +1171,6 @@ std::vector<std::string> SimulatorImpl::RequestLog() const {
 int64_t SimulatorImpl::narrowed_pushes() const {
   std::lock_guard lock(mu_);
   return narrowed_pushes_;
-}
-
-int64_t SimulatorImpl::broad_pushes() const {
-  std::lock_guard lock(mu_);
-  return broad_pushes_;
 }
 
 int64_t SimulatorImpl::lost_answers() const {

@@ -191,9 +191,8 @@ class Simulator {
   virtual int64_t retry_after_answers() const = 0;
   // Writes carried out whose answer was lost (FaultConfig::lost_answer_fraction, Fault::kLostAnswer*).
   virtual int64_t lost_answers() const = 0;
-  // Git pushes accepted, by whether the token was narrowed to the repository (docs/security.md).
+  // Git push authorizations granted to tokens narrowed to the repository (docs/security.md).
   virtual int64_t narrowed_pushes() const = 0;
-  virtual int64_t broad_pushes() const = 0;
   virtual std::vector<std::string> RetryAfterViolations() const = 0;
   // Waits until GitHub would have computed the PR's mergeability (mergeable_delay after its head or base
   // last moved). False when `timeout` passed first or there is no such PR.

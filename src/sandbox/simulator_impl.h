@@ -76,7 +76,6 @@ class SimulatorImpl final : public Simulator {
   int64_t retry_after_answers() const override;
   int64_t lost_answers() const override;
   int64_t narrowed_pushes() const override;
-  int64_t broad_pushes() const override;
   std::vector<std::string> RetryAfterViolations() const override;
   Result<std::string> PullJson(const RepoRef& repo, int64_t number) override;
   bool WaitForMergeability(const RepoRef& repo, int64_t number, std::chrono::milliseconds timeout) const override;
@@ -190,7 +189,6 @@ class SimulatorImpl final : public Simulator {
   int64_t retry_after_answers_ = 0;
   int64_t lost_answers_ = 0;
   int64_t narrowed_pushes_ = 0;  // guarded by mu_
-  int64_t broad_pushes_ = 0;     // guarded by mu_
   std::vector<std::string> retry_after_violations_;
   std::map<std::string, sim::RepoRec> repos_;  // by full name
   std::map<int64_t, sim::InstallationRec> installations_;
