@@ -447,7 +447,6 @@ Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int
     // Not believed yet: the next pass checks the branch holds this head (a result may be forged).
     t.pending_push = r.value("head_sha", "");
     t.pending_from_run = true;
-    t.changed_files = r.value("changed_files", std::vector<std::string>{});
     t.retry_mode.clear();
     t.rate_limit_strikes = 0;
     t.state = t.pr ? "pr_open" : "running";  // running + pushed: the next pass opens the PR

@@ -453,8 +453,18 @@ Status Engine::Reconcile(int64_t epic_id) {
           pr.title = core::FitTitle("#" + std::to_string(t->number) + ": " + t->title);
           pr.head = t->branch;
           pr.base = epic.branch;
+          // What changed, as GitHub sees the pushed commits (never a run's own account of it); kept for
+          // the prompts of the tickets that depend on this one.
+          if (epic_head.empty()) {  // compared by SHA: a branch name's slashes do not fit GitHub's {basehead}
+            auto head = github_->GetRef(ref, "heads/" + epic.branch);
+            if (!head.ok()) return head.error();
+            epic_head = head->sha;
+          }
+          auto changed_files = github_->ChangedFiles(ref, epic_head, t->pushed_sha.empty() ? t->branch : t->pushed_sha);
+          if (!changed_files.ok()) return changed_files.error();
+          t->changed_files = *changed_files;
           std::string files;
-          for (const auto& f : t->changed_files) files += "- `" + f + "`\n";
+          for (const auto& f : t->changed_files) files += "- " + core::Quote(f) + "\n";
           pr.body = "<!-- wavebot:pr ticket=" + std::to_string(t->number) + " -->\nPart of #" +
                     std::to_string(epic.number) + ". Implements #" + std::to_string(t->number) + " (" +
                     core::EscapeMarkdownCell(t->title) + ").\n\nChanged files:\n" + (files.empty() ? "- (none listed)\n" : files) +

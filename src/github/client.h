@@ -70,6 +70,11 @@ class GitRefsApi {
   // mergeable_state only under branch protection that requires up-to-date branches; this asks directly.
   virtual Result<int64_t> CommitsBehind(const RepoRef& repo, const std::string& base_sha,
                                         const std::string& head_sha) = 0;
+  // The same comparison's files (GitHub lists at most 300): "<status> <path>", status A (added),
+  // M (modified), D (removed), R (renamed: the new path), C (copied). What a PR body lists as changed,
+  // from GitHub's view of the pushed commits rather than from a run's own account.
+  virtual Result<std::vector<std::string>> ChangedFiles(const RepoRef& repo, const std::string& base,
+                                                        const std::string& head) = 0;
 };
 
 class PullsApi {

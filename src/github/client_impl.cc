@@ -379,6 +379,22 @@ class RestGitHubClient final : public Client {
     }
     return (*j)["behind_by"].get<int64_t>();
   }
+  Result<std::vector<std::string>> ChangedFiles(const RepoRef& repo, const std::string& base,
+                                                const std::string& head) override {
+    // The files come on the first page only; per_page=1 keeps the commit list short.
+    auto j = Do(repo, "GET", R(repo) + "/compare/" + Enc(base, false) + "..." + Enc(head, false) + "?per_page=1");
+    if (!j.ok()) return j.error();
+    std::vector<std::string> out;
+    if (!j->is_object() || !j->contains("files") || !(*j)["files"].is_array()) return out;
+    for (const auto& f : (*j)["files"]) {
+      const std::string status = Str(f, "status"), name = Str(f, "filename");
+      if (name.empty() || status == "unchanged") continue;
+      const char letter = status == "added" ? 'A' : status == "removed" ? 'D' : status == "renamed" ? 'R'
+                          : status == "copied" ? 'C' : 'M';
+      out.push_back(std::string(1, letter) + " " + name);
+    }
+    return out;
+  }
   Result<GitRef> CreateRef(const RepoRef& repo, const std::string& ref, const std::string& sha) override {
     // Lost answer: the ref landed if it exists at `sha` (at another sha it is someone else's: the
     // write is sent again and GitHub answers "Reference already exists").

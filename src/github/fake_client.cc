@@ -239,6 +239,20 @@ void FakeClient::SetCommitsBehind(const RepoRef& repo, const std::string& base_s
   R(repo).behind[{base_sha, head_sha}] = behind;
 }
 
+Result<std::vector<std::string>> FakeClient::ChangedFiles(const RepoRef& repo, const std::string& /*base*/,
+                                                          const std::string& head) {
+  std::lock_guard lock(mu_);
+  FAKE_FAIL("ChangedFiles");
+  auto& files = R(repo).changed_files;
+  auto it = files.find(head);
+  return it == files.end() ? std::vector<std::string>{} : it->second;
+}
+
+void FakeClient::SetChangedFiles(const RepoRef& repo, const std::string& head, std::vector<std::string> files) {
+  std::lock_guard lock(mu_);
+  R(repo).changed_files[head] = std::move(files);
+}
+
 Result<GitRef> FakeClient::CreateRef(const RepoRef& repo, const std::string& ref, const std::string& sha) {
   std::lock_guard lock(mu_);
   FAKE_FAIL("CreateRef");

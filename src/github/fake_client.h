@@ -57,6 +57,8 @@ class FakeClient final : public Client {
   void FailNext(const std::string& method, Error error);
   // What CommitsBehind answers for (base, head); 0 (head contains base) unless set.
   void SetCommitsBehind(const RepoRef& repo, const std::string& base_sha, const std::string& head_sha, int64_t behind);
+  // What ChangedFiles answers for any comparison whose head is `head` (a branch or SHA); none unless set.
+  void SetChangedFiles(const RepoRef& repo, const std::string& head, std::vector<std::string> files);
 
   // --- Observation ---
   std::vector<Action> actions() const;
@@ -86,6 +88,7 @@ class FakeClient final : public Client {
   Result<std::vector<Issue>> ListBlockedBy(const RepoRef& repo, int64_t number) override;
   Result<GitRef> GetRef(const RepoRef& repo, const std::string& ref) override;
   Result<int64_t> CommitsBehind(const RepoRef& repo, const std::string& base_sha, const std::string& head_sha) override;
+  Result<std::vector<std::string>> ChangedFiles(const RepoRef& repo, const std::string& base, const std::string& head) override;
   Result<GitRef> CreateRef(const RepoRef& repo, const std::string& ref, const std::string& sha) override;
   Result<GitRef> UpdateRef(const RepoRef& repo, const std::string& ref, const std::string& sha, bool force) override;
   Result<PullRequest> CreatePull(const RepoRef& repo, const NewPullRequest& pull) override;
@@ -127,6 +130,7 @@ class FakeClient final : public Client {
     std::map<int64_t, std::vector<int64_t>> sub_issues, blocked_by;
     std::map<std::string, std::string> refs;  // "heads/x" -> sha
     std::map<std::pair<std::string, std::string>, int64_t> behind;  // (base, head) -> commits behind
+    std::map<std::string, std::vector<std::string>> changed_files;  // head -> "<status> <path>"
     std::map<std::string, std::string> files;  // path -> content (any ref), for GetFileContent
     std::map<int64_t, PullRequest> pulls;
     std::map<int64_t, CheckRun> check_runs;

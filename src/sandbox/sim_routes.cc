@@ -901,6 +901,52 @@ void SimulatorImpl::RegisterRoutes() {
         at = next + 1;
       }
     }
+    // The files (on the first page only, at most 300, as GitHub), from the merge base to head.
+    json files = json::array();
+    if (page == 1) {
+      auto raw = Git(*c.repo, {"diff", "--raw", "-z", "-M", "--no-abbrev", *merge_base, head});
+      auto num = Git(*c.repo, {"diff", "--numstat", "-z", "-M", *merge_base, head});
+      std::vector<std::string> rf, nf;  // NUL-separated fields
+      for (auto [text, out] : {std::pair{&raw, &rf}, std::pair{&num, &nf}}) {
+        if (!text->ok()) continue;
+        for (size_t at = 0; at < (*text)->size();) {
+          size_t next = (*text)->find('\0', at);
+          out->push_back((*text)->substr(at, next == std::string::npos ? std::string::npos : next - at));
+          if (next == std::string::npos) break;
+          at = next + 1;
+        }
+      }
+      size_t ni = 0;
+      for (size_t i = 0; i < rf.size() && files.size() < 300; ++i) {
+        // ":<mode> <mode> <sha> <sha> <status>" then the path (two paths for a rename or copy).
+        const std::string& meta = rf[i];
+        if (meta.empty() || meta[0] != ':') continue;
+        const char st = meta.back() >= 'A' && meta.back() <= 'Z' ? meta.back() : meta[meta.rfind(' ') + 1];
+        const std::string blob = meta.size() > 56 ? meta.substr(meta.find(' ', meta.find(' ', meta.find(' ') + 1) + 1) + 1, 40) : "";
+        std::string old_path, path = i + 1 < rf.size() ? rf[++i] : "";
+        if ((st == 'R' || st == 'C') && i + 1 < rf.size()) old_path = path, path = rf[++i];
+        // numstat: "<added>\t<deleted>\t<path>", or "<added>\t<deleted>\t" then both paths.
+        int64_t added = 0, deleted = 0;
+        if (ni < nf.size()) {
+          const std::string& n = nf[ni];
+          added = std::atoll(n.c_str());
+          deleted = std::atoll(n.c_str() + std::min(n.size(), n.find('\t') + 1));
+          ni += n.back() == '\t' ? 3 : 1;
+        }
+        const std::string status = st == 'A' ? "added" : st == 'D' ? "removed" : st == 'R' ? "renamed" : st == 'C' ? "copied" : "modified";
+        json f = {{"sha", st == 'D' ? std::string(40, '0') : blob},
+                  {"filename", path},
+                  {"status", status},
+                  {"additions", added},
+                  {"deletions", deleted},
+                  {"changes", added + deleted},
+                  {"blob_url", html + "/blob/" + head + "/" + path},
+                  {"raw_url", html + "/raw/" + head + "/" + path},
+                  {"contents_url", url + "/contents/" + path + "?ref=" + head}};
+        if (!old_path.empty()) f["previous_filename"] = old_path;
+        files.push_back(std::move(f));
+      }
+    }
     Reply r;
     r.body = {{"url", url + "/compare/" + base + "..." + head},
               {"html_url", html + "/compare/" + base + "..." + head},
@@ -914,7 +960,7 @@ void SimulatorImpl::RegisterRoutes() {
               {"behind_by", behind},
               {"total_commits", ahead},
               {"commits", commits},
-              {"files", json::array()}};
+              {"files", files}};
     return r;
   });
   Add("POST", kRepo + R"(/git/refs)", Auth::kToken, [this, ref_json](Ctx& c) {

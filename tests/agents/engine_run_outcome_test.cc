@@ -353,6 +353,23 @@ TEST_F(ClaimedHeadTest, AHeadTheBranchHoldsIsBelievedAndItsPrOpened) {
   EXPECT_EQ(github_.actions_of<github::PullCreated>().size(), 1u);
 }
 
+// The files a PR lists (and the prompts of dependent tickets show) are GitHub's comparison of the pushed
+// head, never what a run's result says it changed.
+TEST_F(ClaimedHeadTest, ChangedFilesComeFromGitHubNotFromTheResult) {
+  github_.PutRef(ref_, "heads/wave/1-2-ticket", kClaimed);
+  github_.SetChangedFiles(ref_, kClaimed, {"M src/calc.c", "A tests/calc_test.c"});
+  Finish({{"result", "done"}, {"exit_code", 0}, {"head_sha", kClaimed}, {"changed_files", {"A forged/claim.txt"}}});
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  auto t = Ticket();
+  EXPECT_EQ(t.changed_files, (std::vector<std::string>{"M src/calc.c", "A tests/calc_test.c"}));
+  auto created = github_.actions_of<github::PullCreated>();
+  ASSERT_EQ(created.size(), 1u);
+  const std::string& body = created[0].pull.body;
+  EXPECT_NE(body.find("`M src/calc.c`"), std::string::npos) << body;
+  EXPECT_NE(body.find("`A tests/calc_test.c`"), std::string::npos) << body;
+  EXPECT_EQ(body.find("forged"), std::string::npos) << body;
+}
+
 TEST_F(ClaimedHeadTest, AHeadTheBranchDoesNotHoldIsNotBelievedAndTheTicketRunsAgain) {
   github_.PutRef(ref_, "heads/wave/1-2-ticket", "dddddddddddddddddddddddddddddddddddddddd");  // what is really there
   Finish({{"result", "done"}, {"exit_code", 0}, {"head_sha", kClaimed}});

@@ -28,7 +28,12 @@ inline bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds
 inline bool ProcessGone(int pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   if (!stat) return true;
-  std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::string content;
+  try {
+    content.assign(std::istreambuf_iterator<char>(stat), std::istreambuf_iterator<char>());
+  } catch (const std::exception&) {
+    return true;  // it exited while being read (ESRCH)
+  }
   auto paren = content.rfind(')');
   return paren == std::string::npos || paren + 2 >= content.size() || content[paren + 2] == 'Z' ||
          content[paren + 2] == 'X';

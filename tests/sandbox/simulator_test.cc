@@ -525,6 +525,20 @@ TEST_F(StrictTest, BehindOnlyUnderProtectionAndCompareCountsTheCommits) {
   EXPECT_NE(merge.error().message().find("out of date"), std::string::npos) << merge.error().ToString();
 }
 
+// The comparison lists the files head changed since the merge base (not what the base did since), with
+// GitHub's statuses; the client reads them as "<status> <path>".
+TEST_F(StrictTest, CompareListsTheFilesTheHeadChanged) {
+  ASSERT_TRUE(sim_->CommitFiles(kRepo, "main", {{"m", "1"}}, "m", "bob").ok());
+  ASSERT_TRUE(sim_->CommitFiles(kRepo, "feature", {{"src/a.c", "1"}, {"m", "2"}}, "a", "alice").ok());
+  ASSERT_TRUE(sim_->CommitFiles(kRepo, "main", {{"z", "1"}}, "z on main", "bob").ok());
+  auto files = client_->ChangedFiles(kRepo, "main", "feature");
+  ASSERT_TRUE(files.ok()) << files.error().ToString();
+  EXPECT_EQ(*files, (std::vector<std::string>{"M m", "A src/a.c"}));
+  auto none = client_->ChangedFiles(kRepo, "feature", "feature");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 // Deliveries go out from several senders after a random delay: they overlap and arrive out of order.
 TEST_F(StrictTest, WebhooksArriveOutOfOrder) {
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(sim_->CreateIssue(kRepo, "alice", "Issue " + std::to_string(i), "", {}).ok());
