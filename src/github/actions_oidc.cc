@@ -286,6 +286,12 @@ Result<ActionsOidcClaims> ActionsOidcVerifier::Verify(std::string_view jwt, cons
     return Denied("issued to workflow run " + std::to_string(out.run_id) + ", not to run " +
                   std::to_string(want.run_id) + " (the run of this dispatch)");
   }
+  // A re-run of the run (someone with write access pressing "Re-run") keeps its id: only the attempt
+  // wavebot's dispatch started may claim. (wavebot dispatches anew when a job ends without a result.)
+  if (out.run_attempt != 1 && out.run_attempt != -1) {
+    return Denied("issued to attempt " + std::to_string(out.run_attempt) + " of run " + std::to_string(out.run_id) +
+                  ", a re-run; only the dispatched attempt (1) may claim");
+  }
   return out;
 }
 

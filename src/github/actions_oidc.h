@@ -7,7 +7,7 @@
 // token: RS256 only, signed by a key of the issuer's JWKS (<issuer>/.well-known/jwks, cached with a TTL
 // and fetched again when a token names a key id it does not know), `iss`, `aud`, `exp`/`nbf`/`iat` with a
 // small leeway, and the binding: `repository`, `event_name == "workflow_dispatch"`, `workflow_ref` naming
-// the workflow file in that repository, and `run_id`.
+// the workflow file in that repository, `run_id`, and `run_attempt` 1 (not a re-run).
 #pragma once
 
 #include <chrono>

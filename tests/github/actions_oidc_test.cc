@@ -256,6 +256,9 @@ TEST_F(ActionsOidcTest, ATokenOfAnotherRepositoryRunEventOrWorkflowIsDenied) {
   c.erase("run_id");
   ExpectRefused(Sign(c), ErrorCode::kPermissionDenied, "not to run 4242");
   c = Claims();
+  c["run_attempt"] = "2";  // a re-run of the dispatch's own run
+  ExpectRefused(Sign(c), ErrorCode::kPermissionDenied, "re-run");
+  c = Claims();
   c["event_name"] = "push";
   ExpectRefused(Sign(c), ErrorCode::kPermissionDenied, "'push'");
   c = Claims();
