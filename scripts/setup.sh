@@ -12,6 +12,7 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev
   chromium  # headless browser for the dashboard's browser test (tests/dashboard)
   bubblewrap  # the agent sandbox (docs/security.md): every agent run is contained by it
+  tinyproxy-bin socat  # the sandbox's allowlist network policy: a filtering proxy and its bridge
   curl  # the hostile-agent tests probe the network from inside the sandbox with it
 )
 # Node.js and npm run test tooling only (OpenAPI contract checks, webhook examples, workflow, Dockerfile

@@ -1,7 +1,8 @@
 // The agent sandbox's cost per run: the wall time to start a process, let it write a file in its
 // worktree and exit, run bare (the baseline: what `WAVEBOT_AGENT_SANDBOX=none` does) and inside
-// bubblewrap as run-ticket wraps it (network none, and host), interleaved round by round in the same
-// run through the same ProcessRunner. Also the sandbox check run-ticket makes before each run.
+// bubblewrap as run-ticket wraps it (network none, host, and allowlist: the egress proxy started, the
+// agent run behind its bridge, the proxy stopped), interleaved round by round in the same run through
+// the same ProcessRunner. Also the sandbox check run-ticket makes before each run.
 // Figures: docs/benchmarks.md ("Agent sandbox").
 //
 //   build/bench/sandbox/sandbox_bench --rounds 200
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "agents/egress_proxy.h"
 #include "agents/process_runner.h"
 #include "agents/sandbox.h"
 
@@ -78,12 +80,35 @@ int main(int argc, char** argv) {
   auto wrapped_host = agents::SandboxedCommand(host, agent);
   if (!wrapped_none.ok() || !wrapped_host.ok()) return 1;
 
-  std::vector<double> bare, sb_none, sb_host, check;
-  for (int i = 0; i < 5; ++i) run(agent), run(*wrapped_none), run(*wrapped_host);  // warm the caches
+  if (auto st = agents::CheckEgressTools(); !st.ok()) {
+    std::fprintf(stderr, "sandbox_bench: %s\n", st.error().message().c_str());
+    return 1;
+  }
+  // As run-ticket runs a CLI preset: the proxy for its model API host, started and stopped per run.
+  auto allowlisted = [&] {
+    auto t0 = std::chrono::steady_clock::now();
+    auto proxy = agents::EgressProxy::Start({{"api.anthropic.com", 0}});
+    if (!proxy.ok()) {
+      std::fprintf(stderr, "sandbox_bench: %s\n", proxy.error().ToString().c_str());
+      std::exit(1);
+    }
+    agents::SandboxSpec spec = none;
+    spec.network = agents::NetworkPolicy::kAllowlist;
+    spec.proxy_socket = (*proxy)->socket_path();
+    auto wrapped = agents::SandboxedCommand(spec, agent);
+    if (!wrapped.ok()) std::exit(1);
+    run(*wrapped);
+    proxy->reset();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
+
+  std::vector<double> bare, sb_none, sb_host, sb_allow, check;
+  for (int i = 0; i < 5; ++i) run(agent), run(*wrapped_none), run(*wrapped_host), allowlisted();  // warm the caches
   for (int i = 0; i < rounds; ++i) {
     bare.push_back(run(agent));
     sb_none.push_back(run(*wrapped_none));
     sb_host.push_back(run(*wrapped_host));
+    sb_allow.push_back(allowlisted());
     auto t0 = std::chrono::steady_clock::now();
     (void)agents::CheckSandbox();
     check.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
@@ -95,6 +120,8 @@ int main(int argc, char** argv) {
               Median(sb_none) / base, Median(sb_none) - base);
   std::printf("bubblewrap, network host     %7.2f %7.2f  %.2fx (+%.2f ms)\n", Median(sb_host), P90(sb_host),
               Median(sb_host) / base, Median(sb_host) - base);
+  std::printf("bubblewrap, network allowlist %6.2f %7.2f  %.2fx (+%.2f ms; proxy started and stopped)\n",
+              Median(sb_allow), P90(sb_allow), Median(sb_allow) / base, Median(sb_allow) - base);
   std::printf("sandbox check (per run)      %7.2f %7.2f\n", Median(check), P90(check));
   std::error_code ec;
   fs::remove_all(root, ec);

@@ -6,12 +6,14 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "agents/agent_command.h"
 #include "agents/agent_output.h"
+#include "agents/egress_proxy.h"
 #include "common/files.h"
 
 namespace wavebot::agents {
@@ -79,12 +81,6 @@ bool HasCliLogin(const std::string& preset, const std::map<std::string, std::str
     return fs::exists(home / "auth.json", ec);
   }
   return true;
-}
-
-std::string Join(const std::vector<std::string>& v, const std::string& sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
 }
 
 // The first executable `name` on `path_env` (or `name` itself when it holds a slash); "" if none.
@@ -215,7 +211,7 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
   if (req.mode != Mode::kRebase && !PresetKeyVars(req.agent.preset).empty() && !has_key &&
       !HasCliLogin(req.agent.preset, agent_env)) {
     return finish(Outcome::kAuthFailed, "no API key for the " + req.agent.preset + " agent: set " +
-                                            Join(PresetKeyVars(req.agent.preset), " or ") +
+                                            JoinList(PresetKeyVars(req.agent.preset), " or ") +
                                             " in the environment of wavebot (or of the runner)");
   }
 
@@ -298,6 +294,8 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
       if (!dir.empty()) fs::remove_all(dir, ec);
     }
   } home_guard;
+  std::unique_ptr<EgressProxy> proxy;  // the allowlist policy's way out; stopped with the run
+  std::vector<std::string> allowed_names;
   if (req.sandbox.kind != SandboxKind::kNone) {
     if (Status st = CheckSandbox(req.sandbox.bwrap); !st.ok()) {
       return finish(Outcome::kSandboxUnavailable, st.error().message());
@@ -316,6 +314,23 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
     std::vector<std::string> resolved = ps.args;
     resolved[0] = program;
     for (const auto& p : CommandPaths(resolved, agent_env.count("PATH") ? agent_env.at("PATH") : "")) sb.read_only.push_back(p);
+    if (sb.network == NetworkPolicy::kAllowlist) {
+      // The operator's hosts and the model API the preset's CLI talks to; nothing else.
+      std::vector<AllowedHost> hosts;
+      std::vector<std::string> entries = sb.allow_hosts;
+      for (const auto& h : ModelHosts(req.agent.preset, agent_env)) entries.push_back(h);
+      for (const auto& e : entries) {
+        auto h = ParseAllowedHost(e);
+        if (!h.ok()) return h.error();
+        hosts.push_back(*h);
+        allowed_names.push_back(e);
+      }
+      if (Status st = CheckEgressTools(); !st.ok()) return finish(Outcome::kSandboxUnavailable, st.error().message());
+      auto egress = EgressProxy::Start(hosts);
+      if (!egress.ok()) return finish(Outcome::kSandboxUnavailable, egress.error().message());
+      proxy = std::move(*egress);
+      sb.proxy_socket = proxy->socket_path();
+    }
     auto wrapped = SandboxedCommand(sb, ps.args);
     if (!wrapped.ok()) return wrapped.error();
     ps.args = *wrapped;
@@ -343,6 +358,16 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
     return out.error();
   }
   result.log_tail = out->tail.size() > 4096 ? out->tail.substr(out->tail.size() - 4096) : out->tail;
+  std::string refused_note;  // hosts the agent tried and the proxy refused: the operator's first clue
+  if (proxy) {
+    if (auto refused = proxy->Refused(); !refused.empty()) {
+      refused_note = " (its network policy refused " + JoinList(refused, ", ") + "; allowed: " +
+                     JoinList(allowed_names, ", ") + "; the operator may add hosts with WAVEBOT_AGENT_ALLOW_HOSTS)";
+      std::ofstream log(result.log_path, std::ios::app | std::ios::binary);
+      log << "\n[wavebot: the sandbox's network policy refused " << JoinList(refused, ", ") << "]\n";
+    }
+    proxy.reset();
+  }
   if (out->timed_out) {
     return finish(Outcome::kTimedOut, "the agent ran longer than " + std::to_string(req.agent.timeout.count()) +
                                           "s; its process group was killed");
@@ -357,7 +382,7 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
   result.output_tokens = report.output_tokens;
   result.api_status = report.api_status;
   if (!report.transcript.empty()) {
-    std::string text = Join(report.transcript, "\n") + "\n";
+    std::string text = JoinList(report.transcript, "\n") + "\n";
     result.log_tail = text.size() > 4096 ? text.substr(text.size() - 4096) : text;
     // The log holds the CLI's JSON events; its readable transcript goes at the end, where the dashboard's
     // log view and a reader of the file look first (at most 64 KiB, past the log cap if need be).
@@ -376,16 +401,16 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
     case AgentEnd::kRateLimited:
       return finish(Outcome::kRateLimited, "the model API rate-limited the agent" + status + said);
     case AgentEnd::kApiUnavailable:
-      return finish(Outcome::kApiUnavailable, "the model API was unavailable" + status + said);
+      return finish(Outcome::kApiUnavailable, "the model API was unavailable" + status + said + refused_note);
     case AgentEnd::kAuthFailed:
       return finish(Outcome::kAuthFailed, "the model API refused the agent's credentials" + status + said +
-                                              " — check " + Join(PresetKeyVars(req.agent.preset), " / ") +
+                                              " — check " + JoinList(PresetKeyVars(req.agent.preset), " / ") +
                                               " in wavebot's environment");
     case AgentEnd::kQuotaExhausted:
       return finish(Outcome::kQuotaExhausted, "the model account is out of quota or credit" + status + said +
                                                   " — top up or raise the account's limit");
     case AgentEnd::kError:
-      return finish(Outcome::kAgentFailed, "the agent reported an error" + status + said);
+      return finish(Outcome::kAgentFailed, "the agent reported an error" + status + said + refused_note);
     case AgentEnd::kSuccess:
     case AgentEnd::kUnknown:
       break;
@@ -406,7 +431,7 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
     std::string how = signal != 0 ? "was killed by signal " + std::to_string(signal)
                                   : "exited with status " + std::to_string(out->exit_code);
     if (signal == SIGXFSZ) how += " (it hit the file size limit of " + std::to_string(req.agent.max_file_bytes) + " bytes)";
-    return finish(Outcome::kAgentFailed, "the agent " + how);
+    return finish(Outcome::kAgentFailed, "the agent " + how + refused_note);
   }
   if (auto capped = FileAtSizeCap(wt.path(), req.agent.max_file_bytes); !capped.empty()) {
     return finish(Outcome::kAgentFailed, "verification failed: " + capped + " reached the agent's file size limit of " +

@@ -1,4 +1,6 @@
 #include "agents/sandbox.h"
+
+#include "agents/egress_proxy.h"
 #include "common/files.h"
 
 #include <fcntl.h>
@@ -7,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
@@ -37,8 +40,9 @@ Result<SandboxKind> ParseSandboxKind(const std::string& name) {
 
 Result<NetworkPolicy> ParseNetworkPolicy(const std::string& name) {
   if (name == "none") return NetworkPolicy::kNone;
+  if (name == "allowlist") return NetworkPolicy::kAllowlist;
   if (name == "host") return NetworkPolicy::kHost;
-  return Error(ErrorCode::kInvalidArgument, "unknown agent network policy '" + name + "' (none or host)");
+  return Error(ErrorCode::kInvalidArgument, "unknown agent network policy '" + name + "' (none, allowlist or host)");
 }
 
 Result<std::vector<std::string>> SandboxedCommand(const SandboxSpec& spec, const std::vector<std::string>& command) {
@@ -48,6 +52,9 @@ Result<std::vector<std::string>> SandboxedCommand(const SandboxSpec& spec, const
     if (p->empty() || !fs::path(*p).is_absolute() || !fs::is_directory(*p)) {
       return Error(ErrorCode::kInvalidArgument, "sandbox: '" + *p + "' is not an absolute directory");
     }
+  }
+  if (spec.network == NetworkPolicy::kAllowlist && (spec.proxy_socket.empty() || !fs::path(spec.proxy_socket).is_absolute())) {
+    return Error(ErrorCode::kInvalidArgument, "sandbox: the allowlist network policy needs the egress proxy's socket");
   }
   std::vector<std::string> a = {spec.bwrap, "--unshare-all"};
   if (spec.network == NetworkPolicy::kHost) a.push_back("--share-net");
@@ -103,10 +110,34 @@ Result<std::vector<std::string>> SandboxedCommand(const SandboxSpec& spec, const
   }
   for (const auto& p : again) a.insert(a.end(), {"--ro-bind-try", p, p});
   a.insert(a.end(), {"--bind", spec.home, spec.home, "--bind", spec.worktree, spec.worktree});
+  if (spec.network == NetworkPolicy::kAllowlist) a.insert(a.end(), {"--ro-bind", spec.proxy_socket, kEgressSocketInside});
   // The skeleton the binds hang on (the mount points' parents) read-only too: outside /tmp, the agent
   // can write its worktree and HOME only.
   a.insert(a.end(), {"--remount-ro", "/"});
-  a.insert(a.end(), {"--setenv", "HOME", spec.home, "--setenv", "TMPDIR", "/tmp", "--chdir", spec.worktree, "--"});
+  a.insert(a.end(), {"--setenv", "HOME", spec.home, "--setenv", "TMPDIR", "/tmp", "--chdir", spec.worktree});
+  if (spec.network == NetworkPolicy::kAllowlist) {
+    const std::string proxy = "http://127.0.0.1:" + std::to_string(kEgressPortInside);
+    for (const char* v : {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"}) {
+      a.insert(a.end(), {"--setenv", v, proxy});
+    }
+    for (const char* v : {"NO_PROXY", "no_proxy"}) a.insert(a.end(), {"--unsetenv", v});
+    // The bridge first, then the agent once it listens (its own network namespace: nothing else can
+    // take the port). /proc/net/tcp lists the listener as 0100007F:<port in hex> in state 0A.
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "%04X", kEgressPortInside);
+    const std::string script =
+        std::string("socat TCP-LISTEN:") + std::to_string(kEgressPortInside) + ",bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:" +
+        kEgressSocketInside + " 2>/dev/null &\n"
+        "i=0\n"
+        "while ! grep -q ' 0100007F:" + hex + " 00000000:0000 0A ' /proc/net/tcp; do\n"
+        "  i=$((i+1)); if [ $i -gt 2500 ]; then echo 'wavebot: the sandbox proxy bridge did not start' >&2; exit 125; fi\n"
+        "  sleep 0.002\n"
+        "done\n"
+        "exec \"$@\"\n";
+    a.insert(a.end(), {"--", "/bin/sh", "-c", script, "wavebot-egress"});
+  } else {
+    a.push_back("--");
+  }
   a.insert(a.end(), command.begin(), command.end());
   return a;
 }

@@ -16,10 +16,12 @@
 namespace wavebot::agents {
 
 enum class SandboxKind { kBwrap, kNone };
-enum class NetworkPolicy { kNone, kHost };
+// kNone: loopback of its own only. kAllowlist: its own loopback, and the allowed hosts through the
+// egress proxy (agents/egress_proxy.h). kHost: the host's network.
+enum class NetworkPolicy { kNone, kAllowlist, kHost };
 
 Result<SandboxKind> ParseSandboxKind(const std::string& name);  // "bwrap" | "none"
-Result<NetworkPolicy> ParseNetworkPolicy(const std::string& name);  // "none" | "host"
+Result<NetworkPolicy> ParseNetworkPolicy(const std::string& name);  // "none" | "allowlist" | "host"
 
 struct SandboxSpec {
   SandboxKind kind = SandboxKind::kBwrap;
@@ -31,11 +33,17 @@ struct SandboxSpec {
   // Paths hidden even when a read-only path above contains them (an agent script kept beside wavebot's
   // data): wavebot's data directory, the App's key. Read-only paths inside them are bound again after.
   std::vector<std::string> hidden;
+  // kAllowlist: the hosts (and host:port) the agent may reach, and the egress proxy's socket on this
+  // side (bound into the sandbox; run-ticket starts the proxy). Ignored under the other policies.
+  std::vector<std::string> allow_hosts;
+  std::string proxy_socket;
 };
 
 // argv that runs `command` inside the sandbox (the environment is passed through: the caller gives the
-// process only the run's own). kNone returns `command` unchanged. Errors: kInvalidArgument for a
-// relative or missing worktree or home.
+// process only the run's own). kNone returns `command` unchanged. Under kAllowlist the command runs
+// behind a bridge to the proxy's socket (socat, started first) with HTTPS_PROXY and HTTP_PROXY set to
+// it. Errors: kInvalidArgument for a relative or missing worktree or home, or kAllowlist without a
+// proxy socket.
 Result<std::vector<std::string>> SandboxedCommand(const SandboxSpec& spec, const std::vector<std::string>& command);
 
 // The paths a command needs that the system binds do not cover: the realpath of argv[0] when it is a

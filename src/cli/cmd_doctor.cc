@@ -14,6 +14,7 @@
 #include "cli/command.h"
 #include "config/repo_config.h"
 #include "config/server_config.h"
+#include "agents/egress_proxy.h"
 #include "agents/sandbox.h"
 #include "github/doctor.h"
 
@@ -134,6 +135,19 @@ int Doctor(const DoctorFlags& flags, const GlobalOptions& global) {
     } else if (Status st = agents::CheckSandbox(); st.ok()) {
       std::cout << "PASS agent sandbox: bubblewrap can contain agent runs on this machine\n";
       report.passed++;
+      // The allowlist network policy (the CLI presets' default) needs its proxy and bridge.
+      const std::string net = Env("WAVEBOT_AGENT_NETWORK");
+      if (net.empty() || net == "allowlist") {
+        if (Status egress = agents::CheckEgressTools(); egress.ok()) {
+          std::cout << "PASS agent network: the allowlist proxy (tinyproxy, socat) is installed\n";
+          report.passed++;
+        } else {
+          std::cout << "FAIL agent network: " << egress.error().message()
+                    << "\n     (the claude and codex presets reach their model API through it; runs end "
+                       "sandbox_unavailable without it)\n";
+          report.failed++;
+        }
+      }
     } else {
       std::cout << "FAIL agent sandbox: " << st.error().message()
                 << "\n     fix: as said above; or, knowing agents then run uncontained, WAVEBOT_AGENT_SANDBOX=none\n";

@@ -44,12 +44,13 @@ struct RunTicketOptions {
   std::string network;   // "" = $WAVEBOT_AGENT_NETWORK, else by preset
   std::vector<std::string> sandbox_read_only;
   std::vector<std::string> sandbox_hide;
+  std::vector<std::string> allow_hosts;  // added to $WAVEBOT_AGENT_ALLOW_HOSTS
 };
 
 // The agent's containment, from the flags, else the environment of whoever runs run-ticket (the operator
 // of `serve` or of the runner; never a repository's configuration), else the safe default: bubblewrap,
-// and no network for the script preset (the model API's network for the CLI presets, until the allowlist
-// proxy lands).
+// no network for the script preset, and for the CLI presets their model API only (the allowlist policy,
+// which also admits the operator's WAVEBOT_AGENT_ALLOW_HOSTS).
 Result<agents::SandboxSpec> SandboxOf(const RunTicketOptions& o) {
   auto env = [](const char* name) { const char* v = std::getenv(name); return std::string(v ? v : ""); };
   agents::SandboxSpec sb;
@@ -58,10 +59,12 @@ Result<agents::SandboxSpec> SandboxOf(const RunTicketOptions& o) {
   if (!k.ok()) return k.error();
   sb.kind = *k;
   std::string net = !o.network.empty() ? o.network : env("WAVEBOT_AGENT_NETWORK");
-  if (net.empty()) net = o.preset == "script" ? "none" : "host";
+  if (net.empty()) net = o.preset == "script" ? "none" : "allowlist";
   auto n = agents::ParseNetworkPolicy(net);
   if (!n.ok()) return n.error();
   sb.network = *n;
+  sb.allow_hosts = o.allow_hosts;
+  for (const auto& h : SplitList(env("WAVEBOT_AGENT_ALLOW_HOSTS"), ',')) sb.allow_hosts.push_back(h);
   sb.read_only = o.sandbox_read_only;
   for (const auto& p : SplitList(env("WAVEBOT_AGENT_READ_ONLY"), ':')) sb.read_only.push_back(p);
   // Never visible, whatever read-only path contains them: run-ticket's own data (mirrors, other
@@ -255,8 +258,11 @@ Command RunTicketCommand() {
             sub->add_option("--sandbox", o->sandbox,
                             "The agent's sandbox: bwrap (default; or $WAVEBOT_AGENT_SANDBOX) | none (uncontained)");
             sub->add_option("--network", o->network,
-                            "The agent's network: none | host (default: none for script, host for the CLI "
-                            "presets; or $WAVEBOT_AGENT_NETWORK)");
+                            "The agent's network: none | allowlist | host (default: none for script, allowlist "
+                            "for the CLI presets; or $WAVEBOT_AGENT_NETWORK)");
+            sub->add_option("--allow-host", o->allow_hosts,
+                            "A host (or host:port) the agent may reach under the allowlist policy, besides its "
+                            "model API (repeat; or $WAVEBOT_AGENT_ALLOW_HOSTS, comma-separated)");
             sub->add_option("--sandbox-hide", o->sandbox_hide,
                             "A path the agent may never see, even inside a read-only path (repeat; wavebot passes "
                             "its data directory and the App's key)");

@@ -57,4 +57,10 @@ std::vector<std::string> SplitList(const std::string& text, char sep) {
   return out;
 }
 
+std::string JoinList(const std::vector<std::string>& items, const std::string& sep) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
+  return out;
+}
+
 }  // namespace wavebot

@@ -19,4 +19,7 @@ std::string ReadFileOrEmpty(const std::string& path);
 // dropped: "a, b,,c" -> {"a", "b", "c"}.
 std::vector<std::string> SplitList(const std::string& text, char sep);
 
+// The items with `sep` between them: JoinList({"a", "b"}, ", ") == "a, b".
+std::string JoinList(const std::vector<std::string>& items, const std::string& sep);
+
 }  // namespace wavebot

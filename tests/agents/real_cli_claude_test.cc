@@ -41,6 +41,27 @@ TEST_F(RealCliTest, ClaudeBarePresetCommitsWhatTheAgentWroteWithCostAndTurns) {
   for (const auto& q : reqs) EXPECT_EQ(q["headers"].value("x-api-key", ""), kFakeKey) << q.dump().substr(0, 300);
 }
 
+// The network of a CLI preset is its model API only (the allowlist policy, by default): the CLI talks to
+// it through the sandbox's proxy, while a tool call of the agent to another name of the same server is
+// refused; under `none` the CLI reaches nothing at all.
+TEST_F(RealCliTest, ClaudeReachesItsModelApiAndNothingElse) {
+  StartApi({{"steps",
+             {{{"bash", "curl -s -m 10 -o /dev/null -w '%{http_code}' \"$(echo \"$ANTHROPIC_BASE_URL\" | sed "
+                        "s/127.0.0.1/localhost/)/v1/messages\" > probe.txt; echo >> probe.txt"},
+               {"usage", {{"input_tokens", 100}, {"output_tokens", 10}}}},
+              {{"text", "Probed."}, {"usage", {{"input_tokens", 100}, {"output_tokens", 5}}}}}}});
+  auto r = RunTicket("claude", 43, "# Ticket #43\n\nProbe the network.\n");
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(ShellOutput("git --git-dir=" + (root_ / "octo/demo.git").string() + " show " + Branch(43) + ":probe.txt"),
+            "403");  // the proxy's refusal, not the fake API's answer
+  EXPECT_NE(r.log.find("network policy refused localhost"), std::string::npos) << r.log;
+  size_t before = Requests().size();
+  EXPECT_GE(before, 2u);
+  auto none = RunTicket("claude", 44, "# Ticket #44\n\nAnything.\n", {"--network none"});
+  EXPECT_NE(none.result.value("result", ""), "done") << Describe(none);
+  EXPECT_EQ(Requests().size(), before);  // not one request left the sandbox
+}
+
 struct FailureCase {
   const char* name;
   int status;

@@ -113,7 +113,7 @@ export function checkRules(text, repoRoot) {
     }
   }
   const installed = rt('RUN').flatMap((i) => aptPackages(i.args));
-  for (const p of ['ca-certificates', 'git', 'bubblewrap']) {
+  for (const p of ['ca-certificates', 'git', 'bubblewrap', 'tinyproxy-bin', 'socat']) {
     if (!installed.includes(p)) add('runtime-packages', runtime.line, `the runtime stage must install ${p}`);
   }
   const users = rt('USER');

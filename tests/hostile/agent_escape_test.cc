@@ -152,7 +152,7 @@ TEST_F(AgentEscapeTest, CannotWriteOutsideItsWorktree) {
 }
 
 // Network `none` (the default for the script preset): a host on loopback is unreachable; `host`
-// reaches it (the allowlist proxy is not built yet: docs/security.md).
+// reaches it.
 TEST_F(AgentEscapeTest, NetworkNoneReachesNothingAndHostReachesLoopback) {
   const std::string probe =  // any HTTP answer means the host was reached
       "if curl -s -m 5 -o /dev/null \"$GIT_SERVER/octo/demo.git/info/refs?service=git-upload-pack\"; then "
@@ -164,6 +164,43 @@ TEST_F(AgentEscapeTest, NetworkNoneReachesNothingAndHostReachesLoopback) {
   auto host = Escape(45, probe, NetworkPolicy::kHost);
   ExpectCleanEnd(host, 45);
   EXPECT_NE(log_.find("REACHED:git-server"), std::string::npos) << log_;
+}
+
+// Network `allowlist` (the default for the CLI presets): the allowed host is reached through the proxy;
+// the same server under a name not on the list is refused, over plain HTTP and CONNECT alike; going
+// around the proxy reaches nothing; and the refused name is told in the log, and in the reason of a run
+// that fails.
+TEST_F(AgentEscapeTest, NetworkAllowlistReachesTheAllowedHostOnly) {
+  const std::string probe =
+      "LOCAL=$(echo \"$GIT_SERVER\" | sed 's/127.0.0.1/localhost/'); "
+      "code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' \"$GIT_SERVER/octo/demo.git/info/refs?service=git-upload-pack\"); "
+      "echo ALLOWED:$code; "
+      "code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' \"$LOCAL/octo/demo.git/info/refs?service=git-upload-pack\"); "
+      "[ \"$code\" = 403 ] && echo DENIED:$code || echo REACHED:by-name:$code; "
+      "curl -s -m 10 -p -o /dev/null \"$LOCAL/octo/demo.git/info/refs\" && echo REACHED:by-connect; "
+      "curl -s -m 5 --noproxy '*' -o /dev/null \"$GIT_SERVER/octo/demo.git/info/refs\" && echo REACHED:around-the-proxy; "
+      "true";
+  auto allowed = [&](int64_t ticket, const std::string& script) {
+    auto req = Script(ticket, "echo legit > legit.txt; " + script);
+    req.sandbox.network = NetworkPolicy::kAllowlist;
+    req.sandbox.allow_hosts = {"127.0.0.1"};
+    req.parent_env["GIT_SERVER"] = base_url_;
+    req.agent.pass_env = {"GIT_SERVER"};
+    auto r = Run(req);
+    log_ = ReadAll(r.log_path);
+    return r;
+  };
+  auto r = allowed(47, probe);
+  ExpectCleanEnd(r, 47);
+  EXPECT_NE(log_.find("ALLOWED:401"), std::string::npos) << log_;  // the git server's own answer: it was reached
+  EXPECT_NE(log_.find("DENIED:403"), std::string::npos) << log_;
+  ExpectNo("REACHED:");
+  EXPECT_NE(log_.find("network policy refused localhost"), std::string::npos) << log_;
+  // A run that fails after a refusal says so in its reason: the operator's first clue.
+  auto failed = allowed(48, "curl -sf -m 10 -o /dev/null \"$(echo \"$GIT_SERVER\" | sed 's/127.0.0.1/localhost/')/\" || exit 7");
+  EXPECT_EQ(failed.outcome, Outcome::kAgentFailed);
+  EXPECT_NE(failed.reason.find("network policy refused localhost"), std::string::npos) << failed.reason;
+  EXPECT_NE(failed.reason.find("WAVEBOT_AGENT_ALLOW_HOSTS"), std::string::npos) << failed.reason;
 }
 
 // Killing its parent and posting a result: the sandbox's init is all it can signal, the result file is
