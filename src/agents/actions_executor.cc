@@ -103,6 +103,7 @@ ActionsExecutor::~ActionsExecutor() {
     waiting_.clear();
   }
   cv_.notify_all();
+  run_id_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   Emit(events);
 }
@@ -188,13 +189,20 @@ std::vector<std::string> ActionsExecutor::DispatchIds(const std::string& job_id)
   return it == runs_.end() ? std::vector<std::string>{} : it->second.dispatch_ids;
 }
 
+int64_t ActionsExecutor::RunIdOf(const std::string& dispatch_id) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [run_id, d] : run_to_dispatch_) {
+    if (d == dispatch_id) return run_id;
+  }
+  return 0;
+}
+
 ActionsExecutor::Outgoing ActionsExecutor::NewDispatchLocked(Run* run) {
   std::string dispatch_id = "wb-" + options_.random_hex(8);
   run->dispatch_ids.push_back(dispatch_id);
   dispatch_to_job_[dispatch_id] = run->job.id;
-  run->claim_token = options_.random_hex(32);
+  run->gh_run_id = 0;
   run->result_token.clear();
-  log::AddSecret(run->claim_token);
   run->phase = Phase::kDispatched;
   run->phase_since = clock_->Now();
   run->gh_job_id = 0;
@@ -205,8 +213,8 @@ ActionsExecutor::Outgoing ActionsExecutor::NewDispatchLocked(Run* run) {
   p.ref = run->ref;
   p.job_id = run->job.id;
   p.dispatch_id = dispatch_id;
+  // Every input is public: none is a credential (the job proves itself with its OIDC token).
   p.inputs = {{"dispatch_id", dispatch_id},
-              {"token", run->claim_token},
               {"api_url", options_.api_url},
               {"ticket", ArgValue(run->args, "--ticket")},
               {"mode", ArgValue(run->args, "--mode").empty() ? "implement" : ArgValue(run->args, "--mode")},
@@ -273,27 +281,57 @@ ActionsExecutor::Run* ActionsExecutor::FindByDispatchLocked(const std::string& d
   return &it->second;
 }
 
-Result<ActionsClaim> ActionsExecutor::ClaimRun(const std::string& dispatch_id, const std::string& token,
+Result<ActionsClaim> ActionsExecutor::ClaimRun(const std::string& dispatch_id, const std::string& credential,
                                                const std::string& runner_name) {
+  auto not_found = [&dispatch_id](bool superseded) {
+    return Error(ErrorCode::kNotFound, superseded ? "dispatch " + dispatch_id + " was superseded by a newer one"
+                                                  : "no live dispatch " + dispatch_id);
+  };
+  // 1. The binding: the workflow run this dispatch created. The job may ask before GitHub's answer to the
+  //    dispatch has reached wavebot: wait for it a little.
+  ClaimBinding binding;
+  {
+    std::unique_lock lock(mu_);
+    bool superseded = false;
+    auto known = [&] {
+      Run* run = FindByDispatchLocked(dispatch_id, &superseded);
+      return stopping_ || run == nullptr || run->gh_run_id != 0;
+    };
+    run_id_cv_.wait_for(lock, options_.run_id_wait, known);
+    Run* run = FindByDispatchLocked(dispatch_id, &superseded);
+    if (run == nullptr) return not_found(superseded);
+    if (run->gh_run_id == 0) {
+      return Error(ErrorCode::kUnavailable, "the workflow run of dispatch " + dispatch_id +
+                                                " is not known yet (GitHub has not answered the dispatch)");
+    }
+    binding = {run->repo, run->workflow, run->gh_run_id};
+  }
+  // 2. The credential, outside the lock (verifying may fetch the issuer's keys).
+  if (credential.empty()) {
+    return Error(ErrorCode::kUnauthenticated,
+                 "no credential: a claim needs the job's GitHub Actions OIDC token (permissions: id-token: write)");
+  }
+  Status verified = options_.verify_claim
+                        ? options_.verify_claim(credential, binding)
+                        : Status(Error(ErrorCode::kUnauthenticated, "no claim verifier is configured"));
+  if (!verified.ok()) {
+    spdlog::warn("actions: claim of dispatch {} (run {}, runner '{}') refused: {}", dispatch_id, binding.run_id,
+                 runner_name, verified.error().message());
+    return verified.error();
+  }
+  // 3. Once.
   ActionsClaim claim;
   {
     std::lock_guard lock(mu_);
     bool superseded = false;
     Run* run = FindByDispatchLocked(dispatch_id, &superseded);
-    if (run == nullptr) {
-      return Error(ErrorCode::kNotFound, superseded ? "dispatch " + dispatch_id + " was superseded by a newer one"
-                                                    : "no live dispatch " + dispatch_id);
-    }
+    if (run == nullptr || run->gh_run_id != binding.run_id) return not_found(superseded || run != nullptr);
     if (run->phase == Phase::kClaimed) {
       spdlog::warn("actions: a second claim of dispatch {} (runner '{}') refused", dispatch_id, runner_name);
       return Error(ErrorCode::kFailedPrecondition, "dispatch " + dispatch_id + " was already claimed");
     }
-    if (!ConstantTimeEquals(token, run->claim_token)) {
-      return Error(ErrorCode::kUnauthenticated, "wrong token for dispatch " + dispatch_id);
-    }
     run->phase = Phase::kClaimed;
     run->phase_since = clock_->Now();
-    run->claim_token.clear();
     run->result_token = options_.random_hex(32);
     log::AddSecret(run->result_token);
     claim.job_id = run->job.id;
@@ -303,7 +341,8 @@ Result<ActionsClaim> ActionsExecutor::ClaimRun(const std::string& dispatch_id, c
     if (t != run->job.env.end()) claim.env["WAVEBOT_TOKEN"] = t->second;
     claim.result_token = run->result_token;
   }
-  spdlog::info("actions: {} claimed by runner '{}' (dispatch {})", claim.job_id, runner_name, dispatch_id);
+  spdlog::info("actions: {} claimed by runner '{}' (dispatch {}, run {})", claim.job_id, runner_name, dispatch_id,
+               binding.run_id);
   Emit({{claim.job_id, JobEvent::State::kRunning, -1, 0, "", ""}});
   return claim;
 }
@@ -345,18 +384,14 @@ void ActionsExecutor::OnWorkflowJob(const std::string& repo, const ActionsJobSta
   int64_t log_job = 0;
   {
     std::lock_guard lock(mu_);
-    // The dispatch id is a word of the job's name ("wavebot wb-0123abcd...").
-    Run* run = nullptr;
-    std::string dispatch_id;
-    std::istringstream words(job.name);
-    for (std::string w; words >> w;) {
-      bool superseded = false;
-      if (w.rfind("wb-", 0) == 0 && (run = FindByDispatchLocked(w, &superseded)) != nullptr) {
-        dispatch_id = w;
-        break;
-      }
-    }
-    if (run == nullptr || run->repo != repo) return;  // not ours, superseded, or already finished
+    // The run id GitHub answered our dispatch with: a job's name is whatever its workflow says, so a
+    // workflow anyone can run could name a job after another dispatch.
+    auto d = run_to_dispatch_.find(job.run_id);
+    if (job.run_id == 0 || d == run_to_dispatch_.end()) return;  // not ours (or its dispatch not answered yet)
+    std::string dispatch_id = d->second;
+    bool superseded = false;
+    Run* run = FindByDispatchLocked(dispatch_id, &superseded);
+    if (run == nullptr || run->repo != repo) return;  // superseded, already finished, or another repository
     if (job.job_id) run->gh_job_id = job.job_id;
     if (job.status != "completed") return;
     std::string why = "job " + std::to_string(job.job_id) + " (dispatch " + dispatch_id + ") ended " +
@@ -383,7 +418,7 @@ void ActionsExecutor::OnWorkflowJob(const std::string& repo, const ActionsJobSta
 void ActionsExecutor::Tick() {
   std::vector<JobEvent> events;
   std::vector<Outgoing> pending;
-  std::set<std::pair<std::string, std::string>> poll;  // (repo, ref) with live dispatches
+  std::set<std::pair<std::string, int64_t>> poll;  // (repo, run id) of live dispatches
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
@@ -402,16 +437,16 @@ void ActionsExecutor::Tick() {
     if (now - last_poll_ >= options_.poll_interval) {
       last_poll_ = now;
       for (const auto& [id, run] : runs_) {
-        if (run.phase != Phase::kWaiting) poll.insert({run.repo, run.ref});
+        if (run.phase != Phase::kWaiting && run.gh_run_id != 0) poll.insert({run.repo, run.gh_run_id});
       }
     }
   }
   Emit(events);
   Send(std::move(pending));
-  for (const auto& [repo, ref] : poll) {
-    auto jobs = gateway_->RecentJobs(repo, ref);
+  for (const auto& [repo, run_id] : poll) {
+    auto jobs = gateway_->RunJobs(repo, run_id);
     if (!jobs.ok()) {
-      spdlog::warn("actions: polling {} {}: {}", repo, ref, jobs.error().ToString());
+      spdlog::warn("actions: polling run {} of {}: {}", run_id, repo, jobs.error().ToString());
       continue;
     }
     for (const auto& j : *jobs) OnWorkflowJob(repo, j);
@@ -420,28 +455,46 @@ void ActionsExecutor::Tick() {
 
 void ActionsExecutor::Send(std::vector<Outgoing> pending) {
   for (auto& p : pending) {
-    Status st = gateway_->Dispatch(p.repo, p.workflow, p.ref, p.inputs);
-    if (st.ok()) {
-      spdlog::info("actions: dispatched {} as {} ({} on {} in {})", p.job_id, p.dispatch_id, p.workflow, p.ref, p.repo);
-      continue;
+    Result<int64_t> answer = gateway_->Dispatch(p.repo, p.workflow, p.ref, p.inputs);
+    if (answer.ok() && *answer > 0) {
+      spdlog::info("actions: dispatched {} as {} (run {}: {} on {} in {})", p.job_id, p.dispatch_id, *answer,
+                   p.workflow, p.ref, p.repo);
     }
-    // Not dispatched: count it as a failed dispatch; the next one goes out now or the run is finished.
-    std::vector<JobEvent> events;
-    std::vector<Outgoing> again;
-    {
-      std::lock_guard lock(mu_);
-      bool superseded = false;
-      Run* run = FindByDispatchLocked(p.dispatch_id, &superseded);
-      if (run == nullptr) continue;
-      if (st.error().code() == ErrorCode::kNotFound || st.error().code() == ErrorCode::kInvalidArgument) {
-        run->dispatches = options_.max_dispatches;  // a missing workflow or bad inputs will not heal
-      }
-      RedispatchLocked(run->job.id, "dispatching " + p.workflow + " failed: " + st.error().ToString(), &again,
-                       &events);
-    }
-    Emit(events);
-    Send(std::move(again));
+    DispatchAnswered(p, answer);
   }
+}
+
+void ActionsExecutor::DispatchAnswered(const Outgoing& p, const Result<int64_t>& answer) {
+  std::vector<JobEvent> events;
+  std::vector<Outgoing> again;
+  {
+    std::lock_guard lock(mu_);
+    bool superseded = false;
+    Run* run = FindByDispatchLocked(p.dispatch_id, &superseded);
+    if (answer.ok() && *answer > 0) {
+      // Kept for superseded dispatches too: their jobs' late events then find a superseded dispatch.
+      run_to_dispatch_[*answer] = p.dispatch_id;
+      if (run != nullptr) run->gh_run_id = *answer;
+    } else if (run != nullptr) {
+      // Not dispatched, or dispatched blind: count it as a failed dispatch; the next one goes out now or
+      // the run is finished.
+      std::string why;
+      if (!answer.ok()) {
+        why = "dispatching " + p.workflow + " failed: " + answer.error().ToString();
+        if (answer.error().code() == ErrorCode::kNotFound || answer.error().code() == ErrorCode::kInvalidArgument) {
+          run->dispatches = options_.max_dispatches;  // a missing workflow or bad inputs will not heal
+        }
+      } else {
+        spdlog::error("actions: {} in {}: {}", p.workflow, p.repo, kNoRunIdReason);
+        why = kNoRunIdReason;
+        run->dispatches = options_.max_dispatches;  // nor will this GitHub
+      }
+      RedispatchLocked(run->job.id, why, &again, &events);
+    }
+  }
+  run_id_cv_.notify_all();
+  Emit(events);
+  Send(std::move(again));
 }
 
 void ActionsExecutor::Emit(const std::vector<JobEvent>& events) {

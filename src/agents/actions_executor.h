@@ -1,17 +1,21 @@
 // The `actions` executor: each ticket run becomes a GitHub Actions job on self-hosted runners.
 //
 // Submit() triggers `workflow_dispatch` of the agent workflow (.github/workflows/wavebot-agent.yml by
-// default) in the ticket's repository, on the epic branch, with inputs naming the run and a dispatch id.
-// The job (`wavebot actions-job`) claims its run from wavebot's API with the dispatch's single-use token
-// (ClaimRun: the prompt, the run-ticket arguments, the git token and a second single-use token for the
-// result), runs `wavebot run-ticket` in a fresh directory, and posts the result (PostResult).
-// workflow_job webhooks (OnWorkflowJob) and polling of the Actions API (Tick, the fallback) tell the
-// executor when a job ended without a result (its runner died, it failed to start) or sat queued past a
-// deadline: the run is then dispatched again, with fresh tokens, up to max_dispatches times. Each job id
-// is reported kFinished (or kCancelled) exactly once; a late result of a superseded dispatch is refused.
+// default) in the ticket's repository, on the epic branch, with inputs naming the run and a dispatch id,
+// and records the id of the workflow run GitHub created (return_run_details). Inputs are public (anyone
+// who reads the repository sees them), so none of them is a credential: the job (`wavebot actions-job`)
+// claims its run with its GitHub Actions OIDC token, which the claim verifier (options.verify_claim)
+// checks is bound to that very run (ClaimRun: the prompt, the run-ticket arguments, the git token and a
+// single-use token for the result), runs `wavebot run-ticket` in a fresh directory, and posts the result
+// (PostResult). workflow_job webhooks (OnWorkflowJob) and polling of the dispatched runs' jobs (Tick, the
+// fallback) tell the executor when a job ended without a result (its runner died, it failed to start) or
+// sat queued past a deadline: the run is then dispatched again up to max_dispatches times. Jobs are
+// matched to dispatches by their workflow run's id, never by their name (which whoever writes a
+// workflow chooses). Each job id is reported kFinished (or kCancelled) exactly once; a late claim or
+// result of a superseded dispatch is refused.
 //
 // Dispatches live in memory: after a restart wavebot's engine records in-flight runs as lost and runs
-// them again, and the old jobs' tokens are unknown to the new process (their claims are refused).
+// them again, and the old jobs' runs are unknown to the new process (their claims are refused).
 #pragma once
 
 #include <chrono>
@@ -46,15 +50,24 @@ struct ActionsJobStatus {
   std::string runner_name;
 };
 
+// What a claim's credential must be bound to: the workflow run that a dispatch created.
+struct ClaimBinding {
+  std::string repo;      // "owner/name"
+  std::string workflow;  // path of the workflow file in the repository
+  int64_t run_id = 0;    // the run GitHub created for the dispatch
+};
+
 // The GitHub calls the executor makes (narrow, so tests use a fake). Thread-safe.
 class ActionsGateway {
  public:
   virtual ~ActionsGateway() = default;
-  // POST /repos/{repo}/actions/workflows/{workflow}/dispatches on `ref` with `inputs`.
-  virtual Status Dispatch(const std::string& repo, const std::string& workflow, const std::string& ref,
-                          const std::map<std::string, std::string>& inputs) = 0;
-  // The jobs of the newest workflow_dispatch runs on branch `ref` (polling fallback).
-  virtual Result<std::vector<ActionsJobStatus>> RecentJobs(const std::string& repo, const std::string& ref) = 0;
+  // POST /repos/{repo}/actions/workflows/{workflow}/dispatches on `ref` with `inputs`, asking for the run's
+  // details. Returns the id of the workflow run GitHub created; 0 when GitHub did not say (it answered
+  // 204: it predates return_run_details).
+  virtual Result<int64_t> Dispatch(const std::string& repo, const std::string& workflow, const std::string& ref,
+                                   const std::map<std::string, std::string>& inputs) = 0;
+  // The jobs of workflow run `run_id` (polling fallback).
+  virtual Result<std::vector<ActionsJobStatus>> RunJobs(const std::string& repo, int64_t run_id) = 0;
   // The plain-text log of a completed job.
   virtual Result<std::string> JobLog(const std::string& repo, int64_t job_id) = 0;
 };
@@ -78,10 +91,31 @@ struct ActionsExecutorOptions {
   std::function<void(const JobEvent&)> on_event;  // called without locks held; must be thread-safe
   // Random hex of `bytes` bytes for dispatch ids and tokens; default reads /dev/urandom.
   std::function<std::string(int bytes)> random_hex;
+  // Checks a claim's credential (the job's OIDC token) against the dispatch's run: OK, or the error to
+  // answer (kUnauthenticated, kPermissionDenied, kUnavailable). Called without the executor's lock held;
+  // may block (fetching the issuer's keys); must be thread-safe. Unset: every claim is refused.
+  std::function<Status(const std::string& credential, const ClaimBinding& binding)> verify_claim;
+  // A claim that arrives before GitHub's answer to its dispatch (the job can start first) waits this
+  // long, in real time, for the run's id.
+  std::chrono::milliseconds run_id_wait{15000};
 };
 
 inline constexpr const char* kDefaultWorkflow = ".github/workflows/wavebot-agent.yml";
+
+// The audience of the jobs' OIDC tokens unless configured: wavebot's URL as runners reach it, without a
+// trailing slash (what `wavebot actions-job` asks for by default).
+inline std::string DefaultClaimAudience(std::string api_url) {
+  while (!api_url.empty() && api_url.back() == '/') api_url.pop_back();
+  return api_url;
+}
 inline constexpr int kMaxWorkflowInputs = 25;  // GitHub's limit for workflow_dispatch
+
+// Why a dispatch whose answer lacks the run's id cannot be used (docs/runners.md).
+inline constexpr const char* kNoRunIdReason =
+    "GitHub answered the workflow dispatch without the id of the run it created (HTTP 204: this GitHub does "
+    "not support return_run_details, as GitHub Enterprise Server releases before it do not). The actions "
+    "executor binds every job's claim to the run its dispatch created and refuses to run jobs it cannot "
+    "bind: use executor kind 'local' on this GitHub (docs/runners.md)";
 
 // What a job receives when it claims its run.
 struct ActionsClaim {
@@ -109,24 +143,29 @@ class ActionsExecutor final : public Executor {
   Status Cancel(const std::string& id) override;
   int Pending() const override;
 
-  // The job claims its run with the dispatch's token: once. Errors: kNotFound (unknown or superseded
-  // dispatch), kUnauthenticated (wrong or expired token), kFailedPrecondition (already claimed).
-  // Reports kRunning. Thread-safe.
-  Result<ActionsClaim> ClaimRun(const std::string& dispatch_id, const std::string& token,
+  // The job claims its run with its OIDC token (`credential`), bound to the dispatch's workflow run:
+  // once. Errors: kNotFound (unknown or superseded dispatch), kUnauthenticated (no or invalid token),
+  // kPermissionDenied (a valid token of another run, workflow, event or repository), kUnavailable (the
+  // dispatch's run id is not known yet, or the issuer's keys cannot be fetched), kFailedPrecondition
+  // (already claimed). Reports kRunning. Thread-safe.
+  Result<ActionsClaim> ClaimRun(const std::string& dispatch_id, const std::string& credential,
                                 const std::string& runner_name);
   // The job's result, authorised by the claim's result token: applied once (kFinished with
   // `result_json`). Errors as ClaimRun (kFailedPrecondition when not claimed or already posted).
   Status PostResult(const std::string& dispatch_id, const std::string& token, const std::string& result_json,
                     int exit_code, const std::string& output_tail);
   // A workflow_job webhook (or a polled job): a job that completed without a result is dispatched again.
-  // Jobs that are not ours are ignored. Thread-safe.
+  // The job is the current dispatch's when its run id is the one GitHub answered that dispatch with (and
+  // the repository matches); its name is not looked at. Others are ignored. Thread-safe.
   void OnWorkflowJob(const std::string& repo, const ActionsJobStatus& job);
-  // Deadlines, polling (every poll_interval) and starting queued runs. Called by the background thread;
+  // Deadlines, polling of the dispatched runs' jobs (every poll_interval) and starting queued runs. Called by the background thread;
   // tests call it after advancing a FakeClock. Thread-safe.
   void Tick();
 
   // Dispatch ids of a live run, oldest first (for tests and the dashboard). Thread-safe.
   std::vector<std::string> DispatchIds(const std::string& job_id) const;
+  // The workflow run id GitHub answered the dispatch with; 0 when unknown. Thread-safe.
+  int64_t RunIdOf(const std::string& dispatch_id) const;
 
  private:
   enum class Phase { kWaiting, kDispatched, kClaimed };
@@ -138,7 +177,8 @@ class ActionsExecutor final : public Executor {
     std::vector<std::string> args;  // forwarded to the job
     Phase phase = Phase::kWaiting;
     std::vector<std::string> dispatch_ids;  // the last is current
-    std::string claim_token, result_token;
+    int64_t gh_run_id = 0;                  // the current dispatch's workflow run (0 until GitHub answers)
+    std::string result_token;
     std::chrono::system_clock::time_point phase_since;
     int dispatches = 0;
     int64_t gh_job_id = 0;
@@ -154,6 +194,8 @@ class ActionsExecutor final : public Executor {
                         std::vector<JobEvent>* events);
   Outgoing NewDispatchLocked(Run* run);
   Run* FindByDispatchLocked(const std::string& dispatch_id, bool* superseded);
+  // Records what GitHub answered the dispatch with (a run id, or why there is none).
+  void DispatchAnswered(const Outgoing& p, const Result<int64_t>& answer);
   void Send(std::vector<Outgoing> pending);
   void Emit(const std::vector<JobEvent>& events);
   void Loop();
@@ -166,6 +208,8 @@ class ActionsExecutor final : public Executor {
   std::map<std::string, Run> runs_;                        // guarded by mu_: job id -> run
   std::deque<std::string> waiting_;                        // guarded by mu_: job ids in submission order
   std::map<std::string, std::string> dispatch_to_job_;     // guarded by mu_: every dispatch id -> job id
+  std::map<int64_t, std::string> run_to_dispatch_;         // guarded by mu_: every known run id -> dispatch id
+  std::condition_variable run_id_cv_;                      // a run id recorded (or a dispatch failed)
   std::chrono::system_clock::time_point last_poll_{};      // guarded by mu_
   bool stopping_ = false;                                  // guarded by mu_
   std::condition_variable cv_;

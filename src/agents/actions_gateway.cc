@@ -1,6 +1,4 @@
 // The ActionsGateway over the GitHub REST client (github::ActionsApi).
-#include <algorithm>
-
 #include "agents/actions_executor.h"
 #include "github/client.h"
 
@@ -16,27 +14,20 @@ class GithubActionsGateway final : public ActionsGateway {
  public:
   explicit GithubActionsGateway(github::ActionsApi* api) : api_(api) {}
 
-  Status Dispatch(const std::string& repo, const std::string& workflow, const std::string& ref,
-                  const std::map<std::string, std::string>& inputs) override {
+  Result<int64_t> Dispatch(const std::string& repo, const std::string& workflow, const std::string& ref,
+                           const std::map<std::string, std::string>& inputs) override {
     // The API takes the workflow's file name (or id), not its path.
     std::string file = workflow.substr(workflow.rfind('/') == std::string::npos ? 0 : workflow.rfind('/') + 1);
-    return api_->DispatchWorkflow(Ref(repo), file, ref, inputs);
+    auto run = api_->DispatchWorkflow(Ref(repo), file, ref, inputs);
+    if (!run.ok()) return run.error();
+    return run->run_id;
   }
 
-  Result<std::vector<ActionsJobStatus>> RecentJobs(const std::string& repo, const std::string& ref) override {
-    github::WorkflowRunFilter filter;
-    filter.branch = ref;
-    filter.event = "workflow_dispatch";
-    auto runs = api_->ListWorkflowRuns(Ref(repo), filter);
-    if (!runs.ok()) return runs.error();
+  Result<std::vector<ActionsJobStatus>> RunJobs(const std::string& repo, int64_t run_id) override {
+    auto jobs = api_->ListJobsForRun(Ref(repo), run_id);
+    if (!jobs.ok()) return jobs.error();
     std::vector<ActionsJobStatus> out;
-    // Newest first (as GitHub lists them); the few newest hold every live dispatch.
-    size_t n = std::min<size_t>(runs->size(), 20);
-    for (size_t i = 0; i < n; ++i) {
-      auto jobs = api_->ListJobsForRun(Ref(repo), (*runs)[i].id);
-      if (!jobs.ok()) return jobs.error();
-      for (const auto& j : *jobs) out.push_back({j.id, j.run_id, j.name, j.status, j.conclusion, ""});
-    }
+    for (const auto& j : *jobs) out.push_back({j.id, j.run_id, j.name, j.status, j.conclusion, ""});
     return out;
   }
 

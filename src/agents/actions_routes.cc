@@ -36,6 +36,11 @@ void Fail(http::Response* res, const Error& e) {
   switch (e.code()) {
     case ErrorCode::kNotFound: code = 404; break;
     case ErrorCode::kUnauthenticated: code = 401; break;
+    case ErrorCode::kPermissionDenied: code = 403; break;
+    case ErrorCode::kUnavailable:
+      code = 503;
+      res->headers.push_back({"Retry-After", "5"});
+      break;
     case ErrorCode::kFailedPrecondition: code = 409; break;
     case ErrorCode::kInvalidArgument: case ErrorCode::kParse: code = 400; break;
     default: break;
@@ -50,7 +55,10 @@ void RegisterActionsRoutes(http::Server* server, ActionsExecutor* executor) {
     res->headers.push_back({"Cache-Control", "no-store"});
     std::string id = DispatchIdOf(req.path, "prompt");
     std::string token = BearerOf(req);
-    if (token.empty()) return Fail(res, Error(ErrorCode::kUnauthenticated, "missing Authorization: Bearer <token>"));
+    if (token.empty()) {
+      return Fail(res, Error(ErrorCode::kUnauthenticated,
+                             "missing Authorization: Bearer <the job's GitHub Actions OIDC token>"));
+    }
     auto claim = executor->ClaimRun(id, token, req.Header("X-Wavebot-Runner"));
     if (!claim.ok()) return Fail(res, claim.error());
     json j = {{"job_id", claim->job_id}, {"args", claim->args},     {"prompt", claim->prompt},

@@ -1,23 +1,30 @@
-// `wavebot actions-job`: the step of the agent workflow (.github/workflows/wavebot-agent.yml). Claims the
-// run from wavebot's API with the dispatch's single-use token, runs `wavebot run-ticket` in a fresh
-// private directory (its own mirror and worktree: nothing from an earlier job is reused), posts the
-// result with the claim's result token, and removes the directory: no prompt, token or file is left for
-// the next job on this runner. Exit 0 when the result was delivered (whatever the agent's outcome).
+// `wavebot actions-job`: the step of the agent workflow (.github/workflows/wavebot-agent.yml). Asks GitHub
+// for the job's OIDC token (ACTIONS_ID_TOKEN_REQUEST_URL&audience=..., which the workflow's
+// `permissions: id-token: write` provides), claims the run from wavebot's API with it (wavebot checks the
+// token names the workflow run its dispatch created), runs `wavebot run-ticket` in a fresh private
+// directory (its own mirror and worktree: nothing from an earlier job is reused), posts the result with
+// the claim's result token, and removes the directory: no prompt, token or file is left for the next job
+// on this runner. Exit 0 when the result was delivered (whatever the agent's outcome).
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <sstream>
 
+#include "agents/actions_executor.h"
 #include "agents/agent_command.h"
 #include "agents/process_runner.h"
 #include "cli/command.h"
 #include "common/log.h"
+#include "github/rest.h"
 
 namespace wavebot::cli {
 namespace {
@@ -26,9 +33,47 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 struct ActionsJobOptions {
-  std::string api_url, dispatch_id, work_dir, runner_name;
+  std::string api_url, dispatch_id, work_dir, runner_name, audience;
   int64_t claim_timeout_s = 30;
 };
+
+std::string UrlEncode(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  return out;
+}
+
+// The job's OIDC token from GitHub, the documented way: GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=<aud>
+// with `Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN`, answered {"value": "<jwt>"}.
+Result<std::string> RequestIdToken(const std::string& request_url, const std::string& request_token,
+                                   const std::string& audience) {
+  github::TransportOptions to;
+  to.total_timeout = std::chrono::seconds(60);
+  auto transport = github::NewCurlTransport(to);
+  github::HttpRequest req;
+  req.url = request_url + (request_url.find('?') == std::string::npos ? "?" : "&") + "audience=" + UrlEncode(audience);
+  req.headers["Authorization"] = "bearer " + request_token;
+  req.headers["Accept"] = "application/json; api-version=2.0";
+  bool landed = false;
+  auto res = transport->Send(req, &landed);
+  if (!res.ok()) return res.error().Wrap("requesting the job's OIDC token");
+  if (res->status != 200) {
+    return Error(ErrorCode::kUnauthenticated, "GitHub refused the job's OIDC token request (HTTP " +
+                                                  std::to_string(res->status) + "): " + log::Redact(res->body));
+  }
+  json j = json::parse(res->body, nullptr, false);
+  if (!j.is_object() || !j.contains("value") || !j["value"].is_string() || j["value"].get<std::string>().empty()) {
+    return Error(ErrorCode::kParse, "GitHub's OIDC token answer has no \"value\"");
+  }
+  return j["value"].get<std::string>();
+}
 
 // Removes the job's directory on every path out.
 struct DirGuard {
@@ -61,12 +106,20 @@ int Fail(const std::string& message) {
 }
 
 int Run(const ActionsJobOptions& o) {
-  std::string token;
-  if (const char* t = std::getenv("WAVEBOT_DISPATCH_TOKEN")) token = t;
-  ::unsetenv("WAVEBOT_DISPATCH_TOKEN");
-  log::AddSecret(token);
-  if (token.empty()) {
-    std::fprintf(stderr, "wavebot actions-job: WAVEBOT_DISPATCH_TOKEN is not set\n");
+  // The OIDC request token lets whoever holds it mint this job's tokens: read it, then take it out of the
+  // environment of everything this command starts.
+  std::string request_url, request_token;
+  if (const char* u = std::getenv("ACTIONS_ID_TOKEN_REQUEST_URL")) request_url = u;
+  if (const char* t = std::getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")) request_token = t;
+  ::unsetenv("ACTIONS_ID_TOKEN_REQUEST_URL");
+  ::unsetenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+  ::unsetenv("WAVEBOT_DISPATCH_TOKEN");  // the claim token of wavebot before OIDC: no longer used
+  log::AddSecret(request_token);
+  if (request_url.empty() || request_token.empty()) {
+    std::fprintf(stderr,
+                 "wavebot actions-job: ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set: "
+                 "the workflow must grant `permissions: id-token: write` (docs/runners.md); wavebot accepts a "
+                 "claim only with the job's OIDC token\n");
     return kExitUsage;
   }
   if (o.dispatch_id.empty()) {
@@ -92,9 +145,22 @@ int Run(const ActionsJobOptions& o) {
   if (::mkdtemp(buf.data()) == nullptr) return Fail("cannot create a job directory under " + base);
   DirGuard guard{fs::path(buf.data())};
 
-  // Claim.
-  httplib::Headers headers = {{"Authorization", "Bearer " + token}, {"X-Wavebot-Runner", o.runner_name}};
-  auto claimed = http.Get((url->prefix + "/api/runs/" + o.dispatch_id + "/prompt").c_str(), headers);
+  // Claim, with the job's OIDC token. wavebot answers 503 while it cannot check the token yet (its
+  // dispatch's answer or the issuer's keys are on their way): ask again a few times.
+  std::string audience = o.audience.empty() ? agents::DefaultClaimAudience(o.api_url) : o.audience;
+  auto id_token = RequestIdToken(request_url, request_token, audience);
+  if (!id_token.ok()) return Fail(id_token.error().message());
+  log::AddSecret(*id_token);
+  httplib::Headers headers = {{"Authorization", "Bearer " + *id_token}, {"X-Wavebot-Runner", o.runner_name}};
+  const std::string claim_path = url->prefix + "/api/runs/" + o.dispatch_id + "/prompt";
+  httplib::Result claimed = http.Get(claim_path.c_str(), headers);
+  for (int attempt = 1; claimed && claimed->status == 503 && attempt < 4; ++attempt) {
+    int wait_s = std::clamp(std::atoi(claimed->get_header_value("Retry-After").c_str()), 1, 10);
+    std::fprintf(stderr, "wavebot actions-job: wavebot cannot check the claim yet (%s); again in %d s\n",
+                 claimed->body.c_str(), wait_s);
+    std::this_thread::sleep_for(std::chrono::seconds(wait_s));  // a pause between requests, not a test wait
+    claimed = http.Get(claim_path.c_str(), headers);
+  }
   if (!claimed) return Fail("cannot reach wavebot at " + o.api_url + ": " + httplib::to_string(claimed.error()));
   if (claimed->status != 200) {
     return Fail("wavebot refused the claim of dispatch " + o.dispatch_id + " (HTTP " +
@@ -134,9 +200,13 @@ int Run(const ActionsJobOptions& o) {
                                      "--result-file", result_file.string()});
   spec.env = agents::CurrentEnvironment();
   spec.env.erase("WAVEBOT_DISPATCH_TOKEN");
+  spec.env.erase("ACTIONS_ID_TOKEN_REQUEST_URL");
+  spec.env.erase("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
   for (const auto& [k, v] : job_env) spec.env[k] = v;
   for (const auto& [k, v] : job_env) spec.secrets.push_back(v);
   spec.secrets.push_back(result_token);
+  spec.secrets.push_back(*id_token);
+  spec.secrets.push_back(request_token);
   spec.log_path = (guard.path / "run-ticket.log").string();
   auto runner = agents::NewProcessRunner(RealClock());
   std::fprintf(stderr, "wavebot actions-job: running %s (dispatch %s)\n", claim.value("job_id", "").c_str(),
@@ -183,8 +253,14 @@ Command ActionsJobCommand() {
             sub->add_option("--runner-name", o->runner_name, "This runner's name (for wavebot's logs)")
                 ->envname("RUNNER_NAME");
             sub->add_option("--claim-timeout", o->claim_timeout_s, "Seconds to wait for wavebot's answers");
-            sub->footer("The dispatch token is read from WAVEBOT_DISPATCH_TOKEN only (and removed from the "
-                          "environment of everything this command starts).");
+            sub->add_option("--audience", o->audience,
+                            "Audience of the job's OIDC token (default: --api-url without a trailing slash; "
+                            "must equal wavebot's executor.oidc_audience)")
+                ->envname("WAVEBOT_OIDC_AUDIENCE");
+            sub->footer("The claim is made with the job's GitHub Actions OIDC token, requested with "
+                        "ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN (the workflow needs "
+                        "`permissions: id-token: write`); both are removed from the environment of everything "
+                        "this command starts.");
             return [o] { return Run(*o); };
           }};
 }

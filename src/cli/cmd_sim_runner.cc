@@ -1,8 +1,10 @@
 // `wavebot sim-runner` (hidden): a simulated self-hosted Actions runner for the GitHub simulator. It asks
 // the simulator for queued jobs of dispatched workflows carrying its labels (/_sim/runners/acquire),
 // heartbeats while it runs one, and reports the conclusion and log (/_sim/runners/complete). The job's
-// step is what .github/workflows/wavebot-agent.yml runs: `wavebot actions-job`, with WAVEBOT_API_URL,
-// WAVEBOT_DISPATCH_ID and WAVEBOT_DISPATCH_TOKEN from the inputs, RUNNER_NAME and RUNNER_TEMP.
+// step is what .github/workflows/wavebot-agent.yml runs: `wavebot actions-job`, with WAVEBOT_API_URL and
+// WAVEBOT_DISPATCH_ID from the inputs, RUNNER_NAME, RUNNER_TEMP, GITHUB_RUN_ID, GITHUB_REPOSITORY and,
+// when the workflow grants `id-token: write`, the job's ACTIONS_ID_TOKEN_REQUEST_URL and
+// ACTIONS_ID_TOKEN_REQUEST_TOKEN (as a real runner provides them).
 // The runner does not clean up after a job: whatever a job leaves is there for the next one to see
 // (the tests check actions-job leaves nothing).
 #include <httplib.h>
@@ -105,12 +107,17 @@ int Run(const SimRunnerOptions& o) {
     auto input = [&](const char* k) { return in.contains(k) && in[k].is_string() ? in[k].get<std::string>() : ""; };
     spec.env["WAVEBOT_API_URL"] = input("api_url");
     spec.env["WAVEBOT_DISPATCH_ID"] = input("dispatch_id");
-    spec.env["WAVEBOT_DISPATCH_TOKEN"] = input("token");
+    spec.env.erase("ACTIONS_ID_TOKEN_REQUEST_URL");
+    spec.env.erase("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+    if (job.contains("id_token_request_url") && job.contains("id_token_request_token")) {
+      spec.env["ACTIONS_ID_TOKEN_REQUEST_URL"] = job.value("id_token_request_url", "");
+      spec.env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = job.value("id_token_request_token", "");
+      spec.secrets.push_back(job.value("id_token_request_token", ""));
+    }
     spec.env["RUNNER_NAME"] = o.name;
     spec.env["RUNNER_TEMP"] = temp.string();
     spec.env["GITHUB_RUN_ID"] = std::to_string(job.value("run_id", int64_t{0}));
     spec.env["GITHUB_REPOSITORY"] = job.value("repository", "");
-    spec.secrets.push_back(input("token"));
     spec.cancel = &lost;
     auto out = runner->Run(spec);
     {

@@ -103,6 +103,8 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
         {"queued_deadline", Set(&c.actions_queued_deadline, duration)},
         {"poll_interval", Set(&c.actions_poll_interval, duration)},
         {"max_dispatches", Set(&c.actions_max_dispatches, int_in(1, 100))},
+        {"oidc_issuer", Set(&c.actions_oidc_issuer, str)},
+        {"oidc_audience", Set(&c.actions_oidc_audience, str)},
     };
     std::map<std::string, YamlReader::Handler> dashboard = {
         {"admin_token", secret(&c.admin_token)},
@@ -197,6 +199,8 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
     *field = *d;
   }
   get("WAVEBOT_PUBLIC_URL", &c.public_url);
+  get("WAVEBOT_OIDC_ISSUER", &c.actions_oidc_issuer);
+  get("WAVEBOT_OIDC_AUDIENCE", &c.actions_oidc_audience);
   get("WAVEBOT_LOG_FORMAT", &c.log_format);
   get("WAVEBOT_LOG_LEVEL", &c.log_level);
 

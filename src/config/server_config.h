@@ -39,6 +39,9 @@ struct ServerConfig {
   std::chrono::seconds actions_queued_deadline{600};  // a job not picked up by then is dispatched again
   std::chrono::seconds actions_poll_interval{60};     // Actions API polling, the fallback to webhooks
   int actions_max_dispatches = 3;               // dispatches of one run before it counts as crashed
+  // The jobs' OIDC tokens (docs/runners.md): "" = derived from github_api / the public URL.
+  std::string actions_oidc_issuer;              // WAVEBOT_OIDC_ISSUER
+  std::string actions_oidc_audience;            // WAVEBOT_OIDC_AUDIENCE
   // Dashboard
   std::string admin_token;                      // WAVEBOT_ADMIN_TOKEN; empty = read-only dashboard
   // Logging

@@ -16,8 +16,10 @@
 #include "common/log.h"
 #include "dashboard/dashboard.h"
 #include "git/file_lock.h"
+#include "github/actions_oidc.h"
 #include "github/client.h"
 #include "github/redelivery.h"
+#include "github/rest.h"
 #include "http/ingress.h"
 #include "http/server.h"
 #include "store/database.h"
@@ -90,6 +92,10 @@ struct App::Parts {
   std::unique_ptr<EngineStore> engine_store;
   std::unique_ptr<github::Client> github;
   std::unique_ptr<agents::ProcessRunner> runner;
+  // executor: actions: the jobs' OIDC tokens are checked against the issuer's keys.
+  std::unique_ptr<github::Transport> oidc_transport;
+  std::unique_ptr<github::JwksSource> oidc_keys;
+  std::unique_ptr<github::ActionsOidcVerifier> oidc;
   std::unique_ptr<agents::ActionsGateway> actions_gateway;
   std::unique_ptr<agents::Executor> executor;  // local, or actions (then `actions` points at it)
   agents::ActionsExecutor* actions = nullptr;
@@ -204,6 +210,26 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
     ao.poll_interval = cfg.actions_poll_interval;
     ao.max_dispatches = cfg.actions_max_dispatches;
     ao.on_event = eo.on_event;
+    // A job claims its run with its GitHub Actions OIDC token, bound to the run its dispatch created.
+    github::OidcVerifierOptions vo;
+    vo.issuer = cfg.actions_oidc_issuer.empty() ? github::DefaultActionsOidcIssuer(cfg.github_api)
+                                                : cfg.actions_oidc_issuer;
+    vo.audience = cfg.actions_oidc_audience.empty() ? agents::DefaultClaimAudience(ao.api_url)
+                                                    : cfg.actions_oidc_audience;
+    github::TransportOptions to;
+    to.ca_bundle = cfg.github_ca_bundle;
+    to.total_timeout = std::chrono::seconds(30);
+    to.stop = &parts->stop;
+    parts->oidc_transport = github::NewCurlTransport(to);
+    parts->oidc_keys = github::NewHttpJwksSource(github::JwksUrlOf(vo.issuer), parts->oidc_transport.get());
+    spdlog::info("actions: claims need an OIDC token of issuer {} for audience {}", vo.issuer, vo.audience);
+    parts->oidc = std::make_unique<github::ActionsOidcVerifier>(vo, parts->oidc_keys.get(), RealClock());
+    github::ActionsOidcVerifier* oidc = parts->oidc.get();
+    ao.verify_claim = [oidc](const std::string& credential, const agents::ClaimBinding& b) -> Status {
+      auto claims = oidc->Verify(credential, {b.repo, b.workflow, b.run_id});
+      if (!claims.ok()) return claims.error();
+      return OkStatus();
+    };
     parts->actions_gateway = agents::NewGithubActionsGateway(parts->github.get());
     auto actions = std::make_unique<agents::ActionsExecutor>(ao, parts->actions_gateway.get(), RealClock());
     parts->actions = actions.get();

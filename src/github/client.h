@@ -113,9 +113,12 @@ class ActionsApi {
   // The job's plain-text log. GitHub answers 302 to a short-lived URL, which is fetched WITHOUT the
   // Authorization header.
   virtual Result<std::string> DownloadJobLog(const RepoRef& repo, int64_t job_id) = 0;
-  // POST .../actions/workflows/{workflow}/dispatches. `workflow` is a file name or id.
-  virtual Status DispatchWorkflow(const RepoRef& repo, const std::string& workflow, const std::string& ref,
-                                  const std::map<std::string, std::string>& inputs) = 0;
+  // POST .../actions/workflows/{workflow}/dispatches with return_run_details: true. `workflow` is a file
+  // name or id. GitHub answers 200 with the created run's id and URLs; a GitHub that predates
+  // return_run_details answers 204, and the result's run_id is then 0.
+  virtual Result<DispatchedRun> DispatchWorkflow(const RepoRef& repo, const std::string& workflow,
+                                                 const std::string& ref,
+                                                 const std::map<std::string, std::string>& inputs) = 0;
 };
 
 class ReposApi {

@@ -132,6 +132,7 @@ WorkflowRun ToRun(const json& j) {
   r.status = Str(j, "status");
   r.conclusion = Str(j, "conclusion");
   r.html_url = Str(j, "html_url");
+  r.path = Str(j, "path");
   r.run_attempt = static_cast<int>(j.value("run_attempt", 1));
   return r;
 }
@@ -574,16 +575,22 @@ class RestGitHubClient final : public Client {
     if (!log.ok()) return log.error().Wrap("downloading the job log");
     return log->body;
   }
-  Status DispatchWorkflow(const RepoRef& repo, const std::string& workflow, const std::string& ref,
-                          const std::map<std::string, std::string>& inputs) override {
-    json b = {{"ref", ref}};
+  Result<DispatchedRun> DispatchWorkflow(const RepoRef& repo, const std::string& workflow, const std::string& ref,
+                                         const std::map<std::string, std::string>& inputs) override {
+    json b = {{"ref", ref}, {"return_run_details", true}};
     if (!inputs.empty()) b["inputs"] = inputs;
     // A dispatch creates a run that cannot be told from another by its inputs through the API, so a
     // lost answer is not retried here (no finder): the executor's own deadline re-dispatches, and a
     // second job's claim of the same run is refused (docs/runners.md).
     auto j = Create(repo, R(repo) + "/actions/workflows/" + Enc(workflow) + "/dispatches", b, nullptr);
     if (!j.ok()) return j.error();
-    return OkStatus();
+    DispatchedRun run;  // 204 (no body): a GitHub without return_run_details
+    if (j->is_object()) {
+      run.run_id = Int(*j, "workflow_run_id");
+      run.run_url = Str(*j, "run_url");
+      run.html_url = Str(*j, "html_url");
+    }
+    return run;
   }
 
   // --- ReposApi

@@ -430,12 +430,15 @@ Result<std::string> FakeClient::DownloadJobLog(const RepoRef& repo, int64_t job_
   return R(repo).logs[job_id];
 }
 
-Status FakeClient::DispatchWorkflow(const RepoRef& repo, const std::string& workflow, const std::string& ref,
-                                    const std::map<std::string, std::string>& inputs) {
+Result<DispatchedRun> FakeClient::DispatchWorkflow(const RepoRef& repo, const std::string& workflow,
+                                                   const std::string& ref,
+                                                   const std::map<std::string, std::string>& inputs) {
   std::lock_guard lock(mu_);
   FAKE_FAIL("DispatchWorkflow");
   actions_.push_back(WorkflowDispatched{repo, workflow, ref, inputs});
-  return OkStatus();
+  DispatchedRun run;
+  run.run_id = 900000 + static_cast<int64_t>(actions_.size());
+  return run;
 }
 
 Result<Repository> FakeClient::GetRepository(const RepoRef& repo) {

@@ -104,8 +104,8 @@ class FakeClient final : public Client {
   Result<WorkflowRun> GetWorkflowRun(const RepoRef& repo, int64_t run_id) override;
   Result<std::vector<WorkflowJob>> ListJobsForRun(const RepoRef& repo, int64_t run_id) override;
   Result<std::string> DownloadJobLog(const RepoRef& repo, int64_t job_id) override;
-  Status DispatchWorkflow(const RepoRef& repo, const std::string& workflow, const std::string& ref,
-                          const std::map<std::string, std::string>& inputs) override;
+  Result<DispatchedRun> DispatchWorkflow(const RepoRef& repo, const std::string& workflow, const std::string& ref,
+                                         const std::map<std::string, std::string>& inputs) override;
   Result<Repository> GetRepository(const RepoRef& repo) override;
   Result<std::string> GetCollaboratorPermission(const RepoRef& repo, const std::string& user) override;
   Result<std::vector<CheckAnnotation>> ListCheckRunAnnotations(const RepoRef& repo, int64_t check_run_id) override;

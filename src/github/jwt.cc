@@ -1,6 +1,8 @@
 #include "github/jwt.h"
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -119,6 +121,33 @@ std::string PrivateKey::PublicPem() const {
   std::string out(data, static_cast<size_t>(n));
   BIO_free(bio);
   return out;
+}
+
+Result<std::pair<std::string, std::string>> PrivateKey::PublicNumbers() const {
+  BIGNUM* n = nullptr;
+  BIGNUM* e = nullptr;
+  if (EVP_PKEY_get_bn_param(Key(pkey_), OSSL_PKEY_PARAM_RSA_N, &n) != 1 ||
+      EVP_PKEY_get_bn_param(Key(pkey_), OSSL_PKEY_PARAM_RSA_E, &e) != 1) {
+    BN_free(n);
+    BN_free(e);
+    return Error(ErrorCode::kInternal, "cannot read the RSA public numbers: " + OpensslError());
+  }
+  auto bytes = [](const BIGNUM* b) {
+    std::string out(static_cast<size_t>(BN_num_bytes(b)), '\0');
+    BN_bn2bin(b, reinterpret_cast<unsigned char*>(out.data()));
+    return out;
+  };
+  std::pair<std::string, std::string> out{bytes(n), bytes(e)};
+  BN_free(n);
+  BN_free(e);
+  return out;
+}
+
+Result<std::string> SignJwtRs256(const PrivateKey& key, std::string_view header_json, std::string_view claims_json) {
+  std::string signing_input = Base64UrlEncode(header_json) + "." + Base64UrlEncode(claims_json);
+  auto sig = key.SignRs256(signing_input);
+  if (!sig.ok()) return sig.error();
+  return signing_input + "." + Base64UrlEncode(*sig);
 }
 
 Result<std::string> MakeAppJwt(const PrivateKey& key, const std::string& app_id,

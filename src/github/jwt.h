@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/result.h"
 
@@ -31,6 +32,9 @@ class PrivateKey {
   bool VerifyRs256(std::string_view data, std::string_view signature) const;
   std::string PrivatePem() const;
   std::string PublicPem() const;
+  // The public key's RSA modulus and exponent as unsigned big-endian bytes (what a JWK's "n" and "e"
+  // encode in base64url).
+  Result<std::pair<std::string, std::string>> PublicNumbers() const;
 
  private:
   explicit PrivateKey(void* pkey) : pkey_(pkey) {}
@@ -41,6 +45,10 @@ class PrivateKey {
 // iss = app_id (an app id of digits is sent as a number, a client id as a string).
 Result<std::string> MakeAppJwt(const PrivateKey& key, const std::string& app_id,
                                std::chrono::system_clock::time_point now);
+
+// A compact JWS: base64url(header_json) "." base64url(claims_json) "." base64url(RS256 signature). The
+// header should say {"alg":"RS256",...}; nothing is checked here (tests forge tokens with it too).
+Result<std::string> SignJwtRs256(const PrivateKey& key, std::string_view header_json, std::string_view claims_json);
 
 struct JwtClaims {
   std::string iss;

@@ -179,7 +179,15 @@ struct WorkflowRun {
   std::string status;
   std::string conclusion;
   std::string html_url;
+  std::string path;  // the workflow file, ".github/workflows/wavebot-agent.yml"
   int run_attempt = 1;
+};
+
+// What a workflow dispatch created (return_run_details); run_id 0 when GitHub did not say.
+struct DispatchedRun {
+  int64_t run_id = 0;
+  std::string run_url;   // the run in the REST API
+  std::string html_url;  // the run's page
 };
 
 struct WorkflowRunFilter {

@@ -8,6 +8,9 @@
 //     way the real runner long-polls GitHub's broker;
 //   - a runner that stops heartbeating loses its job: the job completes with conclusion failure after
 //     `runner_timeout`, as GitHub does when a runner dies;
+//   - a job of a workflow granting `id-token: write` gets a per-job OIDC request URL and token with it
+//     (sim_oidc.cc);
+//   - the dispatch answers 200 with the run's id and URLs when asked (return_run_details), else 204;
 //   - every change emits workflow_run (requested, in_progress, completed) and workflow_job (queued,
 //     in_progress, completed) webhooks with GitHub's payload shapes.
 #include <yaml-cpp/yaml.h>
@@ -47,12 +50,28 @@ std::string Substitute(const std::string& text, const std::map<std::string, std:
   return out + text.substr(std::min(i, text.size()));
 }
 
+// Whether a `permissions` node grants `id-token: write` ("write-all" does; absent, GitHub's default
+// permissions do not include it).
+bool GrantsIdToken(const YAML::Node& permissions) {
+  if (!permissions) return false;
+  if (permissions.IsScalar()) return permissions.as<std::string>() == "write-all";
+  return permissions.IsMap() && permissions["id-token"] && permissions["id-token"].IsScalar() &&
+         permissions["id-token"].as<std::string>() == "write";
+}
+
 }  // namespace
 
 SimulatorImpl::Reply SimulatorImpl::DispatchWorkflowLocked(sim::RepoRec& r, const std::string& workflow,
-                                                           const json& body) {
+                                                           const json& body, const std::string& actor) {
   if (!body.is_object() || !body.contains("ref") || !body["ref"].is_string()) {
     return Err(422, "Invalid request.\n\n\"ref\" wasn't supplied.");
+  }
+  bool return_run_details = false;
+  if (body.contains("return_run_details")) {
+    if (!body["return_run_details"].is_boolean()) {
+      return Err(422, "Invalid request.\n\nFor 'properties/return_run_details', is not a boolean.");
+    }
+    return_run_details = body["return_run_details"].get<bool>();
   }
   auto refs = ReadRefs(r);
   std::string ref = body["ref"];
@@ -156,6 +175,9 @@ SimulatorImpl::Reply SimulatorImpl::DispatchWorkflowLocked(sim::RepoRec& r, cons
   j.labels = labels;
   j.inputs = inputs;
   j.workflow_name = w.name;
+  j.actor = actor;
+  // The job's permissions replace the workflow's when it has its own.
+  j.id_token = job["permissions"] ? GrantsIdToken(job["permissions"]) : GrantsIdToken(doc["permissions"]);
   w.jobs.push_back(j.id);
   r.runs[w.id] = w;
   r.jobs[j.id] = j;
@@ -163,8 +185,14 @@ SimulatorImpl::Reply SimulatorImpl::DispatchWorkflowLocked(sim::RepoRec& r, cons
   EmitJobLocked(r, r.jobs[j.id], "queued");
   cv_.notify_all();
   Reply reply;
-  reply.status = 204;
-  reply.body = nullptr;
+  if (return_run_details) {
+    // GitHub (2025): the created run's id and URLs, when asked for.
+    json run = render_.Run(r, r.runs[w.id]);
+    reply.body = {{"workflow_run_id", w.id}, {"run_url", run["url"]}, {"html_url", run["html_url"]}};
+  } else {
+    reply.status = 204;
+    reply.body = nullptr;
+  }
   return reply;
 }
 
@@ -251,6 +279,7 @@ void SimulatorImpl::RegisterRunnerRoutes() {
     best->status = "in_progress";
     best->runner_name = c.body["name"].get<std::string>();
     best->started = best->heartbeat = clock_->Now();
+    if (best->id_token) best->id_token_request = NewToken("oidcreq_");
     sim::RunRec& w = best_repo->runs[best->run_id];
     w.status = "in_progress";
     w.updated = clock_->Now();
@@ -258,6 +287,12 @@ void SimulatorImpl::RegisterRunnerRoutes() {
     EmitJobLocked(*best_repo, *best, "in_progress");
     reply.body = {{"job_id", best->id}, {"run_id", best->run_id}, {"repository", best_repo->FullName()},
                   {"name", best->name}, {"inputs", best->inputs}};
+    if (best->id_token) {
+      // What the runner puts in the job's environment (ACTIONS_ID_TOKEN_REQUEST_URL / _TOKEN).
+      reply.body["id_token_request_url"] =
+          Origin() + "/_sim/actions/idtoken/" + std::to_string(best->id) + "?api-version=2.0";
+      reply.body["id_token_request_token"] = best->id_token_request;
+    }
     return reply;
   });
   auto find_job = [this](Ctx& c, sim::RepoRec** repo) -> sim::JobRec* {

@@ -150,11 +150,13 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
     const std::string prefix = kGhesApiPrefix;
     if (path.rfind(prefix + "/", 0) == 0) {
       path = path.substr(prefix.size());
-    } else if (path.rfind("/_sim/", 0) != 0) {
+    } else if (path.rfind("/_sim/", 0) != 0 && path.rfind("/_services/", 0) != 0) {
       outside_api = true;
     }
   }
-  bool admin = path.rfind("/_sim/", 0) == 0;
+  // The simulator's own endpoints and the OIDC issuer's (at the host root, as on GHES) are not the REST
+  // API: no faults, no contract record.
+  bool admin = path.rfind("/_sim/", 0) == 0 || path.rfind("/_services/", 0) == 0;
   std::chrono::milliseconds latency{0};
   std::optional<Fault> fault;
   int retry_after = 1;
@@ -391,10 +393,11 @@ void SimulatorImpl::RegisterRoutes() {
   (void)dummy;
   RegisterAdminWrites();
   RegisterRunnerRoutes();
+  RegisterOidcRoutes();
   auto dispatch = [this](const httplib::Request& req, httplib::Response& res) { Dispatch(req, res); };
   // GHES: the API and the admin paths only, registered before git takes the rest of the host.
   const std::vector<std::string> patterns =
-      opt_.ghes_layout ? std::vector<std::string>{std::string(kGhesApiPrefix) + "/.*", "/_sim/.*"}
+      opt_.ghes_layout ? std::vector<std::string>{std::string(kGhesApiPrefix) + "/.*", "/_sim/.*", "/_services/.*"}
                        : std::vector<std::string>{".*"};
   for (const auto& pattern : patterns) {
     server_->Get(pattern, dispatch);
@@ -1324,7 +1327,7 @@ void SimulatorImpl::RegisterRoutes() {
     return r;
   });
   Add("POST", kRepo + R"(/actions/workflows/([^/]+)/dispatches)", Auth::kToken, [this](Ctx& c) {
-    return DispatchWorkflowLocked(*c.repo, c.m[3].str(), c.body);
+    return DispatchWorkflowLocked(*c.repo, c.m[3].str(), c.body, c.actor);
   });
 
   // ----- Pre-signed job log blobs (not part of the API: what the 302 points at) -----

@@ -105,6 +105,9 @@ struct JobRec {
   std::string runner_name;                      // the runner that took it
   std::string workflow_name;
   TimePoint heartbeat;                          // the runner's last sign of life
+  std::string actor;                            // who dispatched the run
+  bool id_token = false;                        // the workflow grants `id-token: write`
+  std::string id_token_request;                 // per job: ACTIONS_ID_TOKEN_REQUEST_TOKEN, set when taken
 };
 
 struct RunRec {

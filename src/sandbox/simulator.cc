@@ -55,6 +55,12 @@ Status SimulatorImpl::Init() {
     if (!k.ok()) return k.error().Wrap("simulator app key");
     key_ = *k;
   }
+  {
+    auto k = github::PrivateKey::Generate();
+    if (!k.ok()) return k.error().Wrap("simulator OIDC issuer key");
+    oidc_key_ = *k;
+    oidc_kid_ = github::Sha256Hex(oidc_key_->PublicPem()).substr(0, 40);
+  }
   if (opt_.record_path.empty()) {
     if (const char* env = std::getenv("WAVEBOT_CONTRACT_RECORD"); env != nullptr) opt_.record_path = env;
   }

@@ -130,6 +130,11 @@ class Simulator {
   virtual std::string git_url(const RepoRef& repo) const = 0;
   virtual int64_t app_id() const = 0;
   virtual std::string app_private_key_pem() const = 0;
+  // The Actions OIDC issuer (docs/runners.md): Origin + "/_services/token", as on GitHub Enterprise
+  // Server, with its JWKS at <issuer>/.well-known/jwks. Its RSA key is made when the simulator starts.
+  // Jobs of dispatched workflows that grant `id-token: write` get ACTIONS_ID_TOKEN_REQUEST_URL and
+  // ACTIONS_ID_TOKEN_REQUEST_TOKEN (per job) from their simulated runner.
+  virtual std::string oidc_issuer() const = 0;
 
   // --- Scripting (as GitHub would, each emits the webhooks GitHub would) ---
   // An App installation on `account`; returns its id.

@@ -42,6 +42,7 @@ class SimulatorImpl final : public Simulator {
   std::string git_url(const RepoRef& repo) const override;
   int64_t app_id() const override { return opt_.app_id; }
   std::string app_private_key_pem() const override;
+  std::string oidc_issuer() const override { return Origin() + "/_services/token"; }
 
   Result<int64_t> CreateInstallation(const std::string& account) override;
   Status CreateRepo(const RepoRef& repo, const NewRepo& spec) override;
@@ -145,8 +146,13 @@ class SimulatorImpl final : public Simulator {
   std::vector<Delivery> DeliveriesLocked() const;
   void StartCiLocked(sim::RepoRec& r, const std::string& branch, const std::string& sha, std::vector<int64_t> pulls);
   // --- dispatched workflows and simulated self-hosted runners (sim_actions.cc)
-  Reply DispatchWorkflowLocked(sim::RepoRec& r, const std::string& workflow, const json& body);
+  Reply DispatchWorkflowLocked(sim::RepoRec& r, const std::string& workflow, const json& body,
+                               const std::string& actor);
   void RegisterRunnerRoutes();
+  // --- the Actions OIDC issuer (sim_oidc.cc): JWKS, discovery and the jobs' token endpoint
+  void RegisterOidcRoutes();
+  // The job's OIDC token for `audience`, with GitHub's claims. Requires mu_.
+  Result<std::string> IdTokenLocked(const sim::RepoRec& r, const sim::JobRec& j, const std::string& audience);
   void EmitRunLocked(sim::RepoRec& r, const sim::RunRec& w, const std::string& action);
   void EmitJobLocked(sim::RepoRec& r, const sim::JobRec& j, const std::string& action);
   void FinishDispatchedJobLocked(sim::RepoRec& r, sim::JobRec& j, const std::string& conclusion, const std::string& log);
@@ -161,6 +167,8 @@ class SimulatorImpl final : public Simulator {
   SimulatorOptions opt_;
   Clock* clock_;
   std::shared_ptr<github::PrivateKey> key_;
+  std::shared_ptr<github::PrivateKey> oidc_key_;  // the Actions OIDC issuer's signing key
+  std::string oidc_kid_;
   std::unique_ptr<httplib::Server> server_;
   std::thread server_thread_, ci_thread_;
   std::vector<std::thread> webhook_threads_;

@@ -1,13 +1,16 @@
-// The `actions` executor against a fake Actions gateway and a FakeClock: dispatch inputs, caps, the
-// single-use tokens, results applied once, re-dispatch of jobs that died or sat queued, polling.
-// Plus the HTTP routes over a real loopback server.
+// The `actions` executor against a fake Actions gateway, a fake claim verifier and a FakeClock: dispatch
+// inputs (none a credential), caps, claims bound to the dispatch's run and made once, results applied
+// once, re-dispatch of jobs that died or sat queued, jobs matched by run id (never by name), polling,
+// a GitHub that does not say which run it created. Plus the HTTP routes over a real loopback server.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <filesystem>
 #include <fstream>
+#include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "agents/actions_executor.h"
 #include "agents/actions_routes.h"
@@ -23,24 +26,31 @@ namespace fs = std::filesystem;
 struct DispatchCall {
   std::string repo, workflow, ref;
   std::map<std::string, std::string> inputs;
+  int64_t run_id = 0;  // what the fake GitHub answered
 };
 
 class FakeGateway final : public ActionsGateway {
  public:
-  Status Dispatch(const std::string& repo, const std::string& workflow, const std::string& ref,
-                  const std::map<std::string, std::string>& inputs) override {
-    std::lock_guard lock(mu);
+  Result<int64_t> Dispatch(const std::string& repo, const std::string& workflow, const std::string& ref,
+                           const std::map<std::string, std::string>& inputs) override {
+    std::unique_lock lock(mu);
     if (!fail.empty()) {
       Error e = fail.front();
       fail.erase(fail.begin());
       return e;
     }
-    calls.push_back({repo, workflow, ref, inputs});
-    return OkStatus();
+    if (hold) {  // a dispatch whose answer is on its way
+      holding = true;
+      cv.notify_all();
+      cv.wait(lock, [this] { return !hold; });
+    }
+    int64_t run_id = blind ? 0 : 7001 + static_cast<int64_t>(calls.size());
+    calls.push_back({repo, workflow, ref, inputs, run_id});
+    return run_id;
   }
-  Result<std::vector<ActionsJobStatus>> RecentJobs(const std::string& repo, const std::string& ref) override {
+  Result<std::vector<ActionsJobStatus>> RunJobs(const std::string& repo, int64_t run_id) override {
     std::lock_guard lock(mu);
-    polls.push_back(repo + "@" + ref);
+    polls.push_back(repo + "#" + std::to_string(run_id));
     return jobs;
   }
   Result<std::string> JobLog(const std::string&, int64_t job_id) override {
@@ -56,7 +66,23 @@ class FakeGateway final : public ActionsGateway {
   std::vector<Error> fail;
   std::vector<ActionsJobStatus> jobs;
   std::vector<std::string> polls;
+  bool blind = false;  // answers 204, as a GitHub without return_run_details
+  std::condition_variable cv;
+  bool hold = false, holding = false;
 };
+
+// The fake OIDC token of a run: "oidc:<repo>:<workflow>:<run id>". The fake verifier accepts exactly
+// the token of the binding's run, refuses others as the real one does.
+std::string FakeOidc(const std::string& repo, const std::string& workflow, int64_t run_id) {
+  return "oidc:" + repo + ":" + workflow + ":" + std::to_string(run_id);
+}
+Status FakeVerify(const std::string& credential, const ClaimBinding& b) {
+  if (credential.rfind("oidc:", 0) != 0) return Error(ErrorCode::kUnauthenticated, "OIDC token: not one");
+  if (credential != FakeOidc(b.repo, b.workflow, b.run_id)) {
+    return Error(ErrorCode::kPermissionDenied, "OIDC token: issued to another run");
+  }
+  return OkStatus();
+}
 
 class ActionsExecutorTest : public ::testing::Test {
  protected:
@@ -83,6 +109,7 @@ class ActionsExecutorTest : public ::testing::Test {
       std::lock_guard lock(mu_);
       events_.push_back(e);
     };
+    o.verify_claim = FakeVerify;
     o.random_hex = [this](int bytes) {
       std::lock_guard lock(mu_);
       std::string s = std::to_string(++counter_);
@@ -103,6 +130,20 @@ class ActionsExecutorTest : public ::testing::Test {
               "--result-file", "/srv/wavebot/runs/1.json", "--agent-timeout", "60"};
     j.env = {{"PATH", "/usr/bin"}, {"WAVEBOT_TOKEN", "ghs_secret_install_token"}};
     return j;
+  }
+
+  // The dispatch's call, its run id and the job's OIDC token.
+  DispatchCall CallOf(const std::map<std::string, std::string>& in) {
+    for (const auto& c : gw_.Calls()) {
+      if (c.inputs.at("dispatch_id") == in.at("dispatch_id")) return c;
+    }
+    ADD_FAILURE() << "no dispatch " << in.at("dispatch_id");
+    return {};
+  }
+  int64_t RunId(const std::map<std::string, std::string>& in) { return CallOf(in).run_id; }
+  std::string Token(const std::map<std::string, std::string>& in) {
+    DispatchCall c = CallOf(in);
+    return FakeOidc(c.repo, c.workflow, c.run_id);
   }
 
   std::vector<JobEvent> Events(const std::string& id, JobEvent::State state) {
@@ -140,6 +181,8 @@ TEST_F(ActionsExecutorTest, DispatchesWithInputsNamingTheRunButNeverThePrompt) {
   EXPECT_EQ(in.at("runs_on"), R"(["self-hosted","wavebot"])");
   EXPECT_EQ(in.at("api_url"), "http://127.0.0.1:9/");
   EXPECT_EQ(exec_->DispatchIds("attempt-1"), std::vector<std::string>{in.at("dispatch_id")});
+  EXPECT_EQ(in.count("token"), 0u) << "inputs are public: none is a credential";
+  EXPECT_EQ(exec_->RunIdOf(in.at("dispatch_id")), calls[0].run_id);
   for (const auto& [k, v] : in) {
     EXPECT_EQ(v.find("Implement ticket"), std::string::npos) << k;
     EXPECT_EQ(v.find("ghs_secret_install_token"), std::string::npos) << k;
@@ -156,7 +199,7 @@ TEST_F(ActionsExecutorTest, ClaimGivesPromptArgsAndTokenOnceThenResultAppliedOnc
   auto wrong = exec_->ClaimRun(in["dispatch_id"], "not-the-token", "runner-1");
   ASSERT_FALSE(wrong.ok());
   EXPECT_EQ(wrong.error().code(), ErrorCode::kUnauthenticated);
-  auto claim = exec_->ClaimRun(in["dispatch_id"], in["token"], "runner-1");
+  auto claim = exec_->ClaimRun(in["dispatch_id"], Token(in), "runner-1");
   ASSERT_TRUE(claim.ok()) << claim.error().message();
   EXPECT_EQ(claim->job_id, "attempt-1");
   EXPECT_EQ(claim->prompt, "Implement ticket 2\n");
@@ -167,11 +210,11 @@ TEST_F(ActionsExecutorTest, ClaimGivesPromptArgsAndTokenOnceThenResultAppliedOnc
   }
   EXPECT_EQ(Events("attempt-1", JobEvent::State::kRunning).size(), 1u);
   // The single-use token is refused the second time.
-  auto again = exec_->ClaimRun(in["dispatch_id"], in["token"], "runner-2");
+  auto again = exec_->ClaimRun(in["dispatch_id"], Token(in), "runner-2");
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().code(), ErrorCode::kFailedPrecondition);
   // The claim token does not authorise the result.
-  EXPECT_EQ(exec_->PostResult(in["dispatch_id"], in["token"], "{}", 0, "").error().code(),
+  EXPECT_EQ(exec_->PostResult(in["dispatch_id"], Token(in), "{}", 0, "").error().code(),
             ErrorCode::kUnauthenticated);
   ASSERT_TRUE(exec_->PostResult(in["dispatch_id"], claim->result_token, R"({"result":"done"})", 0, "ok").ok());
   auto second = exec_->PostResult(in["dispatch_id"], claim->result_token, R"({"result":"done"})", 0, "ok");
@@ -183,7 +226,7 @@ TEST_F(ActionsExecutorTest, ClaimGivesPromptArgsAndTokenOnceThenResultAppliedOnc
   EXPECT_EQ(finished[0].exit_code, 0);
   EXPECT_EQ(exec_->Pending(), 0);
   // A completed-job webhook after the result changes nothing.
-  exec_->OnWorkflowJob("acme/calc", {7, 70, "wavebot " + in["dispatch_id"], "completed", "success", "runner-1"});
+  exec_->OnWorkflowJob("acme/calc", {7, RunId(in), "wavebot " + in["dispatch_id"], "completed", "success", "runner-1"});
   EXPECT_EQ(Events("attempt-1", JobEvent::State::kFinished).size(), 1u);
   EXPECT_EQ(gw_.Calls().size(), 1u);
 }
@@ -202,11 +245,11 @@ TEST_F(ActionsExecutorTest, QueuedPastTheDeadlineIsDispatchedAgainAndTheOldToken
   ASSERT_EQ(gw_.Calls().size(), 2u);
   auto second = gw_.Calls().at(1).inputs;
   EXPECT_NE(first["dispatch_id"], second["dispatch_id"]);
-  EXPECT_NE(first["token"], second["token"]);
-  auto stale = exec_->ClaimRun(first["dispatch_id"], first["token"], "slow-runner");
+  EXPECT_NE(RunId(first), RunId(second));
+  auto stale = exec_->ClaimRun(first["dispatch_id"], Token(first), "slow-runner");
   ASSERT_FALSE(stale.ok());
   EXPECT_EQ(stale.error().code(), ErrorCode::kNotFound);
-  EXPECT_TRUE(exec_->ClaimRun(second["dispatch_id"], second["token"], "runner").ok());
+  EXPECT_TRUE(exec_->ClaimRun(second["dispatch_id"], Token(second), "runner").ok());
   EXPECT_EQ(exec_->DispatchIds("attempt-1").size(), 2u);
   EXPECT_TRUE(Events("attempt-1", JobEvent::State::kFinished).empty());
 }
@@ -215,26 +258,145 @@ TEST_F(ActionsExecutorTest, JobThatDiesWithItsRunnerIsDispatchedAgainAndItsLateR
   Make(Options());
   ASSERT_TRUE(exec_->Submit(Job("attempt-1")).ok());
   auto first = gw_.Calls().at(0).inputs;
-  auto claim = exec_->ClaimRun(first["dispatch_id"], first["token"], "runner-1");
+  auto claim = exec_->ClaimRun(first["dispatch_id"], Token(first), "runner-1");
   ASSERT_TRUE(claim.ok());
   // Another job's webhook is not ours.
   exec_->OnWorkflowJob("acme/calc", {5, 50, "CI", "completed", "failure", "runner-9"});
   EXPECT_EQ(gw_.Calls().size(), 1u);
-  exec_->OnWorkflowJob("acme/calc", {6, 60, "wavebot " + first["dispatch_id"], "in_progress", "", "runner-1"});
+  exec_->OnWorkflowJob("acme/calc", {6, RunId(first), "wavebot " + first["dispatch_id"], "in_progress", "", "runner-1"});
   EXPECT_EQ(gw_.Calls().size(), 1u);
-  exec_->OnWorkflowJob("acme/calc", {6, 60, "wavebot " + first["dispatch_id"], "completed", "failure", "runner-1"});
+  exec_->OnWorkflowJob("acme/calc", {6, RunId(first), "wavebot " + first["dispatch_id"], "completed", "failure", "runner-1"});
   ASSERT_EQ(gw_.Calls().size(), 2u);
   // The same webhook redelivered does not dispatch a third time.
-  exec_->OnWorkflowJob("acme/calc", {6, 60, "wavebot " + first["dispatch_id"], "completed", "failure", "runner-1"});
+  exec_->OnWorkflowJob("acme/calc", {6, RunId(first), "wavebot " + first["dispatch_id"], "completed", "failure", "runner-1"});
   EXPECT_EQ(gw_.Calls().size(), 2u);
   // The dead job's result (it got out somehow) is refused; the new dispatch's is applied.
   EXPECT_EQ(exec_->PostResult(first["dispatch_id"], claim->result_token, "{}", 0, "").error().code(),
             ErrorCode::kNotFound);
   auto second = gw_.Calls().at(1).inputs;
-  auto claim2 = exec_->ClaimRun(second["dispatch_id"], second["token"], "runner-2");
+  auto claim2 = exec_->ClaimRun(second["dispatch_id"], Token(second), "runner-2");
   ASSERT_TRUE(claim2.ok());
   ASSERT_TRUE(exec_->PostResult(second["dispatch_id"], claim2->result_token, R"({"result":"done"})", 0, "").ok());
   EXPECT_EQ(Events("attempt-1", JobEvent::State::kFinished).size(), 1u);
+}
+
+TEST_F(ActionsExecutorTest, AClaimNeedsTheOidcTokenOfTheRunItsDispatchCreated) {
+  Make(Options());
+  ASSERT_TRUE(exec_->Submit(Job("attempt-1", "acme/calc", 2)).ok());
+  ASSERT_TRUE(exec_->Submit(Job("attempt-2", "acme/calc", 3)).ok());
+  auto calls = gw_.Calls();
+  ASSERT_EQ(calls.size(), 2u);
+  auto mine = calls[0].inputs, other = calls[1].inputs;
+  // Whoever read the inputs has the dispatch id, and nothing that claims it.
+  auto none = exec_->ClaimRun(mine["dispatch_id"], "", "reader");
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code(), ErrorCode::kUnauthenticated);
+  EXPECT_NE(none.error().message().find("OIDC"), std::string::npos) << none.error().message();
+  // The token of another run of the same workflow and repository, of the same run in another repository
+  // or of another workflow is denied.
+  auto crossed = exec_->ClaimRun(mine["dispatch_id"], Token(other), "reader");
+  ASSERT_FALSE(crossed.ok());
+  EXPECT_EQ(crossed.error().code(), ErrorCode::kPermissionDenied);
+  for (const auto& forged : {FakeOidc("mallory/calc", kDefaultWorkflow, RunId(mine)),
+                             FakeOidc("acme/calc", ".github/workflows/mine.yml", RunId(mine))}) {
+    auto r = exec_->ClaimRun(mine["dispatch_id"], forged, "reader");
+    ASSERT_FALSE(r.ok()) << forged;
+    EXPECT_EQ(r.error().code(), ErrorCode::kPermissionDenied);
+  }
+  EXPECT_TRUE(Events("attempt-1", JobEvent::State::kRunning).empty());
+  // The refusals used nothing up: each job claims its own run.
+  EXPECT_TRUE(exec_->ClaimRun(mine["dispatch_id"], Token(mine), "runner-1").ok());
+  EXPECT_TRUE(exec_->ClaimRun(other["dispatch_id"], Token(other), "runner-2").ok());
+}
+
+TEST_F(ActionsExecutorTest, AJobNamedAfterAnotherDispatchIsNotTakenForIt) {
+  Make(Options());
+  ASSERT_TRUE(exec_->Submit(Job("attempt-1")).ok());
+  auto in = gw_.Calls().at(0).inputs;
+  // A workflow anyone can run names its job after the live dispatch and fails: not our run.
+  exec_->OnWorkflowJob("acme/calc", {66, 123456, "wavebot " + in["dispatch_id"], "completed", "failure", "evil"});
+  // Nor is our run's id reported from another repository.
+  exec_->OnWorkflowJob("mallory/calc", {67, RunId(in), "wavebot " + in["dispatch_id"], "completed", "failure", "x"});
+  EXPECT_EQ(gw_.Calls().size(), 1u);
+  EXPECT_TRUE(Events("attempt-1", JobEvent::State::kFinished).empty());
+  // Our run's job, whatever its name, is.
+  exec_->OnWorkflowJob("acme/calc", {68, RunId(in), "renamed", "completed", "failure", "runner-1"});
+  EXPECT_EQ(gw_.Calls().size(), 2u);
+}
+
+TEST_F(ActionsExecutorTest, AClaimArrivingBeforeTheDispatchAnswerWaitsForTheRunId) {
+  Make(Options());
+  {
+    std::lock_guard lock(gw_.mu);
+    gw_.hold = true;
+  }
+  std::thread submit([this] { EXPECT_TRUE(exec_->Submit(Job("attempt-1")).ok()); });
+  std::string dispatch_id;
+  {
+    std::unique_lock lock(gw_.mu);
+    ASSERT_TRUE(gw_.cv.wait_for(lock, seconds(10), [this] { return gw_.holding; }));
+  }
+  dispatch_id = exec_->DispatchIds("attempt-1").at(0);
+  EXPECT_EQ(exec_->RunIdOf(dispatch_id), 0);
+  // The job is faster than GitHub's answer: its claim waits, then succeeds.
+  Result<ActionsClaim> claim = Error(ErrorCode::kInternal, "not run");
+  std::thread job([&] { claim = exec_->ClaimRun(dispatch_id, FakeOidc("acme/calc", kDefaultWorkflow, 7001), "r"); });
+  {
+    std::lock_guard lock(gw_.mu);
+    gw_.hold = false;
+  }
+  gw_.cv.notify_all();
+  submit.join();
+  job.join();
+  ASSERT_TRUE(claim.ok()) << claim.error().message();
+  EXPECT_EQ(exec_->RunIdOf(dispatch_id), 7001);
+}
+
+TEST_F(ActionsExecutorTest, AClaimWhoseRunIsNeverAnsweredIsUnavailable) {
+  auto o = Options();
+  o.run_id_wait = std::chrono::milliseconds(50);
+  Make(o);
+  {
+    std::lock_guard lock(gw_.mu);
+    gw_.hold = true;
+  }
+  std::thread submit([this] { EXPECT_TRUE(exec_->Submit(Job("attempt-1")).ok()); });
+  {
+    std::unique_lock lock(gw_.mu);
+    ASSERT_TRUE(gw_.cv.wait_for(lock, seconds(10), [this] { return gw_.holding; }));
+  }
+  auto claim = exec_->ClaimRun(exec_->DispatchIds("attempt-1").at(0), "oidc:anything", "r");
+  {
+    std::lock_guard lock(gw_.mu);
+    gw_.hold = false;
+  }
+  gw_.cv.notify_all();
+  submit.join();
+  ASSERT_FALSE(claim.ok());
+  EXPECT_EQ(claim.error().code(), ErrorCode::kUnavailable);
+}
+
+TEST_F(ActionsExecutorTest, AGithubThatDoesNotSayWhichRunItCreatedIsRefusedWithTheReason) {
+  Make(Options());
+  gw_.blind = true;
+  ASSERT_TRUE(exec_->Submit(Job("attempt-1")).ok());
+  ASSERT_EQ(gw_.Calls().size(), 1u) << "not dispatched again: it will not heal";
+  auto finished = Events("attempt-1", JobEvent::State::kFinished);
+  ASSERT_EQ(finished.size(), 1u);
+  EXPECT_NE(finished[0].output_tail.find("return_run_details"), std::string::npos) << finished[0].output_tail;
+  EXPECT_EQ(exec_->Pending(), 0);
+  // The blind dispatch's job cannot claim anything.
+  auto in = gw_.Calls().at(0).inputs;
+  EXPECT_EQ(exec_->ClaimRun(in["dispatch_id"], "oidc:x", "r").error().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(ActionsExecutorTest, WithoutAVerifierEveryClaimIsRefused) {
+  auto o = Options();
+  o.verify_claim = nullptr;
+  Make(o);
+  ASSERT_TRUE(exec_->Submit(Job("attempt-1")).ok());
+  auto in = gw_.Calls().at(0).inputs;
+  EXPECT_EQ(exec_->ClaimRun(in["dispatch_id"], Token(in), "r").error().code(), ErrorCode::kUnauthenticated);
 }
 
 TEST_F(ActionsExecutorTest, GivesUpAfterMaxDispatchesWithExactlyOneFinishedCarryingTheLog) {
@@ -244,7 +406,7 @@ TEST_F(ActionsExecutorTest, GivesUpAfterMaxDispatchesWithExactlyOneFinishedCarry
   ASSERT_TRUE(exec_->Submit(Job("attempt-1")).ok());
   for (int i = 0; i < 2; ++i) {
     auto in = gw_.Calls().back().inputs;
-    exec_->OnWorkflowJob("acme/calc", {100 + i, 10, "wavebot " + in["dispatch_id"], "completed", "failure", "r"});
+    exec_->OnWorkflowJob("acme/calc", {100 + i, RunId(in), "wavebot " + in["dispatch_id"], "completed", "failure", "r"});
   }
   EXPECT_EQ(gw_.Calls().size(), 2u);
   auto finished = Events("attempt-1", JobEvent::State::kFinished);
@@ -262,7 +424,7 @@ TEST_F(ActionsExecutorTest, ClaimedWithoutResultPastTheRunDeadlineIsDispatchedAg
   Make(o);
   ASSERT_TRUE(exec_->Submit(Job("attempt-1")).ok());
   auto in = gw_.Calls().at(0).inputs;
-  ASSERT_TRUE(exec_->ClaimRun(in["dispatch_id"], in["token"], "r").ok());
+  ASSERT_TRUE(exec_->ClaimRun(in["dispatch_id"], Token(in), "r").ok());
   clock_.Advance(seconds(60 + 15 * 60 - 1));
   exec_->Tick();
   EXPECT_EQ(gw_.Calls().size(), 1u);
@@ -298,7 +460,7 @@ TEST_F(ActionsExecutorTest, FleetAndRepositoryCapsHoldRunsBackInOrder) {
   EXPECT_EQ(exec_->Pending(), 5);
   EXPECT_TRUE(exec_->DispatchIds("a2").empty());
   // a1 finishes: a2 (same repository, first in line) takes its slot, not b3.
-  auto claim = exec_->ClaimRun(calls[0].inputs["dispatch_id"], calls[0].inputs["token"], "r");
+  auto claim = exec_->ClaimRun(calls[0].inputs["dispatch_id"], Token(calls[0].inputs), "r");
   ASSERT_TRUE(claim.ok());
   ASSERT_TRUE(exec_->PostResult(calls[0].inputs["dispatch_id"], claim->result_token, "{}", 0, "").ok());
   calls = gw_.Calls();
@@ -318,14 +480,14 @@ TEST_F(ActionsExecutorTest, PollingFindsAJobThatEndedWhenTheWebhookWasLost) {
   auto in = gw_.Calls().at(0).inputs;
   {
     std::lock_guard lock(gw_.mu);
-    gw_.jobs = {{9, 90, "wavebot " + in["dispatch_id"], "completed", "cancelled", ""}};
+    gw_.jobs = {{9, gw_.calls.at(0).run_id, "wavebot " + in["dispatch_id"], "completed", "cancelled", ""}};
   }
   clock_.Advance(seconds(59));
   exec_->Tick();
   EXPECT_TRUE(gw_.polls.empty());
   clock_.Advance(seconds(1));
   exec_->Tick();
-  ASSERT_EQ(gw_.polls, std::vector<std::string>{"acme/calc@epic/1-epic"});
+  ASSERT_EQ(gw_.polls, std::vector<std::string>{"acme/calc#" + std::to_string(RunId(in))});
   EXPECT_EQ(gw_.Calls().size(), 2u);
 }
 
@@ -370,16 +532,24 @@ TEST_F(ActionsExecutorTest, RoutesClaimOnceAndApplyTheResultOnce) {
   auto none = c.Get(prompt_path.c_str());
   ASSERT_TRUE(none);
   EXPECT_EQ(none->status, 401);
-  auto unknown = c.Get("/api/runs/wb-nope/prompt", {{"Authorization", "Bearer " + in["token"]}});
+  auto unknown = c.Get("/api/runs/wb-nope/prompt", {{"Authorization", "Bearer " + Token(in)}});
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->status, 404);
-  auto ok = c.Get(prompt_path.c_str(), {{"Authorization", "Bearer " + in["token"]}, {"X-Wavebot-Runner", "r1"}});
+  auto invalid = c.Get(prompt_path.c_str(), {{"Authorization", "Bearer not-an-oidc-token"}});
+  ASSERT_TRUE(invalid);
+  EXPECT_EQ(invalid->status, 401) << invalid->body;
+  auto another = c.Get(prompt_path.c_str(),
+                       {{"Authorization", "Bearer " + FakeOidc("acme/calc", kDefaultWorkflow, RunId(in) + 1)}});
+  ASSERT_TRUE(another);
+  EXPECT_EQ(another->status, 403) << another->body;
+  EXPECT_NE(another->body.find("another run"), std::string::npos) << another->body;
+  auto ok = c.Get(prompt_path.c_str(), {{"Authorization", "Bearer " + Token(in)}, {"X-Wavebot-Runner", "r1"}});
   ASSERT_TRUE(ok);
   ASSERT_EQ(ok->status, 200) << ok->body;
   auto claim = nlohmann::json::parse(ok->body);
   EXPECT_EQ(claim["prompt"], "Implement ticket 2\n");
   EXPECT_EQ(ok->get_header_value("Cache-Control"), "no-store");
-  auto twice = c.Get(prompt_path.c_str(), {{"Authorization", "Bearer " + in["token"]}});
+  auto twice = c.Get(prompt_path.c_str(), {{"Authorization", "Bearer " + Token(in)}});
   ASSERT_TRUE(twice);
   EXPECT_EQ(twice->status, 409);
 

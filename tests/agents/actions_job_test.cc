@@ -1,15 +1,22 @@
 // `wavebot actions-job` (the workflow's step) against a real wavebot API (ActionsExecutor + routes on
-// loopback): refused claims, a run whose git remote is unreachable still delivers its result once, and
-// the job leaves nothing in its work directory whatever happens.
+// loopback, claims checked by the real OIDC verifier) and a fake GitHub token service on loopback (what
+// ACTIONS_ID_TOKEN_REQUEST_URL points at on a runner): a job without OIDC is a usage error, refused
+// claims fail clearly, a run whose git remote is unreachable still delivers its result once, and the
+// job leaves nothing in its work directory whatever happens.
 #include <gtest/gtest.h>
+#include <httplib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "agents/actions_executor.h"
 #include "agents/actions_routes.h"
+#include "github/actions_oidc.h"
+#include "github/jwt.h"
 #include "http/server.h"
 #include "support/subprocess.h"
 
@@ -17,21 +24,77 @@ namespace wavebot::agents {
 namespace {
 
 namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr const char* kIssuer = "https://token.actions.test";
+constexpr int64_t kRunId = 555;
 
 class RecordingGateway final : public ActionsGateway {
  public:
-  Status Dispatch(const std::string&, const std::string&, const std::string&,
-                  const std::map<std::string, std::string>& inputs) override {
+  Result<int64_t> Dispatch(const std::string&, const std::string&, const std::string&,
+                           const std::map<std::string, std::string>& inputs) override {
     std::lock_guard lock(mu);
     dispatched.push_back(inputs);
-    return OkStatus();
+    return kRunId;
   }
-  Result<std::vector<ActionsJobStatus>> RecentJobs(const std::string&, const std::string&) override {
+  Result<std::vector<ActionsJobStatus>> RunJobs(const std::string&, int64_t) override {
     return std::vector<ActionsJobStatus>{};
   }
   Result<std::string> JobLog(const std::string&, int64_t) override { return std::string(); }
   std::mutex mu;
   std::vector<std::map<std::string, std::string>> dispatched;
+};
+
+const std::shared_ptr<github::PrivateKey>& IssuerKey() {
+  static std::shared_ptr<github::PrivateKey> key = *github::PrivateKey::Generate();
+  return key;
+}
+
+class StaticJwks final : public github::JwksSource {
+ public:
+  Result<std::string> Fetch() override { return github::JwksOf(*IssuerKey(), "k1"); }
+};
+
+// GitHub's side of a runner's job: GET /idtoken?api-version=2.0&audience=... with the job's request
+// token answers the job's OIDC token, for run `run_id` of acme/calc's agent workflow.
+class TokenService {
+ public:
+  explicit TokenService(Clock* clock) : clock_(clock) {
+    server_.Get("/idtoken", [this](const httplib::Request& req, httplib::Response& res) {
+      if (req.get_header_value("Authorization") != "bearer " + std::string(kRequestToken)) {
+        res.status = 401;
+        res.set_content(R"({"message":"Bad credentials"})", "application/json");
+        return;
+      }
+      int64_t now = std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count();
+      json claims = {{"iss", kIssuer},
+                     {"aud", req.get_param_value("audience")},
+                     {"repository", "acme/calc"},
+                     {"workflow_ref", "acme/calc/.github/workflows/wavebot-agent.yml@refs/heads/epic/1-e"},
+                     {"event_name", "workflow_dispatch"},
+                     {"run_id", std::to_string(run_id.load())},
+                     {"iat", now},
+                     {"nbf", now - 5},
+                     {"exp", now + 300}};
+      auto jwt = github::SignJwtRs256(*IssuerKey(), R"({"alg":"RS256","typ":"JWT","kid":"k1"})", claims.dump());
+      res.set_content(json{{"value", *jwt}}.dump(), "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~TokenService() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/idtoken?api-version=2.0"; }
+  static constexpr const char* kRequestToken = "oidc-request-token-of-this-job";
+  std::atomic<int64_t> run_id{kRunId};
+
+ private:
+  Clock* clock_;
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
 };
 
 class ActionsJobTest : public ::testing::Test {
@@ -42,6 +105,11 @@ class ActionsJobTest : public ::testing::Test {
     fs::create_directories(dir_ / "work");
     ActionsExecutorOptions o;
     o.background = false;
+    o.verify_claim = [this](const std::string& credential, const ClaimBinding& b) -> Status {
+      auto claims = verifier_->Verify(credential, {b.repo, b.workflow, b.run_id});
+      if (!claims.ok()) return claims.error();
+      return OkStatus();
+    };
     o.on_event = [this](const JobEvent& e) {
       std::lock_guard lock(mu_);
       events_.push_back(e);
@@ -50,6 +118,11 @@ class ActionsJobTest : public ::testing::Test {
     server_ = http::NewServer({.host = "127.0.0.1", .port = 0});
     RegisterActionsRoutes(server_.get(), exec_.get());
     ASSERT_TRUE(server_->Start().ok());
+    // wavebot expects its own URL as the audience (what actions-job asks for by default).
+    github::OidcVerifierOptions vo;
+    vo.issuer = kIssuer;
+    vo.audience = "http://127.0.0.1:" + std::to_string(server_->port());
+    verifier_ = std::make_unique<github::ActionsOidcVerifier>(vo, &jwks_, &clock_);
   }
   void TearDown() override {
     server_->Stop();
@@ -68,8 +141,12 @@ class ActionsJobTest : public ::testing::Test {
     std::lock_guard lock(gw_.mu);
     return gw_.dispatched.back();
   }
-  testing::CommandResult Job(const std::string& dispatch_id, const std::string& token) {
-    std::string env = token.empty() ? "env -u WAVEBOT_DISPATCH_TOKEN " : "env WAVEBOT_DISPATCH_TOKEN='" + token + "' ";
+  // Runs the job as a runner would: with the job's OIDC request URL and token (none when `request_token`
+  // is empty).
+  testing::CommandResult Job(const std::string& dispatch_id, const std::string& request_token) {
+    std::string env = request_token.empty() ? "env -u ACTIONS_ID_TOKEN_REQUEST_URL -u ACTIONS_ID_TOKEN_REQUEST_TOKEN "
+                                            : "env ACTIONS_ID_TOKEN_REQUEST_URL='" + tokens_.url() +
+                                                  "' ACTIONS_ID_TOKEN_REQUEST_TOKEN='" + request_token + "' ";
     return testing::RunShell(env + WAVEBOT_BINARY + " actions-job --api-url http://127.0.0.1:" +
                              std::to_string(server_->port()) + " --dispatch-id " + dispatch_id + " --work-dir " +
                              (dir_ / "work").string() + " --runner-name test-runner 2>&1");
@@ -91,24 +168,36 @@ class ActionsJobTest : public ::testing::Test {
   fs::path dir_;
   RecordingGateway gw_;
   FakeClock clock_;
+  StaticJwks jwks_;
+  TokenService tokens_{&clock_};
+  std::unique_ptr<github::ActionsOidcVerifier> verifier_;
   std::unique_ptr<ActionsExecutor> exec_;
   std::unique_ptr<http::Server> server_;
   std::mutex mu_;
   std::vector<JobEvent> events_;
 };
 
-TEST_F(ActionsJobTest, WithoutATokenItIsAUsageError) {
+TEST_F(ActionsJobTest, WithoutOidcItIsAUsageErrorNamingThePermission) {
   auto r = Job("wb-1", "");
   EXPECT_EQ(r.exit_code, 2) << r.out;
-  EXPECT_NE(r.out.find("WAVEBOT_DISPATCH_TOKEN"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("id-token: write"), std::string::npos) << r.out;
 }
 
 TEST_F(ActionsJobTest, RefusedClaimsFailClearlyAndLeaveNothing) {
   auto in = Submit();
-  auto wrong = Job(in["dispatch_id"], "not-the-token");
+  EXPECT_EQ(in.count("token"), 0u);
+  // GitHub refuses a wrong request token.
+  auto wrong = Job(in["dispatch_id"], "not-the-request-token");
   EXPECT_EQ(wrong.exit_code, 1) << wrong.out;
-  EXPECT_NE(wrong.out.find("HTTP 401"), std::string::npos) << wrong.out;
-  auto unknown = Job("wb-unknown", in["token"]);
+  EXPECT_NE(wrong.out.find("OIDC token request (HTTP 401)"), std::string::npos) << wrong.out;
+  // A token of another run: wavebot refuses the claim.
+  tokens_.run_id = kRunId + 1;
+  auto other = Job(in["dispatch_id"], TokenService::kRequestToken);
+  EXPECT_EQ(other.exit_code, 1) << other.out;
+  EXPECT_NE(other.out.find("HTTP 403"), std::string::npos) << other.out;
+  EXPECT_NE(other.out.find("not to run 555"), std::string::npos) << other.out;
+  tokens_.run_id = kRunId;
+  auto unknown = Job("wb-unknown", TokenService::kRequestToken);
   EXPECT_EQ(unknown.exit_code, 1) << unknown.out;
   EXPECT_NE(unknown.out.find("HTTP 404"), std::string::npos) << unknown.out;
   EXPECT_EQ(LeftInWork(), std::vector<std::string>{});
@@ -117,11 +206,11 @@ TEST_F(ActionsJobTest, RefusedClaimsFailClearlyAndLeaveNothing) {
 
 TEST_F(ActionsJobTest, AFailedRunStillDeliversItsResultOnceAndLeavesNothing) {
   auto in = Submit();
-  auto r = Job(in["dispatch_id"], in["token"]);
+  auto r = Job(in["dispatch_id"], TokenService::kRequestToken);
   EXPECT_EQ(r.exit_code, 0) << r.out;  // the result was delivered; the run itself failed
   EXPECT_NE(r.out.find("result delivered"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("ghs_install_token_never_printed"), std::string::npos) << r.out;
-  EXPECT_EQ(r.out.find(in["token"]), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(TokenService::kRequestToken), std::string::npos) << r.out;
   auto finished = Finished();
   ASSERT_EQ(finished.size(), 1u);
   EXPECT_EQ(finished[0].id, "attempt-1");
@@ -129,9 +218,11 @@ TEST_F(ActionsJobTest, AFailedRunStillDeliversItsResultOnceAndLeavesNothing) {
   auto result = nlohmann::json::parse(finished[0].result_json);
   EXPECT_EQ(result["result"], "error");
   EXPECT_EQ(LeftInWork(), std::vector<std::string>{});
-  // The token was single-use: a replay of the job is refused and changes nothing.
-  auto replay = Job(in["dispatch_id"], in["token"]);
+  // A claim works once: a replay of the job (a fresh, valid token of the same run) is refused (the run
+  // is over) and changes nothing.
+  auto replay = Job(in["dispatch_id"], TokenService::kRequestToken);
   EXPECT_EQ(replay.exit_code, 1) << replay.out;
+  EXPECT_NE(replay.out.find("HTTP 404"), std::string::npos) << replay.out;
   EXPECT_EQ(Finished().size(), 1u);
   EXPECT_EQ(LeftInWork(), std::vector<std::string>{});
 }

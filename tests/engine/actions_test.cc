@@ -28,7 +28,7 @@ using std::chrono::seconds;
 
 const github::RepoRef kRef{"acme", "calc"};
 constexpr int kTicketCount = 8;
-constexpr const char* kDispatchPath = "POST /repos/acme/calc/actions/workflows/wavebot-agent.yml/dispatches 204";
+constexpr const char* kDispatchPath = "POST /repos/acme/calc/actions/workflows/wavebot-agent.yml/dispatches 200";
 
 class TempDir {
  public:

@@ -189,7 +189,7 @@ TEST_P(LostAnswerTest, WriteThatCannotBeLookedUpIsNotSentAgain) {
   FakeClock clock;
   auto client = NewClient(PatOptions(server.url(), &clock));
   ASSERT_TRUE(client.ok());
-  Status st = (*client)->DispatchWorkflow(kRepo, "agent.yml", "main", {});
+  auto st = (*client)->DispatchWorkflow(kRepo, "agent.yml", "main", {});
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code(), ErrorCode::kUnavailable);
   EXPECT_NE(st.error().message().find("not sent again"), std::string::npos) << st.error().message();

@@ -1,6 +1,8 @@
 // The simulator as the Actions backend of the `actions` executor: workflow_dispatch validated against the
-// workflow file as GitHub does, runs and jobs over REST (recorded for the contract test), the simulated
-// runner protocol, a runner that goes silent losing its job (FakeClock), and the webhooks.
+// workflow file as GitHub does and answering the created run when asked (return_run_details), runs and
+// jobs over REST (recorded for the contract test), the simulated runner protocol, a runner that goes
+// silent losing its job (FakeClock), the webhooks, and the OIDC issuer (per-job request tokens, tokens
+// that verify against its JWKS with GitHub's claims).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -24,7 +26,7 @@ std::string AgentWorkflow() {
 }
 
 std::map<std::string, std::string> Inputs(const std::string& dispatch_id) {
-  return {{"dispatch_id", dispatch_id}, {"token", "t0k3n"},      {"api_url", "http://127.0.0.1:9"},
+  return {{"dispatch_id", dispatch_id}, {"api_url", "http://127.0.0.1:9"},
           {"ticket", "2"},              {"mode", "implement"},   {"base", "main"},
           {"branch", "wave/1-e/2-t"},   {"attempt", "1"},        {"runs_on", R"(["self-hosted","wavebot"])"}};
 }
@@ -55,7 +57,8 @@ class SimActionsTest : public SimTest {
 };
 
 TEST_F(SimActionsTest, DispatchQueuesAJobNamedByItsInputsThatARunnerWithTheLabelsTakes) {
-  ASSERT_TRUE(client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "main", Inputs("wb-1")).ok());
+  auto dispatched = client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "main", Inputs("wb-1"));
+  ASSERT_TRUE(dispatched.ok()) << dispatched.error().message();
   github::WorkflowRunFilter f;
   f.event = "workflow_dispatch";
   f.branch = "main";
@@ -63,6 +66,10 @@ TEST_F(SimActionsTest, DispatchQueuesAJobNamedByItsInputsThatARunnerWithTheLabel
   ASSERT_TRUE(runs.ok()) << runs.error().message();
   ASSERT_EQ(runs->size(), 1u);
   EXPECT_EQ((*runs)[0].status, "queued");
+  // The dispatch said which run it created (return_run_details).
+  EXPECT_EQ(dispatched->run_id, (*runs)[0].id);
+  EXPECT_EQ(dispatched->html_url, (*runs)[0].html_url);
+  EXPECT_NE(dispatched->run_url.find("/actions/runs/" + std::to_string((*runs)[0].id)), std::string::npos);
   auto jobs = client_->ListJobsForRun(kRepo, (*runs)[0].id);
   ASSERT_TRUE(jobs.ok());
   ASSERT_EQ(jobs->size(), 1u);
@@ -73,8 +80,11 @@ TEST_F(SimActionsTest, DispatchQueuesAJobNamedByItsInputsThatARunnerWithTheLabel
   EXPECT_EQ(status, 204);  // lacks the wavebot label
   json job = RunnerPost("acquire", {{"name", "r1"}, {"labels", {"self-hosted", "wavebot", "linux"}}}, &status);
   ASSERT_EQ(status, 200);
-  EXPECT_EQ(job["inputs"]["token"], "t0k3n");
+  EXPECT_EQ(job["inputs"]["dispatch_id"], "wb-1");
   EXPECT_EQ(job["job_id"], (*jobs)[0].id);
+  // The workflow grants id-token: write: the runner gets the job's OIDC request URL and token.
+  EXPECT_TRUE(job["id_token_request_url"].is_string());
+  EXPECT_TRUE(job["id_token_request_token"].is_string());
   RunnerPost("acquire", {{"name", "r2"}, {"labels", {"self-hosted", "wavebot"}}}, &status);
   EXPECT_EQ(status, 204);  // taken once
 
@@ -124,10 +134,16 @@ TEST_F(SimActionsTest, DispatchRefusesWhatGitHubRefuses) {
   ASSERT_FALSE(unexpected.ok());
   EXPECT_NE(unexpected.error().message().find("Unexpected inputs provided"), std::string::npos);
   auto lacking = Inputs("wb-1");
-  lacking.erase("token");
+  lacking.erase("ticket");
   auto required = client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "main", lacking);
   ASSERT_FALSE(required.ok());
-  EXPECT_NE(required.error().message().find("Required input 'token'"), std::string::npos);
+  EXPECT_NE(required.error().message().find("Required input 'ticket'"), std::string::npos);
+  // A wavebot before OIDC sent a `token` input: the workflow no longer declares it.
+  auto old = Inputs("wb-1");
+  old["token"] = "t0k3n";
+  auto stale = client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "main", old);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_NE(stale.error().message().find("Unexpected inputs provided: [\"token\"]"), std::string::npos);
   // (More than 25 inputs is refused too, but GitHub's OpenAPI schema forbids sending that at all, and
   // this test's requests are checked against it: the executor's own test keeps it from being sent.)
   EXPECT_FALSE(client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "no-such-branch", Inputs("wb-1")).ok());
@@ -165,14 +181,42 @@ TEST_F(SimActionsTest, ARunnerThatGoesSilentLosesItsJobAsFailed) {
   EXPECT_NE(log->find("lost communication"), std::string::npos);
 }
 
-TEST_F(SimActionsTest, TheGatewayFindsJobsByDispatchForPolling) {
+TEST_F(SimActionsTest, TheGatewayReturnsTheRunItDispatchedAndPollsItsJobs) {
   auto gw = agents::NewGithubActionsGateway(client_.get());
-  ASSERT_TRUE(gw->Dispatch("octo/demo", ".github/workflows/wavebot-agent.yml", "main", Inputs("wb-9")).ok());
-  auto jobs = gw->RecentJobs("octo/demo", "main");
+  auto run_id = gw->Dispatch("octo/demo", ".github/workflows/wavebot-agent.yml", "main", Inputs("wb-9"));
+  ASSERT_TRUE(run_id.ok()) << run_id.error().message();
+  ASSERT_GT(*run_id, 0);
+  auto jobs = gw->RunJobs("octo/demo", *run_id);
   ASSERT_TRUE(jobs.ok()) << jobs.error().message();
   ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].run_id, *run_id);
   EXPECT_EQ((*jobs)[0].name, "wavebot wb-9");
   EXPECT_EQ((*jobs)[0].status, "queued");
+}
+
+TEST_F(SimActionsTest, WithoutReturnRunDetailsTheDispatchAnswers204) {
+  auto token = sim_->CreateUserToken("octocat");
+  ASSERT_TRUE(token.ok());
+  ASSERT_TRUE(sim_->SetCollaborator(kRepo, "octocat", "admin").ok());
+  httplib::Client raw("127.0.0.1", std::stoi(sim_->api_url().substr(17)));
+  httplib::Headers auth = {{"Authorization", "token " + *token}, {"X-GitHub-Api-Version", "2022-11-28"}};
+  json body = {{"ref", "main"}, {"inputs", Inputs("wb-3")}};
+  auto plain = raw.Post("/repos/octo/demo/actions/workflows/wavebot-agent.yml/dispatches", auth, body.dump(),
+                        "application/json");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->status, 204);
+  EXPECT_TRUE(plain->body.empty());
+  body["return_run_details"] = false;
+  auto no = raw.Post("/repos/octo/demo/actions/workflows/wavebot-agent.yml/dispatches", auth, body.dump(),
+                     "application/json");
+  ASSERT_TRUE(no);
+  EXPECT_EQ(no->status, 204);
+  body["return_run_details"] = true;
+  auto yes = raw.Post("/repos/octo/demo/actions/workflows/wavebot-agent.yml/dispatches", auth, body.dump(),
+                      "application/json");
+  ASSERT_TRUE(yes);
+  ASSERT_EQ(yes->status, 200);
+  EXPECT_GT(json::parse(yes->body)["workflow_run_id"].get<int64_t>(), 0);
 }
 
 }  // namespace
