@@ -136,8 +136,7 @@ Status ActionsExecutor::Submit(TicketJob job) {
     int64_t agent_s = t.empty() ? 1800 : std::atoll(t.c_str());
     run.run_deadline = std::chrono::seconds(agent_s + 15 * 60);
   }
-  auto token = job.env.find("WAVEBOT_TOKEN");
-  if (token != job.env.end()) log::AddSecret(token->second);
+  if (!job.git_token.empty()) log::AddSecret(job.git_token);
   run.job = std::move(job);
   std::string id = run.job.id;
   std::vector<JobEvent> events;
@@ -337,8 +336,7 @@ Result<ActionsClaim> ActionsExecutor::ClaimRun(const std::string& dispatch_id, c
     claim.job_id = run->job.id;
     claim.args = run->args;
     claim.prompt = run->prompt;
-    auto t = run->job.env.find("WAVEBOT_TOKEN");
-    if (t != run->job.env.end()) claim.env["WAVEBOT_TOKEN"] = t->second;
+    if (!run->job.git_token.empty()) claim.git_token = run->job.git_token;
     claim.result_token = run->result_token;
   }
   spdlog::info("actions: {} claimed by runner '{}' (dispatch {}, run {})", claim.job_id, runner_name, dispatch_id,

@@ -122,7 +122,7 @@ struct ActionsClaim {
   std::string job_id;                      // the executor's job id (e.g. attempt-12)
   std::vector<std::string> args;           // run-ticket arguments, without the local paths
   std::string prompt;                      // the prompt text ("" for rebase runs)
-  std::map<std::string, std::string> env;  // WAVEBOT_TOKEN (git over HTTPS)
+  std::string git_token;                   // the run's narrowed token (git over HTTPS); for run-ticket's stdin
   std::string result_token;                // single use, for PostResult
 };
 

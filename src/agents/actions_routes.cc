@@ -62,7 +62,7 @@ void RegisterActionsRoutes(http::Server* server, ActionsExecutor* executor) {
     auto claim = executor->ClaimRun(id, token, req.Header("X-Wavebot-Runner"));
     if (!claim.ok()) return Fail(res, claim.error());
     json j = {{"job_id", claim->job_id}, {"args", claim->args},     {"prompt", claim->prompt},
-              {"env", claim->env},       {"result_token", claim->result_token}};
+              {"git_token", claim->git_token},       {"result_token", claim->result_token}};
     res->Json(200, j.dump());
   });
   server->Post(R"(/api/runs/[A-Za-z0-9-]+/result)", [executor](const http::Request& req, http::Response* res) {

@@ -14,7 +14,10 @@ namespace wavebot::agents {
 struct TicketJob {
   std::string id;                          // unique among live jobs, e.g. "octo/demo#12:3"
   std::vector<std::string> args;           // the arguments after `wavebot run-ticket`
-  std::map<std::string, std::string> env;  // the child's whole environment (WAVEBOT_TOKEN goes here)
+  std::map<std::string, std::string> env;  // the child's whole environment
+  // The run's git token: handed to run-ticket on its stdin (`--token-stdin`) by the local executor, in
+  // the claim by the actions executor; never in an environment or a file.
+  std::string git_token;
 };
 
 struct JobEvent {

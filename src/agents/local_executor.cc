@@ -107,8 +107,11 @@ void LocalExecutor::Worker() {
     spec.timeout = options_.job_timeout;
     spec.log_path = (fs::path(options_.work_dir) / (safe + ".out.log")).string();
     spec.cancel = &running->cancel;
-    auto it = job.env.find("WAVEBOT_TOKEN");
-    if (it != job.env.end()) spec.secrets.push_back(it->second);
+    if (!job.git_token.empty()) {
+      spec.args.push_back("--token-stdin");
+      spec.stdin_text = job.git_token + "\n";
+      spec.secrets.push_back(job.git_token);
+    }
     auto out = runner_->Run(spec);
     JobEvent e{job.id, JobEvent::State::kFinished, -1, 0, "", ""};
     if (!out.ok()) {

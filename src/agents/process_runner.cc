@@ -107,10 +107,31 @@ class RealProcessRunner final : public ProcessRunner {
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
 
+    int stdin_pipe[2] = {-1, -1};
+    if (spec.stdin_path.empty() && !spec.stdin_text.empty()) {
+      if (spec.stdin_text.size() > 65536 || ::pipe2(stdin_pipe, O_CLOEXEC) != 0) {
+        ::close(read_fd);
+        ::close(write_fd);
+        return Error(ErrorCode::kIo, "cannot make the child's stdin pipe");
+      }
+      // Fits the pipe's buffer: written whole now, read by the child whenever it likes.
+      ssize_t n = ::write(stdin_pipe[1], spec.stdin_text.data(), spec.stdin_text.size());
+      ::close(stdin_pipe[1]);
+      if (n != static_cast<ssize_t>(spec.stdin_text.size())) {
+        ::close(stdin_pipe[0]);
+        ::close(read_fd);
+        ::close(write_fd);
+        return Error(ErrorCode::kIo, "cannot write the child's stdin");
+      }
+    }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, spec.stdin_path.empty() ? "/dev/null" : spec.stdin_path.c_str(),
-                                     O_RDONLY, 0);
+    if (stdin_pipe[0] >= 0) {
+      posix_spawn_file_actions_adddup2(&fa, stdin_pipe[0], 0);
+    } else {
+      posix_spawn_file_actions_addopen(&fa, 0, spec.stdin_path.empty() ? "/dev/null" : spec.stdin_path.c_str(),
+                                       O_RDONLY, 0);
+    }
     // stdout and stderr share one pipe, so the log keeps their interleaving.
     posix_spawn_file_actions_adddup2(&fa, write_fd, 1);
     posix_spawn_file_actions_adddup2(&fa, write_fd, 2);
@@ -139,6 +160,7 @@ class RealProcessRunner final : public ProcessRunner {
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     ::close(write_fd);
+    if (stdin_pipe[0] >= 0) ::close(stdin_pipe[0]);
     if (rc != 0) {
       ::close(read_fd);
       sink.Finish();

@@ -21,7 +21,11 @@ struct ProcessSpec {
   std::vector<std::string> args;            // argv; args[0] is looked up on PATH
   std::map<std::string, std::string> env;   // the child's whole environment (nothing is inherited)
   std::string cwd;                          // empty: the caller's
-  std::string stdin_path;                   // empty: /dev/null
+  std::string stdin_path;                   // empty: /dev/null (or stdin_text)
+  // When set and stdin_path is empty: the child's stdin is a pipe holding this text, then end of file.
+  // How a secret is handed over without an environment or a file (/proc/<pid>/environ, the disk).
+  // At most 64 KiB (one pipe buffer).
+  std::string stdin_text;
   std::chrono::milliseconds timeout{0};     // 0: none; measured on the runner's clock
   std::chrono::milliseconds kill_grace{2000};  // SIGTERM to the group, then SIGKILL after this (real time)
   std::string log_path;                     // empty: output is not written to a file

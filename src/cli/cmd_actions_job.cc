@@ -173,15 +173,9 @@ int Run(const ActionsJobOptions& o) {
   }
   std::string result_token = claim["result_token"];
   log::AddSecret(result_token);
-  std::map<std::string, std::string> job_env;
-  if (claim.contains("env") && claim["env"].is_object()) {
-    for (const auto& [k, v] : claim["env"].items()) {
-      if (v.is_string()) {
-        job_env[k] = v.get<std::string>();
-        log::AddSecret(job_env[k]);
-      }
-    }
-  }
+  // The run's git token goes to run-ticket on its stdin: never in an environment or a file here.
+  const std::string git_token = claim.value("git_token", "");
+  log::AddSecret(git_token);
 
   // Run.
   fs::path prompt = guard.path / "prompt.md";
@@ -202,8 +196,12 @@ int Run(const ActionsJobOptions& o) {
   spec.env.erase("WAVEBOT_DISPATCH_TOKEN");
   spec.env.erase("ACTIONS_ID_TOKEN_REQUEST_URL");
   spec.env.erase("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
-  for (const auto& [k, v] : job_env) spec.env[k] = v;
-  for (const auto& [k, v] : job_env) spec.secrets.push_back(v);
+  spec.env.erase("WAVEBOT_TOKEN");
+  if (!git_token.empty()) {
+    spec.args.push_back("--token-stdin");
+    spec.stdin_text = git_token + "\n";
+    spec.secrets.push_back(git_token);
+  }
   spec.secrets.push_back(result_token);
   spec.secrets.push_back(*id_token);
   spec.secrets.push_back(request_token);

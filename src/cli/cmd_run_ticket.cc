@@ -1,5 +1,6 @@
 // `wavebot run-ticket`: one agent run on one ticket (src/agents/run_ticket.h). Prints ONE JSON object on
-// stdout and exits with the outcome's code (docs/agents.md). The token comes from WAVEBOT_TOKEN only.
+// stdout and exits with the outcome's code (docs/agents.md). The token comes on stdin (--token-stdin, how
+// wavebot's executors hand it over) or from WAVEBOT_TOKEN (by hand).
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -45,6 +46,7 @@ struct RunTicketOptions {
   std::vector<std::string> sandbox_read_only;
   std::vector<std::string> sandbox_hide;
   std::vector<std::string> allow_hosts;  // added to $WAVEBOT_AGENT_ALLOW_HOSTS
+  bool token_stdin = false;  // the token comes on stdin (how wavebot hands it over), not WAVEBOT_TOKEN
 };
 
 // The agent's containment, from the flags, else the environment of whoever runs run-ticket (the operator
@@ -145,8 +147,18 @@ int Run(const RunTicketOptions& o) {
   // bytes of the environment block /proc/<pid>/environ shows are overwritten (unsetenv does not).
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   std::string token;
-  if (char* t = std::getenv("WAVEBOT_TOKEN")) {
-    token = t;
+  if (o.token_stdin) {
+    // wavebot's executors hand it over on a pipe: in no environment, on no disk.
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(0, buf, sizeof buf)) > 0 && token.size() < 65536) token.append(buf, static_cast<size_t>(n));
+    std::memset(buf, 0, sizeof buf);
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd >= 0) ::dup2(null_fd, 0), ::close(null_fd);
+  }
+  if (char* t = std::getenv("WAVEBOT_TOKEN")) {  // a person running run-ticket by hand
+    if (token.empty()) token = t;
     std::memset(t, 'x', std::strlen(t));
   }
   ::unsetenv("WAVEBOT_TOKEN");  // not in this process's environment any more, so no child inherits it
@@ -255,6 +267,8 @@ Command RunTicketCommand() {
             sub->add_option("--max-file-bytes", o->max_file_bytes, "Cap of any one file the agent writes (RLIMIT_FSIZE); 0 = none");
             sub->add_option("--title", o->title, "Title of the commit of the agent's leftovers");
             sub->add_option("--result-file", o->result_file, "Also write the JSON result here");
+            sub->add_flag("--token-stdin", o->token_stdin,
+                          "Read the git token from stdin (how wavebot hands it over) instead of $WAVEBOT_TOKEN");
             sub->add_option("--sandbox", o->sandbox,
                             "The agent's sandbox: bwrap (default; or $WAVEBOT_AGENT_SANDBOX) | none (uncontained)");
             sub->add_option("--network", o->network,

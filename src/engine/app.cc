@@ -267,6 +267,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   }
   en.allowed_presets = list("WAVEBOT_AGENT_PRESETS");
   en.allowed_pass_env = list("WAVEBOT_AGENT_PASS_ENV");
+  en.allowed_commands = list("WAVEBOT_AGENT_COMMANDS");
   en.run_git_token = [gh](const std::string& repo) -> Result<std::string> {
     auto slash = repo.find('/');
     auto token = gh->RunGitToken(github::RepoRef{repo.substr(0, slash), repo.substr(slash + 1)});

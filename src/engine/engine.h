@@ -61,6 +61,9 @@ struct EngineOptions {
   // to the agent from wavebot's environment (the preset's own key and endpoint always pass).
   std::vector<std::string> allowed_presets;
   std::vector<std::string> allowed_pass_env;
+  // The programs a repository's agent.command may start (its first word, as written; empty: any, run in
+  // the sandbox with no key but the preset's).
+  std::vector<std::string> allowed_commands;
   // Paths an agent's sandbox hides even inside a path it may read (wavebot's data directory, the App's
   // key file): passed to run-ticket as --sandbox-hide.
   std::vector<std::string> sandbox_hidden;

@@ -19,19 +19,25 @@ Status Engine::Dispatch(const EpicRecord& epic, const config::RepoConfig& cfg, c
                         TicketRecord* t, const std::vector<TicketRecord>& tickets, const std::string& pr_head_sha,
                         const std::vector<Feedback>& feedback) {
   const auto ref = Ref(epic.repo);
-    if (!options_.allowed_presets.empty() &&
-        std::find(options_.allowed_presets.begin(), options_.allowed_presets.end(), cfg.agent.preset) ==
-            options_.allowed_presets.end()) {
-      // The repository chose an agent this server does not run: the operator (or the repository) must
-      // change it. Reported like any ticket stopped for the operator; no run is spent.
-      std::string allowed;
-      for (const auto& p : options_.allowed_presets) allowed += (allowed.empty() ? "" : ",") + p;
+    // The repository chose an agent or a program this server does not run: the operator (or the
+    // repository) must change it. Reported like any ticket stopped for the operator; no run is spent.
+    auto refuse = [&](const std::string& what, const char* variable, const std::vector<std::string>& allowed) {
+      std::string list;
+      for (const auto& p : allowed) list += (list.empty() ? "" : ",") + p;
       t->state = "needs_human";
       t->stuck_reported = false;
-      t->note = std::string(kOperatorMustFix) + "the agent preset '" + cfg.agent.preset +
-                "' is not allowed on this server (WAVEBOT_AGENT_PRESETS=" + allowed + ")";
+      t->note = std::string(kOperatorMustFix) + what + " is not allowed on this server (" + variable + "=" + list + ")";
       spdlog::warn("epic {}#{}: #{} not run: {}", epic.repo, epic.number, t->number, t->note);
       return store_->SaveTicket(*t);
+    };
+    auto listed = [](const std::vector<std::string>& list, const std::string& item) {
+      return list.empty() || std::find(list.begin(), list.end(), item) != list.end();
+    };
+    if (!listed(options_.allowed_presets, cfg.agent.preset)) {
+      return refuse("the agent preset '" + cfg.agent.preset + "'", "WAVEBOT_AGENT_PRESETS", options_.allowed_presets);
+    }
+    if (!cfg.agent.command.empty() && !listed(options_.allowed_commands, cfg.agent.command[0])) {
+      return refuse("the agent command '" + cfg.agent.command[0] + "'", "WAVEBOT_AGENT_COMMANDS", options_.allowed_commands);
     }
     // The ticket's text becomes the agent's instructions: only if whoever vouches for it may command
     // wavebot. That is who last edited it (told by the `edited` webhook: a writer's edit vouches for an
@@ -227,7 +233,7 @@ Status Engine::Dispatch(const EpicRecord& epic, const config::RepoConfig& cfg, c
     if (options_.run_git_token || options_.git_token) {
       auto token = options_.run_git_token ? options_.run_git_token(epic.repo) : options_.git_token(epic.repo);
       if (!token.ok()) return token.error();
-      job.env["WAVEBOT_TOKEN"] = *token;
+      job.git_token = *token;
     }
     Status submitted = executor_->Submit(std::move(job));
     if (!submitted.ok()) return submitted.error();

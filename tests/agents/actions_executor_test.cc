@@ -128,7 +128,8 @@ class ActionsExecutorTest : public ::testing::Test {
               "--branch", "wave/1-epic/" + std::to_string(ticket), "--base", "epic/1-epic", "--mode", "implement",
               "--attempt", "1", "--prompt-file", prompt.string(), "--data-dir", "/srv/wavebot/runner",
               "--result-file", "/srv/wavebot/runs/1.json", "--agent-timeout", "60"};
-    j.env = {{"PATH", "/usr/bin"}, {"WAVEBOT_TOKEN", "ghs_secret_install_token"}};
+    j.env = {{"PATH", "/usr/bin"}};
+    j.git_token = "ghs_secret_install_token";
     return j;
   }
 
@@ -203,8 +204,7 @@ TEST_F(ActionsExecutorTest, ClaimGivesPromptArgsAndTokenOnceThenResultAppliedOnc
   ASSERT_TRUE(claim.ok()) << claim.error().message();
   EXPECT_EQ(claim->job_id, "attempt-1");
   EXPECT_EQ(claim->prompt, "Implement ticket 2\n");
-  EXPECT_EQ(claim->env.at("WAVEBOT_TOKEN"), "ghs_secret_install_token");
-  EXPECT_EQ(claim->env.count("PATH"), 0u);
+  EXPECT_EQ(claim->git_token, "ghs_secret_install_token");
   for (const auto& a : claim->args) {
     EXPECT_EQ(a.find("/srv/wavebot"), std::string::npos) << "local path forwarded: " << a;
   }

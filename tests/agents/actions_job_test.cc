@@ -136,7 +136,7 @@ class ActionsJobTest : public ::testing::Test {
     j.id = "attempt-1";
     j.args = {"--repo", "http://127.0.0.1:1/acme/calc.git", "--ticket", "2", "--branch", "wave/1-e/2-t",
               "--base", "epic/1-e", "--mode", "rebase", "--attempt", "1", "--prompt-file", (dir_ / "prompt.md").string()};
-    j.env = {{"WAVEBOT_TOKEN", "ghs_install_token_never_printed"}};
+    j.git_token = "ghs_install_token_never_printed";
     EXPECT_TRUE(exec_->Submit(j).ok());
     std::lock_guard lock(gw_.mu);
     return gw_.dispatched.back();

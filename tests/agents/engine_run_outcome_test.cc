@@ -401,13 +401,15 @@ TEST_F(ClaimedHeadTest, ThePlanIsReadAgainOnlyAfterAPlanChangingEvent) {
 // does not allow, nor pass the agent a variable of wavebot's environment the server does not allow.
 class OperatorAllowListTest : public ClaimedHeadTest {
  protected:
-  std::unique_ptr<Engine> EngineWith(std::vector<std::string> presets, std::vector<std::string> pass_env) {
+  std::unique_ptr<Engine> EngineWith(std::vector<std::string> presets, std::vector<std::string> pass_env,
+                                     std::vector<std::string> commands = {}) {
     engine_->Stop();
     EngineOptions o;
     o.data_dir = dir_.File("engine");
     o.repo_config = [this](const std::string&) { return cfg_; };
     o.allowed_presets = std::move(presets);
     o.allowed_pass_env = std::move(pass_env);
+    o.allowed_commands = std::move(commands);
     auto e = Engine::Create(o, store_.get(), jobs_.get(), &github_, &executor_, &clock_);
     EXPECT_TRUE(e.ok());
     return e.ok() ? std::move(*e) : nullptr;
@@ -427,6 +429,30 @@ TEST_F(OperatorAllowListTest, APresetTheServerDoesNotAllowStopsTheTicketForTheOp
   EXPECT_EQ(t.runs_used, 0);
   EXPECT_NE(t.note.find("the agent preset 'codex' is not allowed on this server (WAVEBOT_AGENT_PRESETS=claude,script)"),
             std::string::npos) << t.note;
+}
+
+TEST_F(OperatorAllowListTest, ACommandTheServerDoesNotAllowStopsTheTicketForTheOperator) {
+  cfg_.agent.preset = "script";
+  cfg_.agent.command = {"/usr/bin/python3", "-c", "print(1)"};
+  auto t = Ticket();
+  t.state = "ready";
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  auto engine = EngineWith({}, {}, {"scripts/agent.sh", "/opt/agents/run"});
+  ASSERT_TRUE(engine->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_TRUE(executor_.submitted().empty());
+  t = Ticket();
+  EXPECT_EQ(t.state, "needs_human");
+  EXPECT_EQ(t.runs_used, 0);
+  EXPECT_NE(t.note.find("the agent command '/usr/bin/python3' is not allowed on this server "
+                        "(WAVEBOT_AGENT_COMMANDS=scripts/agent.sh,/opt/agents/run)"),
+            std::string::npos) << t.note;
+  // A listed one runs.
+  cfg_.agent.command = {"scripts/agent.sh"};
+  t.state = "ready";
+  t.note.clear();
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  ASSERT_TRUE(engine->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(executor_.submitted().size(), 1u);
 }
 
 TEST_F(OperatorAllowListTest, PassEnvPassesOnlyWhatTheOperatorAllows) {

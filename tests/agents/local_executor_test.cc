@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -25,6 +27,7 @@ case "$behaviour" in
   wait) while [ ! -e "$dir/release" ]; do sleep 0.02; done ;;
   crash) kill -SEGV $$ ;;
   hang) touch "$dir/$id.started"; sleep 1000 ;;
+  token) tok=$(cat); inenv=$(env | grep -c ghs_); printf '{"result":"done","token":"%s","in_env":%s,"flag":"%s"}\n' "$tok" "$inenv" "$6" > "$result"; exit 0 ;;
 esac
 printf '{"result":"done","id":"%s"}\n' "$id" > "$result"
 exit 0
@@ -56,7 +59,7 @@ class LocalExecutorTest : public ::testing::Test {
   }
 
   TicketJob Job(const std::string& behaviour, const std::string& id) {
-    return {id, {behaviour, id}, {{"PATH", "/usr/bin:/bin"}, {"WAVEBOT_TOKEN", "ghs_executor_token"}}};
+    return {id, {behaviour, id}, {{"PATH", "/usr/bin:/bin"}}, "ghs_executor_token"};
   }
 
   std::vector<JobEvent> Events(JobEvent::State state) {
@@ -80,6 +83,17 @@ class LocalExecutorTest : public ::testing::Test {
   std::set<std::string> started_;
   int running_ = 0, max_running_ = 0;
 };
+
+// The run's git token reaches run-ticket on its stdin (with --token-stdin), in no environment.
+TEST_F(LocalExecutorTest, TheTokenGoesOnStdinNotInTheEnvironment) {
+  auto ex = Make(1);
+  ASSERT_TRUE(ex->Submit(Job("token", "t1")).ok());
+  ASSERT_TRUE(WaitFor([&] { return Events(JobEvent::State::kFinished).size() == 1; }, std::chrono::seconds(30)));
+  auto r = nlohmann::json::parse(Events(JobEvent::State::kFinished)[0].result_json);
+  EXPECT_EQ(r["token"], "ghs_executor_token");
+  EXPECT_EQ(r["in_env"], 0);
+  EXPECT_EQ(r["flag"], "--token-stdin");
+}
 
 TEST_F(LocalExecutorTest, RunsAtMostMaxParallelAndQueuesTheRest) {
   auto ex = Make(2);

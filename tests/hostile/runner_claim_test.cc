@@ -103,7 +103,7 @@ class RunnerClaimTest : public SimTest {
     j.id = "attempt-1";
     j.args = {"--repo",   sim_->git_url(kRepo), "--ticket", "2",           "--branch",      "wave/1-e/2-t",
               "--base",   "main",               "--mode",   "implement",   "--prompt-file", prompt.string()};
-    j.env = {{"WAVEBOT_TOKEN", "ghs_the_run_git_token"}};
+    j.git_token = "ghs_the_run_git_token";
     EXPECT_TRUE(exec_->Submit(j).ok());
     auto ids = exec_->DispatchIds("attempt-1");
     EXPECT_EQ(ids.size(), 1u);
