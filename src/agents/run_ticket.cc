@@ -208,6 +208,12 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
     has_key = true;
     secrets.push_back(it->second);  // the model API key never shows in a log either
   }
+  // What the operator lets a repository pass (agent.pass_env) is a secret too: its values are censored
+  // in the log wherever they show (values too short to be a credential would censor ordinary words).
+  for (const auto& name : req.agent.pass_env) {
+    auto it = agent_env.find(name);
+    if (it != agent_env.end() && it->second.size() >= 8) secrets.push_back(it->second);
+  }
   if (req.mode != Mode::kRebase && !PresetKeyVars(req.agent.preset).empty() && !has_key &&
       !HasCliLogin(req.agent.preset, agent_env)) {
     return finish(Outcome::kAuthFailed, "no API key for the " + req.agent.preset + " agent: set " +

@@ -222,7 +222,7 @@ Status Engine::Dispatch(const EpicRecord& epic, const config::RepoConfig& cfg, c
     for (const auto& s : p.scope) job.args.insert(job.args.end(), {"--scope", s});
     if (cfg.keep_ignored_files) job.args.push_back("--keep-ignored");
     for (const char* name : {"PATH", "HOME", "LANG", "TMPDIR", "WAVEBOT_AGENT_SANDBOX", "WAVEBOT_AGENT_NETWORK",
-                             "WAVEBOT_AGENT_READ_ONLY"}) {
+                             "WAVEBOT_AGENT_READ_ONLY", "WAVEBOT_AGENT_ALLOW_HOSTS"}) {
       if (const char* v = std::getenv(name)) job.env[name] = v;
     }
     std::vector<std::string> passed = agents::PresetEnvVars(cfg.agent.preset);  // the preset's key and endpoint

@@ -200,6 +200,23 @@ TEST_F(RunTicketTest, AgentEnvironmentHoldsNoSecret) {
   EXPECT_NE(env.find("WAVEBOT_PROMPT_FILE="), std::string::npos);
 }
 
+// A value the operator lets a repository pass is the agent's, and a secret everywhere else: printed by
+// the agent, it is censored in the log.
+TEST_F(RunTicketTest, PassedValuesAreCensoredInTheLog) {
+  auto req = Demo(14, "");
+  req.agent.command = {"/bin/sh", "-c", "echo \"key is $CLOUD_KEY, mode is $SHORT\"; echo ok > ok.txt"};
+  req.agent.pass_env = {"CLOUD_KEY", "SHORT"};
+  req.parent_env["CLOUD_KEY"] = "cloud-secret-value-123";
+  req.parent_env["SHORT"] = "fast";
+  auto r = Run(req);
+  ASSERT_EQ(r.outcome, Outcome::kDone) << r.reason;
+  std::ifstream in(r.log_path);
+  std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(log.find("cloud-secret-value-123"), std::string::npos) << log;
+  EXPECT_NE(log.find("key is "), std::string::npos) << log;
+  EXPECT_NE(log.find("mode is fast"), std::string::npos) << log;  // too short to be a credential
+}
+
 TEST_F(RunTicketTest, ChangesOutsideTheScopeFailVerification) {
   auto req = Demo(13, "write src/ok.c <<EOF\nok\nEOF\nwrite README.md <<EOF\nnope\nEOF\n");
   req.scope = {"src/**"};
