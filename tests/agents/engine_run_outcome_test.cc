@@ -475,6 +475,23 @@ TEST_F(OperatorAllowListTest, PassEnvPassesOnlyWhatTheOperatorAllows) {
   EXPECT_NE(args.find("--pass-env WAVEBOT_TEST_HARMLESS"), std::string::npos) << args;
 }
 
+// The operator's sandbox settings reach run-ticket (its environment is otherwise only the run's own).
+TEST_F(OperatorAllowListTest, TheOperatorsSandboxSettingsReachRunTicket) {
+  ::setenv("WAVEBOT_AGENT_NETWORK", "allowlist", 1);
+  ::setenv("WAVEBOT_AGENT_ALLOW_HOSTS", "registry.npmjs.org", 1);
+  auto t = Ticket();
+  t.state = "ready";
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  auto engine = EngineWith({}, {});
+  ASSERT_TRUE(engine->ReconcileNow("acme/calc", 1).ok());
+  ::unsetenv("WAVEBOT_AGENT_NETWORK");
+  ::unsetenv("WAVEBOT_AGENT_ALLOW_HOSTS");
+  const auto submitted = executor_.submitted();
+  ASSERT_EQ(submitted.size(), 1u);
+  EXPECT_EQ(submitted[0].env.at("WAVEBOT_AGENT_NETWORK"), "allowlist");
+  EXPECT_EQ(submitted[0].env.at("WAVEBOT_AGENT_ALLOW_HOSTS"), "registry.npmjs.org");
+}
+
 // A ticket's text is an agent's instructions only if whoever vouches for it may command wavebot: its
 // last editor (told by the `edited` webhook), else its author. An outsider's ticket, or a writer's one
 // last edited by an outsider, stops for a maintainer; a maintainer's edit vouches for it again.
