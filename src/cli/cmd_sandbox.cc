@@ -28,6 +28,7 @@ struct SandboxOptions {
   std::string ready_file;
   std::string executor = "local";
   int runners = 3;
+  int status_edit_interval_s = -1;  // < 0: the server's default
 };
 
 std::string SelfPath() {
@@ -69,6 +70,7 @@ int RunSandbox(const SandboxOptions& o) {
   if (const char* token = std::getenv("WAVEBOT_ADMIN_TOKEN")) so.admin_token = token;
   so.executor = o.executor;
   so.runners = o.runners;
+  so.status_edit_interval = std::chrono::seconds(o.status_edit_interval_s);
   const bool tty = ::isatty(STDOUT_FILENO);
   std::mutex out_mu;
   std::string last;
@@ -137,17 +139,20 @@ int RunSandbox(const SandboxOptions& o) {
               summary.elapsed.count() / 1000.0);
   {
     // GitHub's budget, as the simulator counted it: 304s do not count against the primary rate limit,
-    // and content-creating requests (POST) are what the secondary limits cap.
-    int64_t all = 0, not_modified = 0, creating = 0;
+    // and content-creating requests (POST, PATCH, PUT, DELETE) are what the secondary limits cap.
+    int64_t all = 0, not_modified = 0, creating = 0, comment_edits = 0;
     for (const std::string& line : (*scenario)->simulator()->RequestLog()) {
       ++all;
       if (line.size() >= 4 && line.compare(line.size() - 4, 4, " 304") == 0) ++not_modified;
-      if (line.rfind("POST ", 0) == 0) ++creating;
+      for (const char* m : {"POST ", "PATCH ", "PUT ", "DELETE "}) creating += line.rfind(m, 0) == 0 ? 1 : 0;
+      if (line.rfind("PATCH ", 0) == 0 && line.find("/issues/comments/") != std::string::npos) ++comment_edits;
     }
     const double merged = std::max(1, summary.merges);
-    std::printf("REST requests: %lld (%lld answered 304, %lld POST); per merged ticket: %.1f, %.1f without 304s\n",
+    std::printf("REST requests: %lld (%lld answered 304, %lld writes of which %lld comment edits); per merged "
+                "ticket: %.1f, %.1f without 304s, %.1f writes\n",
                 static_cast<long long>(all), static_cast<long long>(not_modified), static_cast<long long>(creating),
-                static_cast<double>(all) / merged, static_cast<double>(all - not_modified) / merged);
+                static_cast<long long>(comment_edits), static_cast<double>(all) / merged,
+                static_cast<double>(all - not_modified) / merged, static_cast<double>(creating) / merged);
   }
   std::printf("look at: the epic's status comment and PRs in the simulator (%s/repos/%s/issues/1/comments),\n"
               "         wavebot's database %s/wavebot/wavebot.db, agent logs under %s/wavebot/engine/runner/logs\n",
@@ -188,6 +193,9 @@ Command SandboxCommand() {
                 ->check(CLI::IsMember({"local", "actions"}));
             sub->add_option("--runners", o->runners, "Simulated self-hosted runners with --executor actions (default 3)")
                 ->check(CLI::Range(1, 32));
+            sub->add_option("--status-edit-interval", o->status_edit_interval_s,
+                            "Seconds between edits of the epic's status comment (default: the server's, 15; 0 edits "
+                            "on every change)");
             sub->add_option("--agent", o->agent, "The demo agent script (default: examples/demo-agent/demo-agent.sh)");
             sub->add_option("--ready-file", o->ready_file,
                             "Once wavebot listens, write {\"dashboard\": URL, \"wavebot_port\": N, \"simulator\": URL, "

@@ -222,6 +222,7 @@ Result<std::unique_ptr<engine::App>> Scenario::MakeApp() {
   o.server.public_url = "http://127.0.0.1:" + std::to_string(port_);
   o.server.actions_poll_interval = std::chrono::seconds(5);
   if (options_.resync_interval.count() > 0) o.server.resync_interval = options_.resync_interval;
+  if (options_.status_edit_interval.count() >= 0) o.server.status_edit_interval = options_.status_edit_interval;
   o.server.dispatch_workers = 2;
   o.server.admin_token = options_.admin_token;
   o.private_key_pem = sim_->app_private_key_pem();

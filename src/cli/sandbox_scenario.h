@@ -42,6 +42,7 @@ struct ScenarioOptions {
   // wavebot's resync interval; 0 = the production default (ServerConfig), so that a webhook the engine
   // fails to act on is not hidden by a quick resync.
   std::chrono::seconds resync_interval{0};
+  std::chrono::seconds status_edit_interval{-1};  // < 0: the server's default
   // GitHub Enterprise Server's layout: the API at /api/v3 and git at the host root; wavebot is given
   // only the API URL and derives clone URLs as `wavebot serve` does (github::DefaultGitBaseUrl).
   bool ghes_layout = false;

@@ -94,6 +94,7 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
         {"token", secret(&c.token)},
         {"ca_bundle", Set(&c.github_ca_bundle, str)},
         {"resync_interval", Set(&c.resync_interval, duration)},
+        {"status_edit_interval", Set(&c.status_edit_interval, duration)},
         {"redelivery_interval", Set(&c.redelivery_interval, duration)},
     };
     std::map<std::string, YamlReader::Handler> executor = {
@@ -192,7 +193,8 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
   WAVEBOT_RETURN_IF_ERROR(get_int("WAVEBOT_DISPATCH_WORKERS", 1, 256, &c.dispatch_workers));
   WAVEBOT_RETURN_IF_ERROR(get_int("WAVEBOT_MAX_BODY_BYTES", 1024, int64_t{1} << 30, &c.max_body_bytes));
   for (auto [name, field] : {std::pair{"WAVEBOT_RESYNC_INTERVAL", &c.resync_interval},
-                             std::pair{"WAVEBOT_REDELIVERY_INTERVAL", &c.redelivery_interval}}) {
+                             std::pair{"WAVEBOT_REDELIVERY_INTERVAL", &c.redelivery_interval},
+                             std::pair{"WAVEBOT_STATUS_EDIT_INTERVAL", &c.status_edit_interval}}) {
     if (!get(name, &s)) continue;
     auto d = ParseDuration(s);
     if (!d.ok()) return d.error().Wrap(std::string("environment variable ") + name);

@@ -30,6 +30,7 @@ struct ServerConfig {
   std::string token;                            // WAVEBOT_TOKEN: personal-access-token mode
   std::string github_ca_bundle;                 // WAVEBOT_GITHUB_CA_BUNDLE: PEM CAs for the API ("" = system)
   std::chrono::seconds resync_interval{300};
+  std::chrono::seconds status_edit_interval{15};  // at most one edit of an epic's status comment per this
   std::chrono::seconds redelivery_interval{600};
   // Executors
   std::string executor = "local";               // local | actions

@@ -246,6 +246,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   en.bot_login = options.bot_login;
   en.max_global_parallel = cfg.max_parallel;
   en.resync_interval = cfg.resync_interval;
+  en.status_edit_interval = cfg.status_edit_interval;
   en.repo_config = options.repo_config;
   en.repo_config_source = parts->repo_configs;
   en.on_pass = options.on_pass;

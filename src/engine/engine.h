@@ -43,6 +43,10 @@ struct EngineOptions {
   int reconcile_workers = 2;
   int max_global_parallel = 64;  // fleet-wide cap on agent runs
   std::chrono::seconds resync_interval{300};
+  // The epic's status comment is edited at most once per this interval (a person reads it, GitHub counts
+  // each edit against the App's content-creating limit); a change meanwhile waits for the interval's end.
+  // Its first version, and the version once every ticket is done or the epic ended, are written at once.
+  std::chrono::seconds status_edit_interval{15};
   std::chrono::milliseconds reconcile_retry{2000};  // first backoff after a failed pass
   std::chrono::seconds permission_cache_ttl{300};
   // Per-repository configuration. Empty (the default): each repository's own .github/wavebot.yml, read
@@ -151,6 +155,7 @@ class Engine {
 
   // Whether commit `head` lacks commits of `base` ((repository, base, head) -> behind), from GitHub's
   // compare: a fact about two commits that never changes, so asked once per pair. Bounded.
+  std::map<int64_t, std::chrono::system_clock::time_point> status_edited_at_;  // epic id -> last edit; guarded by behind_mu_
   std::mutex behind_mu_;
   std::map<std::string, bool> behind_cache_;  // guarded by behind_mu_
   Result<bool> IsBehind(const std::string& repo, const std::string& base_sha, const std::string& head_sha);

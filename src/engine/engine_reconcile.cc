@@ -718,8 +718,9 @@ Status Engine::Reconcile(int64_t epic_id) {
       if (!c.ok()) return c.error();
     }
 
-    // The status comment, edited in place.
-    {
+    // The status comment, edited in place: once per pass, after its last round (a round that changed
+    // something is followed by another, whose state the comment would show a moment later).
+    if (!changed || !active || round == 5) {
       auto fresh = store_->Tickets(epic.id);
       if (!fresh.ok()) return fresh.error();
       core::StatusInput si;
@@ -756,7 +757,20 @@ Status Engine::Reconcile(int64_t epic_id) {
       // Durations change every pass; compare without them so an idle epic does not edit its comment.
       for (auto& st : si.tickets) st.seconds = 0;
       std::string hash = Hash(core::RenderStatusComment(si));
-      if (hash != epic.status_hash) {
+      // Coalesced: at most one edit per interval, but never holding back the epic's final state.
+      const bool final_state = epic.state != "running" && epic.state != "paused";
+      const bool all_done = std::all_of(fresh->begin(), fresh->end(), [](const TicketRecord& t) { return t.state == "done"; });
+      bool wait = false;
+      if (hash != epic.status_hash && epic.status_comment_id != 0 && !final_state && !all_done) {
+        std::lock_guard lock(behind_mu_);
+        auto last = status_edited_at_.find(epic.id);
+        if (last != status_edited_at_.end() && now < last->second + options_.status_edit_interval) {
+          wait = true;
+          (void)jobs_->Enqueue("reconcile", epic.repo + "#" + std::to_string(epic.number), "",
+                               last->second + options_.status_edit_interval);
+        }
+      }
+      if (hash != epic.status_hash && !wait) {
         if (epic.status_comment_id == 0) {
           auto comments = github_->ListComments(ref, epic.number);
           if (!comments.ok()) return comments.error();
@@ -774,6 +788,8 @@ Status Engine::Reconcile(int64_t epic_id) {
         }
         epic.status_hash = hash;
         WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
+        std::lock_guard lock(behind_mu_);
+        status_edited_at_[epic.id] = now;
       }
     }
     if (!changed || !active) break;

@@ -370,6 +370,43 @@ TEST_F(ClaimedHeadTest, ChangedFilesComeFromGitHubNotFromTheResult) {
   EXPECT_EQ(body.find("forged"), std::string::npos) << body;
 }
 
+// The status comment is edited at most once per interval (issue #17): a change within it waits (a pass
+// is due at its end), and the epic's final state is written at once.
+TEST_F(ClaimedHeadTest, StatusEditsAreCoalescedButTheFinalStateIsWrittenAtOnce) {
+  auto status_comments = [&] {
+    int n = 0;
+    for (const auto& c : github_.actions_of<github::CommentCreated>()) n += c.body.find("wavebot:status") != std::string::npos;
+    return n;
+  };
+  auto t = Ticket();
+  t.state = "needs_human";
+  t.note = "first note";
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(status_comments(), 1);
+  const size_t edits = github_.actions_of<github::CommentUpdated>().size();
+  t = Ticket();
+  t.note = "second note";
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.actions_of<github::CommentUpdated>().size(), edits);  // within the interval: waits
+  auto due = jobs_->Lease("test", clock_.Now() + std::chrono::seconds(15), std::chrono::seconds(60), {"reconcile"});
+  ASSERT_TRUE(due.ok());
+  EXPECT_TRUE(due->has_value());  // a pass at the interval's end
+  clock_.Advance(std::chrono::seconds(16));
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  auto updated = github_.actions_of<github::CommentUpdated>();
+  ASSERT_EQ(updated.size(), edits + 1);
+  EXPECT_NE(updated.back().body.find("second note"), std::string::npos) << updated.back().body;
+  t = Ticket();
+  t.state = "done";
+  t.note.clear();
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());  // at once, though within the interval
+  EXPECT_EQ(github_.actions_of<github::CommentUpdated>().size(), edits + 2);
+  EXPECT_EQ(status_comments(), 1);
+}
+
 TEST_F(ClaimedHeadTest, AHeadTheBranchDoesNotHoldIsNotBelievedAndTheTicketRunsAgain) {
   github_.PutRef(ref_, "heads/wave/1-2-ticket", "dddddddddddddddddddddddddddddddddddddddd");  // what is really there
   Finish({{"result", "done"}, {"exit_code", 0}, {"head_sha", kClaimed}});

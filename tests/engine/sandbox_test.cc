@@ -28,6 +28,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "agents/wait_util.h"
 #include "cli/sandbox_scenario.h"
 #include "engine/app.h"
 #include "engine/engine.h"
@@ -186,12 +187,20 @@ void ExpectEpicCompletedCleanly(cli::Scenario* s) {
     EXPECT_EQ(checks->size(), 1u) << "PR #" << pr["number"] << " at " << head;
   }
 
-  // One status comment on the epic, edited in place.
-  auto comments = gh->ListComments(kRef, cli::Scenario::kEpic);
-  ASSERT_TRUE(comments.ok());
-  int status = 0;
-  for (const auto& c : *comments) status += c.body.find(kStatusMarker) != std::string::npos ? 1 : 0;
-  EXPECT_EQ(status, 1);
+  // One status comment on the epic, edited in place. Its edits are coalesced, but its final state is
+  // written at once, by the pass that found every ticket merged (which may end just after the epic did).
+  std::string last_body;
+  auto final_status = [&] {
+    auto comments = gh->ListComments(kRef, cli::Scenario::kEpic);
+    int status = 0;
+    for (const auto& c : comments.ok() ? *comments : std::vector<github::Comment>{}) {
+      if (c.body.find(kStatusMarker) == std::string::npos) continue;
+      ++status;
+      last_body = c.body;
+    }
+    return status == 1 && last_body.find("8 of 8 tickets merged") != std::string::npos;
+  };
+  EXPECT_TRUE(wavebot::testing::WaitFor(final_status, std::chrono::seconds(30))) << last_body;
 }
 
 // What wavebot wrote twice on GitHub or ran twice, whatever happened on the way (lost answers, faults,
