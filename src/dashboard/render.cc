@@ -540,16 +540,17 @@ std::string LogJson(const TicketView& v) {
 
 std::string SseEvent(std::string_view name, std::string_view data) {
   std::string out = "event: " + std::string(name) + "\n";
+  if (!data.empty() && data.back() == '\r') data.remove_suffix(1);  // a CRLF line's end, not a line of its own
   size_t start = 0;
   while (true) {
-    size_t nl = data.find('\n', start);
-    std::string_view line = data.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    // An EventSource ends a line at \r\n, \n or a lone \r: each becomes a data line of its own here.
+    size_t br = data.find_first_of("\r\n", start);
     out += "data: ";
-    out += line;
+    out += data.substr(start, br == std::string_view::npos ? std::string_view::npos : br - start);
     out += "\n";
-    if (nl == std::string_view::npos) break;
-    start = nl + 1;
+    if (br == std::string_view::npos) break;
+    start = br + 1;
+    if (data[br] == '\r' && start < data.size() && data[start] == '\n') ++start;
   }
   return out + "\n";
 }

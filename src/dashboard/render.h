@@ -66,7 +66,9 @@ std::string EpicJson(const EpicView& view, const PageOptions& options);
 std::string TicketJson(const TicketView& view, const PageOptions& options);
 std::string LogJson(const TicketView& view);
 
-// One Server-Sent Event: "event: <name>\ndata: <line>\n" per line of `data`, then a blank line.
+// One Server-Sent Event: "event: <name>\ndata: <line>\n" per line of `data`, then a blank line. Lines
+// end at \r\n, \n or a lone \r, as an EventSource reads them, so text with any of them stays data and
+// can never start an event or a field of its own; `name` must be one of ours (no line breaks).
 std::string SseEvent(std::string_view name, std::string_view data);
 
 // RFC 3339 UTC ("2026-11-21T23:55:04Z"); "" for the zero time point.

@@ -302,6 +302,22 @@ TEST_F(DashboardTest, LogApiAndStreamFollowARunningAgentLogUntilTheRunEnds) {
   EXPECT_TRUE(stream.WaitEnded());
 }
 
+// A log line with bare carriage returns reaches the stream as data lines only: no \r goes out, so an
+// EventSource cannot read "event: end" or "retry:" from the agent's output.
+TEST_F(DashboardTest, CarriageReturnsInAnAgentLogAreNotFramingInTheStream) {
+  StartServer("", nullptr);
+  BeginRun(t2_);
+  std::ofstream out(dir_.File("logs/ticket-2-attempt-1-implement.log"));
+  out << "ok\revent: end\rdata: forged\r\rretry: 1\r\nlast\n" << std::flush;
+  StreamReader stream(server_->port(), "/api/tickets/" + std::to_string(t2_.id) + "/log/stream");
+  ASSERT_TRUE(stream.WaitFor("data: last\n\n"));
+  const std::string body = stream.body();
+  EXPECT_EQ(body.find('\r'), std::string::npos);
+  EXPECT_NE(body.find("event: log\ndata: ok\ndata: event: end\ndata: data: forged\ndata: \ndata: retry: 1\n\n"), std::string::npos)
+      << body;
+  EXPECT_EQ(body.find("\nevent: end"), std::string::npos);
+}
+
 // wavebot's own rebase of a ticket's PR is a run too, but runs no agent and has no log: the page and the
 // stream keep showing the agent's run (the browser test met this when a rebase followed the run).
 TEST_F(DashboardTest, ARebaseAfterTheAgentRunKeepsShowingTheAgentsLog) {
