@@ -33,7 +33,13 @@ struct PageOptions {
   engine::TimePoint now{};
   bool actions_enabled = false;                  // an admin token is configured
   std::string github_web_url = "https://github.com";  // PR and issue links: <url>/<repo>/pull/<n>
+  // The response's Content-Security-Policy nonce: every <script> the page holds carries it, and no other
+  // script may run (no inline handlers, no injected tags). "" renders plain <script> tags (files, tests).
+  std::string script_nonce = "";
 };
+
+// The opening tag of a page's script: <script nonce="..."> with `options.script_nonce`.
+std::string ScriptTag(const PageOptions& options);
 
 // Text made safe for HTML element content and quoted attribute values (& < > " ' escaped).
 std::string HtmlEscape(std::string_view text);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "core/commands.h"
@@ -185,6 +186,41 @@ TEST_F(DashboardTest, PagesAndApiShowTheEpicWithIssueTextEscaped) {
   EXPECT_EQ(ticket["number"], 3);
   EXPECT_EQ(ticket["state"], "blocked");
   EXPECT_TRUE(client_->Get(("/tickets/" + std::to_string(t3_.id)).c_str())->body.find("No agent runs yet") != std::string::npos);
+}
+
+// The CSP allows scripts only by a nonce that is fresh for every response and carried by every script
+// tag of that page; no 'unsafe-inline'. (tests/dashboard/browser_test.mjs shows the pages still work.)
+TEST_F(DashboardTest, PagesAllowOnlyTheirOwnScriptsByAFreshNonce) {
+  StartServer("tok-tok-tok", nullptr);
+  std::set<std::string> nonces;
+  for (const std::string& path : {std::string("/"), "/epics/" + std::to_string(epic_.id), "/tickets/" + std::to_string(t2_.id),
+                                 "/epics/" + std::to_string(epic_.id)}) {
+    auto r = client_->Get(path.c_str());
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << path;
+    const std::string csp = r->get_header_value("Content-Security-Policy");
+    EXPECT_EQ(csp.find("unsafe-inline'; style-src"), std::string::npos) << csp;  // not for scripts
+    const std::string key = "script-src 'nonce-";
+    size_t at = csp.find(key);
+    ASSERT_NE(at, std::string::npos) << csp;
+    size_t end = csp.find('\'', at + key.size());
+    ASSERT_NE(end, std::string::npos);
+    const std::string nonce = csp.substr(at + key.size(), end - at - key.size());
+    EXPECT_EQ(csp.substr(end, 3), "'; ") << "script-src holds only the nonce: " << csp;
+    EXPECT_GE(nonce.size(), 32u);
+    EXPECT_TRUE(nonces.insert(nonce).second) << "nonce reused: " << nonce;
+    size_t tags = 0, with_nonce = 0;
+    for (size_t p = r->body.find("<script"); p != std::string::npos; p = r->body.find("<script", p + 1)) {
+      ++tags;
+      if (r->body.compare(p, 15 + nonce.size() + 2, "<script nonce=\"" + nonce + "\">") == 0) ++with_nonce;
+    }
+    EXPECT_EQ(tags, with_nonce) << path;
+    if (path != "/") {
+      EXPECT_GE(tags, 1u) << path;
+    }
+  }
+  auto missing = client_->Get("/epics/999");
+  EXPECT_NE(missing->get_header_value("Content-Security-Policy").find("script-src 'none'"), std::string::npos);
 }
 
 TEST_F(DashboardTest, UnknownIdsAre404WithAClearMessage) {

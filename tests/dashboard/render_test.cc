@@ -242,5 +242,39 @@ TEST(RenderTest, CarriageReturnsInLogTextCannotInjectEventsOrFields) {
   for (const auto& f : fields) EXPECT_TRUE(f == "event" || f == "data") << "injected field " << f;
 }
 
+// Every script on every page carries the response's nonce, and no inline event handler is left: under
+// the CSP (script-src 'nonce-…', no 'unsafe-inline') only wavebot's own scripts run.
+TEST(RenderTest, EveryScriptCarriesTheNonceAndNoInlineHandlerIsLeft) {
+  PageOptions o = Options(/*actions=*/true);
+  o.script_nonce = "0123456789abcdef0123456789abcdef";
+  EpicView epic = SampleEpic("Plain title");
+  epic.tickets[2].state = "needs_human";  // a retry button too
+  TicketView ticket;
+  ticket.epic = epic.epic;
+  ticket.ticket = epic.tickets[1];
+  ticket.runs = epic.runs[12];
+  ticket.log_attempt_id = 102;
+  ticket.log_text = "log";
+  std::map<int64_t, std::vector<TicketRecord>> tickets{{7, epic.tickets}};
+  const std::vector<std::pair<std::string, std::string>> pages = {
+      {"epics", RenderEpicsPage({epic.epic}, tickets, o)},
+      {"epic", RenderEpicPage(epic, o)},
+      {"ticket", RenderTicketPage(ticket, o)},
+      {"error", RenderErrorPage(404, "No such epic.")}};
+  size_t scripts = 0;
+  for (const auto& [name, html] : pages) {
+    scripts += Count(html, "<script");
+    EXPECT_EQ(Count(html, "<script"), Count(html, "<script nonce=\"0123456789abcdef0123456789abcdef\">")) << name;
+    // No on<event>= attribute anywhere (the page is ours; the sample titles are plain).
+    for (size_t pos = html.find(" on"); pos != std::string::npos; pos = html.find(" on", pos + 1)) {
+      size_t end = pos + 3;
+      while (end < html.size() && std::isalpha(static_cast<unsigned char>(html[end]))) ++end;
+      EXPECT_FALSE(end > pos + 3 && end < html.size() && html[end] == '=') << name << ": " << html.substr(pos, 40);
+    }
+    EXPECT_EQ(html.find("javascript:"), std::string::npos) << name;
+  }
+  EXPECT_GE(scripts, 3u);  // the epic page's two (live update, actions) and the ticket page's log stream
+}
+
 }  // namespace
 }  // namespace wavebot::dashboard
