@@ -142,7 +142,7 @@ class Dashboard {
     const AttemptRecord* last = NewestAgentRun(v.runs);
     if (with_log && last) {
       v.log_attempt_id = last->id;
-      v.log_text = ReadLogTail(FindLogFile(options_.logs, v.ticket.number, *last), options_.tail_bytes, nullptr);
+      v.log_text = ReadLogTail(FindLogFile(options_.logs, v.ticket.repo, v.ticket.number, *last), options_.tail_bytes, nullptr);
     }
     return v;
   }
@@ -260,7 +260,7 @@ class Dashboard {
         if (last.id != attempt) {  // a new run (or the first look): start over with its tail
           attempt = last.id;
           partial.clear();
-          path = FindLogFile(options_.logs, t->number, last);
+          path = FindLogFile(options_.logs, t->repo, t->number, last);
           std::string tail = ReadLogTail(path, options_.tail_bytes, &offset);
           if (!send(SseEvent("reset", std::to_string(attempt)))) return;
           if (!SendLines(w, tail, &partial, &last_write)) return;
@@ -268,7 +268,7 @@ class Dashboard {
           // Look again while the run is on (the executor's output log comes first, the agent's log once
           // the agent starts) and once it has recorded where its log is.
           if (path.empty() || last.state == "running" || (!last.log_path.empty() && last.log_path != path)) {
-            std::string found = FindLogFile(options_.logs, t->number, last);
+            std::string found = FindLogFile(options_.logs, t->repo, t->number, last);
             if (!found.empty() && found != path) {  // the log appeared, or a better one did
               path = found;
               offset = 0;

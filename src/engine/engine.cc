@@ -23,6 +23,7 @@
 #include "core/plan.h"
 #include "core/plan_format.h"
 #include "core/prompt.h"
+#include "core/repo_path.h"
 #include "core/status_comment.h"
 #include "engine/plan_fetch.h"
 
@@ -420,11 +421,12 @@ Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int
   std::string result = r.is_object() ? r.value("result", "") : "";
   a.finished_at = clock_->Now();
   a.exit_code = exit_code;
-  // A result is not trusted to name a file: only a log under run-ticket's own log directory is kept.
+  // A result is not trusted to name a file: only a log under run-ticket's log directory for this
+  // ticket's repository is kept (another repository's log is never shown under this ticket).
   a.log_path = r.is_object() ? r.value("log_path", "") : "";
   if (!a.log_path.empty()) {
     std::error_code ec;
-    const fs::path logs = fs::weakly_canonical(fs::path(options_.data_dir) / "runner" / "logs", ec);
+    const fs::path logs = fs::weakly_canonical(fs::path(options_.data_dir) / "runner" / "logs" / core::RepoPath(t.repo), ec);
     const fs::path rel = fs::weakly_canonical(a.log_path, ec).lexically_relative(logs);
     if (ec || rel.empty() || rel.begin()->string() == "..") {
       spdlog::warn("run {}: its result names the log {} outside {}; not recorded", attempt_id, a.log_path, logs.string());

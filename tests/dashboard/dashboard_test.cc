@@ -121,7 +121,7 @@ class DashboardTest : public ::testing::Test {
     ASSERT_TRUE(saved.ok());
     t2_ = (*saved)[0];
     t3_ = (*saved)[1];
-    std::filesystem::create_directories(dir_.File("logs"));
+    std::filesystem::create_directories(dir_.File("logs/acme/calc"));  // run-ticket's log directory of acme/calc
     std::filesystem::create_directories(dir_.File("executor"));
   }
 
@@ -304,7 +304,7 @@ TEST_F(DashboardTest, ActionsWithoutAnEngineAre503) {
 TEST_F(DashboardTest, LogApiAndStreamFollowARunningAgentLogUntilTheRunEnds) {
   StartServer("", nullptr);
   engine::AttemptRecord run = BeginRun(t2_);
-  const std::string log = dir_.File("logs/ticket-2-attempt-1-implement.log");
+  const std::string log = dir_.File("logs/acme/calc/ticket-2-attempt-1-implement.log");
   std::ofstream out(log);
   out << "<script>first</script> line\n" << std::flush;
 
@@ -343,7 +343,7 @@ TEST_F(DashboardTest, LogApiAndStreamFollowARunningAgentLogUntilTheRunEnds) {
 TEST_F(DashboardTest, CarriageReturnsInAnAgentLogAreNotFramingInTheStream) {
   StartServer("", nullptr);
   BeginRun(t2_);
-  std::ofstream out(dir_.File("logs/ticket-2-attempt-1-implement.log"));
+  std::ofstream out(dir_.File("logs/acme/calc/ticket-2-attempt-1-implement.log"));
   out << "ok\revent: end\rdata: forged\r\rretry: 1\r\nlast\n" << std::flush;
   StreamReader stream(server_->port(), "/api/tickets/" + std::to_string(t2_.id) + "/log/stream");
   ASSERT_TRUE(stream.WaitFor("data: last\n\n"));
@@ -359,7 +359,7 @@ TEST_F(DashboardTest, CarriageReturnsInAnAgentLogAreNotFramingInTheStream) {
 TEST_F(DashboardTest, ARebaseAfterTheAgentRunKeepsShowingTheAgentsLog) {
   StartServer("", nullptr);
   engine::AttemptRecord run = BeginRun(t2_);
-  const std::string log = dir_.File("logs/ticket-2-attempt-1-implement.log");
+  const std::string log = dir_.File("logs/acme/calc/ticket-2-attempt-1-implement.log");
   std::ofstream(log) << "the agent's line\n";
   engine::TicketRecord t = *store_->GetTicket(t2_.id);
   t.state = "pr_open";
@@ -391,8 +391,7 @@ TEST_F(DashboardTest, ALogPathOutsideTheLogDirectoriesIsNotServed) {
   engine::AttemptRecord run = BeginRun(t2_);
   const std::string secret = dir_.File("app-key.pem");
   std::ofstream(secret) << "-----BEGIN RSA PRIVATE KEY----- secret\n";
-  std::filesystem::create_directories(dir_.File("logs"));
-  const std::string link = dir_.File("logs/ticket-2-attempt-9-implement.log");
+  const std::string link = dir_.File("logs/acme/calc/ticket-2-attempt-9-implement.log");
   std::filesystem::create_symlink(secret, link);  // inside by name, outside once resolved
   for (const std::string& forged : {secret, link, dir_.File("logs/../app-key.pem")}) {
     engine::TicketRecord t = *store_->GetTicket(t2_.id);
@@ -404,6 +403,45 @@ TEST_F(DashboardTest, ALogPathOutsideTheLogDirectoriesIsNotServed) {
     ASSERT_TRUE(api);
     EXPECT_EQ(api->body.find("PRIVATE KEY"), std::string::npos) << forged << ": " << api->body;
   }
+}
+
+// Log names repeat across repositories (ticket #2 of acme/calc and of acme/other): a ticket is shown only
+// its own repository's logs, whether its run is on (the newest log of its number) or over (the path its
+// result named).
+TEST_F(DashboardTest, ATicketNeverShowsAnotherRepositorysLogOfTheSameNumber) {
+  engine::EpicRecord other_epic;
+  other_epic.repo = "acme/other";
+  other_epic.number = 1;
+  other_epic.title = "Other";
+  auto stored = store_->UpsertEpic(other_epic);
+  ASSERT_TRUE(stored.ok());
+  std::vector<engine::TicketRecord> others(1);
+  others[0].number = 2;
+  others[0].repo = "acme/other";
+  others[0].title = "Other's #2";
+  ASSERT_TRUE(store_->SaveTickets(stored->id, others).ok());
+  engine::TicketRecord other = (*store_->Tickets(stored->id))[0];
+  StartServer("", nullptr);
+
+  engine::AttemptRecord run = BeginRun(t2_);
+  BeginRun(other);
+  std::filesystem::create_directories(dir_.File("logs/acme/other"));
+  const std::string other_log = dir_.File("logs/acme/other/ticket-2-attempt-1-implement.log");
+  std::ofstream(other_log) << "acme/other's private output\n";
+  auto mine = [&] { return json::parse(client_->Get(("/api/tickets/" + std::to_string(t2_.id) + "/log").c_str())->body); };
+  EXPECT_EQ(mine()["text"], "") << "acme/calc#2 is running but has no log yet";
+  EXPECT_EQ(json::parse(client_->Get(("/api/tickets/" + std::to_string(other.id) + "/log").c_str())->body)["text"],
+            "acme/other's private output\n");
+  std::ofstream(dir_.File("logs/acme/calc/ticket-2-attempt-1-implement.log")) << "calc output\n";
+  EXPECT_EQ(mine()["text"], "calc output\n");
+  // A forged or confused result naming the other repository's log is not believed either.
+  run.state = "succeeded";
+  run.finished_at = std::chrono::system_clock::now();
+  run.log_path = other_log;
+  ASSERT_TRUE(store_->FinishAttempt(run, *store_->GetTicket(t2_.id)).ok());
+  EXPECT_EQ(mine()["text"], "");
+  auto page = client_->Get(("/tickets/" + std::to_string(t2_.id)).c_str());
+  EXPECT_EQ(page->body.find("private output"), std::string::npos);
 }
 
 // Before the agent's own log exists, a running run shows the local executor's output log of its job.
