@@ -87,6 +87,9 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
         {"workers", Set(&c.dispatch_workers, int_in(1, 256))},
         {"max_attempts", Set(&c.handler_max_attempts, int_in(1, 100))},
     };
+    std::map<std::string, YamlReader::Handler> commands = {
+        {"refusal_reply_interval", Set(&c.refusal_reply_interval, duration)},
+    };
     std::map<std::string, YamlReader::Handler> github = {
         {"api", Set(&c.github_api, str)},
         {"app_id", Set(&c.app_id, str)},
@@ -132,6 +135,7 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
         {"github", section(&github)},
         {"executor", section(&executor)},
         {"dashboard", section(&dashboard)},
+        {"commands", section(&commands)},
         {"log", section(&logging)},
     };
     WAVEBOT_RETURN_IF_ERROR(r.Mapping(*root, "", top));
@@ -192,7 +196,8 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
   WAVEBOT_RETURN_IF_ERROR(get_int("WAVEBOT_DISPATCH_WORKERS", 1, 256, &c.dispatch_workers));
   WAVEBOT_RETURN_IF_ERROR(get_int("WAVEBOT_MAX_BODY_BYTES", 1024, int64_t{1} << 30, &c.max_body_bytes));
   for (auto [name, field] : {std::pair{"WAVEBOT_RESYNC_INTERVAL", &c.resync_interval},
-                             std::pair{"WAVEBOT_REDELIVERY_INTERVAL", &c.redelivery_interval}}) {
+                             std::pair{"WAVEBOT_REDELIVERY_INTERVAL", &c.redelivery_interval},
+                             std::pair{"WAVEBOT_REFUSAL_REPLY_INTERVAL", &c.refusal_reply_interval}}) {
     if (!get(name, &s)) continue;
     auto d = ParseDuration(s);
     if (!d.ok()) return d.error().Wrap(std::string("environment variable ") + name);

@@ -249,6 +249,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   en.repo_config = options.repo_config;
   en.repo_config_source = parts->repo_configs;
   en.on_pass = options.on_pass;
+  en.refusal_reply_interval = cfg.refusal_reply_interval;
   github::Client* gh = parts->github.get();
   en.git_token = [gh](const std::string& repo) -> Result<std::string> {
     auto slash = repo.find('/');
@@ -301,8 +302,17 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   io.webhook_secret = cfg.webhook_secret;
   EngineStore* engine_store = parts->engine_store.get();
   github::Client* github_client = parts->github.get();
-  io.more_metrics = [engine_store, github_client] {
-    return AgentMetrics(engine_store) + github_client->BudgetMetrics();
+  Engine* engine_ptr = parts->engine.get();
+  io.more_metrics = [engine_store, github_client, engine_ptr] {
+    std::string out = AgentMetrics(engine_store);
+    if (github_client) out += github_client->BudgetMetrics();
+    if (engine_ptr) {
+      out += "# HELP wavebot_refused_commands_unanswered_total Refused /wave commands left unanswered (one reply per "
+             "user and issue per commands.refusal_reply_interval).\n"
+             "# TYPE wavebot_refused_commands_unanswered_total counter\n"
+             "wavebot_refused_commands_unanswered_total " + std::to_string(engine_ptr->refusals_unanswered()) + "\n";
+    }
+    return out;
   };
   parts->ingress = std::make_unique<http::Ingress>(io, parts->deliveries.get(), &parts->metrics, RealClock(),
                                                    [dispatcher] { dispatcher->Notify(); });

@@ -61,7 +61,13 @@ int64_t EpicOfBranch(const std::string& branch) {
 
 Engine::Engine(EngineOptions options, EngineStore* store, store::JobQueue* jobs, github::Client* github,
                agents::Executor* executor, Clock* clock)
-    : options_(std::move(options)), store_(store), jobs_(jobs), github_(github), executor_(executor), clock_(clock) {}
+    : options_(std::move(options)),
+      store_(store),
+      jobs_(jobs),
+      github_(github),
+      executor_(executor),
+      clock_(clock),
+      refusals_(options_.refusal_reply_interval) {}
 
 Result<std::unique_ptr<Engine>> Engine::Create(EngineOptions options, EngineStore* store, store::JobQueue* jobs,
                                                github::Client* github, agents::Executor* executor, Clock* clock) {
@@ -347,6 +353,10 @@ Result<bool> Engine::MayCommand(const std::string& repo, const std::string& logi
   }
   std::lock_guard lock(perm_mu_);
   perm_cache_[key] = {allowed, now};
+  if (perm_cache_.size() > kMaxPermCache) {
+    std::erase_if(perm_cache_, [&](const auto& kv) { return now - kv.second.second >= options_.permission_cache_ttl; });
+    if (perm_cache_.size() > kMaxPermCache) perm_cache_.clear();
+  }
   return allowed;
 }
 
