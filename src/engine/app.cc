@@ -254,7 +254,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   en.git_token = [gh](const std::string& repo) -> Result<std::string> {
     auto slash = repo.find('/');
     auto token = gh->GitToken(github::RepoRef{repo.substr(0, slash), repo.substr(slash + 1)});
-    if (token.ok()) log::AddSecret(*token);
+    if (token.ok()) log::AddShortLivedSecret(*token);
     return token;
   };
   // The operator's allow-lists of agent presets and pass_env names (comma-separated; docs/security.md).
@@ -271,7 +271,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   en.run_git_token = [gh](const std::string& repo) -> Result<std::string> {
     auto slash = repo.find('/');
     auto token = gh->RunGitToken(github::RepoRef{repo.substr(0, slash), repo.substr(slash + 1)});
-    if (token.ok()) log::AddSecret(*token);
+    if (token.ok()) log::AddShortLivedSecret(*token);
     return token;
   };
   auto engine = Engine::Create(en, parts->engine_store.get(), parts->jobs.get(), parts->github.get(),
