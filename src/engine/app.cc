@@ -23,6 +23,7 @@
 #include "http/ingress.h"
 #include "http/server.h"
 #include "store/database.h"
+#include "store/delivery_retention.h"
 #include "store/delivery_store.h"
 #include "store/job_queue.h"
 #include "webhook/dispatcher.h"
@@ -109,6 +110,7 @@ struct App::Parts {
   std::unique_ptr<http::Ingress> ingress;
   std::unique_ptr<github::Redeliverer> redeliverer;
   std::thread redelivery_thread;
+  std::thread retention_thread;  // drops old delivered payloads (webhook.retention)
   // Fired first by Stop(): every GitHub call's wait and transfer ends at once (kCancelled), so a pass
   // stuck retrying an unreachable GitHub cannot hold the process past SIGTERM.
   StopSignal stop;
@@ -367,6 +369,22 @@ Status App::Start() {
       }
     });
   }
+  if (p.options.server.delivery_retention.count() > 0) {
+    const store::DeliveryRetentionOptions ro{.retention = p.options.server.delivery_retention};
+    p.retention_thread = std::thread([&p, ro] {
+      while (true) {
+        auto dropped = store::SweepDeliveryBodies(p.deliveries.get(), RealClock(), ro);
+        if (!dropped.ok()) {
+          spdlog::warn("retention: {}", dropped.error().ToString());
+        } else if (*dropped > 0) {
+          spdlog::info("retention: dropped the payloads of {} deliveries processed more than {}s ago (their records stay)",
+                       *dropped, ro.retention.count());
+        }
+        std::unique_lock lock(p.mu);
+        if (p.cv.wait_for(lock, store::SweepInterval(ro.retention), [&p] { return p.stopping; })) return;
+      }
+    });
+  }
   p.started = true;
   return OkStatus();
 }
@@ -382,6 +400,7 @@ void App::Stop() {
   p.stop.Stop();
   p.cv.notify_all();
   if (p.redelivery_thread.joinable()) p.redelivery_thread.join();
+  if (p.retention_thread.joinable()) p.retention_thread.join();
   if (p.started) {
     p.server->Stop();
     p.dispatcher->Stop();
