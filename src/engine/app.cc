@@ -129,8 +129,9 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   }
   log::AddSecret(cfg.webhook_secret);
   std::error_code ec;
-  std::filesystem::create_directories(cfg.data_dir, ec);
-  if (ec) return Error(ErrorCode::kIo, "cannot create data directory " + cfg.data_dir + ": " + ec.message());
+  // The data directory holds the database (payloads, state), logs and run files: 0700 whatever the umask,
+  // and one made laxer before is tightened.
+  if (Status st = MakePrivateDirectory(cfg.data_dir); !st.ok()) return st.error().Wrap("data directory");
 
   // One wavebot per data directory: its database, leases and run files are this process's alone (which
   // is what lets Start() take back every lease a killed predecessor held).
@@ -190,7 +191,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   eo.binary = options.wavebot_binary;
   eo.max_parallel = cfg.max_parallel;
   eo.work_dir = (std::filesystem::path(cfg.data_dir) / "executor").string();
-  std::filesystem::create_directories(eo.work_dir, ec);
+  if (Status st = MakePrivateDirectory(eo.work_dir); !st.ok()) return st.error().Wrap("executor directory");
   eo.on_event = [p](const agents::JobEvent& e) {
     if (p->engine) p->engine->OnJobEvent(e);
   };

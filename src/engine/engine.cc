@@ -79,10 +79,10 @@ Result<std::unique_ptr<Engine>> Engine::Create(EngineOptions options, EngineStor
     options.repo_config = [configs](const std::string& repo) { return configs->Get(repo).config; };
   }
   if (!options.repo_config) options.repo_config = [](const std::string&) { return config::RepoConfig(); };
-  std::error_code ec;
-  for (const char* sub : {"prompts", "runs", "runner"}) {
-    fs::create_directories(fs::path(options.data_dir) / sub, ec);
-    if (ec) return Error(ErrorCode::kIo, "engine: cannot create " + (fs::path(options.data_dir) / sub).string());
+  // Prompts, run results, mirrors, worktrees and logs: owner-only whatever the umask (docs/security.md).
+  for (const std::string& dir : {options.data_dir, (fs::path(options.data_dir) / "prompts").string(),
+                                 (fs::path(options.data_dir) / "runs").string(), (fs::path(options.data_dir) / "runner").string()}) {
+    if (Status st = MakePrivateDirectory(dir); !st.ok()) return st.error().Wrap("engine");
   }
   std::unique_ptr<Engine> engine(new Engine(std::move(options), store, jobs, github, executor, clock ? clock : RealClock()));
   engine->repo_configs_ = std::move(configs);
