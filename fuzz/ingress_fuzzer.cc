@@ -54,6 +54,7 @@ class MemoryStore final : public store::DeliveryStore {
     return s;
   }
   Status CheckWritable() override { return OkStatus(); }
+  Result<int64_t> DropProcessedBodies(store::TimePoint, int) override { return int64_t{0}; }
 
   std::map<std::string, store::NewDelivery> by_id_;
   std::string last_inserted_;

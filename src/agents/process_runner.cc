@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "common/files.h"
 #include "common/log.h"
 
 namespace wavebot::agents {
@@ -28,6 +29,8 @@ class OutputSink {
 
   Status Open() {
     if (spec_.log_path.empty()) return OkStatus();
+    // Agent output can hold what the redactor does not know: owner-only whatever the umask.
+    if (Status st = MakePrivateFile(spec_.log_path); !st.ok()) return st;
     file_.open(spec_.log_path, std::ios::binary | std::ios::trunc);
     if (!file_) return Error(ErrorCode::kIo, "cannot write the log " + spec_.log_path);
     return OkStatus();

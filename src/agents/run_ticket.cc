@@ -194,8 +194,7 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
   auto matcher = RateLimitMatcher::Compile(req.agent.rate_limit_patterns);
   if (!matcher.ok()) return matcher.error();
   std::error_code ec;
-  fs::create_directories(req.log_dir, ec);
-  if (ec) return Error(ErrorCode::kIo, "cannot create log directory " + req.log_dir + ": " + ec.message());
+  if (Status st = MakePrivateDirectory(req.log_dir); !st.ok()) return st.error().Wrap("log directory");
 
   AgentRunContext ctx{req.prompt_file.empty() ? "" : fs::absolute(req.prompt_file).string(), req.ticket,
                       ModeName(req.mode), req.attempt};

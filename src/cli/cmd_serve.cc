@@ -1,6 +1,7 @@
 // `wavebot serve`: the webhook server, the dispatcher, the engine and the local executor.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -41,6 +42,10 @@ std::string SelfPath() {
 }
 
 int Serve(const GlobalOptions& global) {
+  // Everything serve and its children create (the database, mirrors, worktrees, prompts, logs, run
+  // results) is the owner's alone, whatever umask it was started with; the places that create wavebot's
+  // own files also set their modes explicitly (docs/security.md).
+  ::umask(077);
   std::vector<std::string> warnings;
   std::string file = global.config_file;
   if (file.empty() && std::filesystem::exists("config/wavebot.yaml")) file = "config/wavebot.yaml";

@@ -1,11 +1,13 @@
 #include "common/files.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -31,6 +33,26 @@ Status WriteFileAtomically(const std::string& path, const std::string& text) {
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
     return Error(ErrorCode::kIo, "cannot write " + path + ": " + std::strerror(errno));
   }
+  return OkStatus();
+}
+
+Status MakePrivateDirectory(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return Error(ErrorCode::kIo, "cannot create directory " + path + ": " + ec.message());
+  if (::chmod(path.c_str(), 0700) != 0) {
+    return Error(ErrorCode::kIo, "cannot make directory " + path + " private (chmod 700): " + std::strerror(errno));
+  }
+  return OkStatus();
+}
+
+Status MakePrivateFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return Error(ErrorCode::kIo, "cannot create " + path + ": " + std::strerror(errno));
+  const bool ok = ::fchmod(fd, 0600) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!ok) return Error(ErrorCode::kIo, "cannot make " + path + " private (chmod 600): " + std::strerror(err));
   return OkStatus();
 }
 

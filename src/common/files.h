@@ -12,6 +12,15 @@ namespace wavebot {
 // so a reader (or a process started after a crash) never sees half of it.
 Status WriteFileAtomically(const std::string& path, const std::string& text);
 
+// Creates directory `path` (and missing parents) and makes `path` itself 0700 (owner only) whatever
+// the umask, tightening an existing one. Errors: kIo naming the path.
+Status MakePrivateDirectory(const std::string& path);
+
+// Creates `path` empty if it does not exist and makes it 0600 (owner read-write only) whatever the
+// umask, tightening an existing one; its content is left alone. Call before opening a file with an API
+// that cannot choose the mode (std::ofstream, sqlite3_open). Errors: kIo naming the path.
+Status MakePrivateFile(const std::string& path);
+
 // The whole file, or "" when it does not exist or cannot be read.
 std::string ReadFileOrEmpty(const std::string& path);
 

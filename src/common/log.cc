@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -15,7 +16,16 @@ namespace wavebot::log {
 namespace {
 
 std::shared_mutex secrets_mu;
-std::vector<std::string>* secrets = new std::vector<std::string>();  // guarded by secrets_mu; leaked
+// Guarded by secrets_mu; leaked (loggers may run during static destruction).
+std::vector<std::string>* secrets = new std::vector<std::string>();       // AddSecret's: never dropped
+std::deque<std::string>* short_lived = new std::deque<std::string>();     // oldest first, bounded
+
+// Trims the whitespace a secret read from a file often ends with; "" when too short to redact.
+std::string_view Trimmed(std::string_view s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == '\n' || s.front() == ' ')) s.remove_prefix(1);
+  return s.size() < 4 ? std::string_view() : s;
+}
 
 void AppendJsonString(std::string* out, std::string_view s) {
   out->push_back('"');
@@ -102,10 +112,8 @@ Status Init(Format format, std::string_view level) {
 void AddSecret(std::string_view secret) {
   std::unique_lock lock(secrets_mu);
   auto add = [](std::string_view s) {
-    // Trim surrounding whitespace: a secret read from a file often ends with a newline.
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.remove_suffix(1);
-    while (!s.empty() && (s.front() == '\n' || s.front() == ' ')) s.remove_prefix(1);
-    if (s.size() < 4) return;
+    s = Trimmed(s);
+    if (s.empty()) return;
     for (const auto& existing : *secrets) {
       if (existing == s) return;
     }
@@ -122,6 +130,28 @@ void AddSecret(std::string_view secret) {
       start = end + 1;
     }
   }
+}
+
+void AddShortLivedSecret(std::string_view secret) {
+  std::string_view s = Trimmed(secret);
+  if (s.empty()) return;
+  std::unique_lock lock(secrets_mu);
+  for (const auto& existing : *secrets) {
+    if (existing == s) return;  // already kept for good
+  }
+  for (auto it = short_lived->begin(); it != short_lived->end(); ++it) {
+    if (*it == s) {
+      short_lived->erase(it);
+      break;
+    }
+  }
+  short_lived->emplace_back(s);
+  while (short_lived->size() > kMaxShortLivedSecrets) short_lived->pop_front();
+}
+
+size_t SecretCount() {
+  std::shared_lock lock(secrets_mu);
+  return secrets->size() + short_lived->size();
 }
 
 namespace {
@@ -159,13 +189,15 @@ std::string Redact(std::string_view text) {
   std::string out(text);
   RedactKnownFormats(&out);
   std::shared_lock lock(secrets_mu);
-  for (const auto& s : *secrets) {
+  auto replace = [&out](const std::string& s) {
     size_t pos = 0;
     while ((pos = out.find(s, pos)) != std::string::npos) {
       out.replace(pos, s.size(), "[REDACTED]");
       pos += 10;
     }
-  }
+  };
+  for (const auto& s : *secrets) replace(s);
+  for (const auto& s : *short_lived) replace(s);
   return out;
 }
 

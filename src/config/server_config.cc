@@ -86,6 +86,10 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
         {"secret_file", Set(&secret_file, str)},
         {"workers", Set(&c.dispatch_workers, int_in(1, 256))},
         {"max_attempts", Set(&c.handler_max_attempts, int_in(1, 100))},
+        {"retention", Set(&c.delivery_retention, duration)},
+    };
+    std::map<std::string, YamlReader::Handler> commands = {
+        {"refusal_reply_interval", Set(&c.refusal_reply_interval, duration)},
     };
     std::map<std::string, YamlReader::Handler> github = {
         {"api", Set(&c.github_api, str)},
@@ -133,6 +137,7 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
         {"github", section(&github)},
         {"executor", section(&executor)},
         {"dashboard", section(&dashboard)},
+        {"commands", section(&commands)},
         {"log", section(&logging)},
     };
     WAVEBOT_RETURN_IF_ERROR(r.Mapping(*root, "", top));
@@ -194,7 +199,9 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
   WAVEBOT_RETURN_IF_ERROR(get_int("WAVEBOT_MAX_BODY_BYTES", 1024, int64_t{1} << 30, &c.max_body_bytes));
   for (auto [name, field] : {std::pair{"WAVEBOT_RESYNC_INTERVAL", &c.resync_interval},
                              std::pair{"WAVEBOT_REDELIVERY_INTERVAL", &c.redelivery_interval},
-                             std::pair{"WAVEBOT_STATUS_EDIT_INTERVAL", &c.status_edit_interval}}) {
+                             std::pair{"WAVEBOT_STATUS_EDIT_INTERVAL", &c.status_edit_interval},
+                             std::pair{"WAVEBOT_DELIVERY_RETENTION", &c.delivery_retention},
+                             std::pair{"WAVEBOT_REFUSAL_REPLY_INTERVAL", &c.refusal_reply_interval}}) {
     if (!get(name, &s)) continue;
     auto d = ParseDuration(s);
     if (!d.ok()) return d.error().Wrap(std::string("environment variable ") + name);

@@ -23,6 +23,12 @@ struct ServerConfig {
   std::string webhook_secret;                   // WAVEBOT_WEBHOOK_SECRET (or webhook_secret_file)
   int dispatch_workers = 4;
   int handler_max_attempts = 5;                 // then the delivery is parked as dead
+  // WAVEBOT_DELIVERY_RETENTION: the bodies of deliveries processed (done or ignored) longer ago than this
+  // are dropped; their rows stay. 0 = kept forever.
+  std::chrono::seconds delivery_retention{14 * 24 * 3600};
+  // Commands: WAVEBOT_REFUSAL_REPLY_INTERVAL: at most one reply to a refused (unauthorised) /wave command
+  // per user and issue per this interval; later ones are only logged and counted. 0 = answer every one.
+  std::chrono::seconds refusal_reply_interval{3600};
   // GitHub
   std::string github_api = "https://api.github.com";  // WAVEBOT_GITHUB_API
   std::string app_id;                           // WAVEBOT_APP_ID (or the client id)

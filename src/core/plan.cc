@@ -111,7 +111,11 @@ Result<Plan> BuildPlan(const PlanInput& input) {
       int64_t n;
       if (!LocalNumber(ref, input.repo, &n)) {
         auto ext = input.external_closed.find(FormatRef(ref));
-        if (ext == input.external_closed.end()) {
+        if (input.external_not_followed.count(FormatRef(ref))) {
+          block_reasons[t].push_back("depends on " + FormatRef(ref) +
+                                     ", outside this installation: wavebot follows links only within the epic's "
+                                     "own owner, so its state is not looked up");
+        } else if (ext == input.external_closed.end()) {
           block_reasons[t].push_back("depends on " + FormatRef(ref) + ", whose state is unknown");
         } else if (!ext->second) {
           block_reasons[t].push_back("depends on " + FormatRef(ref) + ", which is still open");

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,10 @@ struct PlanInput {
   // States of issues in other repositories, keyed by FormatRef ("owner/repo#7"): true when closed.
   // Online planning fills this; a cross-repository reference missing here blocks its ticket.
   std::map<std::string, bool> external_closed;
+  // Cross-repository references that were deliberately not looked up (another owner's repository, so
+  // another installation's, whose token must not be used to learn whether the issue exists); keyed by
+  // FormatRef. Such a reference blocks its ticket with a reason saying so.
+  std::set<std::string> external_not_followed;
 };
 
 struct PlannedTicket {

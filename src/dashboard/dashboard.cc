@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/log.h"
+#include "common/random.h"
 #include "core/commands.h"
 #include "dashboard/render.h"
 #include "engine/engine_store.h"
@@ -36,13 +37,16 @@ bool ConstantTimeEquals(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-void Html(http::Response* res, int status, std::string body) {
+// `nonce` is the one the page's own <script> tags carry ("" for a page without script): only those run.
+// Inline style stays allowed (style attributes of the bars and forms), scripts never: no
+// 'unsafe-inline', no inline event handlers, so markup that slipped past escaping could not run.
+void Html(http::Response* res, int status, std::string body, const std::string& nonce = "") {
   res->status = status;
   res->content_type = "text/html; charset=utf-8";
   res->body = std::move(body);
-  // The pages hold only our own inline script and style; nothing from elsewhere may load or run.
+  const std::string script_src = nonce.empty() ? "'none'" : "'nonce-" + nonce + "'";
   res->headers.emplace_back("Content-Security-Policy",
-                            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                            "default-src 'none'; script-src " + script_src + "; style-src 'unsafe-inline'; "
                             "connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
   res->headers.emplace_back("X-Content-Type-Options", "nosniff");
   res->headers.emplace_back("Referrer-Policy", "no-referrer");
@@ -72,8 +76,12 @@ class Dashboard {
  private:
   friend void RegisterRoutes(const std::shared_ptr<Dashboard>& d, http::Server* s);
 
+  // The options of one page; a fresh CSP nonce each time (128 random bits), never reused across responses.
   PageOptions Page() const {
-    return {.now = clock_->Now(), .actions_enabled = !options_.admin_token.empty(), .github_web_url = options_.github_web_url};
+    return {.now = clock_->Now(),
+            .actions_enabled = !options_.admin_token.empty(),
+            .github_web_url = options_.github_web_url,
+            .script_nonce = RandomHex(16)};
   }
 
   Status LoadEpics(std::vector<EpicRecord>* epics, std::map<int64_t, std::vector<TicketRecord>>* tickets) {
@@ -134,7 +142,7 @@ class Dashboard {
     const AttemptRecord* last = NewestAgentRun(v.runs);
     if (with_log && last) {
       v.log_attempt_id = last->id;
-      v.log_text = ReadLogTail(FindLogFile(options_.logs, v.ticket.number, *last), options_.tail_bytes, nullptr);
+      v.log_text = ReadLogTail(FindLogFile(options_.logs, v.ticket.repo, v.ticket.number, *last), options_.tail_bytes, nullptr);
     }
     return v;
   }
@@ -153,7 +161,8 @@ class Dashboard {
       Html(res, StatusFor(st.error(), "epics"), RenderErrorPage(500, "cannot read the epics; see wavebot's log"));
       return;
     }
-    Html(res, 200, RenderEpicsPage(epics, tickets, Page()));
+    const PageOptions page = Page();
+    Html(res, 200, RenderEpicsPage(epics, tickets, page), page.script_nonce);
   }
 
   void EpicPage(const http::Request& req, http::Response* res) {
@@ -163,7 +172,8 @@ class Dashboard {
       Html(res, code, RenderErrorPage(code, code == 404 ? "No such epic." : "Cannot read the epic; see wavebot's log."));
       return;
     }
-    Html(res, 200, RenderEpicPage(*v, Page()));
+    const PageOptions page = Page();
+    Html(res, 200, RenderEpicPage(*v, page), page.script_nonce);
   }
 
   void TicketPage(const http::Request& req, http::Response* res) {
@@ -173,7 +183,8 @@ class Dashboard {
       Html(res, code, RenderErrorPage(code, code == 404 ? "No such ticket." : "Cannot read the ticket; see wavebot's log."));
       return;
     }
-    Html(res, 200, RenderTicketPage(*v, Page()));
+    const PageOptions page = Page();
+    Html(res, 200, RenderTicketPage(*v, page), page.script_nonce);
   }
 
   void EpicsApi(http::Response* res) {
@@ -249,7 +260,7 @@ class Dashboard {
         if (last.id != attempt) {  // a new run (or the first look): start over with its tail
           attempt = last.id;
           partial.clear();
-          path = FindLogFile(options_.logs, t->number, last);
+          path = FindLogFile(options_.logs, t->repo, t->number, last);
           std::string tail = ReadLogTail(path, options_.tail_bytes, &offset);
           if (!send(SseEvent("reset", std::to_string(attempt)))) return;
           if (!SendLines(w, tail, &partial, &last_write)) return;
@@ -257,7 +268,7 @@ class Dashboard {
           // Look again while the run is on (the executor's output log comes first, the agent's log once
           // the agent starts) and once it has recorded where its log is.
           if (path.empty() || last.state == "running" || (!last.log_path.empty() && last.log_path != path)) {
-            std::string found = FindLogFile(options_.logs, t->number, last);
+            std::string found = FindLogFile(options_.logs, t->repo, t->number, last);
             if (!found.empty() && found != path) {  // the log appeared, or a better one did
               path = found;
               offset = 0;

@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/repo_path.h"
+
 namespace wavebot::dashboard {
 namespace {
 namespace fs = std::filesystem;
@@ -19,21 +21,23 @@ bool InsideDir(const std::string& path, const std::string& dir) {
   return !rel.empty() && rel.begin()->string() != ".." && rel.string() != ".";
 }
 
-std::string FindLogFile(const LogDirs& dirs, int64_t number, const engine::AttemptRecord& attempt) {
+std::string FindLogFile(const LogDirs& dirs, const std::string& repo, int64_t number, const engine::AttemptRecord& attempt) {
   std::error_code ec;
-  // The recorded path came from the run's result: served only from wavebot's own log directories.
-  if (!attempt.log_path.empty() && (InsideDir(attempt.log_path, dirs.runner_logs) || InsideDir(attempt.log_path, dirs.executor)) &&
+  const std::string repo_logs = dirs.runner_logs.empty() ? "" : (fs::path(dirs.runner_logs) / core::RepoPath(repo)).string();
+  // The recorded path came from the run's result: served only from wavebot's own log directories, and
+  // of the agent logs only this repository's.
+  if (!attempt.log_path.empty() && (InsideDir(attempt.log_path, repo_logs) || InsideDir(attempt.log_path, dirs.executor)) &&
       fs::is_regular_file(attempt.log_path, ec)) {
     return attempt.log_path;
   }
-  if (attempt.state == "running" && !dirs.runner_logs.empty()) {
+  if (attempt.state == "running" && !repo_logs.empty()) {
     // run-ticket names its log ticket-<N>-attempt-<k>-<mode>.log; the run's k is not recorded.
     const std::string prefix = "ticket-" + std::to_string(number) + "-attempt-";
     const std::string suffix = "-" + attempt.mode + ".log";
     const auto since = attempt.started_at - std::chrono::seconds(2);
     std::string best;
     fs::file_time_type best_time{};
-    for (const auto& entry : fs::directory_iterator(dirs.runner_logs, ec)) {
+    for (const auto& entry : fs::directory_iterator(repo_logs, ec)) {
       const std::string name = entry.path().filename().string();
       if (name.rfind(prefix, 0) != 0 || name.size() < suffix.size() ||
           name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {

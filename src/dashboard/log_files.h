@@ -9,18 +9,22 @@
 namespace wavebot::dashboard {
 
 struct LogDirs {
-  std::string runner_logs;  // <data_dir>/engine/runner/logs: run-ticket's agent logs
+  // <data_dir>/engine/runner/logs: run-ticket's agent logs, one directory per repository below it
+  // (<runner_logs>/<owner>/<name>/, core::RepoPath), so equal ticket numbers of two repositories never
+  // share a log.
+  std::string runner_logs;
   std::string executor;     // <data_dir>/executor: the local executor's per-run output logs
 };
 
 // Whether `path`, symlinks resolved, lies inside `dir`.
 bool InsideDir(const std::string& path, const std::string& dir);
 
-// The log file of `attempt` of ticket `number`: the recorded path once the run has ended (only inside
-// `dirs`: a result naming any other file is not believed); while it
-// runs, the newest agent log of that ticket and mode begun since the run started; else the executor's
-// output log of the run. "" when none exists (yet).
-std::string FindLogFile(const LogDirs& dirs, int64_t number, const engine::AttemptRecord& attempt);
+// The log file of `attempt` of ticket `number` of repository `repo` ("owner/name"): the recorded path
+// once the run has ended (only inside `repo`'s own log directory or the executor's: a result naming any
+// other file, another repository's log included, is not believed); while it runs, the newest agent log
+// of that ticket and mode in `repo`'s log directory begun since the run started; else the executor's
+// output log of the run (named by the attempt's id, unique across repositories). "" when none exists (yet).
+std::string FindLogFile(const LogDirs& dirs, const std::string& repo, int64_t number, const engine::AttemptRecord& attempt);
 
 // At most the last `max_bytes` of the file, starting at a line boundary when cut. `*size` (may be null)
 // is set to the file's size. "" when the file cannot be read.

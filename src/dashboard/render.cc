@@ -165,8 +165,8 @@ std::string RenderTimeline(const EpicView& v, const PageOptions& o) {
 
 // The live-update script of the epic page: polls the JSON API and updates states in place. The page is
 // complete without it.
-std::string EpicScript(int64_t epic_id) {
-  return "<script>(function(){var id=" + std::to_string(epic_id) + R"JS(;
+std::string EpicScript(int64_t epic_id, const PageOptions& o) {
+  return ScriptTag(o) + "(function(){var id=" + std::to_string(epic_id) + R"JS(;
 function setState(el,s){el.textContent=s;el.className='pill st-'+s;}
 function tick(){fetch('/api/epics/'+id,{cache:'no-store'}).then(function(r){return r.json();}).then(function(e){
   var es=document.getElementById('epic-state'); if(es&&es.textContent!==e.state) setState(es,e.state);
@@ -189,8 +189,8 @@ setTimeout(tick,1000);
 })();</script>)JS";
 }
 
-std::string ActionsScript() {
-  return R"JS(<script>(function(){
+std::string ActionsScript(const PageOptions& o) {
+  return ScriptTag(o) + R"JS((function(){
 document.querySelectorAll('form.action').forEach(function(f){ f.addEventListener('submit',function(ev){
   ev.preventDefault();
   var tok=document.getElementById('admin-token').value;
@@ -221,7 +221,7 @@ std::string ActionsPanel(const EpicView& v, const PageOptions& o) {
     h += " <form class=\"action\" method=\"post\" action=\"/api/tickets/" + std::to_string(t.id) +
          "/retry\" style=\"display:inline\"><button type=\"submit\">Retry #" + std::to_string(t.number) + "</button></form>";
   }
-  return h + " <output id=\"action-result\" class=\"note\"></output></div>" + ActionsScript();
+  return h + " <output id=\"action-result\" class=\"note\"></output></div>" + ActionsScript(o);
 }
 
 json TicketJsonObject(const TicketRecord& t, const std::vector<AttemptRecord>& runs, const PageOptions& o) {
@@ -435,7 +435,7 @@ std::string RenderEpicPage(const EpicView& v, const PageOptions& o) {
   h += "</tbody></table></div><h2>Agent runs</h2>" + RenderTimeline(v, o);
   h += "<p class=\"note\">Rendered " + Esc(FormatTime(o.now)) + "; the page updates itself while open (with JavaScript). "
        "JSON: <a href=\"/api/epics/" + std::to_string(e.id) + "\">/api/epics/" + std::to_string(e.id) + "</a></p>";
-  return h + EpicScript(e.id) + kPageEnd;
+  return h + EpicScript(e.id, o) + kPageEnd;
 }
 
 std::string RenderTicketPage(const TicketView& v, const PageOptions& o) {
@@ -470,7 +470,7 @@ std::string RenderTicketPage(const TicketView& v, const PageOptions& o) {
        (v.log_attempt_id ? std::string("The last part of the log; it follows the run live while the page is open (with JavaScript).")
                          : std::string("No log yet.")) +
        "</p><pre class=\"log\" id=\"log\">" + Esc(v.log_text) + "</pre>";
-  h += "<script>(function(){if(!window.EventSource)return;var pre=document.getElementById('log'),st=document.getElementById('ticket-state'),"
+  h += ScriptTag(o) + "(function(){if(!window.EventSource)return;var pre=document.getElementById('log'),st=document.getElementById('ticket-state'),"
        "ls=document.getElementById('log-status');var es=new EventSource('/api/tickets/" + id + R"JS(/log/stream');
 var first=true;
 es.addEventListener('reset',function(ev){pre.textContent='';});
@@ -540,18 +540,24 @@ std::string LogJson(const TicketView& v) {
 
 std::string SseEvent(std::string_view name, std::string_view data) {
   std::string out = "event: " + std::string(name) + "\n";
+  if (!data.empty() && data.back() == '\r') data.remove_suffix(1);  // a CRLF line's end, not a line of its own
   size_t start = 0;
   while (true) {
-    size_t nl = data.find('\n', start);
-    std::string_view line = data.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    // An EventSource ends a line at \r\n, \n or a lone \r: each becomes a data line of its own here.
+    size_t br = data.find_first_of("\r\n", start);
     out += "data: ";
-    out += line;
+    out += data.substr(start, br == std::string_view::npos ? std::string_view::npos : br - start);
     out += "\n";
-    if (nl == std::string_view::npos) break;
-    start = nl + 1;
+    if (br == std::string_view::npos) break;
+    start = br + 1;
+    if (data[br] == '\r' && start < data.size() && data[start] == '\n') ++start;
   }
   return out + "\n";
+}
+
+std::string ScriptTag(const PageOptions& options) {
+  if (options.script_nonce.empty()) return "<script>";
+  return "<script nonce=\"" + HtmlEscape(options.script_nonce) + "\">";
 }
 
 }  // namespace wavebot::dashboard

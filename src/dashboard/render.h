@@ -33,7 +33,13 @@ struct PageOptions {
   engine::TimePoint now{};
   bool actions_enabled = false;                  // an admin token is configured
   std::string github_web_url = "https://github.com";  // PR and issue links: <url>/<repo>/pull/<n>
+  // The response's Content-Security-Policy nonce: every <script> the page holds carries it, and no other
+  // script may run (no inline handlers, no injected tags). "" renders plain <script> tags (files, tests).
+  std::string script_nonce = "";
 };
+
+// The opening tag of a page's script: <script nonce="..."> with `options.script_nonce`.
+std::string ScriptTag(const PageOptions& options);
 
 // Text made safe for HTML element content and quoted attribute values (& < > " ' escaped).
 std::string HtmlEscape(std::string_view text);
@@ -66,7 +72,9 @@ std::string EpicJson(const EpicView& view, const PageOptions& options);
 std::string TicketJson(const TicketView& view, const PageOptions& options);
 std::string LogJson(const TicketView& view);
 
-// One Server-Sent Event: "event: <name>\ndata: <line>\n" per line of `data`, then a blank line.
+// One Server-Sent Event: "event: <name>\ndata: <line>\n" per line of `data`, then a blank line. Lines
+// end at \r\n, \n or a lone \r, as an EventSource reads them, so text with any of them stays data and
+// can never start an event or a field of its own; `name` must be one of ours (no line breaks).
 std::string SseEvent(std::string_view name, std::string_view data);
 
 // RFC 3339 UTC ("2026-11-21T23:55:04Z"); "" for the zero time point.

@@ -23,6 +23,7 @@
 #include "http/ingress.h"
 #include "http/server.h"
 #include "store/database.h"
+#include "store/delivery_retention.h"
 #include "store/delivery_store.h"
 #include "store/job_queue.h"
 #include "webhook/dispatcher.h"
@@ -109,6 +110,7 @@ struct App::Parts {
   std::unique_ptr<http::Ingress> ingress;
   std::unique_ptr<github::Redeliverer> redeliverer;
   std::thread redelivery_thread;
+  std::thread retention_thread;  // drops old delivered payloads (webhook.retention)
   // Fired first by Stop(): every GitHub call's wait and transfer ends at once (kCancelled), so a pass
   // stuck retrying an unreachable GitHub cannot hold the process past SIGTERM.
   StopSignal stop;
@@ -127,8 +129,9 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   }
   log::AddSecret(cfg.webhook_secret);
   std::error_code ec;
-  std::filesystem::create_directories(cfg.data_dir, ec);
-  if (ec) return Error(ErrorCode::kIo, "cannot create data directory " + cfg.data_dir + ": " + ec.message());
+  // The data directory holds the database (payloads, state), logs and run files: 0700 whatever the umask,
+  // and one made laxer before is tightened.
+  if (Status st = MakePrivateDirectory(cfg.data_dir); !st.ok()) return st.error().Wrap("data directory");
 
   // One wavebot per data directory: its database, leases and run files are this process's alone (which
   // is what lets Start() take back every lease a killed predecessor held).
@@ -188,7 +191,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   eo.binary = options.wavebot_binary;
   eo.max_parallel = cfg.max_parallel;
   eo.work_dir = (std::filesystem::path(cfg.data_dir) / "executor").string();
-  std::filesystem::create_directories(eo.work_dir, ec);
+  if (Status st = MakePrivateDirectory(eo.work_dir); !st.ok()) return st.error().Wrap("executor directory");
   eo.on_event = [p](const agents::JobEvent& e) {
     if (p->engine) p->engine->OnJobEvent(e);
   };
@@ -250,11 +253,12 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   en.repo_config = options.repo_config;
   en.repo_config_source = parts->repo_configs;
   en.on_pass = options.on_pass;
+  en.refusal_reply_interval = cfg.refusal_reply_interval;
   github::Client* gh = parts->github.get();
   en.git_token = [gh](const std::string& repo) -> Result<std::string> {
     auto slash = repo.find('/');
     auto token = gh->GitToken(github::RepoRef{repo.substr(0, slash), repo.substr(slash + 1)});
-    if (token.ok()) log::AddSecret(*token);
+    if (token.ok()) log::AddShortLivedSecret(*token);
     return token;
   };
   // The operator's allow-lists of agent presets and pass_env names (comma-separated; docs/security.md).
@@ -272,7 +276,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   en.run_git_token = [gh](const std::string& repo) -> Result<std::string> {
     auto slash = repo.find('/');
     auto token = gh->RunGitToken(github::RepoRef{repo.substr(0, slash), repo.substr(slash + 1)});
-    if (token.ok()) log::AddSecret(*token);
+    if (token.ok()) log::AddShortLivedSecret(*token);
     return token;
   };
   auto engine = Engine::Create(en, parts->engine_store.get(), parts->jobs.get(), parts->github.get(),
@@ -303,8 +307,17 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   io.webhook_secret = cfg.webhook_secret;
   EngineStore* engine_store = parts->engine_store.get();
   github::Client* github_client = parts->github.get();
-  io.more_metrics = [engine_store, github_client] {
-    return AgentMetrics(engine_store) + github_client->BudgetMetrics();
+  Engine* engine_ptr = parts->engine.get();
+  io.more_metrics = [engine_store, github_client, engine_ptr] {
+    std::string out = AgentMetrics(engine_store);
+    if (github_client) out += github_client->BudgetMetrics();
+    if (engine_ptr) {
+      out += "# HELP wavebot_refused_commands_unanswered_total Refused /wave commands left unanswered (one reply per "
+             "user and issue per commands.refusal_reply_interval).\n"
+             "# TYPE wavebot_refused_commands_unanswered_total counter\n"
+             "wavebot_refused_commands_unanswered_total " + std::to_string(engine_ptr->refusals_unanswered()) + "\n";
+    }
+    return out;
   };
   parts->ingress = std::make_unique<http::Ingress>(io, parts->deliveries.get(), &parts->metrics, RealClock(),
                                                    [dispatcher] { dispatcher->Notify(); });
@@ -359,6 +372,22 @@ Status App::Start() {
       }
     });
   }
+  if (p.options.server.delivery_retention.count() > 0) {
+    const store::DeliveryRetentionOptions ro{.retention = p.options.server.delivery_retention};
+    p.retention_thread = std::thread([&p, ro] {
+      while (true) {
+        auto dropped = store::SweepDeliveryBodies(p.deliveries.get(), RealClock(), ro);
+        if (!dropped.ok()) {
+          spdlog::warn("retention: {}", dropped.error().ToString());
+        } else if (*dropped > 0) {
+          spdlog::info("retention: dropped the payloads of {} deliveries processed more than {}s ago (their records stay)",
+                       *dropped, ro.retention.count());
+        }
+        std::unique_lock lock(p.mu);
+        if (p.cv.wait_for(lock, store::SweepInterval(ro.retention), [&p] { return p.stopping; })) return;
+      }
+    });
+  }
   p.started = true;
   return OkStatus();
 }
@@ -374,6 +403,7 @@ void App::Stop() {
   p.stop.Stop();
   p.cv.notify_all();
   if (p.redelivery_thread.joinable()) p.redelivery_thread.join();
+  if (p.retention_thread.joinable()) p.retention_thread.join();
   if (p.started) {
     p.server->Stop();
     p.dispatcher->Stop();

@@ -23,6 +23,7 @@
 #include "core/plan.h"
 #include "core/plan_format.h"
 #include "core/prompt.h"
+#include "core/repo_path.h"
 #include "core/status_comment.h"
 #include "engine/plan_fetch.h"
 
@@ -60,7 +61,13 @@ int64_t EpicOfBranch(const std::string& branch) {
 
 Engine::Engine(EngineOptions options, EngineStore* store, store::JobQueue* jobs, github::Client* github,
                agents::Executor* executor, Clock* clock)
-    : options_(std::move(options)), store_(store), jobs_(jobs), github_(github), executor_(executor), clock_(clock) {}
+    : options_(std::move(options)),
+      store_(store),
+      jobs_(jobs),
+      github_(github),
+      executor_(executor),
+      clock_(clock),
+      refusals_(options_.refusal_reply_interval) {}
 
 Result<std::unique_ptr<Engine>> Engine::Create(EngineOptions options, EngineStore* store, store::JobQueue* jobs,
                                                github::Client* github, agents::Executor* executor, Clock* clock) {
@@ -72,10 +79,10 @@ Result<std::unique_ptr<Engine>> Engine::Create(EngineOptions options, EngineStor
     options.repo_config = [configs](const std::string& repo) { return configs->Get(repo).config; };
   }
   if (!options.repo_config) options.repo_config = [](const std::string&) { return config::RepoConfig(); };
-  std::error_code ec;
-  for (const char* sub : {"prompts", "runs", "runner"}) {
-    fs::create_directories(fs::path(options.data_dir) / sub, ec);
-    if (ec) return Error(ErrorCode::kIo, "engine: cannot create " + (fs::path(options.data_dir) / sub).string());
+  // Prompts, run results, mirrors, worktrees and logs: owner-only whatever the umask (docs/security.md).
+  for (const std::string& dir : {options.data_dir, (fs::path(options.data_dir) / "prompts").string(),
+                                 (fs::path(options.data_dir) / "runs").string(), (fs::path(options.data_dir) / "runner").string()}) {
+    if (Status st = MakePrivateDirectory(dir); !st.ok()) return st.error().Wrap("engine");
   }
   std::unique_ptr<Engine> engine(new Engine(std::move(options), store, jobs, github, executor, clock ? clock : RealClock()));
   engine->repo_configs_ = std::move(configs);
@@ -346,6 +353,10 @@ Result<bool> Engine::MayCommand(const std::string& repo, const std::string& logi
   }
   std::lock_guard lock(perm_mu_);
   perm_cache_[key] = {allowed, now};
+  if (perm_cache_.size() > kMaxPermCache) {
+    std::erase_if(perm_cache_, [&](const auto& kv) { return now - kv.second.second >= options_.permission_cache_ttl; });
+    if (perm_cache_.size() > kMaxPermCache) perm_cache_.clear();
+  }
   return allowed;
 }
 
@@ -420,11 +431,12 @@ Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int
   std::string result = r.is_object() ? r.value("result", "") : "";
   a.finished_at = clock_->Now();
   a.exit_code = exit_code;
-  // A result is not trusted to name a file: only a log under run-ticket's own log directory is kept.
+  // A result is not trusted to name a file: only a log under run-ticket's log directory for this
+  // ticket's repository is kept (another repository's log is never shown under this ticket).
   a.log_path = r.is_object() ? r.value("log_path", "") : "";
   if (!a.log_path.empty()) {
     std::error_code ec;
-    const fs::path logs = fs::weakly_canonical(fs::path(options_.data_dir) / "runner" / "logs", ec);
+    const fs::path logs = fs::weakly_canonical(fs::path(options_.data_dir) / "runner" / "logs" / core::RepoPath(t.repo), ec);
     const fs::path rel = fs::weakly_canonical(a.log_path, ec).lexically_relative(logs);
     if (ec || rel.empty() || rel.begin()->string() == "..") {
       spdlog::warn("run {}: its result names the log {} outside {}; not recorded", attempt_id, a.log_path, logs.string());

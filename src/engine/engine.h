@@ -26,6 +26,7 @@
 #include "core/commands.h"
 #include "core/decide.h"
 #include "engine/engine_store.h"
+#include "engine/refusal_limiter.h"
 #include "engine/repo_config_source.h"
 #include "github/client.h"
 #include "store/job_queue.h"
@@ -49,6 +50,9 @@ struct EngineOptions {
   std::chrono::seconds status_edit_interval{15};
   std::chrono::milliseconds reconcile_retry{2000};  // first backoff after a failed pass
   std::chrono::seconds permission_cache_ttl{300};
+  // At most one reply (and reaction) to a refused `/wave` command per user and issue per this interval;
+  // later refusals are logged and counted, not answered. 0: answer every one.
+  std::chrono::seconds refusal_reply_interval{3600};
   // Per-repository configuration. Empty (the default): each repository's own .github/wavebot.yml, read
   // through the GitHub client (RepoConfigSource). Set: this instead (an operator's override, tests).
   std::function<config::RepoConfig(const std::string& repo)> repo_config;
@@ -108,6 +112,8 @@ class Engine {
   Status ApplyCommand(const std::string& repo, int64_t epic_number, const core::Command& command, const std::string& actor);
 
   EngineStore* store() { return store_; }
+  // Refused `/wave` commands left unanswered by the per-user, per-issue limit (for /metrics). Thread-safe.
+  int64_t refusals_unanswered() const { return refusals_.suppressed(); }
   // Who wavebot is on GitHub (github::Client::GetIdentity, asked with `repo`'s installation; with
   // options_.bot_login as the login when set), asked once and then remembered; an error while GitHub
   // cannot say. Thread-safe.
@@ -151,7 +157,11 @@ class Engine {
   // The pass lock of an epic (created on first use; never freed while the engine lives).
   std::mutex* EpicLock(int64_t epic_id);
   std::mutex perm_mu_;
+  // (repository, login) -> may command, as of when asked; at most kMaxPermCache entries (anyone can
+  // comment, so each new commenter adds one): expired ones go first, then all (a cache, not a record).
   std::map<std::string, std::pair<bool, std::chrono::system_clock::time_point>> perm_cache_;  // guarded by perm_mu_
+  static constexpr size_t kMaxPermCache = 4096;
+  RefusalLimiter refusals_;
 
   // Whether commit `head` lacks commits of `base` ((repository, base, head) -> behind), from GitHub's
   // compare: a fact about two commits that never changes, so asked once per pair. Bounded.

@@ -66,6 +66,13 @@ Status Engine::HandleComment(const webhook::Event& e) {
   auto allowed = MayCommand(repo, login);
   if (!allowed.ok()) return allowed.error();
   if (!*allowed) {
+    // Anyone can comment: answer one refusal per user and issue per interval, so comment spam cannot
+    // spend the App's rate limit on replies.
+    if (!refusals_.Allow(repo, number, login, comment_id, clock_->Now())) {
+      spdlog::info("refused /wave command from {} on {}#{}: no write permission (not answered: they were answered "
+                   "within the last {}s)", login, repo, number, options_.refusal_reply_interval.count());
+      return OkStatus();
+    }
     spdlog::info("refused /wave command from {} on {}#{}: no write permission", login, repo, number);
     WAVEBOT_RETURN_IF_ERROR(react("-1"));
     return reply("@" + login + " sorry, only people with write access to this repository can command wavebot. "

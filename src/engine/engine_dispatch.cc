@@ -8,6 +8,7 @@
 
 #include "agents/agent_command.h"
 #include "core/prompt.h"
+#include "core/repo_path.h"
 #include "engine/engine.h"
 #include "engine/names.h"
 
@@ -180,6 +181,8 @@ Status Engine::Dispatch(const EpicRecord& epic, const config::RepoConfig& cfg, c
                 "--attempt", std::to_string(t->runs_used),
                 "--prompt-file", prompt.string(),
                 "--data-dir", (fs::path(options_.data_dir) / "runner").string(),
+                // One log directory per repository: ticket #5 of two repositories never shares a log.
+                "--log-dir", (fs::path(options_.data_dir) / "runner" / "logs" / core::RepoPath(epic.repo)).string(),
                 "--expect-remote-head", t->pushed_sha,
                 "--title", "#" + std::to_string(t->number) + ": " + t->title,
                 "--result-file", result.string(),

@@ -534,7 +534,7 @@ Status Engine::Reconcile(int64_t epic_id) {
             auto token = options_.git_token(epic.repo);
             if (!token.ok()) return token.error();
             wo.token = *token;
-            log::AddSecret(*token);
+            log::AddShortLivedSecret(*token);
           }
           std::error_code ec;
           fs::create_directories(wo.data_dir, ec);

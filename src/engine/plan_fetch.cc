@@ -1,10 +1,22 @@
 #include "engine/plan_fetch.h"
 
+#include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "core/links.h"
 
 namespace wavebot::engine {
+namespace {
+
+// GitHub logins are case-insensitive.
+bool SameOwner(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
 
 Result<core::PlanInput> FetchPlanInput(github::IssuesApi* api, const github::RepoRef& repo, int64_t epic,
                                        const std::string& ready_label) {
@@ -56,11 +68,18 @@ Result<core::PlanInput> FetchPlanInput(github::IssuesApi* api, const github::Rep
       return blockers.error();
     }
     for (const auto& b : *blockers) in.blocked_by[issue.number].push_back(b.number);
-    // Cross-repository references: look up their state.
+    // Cross-repository references: look up their state, but only within the epic's own owner. The
+    // client picks the installation of the repository it is asked about, so asking about another
+    // owner's issue would use that owner's installation on behalf of this repository's issue authors.
     for (const auto& ref : core::ParseLinks(issue.body).depends_on) {
       if (ref.repo.empty() || core::SameRepo(ref.repo, in.repo)) continue;
       auto slash = ref.repo.find('/');
-      auto other = api->GetIssue(github::RepoRef{ref.repo.substr(0, slash), ref.repo.substr(slash + 1)}, ref.number);
+      const github::RepoRef other_repo{ref.repo.substr(0, slash), ref.repo.substr(slash + 1)};
+      if (!SameOwner(other_repo.owner, repo.owner)) {
+        in.external_not_followed.insert(core::FormatRef(ref));
+        continue;
+      }
+      auto other = api->GetIssue(other_repo, ref.number);
       if (other.ok()) in.external_closed[core::FormatRef(ref)] = other->state == "closed";
     }
   }

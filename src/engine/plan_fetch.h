@@ -10,6 +10,9 @@
 
 namespace wavebot::engine {
 
+// Cross-repository "Depends on owner/name#N" links are looked up only inside `repo`'s own owner (one
+// installation per owner): a reference to another owner's repository is never asked about, so no other
+// installation's token reveals whether it exists; it lands in PlanInput::external_not_followed.
 // Errors: the client's (kUnavailable, kRateLimited, ...). A repository without sub-issues or issue
 // dependencies (404) reads as having none.
 Result<core::PlanInput> FetchPlanInput(github::IssuesApi* issues, const github::RepoRef& repo, int64_t epic,

@@ -14,7 +14,7 @@ namespace wavebot::git {
 namespace {
 
 Result<std::unique_ptr<FileLock>> Lock(const std::string& path, bool wait, int* fd_out) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return Error(ErrorCode::kIo, "open lock " + path + ": " + std::strerror(errno));
   int rc;
   while ((rc = ::flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB))) != 0 && errno == EINTR) {

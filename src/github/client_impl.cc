@@ -729,7 +729,7 @@ class RestGitHubClient final : public Client {
     t.token = Str(*j, "token");
     t.expires_at = Str(*j, "expires_at");
     if (t.token.empty()) return Error(ErrorCode::kParse, "installation token response has no token");
-    log::AddSecret(t.token);
+    log::AddShortLivedSecret(t.token);
     if (j->contains("permissions") && (*j)["permissions"].is_object()) {
       for (const auto& [k, v] : (*j)["permissions"].items()) {
         if (v.is_string()) t.permissions[k] = v.get<std::string>();

@@ -204,7 +204,7 @@ Result<std::string> RestClient::TokenForInstallation(int64_t installation_id) {
   }
   CachedToken t;
   t.token = j["token"].get<std::string>();
-  log::AddSecret(t.token);
+  log::AddShortLivedSecret(t.token);
   // expires_at: "2016-07-11T22:14:10Z". Parse; if absent assume one hour.
   t.expires_at = clock_->Now() + std::chrono::hours(1);
   if (j.contains("expires_at") && j["expires_at"].is_string()) {
@@ -245,7 +245,7 @@ Result<std::string> RestClient::NarrowedToken(const RepoRef& repo, const std::ma
     return Error(ErrorCode::kParse, "installation token response has no token");
   }
   std::string token = j["token"].get<std::string>();
-  log::AddSecret(token);
+  log::AddShortLivedSecret(token);
   return token;
 }
 

@@ -2,12 +2,31 @@
 
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/files.h"
 
 namespace wavebot::store {
 
 Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options,
                                                  const std::vector<Migration>& migrations) {
   const char* sync = options.durability == Durability::kFull ? "FULL" : "NORMAL";
+  // The database holds webhook payloads and the engine's state: owner-only whatever the umask. SQLite
+  // gives its -wal and -shm files the database file's mode, so creating that one 0600 is enough for new
+  // files; files of an older, laxer wavebot are tightened.
+  if (!options.path.empty() && options.path != ":memory:") {
+    WAVEBOT_RETURN_IF_ERROR(MakePrivateFile(options.path));
+    for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+      const std::string side = options.path + suffix;
+      if (::access(side.c_str(), F_OK) == 0 && ::chmod(side.c_str(), 0600) != 0) {
+        return Error(ErrorCode::kIo, "cannot make " + side + " private (chmod 600): " + std::strerror(errno));
+      }
+    }
+  }
   auto writer = Connection::Open(options.path, sync);
   if (!writer.ok()) return writer.error();
   Connection& w = **writer;

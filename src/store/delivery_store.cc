@@ -159,8 +159,9 @@ class SqliteDeliveryStore final : public DeliveryStore {
   Result<Delivery> Get(const std::string& id) override {
     std::optional<Delivery> d;
     Status st = db_->Read([&](Connection& c) -> Status {
+      // LEFT JOIN: a delivery whose body retention dropped is still found, with an empty body.
       auto s = c.Prepare(std::string("SELECT ") + kColumns +
-                         ", body FROM deliveries JOIN delivery_bodies USING (seq) WHERE id = ?1");
+                         ", body FROM deliveries LEFT JOIN delivery_bodies USING (seq) WHERE id = ?1");
       if (!s.ok()) return s.error();
       s->Bind(1, id);
       auto row = s->Step();
@@ -206,6 +207,25 @@ class SqliteDeliveryStore final : public DeliveryStore {
 
   Status CheckWritable() override {
     return db_->Write([](Connection& c) { return c.Exec("PRAGMA user_version"); });
+  }
+
+  Result<int64_t> DropProcessedBodies(TimePoint cutoff, int limit) override {
+    int64_t dropped = 0;
+    Status st = db_->Write([&](Connection& c) -> Status {
+      auto s = c.Prepare(
+          "DELETE FROM delivery_bodies WHERE seq IN ("
+          "SELECT d.seq FROM deliveries d JOIN delivery_bodies b USING (seq) "
+          "WHERE d.status IN ('done', 'ignored') AND d.finished_at_ms < ?1 AND d.received_at_ms < ?1 "
+          "ORDER BY d.seq LIMIT ?2)");
+      if (!s.ok()) return s.error();
+      s->Bind(1, Ms(cutoff)).Bind(2, static_cast<int64_t>(limit));
+      auto n = s->Run();
+      if (!n.ok()) return n.error();
+      dropped = *n;
+      return OkStatus();
+    });
+    if (!st.ok()) return st.error();
+    return dropped;
   }
 
  private:

@@ -78,6 +78,12 @@ class DeliveryStore {
   virtual Result<DeliveryStats> Stats() = 0;
   // Performs a trivial committed write; an error means the database is not writable.
   virtual Status CheckWritable() = 0;
+  // Retention: drops the stored bodies of deliveries processed successfully (done or ignored) that were
+  // received and finished before `cutoff`, at most `limit` in one transaction, oldest first. Their rows
+  // stay (id, event, repository, status, times), so a redelivered id is still a duplicate and audits still
+  // see every delivery; Get then returns an empty body. Pending, processing and dead deliveries keep their
+  // bodies whatever their age. Returns how many bodies were dropped. Thread-safe.
+  virtual Result<int64_t> DropProcessedBodies(TimePoint cutoff, int limit) = 0;
 };
 
 // A DeliveryStore on `db` (not owned; must outlive the store).

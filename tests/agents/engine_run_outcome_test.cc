@@ -181,7 +181,14 @@ TEST_F(EngineRunOutcomeTest, ASpentEpicBudgetStopsDispatchingAndSaysSoOnTheEpic)
   EXPECT_TRUE(said);
   cfg_.agent.max_epic_cost_usd = 1;  // raised: runs go on
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
-  EXPECT_EQ(executor_.submitted().size(), 1u);
+  ASSERT_EQ(executor_.submitted().size(), 1u);
+  // The run's agent log goes to its repository's own directory (log names repeat across repositories).
+  const auto jobs = executor_.submitted();
+  const auto& args = jobs[0].args;
+  auto dir = std::find(args.begin(), args.end(), "--log-dir");
+  ASSERT_NE(dir, args.end());
+  ASSERT_NE(dir + 1, args.end());
+  EXPECT_EQ(*(dir + 1), dir_.File("engine") + "/runner/logs/acme/calc");
 }
 
 // A result is not trusted to name a file: a log outside run-ticket's log directory is not recorded.
@@ -190,7 +197,13 @@ TEST_F(EngineRunOutcomeTest, ALogPathOutsideTheRunnersLogsIsNotRecorded) {
   EXPECT_EQ(LastAttempt().log_path, "");
   Finish({{"result", "agent_failed"}, {"exit_code", 11}, {"log_path", dir_.File("engine") + "/runner/logs/../../w.db"}});
   EXPECT_EQ(LastAttempt().log_path, "");
-  const std::string own = dir_.File("engine") + "/runner/logs/ticket-2-attempt-3-implement.log";
+  // Another repository's log directory is outside this ticket's (acme/calc) too.
+  Finish({{"result", "agent_failed"}, {"exit_code", 11},
+          {"log_path", dir_.File("engine") + "/runner/logs/acme/other/ticket-2-attempt-3-implement.log"}});
+  EXPECT_EQ(LastAttempt().log_path, "");
+  Finish({{"result", "agent_failed"}, {"exit_code", 11}, {"log_path", dir_.File("engine") + "/runner/logs/ticket-2-attempt-3-implement.log"}});
+  EXPECT_EQ(LastAttempt().log_path, "") << "the flat directory of before is no repository's";
+  const std::string own = dir_.File("engine") + "/runner/logs/acme/calc/ticket-2-attempt-3-implement.log";
   Finish({{"result", "agent_failed"}, {"exit_code", 11}, {"log_path", own}});
   EXPECT_EQ(LastAttempt().log_path, own);
 }

@@ -36,6 +36,31 @@ TEST(LogTest, RedactsKnownTokenFormatsUnregistered) {
   EXPECT_EQ(Redact("mask" + ghs), "mask" + ghs) << "a prefix inside a word is not a token's start";
 }
 
+// A server registers a token per agent run for as long as it runs: the list of short-lived secrets stays
+// bounded (oldest dropped), the newest are redacted, and the long-lived ones are never dropped.
+TEST(LogTest, ShortLivedSecretsAreBoundedWhileLongLivedOnesStay) {
+  AddSecret("long-lived-webhook-secret-0001");
+  const size_t before = SecretCount();
+  auto token = [](size_t i) { return "run-token-" + std::to_string(i) + "-zzzz"; };
+  const size_t n = kMaxShortLivedSecrets * 3;
+  for (size_t i = 0; i < n; ++i) AddShortLivedSecret(token(i));
+  EXPECT_LE(SecretCount(), before + kMaxShortLivedSecrets);
+  EXPECT_EQ(Redact("push " + token(n - 1)), "push [REDACTED]");
+  EXPECT_EQ(Redact("push " + token(n - kMaxShortLivedSecrets)), "push [REDACTED]");
+  EXPECT_EQ(Redact("old " + token(0)), "old " + token(0)) << "the oldest was dropped";
+  EXPECT_EQ(Redact("hook long-lived-webhook-secret-0001"), "hook [REDACTED]");
+  // Registering a kept one again makes it the newest: it survives the next wave of registrations.
+  AddShortLivedSecret(token(n - kMaxShortLivedSecrets));
+  for (size_t i = n; i < n + kMaxShortLivedSecrets - 1; ++i) AddShortLivedSecret(token(i));
+  EXPECT_EQ(Redact(token(n - kMaxShortLivedSecrets)), "[REDACTED]");
+  EXPECT_EQ(Redact(token(n - kMaxShortLivedSecrets + 1)), token(n - kMaxShortLivedSecrets + 1));
+  // A long-lived secret registered as short-lived too is still never dropped.
+  AddShortLivedSecret("long-lived-webhook-secret-0001");
+  for (size_t i = 0; i < kMaxShortLivedSecrets + 1; ++i) AddShortLivedSecret(token(10 * n + i));
+  EXPECT_EQ(Redact("long-lived-webhook-secret-0001"), "[REDACTED]");
+  EXPECT_LE(SecretCount(), before + kMaxShortLivedSecrets);
+}
+
 TEST(LogTest, IgnoresTooShortSecrets) {
   AddSecret("ab");
   EXPECT_EQ(Redact("about"), "about");

@@ -50,6 +50,25 @@ TEST_F(ServerConfigTest, FileThenEnvironmentOverrides) {
   EXPECT_EQ(c->resync_interval, std::chrono::minutes(2));
 }
 
+TEST_F(ServerConfigTest, RetentionAndRefusalReplyIntervalFromFileAndEnvironment) {
+  auto defaults = LoadServerConfig("", {}, nullptr);
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->delivery_retention, std::chrono::hours(14 * 24));
+  EXPECT_EQ(defaults->refusal_reply_interval, std::chrono::hours(1));
+  auto path = Write("w.yaml", "webhook: {retention: 30d}\ncommands: {refusal_reply_interval: 10m}\n");
+  auto c = LoadServerConfig(path, {}, nullptr);
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->delivery_retention, std::chrono::hours(30 * 24));
+  EXPECT_EQ(c->refusal_reply_interval, std::chrono::minutes(10));
+  auto e = LoadServerConfig(path, {{"WAVEBOT_DELIVERY_RETENTION", "0"}, {"WAVEBOT_REFUSAL_REPLY_INTERVAL", "2h"}}, nullptr);
+  ASSERT_TRUE(e.ok()) << e.error().ToString();
+  EXPECT_EQ(e->delivery_retention, std::chrono::seconds(0));
+  EXPECT_EQ(e->refusal_reply_interval, std::chrono::hours(2));
+  auto bad = LoadServerConfig("", {{"WAVEBOT_DELIVERY_RETENTION", "soon"}}, nullptr);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("WAVEBOT_DELIVERY_RETENTION"), std::string::npos) << bad.error().message();
+}
+
 TEST_F(ServerConfigTest, UnknownKeyNamesFileLineAndKey) {
   auto path = Write("w.yaml", "listen: 127.0.0.1:1\nwebhook:\n  secrett: x\n");
   auto c = LoadServerConfig(path, {}, nullptr);

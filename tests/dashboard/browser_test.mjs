@@ -89,6 +89,11 @@ try {
   context.on('page', (p) => {
     p.on('pageerror', (e) => problems.push(`page error on ${p.url()}: ${e.message}`));
     p.on('dialog', (d) => { problems.push(`dialog on ${p.url()}: ${d.message()}`); d.dismiss(); });
+    // The served pages allow only scripts carrying the response's nonce: one of ours being refused
+    // would break the page, so a CSP report on a served page is a failure.
+    p.on('console', (m) => {
+      if (p.url().startsWith('http') && /Content Security Policy/i.test(m.text())) problems.push(`CSP refused something on ${p.url()}: ${m.text()}`);
+    });
   });
 
   // 1. Issue text full of HTML and script renders inert (pages rendered from such records).

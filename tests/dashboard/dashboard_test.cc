@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "core/commands.h"
@@ -120,7 +121,7 @@ class DashboardTest : public ::testing::Test {
     ASSERT_TRUE(saved.ok());
     t2_ = (*saved)[0];
     t3_ = (*saved)[1];
-    std::filesystem::create_directories(dir_.File("logs"));
+    std::filesystem::create_directories(dir_.File("logs/acme/calc"));  // run-ticket's log directory of acme/calc
     std::filesystem::create_directories(dir_.File("executor"));
   }
 
@@ -185,6 +186,41 @@ TEST_F(DashboardTest, PagesAndApiShowTheEpicWithIssueTextEscaped) {
   EXPECT_EQ(ticket["number"], 3);
   EXPECT_EQ(ticket["state"], "blocked");
   EXPECT_TRUE(client_->Get(("/tickets/" + std::to_string(t3_.id)).c_str())->body.find("No agent runs yet") != std::string::npos);
+}
+
+// The CSP allows scripts only by a nonce that is fresh for every response and carried by every script
+// tag of that page; no 'unsafe-inline'. (tests/dashboard/browser_test.mjs shows the pages still work.)
+TEST_F(DashboardTest, PagesAllowOnlyTheirOwnScriptsByAFreshNonce) {
+  StartServer("tok-tok-tok", nullptr);
+  std::set<std::string> nonces;
+  for (const std::string& path : {std::string("/"), "/epics/" + std::to_string(epic_.id), "/tickets/" + std::to_string(t2_.id),
+                                 "/epics/" + std::to_string(epic_.id)}) {
+    auto r = client_->Get(path.c_str());
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << path;
+    const std::string csp = r->get_header_value("Content-Security-Policy");
+    EXPECT_EQ(csp.find("unsafe-inline'; style-src"), std::string::npos) << csp;  // not for scripts
+    const std::string key = "script-src 'nonce-";
+    size_t at = csp.find(key);
+    ASSERT_NE(at, std::string::npos) << csp;
+    size_t end = csp.find('\'', at + key.size());
+    ASSERT_NE(end, std::string::npos);
+    const std::string nonce = csp.substr(at + key.size(), end - at - key.size());
+    EXPECT_EQ(csp.substr(end, 3), "'; ") << "script-src holds only the nonce: " << csp;
+    EXPECT_GE(nonce.size(), 32u);
+    EXPECT_TRUE(nonces.insert(nonce).second) << "nonce reused: " << nonce;
+    size_t tags = 0, with_nonce = 0;
+    for (size_t p = r->body.find("<script"); p != std::string::npos; p = r->body.find("<script", p + 1)) {
+      ++tags;
+      if (r->body.compare(p, 15 + nonce.size() + 2, "<script nonce=\"" + nonce + "\">") == 0) ++with_nonce;
+    }
+    EXPECT_EQ(tags, with_nonce) << path;
+    if (path != "/") {
+      EXPECT_GE(tags, 1u) << path;
+    }
+  }
+  auto missing = client_->Get("/epics/999");
+  EXPECT_NE(missing->get_header_value("Content-Security-Policy").find("script-src 'none'"), std::string::npos);
 }
 
 TEST_F(DashboardTest, UnknownIdsAre404WithAClearMessage) {
@@ -268,7 +304,7 @@ TEST_F(DashboardTest, ActionsWithoutAnEngineAre503) {
 TEST_F(DashboardTest, LogApiAndStreamFollowARunningAgentLogUntilTheRunEnds) {
   StartServer("", nullptr);
   engine::AttemptRecord run = BeginRun(t2_);
-  const std::string log = dir_.File("logs/ticket-2-attempt-1-implement.log");
+  const std::string log = dir_.File("logs/acme/calc/ticket-2-attempt-1-implement.log");
   std::ofstream out(log);
   out << "<script>first</script> line\n" << std::flush;
 
@@ -302,12 +338,28 @@ TEST_F(DashboardTest, LogApiAndStreamFollowARunningAgentLogUntilTheRunEnds) {
   EXPECT_TRUE(stream.WaitEnded());
 }
 
+// A log line with bare carriage returns reaches the stream as data lines only: no \r goes out, so an
+// EventSource cannot read "event: end" or "retry:" from the agent's output.
+TEST_F(DashboardTest, CarriageReturnsInAnAgentLogAreNotFramingInTheStream) {
+  StartServer("", nullptr);
+  BeginRun(t2_);
+  std::ofstream out(dir_.File("logs/acme/calc/ticket-2-attempt-1-implement.log"));
+  out << "ok\revent: end\rdata: forged\r\rretry: 1\r\nlast\n" << std::flush;
+  StreamReader stream(server_->port(), "/api/tickets/" + std::to_string(t2_.id) + "/log/stream");
+  ASSERT_TRUE(stream.WaitFor("data: last\n\n"));
+  const std::string body = stream.body();
+  EXPECT_EQ(body.find('\r'), std::string::npos);
+  EXPECT_NE(body.find("event: log\ndata: ok\ndata: event: end\ndata: data: forged\ndata: \ndata: retry: 1\n\n"), std::string::npos)
+      << body;
+  EXPECT_EQ(body.find("\nevent: end"), std::string::npos);
+}
+
 // wavebot's own rebase of a ticket's PR is a run too, but runs no agent and has no log: the page and the
 // stream keep showing the agent's run (the browser test met this when a rebase followed the run).
 TEST_F(DashboardTest, ARebaseAfterTheAgentRunKeepsShowingTheAgentsLog) {
   StartServer("", nullptr);
   engine::AttemptRecord run = BeginRun(t2_);
-  const std::string log = dir_.File("logs/ticket-2-attempt-1-implement.log");
+  const std::string log = dir_.File("logs/acme/calc/ticket-2-attempt-1-implement.log");
   std::ofstream(log) << "the agent's line\n";
   engine::TicketRecord t = *store_->GetTicket(t2_.id);
   t.state = "pr_open";
@@ -339,8 +391,7 @@ TEST_F(DashboardTest, ALogPathOutsideTheLogDirectoriesIsNotServed) {
   engine::AttemptRecord run = BeginRun(t2_);
   const std::string secret = dir_.File("app-key.pem");
   std::ofstream(secret) << "-----BEGIN RSA PRIVATE KEY----- secret\n";
-  std::filesystem::create_directories(dir_.File("logs"));
-  const std::string link = dir_.File("logs/ticket-2-attempt-9-implement.log");
+  const std::string link = dir_.File("logs/acme/calc/ticket-2-attempt-9-implement.log");
   std::filesystem::create_symlink(secret, link);  // inside by name, outside once resolved
   for (const std::string& forged : {secret, link, dir_.File("logs/../app-key.pem")}) {
     engine::TicketRecord t = *store_->GetTicket(t2_.id);
@@ -352,6 +403,45 @@ TEST_F(DashboardTest, ALogPathOutsideTheLogDirectoriesIsNotServed) {
     ASSERT_TRUE(api);
     EXPECT_EQ(api->body.find("PRIVATE KEY"), std::string::npos) << forged << ": " << api->body;
   }
+}
+
+// Log names repeat across repositories (ticket #2 of acme/calc and of acme/other): a ticket is shown only
+// its own repository's logs, whether its run is on (the newest log of its number) or over (the path its
+// result named).
+TEST_F(DashboardTest, ATicketNeverShowsAnotherRepositorysLogOfTheSameNumber) {
+  engine::EpicRecord other_epic;
+  other_epic.repo = "acme/other";
+  other_epic.number = 1;
+  other_epic.title = "Other";
+  auto stored = store_->UpsertEpic(other_epic);
+  ASSERT_TRUE(stored.ok());
+  std::vector<engine::TicketRecord> others(1);
+  others[0].number = 2;
+  others[0].repo = "acme/other";
+  others[0].title = "Other's #2";
+  ASSERT_TRUE(store_->SaveTickets(stored->id, others).ok());
+  engine::TicketRecord other = (*store_->Tickets(stored->id))[0];
+  StartServer("", nullptr);
+
+  engine::AttemptRecord run = BeginRun(t2_);
+  BeginRun(other);
+  std::filesystem::create_directories(dir_.File("logs/acme/other"));
+  const std::string other_log = dir_.File("logs/acme/other/ticket-2-attempt-1-implement.log");
+  std::ofstream(other_log) << "acme/other's private output\n";
+  auto mine = [&] { return json::parse(client_->Get(("/api/tickets/" + std::to_string(t2_.id) + "/log").c_str())->body); };
+  EXPECT_EQ(mine()["text"], "") << "acme/calc#2 is running but has no log yet";
+  EXPECT_EQ(json::parse(client_->Get(("/api/tickets/" + std::to_string(other.id) + "/log").c_str())->body)["text"],
+            "acme/other's private output\n");
+  std::ofstream(dir_.File("logs/acme/calc/ticket-2-attempt-1-implement.log")) << "calc output\n";
+  EXPECT_EQ(mine()["text"], "calc output\n");
+  // A forged or confused result naming the other repository's log is not believed either.
+  run.state = "succeeded";
+  run.finished_at = std::chrono::system_clock::now();
+  run.log_path = other_log;
+  ASSERT_TRUE(store_->FinishAttempt(run, *store_->GetTicket(t2_.id)).ok());
+  EXPECT_EQ(mine()["text"], "");
+  auto page = client_->Get(("/tickets/" + std::to_string(t2_.id)).c_str());
+  EXPECT_EQ(page->body.find("private output"), std::string::npos);
 }
 
 // Before the agent's own log exists, a running run shows the local executor's output log of its job.

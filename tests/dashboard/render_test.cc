@@ -185,7 +185,95 @@ TEST(RenderTest, JsonCarriesTheRecordsAndSurvivesInvalidUtf8) {
 TEST(RenderTest, SseEventSplitsLinesIntoDataFields) {
   EXPECT_EQ(SseEvent("log", "one"), "event: log\ndata: one\n\n");
   EXPECT_EQ(SseEvent("log", "a\r\nb"), "event: log\ndata: a\ndata: b\n\n");
+  EXPECT_EQ(SseEvent("log", "a\rb"), "event: log\ndata: a\ndata: b\n\n");
+  EXPECT_EQ(SseEvent("log", "crlf line\r"), "event: log\ndata: crlf line\n\n");
   EXPECT_EQ(SseEvent("end", ""), "event: end\ndata: \n\n");
+}
+
+// Reads an event stream the way an EventSource does (HTML's "interpret an event stream"): lines end at
+// \r\n, \n or \r; a blank line dispatches; "event"/"data"/"id"/"retry" fields. Returns (event, data).
+std::vector<std::pair<std::string, std::string>> ParseEventStream(const std::string& stream, std::vector<std::string>* fields) {
+  std::vector<std::pair<std::string, std::string>> events;
+  std::string event, data;
+  bool has_data = false;
+  size_t i = 0;
+  while (i < stream.size()) {
+    size_t br = stream.find_first_of("\r\n", i);
+    if (br == std::string::npos) break;  // an unfinished line is not read
+    std::string line = stream.substr(i, br - i);
+    i = br + 1;
+    if (stream[br] == '\r' && i < stream.size() && stream[i] == '\n') ++i;
+    if (line.empty()) {
+      if (has_data) events.emplace_back(event.empty() ? "message" : event, data);
+      event.clear();
+      data.clear();
+      has_data = false;
+      continue;
+    }
+    size_t colon = line.find(':');
+    std::string field = line.substr(0, colon);
+    std::string value = colon == std::string::npos ? "" : line.substr(colon + 1);
+    if (!value.empty() && value[0] == ' ') value.erase(0, 1);
+    if (field.empty()) continue;  // a comment
+    fields->push_back(field);
+    if (field == "event") event = value;
+    if (field == "data") {
+      if (has_data) data += "\n";
+      data += value;
+      has_data = true;
+    }
+  }
+  return events;
+}
+
+// Agent output is not to be trusted: a bare \r (or \r\n) in a log line must not end the data line and let
+// the rest be read as a field (event:, id:, retry:) or a new event.
+TEST(RenderTest, CarriageReturnsInLogTextCannotInjectEventsOrFields) {
+  const std::string hostile = "progress 10%\revent: end\rdata: pwned\r\rid: 666\r\nretry: 1\r\r\nevent: state\ndata: done";
+  std::string stream = SseEvent("log", hostile) + SseEvent("log", "\revent: x\r") + SseEvent("end", "succeeded");
+  std::vector<std::string> fields;
+  auto events = ParseEventStream(stream, &fields);
+  ASSERT_EQ(events.size(), 3u) << stream;
+  EXPECT_EQ(events[0].first, "log");
+  EXPECT_EQ(events[0].second, "progress 10%\nevent: end\ndata: pwned\n\nid: 666\nretry: 1\n\nevent: state\ndata: done");
+  EXPECT_EQ(events[1].first, "log");
+  EXPECT_EQ(events[1].second, "\nevent: x");
+  EXPECT_EQ(events[2].first, "end");
+  for (const auto& f : fields) EXPECT_TRUE(f == "event" || f == "data") << "injected field " << f;
+}
+
+// Every script on every page carries the response's nonce, and no inline event handler is left: under
+// the CSP (script-src 'nonce-…', no 'unsafe-inline') only wavebot's own scripts run.
+TEST(RenderTest, EveryScriptCarriesTheNonceAndNoInlineHandlerIsLeft) {
+  PageOptions o = Options(/*actions=*/true);
+  o.script_nonce = "0123456789abcdef0123456789abcdef";
+  EpicView epic = SampleEpic("Plain title");
+  epic.tickets[2].state = "needs_human";  // a retry button too
+  TicketView ticket;
+  ticket.epic = epic.epic;
+  ticket.ticket = epic.tickets[1];
+  ticket.runs = epic.runs[12];
+  ticket.log_attempt_id = 102;
+  ticket.log_text = "log";
+  std::map<int64_t, std::vector<TicketRecord>> tickets{{7, epic.tickets}};
+  const std::vector<std::pair<std::string, std::string>> pages = {
+      {"epics", RenderEpicsPage({epic.epic}, tickets, o)},
+      {"epic", RenderEpicPage(epic, o)},
+      {"ticket", RenderTicketPage(ticket, o)},
+      {"error", RenderErrorPage(404, "No such epic.")}};
+  size_t scripts = 0;
+  for (const auto& [name, html] : pages) {
+    scripts += Count(html, "<script");
+    EXPECT_EQ(Count(html, "<script"), Count(html, "<script nonce=\"0123456789abcdef0123456789abcdef\">")) << name;
+    // No on<event>= attribute anywhere (the page is ours; the sample titles are plain).
+    for (size_t pos = html.find(" on"); pos != std::string::npos; pos = html.find(" on", pos + 1)) {
+      size_t end = pos + 3;
+      while (end < html.size() && std::isalpha(static_cast<unsigned char>(html[end]))) ++end;
+      EXPECT_FALSE(end > pos + 3 && end < html.size() && html[end] == '=') << name << ": " << html.substr(pos, 40);
+    }
+    EXPECT_EQ(html.find("javascript:"), std::string::npos) << name;
+  }
+  EXPECT_GE(scripts, 3u);  // the epic page's two (live update, actions) and the ticket page's log stream
 }
 
 }  // namespace

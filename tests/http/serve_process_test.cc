@@ -2,6 +2,7 @@
 // memory under a 1 GiB chunked upload and a 100,000-deep JSON body.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -189,6 +190,42 @@ TEST(ServeProcessTest, NewerDatabaseIsRefusedWithExit2) {
   EXPECT_EQ(child.Wait(20s), 2);
   EXPECT_NE(child.Stderr().find("has schema version 99, newer than this wavebot knows"), std::string::npos)
       << child.Stderr();
+}
+
+mode_t Mode(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_mode & 0777 : 01000;
+}
+
+// README's plain `wavebot serve` under a permissive umask: the data directory and the directories it
+// makes are 0700, the database, its WAL and shared memory and the lock 0600, so no other local user can
+// read payloads, state or logs. (Token mode with an unreachable API: the engine and executor start.)
+TEST(ServeProcessTest, DataDirectoryIs0700AndItsFiles0600WhateverTheUmask) {
+  for (mode_t mask : {mode_t{0}, mode_t{022}}) {
+    wavebot::testing::TempDir dir;
+    const std::string data = dir.File("data");
+    auto env = Env(data);
+    env["WAVEBOT_TOKEN"] = "ghp_not-a-real-token-for-this-test";
+    env["WAVEBOT_GITHUB_API"] = "http://127.0.0.1:9";  // loopback, nothing there: GitHub is never reached
+    const mode_t old = ::umask(mask);
+    Child serve({WAVEBOT_BINARY, "serve"}, env);
+    ::umask(old);
+    int port = StartServe(serve);
+    ASSERT_GT(port, 0) << serve.Stderr();
+    httplib::Client c("127.0.0.1", port);
+    auto r = PostSigned(c, "perm-" + std::to_string(mask), IssuePayload(1));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 202);
+    for (const std::string& d : {data, data + "/engine", data + "/engine/prompts", data + "/engine/runs",
+                                 data + "/engine/runner", data + "/executor"}) {
+      EXPECT_EQ(Mode(d), 0700u) << d << " under umask 0" << std::oct << mask;
+    }
+    for (const std::string& f : {data + "/wavebot.db", data + "/wavebot.db-wal", data + "/wavebot.db-shm", data + "/wavebot.lock"}) {
+      EXPECT_EQ(Mode(f), 0600u) << f << " under umask 0" << std::oct << mask;
+    }
+    kill(serve.pid(), SIGTERM);
+    EXPECT_EQ(serve.Wait(20s), 0) << serve.Stderr();
+  }
 }
 
 // Every delivery that got a 202 before kill -9 is in the store after a restart and is processed once.

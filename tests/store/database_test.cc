@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <filesystem>
 
 #include <atomic>
 #include <thread>
@@ -11,6 +14,40 @@
 
 namespace wavebot::store {
 namespace {
+
+mode_t Mode(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_mode & 0777 : 01000;
+}
+
+// The database and its -wal and -shm files are the owner's alone whatever the umask; a database an
+// older wavebot left 0644 is tightened when opened.
+TEST(DatabaseTest, DatabaseAndItsWalAndShmAre0600WhateverTheUmask) {
+  for (mode_t mask : {mode_t{0}, mode_t{022}}) {
+    testing::TempDir dir;
+    const mode_t old = ::umask(mask);
+    {
+      auto db = Database::Open({.path = dir.File("w.db")});
+      ASSERT_TRUE(db.ok()) << db.error().ToString();
+      ASSERT_TRUE((*db)->Write([](Connection& c) { return c.Exec("CREATE TABLE t (x); INSERT INTO t VALUES (1)"); }).ok());
+      for (const char* suffix : {"", "-wal", "-shm"}) {
+        EXPECT_EQ(Mode(dir.File(std::string("w.db") + suffix)), 0600u) << suffix << " under umask " << mask;
+      }
+    }
+    for (const char* suffix : {"", "-wal", "-shm"}) ::chmod(dir.File(std::string("w.db") + suffix).c_str(), 0644);
+    {
+      auto db = Database::Open({.path = dir.File("w.db")});
+      ASSERT_TRUE(db.ok()) << db.error().ToString();
+      for (const char* suffix : {"", "-wal", "-shm"}) {
+        const std::string f = dir.File(std::string("w.db") + suffix);
+        if (std::filesystem::exists(f)) {
+          EXPECT_EQ(Mode(f), 0600u) << suffix << " reopened";
+        }
+      }
+    }
+    ::umask(old);
+  }
+}
 
 TEST(DatabaseTest, AppliesMigrationsAndReopensAtSameVersion) {
   testing::TempDir dir;

@@ -1,0 +1,129 @@
+// Replies to refused `/wave` commands: an outsider's comment spam gets one reply per user and issue per
+// interval (each reply and reaction spends the App's rate limit), the rest are counted and ignored.
+#include <gtest/gtest.h>
+
+#include "agents/fake_executor.h"
+#include "engine/engine.h"
+#include "engine/refusal_limiter.h"
+#include "github/fake_client.h"
+#include "store/database.h"
+#include "store/job_queue.h"
+#include "store/temp_dir.h"
+#include "webhook/events.h"
+#include "webhook/router.h"
+
+namespace wavebot::engine {
+namespace {
+
+using namespace std::chrono_literals;
+
+class RefusalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = store::Database::Open({.path = dir_.File("w.db"), .durability = store::Durability::kNormal});
+    ASSERT_TRUE(db.ok());
+    db_ = std::move(*db);
+    store_ = NewEngineStore(db_.get());
+    jobs_ = store::NewSqliteJobQueue(db_.get());
+    EngineOptions o;
+    o.data_dir = dir_.File("engine");
+    o.bot_login = "wavebot[bot]";
+    o.refusal_reply_interval = 1h;
+    o.repo_config = [](const std::string&) { return config::RepoConfig(); };
+    auto engine = Engine::Create(o, store_.get(), jobs_.get(), &github_, &executor_, &clock_);
+    ASSERT_TRUE(engine.ok()) << engine.error().ToString();
+    engine_ = std::move(*engine);
+    engine_->RegisterHandlers(&router_);
+    github_.PutRepository(repo_, {1, "acme/calc", "main", false});
+    github_.SetPermission(repo_, "maintainer", "admin");  // outsiders: no permission recorded (read)
+  }
+
+  Status Comment(const std::string& login, int64_t issue, int64_t comment_id, const std::string& body = "/wave start") {
+    webhook::Event e;
+    e.name = "issue_comment";
+    e.action = "created";
+    e.delivery_id = "d-" + std::to_string(comment_id);
+    e.repository.full_name = "acme/calc";
+    e.sender.login = login;
+    webhook::IssueCommentEvent ce;
+    ce.issue.number = issue;
+    ce.issue.title = "Epic";
+    ce.comment.id = comment_id;
+    ce.comment.body = body;
+    ce.comment.user = {login, 7, "User"};
+    e.payload = ce;
+    const webhook::Handler* h = router_.Find("issue_comment", "created");
+    if (!h) return Error(ErrorCode::kNotFound, "no issue_comment handler");
+    return (*h)(e);
+  }
+  size_t Replies(int64_t issue) {
+    size_t n = 0;
+    for (const auto& c : github_.actions_of<github::CommentCreated>()) n += c.number == issue;
+    return n;
+  }
+  size_t Reactions() { return github_.actions_of<github::ReactionAdded>().size(); }
+
+  const github::RepoRef repo_{"acme", "calc"};
+  testing::TempDir dir_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<EngineStore> store_;
+  std::unique_ptr<store::JobQueue> jobs_;
+  github::FakeClient github_;
+  agents::FakeExecutor executor_;
+  FakeClock clock_;
+  webhook::Router router_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(RefusalTest, ManyOutsiderCommandsOnAnEpicGetOneReplyPerUserPerInterval) {
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(Comment("outsider", 1, 100 + i).ok());
+  EXPECT_EQ(Replies(1), 1u);
+  EXPECT_EQ(Reactions(), 1u);
+  EXPECT_EQ(engine_->refusals_unanswered(), 49);
+  auto epic = store_->FindEpic("acme/calc", 1);
+  ASSERT_TRUE(epic.ok());
+  EXPECT_FALSE(*epic) << "nothing started";
+
+  // Another user, or the same user on another issue, is answered once too; a different case of the
+  // login is the same user.
+  ASSERT_TRUE(Comment("someone-else", 1, 200).ok());
+  ASSERT_TRUE(Comment("OUTSIDER", 1, 201).ok());
+  ASSERT_TRUE(Comment("outsider", 2, 202).ok());
+  EXPECT_EQ(Replies(1), 2u);
+  EXPECT_EQ(Replies(2), 1u);
+
+  // After the interval, one more reply.
+  clock_.Advance(59min);
+  ASSERT_TRUE(Comment("outsider", 1, 300).ok());
+  EXPECT_EQ(Replies(1), 2u);
+  clock_.Advance(2min);
+  ASSERT_TRUE(Comment("outsider", 1, 301).ok());
+  EXPECT_EQ(Replies(1), 3u);
+}
+
+// A delivery whose reply failed is retried: the same comment is answered then, not counted as spam.
+TEST_F(RefusalTest, ARetriedDeliveryOfTheAnsweredCommentStillGetsItsReply) {
+  github_.FailNext("CreateComment", Error(ErrorCode::kUnavailable, "GitHub is down"));
+  EXPECT_FALSE(Comment("outsider", 1, 100).ok());
+  EXPECT_EQ(Replies(1), 0u);
+  ASSERT_TRUE(Comment("outsider", 1, 100).ok());
+  EXPECT_EQ(Replies(1), 1u);
+  ASSERT_TRUE(Comment("outsider", 1, 101).ok());
+  EXPECT_EQ(Replies(1), 1u);
+}
+
+TEST(RefusalLimiterTest, ZeroIntervalAnswersEveryOneAndTheMapStaysBounded) {
+  RefusalLimiter every(0s);
+  auto t0 = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
+  EXPECT_TRUE(every.Allow("acme/calc", 1, "a", 1, t0));
+  EXPECT_TRUE(every.Allow("acme/calc", 1, "a", 2, t0));
+  EXPECT_EQ(every.size(), 0u);
+
+  RefusalLimiter limited(1h, 100);
+  for (int i = 0; i < 1000; ++i) EXPECT_TRUE(limited.Allow("acme/calc", 1, "user" + std::to_string(i), i, t0 + std::chrono::seconds(i)));
+  EXPECT_LE(limited.size(), 100u);
+  EXPECT_FALSE(limited.Allow("acme/calc", 1, "user999", 5000, t0 + 1000s)) << "the newest are remembered";
+}
+
+}  // namespace
+}  // namespace wavebot::engine
