@@ -136,7 +136,7 @@ Status ActionsExecutor::Submit(TicketJob job) {
     int64_t agent_s = t.empty() ? 1800 : std::atoll(t.c_str());
     run.run_deadline = std::chrono::seconds(agent_s + 15 * 60);
   }
-  if (!job.git_token.empty()) log::AddSecret(job.git_token);
+  if (!job.git_token.empty()) log::AddShortLivedSecret(job.git_token);
   run.job = std::move(job);
   std::string id = run.job.id;
   std::vector<JobEvent> events;
@@ -332,7 +332,7 @@ Result<ActionsClaim> ActionsExecutor::ClaimRun(const std::string& dispatch_id, c
     run->phase = Phase::kClaimed;
     run->phase_since = clock_->Now();
     run->result_token = options_.random_hex(32);
-    log::AddSecret(run->result_token);
+    log::AddShortLivedSecret(run->result_token);
     claim.job_id = run->job.id;
     claim.args = run->args;
     claim.prompt = run->prompt;
