@@ -199,6 +199,12 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
   get("WAVEBOT_GITHUB_CA_BUNDLE", &c.github_ca_bundle);
   get("WAVEBOT_ADMIN_TOKEN", &c.admin_token);
   get("WAVEBOT_READ_TOKEN", &c.read_token);
+  if (std::string file; c.read_token.empty() && get("WAVEBOT_READ_TOKEN_FILE", &file) && !file.empty()) {
+    auto text = ReadFile(file);
+    if (!text.ok()) return text.error().Wrap("read token file (WAVEBOT_READ_TOKEN_FILE)");
+    c.read_token = *text;
+    while (!c.read_token.empty() && (c.read_token.back() == '\n' || c.read_token.back() == '\r')) c.read_token.pop_back();
+  }
   if (get("WAVEBOT_DASHBOARD_LISTEN", &s)) {
     if (s != "off") WAVEBOT_RETURN_IF_ERROR(ValidateListen(s, "environment variable WAVEBOT_DASHBOARD_LISTEN"));
     c.dashboard_listen = s;

@@ -49,7 +49,7 @@ struct ServerConfig {
   // WAVEBOT_DASHBOARD_LISTEN; "" = 127.0.0.1 on the public port + 1 (any free port when that is 0);
   // "off" = no dashboard listener.
   std::string dashboard_listen;
-  std::string read_token;                       // WAVEBOT_READ_TOKEN: reads the dashboard, API, metrics
+  std::string read_token;                       // WAVEBOT_READ_TOKEN(_FILE): reads the dashboard, API, metrics
   bool dashboard_public = false;                // WAVEBOT_DASHBOARD_PUBLIC=1: no token needed to read
   std::string admin_token;                      // WAVEBOT_ADMIN_TOKEN: reads, and takes actions; "" = none
 
