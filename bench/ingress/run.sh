@@ -28,7 +28,9 @@ wait_up() { for _ in $(seq 100); do curl -s -m 1 -o /dev/null -X "${2:-GET}" "$1
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # wavebot
+# The load generator is one address: no per-address cap. /metrics is read from the dashboard listener.
 WAVEBOT_WEBHOOK_SECRET=$SECRET WAVEBOT_DATA_DIR="$WORK/data" WAVEBOT_LISTEN=127.0.0.1:18181 \
+  WAVEBOT_MAX_CONNECTIONS_PER_ADDRESS=0 WAVEBOT_DASHBOARD_LISTEN=127.0.0.1:18182 WAVEBOT_READ_TOKEN=bench \
   WAVEBOT_LOG_LEVEL=${WAVEBOT_LOG_LEVEL:-info} "$BIN" serve >"$WORK/wavebot.out" 2>"$WORK/wavebot.log" &
 WPID=$!
 wait_up http://127.0.0.1:18181/healthz
@@ -36,7 +38,7 @@ IDLE_RSS=$(rss_kb $WPID)
 BENCH_RUN=w$$ wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s bench/ingress/post_webhook.lua \
   http://127.0.0.1:18181 > "$WORK/wavebot.wrk"
 LOAD_RSS=$(rss_kb $WPID)
-STORED=$(curl -s http://127.0.0.1:18181/metrics | awk '/result="accepted"/ {print $2}')
+STORED=$(curl -s -H 'Authorization: Bearer bench' http://127.0.0.1:18182/metrics | awk '/result="accepted"/ {print $2}')
 kill -TERM $WPID; wait $WPID || true
 
 # baseline

@@ -112,13 +112,14 @@ int RunSandbox(const SandboxOptions& o) {
   }
   std::printf("wavebot sandbox: GitHub simulator at %s; the maintainer commented /wave start on acme/calc#1\n",
               (*scenario)->simulator()->api_url().c_str());
-  const std::string dashboard = "http://127.0.0.1:" + std::to_string((*scenario)->wavebot_port()) + "/";
+  const std::string dashboard = "http://127.0.0.1:" + std::to_string((*scenario)->app()->dashboard_port()) + "/";
   std::printf("wavebot sandbox: dashboard at %s%s\n", dashboard.c_str(),
               so.admin_token.empty() ? " (read-only; set WAVEBOT_ADMIN_TOKEN to enable actions)" : "");
   std::fflush(stdout);
   if (!o.ready_file.empty()) {
     const std::string ready = "{\"dashboard\": \"" + dashboard + "\", \"wavebot_port\": " +
-                              std::to_string((*scenario)->wavebot_port()) + ", \"simulator\": \"" +
+                              std::to_string((*scenario)->wavebot_port()) + ", \"dashboard_port\": " +
+                              std::to_string((*scenario)->app()->dashboard_port()) + ", \"simulator\": \"" +
                               (*scenario)->simulator()->api_url() + "\", \"pid\": " + std::to_string(::getpid()) + "}\n";
     if (Status st = WriteFileAtomically(o.ready_file, ready); !st.ok()) {
       std::fprintf(stderr, "wavebot sandbox: cannot write the ready file: %s\n", st.error().message().c_str());
@@ -198,7 +199,7 @@ Command SandboxCommand() {
                             "on every change)");
             sub->add_option("--agent", o->agent, "The demo agent script (default: examples/demo-agent/demo-agent.sh)");
             sub->add_option("--ready-file", o->ready_file,
-                            "Once wavebot listens, write {\"dashboard\": URL, \"wavebot_port\": N, \"simulator\": URL, "
+                            "Once wavebot listens, write {\"dashboard\": URL, \"wavebot_port\": N, \"dashboard_port\": N, \"simulator\": URL, "
                             "\"pid\": N} (JSON) here");
             return [o] { return RunSandbox(*o); };
           }};

@@ -102,6 +102,13 @@ int Serve(const GlobalOptions& global) {
   if (Status st = (*app)->Start(); !st.ok()) return Fail(st.error().message());
   std::printf("wavebot serve: listening on http://%s:%d (database %s)\n", listen->first.c_str(), (*app)->port(),
               cfg.DatabasePath().c_str());
+  if (const std::string dash = cfg.DashboardListen(); !dash.empty()) {
+    auto dl = http::ParseListen(dash);
+    std::printf("wavebot serve: dashboard, API and metrics on http://%s:%d (%s)\n", dl.ok() ? dl->first.c_str() : "?",
+                (*app)->dashboard_port(),
+                cfg.dashboard_public ? "public: WAVEBOT_DASHBOARD_PUBLIC=1"
+                                     : "read token required: WAVEBOT_READ_TOKEN or WAVEBOT_ADMIN_TOKEN");
+  }
   std::fflush(stdout);
 
   int sig = 0;

@@ -225,6 +225,10 @@ Result<std::unique_ptr<engine::App>> Scenario::MakeApp() {
   if (options_.status_edit_interval.count() >= 0) o.server.status_edit_interval = options_.status_edit_interval;
   o.server.dispatch_workers = 2;
   o.server.admin_token = options_.admin_token;
+  // The dashboard of this local demo (the simulator's sample repository only) listens on loopback and
+  // is open to read, as an operator would opt in with WAVEBOT_DASHBOARD_PUBLIC=1.
+  o.server.dashboard_listen = "127.0.0.1:0";
+  o.server.dashboard_public = true;
   o.private_key_pem = sim_->app_private_key_pem();
   o.wavebot_binary = options_.wavebot_binary;
   // The simulator's default layout serves git below the API (what WAVEBOT_GIT_BASE_URL says to serve);

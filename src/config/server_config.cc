@@ -113,6 +113,22 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
     };
     std::map<std::string, YamlReader::Handler> dashboard = {
         {"admin_token", secret(&c.admin_token)},
+        {"read_token", secret(&c.read_token)},
+        {"public",
+         [&](const YAML::Node& v, const std::string& k) -> Status {
+           auto b = r.Bool(v, k);
+           if (!b.ok()) return b.error();
+           c.dashboard_public = *b;
+           return OkStatus();
+         }},
+        {"listen",
+         [&](const YAML::Node& v, const std::string& k) -> Status {
+           auto s = r.String(v, k);
+           if (!s.ok()) return s.error();
+           if (*s != "off" && !ValidateListen(*s, k).ok()) return r.At(v, k, "'" + *s + "' is not host:port or off");
+           c.dashboard_listen = *s;
+           return OkStatus();
+         }},
     };
     std::map<std::string, YamlReader::Handler> logging = {
         {"format", Set(&c.log_format, one_of({"text", "json"}))},
@@ -133,6 +149,8 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
         {"data_dir", Set(&c.data_dir, str)},
         {"max_body_bytes", Set(&c.max_body_bytes, int_in(1024, int64_t{1} << 30))},
         {"http_threads", Set(&c.http_threads, int_in(2, 1024))},
+        {"max_connections_per_address", Set(&c.max_connections_per_address, int_in(0, 100000))},
+        {"max_body_bytes_in_flight", Set(&c.max_body_bytes_in_flight, int_in(1024, int64_t{1} << 40))},
         {"webhook", section(&webhook)},
         {"github", section(&github)},
         {"executor", section(&executor)},
@@ -186,6 +204,24 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
   get("WAVEBOT_TOKEN", &c.token);
   get("WAVEBOT_GITHUB_CA_BUNDLE", &c.github_ca_bundle);
   get("WAVEBOT_ADMIN_TOKEN", &c.admin_token);
+  get("WAVEBOT_READ_TOKEN", &c.read_token);
+  if (std::string file; c.read_token.empty() && get("WAVEBOT_READ_TOKEN_FILE", &file) && !file.empty()) {
+    auto text = ReadFile(file);
+    if (!text.ok()) return text.error().Wrap("read token file (WAVEBOT_READ_TOKEN_FILE)");
+    c.read_token = *text;
+    while (!c.read_token.empty() && (c.read_token.back() == '\n' || c.read_token.back() == '\r')) c.read_token.pop_back();
+  }
+  if (get("WAVEBOT_DASHBOARD_LISTEN", &s)) {
+    if (s != "off") WAVEBOT_RETURN_IF_ERROR(ValidateListen(s, "environment variable WAVEBOT_DASHBOARD_LISTEN"));
+    c.dashboard_listen = s;
+  }
+  if (get("WAVEBOT_DASHBOARD_PUBLIC", &s)) {
+    if (s != "0" && s != "1" && s != "true" && s != "false") {
+      return Error(ErrorCode::kInvalidArgument,
+                   "environment variable WAVEBOT_DASHBOARD_PUBLIC: '" + s + "' is not one of 0, 1, true, false");
+    }
+    c.dashboard_public = s == "1" || s == "true";
+  }
   if (get("WAVEBOT_EXECUTOR", &s)) {
     if (s != "local" && s != "actions") {
       return Error(ErrorCode::kInvalidArgument,
@@ -197,6 +233,10 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
   WAVEBOT_RETURN_IF_ERROR(get_int("WAVEBOT_HTTP_THREADS", 2, 1024, &c.http_threads));
   WAVEBOT_RETURN_IF_ERROR(get_int("WAVEBOT_DISPATCH_WORKERS", 1, 256, &c.dispatch_workers));
   WAVEBOT_RETURN_IF_ERROR(get_int("WAVEBOT_MAX_BODY_BYTES", 1024, int64_t{1} << 30, &c.max_body_bytes));
+  WAVEBOT_RETURN_IF_ERROR(
+      get_int("WAVEBOT_MAX_CONNECTIONS_PER_ADDRESS", 0, 100000, &c.max_connections_per_address));
+  WAVEBOT_RETURN_IF_ERROR(
+      get_int("WAVEBOT_MAX_BODY_BYTES_IN_FLIGHT", 1024, int64_t{1} << 40, &c.max_body_bytes_in_flight));
   for (auto [name, field] : {std::pair{"WAVEBOT_RESYNC_INTERVAL", &c.resync_interval},
                              std::pair{"WAVEBOT_REDELIVERY_INTERVAL", &c.redelivery_interval},
                              std::pair{"WAVEBOT_STATUS_EDIT_INTERVAL", &c.status_edit_interval},
@@ -221,10 +261,24 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
       c.webhook_secret.pop_back();
     }
   }
-  for (const std::string* secret : {&c.webhook_secret, &c.token, &c.admin_token}) {
+  if (c.max_body_bytes_in_flight < c.max_body_bytes) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "max_body_bytes_in_flight (" + std::to_string(c.max_body_bytes_in_flight) +
+                     ") is smaller than max_body_bytes (" + std::to_string(c.max_body_bytes) +
+                     "): no webhook of the largest size could ever be received");
+  }
+  for (const std::string* secret : {&c.webhook_secret, &c.token, &c.admin_token, &c.read_token}) {
     if (!secret->empty()) log::AddSecret(*secret);
   }
   return c;
+}
+
+std::string ServerConfig::DashboardListen() const {
+  if (dashboard_listen == "off") return "";
+  if (!dashboard_listen.empty()) return dashboard_listen;
+  auto colon = listen.rfind(':');
+  int port = std::stoi(listen.substr(colon + 1));
+  return "127.0.0.1:" + std::to_string(port == 0 ? 0 : port == 65535 ? port - 1 : port + 1);
 }
 
 }  // namespace wavebot::config

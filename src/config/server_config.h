@@ -17,6 +17,9 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:8080";        // WAVEBOT_LISTEN, host:port
   int64_t max_body_bytes = 25 * 1024 * 1024;    // GitHub caps payloads at 25 MiB
   int http_threads = 16;
+  // Budgets of the public listener (docs/reliability.md, "Budgets of the listeners").
+  int max_connections_per_address = 64;         // WAVEBOT_MAX_CONNECTIONS_PER_ADDRESS; 0 = unlimited
+  int64_t max_body_bytes_in_flight = 64 * 1024 * 1024;  // WAVEBOT_MAX_BODY_BYTES_IN_FLIGHT
   // Storage
   std::string data_dir = "./wavebot-data";      // WAVEBOT_DATA_DIR: database, mirrors, worktrees, logs
   // Webhooks
@@ -49,8 +52,16 @@ struct ServerConfig {
   // The jobs' OIDC tokens (docs/runners.md): "" = derived from github_api / the public URL.
   std::string actions_oidc_issuer;              // WAVEBOT_OIDC_ISSUER
   std::string actions_oidc_audience;            // WAVEBOT_OIDC_AUDIENCE
-  // Dashboard
-  std::string admin_token;                      // WAVEBOT_ADMIN_TOKEN; empty = read-only dashboard
+  // Dashboard, JSON API and metrics: their own listener, which needs a token to read.
+  // WAVEBOT_DASHBOARD_LISTEN; "" = 127.0.0.1 on the public port + 1 (any free port when that is 0);
+  // "off" = no dashboard listener.
+  std::string dashboard_listen;
+  std::string read_token;                       // WAVEBOT_READ_TOKEN(_FILE): reads the dashboard, API, metrics
+  bool dashboard_public = false;                // WAVEBOT_DASHBOARD_PUBLIC=1: no token needed to read
+  std::string admin_token;                      // WAVEBOT_ADMIN_TOKEN: reads, and takes actions; "" = none
+
+  // The dashboard listener's address: dashboard_listen, or the default derived from listen. "" = off.
+  std::string DashboardListen() const;
   // Logging
   std::string log_format = "text";
   std::string log_level = "info";

@@ -106,7 +106,8 @@ struct App::Parts {
   webhook::Metrics metrics;
   webhook::Router router;
   std::unique_ptr<webhook::Dispatcher> dispatcher;
-  std::unique_ptr<http::Server> server;
+  std::unique_ptr<http::Server> server;            // public: /webhook, /healthz, /api/runs/...
+  std::unique_ptr<http::Server> dashboard_server;  // private: dashboard, JSON API, metrics; may be null
   std::unique_ptr<http::Ingress> ingress;
   std::unique_ptr<github::Redeliverer> redeliverer;
   std::thread redelivery_thread;
@@ -148,8 +149,45 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   // Claim the port first: a second wavebot fails at once, before touching the database.
   auto listen = http::ParseListen(cfg.listen);
   if (!listen.ok()) return listen.error();
-  parts->server = http::NewServer({.host = listen->first, .port = listen->second, .max_body_bytes = cfg.max_body_bytes});
+  http::ServerOptions pub;
+  pub.host = listen->first;
+  pub.port = listen->second;
+  pub.max_body_bytes = cfg.max_body_bytes;
+  pub.name = "public";
+  pub.max_connections_per_address = cfg.max_connections_per_address;
+  pub.max_body_bytes_in_flight = cfg.max_body_bytes_in_flight;
+  parts->server = http::NewServer(pub);
   WAVEBOT_RETURN_IF_ERROR(parts->server->Bind());
+  // The dashboard, JSON API, streams and metrics listen apart, on their own small pool (a stream holds
+  // a worker for minutes; none of that can take a worker from /webhook), behind the read token.
+  if (const std::string dash_listen = cfg.DashboardListen(); !dash_listen.empty()) {
+    auto dl = http::ParseListen(dash_listen);
+    if (!dl.ok()) return dl.error();
+    http::ServerOptions priv;
+    priv.host = dl->first;
+    priv.port = dl->second;
+    priv.max_body_bytes = 64 * 1024;  // dashboard actions only
+    priv.min_threads = 2;
+    priv.max_threads = 64;
+    priv.name = "dashboard";
+    priv.max_connections_per_address = 0;  // readers usually come through one reverse proxy
+    priv.max_body_bytes_in_flight = 4 * 1024 * 1024;
+    priv.max_streams = 32;
+    priv.require_token = !cfg.dashboard_public;
+    for (const std::string* t : {&cfg.read_token, &cfg.admin_token}) {
+      if (!t->empty()) priv.access_tokens.push_back(*t);
+    }
+    if (priv.require_token && priv.access_tokens.empty()) {
+      spdlog::warn("dashboard: no WAVEBOT_READ_TOKEN or WAVEBOT_ADMIN_TOKEN, so every read of the dashboard, API "
+                   "and metrics is refused; set one, or WAVEBOT_DASHBOARD_PUBLIC=1 to open them to anyone who can "
+                   "reach {}",
+                   dash_listen);
+    }
+    parts->dashboard_server = http::NewServer(priv);
+    if (Status st = parts->dashboard_server->Bind(); !st.ok()) {
+      return st.error().Wrap("dashboard listener (WAVEBOT_DASHBOARD_LISTEN)");
+    }
+  }
 
   // Durability::kFull (synchronous=FULL): an acknowledged delivery survives power loss, not only kill -9.
   auto db = store::Database::Open({.path = cfg.DatabasePath(), .durability = store::Durability::kFull});
@@ -321,7 +359,8 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   };
   parts->ingress = std::make_unique<http::Ingress>(io, parts->deliveries.get(), &parts->metrics, RealClock(),
                                                    [dispatcher] { dispatcher->Notify(); });
-  parts->ingress->Register(parts->server.get());
+  parts->ingress->RegisterPublic(parts->server.get());
+  if (parts->dashboard_server) parts->ingress->RegisterPrivate(parts->dashboard_server.get());
   if (!cfg.admin_token.empty()) log::AddSecret(cfg.admin_token);
   if (parts->engine) parts->dashboard_actions = std::make_unique<EngineActions>(parts->engine.get());
   dashboard::DashboardOptions dash;
@@ -329,7 +368,9 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   dash.github_web_url = dashboard::WebUrlForApi(cfg.github_api);
   dash.logs = {(std::filesystem::path(cfg.data_dir) / "engine" / "runner" / "logs").string(),
                (std::filesystem::path(cfg.data_dir) / "executor").string()};
-  dashboard::Register(parts->server.get(), parts->engine_store.get(), parts->dashboard_actions.get(), dash);
+  if (parts->dashboard_server) {
+    dashboard::Register(parts->dashboard_server.get(), parts->engine_store.get(), parts->dashboard_actions.get(), dash);
+  }
   if (has_credentials && !cfg.app_id.empty()) parts->redeliverer = std::make_unique<github::Redeliverer>(parts->github.get(), RealClock());
 
   std::unique_ptr<App> app(new App());
@@ -348,13 +389,23 @@ Status App::Start() {
     spdlog::info("took back {} job leases a previous wavebot process held", *freed);
   }
   WAVEBOT_RETURN_IF_ERROR(p.server->Start());
-  if (Status st = p.dispatcher->Start(); !st.ok()) {
+  auto stop_servers = [&p] {
     p.server->Stop();
+    if (p.dashboard_server) p.dashboard_server->Stop();
+  };
+  if (p.dashboard_server) {
+    if (Status st = p.dashboard_server->Start(); !st.ok()) {
+      stop_servers();
+      return st;
+    }
+  }
+  if (Status st = p.dispatcher->Start(); !st.ok()) {
+    stop_servers();
     return st;
   }
   if (Status st = p.engine ? p.engine->Start() : OkStatus(); !st.ok()) {
     p.dispatcher->Stop();
-    p.server->Stop();
+    stop_servers();
     return st;
   }
   if (p.redeliverer) {
@@ -406,6 +457,7 @@ void App::Stop() {
   if (p.retention_thread.joinable()) p.retention_thread.join();
   if (p.started) {
     p.server->Stop();
+    if (p.dashboard_server) p.dashboard_server->Stop();
     p.dispatcher->Stop();
     if (p.engine) p.engine->Stop();
   }
@@ -413,6 +465,7 @@ void App::Stop() {
 }
 
 int App::port() const { return parts_->server->port(); }
+int App::dashboard_port() const { return parts_->dashboard_server ? parts_->dashboard_server->port() : 0; }
 Engine* App::engine() { return parts_->engine.get(); }
 
 }  // namespace wavebot::engine

@@ -34,7 +34,10 @@ class App {
   Status Start();
   // Stops accepting, finishes in-flight work at a safe point. Idempotent.
   void Stop();
+  // The public listener's port (/webhook, /healthz, /api/runs/...).
   int port() const;
+  // The dashboard listener's port (dashboard, JSON API, metrics); 0 when it is off.
+  int dashboard_port() const;
   Engine* engine();
 
  private:

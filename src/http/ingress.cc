@@ -43,8 +43,19 @@ Ingress::Ingress(IngressOptions options, store::DeliveryStore* store, webhook::M
                  std::function<void()> on_stored)
     : options_(std::move(options)), store_(store), metrics_(metrics), clock_(clock), on_stored_(std::move(on_stored)) {}
 
-void Ingress::Register(Server* server) {
-  server->Post("/webhook", [this](const Request& q, Response* r) { HandleWebhook(q, r); });
+void Ingress::RegisterPublic(Server* server) {
+  server->Post(
+      "/webhook", [this](const Request& q, Response* r) { HandleWebhook(q, r); },
+      [this](const Request& q, Response* r) {
+        if (q.HasHeader("X-Hub-Signature-256")) return true;
+        metrics_->CountIngress("", "unauthorized");
+        r->Text(401, "missing X-Hub-Signature-256 header");
+        return false;
+      });
+  server->Get("/healthz", [this](const Request& q, Response* r) { HandleHealth(q, r); });
+}
+
+void Ingress::RegisterPrivate(Server* server) {
   server->Get("/healthz", [this](const Request& q, Response* r) { HandleHealth(q, r); });
   server->Get("/metrics", [this](const Request& q, Response* r) { HandleMetrics(q, r); });
   server->Get("/api/deliveries", [this](const Request& q, Response* r) { HandleDeliveries(q, r); });

@@ -1,8 +1,9 @@
-// The webhook ingress and the operations endpoints, registered on an http::Server:
-//   POST /webhook          verify, store durably, answer (see docs/ingress.md for every answer)
-//   GET  /healthz          200 / 503 with a JSON summary
-//   GET  /metrics          Prometheus text
-//   GET  /api/deliveries   ?status=pending|processing|done|ignored|dead&limit=N, JSON
+// The webhook ingress and the operations endpoints, registered on wavebot's two listeners:
+//   public:  POST /webhook          verify, store durably, answer (see docs/ingress.md for every answer)
+//            GET  /healthz          200 / 503 with a JSON summary
+//   private: GET  /healthz          the same
+//            GET  /metrics          Prometheus text
+//            GET  /api/deliveries   ?status=pending|processing|done|ignored|dead&limit=N, JSON
 #pragma once
 
 #include <chrono>
@@ -32,8 +33,11 @@ class Ingress {
   Ingress(IngressOptions options, store::DeliveryStore* store, webhook::Metrics* metrics, Clock* clock,
           std::function<void()> on_stored);
 
-  // Adds the four routes above to `server`. Call before server->Start().
-  void Register(Server* server);
+  // Adds the public routes above to `server`. Call before server->Start(). An unsigned POST /webhook
+  // is refused with 401 before its body is read.
+  void RegisterPublic(Server* server);
+  // Adds the private routes above to `server` (the listener behind the read token).
+  void RegisterPrivate(Server* server);
 
   // The handlers, exposed for tests that do not need a socket. Thread-safe.
   void HandleWebhook(const Request& req, Response* res);

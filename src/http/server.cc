@@ -9,6 +9,11 @@
 
 #include <dirent.h>
 
+#include "http/access.h"
+#include "http/budgets.h"
+#include "http/guarded_stream.h"
+#include "http/task_queue.h"
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -25,73 +30,6 @@ bool EqualsIgnoreCase(const std::string& a, const std::string& b) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
          });
 }
-
-// A thread pool that starts a new worker whenever a task arrives and no worker is idle, up to
-// `max_threads`; workers above `min_threads` exit after a minute idle. cpp-httplib runs one
-// connection per task for its whole keep-alive life, so a fixed pool lets idle keep-alive
-// connections starve new ones; this one does not until max_threads connections are open.
-class ElasticTaskQueue final : public httplib::TaskQueue {
- public:
-  ElasticTaskQueue(int min_threads, int max_threads, std::atomic<int>* active)
-      : min_(min_threads), max_(max_threads), active_(active) {
-    std::lock_guard lock(mu_);
-    for (int i = 0; i < min_; ++i) SpawnLocked();
-  }
-  ~ElasticTaskQueue() override { shutdown(); }
-
-  void enqueue(std::function<void()> fn) override {
-    std::lock_guard lock(mu_);
-    tasks_.push_back(std::move(fn));
-    if (idle_ < static_cast<int>(tasks_.size()) && live_ < max_) SpawnLocked();
-    cv_.notify_one();
-  }
-
-  // Runs the queued tasks to the end and waits until every worker has exited.
-  void shutdown() override {
-    std::unique_lock lock(mu_);
-    stopped_ = true;
-    cv_.notify_all();
-    exited_cv_.wait(lock, [&] { return live_ == 0; });
-  }
-
- private:
-  // Workers are detached (a retired worker must not hold its stack until shutdown); shutdown()
-  // waits for live_ to reach zero instead of joining.
-  void SpawnLocked() {
-    ++live_;
-    std::thread([this] { Work(); }).detach();
-  }
-  void Work() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      ++idle_;
-      bool got = cv_.wait_for(lock, std::chrono::seconds(60), [&] { return stopped_ || !tasks_.empty(); });
-      --idle_;
-      if (tasks_.empty()) {
-        if (stopped_ || (!got && live_ > min_)) break;  // stopping, or idle a minute above the minimum
-        continue;
-      }
-      auto fn = std::move(tasks_.front());
-      tasks_.pop_front();
-      lock.unlock();
-      active_->fetch_add(1);
-      fn();
-      active_->fetch_sub(1);
-      lock.lock();
-    }
-    --live_;
-    exited_cv_.notify_all();
-  }
-
-  const int min_, max_;
-  std::atomic<int>* active_;
-  std::mutex mu_;
-  std::condition_variable cv_, exited_cv_;
-  std::deque<std::function<void()>> tasks_;  // guarded by mu_
-  int live_ = 0;                             // guarded by mu_
-  int idle_ = 0;                             // guarded by mu_
-  bool stopped_ = false;                     // guarded by mu_
-};
 
 // Why binding host:port fails, for the error message (cpp-httplib only says that it failed).
 std::string BindFailureReason(const std::string& host, int port) {
@@ -144,49 +82,93 @@ bool RaiseListenBacklog(int port) {
   return found;
 }
 
-// Stops reading from the client connection (remote_addr:remote_port -> our port) so that a refused
-// body is never read: cpp-httplib 0.11.4 neither exposes the socket to handlers nor closes a
-// connection whose body was left unread (it would parse the rest as the next request, buffering a
-// newline-free "line" without limit). Called from the logger, which cpp-httplib runs after the
-// response is written (it does not write to a socket that already reads as closed); after
-// shutdown(SHUT_RD) its next read sees end of stream and it closes. Returns whether it was found.
-bool StopReading(const std::string& remote_addr, int remote_port, int local_port) {
-  DIR* dir = opendir("/proc/self/fd");
-  if (!dir) return false;
-  bool found = false;
-  while (dirent* e = readdir(dir)) {
-    char* end = nullptr;
-    long fd = std::strtol(e->d_name, &end, 10);
-    if (*end != '\0' || fd == dirfd(dir)) continue;
-    sockaddr_storage peer{}, local{};
-    socklen_t plen = sizeof(peer), llen = sizeof(local);
-    if (getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &plen) != 0) continue;
-    if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&local), &llen) != 0) continue;
-    char host[INET6_ADDRSTRLEN] = {0};
-    int pport = -1, lport = -1;
-    if (peer.ss_family == AF_INET) {
-      auto* p4 = reinterpret_cast<sockaddr_in*>(&peer);
-      inet_ntop(AF_INET, &p4->sin_addr, host, sizeof(host));
-      pport = ntohs(p4->sin_port);
-      lport = ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
-    } else if (peer.ss_family == AF_INET6) {
-      auto* p6 = reinterpret_cast<sockaddr_in6*>(&peer);
-      inet_ntop(AF_INET6, &p6->sin6_addr, host, sizeof(host));
-      pport = ntohs(p6->sin6_port);
-      lport = ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
-    }
-    if (pport == remote_port && lport == local_port && remote_addr == host) {
-      found = shutdown(static_cast<int>(fd), SHUT_RD) == 0;
-      break;
-    }
-  }
-  closedir(dir);
-  return found;
+// The connection of the request this server thread is serving, so that a handler can ask for it to be
+// closed after its answer (when it left the body unread).
+thread_local GuardedStream* current_stream = nullptr;
+
+void CloseAfterResponse() {
+  if (current_stream) current_stream->CloseAfterResponse();
 }
 
-// Set by a handler on its server thread when the request body must not be read further; consumed by
-// the logger on the same thread once the answer is out.
-thread_local bool stop_reading_after_response = false;
+std::string PeerAddress(int sock) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  char host[INET6_ADDRSTRLEN] = {0};
+  if (getpeername(sock, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "";
+  if (addr.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, host, sizeof(host));
+  } else if (addr.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr, host, sizeof(host));
+  }
+  return host;
+}
+
+bool IsPowerOfTwo(int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
+
+// cpp-httplib's server with each connection served through a GuardedStream, behind the per-address
+// cap and the queue-wait limit. process_and_close_socket is a private virtual of httplib::Server: an
+// override replaces how a connection is served while the library keeps accepting, parsing and routing.
+class GuardedHttplib final : public httplib::Server {
+ public:
+  explicit GuardedHttplib(const ServerOptions* options)
+      : options_(options), limiter_(options->max_connections_per_address) {
+    limits_.max_header_bytes = options->max_header_bytes;
+    limits_.max_header_count = options->max_header_count;
+    limits_.request_timeout = options->request_timeout;
+    limits_.read_timeout = options->read_timeout;
+    limits_.write_timeout = options->write_timeout;
+  }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    const std::string peer = PeerAddress(sock);
+    const int retry = options_->retry_after_seconds;
+    if (ElasticTaskQueue::TaskWaited() > options_->max_queue_wait) {
+      if (int64_t n = ++busy_refusals_; IsPowerOfTwo(n)) {
+        spdlog::warn("http[{}]: every worker busy: {} connections refused with 503 after waiting over {} s",
+                     options_->name, n, options_->max_queue_wait.count());
+      }
+      WriteRefusal(sock, 503, "Service Unavailable", "server busy; retry later", retry, limits_.write_timeout);
+      GuardedStream(sock, limits_).LingeringShutdown();
+      ::close(sock);
+      return true;
+    }
+    if (!limiter_.TryAcquire(peer)) {
+      if (int64_t n = ++address_refusals_; IsPowerOfTwo(n)) {
+        spdlog::warn("http[{}]: {} connections refused with 503: over {} open connections from one address "
+                     "(latest {})",
+                     options_->name, n, options_->max_connections_per_address, peer);
+      }
+      WriteRefusal(sock, 503, "Service Unavailable", "too many connections from your address; retry later", retry,
+                   limits_.write_timeout);
+      GuardedStream(sock, limits_).LingeringShutdown();
+      ::close(sock);
+      return true;
+    }
+    {
+      GuardedStream strm(sock, limits_);
+      const auto idle = std::chrono::milliseconds(keep_alive_timeout_sec_ * 1000);
+      for (size_t count = keep_alive_max_count_; count > 0; --count) {
+        if (!strm.WaitForRequest(idle, [this] { return svr_sock_ == INVALID_SOCKET; })) break;
+        strm.BeginRequest();
+        bool closed = false;
+        current_stream = &strm;
+        bool ok = process_request(strm, count == 1, closed, nullptr);
+        current_stream = nullptr;
+        if (!ok || closed || strm.refused() || strm.close_after_response()) break;
+      }
+      if (strm.refused() || strm.close_after_response()) strm.LingeringShutdown();
+    }
+    limiter_.Release(peer);
+    ::close(sock);
+    return true;
+  }
+
+  const ServerOptions* options_;
+  StreamLimits limits_;
+  AddressLimiter limiter_;
+  std::atomic<int64_t> busy_refusals_{0}, address_refusals_{0};
+};
 
 Request Convert(const httplib::Request& in) {
   Request r;
@@ -238,7 +220,8 @@ class SinkWriter final : public StreamWriter {
 
 class HttplibServer final : public Server {
  public:
-  explicit HttplibServer(ServerOptions options) : options_(std::move(options)) {
+  explicit HttplibServer(ServerOptions options)
+      : options_(std::move(options)), svr_(&options_), budget_(options_.max_body_bytes_in_flight) {
     svr_.new_task_queue = [this] {
       return new ElasticTaskQueue(options_.min_threads, options_.max_threads, &active_);
     };
@@ -256,12 +239,6 @@ class HttplibServer final : public Server {
     svr_.set_write_timeout(options_.write_timeout.count(), 0);
     svr_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       return PreRoute(req, res);
-    });
-    svr_.set_logger([this](const httplib::Request& req, const httplib::Response&) {
-      if (stop_reading_after_response) {
-        stop_reading_after_response = false;
-        StopReading(req.remote_addr, req.remote_port, port_);
-      }
     });
     svr_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
       std::string what = "unknown exception";
@@ -287,29 +264,50 @@ class HttplibServer final : public Server {
     });
   }
 
-  void Post(const std::string& pattern, Handler handler) override {
-    svr_.Post(pattern, [this, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res,
-                                                           const httplib::ContentReader& reader) {
+  void Post(const std::string& pattern, Handler handler, Precheck before_body) override {
+    svr_.Post(pattern, [this, handler = std::move(handler), before_body = std::move(before_body)](
+                           const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+      Reservation reservation(&budget_);  // released after the body below is freed
       Request r = Convert(req);
-      bool too_large = false;
+      Response out;
+      auto refuse = [&](int status, const std::string& line) {
+        out.Text(status, line);
+        out.headers.emplace_back("Connection", "close");
+        if (status == 503) out.headers.emplace_back("Retry-After", std::to_string(options_.retry_after_seconds));
+        CloseAfterResponse();  // the rest of the body is never read
+        Apply(out, res);
+      };
+      if (before_body && !before_body(r, &out)) {
+        out.headers.emplace_back("Connection", "close");
+        CloseAfterResponse();
+        Apply(out, res);
+        return;
+      }
       const size_t limit = static_cast<size_t>(options_.max_body_bytes);
+      // The pre-routing check has validated Content-Length and its limit.
+      const bool declared = req.has_header("Content-Length");
+      const int64_t length = declared ? std::stoll(req.get_header_value("Content-Length")) : 0;
+      if (declared && !reservation.Grow(length)) return refuse(503, BusyLine());
+      if (declared) r.body.reserve(static_cast<size_t>(length));
+      bool too_large = false, over_budget = false;
       bool complete = reader([&](const char* data, size_t len) {
         if (r.body.size() + len > limit) {
           too_large = true;
           return false;  // stop reading: the rest of the body is never buffered
         }
+        // Chunked or length-less: reserve as it comes, 64 KiB at a time.
+        const int64_t need = static_cast<int64_t>(r.body.size() + len) - reservation.bytes();
+        if (need > 0 && !reservation.Grow(std::max<int64_t>(need, 64 * 1024))) {
+          over_budget = true;
+          return false;
+        }
         r.body.append(data, len);
         return true;
       });
-      Response out;
-      if (too_large || !complete) {
-        if (too_large) out.Text(413, "request body larger than " + std::to_string(limit) + " bytes");
-        else out.Text(400, "request body could not be read");
-        out.headers.emplace_back("Connection", "close");
-        stop_reading_after_response = true;
-      } else {
-        handler(r, &out);
-      }
+      if (over_budget) return refuse(503, BusyLine());
+      if (too_large) return refuse(413, "request body larger than " + std::to_string(limit) + " bytes");
+      if (!complete) return refuse(400, "request body could not be read");
+      handler(r, &out);
       Apply(out, res);
     });
   }
@@ -324,17 +322,28 @@ class HttplibServer final : public Server {
         Apply(out, res);
         return;
       }
+      // Streams hold a worker each for up to max_stream_duration: at most max_streams at once.
+      if (open_streams_.fetch_add(1) >= options_.max_streams) {
+        open_streams_.fetch_sub(1);
+        Response busy;
+        busy.Text(503, "too many open streams (" + std::to_string(options_.max_streams) + "); retry later");
+        busy.headers.emplace_back("Retry-After", std::to_string(options_.retry_after_seconds));
+        Apply(busy, res);
+        return;
+      }
       res.status = out.status;
       for (const auto& [k, v] : out.headers) res.set_header(k, v);
       auto deadline = std::chrono::steady_clock::now() + options_.max_stream_duration;
       StreamControl* control = &streams_;
-      res.set_chunked_content_provider(out.content_type,
-                                       [stream = std::move(stream), control, deadline](size_t, httplib::DataSink& sink) {
-                                         SinkWriter writer(&sink, control, deadline);
-                                         stream(&writer);
-                                         sink.done();
-                                         return true;
-                                       });
+      res.set_chunked_content_provider(
+          out.content_type,
+          [stream = std::move(stream), control, deadline](size_t, httplib::DataSink& sink) {
+            SinkWriter writer(&sink, control, deadline);
+            stream(&writer);
+            sink.done();
+            return true;
+          },
+          [this](bool) { open_streams_.fetch_sub(1); });
     });
   }
 
@@ -384,17 +393,39 @@ class HttplibServer final : public Server {
   }
 
   int active_connections() const override { return active_.load(); }
+  int64_t body_bytes_in_flight() const override { return budget_.in_use(); }
 
  private:
+  std::string BusyLine() const {
+    return "request bodies in flight exceed " + std::to_string(options_.max_body_bytes_in_flight) +
+           " bytes; retry later";
+  }
+
   httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res) {
-    auto reject = [&](int status, const std::string& line) {
+    const bool has_body = req.has_header("Transfer-Encoding") ||
+                          (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+    auto reject = [&](int status, const std::string& line, const char* header = nullptr, const char* value = nullptr) {
       Response out;
       out.Text(status, line);
-      out.headers.emplace_back("Connection", "close");
-      stop_reading_after_response = true;  // the body is never read
+      if (header) out.headers.emplace_back(header, value);
+      if (has_body) {
+        out.headers.emplace_back("Connection", "close");
+        CloseAfterResponse();  // the body is never read
+      }
       Apply(out, res);
       return httplib::Server::HandlerResponse::Handled;
     };
+    if (options_.require_token) {
+      switch (CheckAccess(req.get_header_value("Authorization"), options_.access_tokens)) {
+        case Access::kAllowed:
+          break;
+        case Access::kNoCredentials:
+          return reject(401, "a read token is required: send 'Authorization: Bearer <token>' (WAVEBOT_READ_TOKEN)",
+                        "WWW-Authenticate", "Basic realm=\"wavebot\", charset=\"UTF-8\"");
+        case Access::kWrongCredentials:
+          return reject(403, "the token is not a read or admin token of this wavebot");
+      }
+    }
     std::string encoding = req.get_header_value("Content-Encoding");
     if (!encoding.empty() && !EqualsIgnoreCase(encoding, "identity")) {
       return reject(415, "compressed request bodies are not accepted (Content-Encoding: " + encoding + ")");
@@ -404,16 +435,22 @@ class HttplibServer final : public Server {
       char* end = nullptr;
       errno = 0;
       unsigned long long n = std::strtoull(v.c_str(), &end, 10);
-      if (v.empty() || *end != '\0' || errno == ERANGE) return reject(400, "invalid Content-Length");
+      if (v.empty() || *end != '\0' || errno == ERANGE || !std::isdigit(static_cast<unsigned char>(v[0]))) {
+        return reject(400, "invalid Content-Length");
+      }
       if (n > static_cast<unsigned long long>(options_.max_body_bytes)) {
         return reject(413, "request body larger than " + std::to_string(options_.max_body_bytes) + " bytes");
       }
     }
+    // Only POST routes read a body (within the budget); anything else would be buffered by the library.
+    if (has_body && req.method != "POST") return reject(413, req.method + " requests take no body here");
     return httplib::Server::HandlerResponse::Unhandled;
   }
 
   const ServerOptions options_;
-  httplib::Server svr_;
+  GuardedHttplib svr_;
+  ByteBudget budget_;
+  std::atomic<int> open_streams_{0};
   std::atomic<int> active_{0};
   int port_ = 0;
   bool bound_ = false;

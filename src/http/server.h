@@ -1,13 +1,23 @@
-// The HTTP server every wavebot endpoint is registered on (webhook ingress, health, metrics, and later
-// the dashboard and /api/...). A narrow wrapper over cpp-httplib so that callers never include
-// httplib.h, and so that every route gets the same protections:
+// An HTTP listener of wavebot: the public one (webhook ingress, health, the runners' API) or the
+// private one (dashboard, JSON API, metrics). A narrow wrapper over cpp-httplib so that callers never
+// include httplib.h, and so that every route gets the same protections (docs/reliability.md, "Budgets
+// of the listeners"):
+//   - the request line and headers are bounded in size and count (431), and each request has a total
+//     deadline from its first byte until its body is read (408), not only a timeout per read;
 //   - request bodies are bounded before they are read: a Content-Length over the limit is refused with
 //     413 before any byte is read, and chunked or length-less bodies are read through a content reader
-//     that stops at the limit (cpp-httplib 0.11.4 itself only caps bodies with Content-Length);
+//     that stops at the limit (cpp-httplib 0.11.4 itself only caps bodies with Content-Length); only
+//     POST routes take a body;
+//   - the bodies held in memory across all connections are within a budget: a request that would
+//     exceed it is answered 503 with Retry-After before its body is read (GitHub redelivers);
 //   - a compressed request body (any Content-Encoding but identity) is refused with 415 before it is
 //     read, so no decompression bomb is ever inflated;
+//   - connections per client address are capped (503 with Retry-After beyond), and a connection that
+//     waited too long for a worker is answered 503 at once;
 //   - TCP_NODELAY, and a thread pool that grows with the number of open connections (up to a cap), so
-//     idle keep-alive connections cannot starve new ones.
+//     idle keep-alive connections cannot starve new ones;
+//   - optionally, every request needs a token (Authorization: Bearer, or Basic with the token as the
+//     password): 401 without one, 403 with a wrong one.
 #pragma once
 
 #include <chrono>
@@ -53,6 +63,8 @@ struct Response {
 
 // Handlers run on server threads, concurrently; they must be thread-safe.
 using Handler = std::function<void(const Request&, Response*)>;
+// Returns true to go on, or fills the response and returns false.
+using Precheck = std::function<bool(const Request&, Response*)>;
 
 // Where a streaming handler writes its body (Server-Sent Events and the like). Used only on the thread
 // that runs the stream.
@@ -82,6 +94,20 @@ struct ServerOptions {
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds write_timeout{10};
   std::chrono::seconds max_stream_duration{600};  // a stream is ended after this (clients reconnect)
+  // Budgets (see the top of this file).
+  std::string name = "http";                      // in logs: "public", "dashboard"
+  int64_t max_header_bytes = 16 * 1024;           // request line + headers
+  int max_header_count = 100;
+  std::chrono::seconds request_timeout{30};       // first byte of a request until its body is read
+  int64_t max_body_bytes_in_flight = 64 * 1024 * 1024;  // <= 0: unlimited
+  int max_connections_per_address = 64;           // <= 0: unlimited
+  std::chrono::seconds max_queue_wait{5};         // a connection waiting longer for a worker gets 503
+  int max_streams = 32;                           // open streams at once; more get 503
+  int retry_after_seconds = 10;                   // in every 503 of these budgets
+  // When set, every request must carry one of `access_tokens` (see the top of this file); with no
+  // tokens every request is refused.
+  bool require_token = false;
+  std::vector<std::string> access_tokens{};
 };
 
 // Splits "host:port". Errors: kInvalidArgument naming the value.
@@ -93,7 +119,10 @@ class Server {
 
   // Registers a handler for an exact path (or a std::regex pattern). Call before Start.
   virtual void Get(const std::string& pattern, Handler handler) = 0;
-  virtual void Post(const std::string& pattern, Handler handler) = 0;
+  // `before_body`, when set, sees the request without its body first (method, path, headers) and may
+  // answer it instead (returning false), so that the body is never read; e.g. the ingress refuses an
+  // unsigned POST before reading what it declares.
+  virtual void Post(const std::string& pattern, Handler handler, Precheck before_body = {}) = 0;
   // A GET route whose answer may be streamed (see StreamHandler). Streams end when Stop() is called, so
   // an open stream never holds up shutdown.
   virtual void GetStream(const std::string& pattern, StreamHandler handler) = 0;
@@ -111,6 +140,8 @@ class Server {
   virtual void Stop() = 0;
   // Connections being served right now (for tests and metrics).
   virtual int active_connections() const = 0;
+  // Request-body bytes reserved right now, against max_body_bytes_in_flight (for tests and metrics).
+  virtual int64_t body_bytes_in_flight() const = 0;
 };
 
 std::unique_ptr<Server> NewServer(ServerOptions options);

@@ -102,7 +102,7 @@ TEST_F(RealCliTest, ClaudeCompletesTheSandboxEpicWithCostPerRun) {
     EXPECT_NE(pr->body.find("Agent cost so far: $"), std::string::npos) << "#" << t.number << ": " << pr->body;
   }
   // And /metrics, per repository, as the agents reported it.
-  httplib::Client wavebot("127.0.0.1", (*s)->app()->port());
+  httplib::Client wavebot("127.0.0.1", (*s)->app()->dashboard_port());
   auto metrics = wavebot.Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->body.find("wavebot_agent_cost_usd_total{repository=\"acme/calc\"} " +

@@ -38,6 +38,36 @@ TEST_F(ServerConfigTest, DefaultsWithoutFileOrEnvironment) {
   EXPECT_EQ(c->DatabasePath(), "./wavebot-data/wavebot.db");
 }
 
+TEST_F(ServerConfigTest, TheDashboardListensApartAndIsPrivateByDefault) {
+  auto c = LoadServerConfig("", {}, nullptr);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->DashboardListen(), "127.0.0.1:8081");
+  EXPECT_FALSE(c->dashboard_public);
+  EXPECT_EQ(c->max_connections_per_address, 64);
+  EXPECT_EQ(c->max_body_bytes_in_flight, 64 * 1024 * 1024);
+  auto any = LoadServerConfig("", {{"WAVEBOT_LISTEN", "0.0.0.0:0"}}, nullptr);
+  EXPECT_EQ(any->DashboardListen(), "127.0.0.1:0");
+  auto token_file = Write("read-token", "r-token\n");
+  auto set = LoadServerConfig("", {{"WAVEBOT_DASHBOARD_LISTEN", "10.0.0.1:9001"}, {"WAVEBOT_DASHBOARD_PUBLIC", "1"},
+                                   {"WAVEBOT_READ_TOKEN_FILE", token_file},
+                                   {"WAVEBOT_MAX_CONNECTIONS_PER_ADDRESS", "0"}},
+                              nullptr);
+  ASSERT_TRUE(set.ok()) << set.error().ToString();
+  EXPECT_EQ(set->DashboardListen(), "10.0.0.1:9001");
+  EXPECT_TRUE(set->dashboard_public);
+  EXPECT_EQ(set->read_token, "r-token");
+  EXPECT_EQ(set->max_connections_per_address, 0);
+  EXPECT_EQ(LoadServerConfig("", {{"WAVEBOT_DASHBOARD_LISTEN", "off"}}, nullptr)->DashboardListen(), "");
+  auto file = Write("d.yaml", "dashboard: {listen: '127.0.0.1:7001', read_token: abc, public: false}\n");
+  auto from_file = LoadServerConfig(file, {}, nullptr);
+  ASSERT_TRUE(from_file.ok()) << from_file.error().ToString();
+  EXPECT_EQ(from_file->DashboardListen(), "127.0.0.1:7001");
+  EXPECT_EQ(from_file->read_token, "abc");
+  EXPECT_FALSE(LoadServerConfig("", {{"WAVEBOT_DASHBOARD_PUBLIC", "yes"}}, nullptr).ok());
+  EXPECT_FALSE(LoadServerConfig("", {{"WAVEBOT_DASHBOARD_LISTEN", "nowhere"}}, nullptr).ok());
+  EXPECT_FALSE(LoadServerConfig("", {{"WAVEBOT_MAX_BODY_BYTES_IN_FLIGHT", "2048"}}, nullptr).ok());
+}
+
 TEST_F(ServerConfigTest, FileThenEnvironmentOverrides) {
   auto path = Write("w.yaml", "listen: 0.0.0.0:9000\ndata_dir: /var/lib/wavebot\nexecutor: {max_parallel: 3}\n"
                               "github: {api: 'https://ghe.example.com/api/v3', resync_interval: 2m}\n");

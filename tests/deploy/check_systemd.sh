@@ -55,6 +55,7 @@ mkdir -p "$TMP/state" "$TMP/creds"
 openssl genrsa -out "$TMP/creds/private-key.pem" 2048 2>/dev/null
 chmod 600 "$TMP/creds/private-key.pem"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMP/creds/webhook-secret"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMP/creds/read-token"
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 envs=(env -i PATH=/usr/bin:/bin)
 while IFS= read -r line; do

@@ -127,6 +127,7 @@ TEST_F(HealthcheckTest, DockerfileHealthcheckFollowsARealServer) {
   std::ofstream(key) << sim_->app_private_key_pem();
   ::chmod(key.c_str(), 0600);
   StartServe({"PATH=/usr/bin:/bin", "HOME=" + dir_.path(), "WAVEBOT_LISTEN=127.0.0.1:" + std::to_string(port),
+              "WAVEBOT_DASHBOARD_LISTEN=127.0.0.1:0",
               "WAVEBOT_DATA_DIR=" + dir_.path() + "/data", "WAVEBOT_WEBHOOK_SECRET=" + kSecret,
               "WAVEBOT_GITHUB_API=" + sim_->api_url(), "WAVEBOT_APP_ID=" + std::to_string(sim_->app_id()),
               "WAVEBOT_PRIVATE_KEY_FILE=" + key});

@@ -302,7 +302,7 @@ TEST(SandboxTest, EpicCompletesWithCiFixReviewFixAndConflict) {
   EXPECT_GT((*s)->simulator()->narrowed_pushes(), 0);
   // /metrics shows GitHub's budget as spent, per credential (issue #17).
   {
-    httplib::Client wavebot("127.0.0.1", (*s)->app()->port());
+    httplib::Client wavebot("127.0.0.1", (*s)->app()->dashboard_port());
     auto metrics = wavebot.Get("/metrics");
     ASSERT_TRUE(metrics);
     EXPECT_NE(metrics->body.find("wavebot_github_requests_total{credential=\"installation:"), std::string::npos)
@@ -948,6 +948,7 @@ TEST(SandboxTest, KillNineAtRandomPointsLosesAndDuplicatesNothing) {
       "PATH=" + std::string(std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin"),
       "HOME=" + dir.path(),
       "WAVEBOT_LISTEN=127.0.0.1:" + std::to_string((*s)->wavebot_port()),
+      "WAVEBOT_DASHBOARD_LISTEN=127.0.0.1:0",
       "WAVEBOT_DATA_DIR=" + dir.path() + "/wavebot",
       "WAVEBOT_WEBHOOK_SECRET=" + (*s)->webhook_secret(),
       "WAVEBOT_GITHUB_API=" + sim->api_url(),

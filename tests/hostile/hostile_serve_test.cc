@@ -22,10 +22,9 @@
 
 #include "http/raw_socket.h"
 #include "store/temp_dir.h"
+#include "support/serve_child.h"
 #include "support/subprocess.h"
 #include "webhook/signature.h"
-
-extern char** environ;
 
 namespace wavebot {
 namespace {
@@ -33,79 +32,13 @@ namespace {
 using namespace std::chrono_literals;
 constexpr char kSecret[] = "hostile-test-secret";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+constexpr char kReadToken[] = "hostile-test-read-token";
 
-// `wavebot serve` with its output in files of `dir`; killed on destruction if still running.
-class Serve {
+// `wavebot serve` with a read token for its dashboard listener.
+class Serve : public wavebot::testing::ServeChild {
  public:
-  explicit Serve(const std::string& dir) : dir_(dir) {
-    std::vector<std::string> env_strings = {"WAVEBOT_WEBHOOK_SECRET=" + std::string(kSecret),
-                                            "WAVEBOT_DATA_DIR=" + dir + "/data", "WAVEBOT_LISTEN=127.0.0.1:0",
-                                            "PATH=/usr/bin:/bin"};
-    std::vector<char*> envp;
-    for (auto& s : env_strings) envp.push_back(s.data());
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, (dir + "/out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&fa, 2, (dir + "/err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    std::string bin = WAVEBOT_BINARY;
-    char serve[] = "serve";
-    char* argv[] = {bin.data(), serve, nullptr};
-    EXPECT_EQ(posix_spawn(&pid_, bin.c_str(), &fa, nullptr, argv, envp.data()), 0);
-    posix_spawn_file_actions_destroy(&fa);
-  }
-  ~Serve() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  // The port from "listening on http://127.0.0.1:PORT", 0 when it did not come up within 20 s.
-  int WaitForPort() {
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::string out = ReadFile(dir_ + "/out");
-      auto pos = out.find("listening on http://127.0.0.1:");
-      if (pos != std::string::npos && out.find('\n', pos) != std::string::npos) {
-        return std::stoi(out.substr(pos + 30));
-      }
-      std::this_thread::sleep_for(20ms);  // polling a condition with a deadline, not waiting for time
-    }
-    return 0;
-  }
-  int64_t ProcKb(const std::string& field) const {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1));
-    }
-    return -1;
-  }
-  // SIGTERM, then the exit status (-1 when it did not exit within 20 s).
-  int Stop() {
-    kill(pid_, SIGTERM);
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    return -1;
-  }
-  std::string Stderr() const { return ReadFile(dir_ + "/err"); }
-
- private:
-  std::string dir_;
-  pid_t pid_ = -1;
+  explicit Serve(const std::string& dir)
+      : ServeChild(dir, kSecret, {"WAVEBOT_READ_TOKEN=" + std::string(kReadToken)}) {}
 };
 
 std::string IssuePayload(int n, const std::string& title = "t") {
@@ -242,7 +175,12 @@ TEST(HostileServeTest, EveryHostileRequestIsRefusedOrNeutralisedAndTheServerIsUn
   EXPECT_EQ(health->status, 200) << health->body;
   const std::string after = IssuePayload(5);
   EXPECT_EQ(post(Signed("after", after), after).first, 202);
-  auto list = c.Get("/api/deliveries?limit=1000");
+  // The deliveries, from the dashboard listener (not served on the public one).
+  const int dashboard_port = serve.WaitForDashboardPort();
+  ASSERT_GT(dashboard_port, 0) << serve.Stdout();
+  httplib::Client dash("127.0.0.1", dashboard_port);
+  EXPECT_EQ(c.Get("/api/deliveries?limit=1000")->status, 404);
+  auto list = dash.Get("/api/deliveries?limit=1000", {{"Authorization", std::string("Bearer ") + kReadToken}});
   ASSERT_TRUE(list);
   std::set<std::string> ids;
   const auto listed = nlohmann::json::parse(list->body);

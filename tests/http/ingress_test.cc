@@ -44,7 +44,8 @@ class IngressTest : public ::testing::Test {
                                                         .more_metrics = [] { return std::string("wavebot_more 1\n"); }},
                                          store_.get(), &metrics_, &clock_, [this] { ++notified_; });
     server_ = NewServer({.port = 0, .max_body_bytes = 1024 * 1024});
-    ingress_->Register(server_.get());
+    ingress_->RegisterPublic(server_.get());
+    ingress_->RegisterPrivate(server_.get());
     ASSERT_TRUE(server_->Start().ok());
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
   }
@@ -131,7 +132,7 @@ TEST_F(IngressTest, GithubTestVectorSignatureIsAccepted) {
   Ingress vector_ingress({.webhook_secret = "It's a Secret to Everybody", .more_metrics = nullptr}, store_.get(),
                          &metrics_, &clock_, {});
   auto server = NewServer({.port = 0});
-  vector_ingress.Register(server.get());
+  vector_ingress.RegisterPublic(server.get());
   ASSERT_TRUE(server->Start().ok());
   httplib::Client c("127.0.0.1", server->port());
   auto r = c.Post("/webhook",
