@@ -161,7 +161,7 @@ Status ActionsExecutor::Cancel(const std::string& id) {
     std::lock_guard lock(mu_);
     auto it = runs_.find(id);
     if (it == runs_.end()) return Error(ErrorCode::kNotFound, "no live job " + id);
-    runs_.erase(it);
+    ForgetRunLocked(id);
     waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), id), waiting_.end());
   }
   Emit({{id, JobEvent::State::kCancelled, -1, 0, "", ""}});
@@ -180,6 +180,23 @@ Status ActionsExecutor::Cancel(const std::string& id) {
 int ActionsExecutor::Pending() const {
   std::lock_guard lock(mu_);
   return static_cast<int>(runs_.size());
+}
+
+void ActionsExecutor::ForgetRunLocked(const std::string& job_id) {
+  auto it = runs_.find(job_id);
+  if (it == runs_.end()) return;
+  // Its dispatches go with it: a late claim, result or job event of one finds no run either way.
+  for (const auto& d : it->second.dispatch_ids) dispatch_to_job_.erase(d);
+  std::erase_if(run_to_dispatch_, [&](const auto& kv) {
+    return std::find(it->second.dispatch_ids.begin(), it->second.dispatch_ids.end(), kv.second) !=
+           it->second.dispatch_ids.end();
+  });
+  runs_.erase(it);
+}
+
+size_t ActionsExecutor::TrackedDispatches() const {
+  std::lock_guard lock(mu_);
+  return dispatch_to_job_.size() + run_to_dispatch_.size();
 }
 
 std::vector<std::string> ActionsExecutor::DispatchIds(const std::string& job_id) const {
@@ -259,7 +276,7 @@ bool ActionsExecutor::RedispatchLocked(const std::string& id, const std::string&
     events->push_back({id, JobEvent::State::kFinished, -1, 0, "",
                        "the Actions job was dispatched " + std::to_string(run.dispatches) +
                            " times without a result; last: " + why});
-    runs_.erase(it);
+    ForgetRunLocked(id);
     return false;
   }
   spdlog::warn("actions: dispatching {} again ({})", id, why);
@@ -365,7 +382,7 @@ Status ActionsExecutor::PostResult(const std::string& dispatch_id, const std::st
       return Error(ErrorCode::kUnauthenticated, "wrong token for the result of dispatch " + dispatch_id);
     }
     finished = {run->job.id, JobEvent::State::kFinished, exit_code, 0, result_json, log::Redact(output_tail)};
-    runs_.erase(run->job.id);
+    ForgetRunLocked(finished.id);
     events.push_back(finished);
     pending = StartWaitingLocked(&events);
   }

@@ -164,6 +164,8 @@ class ActionsExecutor final : public Executor {
 
   // Dispatch ids of a live run, oldest first (for tests and the dashboard). Thread-safe.
   std::vector<std::string> DispatchIds(const std::string& job_id) const;
+  // Dispatch ids and run ids the executor still maps (of live runs only: bounded by them). For tests.
+  size_t TrackedDispatches() const;
   // The workflow run id GitHub answered the dispatch with; 0 when unknown. Thread-safe.
   int64_t RunIdOf(const std::string& dispatch_id) const;
 
@@ -194,6 +196,8 @@ class ActionsExecutor final : public Executor {
                         std::vector<JobEvent>* events);
   Outgoing NewDispatchLocked(Run* run);
   Run* FindByDispatchLocked(const std::string& dispatch_id, bool* superseded);
+  // Under mu_: removes a run that ended and every trace of its dispatches.
+  void ForgetRunLocked(const std::string& job_id);
   // Records what GitHub answered the dispatch with (a run id, or why there is none).
   void DispatchAnswered(const Outgoing& p, const Result<int64_t>& answer);
   void Send(std::vector<Outgoing> pending);
@@ -207,8 +211,8 @@ class ActionsExecutor final : public Executor {
   mutable std::mutex mu_;
   std::map<std::string, Run> runs_;                        // guarded by mu_: job id -> run
   std::deque<std::string> waiting_;                        // guarded by mu_: job ids in submission order
-  std::map<std::string, std::string> dispatch_to_job_;     // guarded by mu_: every dispatch id -> job id
-  std::map<int64_t, std::string> run_to_dispatch_;         // guarded by mu_: every known run id -> dispatch id
+  std::map<std::string, std::string> dispatch_to_job_;     // guarded by mu_: dispatch id -> job id, live runs only
+  std::map<int64_t, std::string> run_to_dispatch_;         // guarded by mu_: run id -> dispatch id, live runs only
   std::condition_variable run_id_cv_;                      // a run id recorded (or a dispatch failed)
   std::chrono::system_clock::time_point last_poll_{};      // guarded by mu_
   bool stopping_ = false;                                  // guarded by mu_

@@ -265,7 +265,9 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
     return Error(ErrorCode::kInvalidArgument,
                  "max_body_bytes_in_flight (" + std::to_string(c.max_body_bytes_in_flight) +
                      ") is smaller than max_body_bytes (" + std::to_string(c.max_body_bytes) +
-                     "): no webhook of the largest size could ever be received");
+                     "): no webhook of the largest size could ever be received; raise it in " +
+                     (path.empty() ? std::string("the environment") : path + " or the environment") +
+                     " (environment variable WAVEBOT_MAX_BODY_BYTES_IN_FLIGHT)");
   }
   for (const std::string* secret : {&c.webhook_secret, &c.token, &c.admin_token, &c.read_token}) {
     if (!secret->empty()) log::AddSecret(*secret);

@@ -229,6 +229,7 @@ TEST_F(ActionsExecutorTest, ClaimGivesPromptArgsAndTokenOnceThenResultAppliedOnc
   exec_->OnWorkflowJob("acme/calc", {7, RunId(in), "wavebot " + in["dispatch_id"], "completed", "success", "runner-1"});
   EXPECT_EQ(Events("attempt-1", JobEvent::State::kFinished).size(), 1u);
   EXPECT_EQ(gw_.Calls().size(), 1u);
+  EXPECT_EQ(exec_->TrackedDispatches(), 0u);  // a finished run leaves no map entry behind
 }
 
 TEST_F(ActionsExecutorTest, QueuedPastTheDeadlineIsDispatchedAgainAndTheOldTokenDies) {
@@ -416,6 +417,7 @@ TEST_F(ActionsExecutorTest, GivesUpAfterMaxDispatchesWithExactlyOneFinishedCarry
   EXPECT_NE(finished[0].output_tail.find("dispatched 2 times"), std::string::npos) << finished[0].output_tail;
   EXPECT_NE(finished[0].output_tail.find("log of job 101"), std::string::npos) << finished[0].output_tail;
   EXPECT_EQ(exec_->Pending(), 0);
+  EXPECT_EQ(exec_->TrackedDispatches(), 0u);  // both dispatches forgotten with the run
 }
 
 TEST_F(ActionsExecutorTest, ClaimedWithoutResultPastTheRunDeadlineIsDispatchedAgain) {
