@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "http/raw_socket.h"
 #include "store/temp_dir.h"
 #include "support/serve_child.h"
 #include "webhook/signature.h"
@@ -36,62 +37,7 @@ constexpr char kReadToken[] = "public-endpoint-read-token";
 constexpr char kAdminToken[] = "public-endpoint-admin-token";
 constexpr int64_t kMiB = 1024 * 1024;
 
-// A TCP connection to 127.0.0.1:port from `source` (an address of the loopback network).
-class Conn {
- public:
-  Conn(int port, const char* source = "127.0.0.1") {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in src{};
-    src.sin_family = AF_INET;
-    inet_pton(AF_INET, source, &src.sin_addr);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof(src)) != 0) return;
-    sockaddr_in dst{};
-    dst.sin_family = AF_INET;
-    dst.sin_port = htons(static_cast<uint16_t>(port));
-    inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)) == 0;
-  }
-  ~Conn() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Conn(const Conn&) = delete;
-  Conn& operator=(const Conn&) = delete;
-  bool connected() const { return connected_; }
-  // Sends all of `data`; false when the peer closed or reset, or nothing could be sent for `timeout`.
-  bool Send(const std::string& data, std::chrono::milliseconds timeout = 10s) {
-    size_t off = 0;
-    const auto deadline = Clock::now() + timeout;
-    while (off < data.size()) {
-      pollfd p{fd_, POLLOUT, 0};
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0 || poll(&p, 1, static_cast<int>(left)) <= 0) return false;
-      ssize_t n = send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-      if (n <= 0) return false;
-      off += static_cast<size_t>(n);
-    }
-    return true;
-  }
-  // What arrives until the peer closes, `needle` is seen, or `timeout` passes.
-  std::string ReadUntil(const std::string& needle, std::chrono::milliseconds timeout) {
-    std::string out;
-    const auto deadline = Clock::now() + timeout;
-    while (out.find(needle) == std::string::npos) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      pollfd p{fd_, POLLIN, 0};
-      if (left <= 0 || poll(&p, 1, static_cast<int>(left)) <= 0) break;
-      char buf[4096];
-      ssize_t n = recv(fd_, buf, sizeof(buf), 0);
-      if (n <= 0) break;
-      out.append(buf, static_cast<size_t>(n));
-    }
-    return out;
-  }
-
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-};
+using Conn = wavebot::testing::RawSocket;  // a connection from a chosen loopback address
 
 // GET `path` from `source` on a fresh connection: the status (0 when none) and how long it took.
 std::pair<int, std::chrono::milliseconds> TimedGet(int port, const std::string& path, const char* source) {

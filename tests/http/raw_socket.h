@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <string>
 
@@ -15,8 +16,16 @@ namespace wavebot::testing {
 
 class RawSocket {
  public:
-  explicit RawSocket(int port) {
+  // A connection to 127.0.0.1:port, from `source` (another address of the loopback network, to be a
+  // different client) when given.
+  explicit RawSocket(int port, const char* source = nullptr) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    if (source != nullptr) {
+      sockaddr_in src{};
+      src.sin_family = AF_INET;
+      inet_pton(AF_INET, source, &src.sin_addr);
+      if (bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof(src)) != 0) return;
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -26,12 +35,20 @@ class RawSocket {
   ~RawSocket() {
     if (fd_ >= 0) close(fd_);
   }
+  RawSocket(const RawSocket&) = delete;
+  RawSocket& operator=(const RawSocket&) = delete;
   bool connected() const { return connected_; }
-  // Sends everything; false when the peer closed or reset the connection.
-  bool Send(const std::string& data) {
+  // Sends everything; false when the peer closed or reset the connection, or nothing could be sent for
+  // `timeout` (a server that stopped reading).
+  bool Send(const std::string& data, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     size_t off = 0;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (off < data.size()) {
-      ssize_t n = send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      pollfd p{fd_, POLLOUT, 0};
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+      ssize_t n = send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
       if (n <= 0) return false;
       off += static_cast<size_t>(n);
     }
