@@ -130,6 +130,9 @@ class Engine {
   Status HandleReview(const webhook::Event& e);
   Status MarkEpicsOfBranch(const std::string& repo, const std::string& branch);
   Status Reconcile(int64_t epic_id);
+  // Posts or edits the epic's status comment from its stored tickets and their CI (engine_status.cc).
+  Status UpdateStatusComment(EpicRecord* epic, const config::RepoConfig& cfg,
+                             const std::map<int64_t, core::CiStatus>& ci_of);
   // A pass's dispatch of an agent run for `*t` (engine_dispatch.cc): `tickets` are the epic's (for the
   // prompt's dependencies), `pr_head_sha` the ticket PR's head as observed ("" when none), `feedback` the
   // ticket's review feedback. Already dispatched for this trigger: OkStatus and nothing done.

@@ -15,8 +15,8 @@
 #include "core/github_limits.h"
 #include "core/plan.h"
 #include "core/prompt.h"
-#include "core/status_comment.h"
 #include "engine/engine.h"
+#include "core/status_comment.h"
 #include "engine/names.h"
 #include "engine/plan_fetch.h"
 #include "git/workspace.h"
@@ -26,14 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using core::TicketState;
-
-
-TicketState StateOf(const TicketRecord& t) { return core::ParseTicketState(t.state).value_or(TicketState::kBlocked); }
-
-
-std::string Hash(const std::string& s) { return std::to_string(std::hash<std::string>{}(s)); }
-
-
 
 struct Observed {
   github::PullRequest pull;
@@ -721,76 +713,9 @@ Status Engine::Reconcile(int64_t epic_id) {
     // The status comment, edited in place: once per pass, after its last round (a round that changed
     // something is followed by another, whose state the comment would show a moment later).
     if (!changed || !active || round == 5) {
-      auto fresh = store_->Tickets(epic.id);
-      if (!fresh.ok()) return fresh.error();
-      core::StatusInput si;
-      si.epic = epic.number;
-      si.epic_title = epic.title;
-      si.state = epic.state;
-      si.strategy = epic.strategy;
-      si.epic_branch = epic.branch;
-      si.epic_pr = epic.epic_pr;
-      si.max_attempts = cfg.max_attempts;
-      si.budget_microusd = std::llround(cfg.agent.max_epic_cost_usd * 1e6);
-      auto now = clock_->Now();
-      for (const auto& t : *fresh) {
-        core::StatusTicket st;
-        st.number = t.number;
-        st.title = t.title;
-        st.wave = t.wave;
-        st.state = StateOf(t);
-        st.depends_on = t.depends_on;
-        st.pr = t.pr;
-        if (auto it = seen.find(t.number); it != seen.end()) st.ci = it->second.ci;
-        st.runs_used = t.runs_used;
-        if (t.started_at.time_since_epoch().count()) {
-          auto end = t.state == "done" && t.finished_at > t.started_at ? t.finished_at : now;
-          st.seconds = std::chrono::duration_cast<std::chrono::seconds>(end - t.started_at).count();
-        }
-        st.note = t.note;
-        if (auto runs = store_->Attempts(t.id); runs.ok()) {
-          for (const auto& a : *runs) st.cost_microusd += a.cost_microusd;
-        }
-        si.tickets.push_back(st);
-      }
-      std::string body = core::RenderStatusComment(si);
-      // Durations change every pass; compare without them so an idle epic does not edit its comment.
-      for (auto& st : si.tickets) st.seconds = 0;
-      std::string hash = Hash(core::RenderStatusComment(si));
-      // Coalesced: at most one edit per interval, but never holding back the epic's final state.
-      const bool final_state = epic.state != "running" && epic.state != "paused";
-      const bool all_done = std::all_of(fresh->begin(), fresh->end(), [](const TicketRecord& t) { return t.state == "done"; });
-      bool wait = false;
-      if (hash != epic.status_hash && epic.status_comment_id != 0 && !final_state && !all_done) {
-        std::lock_guard lock(behind_mu_);
-        auto last = status_edited_at_.find(epic.id);
-        if (last != status_edited_at_.end() && now < last->second + options_.status_edit_interval) {
-          wait = true;
-          (void)jobs_->Enqueue("reconcile", epic.repo + "#" + std::to_string(epic.number), "",
-                               last->second + options_.status_edit_interval);
-        }
-      }
-      if (hash != epic.status_hash && !wait) {
-        if (epic.status_comment_id == 0) {
-          auto comments = github_->ListComments(ref, epic.number);
-          if (!comments.ok()) return comments.error();
-          for (const auto& c : *comments) {
-            if (c.body.rfind(core::StatusMarker(epic.number), 0) == 0) epic.status_comment_id = c.id;
-          }
-        }
-        if (epic.status_comment_id == 0) {
-          auto c = github_->CreateComment(ref, epic.number, body);
-          if (!c.ok()) return c.error();
-          epic.status_comment_id = c->id;
-        } else {
-          auto c = github_->UpdateComment(ref, epic.status_comment_id, body);
-          if (!c.ok()) return c.error();
-        }
-        epic.status_hash = hash;
-        WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
-        std::lock_guard lock(behind_mu_);
-        status_edited_at_[epic.id] = now;
-      }
+      std::map<int64_t, core::CiStatus> ci_of;
+      for (const auto& [number, o] : seen) ci_of[number] = o.ci;
+      WAVEBOT_RETURN_IF_ERROR(UpdateStatusComment(&epic, cfg, ci_of));
     }
     if (!changed || !active) break;
   }

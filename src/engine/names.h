@@ -3,7 +3,10 @@
 
 #include <string>
 
+#include <functional>
+
 #include "core/decide.h"
+#include "engine/engine_store.h"
 #include "github/types.h"
 
 namespace wavebot::engine {
@@ -23,6 +26,14 @@ inline core::RunMode ModeOf(const std::string& name) {
   }
   return core::RunMode::kImplement;
 }
+
+// A ticket's stored state as the core's enum (blocked for anything unknown).
+inline core::TicketState StateOf(const TicketRecord& t) {
+  return core::ParseTicketState(t.state).value_or(core::TicketState::kBlocked);
+}
+
+// A short fingerprint of a text (to tell whether a rendered comment changed).
+inline std::string Hash(const std::string& s) { return std::to_string(std::hash<std::string>{}(s)); }
 
 // A check or workflow conclusion that means CI failed.
 inline bool IsFailure(const std::string& c) {
