@@ -63,15 +63,17 @@ bool RunOnce(const std::string& binary, const std::string& demo_agent, int run, 
   char templ[] = "/tmp/wavebot-overhead-XXXXXX";
   if (!::mkdtemp(templ)) return false;
   std::string dir = templ;
-  std::string agent_log = dir + "/agent-times.log";
-  std::string wrapper = dir + "/timed-agent.sh";
+  // The agent runs in the sandbox, as always: it can write only its worktree, so it tells its start and
+  // exit on its output, which lands in the run's log; the demo agent's directory is made readable.
+  fs::create_directories(dir + "/agent");
+  std::string wrapper = dir + "/agent/timed-agent.sh";
   {
     std::ofstream w(wrapper);
-    w << "#!/bin/sh\necho \"start $WAVEBOT_TICKET $WAVEBOT_MODE $(date +%s%3N)\" >> '" << agent_log << "'\n'"
-      << demo_agent << "' \"$@\"\nrc=$?\necho \"end $WAVEBOT_TICKET $WAVEBOT_MODE $(date +%s%3N)\" >> '"
-      << agent_log << "'\nexit $rc\n";
+    w << "#!/bin/sh\necho \"wavebot-timing start $WAVEBOT_TICKET $WAVEBOT_MODE $(date +%s%3N)\"\n'" << demo_agent
+      << "' \"$@\"\nrc=$?\necho \"wavebot-timing end $WAVEBOT_TICKET $WAVEBOT_MODE $(date +%s%3N)\"\nexit $rc\n";
   }
   fs::permissions(wrapper, fs::perms::owner_all);
+  ::setenv("WAVEBOT_AGENT_READ_ONLY", fs::path(demo_agent).parent_path().c_str(), 1);
 
   std::mutex mu;
   std::map<std::string, int64_t> merged_at;  // head branch -> ms
@@ -140,14 +142,19 @@ bool RunOnce(const std::string& binary, const std::string& demo_agent, int run, 
 
   // Agent start/exit per (ticket, mode), first run of each.
   std::map<std::pair<int64_t, std::string>, std::pair<int64_t, int64_t>> agent;
-  {
-    std::ifstream in(agent_log);
-    std::string what, mode;
-    int64_t ticket, ms;
-    while (in >> what >> ticket >> mode >> ms) {
+  std::error_code walk_ec;
+  for (const auto& f : fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, walk_ec)) {
+    if (f.path().extension() != ".log") continue;
+    std::ifstream in(f.path());
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("wavebot-timing ", 0) != 0) continue;
+      std::istringstream words(line.substr(15));
+      std::string what, mode;
+      int64_t ticket = 0, ms = 0;
+      if (!(words >> what >> ticket >> mode >> ms)) continue;
       auto& se = agent[{ticket, mode}];
-      if (what == "start" && se.first == 0) se.first = ms;
-      if (what == "end" && se.second == 0) se.second = ms;
+      if (what == "start" && (se.first == 0 || ms < se.first)) se.first = ms;
+      if (what == "end" && (se.second == 0 || ms < se.second)) se.second = ms;
     }
   }
   auto* store = (*s)->app()->engine()->store();

@@ -83,12 +83,19 @@ Result<std::vector<std::string>> SandboxedCommand(const SandboxSpec& spec, const
     }
     return false;
   };
+  auto is_hidden = [&](const std::string& p) {
+    for (const auto& h : spec.hidden) {
+      if (!h.empty() && fs::path(p).lexically_normal() == fs::path(h).lexically_normal()) return true;
+    }
+    return false;
+  };
   std::vector<std::string> again;  // read-only paths inside a hidden one: bound after the hiding
   for (const auto& p : spec.read_only) {
     if (p.empty() || !fs::path(p).is_absolute() || !seen.insert(p).second) continue;
     bool system = false;
     for (const char* d : kSystemDirs) system = system || Under(p, d);
     if (system) continue;
+    if (is_hidden(p)) continue;  // a hidden path itself (an agent kept in wavebot's data directory) stays hidden
     if (hidden_under(p)) {
       again.push_back(p);
     } else {

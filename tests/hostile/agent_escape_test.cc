@@ -111,6 +111,27 @@ TEST_F(AgentEscapeTest, AnAgentKeptBesideWavebotsDataStillCannotReadIt) {
   EXPECT_NE(log_.find("git-works"), std::string::npos) << log_;  // the git directory is there again
 }
 
+// An agent kept in wavebot's data directory itself: binding its directory would show all of wavebot's
+// data, so the directory stays hidden, the agent cannot even start, and nothing leaks.
+TEST_F(AgentEscapeTest, AnAgentKeptInWavebotsDataDirectoryDoesNotOpenIt) {
+  const auto agent = data_ / "agent.sh";
+  std::ofstream(agent) << "#!/bin/sh\nfor f in \"$KEY\" \"$DB\"; do c=$(cat \"$f\" 2>&1) && echo \"LEAK:$f:$c\"; done\n"
+                          "echo legit > legit.txt\n";
+  fs::permissions(agent, fs::perms::owner_all);
+  auto req = Script(49, "");
+  req.agent.command = {agent.string()};
+  req.sandbox.hidden = {data_.string()};
+  req.parent_env["KEY"] = key_.string();
+  req.parent_env["DB"] = db_.string();
+  req.agent.pass_env = {"KEY", "DB"};
+  auto r = Run(req);
+  log_ = ReadAll(r.log_path);
+  EXPECT_EQ(r.outcome, Outcome::kAgentFailed) << r.reason << "\n" << log_;
+  ExpectNo("LEAK:");
+  ExpectNo("secret-");
+  EXPECT_EQ(RemoteSha("wave/1-epic/49-t"), "");
+}
+
 // /proc: no wavebot process is visible (its environment holds the webhook secret and tokens), not even
 // the parent's.
 TEST_F(AgentEscapeTest, CannotSeeWavebotsProcessesOrTheirEnvironment) {
