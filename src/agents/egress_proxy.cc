@@ -23,6 +23,7 @@
 #include <memory>
 #include <set>
 
+#include "agents/process_runner.h"
 #include "common/files.h"
 
 namespace wavebot::agents {
@@ -32,15 +33,8 @@ namespace fs = std::filesystem;
 
 // Where Debian puts the tools (PATH first, so an operator may put others ahead).
 std::string FindTool(const std::string& name) {
-  std::error_code ec;
   const char* path = std::getenv("PATH");
-  std::vector<std::string> dirs = SplitList(path ? path : "", ':');
-  for (const char* d : {"/usr/bin", "/usr/sbin", "/bin", "/sbin"}) dirs.push_back(d);
-  for (const auto& d : dirs) {
-    fs::path p = fs::path(d) / name;
-    if (!d.empty() && fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0) return p.string();
-  }
-  return "";
+  return FindProgram(name, std::string(path ? path : "") + ":/usr/bin:/usr/sbin:/bin:/sbin");
 }
 
 std::string Lower(std::string s) {

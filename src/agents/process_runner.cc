@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "common/files.h"
@@ -260,5 +261,15 @@ class RealProcessRunner final : public ProcessRunner {
 }  // namespace
 
 std::unique_ptr<ProcessRunner> NewProcessRunner(Clock* clock) { return std::make_unique<RealProcessRunner>(clock); }
+
+std::string FindProgram(const std::string& name, const std::string& path_env) {
+  if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : "";
+  std::error_code ec;
+  for (const auto& dir : SplitList(path_env, ':')) {
+    std::string candidate = dir + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0 && !std::filesystem::is_directory(candidate, ec)) return candidate;
+  }
+  return "";
+}
 
 }  // namespace wavebot::agents

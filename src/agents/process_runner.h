@@ -60,4 +60,7 @@ class ProcessRunner {
 // The fork/exec runner. `clock` (not owned, never null) measures timeouts.
 std::unique_ptr<ProcessRunner> NewProcessRunner(Clock* clock);
 
+// The first executable file `name` on `path_env` (or `name` itself when it holds a slash); "" if none.
+std::string FindProgram(const std::string& name, const std::string& path_env);
+
 }  // namespace wavebot::agents

@@ -83,16 +83,6 @@ bool HasCliLogin(const std::string& preset, const std::map<std::string, std::str
   return true;
 }
 
-// The first executable `name` on `path_env` (or `name` itself when it holds a slash); "" if none.
-std::string FindProgram(const std::string& name, const std::string& path_env) {
-  if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : "";
-  for (const auto& dir : SplitList(path_env, ':')) {
-    std::string candidate = dir + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate)) return candidate;
-  }
-  return "";
-}
-
 // A fresh HOME holds only the agent CLI's own login and settings, copied from the HOME (or CODEX_HOME)
 // wavebot was given; nothing else of that HOME is visible to the agent.
 void SeedHome(const std::string& preset, std::map<std::string, std::string>& env, const fs::path& home) {

@@ -168,7 +168,8 @@ class Engine {
 
   // Whether commit `head` lacks commits of `base` ((repository, base, head) -> behind), from GitHub's
   // compare: a fact about two commits that never changes, so asked once per pair. Bounded.
-  std::map<int64_t, std::chrono::system_clock::time_point> status_edited_at_;  // epic id -> last edit; guarded by behind_mu_
+  std::mutex status_mu_;
+  std::map<int64_t, std::chrono::system_clock::time_point> status_edited_at_;  // epic id -> last edit; guarded by status_mu_
   std::mutex behind_mu_;
   std::map<std::string, bool> behind_cache_;  // guarded by behind_mu_
   Result<bool> IsBehind(const std::string& repo, const std::string& base_sha, const std::string& head_sha);

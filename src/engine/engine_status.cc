@@ -53,7 +53,7 @@ Status Engine::UpdateStatusComment(EpicRecord* epic, const config::RepoConfig& c
   const bool all_done = std::all_of(fresh->begin(), fresh->end(), [](const TicketRecord& t) { return t.state == "done"; });
   bool wait = false;
   if (hash != epic->status_hash && epic->status_comment_id != 0 && !final_state && !all_done) {
-    std::lock_guard lock(behind_mu_);
+    std::lock_guard lock(status_mu_);
     auto last = status_edited_at_.find(epic->id);
     if (last != status_edited_at_.end() && now < last->second + options_.status_edit_interval) {
       wait = true;
@@ -79,7 +79,7 @@ Status Engine::UpdateStatusComment(EpicRecord* epic, const config::RepoConfig& c
     }
     epic->status_hash = hash;
     WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(*epic));
-    std::lock_guard lock(behind_mu_);
+    std::lock_guard lock(status_mu_);
     status_edited_at_[epic->id] = now;
   }
   return OkStatus();
