@@ -26,6 +26,7 @@ struct SandboxOptions {
   double faults = 0;
   std::string agent;
   std::string ready_file;
+  std::string request_log;
   std::string executor = "local";
   int runners = 3;
   int status_edit_interval_s = -1;  // < 0: the server's default
@@ -149,6 +150,13 @@ int RunSandbox(const SandboxOptions& o) {
       if (line.rfind("PATCH ", 0) == 0 && line.find("/issues/comments/") != std::string::npos) ++comment_edits;
     }
     const double merged = std::max(1, summary.merges);
+    if (!o.request_log.empty()) {
+      std::string text;
+      for (const std::string& line : (*scenario)->simulator()->RequestLog()) text += line + "\n";
+      if (Status st = WriteFileAtomically(o.request_log, text); !st.ok()) {
+        std::fprintf(stderr, "wavebot sandbox: cannot write the request log: %s\n", st.error().message().c_str());
+      }
+    }
     std::printf("REST requests: %lld (%lld answered 304, %lld writes of which %lld comment edits); per merged "
                 "ticket: %.1f, %.1f without 304s, %.1f writes\n",
                 static_cast<long long>(all), static_cast<long long>(not_modified), static_cast<long long>(creating),
@@ -198,6 +206,8 @@ Command SandboxCommand() {
                             "Seconds between edits of the epic's status comment (default: the server's, 15; 0 edits "
                             "on every change)");
             sub->add_option("--agent", o->agent, "The demo agent script (default: examples/demo-agent/demo-agent.sh)");
+            sub->add_option("--request-log", o->request_log,
+                            "Write every REST request wavebot made, one per line (method, path, status), to this file");
             sub->add_option("--ready-file", o->ready_file,
                             "Once wavebot listens, write {\"dashboard\": URL, \"wavebot_port\": N, \"dashboard_port\": N, \"simulator\": URL, "
                             "\"pid\": N} (JSON) here");
