@@ -12,6 +12,7 @@
 #include "cli/command.h"
 #include "cli/sandbox_scenario.h"
 #include "common/files.h"
+#include "sandbox/request_budget.h"
 
 namespace wavebot::cli {
 namespace {
@@ -140,28 +141,17 @@ int RunSandbox(const SandboxOptions& o) {
   std::printf("\nreviews requested: %d, merges: %d, elapsed: %.1f s\n", summary.reviews_requested, summary.merges,
               summary.elapsed.count() / 1000.0);
   {
-    // GitHub's budget, as the simulator counted it: 304s do not count against the primary rate limit,
-    // and content-creating requests (POST, PATCH, PUT, DELETE) are what the secondary limits cap.
-    int64_t all = 0, not_modified = 0, creating = 0, comment_edits = 0;
-    for (const std::string& line : (*scenario)->simulator()->RequestLog()) {
-      ++all;
-      if (line.size() >= 4 && line.compare(line.size() - 4, 4, " 304") == 0) ++not_modified;
-      for (const char* m : {"POST ", "PATCH ", "PUT ", "DELETE "}) creating += line.rfind(m, 0) == 0 ? 1 : 0;
-      if (line.rfind("PATCH ", 0) == 0 && line.find("/issues/comments/") != std::string::npos) ++comment_edits;
-    }
-    const double merged = std::max(1, summary.merges);
+    // GitHub's budget, as the simulator counted the App's requests (not the simulated reviewer's): 304s
+    // do not count against the primary rate limit, and writes are what the secondary limits cap.
+    const std::vector<std::string> log = (*scenario)->simulator()->AppRequestLog();
     if (!o.request_log.empty()) {
       std::string text;
-      for (const std::string& line : (*scenario)->simulator()->RequestLog()) text += line + "\n";
+      for (const std::string& line : log) text += line + "\n";
       if (Status st = WriteFileAtomically(o.request_log, text); !st.ok()) {
         std::fprintf(stderr, "wavebot sandbox: cannot write the request log: %s\n", st.error().message().c_str());
       }
     }
-    std::printf("REST requests: %lld (%lld answered 304, %lld writes of which %lld comment edits); per merged "
-                "ticket: %.1f, %.1f without 304s, %.1f writes\n",
-                static_cast<long long>(all), static_cast<long long>(not_modified), static_cast<long long>(creating),
-                static_cast<long long>(comment_edits), static_cast<double>(all) / merged,
-                static_cast<double>(all - not_modified) / merged, static_cast<double>(creating) / merged);
+    std::printf("%s\n", sandbox::FormatRequestBudget(sandbox::CountRequests(log), summary.merges).c_str());
   }
   std::printf("look at: the epic's status comment and PRs in the simulator (%s/repos/%s/issues/1/comments),\n"
               "         wavebot's database %s/wavebot/wavebot.db, agent logs under %s/wavebot/engine/runner/logs\n",

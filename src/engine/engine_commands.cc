@@ -58,6 +58,8 @@ Status Engine::HandleComment(const webhook::Event& e) {
     auto created = github_->CreateComment(ref, number, Reply(comment_id, text));
     return created.ok() ? OkStatus() : Status(created.error());
   };
+  // An accepted command gets a reaction; one that is answered gets the answer only (issue #17: one
+  // write where one suffices).
   auto react = [&](const char* content) -> Status {
     auto r = github_->AddCommentReaction(ref, comment_id, content);
     return r.ok() ? OkStatus() : Status(r.error());
@@ -74,7 +76,6 @@ Status Engine::HandleComment(const webhook::Event& e) {
       return OkStatus();
     }
     spdlog::info("refused /wave command from {} on {}#{}: no write permission", login, repo, number);
-    WAVEBOT_RETURN_IF_ERROR(react("-1"));
     return reply("@" + login + " sorry, only people with write access to this repository can command wavebot. "
                  "Nothing was changed.");
   }
@@ -90,13 +91,11 @@ Status Engine::HandleComment(const webhook::Event& e) {
 
   for (const auto& cmd : commands) {
     if (cmd.kind == core::CommandKind::kHelp) {
-      WAVEBOT_RETURN_IF_ERROR(react("confused"));
       WAVEBOT_RETURN_IF_ERROR(reply((cmd.problem.empty() ? "" : "`" + cmd.line + "`: " + cmd.problem + "\n\n") +
                                     core::CommandHelpText()));
       continue;
     }
     if (!core::CommandAppliesTo(cmd.kind, target)) {
-      WAVEBOT_RETURN_IF_ERROR(react("-1"));
       WAVEBOT_RETURN_IF_ERROR(reply(std::string("`/wave ") + core::CommandName(cmd.kind) + "` does not apply here.\n\n" +
                                     core::CommandHelpText()));
       continue;
@@ -112,7 +111,6 @@ Status Engine::HandleComment(const webhook::Event& e) {
           if (entry.unavailable) return Error(ErrorCode::kUnavailable, entry.error);  // the delivery is retried
           if (!entry.error.empty()) {
             spdlog::warn("epic {}#{} not started: {}", repo, number, entry.error);
-            WAVEBOT_RETURN_IF_ERROR(react("confused"));
             WAVEBOT_RETURN_IF_ERROR(reply("wavebot cannot start this epic: " + entry.error + "\n\nFix `" +
                                           kRepoConfigPath + "` on the default branch and comment `/wave start` again."));
             break;
@@ -150,7 +148,6 @@ Status Engine::HandleComment(const webhook::Event& e) {
         auto input = FetchPlanInput(github_, ref, number, cfg.ready_label);
         if (!input.ok()) return input.error();
         auto plan = core::BuildPlan(*input);
-        WAVEBOT_RETURN_IF_ERROR(react("eyes"));
         if (!plan.ok()) {
           WAVEBOT_RETURN_IF_ERROR(reply("The plan has a problem: " + plan.error().message()));
         } else {
@@ -165,7 +162,6 @@ Status Engine::HandleComment(const webhook::Event& e) {
       case core::CommandKind::kCancel:
       case core::CommandKind::kRetry: {
         if (!*existing) {
-          WAVEBOT_RETURN_IF_ERROR(react("-1"));
           WAVEBOT_RETURN_IF_ERROR(reply("This issue is not a running epic. Start it with `/wave start`."));
           break;
         }
@@ -179,7 +175,6 @@ Status Engine::HandleComment(const webhook::Event& e) {
           auto it = std::find_if(tickets->begin(), tickets->end(),
                                  [&](const TicketRecord& t) { return t.number == cmd.ticket; });
           if (it == tickets->end()) {
-            WAVEBOT_RETURN_IF_ERROR(react("-1"));
             WAVEBOT_RETURN_IF_ERROR(reply("#" + std::to_string(cmd.ticket) + " is not a ticket of this epic."));
             break;
           }

@@ -404,32 +404,16 @@ Status Engine::Reconcile(int64_t epic_id) {
           changed = true;
           break;
         case core::ActionKind::kTicketMerged: {
-          // Close the issue first and record "done" after: a kill in between repeats the step, which
-          // finds its comment by marker and the issue closed, so it neither comments twice nor leaves
-          // the issue open.
+          // Close the issue first and record "done" after: a kill in between repeats the step, and
+          // closing a closed issue again changes nothing. One write and no read: the PR's body says
+          // "Implements #N", so GitHub already shows the PR on the issue's timeline, and a "merged" note
+          // would be a second write saying the same (issue #17: write only what a person reads).
           if (!t->issue_closed) {
-            auto issue = github_->GetIssue(ref, t->number);
-            if (!issue.ok()) return issue.error();
-            if (issue->state != "closed") {
-              const std::string marker = "<!-- wavebot:merged -->";
-              auto comments = github_->ListComments(ref, t->number);
-              if (!comments.ok()) return comments.error();
-              bool commented = std::any_of(comments->begin(), comments->end(), [&](const github::Comment& c) {
-                return c.body.rfind(marker, 0) == 0;
-              });
-              if (!commented) {
-                auto c = github_->CreateComment(ref, t->number,
-                                                marker + "\nMerged into `" + epic.branch + "` with #" +
-                                                    std::to_string(t->pr) + ", as part of epic #" +
-                                                    std::to_string(epic.number) + ".");
-                if (!c.ok()) return c.error();
-              }
-              github::IssueUpdate close;
-              close.state = "closed";
-              close.state_reason = "completed";
-              auto u = github_->UpdateIssue(ref, t->number, close);
-              if (!u.ok()) return u.error();
-            }
+            github::IssueUpdate close;
+            close.state = "closed";
+            close.state_reason = "completed";
+            auto u = github_->UpdateIssue(ref, t->number, close);
+            if (!u.ok()) return u.error();
             t->issue_closed = true;
           }
           t->state = "done";

@@ -346,6 +346,9 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
     record = record && route != nullptr && path.rfind("/_sim/", 0) != 0;
   }
   int carried_out = reply.status;
+  // An answer that said a rate limit was exceeded (primary or secondary), for the benchmarks' count.
+  const bool rate_limited = (reply.status == 403 || reply.status == 429) && reply.body.is_object() &&
+                            reply.body.value("message", std::string()).find("rate limit") != std::string::npos;
   if (lost) {
     reply = Err(502, "Bad Gateway");
     if (*lost == Fault::kLostAnswerDrop) {
@@ -359,6 +362,12 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
       std::string line = req.method + " " + path + " " + std::to_string(reply.status);
       if (lost) line += " (carried out: " + std::to_string(carried_out) + ", answer lost)";
       request_log_.push_back(line);
+      // Whose request: the App's JWT (a "Bearer" that is no token of ours) or an installation token,
+      // rather than a user's token. Decided from the header, so a faulted request counts too.
+      std::string tok = auth.rfind("token ", 0) == 0 ? auth.substr(6) : auth.rfind("Bearer ", 0) == 0 ? auth.substr(7) : "";
+      auto it = tokens_.find(tok);
+      request_by_app_.push_back(it == tokens_.end() ? auth.rfind("Bearer ", 0) == 0 : it->second.installation_id != 0);
+      request_rate_limited_.push_back(rate_limited);
     }
     if (lost) ++lost_answers_;
   }

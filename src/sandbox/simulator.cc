@@ -1174,6 +1174,15 @@ std::vector<std::string> SimulatorImpl::RequestLog() const {
   return request_log_;
 }
 
+std::vector<std::string> SimulatorImpl::AppRequestLog() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < request_log_.size(); ++i) {
+    if (request_by_app_[i]) out.push_back(request_log_[i] + (request_rate_limited_[i] ? " (rate limited)" : ""));
+  }
+  return out;
+}
+
 int64_t SimulatorImpl::narrowed_pushes() const {
   std::lock_guard lock(mu_);
   return narrowed_pushes_;

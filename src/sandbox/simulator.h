@@ -189,6 +189,10 @@ class Simulator {
   virtual int64_t request_count() const = 0;
   // "METHOD /path STATUS" of every REST request served (faults included), oldest first; for tests.
   virtual std::vector<std::string> RequestLog() const = 0;
+  // The same, only the requests the App made (with its JWT or an installation token): what the App's
+  // rate limits count, without a user's (a reviewer's, a maintainer's) requests. An answer that said a
+  // rate limit was exceeded ends in " (rate limited)".
+  virtual std::vector<std::string> AppRequestLog() const = 0;
   // Retry-After bookkeeping: how many rate-limit answers carried Retry-After, and every request the same
   // credential (Authorization header) sent while told to wait ("METHOD /path, N ms early"). A request
   // that arrives within 250 ms of the answer was in flight before the client could know, and is not

@@ -74,6 +74,7 @@ class SimulatorImpl final : public Simulator {
   bool WaitForIdle(std::chrono::milliseconds timeout) const override;
   int64_t request_count() const override;
   std::vector<std::string> RequestLog() const override;
+  std::vector<std::string> AppRequestLog() const override;
   int64_t retry_after_answers() const override;
   int64_t lost_answers() const override;
   int64_t narrowed_pushes() const override;
@@ -190,6 +191,8 @@ class SimulatorImpl final : public Simulator {
   int64_t next_delivery_id_ = 1;
   int64_t requests_ = 0;
   std::vector<std::string> request_log_;
+  std::vector<bool> request_by_app_;  // per line of request_log_: made with the App's JWT or an installation token
+  std::vector<bool> request_rate_limited_;  // per line of request_log_: answered "rate limit exceeded"
   struct WaitOrder {
     std::chrono::steady_clock::time_point told, until;
   };

@@ -13,6 +13,7 @@
 #include "github/sim_fixture.h"
 #include "http/raw_socket.h"
 #include "sandbox/process.h"
+#include "sandbox/request_budget.h"
 
 namespace wavebot::testing {
 namespace {
@@ -639,6 +640,44 @@ TEST_F(StrictTest, BodiesAndTitlesOverGitHubsLimitsAre422) {
                                             {"base", "main"}, {"body", limit}});
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 201) << ok->body;
+}
+
+}  // namespace
+}  // namespace wavebot::testing
+
+namespace wavebot::testing {
+namespace {
+
+// What the benchmarks count: the App's requests only (not a user's), token mints apart from the
+// installation's writes, 304s, and answers that said a rate limit was exceeded.
+TEST_F(SimTest, TheAppsRequestsAreCountedApartFromAUsers) {
+  auto issue = sim_->CreateIssue(kRepo, "alice", "A ticket", "body", {});
+  ASSERT_TRUE(issue.ok());
+  ASSERT_TRUE(client_->GetIssue(kRepo, *issue).ok());  // mints a token, then reads
+  ASSERT_TRUE(client_->GetIssue(kRepo, *issue).ok());  // conditional: 304
+  ASSERT_TRUE(client_->CreateComment(kRepo, *issue, "hello").ok());
+  sim_->InjectFaults({sandbox::Fault::kSecondary429RetryAfter});
+  ASSERT_TRUE(client_->GetIssue(kRepo, *issue).ok());  // 429, then again after the wait
+  auto co = ClientOpts();
+  co.app_id.clear();
+  co.private_key_pem.clear();
+  co.token = *sim_->CreateUserToken("alice");
+  auto alice = MakeClient(co);
+  ASSERT_TRUE(alice->CreateComment(kRepo, *issue, "a user's write").ok());
+
+  const auto log = sim_->AppRequestLog();
+  EXPECT_EQ(sim_->RequestLog().size(), log.size() + 1);
+  for (const auto& line : log) EXPECT_EQ(line.find("a user's"), std::string::npos);
+  const sandbox::RequestBudget b = sandbox::CountRequests(log);
+  EXPECT_EQ(b.token_mints, 1);
+  EXPECT_EQ(b.writes, 1);
+  EXPECT_EQ(b.not_modified, 1) << ::testing::PrintToString(log);  // the second read (the comment changed the issue)
+  EXPECT_EQ(b.rate_limited, 1) << ::testing::PrintToString(log);
+  EXPECT_EQ(b.requests, 7) << ::testing::PrintToString(log);  // and the installation's lookup
+  EXPECT_EQ(b.counted(), 6);
+  EXPECT_NE(sandbox::FormatRequestBudget(b, 2).find("per merged ticket: 3.5, 3.0 without 304s, 0.5 writes"),
+            std::string::npos)
+      << sandbox::FormatRequestBudget(b, 2);
 }
 
 }  // namespace

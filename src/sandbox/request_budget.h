@@ -1,0 +1,34 @@
+// What a run cost of GitHub's rate limits, counted from the simulator's request log ("METHOD /path
+// STATUS" per request): the figures `wavebot sandbox` prints and the scale benchmark reports.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace wavebot::sandbox {
+
+struct RequestBudget {
+  int64_t requests = 0;      // every request
+  int64_t not_modified = 0;  // answered 304: GitHub does not count these against the primary limit
+  // Content-creating or changing requests (POST, PATCH, PUT, DELETE) made with an installation's
+  // token: what the secondary limits (80 a minute, 500 an hour per installation) cap.
+  int64_t writes = 0;
+  int64_t comment_edits = 0;  // of the writes: PATCH of an issue comment (the epic's status comment)
+  // Installation tokens minted with the App's JWT (POST /app/installations/{id}/access_tokens): the
+  // App's own requests, not the installation's content; counted apart from `writes`.
+  int64_t token_mints = 0;
+  // Answers 403 or 429 that said a rate limit was exceeded (primary or secondary).
+  int64_t rate_limited = 0;
+
+  int64_t counted() const { return requests - not_modified; }
+};
+
+// Counts one log (the simulator's AppRequestLog()). Lines it does not recognise count as requests only.
+RequestBudget CountRequests(const std::vector<std::string>& log);
+
+// "REST requests: N (M answered 304, W writes of which E comment edits, T token mints); per merged ticket:
+// a, b without 304s, c writes" for `merged` tickets (at least 1).
+std::string FormatRequestBudget(const RequestBudget& b, int merged);
+
+}  // namespace wavebot::sandbox
