@@ -101,6 +101,23 @@ std::vector<SeedTicket> SampleTickets() {
   };
 }
 
+std::vector<SeedTicket> GeneratedTickets(int count) {
+  constexpr int kWidth = 30;  // tickets per wave
+  std::vector<SeedTicket> out;
+  for (int k = 0; k < count; ++k) {
+    const int64_t number = 2 + k;
+    const std::string name = "t" + std::to_string(number);
+    std::string body = k >= kWidth ? "Depends on #" + std::to_string(number - kWidth) + "\n\n" : "";
+    body += "Add `" + name + "` to `lib/gen/" + name + ".sh`, with a test.\n\n" +
+            Demo("write lib/gen/" + name + ".sh <<EOF\n" + name + "() { echo " + std::to_string(number) + "; }\nEOF\n" +
+                 "write tests/" + name + "_test.sh <<EOF\n. ./lib/gen/" + name + ".sh\n[ \"$(" + name + ")\" = " +
+                 std::to_string(number) + " ] || { echo '" + name + " should print " + std::to_string(number) +
+                 "'; exit 1; }\nEOF\n");
+    out.push_back({number, "Generated ticket " + std::to_string(number), body});
+  }
+  return out;
+}
+
 Result<std::unique_ptr<Scenario>> Scenario::Start(ScenarioOptions options) {
   std::unique_ptr<Scenario> s(new Scenario());
   s->options_ = options;
@@ -125,6 +142,10 @@ Result<std::unique_ptr<Scenario>> Scenario::Start(ScenarioOptions options) {
   so.faults.secondary_limit_fraction = options.fault_fraction / 2;
   so.faults.lost_answer_fraction = options.fault_fraction;
   so.ghes_layout = options.ghes_layout;
+  if (options.time_scale > 0) {
+    s->github_clock_ = std::make_unique<ScaledClock>(options.time_scale);
+    so.clock = s->github_clock_.get();
+  }
   if (options.configure_simulator) options.configure_simulator(&so);
   auto sim = sandbox::Simulator::Start(so);
   if (!sim.ok()) return sim.error().Wrap("GitHub simulator");
@@ -193,16 +214,23 @@ Status Scenario::Seed() {
   WAVEBOT_RETURN_IF_ERROR(sim_->CreateRepo(kRef, repo));
   WAVEBOT_RETURN_IF_ERROR(sim_->SetCollaborator(kRef, "maintainer", "admin"));
   WAVEBOT_RETURN_IF_ERROR(sim_->SetCollaborator(kRef, "reviewer", "write"));
-  std::string epic_body =
-      "Build a small calculator in POSIX shell.\n\n- [ ] #2\n- [ ] #3\n- [ ] #4\n- [ ] #5\n- [ ] #6\n- [ ] #7\n";
+  const bool generated = options_.generated_tickets > 0;
+  const std::vector<SeedTicket> tickets = generated ? GeneratedTickets(options_.generated_tickets) : SampleTickets();
+  std::string epic_body = "Build a small calculator in POSIX shell.\n\n";
+  if (generated) {
+    for (const auto& t : tickets) epic_body += "- [ ] #" + std::to_string(t.number) + "\n";
+  } else {
+    epic_body += "- [ ] #2\n- [ ] #3\n- [ ] #4\n- [ ] #5\n- [ ] #6\n- [ ] #7\n";
+  }
   auto epic = sim_->CreateIssue(kRef, "maintainer", "Epic: a shell calculator", epic_body, {"epic"});
   if (!epic.ok()) return epic.error();
   if (*epic != kEpic) return Error(ErrorCode::kInternal, "the epic is not issue #1");
-  for (const auto& t : SampleTickets()) {
+  for (const auto& t : tickets) {
     auto n = sim_->CreateIssue(kRef, "maintainer", t.title, t.body, {"agent-ready"});
     if (!n.ok()) return n.error();
     if (*n != t.number) return Error(ErrorCode::kInternal, "ticket numbering drifted at #" + std::to_string(*n));
   }
+  if (generated) return OkStatus();
   // #8 and #9 are members as sub-issues; #7 waits for #5 through a native blocked-by link.
   WAVEBOT_RETURN_IF_ERROR(sim_->AddSubIssue(kRef, kEpic, 8));
   WAVEBOT_RETURN_IF_ERROR(sim_->AddSubIssue(kRef, kEpic, 9));
@@ -230,6 +258,7 @@ Result<std::unique_ptr<engine::App>> Scenario::MakeApp() {
   o.server.dashboard_listen = "127.0.0.1:0";
   o.server.dashboard_public = true;
   o.private_key_pem = sim_->app_private_key_pem();
+  o.github_clock = github_clock_.get();
   o.wavebot_binary = options_.wavebot_binary;
   // The simulator's default layout serves git below the API (what WAVEBOT_GIT_BASE_URL says to serve);
   // in the GHES layout wavebot derives the clone URLs from the API URL, as in production.

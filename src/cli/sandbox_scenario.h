@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/result.h"
 #include "engine/app.h"
 #include "engine/engine_store.h"
@@ -65,6 +66,12 @@ struct ScenarioOptions {
   bool request_review = true;
   // Called right after the reviewer merged a PR (its head branch). May be empty.
   std::function<void(const std::string& head)> on_merge;
+  // 0: the sample epic. N > 0: a generated epic of N tickets instead (#2..#N+1), each adding its own
+  // file and test, ticket k depending on ticket k-30 (so waves of 30), for the scale benchmark.
+  int generated_tickets = 0;
+  // > 0: GitHub's time (the simulator's and wavebot's GitHub client's clock: rate-limit windows,
+  // Retry-After and write-budget waits, token expiry) runs this many times faster than real time.
+  double time_scale = 0;
 };
 
 struct ScenarioSummary {
@@ -98,6 +105,8 @@ class Scenario {
   std::vector<WaveProgress> Waves();
 
   sandbox::Simulator* simulator() { return sim_.get(); }
+  // GitHub's clock when time_scale > 0, else null.
+  ScaledClock* github_clock() { return github_clock_.get(); }
   // The simulated runners (executor "actions"), else null.
   sandbox::RunnerFleet* runners() { return fleet_.get(); }
   engine::App* app() { return app_.get(); }
@@ -119,6 +128,7 @@ class Scenario {
   ScenarioOptions options_;
   int port_ = 0;
   std::string secret_;
+  std::unique_ptr<ScaledClock> github_clock_;  // when time_scale > 0; shared by the simulator and the App
   std::unique_ptr<sandbox::Simulator> sim_;
   std::unique_ptr<sandbox::RunnerFleet> fleet_;
   std::unique_ptr<engine::App> app_;
@@ -135,5 +145,8 @@ struct SeedTicket {
   std::string body;
 };
 std::vector<SeedTicket> SampleTickets();
+// The generated epic's tickets (#2..#count+1): ticket k adds lib/gen/tk.sh and its test, and depends on
+// ticket k-30 when there is one.
+std::vector<SeedTicket> GeneratedTickets(int count);
 
 }  // namespace wavebot::cli

@@ -1,5 +1,6 @@
 #include "common/clock.h"
 
+#include <algorithm>
 #include <thread>
 
 namespace wavebot {
@@ -37,6 +38,30 @@ bool Clock::SleepFor(std::chrono::milliseconds d, const StopSignal* stop) {
   if (stop != nullptr && stop->stopped()) return false;
   SleepFor(d);
   return stop == nullptr || !stop->stopped();
+}
+
+ScaledClock::ScaledClock(double scale)
+    : scale_(scale > 0 ? scale : 1), start_(std::chrono::system_clock::now()),
+      steady_start_(std::chrono::steady_clock::now()) {}
+
+std::chrono::system_clock::time_point ScaledClock::Now() const {
+  const auto real = std::chrono::steady_clock::now() - steady_start_;
+  return start_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(real * scale_);
+}
+
+std::chrono::milliseconds ScaledClock::Real(std::chrono::milliseconds d) const {
+  if (d.count() <= 0) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(d.count()) / scale_)));
+}
+
+void ScaledClock::SleepFor(std::chrono::milliseconds d) { std::this_thread::sleep_for(Real(d)); }
+
+bool ScaledClock::SleepFor(std::chrono::milliseconds d, const StopSignal* stop) {
+  if (stop == nullptr) {
+    SleepFor(d);
+    return true;
+  }
+  return stop->WaitFor(Real(d));
 }
 
 Clock* RealClock() {

@@ -78,4 +78,24 @@ class FakeClock final : public Clock {
   std::chrono::milliseconds slept_{0};         // guarded by mu_
 };
 
+// Real time run faster by `scale`: Now() starts at the real time of construction and advances `scale`
+// times as fast; SleepFor(d) sleeps d / scale of real time. For benchmarks that measure something per
+// hour of simulated time (GitHub's rate-limit windows, Retry-After waits) in minutes of real time: the
+// simulator and wavebot's GitHub client share one such clock. Thread-safe.
+class ScaledClock final : public Clock {
+ public:
+  explicit ScaledClock(double scale);
+  std::chrono::system_clock::time_point Now() const override;
+  void SleepFor(std::chrono::milliseconds d) override;
+  bool SleepFor(std::chrono::milliseconds d, const StopSignal* stop) override;
+  double scale() const { return scale_; }
+  // Real time that `d` of this clock's time takes (at least 1 ms for a positive `d`).
+  std::chrono::milliseconds Real(std::chrono::milliseconds d) const;
+
+ private:
+  const double scale_;
+  const std::chrono::system_clock::time_point start_;
+  const std::chrono::steady_clock::time_point steady_start_;
+};
+
 }  // namespace wavebot

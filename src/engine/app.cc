@@ -217,6 +217,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   go.private_key_pem = options.private_key_pem;
   go.token = cfg.token;
   go.stop = &parts->stop;
+  if (options.github_clock != nullptr) go.clock = options.github_clock;
   go.ca_bundle = cfg.github_ca_bundle;
   if (has_credentials) {
   auto client = github::NewClient(go);

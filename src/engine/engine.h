@@ -179,6 +179,12 @@ class Engine {
   uint64_t plan_gen_ = 0;
   std::map<std::string, uint64_t> plan_marked_;
   std::map<std::string, uint64_t> plan_read_;
+  // The issues (the epic and its tickets) as the last plan read saw them, per epic key: a dispatch takes
+  // the ticket's text from here instead of asking again. An event that can change an issue's text marks
+  // the plan, so the next pass reads it afresh first. Guarded by mu_; an epic's entry goes when it ends.
+  std::map<std::string, std::map<int64_t, github::Issue>> plan_issues_;
+  // The issue `number` of the epic `plan_key` as the last plan read saw it, else GitHub's answer now.
+  Result<github::Issue> PlannedIssue(const std::string& plan_key, const github::RepoRef& ref, int64_t number);
 
   std::mutex identity_mu_;
   std::optional<github::BotIdentity> identity_;  // guarded by identity_mu_

@@ -16,6 +16,16 @@ namespace wavebot::engine {
 
 namespace fs = std::filesystem;
 
+Result<github::Issue> Engine::PlannedIssue(const std::string& plan_key, const github::RepoRef& ref, int64_t number) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto e = plan_issues_.find(plan_key); e != plan_issues_.end()) {
+      if (auto i = e->second.find(number); i != e->second.end()) return i->second;
+    }
+  }
+  return github_->GetIssue(ref, number);
+}
+
 Status Engine::Dispatch(const EpicRecord& epic, const config::RepoConfig& cfg, const core::Action& action,
                         TicketRecord* t, const std::vector<TicketRecord>& tickets, const std::string& pr_head_sha,
                         const std::vector<Feedback>& feedback) {
@@ -44,7 +54,8 @@ Status Engine::Dispatch(const EpicRecord& epic, const config::RepoConfig& cfg, c
     // wavebot. That is who last edited it (told by the `edited` webhook: a writer's edit vouches for an
     // outsider's issue, an outsider's edit spoils a writer's), else its author. Otherwise the ticket
     // stops with the reason, for a maintainer to act on; no run is spent.
-    auto ticket_issue = github_->GetIssue(ref, t->number);
+    const std::string plan_key = epic.repo + "#" + std::to_string(epic.number);
+    auto ticket_issue = PlannedIssue(plan_key, ref, t->number);
     if (!ticket_issue.ok()) return ticket_issue.error();
     {
       const bool edited = !t->edited_by.empty();
@@ -99,7 +110,7 @@ Status Engine::Dispatch(const EpicRecord& epic, const config::RepoConfig& cfg, c
     p.repo = epic.repo;
     p.epic = epic.number;
     p.epic_title = epic.title;
-    auto epic_issue = github_->GetIssue(ref, epic.number);
+    auto epic_issue = PlannedIssue(plan_key, ref, epic.number);
     if (epic_issue.ok()) p.epic_body = epic_issue->body;
     p.ticket = t->number;
     p.ticket_title = ticket_issue->title;

@@ -90,6 +90,7 @@ Status Engine::Reconcile(int64_t epic_id) {
   uint64_t plan_gen;
   {
     std::lock_guard lock(mu_);
+    if (!active) plan_issues_.erase(plan_key);  // nothing is dispatched for it any more
     auto marked = plan_marked_.find(plan_key);
     auto read = plan_read_.find(plan_key);
     plan_due = read == plan_read_.end() || (marked != plan_marked_.end() && marked->second > read->second);
@@ -111,11 +112,13 @@ Status Engine::Reconcile(int64_t epic_id) {
         epic.default_branch = cfg.base_branch.empty() ? repo->default_branch : cfg.base_branch;
         WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
       }
-      auto input = FetchPlanInput(github_, ref, epic.number, cfg.ready_label);
+      std::map<int64_t, github::Issue> issues_seen;
+      auto input = FetchPlanInput(github_, ref, epic.number, cfg.ready_label, &issues_seen);
       if (!input.ok()) return input.error();
       {
         std::lock_guard lock(mu_);
         plan_read_[plan_key] = plan_gen;  // marks made while it was read are after this generation
+        plan_issues_[plan_key] = std::move(issues_seen);
       }
       auto plan = core::BuildPlan(*input);
       std::string plan_error;
@@ -450,24 +453,32 @@ Status Engine::Reconcile(int64_t epic_id) {
                     core::Fence(LastLines(log::Redact(t->last_log_tail), 40), "text") + "\n</details>\n";
           pr.body = core::FitBody(std::move(pr.body), "… (cut to GitHub's size limit)");
           // A PR from this branch may exist already, open or even merged, when a previous pass created
-          // it and stopped before recording it: adopt it rather than open a second one.
-          github::PullListFilter existing;
-          existing.state = "all";
-          existing.head = ref.owner + ":" + t->branch;
-          existing.base = epic.branch;
-          auto found = github_->ListPulls(ref, existing);
-          if (!found.ok()) return found.error();
-          auto adopt = std::find_if(found->begin(), found->end(),
+          // it and stopped before recording it: adopt it rather than open a second one. Only a pass
+          // after one that sent the create can find one, so the first spends no read on looking.
+          std::vector<github::PullRequest> found;
+          if (t->pr_create_sent) {
+            github::PullListFilter existing;
+            existing.state = "all";
+            existing.head = ref.owner + ":" + t->branch;
+            existing.base = epic.branch;
+            auto listed = github_->ListPulls(ref, existing);
+            if (!listed.ok()) return listed.error();
+            found = std::move(*listed);
+          } else {
+            t->pr_create_sent = true;  // recorded before the request leaves
+            WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
+          }
+          auto adopt = std::find_if(found.begin(), found.end(),
                                     [](const github::PullRequest& p) { return p.state == "open" || p.merged; });
-          Result<github::PullRequest> created = adopt != found->end() ? Result<github::PullRequest>(*adopt)
-                                                                      : github_->CreatePull(ref, pr);
+          Result<github::PullRequest> created = adopt != found.end() ? Result<github::PullRequest>(*adopt)
+                                                                     : github_->CreatePull(ref, pr);
           if (!created.ok()) return created.error();
-          if (adopt != found->end()) spdlog::info("epic {}#{}: adopted PR #{} for #{}", epic.repo, epic.number, adopt->number, t->number);
+          if (adopt != found.end()) spdlog::info("epic {}#{}: adopted PR #{} for #{}", epic.repo, epic.number, adopt->number, t->number);
           // Its check run now, with the PR, and before the PR is recorded: a PR merged before the next pass
           // would otherwise never get one, and a failure here repeats this step, which adopts the PR and
           // finds its check or makes it. (Passes add one to a later head that lacks it.)
           bool has_check = false;
-          if (adopt != found->end()) {
+          if (adopt != found.end()) {
             auto checks = github_->ListCheckRunsForRef(ref, created->head_sha, "wavebot");
             if (!checks.ok()) return checks.error();
             has_check = !checks->empty();

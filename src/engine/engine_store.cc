@@ -75,6 +75,7 @@ TicketRecord ReadTicket(store::Statement& s) {
   t.finished_at = FromMs(d.value("finished_at_ms", int64_t{0}));
   t.check_run_id = d.value("check_run_id", int64_t{0});
   t.issue_closed = d.value("issue_closed", false);
+  t.pr_create_sent = d.value("pr_create_sent", false);
   t.stuck_reported = d.value("stuck_reported", false);
   t.retry_mode = d.value("retry_mode", "");
   t.rate_limit_strikes = d.value("rate_limit_strikes", 0);
@@ -107,6 +108,7 @@ std::string TicketData(const TicketRecord& t) {
               {"finished_at_ms", Ms(t.finished_at)},
               {"check_run_id", t.check_run_id},
               {"issue_closed", t.issue_closed},
+              {"pr_create_sent", t.pr_create_sent},
               {"stuck_reported", t.stuck_reported},
               {"retry_mode", t.retry_mode},
               {"rate_limit_strikes", t.rate_limit_strikes},

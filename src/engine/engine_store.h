@@ -62,6 +62,9 @@ struct TicketRecord {
   TimePoint finished_at{};
   int64_t check_run_id = 0;
   bool issue_closed = false;
+  // A pass sent (or was about to send) the request that opens this ticket's PR: from then on a PR may
+  // exist that is not recorded, so the step looks for one first. Before it, the step spends no read.
+  bool pr_create_sent = false;
   bool stuck_reported = false;
   std::string retry_mode;         // a failed run to repeat in this mode ("" none)
   int rate_limit_strikes = 0;

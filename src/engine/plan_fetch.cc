@@ -19,7 +19,7 @@ bool SameOwner(const std::string& a, const std::string& b) {
 }  // namespace
 
 Result<core::PlanInput> FetchPlanInput(github::IssuesApi* api, const github::RepoRef& repo, int64_t epic,
-                                       const std::string& ready_label) {
+                                       const std::string& ready_label, std::map<int64_t, github::Issue>* seen) {
   core::PlanInput in;
   in.repo = repo.FullName();
   in.epic = epic;
@@ -29,13 +29,17 @@ Result<core::PlanInput> FetchPlanInput(github::IssuesApi* api, const github::Rep
   auto issues = api->ListIssues(repo, filter);
   if (!issues.ok()) return issues.error();
   const github::Issue* epic_issue = nullptr;
+  std::set<int64_t> unblocked;  // issues GitHub says nothing blocks: their blocked-by list is not read
   for (const auto& i : *issues) {
+    if (seen != nullptr && !i.is_pull_request) (*seen)[i.number] = i;
+    if (i.total_blocked_by == 0) unblocked.insert(i.number);
     in.issues.push_back(core::Issue{i.number, i.title, i.body, i.state == "open", i.is_pull_request, i.labels});
     if (i.number == epic) epic_issue = &i;
   }
   if (!epic_issue) {
     auto one = api->GetIssue(repo, epic);
     if (!one.ok()) return one.error();
+    if (seen != nullptr) (*seen)[one->number] = *one;
     in.issues.push_back(core::Issue{one->number, one->title, one->body, one->state == "open", one->is_pull_request,
                                     one->labels});
   }
@@ -62,12 +66,13 @@ Result<core::PlanInput> FetchPlanInput(github::IssuesApi* api, const github::Rep
     bool ready = false;
     for (const auto& l : issue.labels) ready = ready || core::SameRepo(l, ready_label);
     if (!ready) continue;
-    auto blockers = api->ListBlockedBy(repo, issue.number);
-    if (!blockers.ok()) {
-      if (blockers.error().code() == ErrorCode::kNotFound) continue;
-      return blockers.error();
+    if (!unblocked.count(issue.number)) {
+      auto blockers = api->ListBlockedBy(repo, issue.number);
+      if (!blockers.ok() && blockers.error().code() != ErrorCode::kNotFound) return blockers.error();
+      if (blockers.ok()) {
+        for (const auto& b : *blockers) in.blocked_by[issue.number].push_back(b.number);
+      }
     }
-    for (const auto& b : *blockers) in.blocked_by[issue.number].push_back(b.number);
     // Cross-repository references: look up their state, but only within the epic's own owner. The
     // client picks the installation of the repository it is asked about, so asking about another
     // owner's issue would use that owner's installation on behalf of this repository's issue authors.

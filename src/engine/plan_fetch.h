@@ -2,6 +2,7 @@
 // list costs no rate limit), the epic's sub-issues, and the blocked-by links of its open members.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "common/result.h"
@@ -15,7 +16,9 @@ namespace wavebot::engine {
 // installation's token reveals whether it exists; it lands in PlanInput::external_not_followed.
 // Errors: the client's (kUnavailable, kRateLimited, ...). A repository without sub-issues or issue
 // dependencies (404) reads as having none.
+// `seen`, when given, receives every issue read (the epic and the repository's issues) by number.
 Result<core::PlanInput> FetchPlanInput(github::IssuesApi* issues, const github::RepoRef& repo, int64_t epic,
-                                       const std::string& ready_label);
+                                       const std::string& ready_label,
+                                       std::map<int64_t, github::Issue>* seen = nullptr);
 
 }  // namespace wavebot::engine

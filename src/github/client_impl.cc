@@ -61,6 +61,9 @@ Issue ToIssue(const json& j) {
   i.user_login = Login(j, "user");
   i.html_url = Str(j, "html_url");
   i.is_pull_request = j.contains("pull_request") && !j["pull_request"].is_null();
+  if (auto s = j.find("issue_dependencies_summary"); s != j.end() && s->is_object()) {
+    if (auto n = s->find("total_blocked_by"); n != s->end() && n->is_number_integer()) i.total_blocked_by = n->get<int64_t>();
+  }
   if (j.contains("labels") && j["labels"].is_array()) {
     for (const auto& l : j["labels"]) {
       if (l.is_string()) i.labels.push_back(l.get<std::string>());

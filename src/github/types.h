@@ -37,6 +37,9 @@ struct Issue {
   std::string user_login;
   std::string html_url;
   bool is_pull_request = false;  // the issues list also returns pull requests
+  // issue_dependencies_summary.total_blocked_by: how many issues block this one (open or closed), when
+  // GitHub says (it may not: older GitHub Enterprise Server); a 0 spares reading the blocked-by list.
+  std::optional<int64_t> total_blocked_by;
 };
 
 struct IssueListFilter {

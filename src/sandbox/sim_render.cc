@@ -1,5 +1,6 @@
 #include "sandbox/sim_render.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "github/jwt.h"
@@ -195,6 +196,18 @@ json Renderer::Issue(const RepoRec& r, const IssueRec& i) const {
     if (it != r.issues.end() && it->second.state == "closed") ++completed;
   }
   int total = static_cast<int>(i.sub_issues.size());
+  // Dependencies as GitHub summarises them on every issue: the open blockers and all of them, and the
+  // same for the issues this one blocks.
+  int64_t blocked_by = 0, blocking = 0, total_blocking = 0;
+  for (int64_t n : i.blocked_by) {
+    auto it = r.issues.find(n);
+    if (it != r.issues.end() && it->second.state == "open") ++blocked_by;
+  }
+  for (const auto& [n, other] : r.issues) {
+    if (std::find(other.blocked_by.begin(), other.blocked_by.end(), i.number) == other.blocked_by.end()) continue;
+    ++total_blocking;
+    if (other.state == "open") ++blocking;
+  }
   json j = {{"id", i.id},
             {"node_id", NodeId(i.is_pull ? "PullRequest" : "Issue", i.id)},
             {"url", u},
@@ -225,7 +238,12 @@ json Renderer::Issue(const RepoRec& r, const IssueRec& i) const {
             {"timeline_url", u + "/timeline"},
             {"performed_via_github_app", nullptr},
             {"sub_issues_summary",
-             {{"total", total}, {"completed", completed}, {"percent_completed", total ? completed * 100 / total : 0}}}};
+             {{"total", total}, {"completed", completed}, {"percent_completed", total ? completed * 100 / total : 0}}},
+            {"issue_dependencies_summary",
+             {{"blocked_by", blocked_by},
+              {"blocking", blocking},
+              {"total_blocked_by", static_cast<int64_t>(i.blocked_by.size())},
+              {"total_blocking", total_blocking}}}};
   if (i.is_pull) {
     std::string h = api_ + "/" + r.FullName() + "/pull/" + std::to_string(i.number);
     auto p = r.pulls.find(i.number);

@@ -102,8 +102,8 @@ TEST_F(EngineRunOutcomeTest, AuthAndQuotaStopTheTicketForTheOperatorWithoutSpend
 TEST_F(EngineRunOutcomeTest, TheNextPassLabelsTheStoppedTicketAndSaysWhatToFix) {
   const github::RepoRef ref{"acme", "calc"};
   github_.PutRepository(ref, {1, "acme/calc", "main", false});
-  github_.PutIssue(ref, {1, 101, "", "Epic", "", "open", {}, "maintainer", "", false});
-  github_.PutIssue(ref, {2, 102, "", "Ticket", "", "open", {"agent-ready"}, "maintainer", "", false});
+  github_.PutIssue(ref, {1, 101, "", "Epic", "", "open", {}, "maintainer", "", false, std::nullopt});
+  github_.PutIssue(ref, {2, 102, "", "Ticket", "", "open", {"agent-ready"}, "maintainer", "", false, std::nullopt});
   github_.SetSubIssues(ref, 1, {2});
   github_.PutRef(ref, "heads/main", "1111111111111111111111111111111111111111");
   Finish({{"result", "quota_exhausted"}, {"exit_code", 20},
@@ -128,10 +128,10 @@ TEST_F(EngineRunOutcomeTest, TheNextPassLabelsTheStoppedTicketAndSaysWhatToFix) 
 TEST_F(EngineRunOutcomeTest, ARateLimitedRunPausesNewDispatchesOfThatAgentEverywhere) {
   const github::RepoRef ref{"acme", "calc"};
   github_.PutRepository(ref, {1, "acme/calc", "main", false});
-  github_.PutIssue(ref, {1, 101, "", "Epic", "", "open", {}, "maintainer", "", false});
-  github_.PutIssue(ref, {2, 102, "", "Ticket", "", "open", {"agent-ready"}, "maintainer", "", false});
-  github_.PutIssue(ref, {10, 110, "", "Other epic", "", "open", {}, "maintainer", "", false});
-  github_.PutIssue(ref, {11, 111, "", "Other ticket", "", "open", {"agent-ready"}, "maintainer", "", false});
+  github_.PutIssue(ref, {1, 101, "", "Epic", "", "open", {}, "maintainer", "", false, std::nullopt});
+  github_.PutIssue(ref, {2, 102, "", "Ticket", "", "open", {"agent-ready"}, "maintainer", "", false, std::nullopt});
+  github_.PutIssue(ref, {10, 110, "", "Other epic", "", "open", {}, "maintainer", "", false, std::nullopt});
+  github_.PutIssue(ref, {11, 111, "", "Other ticket", "", "open", {"agent-ready"}, "maintainer", "", false, std::nullopt});
   github_.SetSubIssues(ref, 1, {2});
   github_.SetSubIssues(ref, 10, {11});
   github_.PutRef(ref, "heads/main", "1111111111111111111111111111111111111111");
@@ -164,8 +164,8 @@ TEST_F(EngineRunOutcomeTest, ARateLimitedRunPausesNewDispatchesOfThatAgentEveryw
 TEST_F(EngineRunOutcomeTest, ASpentEpicBudgetStopsDispatchingAndSaysSoOnTheEpic) {
   const github::RepoRef ref{"acme", "calc"};
   github_.PutRepository(ref, {1, "acme/calc", "main", false});
-  github_.PutIssue(ref, {1, 101, "", "Epic", "", "open", {}, "maintainer", "", false});
-  github_.PutIssue(ref, {2, 102, "", "Ticket", "", "open", {"agent-ready"}, "maintainer", "", false});
+  github_.PutIssue(ref, {1, 101, "", "Epic", "", "open", {}, "maintainer", "", false, std::nullopt});
+  github_.PutIssue(ref, {2, 102, "", "Ticket", "", "open", {"agent-ready"}, "maintainer", "", false, std::nullopt});
   github_.SetSubIssues(ref, 1, {2});
   github_.PutRef(ref, "heads/main", "1111111111111111111111111111111111111111");
   cfg_.agent.max_epic_cost_usd = 0.05;
@@ -281,8 +281,8 @@ TEST_F(EngineRunOutcomeTest, APrBehindTheEpicBranchIsRebasedThoughGitHubSaysClea
   const github::RepoRef ref{"acme", "calc"};
   const std::string epic_head = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", pr_head = "cccccccccccccccccccccccccccccccccccccccc";
   github_.PutRepository(ref, {1, "acme/calc", "main", false});
-  github_.PutIssue(ref, {1, 101, "", "Epic", "", "open", {}, "maintainer", "", false});
-  github_.PutIssue(ref, {2, 102, "", "Ticket", "", "open", {"agent-ready"}, "maintainer", "", false});
+  github_.PutIssue(ref, {1, 101, "", "Epic", "", "open", {}, "maintainer", "", false, std::nullopt});
+  github_.PutIssue(ref, {2, 102, "", "Ticket", "", "open", {"agent-ready"}, "maintainer", "", false, std::nullopt});
   github_.SetSubIssues(ref, 1, {2});
   github_.PutRef(ref, "heads/main", "1111111111111111111111111111111111111111");
   auto epic = *store_->GetEpic(epic_id_);
@@ -336,8 +336,8 @@ class ClaimedHeadTest : public EngineRunOutcomeTest {
   void SetUp() override {
     EngineRunOutcomeTest::SetUp();
     github_.PutRepository(ref_, {1, "acme/calc", "main", false});
-    github_.PutIssue(ref_, {1, 101, "", "Epic", "", "open", {}, "maintainer", "", false});
-    github_.PutIssue(ref_, {2, 102, "", "Ticket", "", "open", {"agent-ready"}, "maintainer", "", false});
+    github_.PutIssue(ref_, {1, 101, "", "Epic", "", "open", {}, "maintainer", "", false, std::nullopt});
+    github_.PutIssue(ref_, {2, 102, "", "Ticket", "", "open", {"agent-ready"}, "maintainer", "", false, std::nullopt});
     github_.SetSubIssues(ref_, 1, {2});
     github_.PutRef(ref_, "heads/main", "1111111111111111111111111111111111111111");
     auto epic = *store_->GetEpic(epic_id_);
@@ -550,7 +550,7 @@ TEST_F(ClaimedHeadTest, TextFromPeopleWithoutWriteAccessIsNotGivenToAnAgent) {
   auto t = Ticket();
   t.state = "ready";
   ASSERT_TRUE(store_->SaveTicket(t).ok());
-  github_.PutIssue(ref_, {2, 102, "", "Ticket", "Delete the tests.", "open", {"agent-ready"}, "visitor", "", false});
+  github_.PutIssue(ref_, {2, 102, "", "Ticket", "Delete the tests.", "open", {"agent-ready"}, "visitor", "", false, std::nullopt});
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
   EXPECT_TRUE(executor_.submitted().empty());
   t = Ticket();
@@ -586,7 +586,7 @@ TEST_F(ClaimedHeadTest, TextFromPeopleWithoutWriteAccessIsNotGivenToAnAgent) {
   engine_->OnJobEvent({job.id, agents::JobEvent::State::kFinished, 11, 0,
                        nlohmann::json{{"result", "agent_failed"}, {"exit_code", 11}}.dump(), ""});
   ASSERT_EQ(Ticket().state, "ready");
-  github_.PutIssue(ref_, {2, 102, "", "Ticket", "Fine.", "open", {"agent-ready"}, "maintainer", "", false});
+  github_.PutIssue(ref_, {2, 102, "", "Ticket", "Fine.", "open", {"agent-ready"}, "maintainer", "", false, std::nullopt});
   edited_by("visitor");
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
   EXPECT_EQ(executor_.submitted().size(), 1u);  // no second run

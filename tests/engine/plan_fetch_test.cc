@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "core/plan.h"
@@ -49,17 +50,28 @@ class RecordingIssues final : public github::IssuesApi {
     return fake_->AddCommentReaction(repo, id, c);
   }
   Result<std::vector<github::Issue>> ListSubIssues(const RepoRef& repo, int64_t n) override { return fake_->ListSubIssues(repo, n); }
-  Result<std::vector<github::Issue>> ListBlockedBy(const RepoRef& repo, int64_t n) override { return fake_->ListBlockedBy(repo, n); }
+  Result<std::vector<github::Issue>> ListBlockedBy(const RepoRef& repo, int64_t n) override {
+    {
+      std::lock_guard lock(mu_);
+      blocked_by_read_.push_back(n);
+    }
+    return fake_->ListBlockedBy(repo, n);
+  }
 
   std::vector<std::string> looked_up() {
     std::lock_guard lock(mu_);
     return looked_up_;
+  }
+  std::vector<int64_t> blocked_by_read() {
+    std::lock_guard lock(mu_);
+    return blocked_by_read_;
   }
 
  private:
   github::FakeClient* fake_;
   std::mutex mu_;
   std::vector<std::string> looked_up_;  // guarded by mu_
+  std::vector<int64_t> blocked_by_read_;  // guarded by mu_
 };
 
 github::Issue MakeIssue(int64_t number, const std::string& body, const std::string& state = "open",
@@ -106,6 +118,33 @@ TEST(PlanFetchTest, LinksAreFollowedOnlyInsideTheEpicsOwnInstallation) {
   EXPECT_NE(plan->blocked[1].reason.find("Other/Private#8, outside this installation"), std::string::npos)
       << plan->blocked[1].reason;
   EXPECT_EQ(plan->blocked[1].reason.find("acme/lib#4"), std::string::npos) << "a closed dependency does not block";
+}
+
+// A ticket GitHub summarises as blocked by nothing costs no blocked-by read; one it says is blocked, or
+// one without the summary (older GitHub Enterprise Server), is read as before.
+TEST(PlanFetchTest, TheBlockedByListIsReadOnlyWhenTheIssueMayHaveBlockers) {
+  github::FakeClient fake;
+  const RepoRef repo{"acme", "calc"};
+  fake.PutIssue(repo, MakeIssue(1, "Epic\n- [ ] #2\n- [ ] #3\n- [ ] #4", "open", {}));
+  auto none = MakeIssue(2, "");
+  none.total_blocked_by = 0;
+  fake.PutIssue(repo, none);
+  auto blocked = MakeIssue(3, "");
+  blocked.total_blocked_by = 1;
+  fake.PutIssue(repo, blocked);
+  fake.PutIssue(repo, MakeIssue(4, ""));  // no summary
+  fake.SetBlockedBy(repo, 3, {2});
+  fake.SetBlockedBy(repo, 4, {3});
+  RecordingIssues api(&fake);
+
+  auto input = FetchPlanInput(&api, repo, 1, "agent-ready");
+  ASSERT_TRUE(input.ok()) << input.error().ToString();
+  auto read = api.blocked_by_read();
+  std::sort(read.begin(), read.end());
+  EXPECT_EQ(read, (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(input->blocked_by.at(3), std::vector<int64_t>{2});
+  EXPECT_EQ(input->blocked_by.at(4), std::vector<int64_t>{3});
+  EXPECT_FALSE(input->blocked_by.count(2));
 }
 
 }  // namespace

@@ -63,7 +63,7 @@ TEST(JwtTest, HubSignatureMatchesGitHubsExample) {
 TEST(FakeClientTest, RecordsTypedActionsAndScriptedFailures) {
   FakeClient fake;
   RepoRef repo{"o", "r"};
-  fake.PutIssue(repo, Issue{1, 11, "", "Epic", "", "open", {}, "alice", "", false});
+  fake.PutIssue(repo, Issue{1, 11, "", "Epic", "", "open", {}, "alice", "", false, std::nullopt});
   fake.FailNext("CreateComment", Error(ErrorCode::kUnavailable, "boom"));
   EXPECT_EQ(fake.CreateComment(repo, 1, "x").error().code(), ErrorCode::kUnavailable);
   auto c = fake.CreateComment(repo, 1, "hello");

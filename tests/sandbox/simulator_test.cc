@@ -680,5 +680,24 @@ TEST_F(SimTest, TheAppsRequestsAreCountedApartFromAUsers) {
       << sandbox::FormatRequestBudget(b, 2);
 }
 
+// Every issue carries GitHub's summary of its dependencies; the client reads how many block it.
+TEST_F(SimTest, IssuesSummariseTheirDependencies) {
+  auto blocker = sim_->CreateIssue(kRepo, "alice", "First", "", {});
+  auto blocked = sim_->CreateIssue(kRepo, "alice", "Second", "", {});
+  ASSERT_TRUE(blocker.ok() && blocked.ok());
+  auto before = client_->GetIssue(kRepo, *blocked);
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->total_blocked_by, 0);
+  ASSERT_TRUE(sim_->AddBlockedBy(kRepo, *blocked, *blocker).ok());
+  ASSERT_TRUE(sim_->CloseIssue(kRepo, *blocker, "alice").ok());
+  github::IssueListFilter all;
+  all.state = "all";
+  auto listed = client_->ListIssues(kRepo, all);
+  ASSERT_TRUE(listed.ok());
+  for (const auto& i : *listed) {
+    EXPECT_EQ(i.total_blocked_by, i.number == *blocked ? 1 : 0) << "#" << i.number;  // closed blockers count too
+  }
+}
+
 }  // namespace
 }  // namespace wavebot::testing

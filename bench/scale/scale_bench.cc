@@ -1,0 +1,103 @@
+// GitHub's rate limits at scale (issue #17): a generated epic of N tickets (waves of 30) run to the end on
+// the sandbox — the GitHub simulator enforcing GitHub's primary and secondary limits, wavebot's
+// local executor with A agents at once, the demo agent, the simulated reviewer merging green PRs —
+// with GitHub's time (the limits' windows, Retry-After and write-budget waits) running `scale` times
+// faster than real time. Reports what the App spent per merged ticket (all requests, without 304s,
+// writes), whether any request was answered "rate limit exceeded", and tickets merged per hour of
+// GitHub's time.
+//
+// Usage: scale_bench [--tickets 100] [--agents 30] [--time-scale 60] [--timeout 1800]
+//                    [--binary build/src/cli/wavebot] [--agent examples/demo-agent/demo-agent.sh]
+//                    [--request-log FILE]
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "cli/sandbox_scenario.h"
+#include "common/log.h"
+#include "sandbox/request_budget.h"
+
+namespace fs = std::filesystem;
+using namespace wavebot;
+
+int main(int argc, char** argv) {
+  int tickets = 100, agents = 30, timeout_s = 1800;
+  double scale = 60;
+  std::string binary = "build/src/cli/wavebot";
+  std::string agent = "examples/demo-agent/demo-agent.sh";
+  std::string request_log;  // --request-log FILE: the App's requests, one per line
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i];
+    if (k == "--tickets") tickets = std::atoi(argv[i + 1]);
+    else if (k == "--agents") agents = std::atoi(argv[i + 1]);
+    else if (k == "--time-scale") scale = std::atof(argv[i + 1]);
+    else if (k == "--timeout") timeout_s = std::atoi(argv[i + 1]);
+    else if (k == "--binary") binary = argv[i + 1];
+    else if (k == "--agent") agent = argv[i + 1];
+    else if (k == "--request-log") request_log = argv[i + 1];
+    else {
+      std::fprintf(stderr, "unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  binary = fs::absolute(binary).string();
+  agent = fs::absolute(agent).string();
+  if (!fs::exists(binary) || !fs::exists(agent) || tickets < 1 || agents < 1 || scale <= 0) {
+    std::fprintf(stderr, "need %s and %s (run from the repository root after scripts/build.sh), and positive "
+                         "--tickets, --agents, --time-scale\n", binary.c_str(), agent.c_str());
+    return 2;
+  }
+  (void)log::Init(log::Format::kText, "warn");
+  char tmpl[] = "/tmp/wavebot-scale-XXXXXX";
+  if (!::mkdtemp(tmpl)) return 1;
+
+  cli::ScenarioOptions o;
+  o.data_dir = tmpl;
+  o.wavebot_binary = binary;
+  o.demo_agent = agent;
+  o.max_parallel = agents;
+  o.request_review = false;
+  o.generated_tickets = tickets;
+  o.time_scale = scale;
+  std::string last;
+  o.on_progress = [&](const std::string& line, const std::vector<cli::WaveProgress>&) {
+    if (line == last) return;
+    last = line;
+    std::fprintf(stderr, "progress: %s\n", line.c_str());
+  };
+  auto s = cli::Scenario::Start(o);
+  if (!s.ok()) {
+    std::fprintf(stderr, "sandbox: %s\n", s.error().message().c_str());
+    return 1;
+  }
+  const auto github_start = (*s)->github_clock()->Now();
+  cli::ScenarioSummary summary = (*s)->Run(std::chrono::seconds(timeout_s));
+  const double github_hours =
+      std::chrono::duration<double, std::ratio<3600>>((*s)->github_clock()->Now() - github_start).count();
+  const auto log = (*s)->simulator()->AppRequestLog();
+  const sandbox::RequestBudget b = sandbox::CountRequests(log);
+  if (!request_log.empty()) {
+    if (FILE* f = std::fopen(request_log.c_str(), "w")) {
+      for (const auto& line : log) std::fprintf(f, "%s\n", line.c_str());
+      std::fclose(f);
+    }
+  }
+  std::printf("tickets %d, agents %d, time scale %.0fx: %s, %d merged in %.1f s real = %.2f h of GitHub's time\n",
+              tickets, agents, scale, summary.complete ? "complete" : ("NOT complete: " + summary.reason).c_str(),
+              summary.merges, summary.elapsed.count() / 1000.0, github_hours);
+  std::printf("%s\n", sandbox::FormatRequestBudget(b, summary.merges).c_str());
+  std::printf("tickets merged per hour of GitHub's time: %.1f; answers 'rate limit exceeded': %lld\n",
+              github_hours > 0 ? summary.merges / github_hours : 0.0, static_cast<long long>(b.rate_limited));
+  std::printf("| %d | %d | %.0fx | %d | %.2f | %.1f | %.1f | %.1f | %.1f | %lld |\n", tickets, agents, scale,
+              summary.merges, github_hours, github_hours > 0 ? summary.merges / github_hours : 0.0,
+              static_cast<double>(b.requests) / std::max(1, summary.merges),
+              static_cast<double>(b.counted()) / std::max(1, summary.merges),
+              static_cast<double>(b.writes) / std::max(1, summary.merges), static_cast<long long>(b.rate_limited));
+  std::error_code ec;
+  fs::remove_all(tmpl, ec);
+  return summary.complete ? 0 : 1;
+}
