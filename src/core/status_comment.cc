@@ -1,5 +1,6 @@
 #include "core/status_comment.h"
 
+#include <cstdio>
 #include <map>
 
 #include "core/github_limits.h"
@@ -105,6 +106,15 @@ std::string Render(const StatusInput& in, const Detail& detail) {
     out += " · agent cost " + FormatCost(cost) + (in.budget_microusd > 0 ? " of " + FormatCost(in.budget_microusd) : "");
   }
   out += "\n\n";
+  if (in.state == "done" && in.github_requests > 0 && counts[TicketState::kDone] > 0) {
+    const double merged = static_cast<double>(counts[TicketState::kDone]);
+    char per[160];
+    std::snprintf(per, sizeof per, "%.1f per merged ticket; %.1f without 304s, %.1f writes",
+                  static_cast<double>(in.github_requests) / merged,
+                  static_cast<double>(in.github_requests - in.github_not_modified) / merged,
+                  static_cast<double>(in.github_writes) / merged);
+    out += "GitHub requests: " + std::to_string(in.github_requests) + " (" + per + ")\n\n";
+  }
   if (in.budget_microusd > 0 && cost >= in.budget_microusd) {
     out += "**The epic's agent budget (`agent.max_epic_cost_usd`, " + FormatCost(in.budget_microusd) +
            ") is spent: wavebot starts no new agent runs.** Raise it in `.github/wavebot.yml` to go on.\n\n";

@@ -36,6 +36,10 @@ struct StatusInput {
   int64_t epic_pr = 0;
   int max_attempts = 4;
   int64_t budget_microusd = 0;  // agent.max_epic_cost_usd (USD * 1e6); 0: none
+  // What the epic's passes spent of GitHub's rate limits; shown once the epic is done.
+  int64_t github_requests = 0;
+  int64_t github_not_modified = 0;
+  int64_t github_writes = 0;
   std::vector<StatusTicket> tickets;
 };
 

@@ -129,7 +129,9 @@ class Engine {
   Status GiveFreshBudget(const std::string& repo, TicketRecord* t);
   Status HandleReview(const webhook::Event& e);
   Status MarkEpicsOfBranch(const std::string& repo, const std::string& branch);
+  // One pass over the epic, with what it spent of GitHub's rate limits added to the epic's record.
   Status Reconcile(int64_t epic_id);
+  Status ReconcilePass(int64_t epic_id);
   // Posts or edits the epic's status comment from its stored tickets and their CI (engine_status.cc).
   Status UpdateStatusComment(EpicRecord* epic, const config::RepoConfig& cfg,
                              const std::map<int64_t, core::CiStatus>& ci_of);

@@ -19,6 +19,7 @@
 #include "core/status_comment.h"
 #include "engine/names.h"
 #include "engine/plan_fetch.h"
+#include "github/request_tally.h"
 #include "git/workspace.h"
 
 namespace wavebot::engine {
@@ -69,6 +70,16 @@ Result<bool> Engine::IsBehind(const std::string& repo, const std::string& base_s
 }
 
 Status Engine::Reconcile(int64_t epic_id) {
+  github::RequestTally tally;
+  Status st = ReconcilePass(epic_id);
+  const github::RequestCounts spent = tally.counts();
+  if (spent.requests == 0) return st;
+  std::lock_guard epic_lock(*EpicLock(epic_id));  // a pass that loaded the epic saves it before this adds
+  Status saved = store_->AddEpicSpent(epic_id, spent.requests, spent.not_modified, spent.writes);
+  return st.ok() ? saved : st;
+}
+
+Status Engine::ReconcilePass(int64_t epic_id) {
   std::mutex* lock_ptr = EpicLock(epic_id);
   std::lock_guard epic_lock(*lock_ptr);
 

@@ -6,6 +6,7 @@
 #include "core/status_comment.h"
 #include "engine/engine.h"
 #include "engine/names.h"
+#include "github/request_tally.h"
 
 namespace wavebot::engine {
 
@@ -23,6 +24,12 @@ Status Engine::UpdateStatusComment(EpicRecord* epic, const config::RepoConfig& c
   si.epic_pr = epic->epic_pr;
   si.max_attempts = cfg.max_attempts;
   si.budget_microusd = std::llround(cfg.agent.max_epic_cost_usd * 1e6);
+  // Spent by the passes before this one, and by this one so far.
+  const github::RequestCounts now_spent =
+      github::RequestTally::Current() ? github::RequestTally::Current()->counts() : github::RequestCounts{};
+  si.github_requests = epic->requests_spent + now_spent.requests;
+  si.github_not_modified = epic->not_modified_spent + now_spent.not_modified;
+  si.github_writes = epic->writes_spent + now_spent.writes;
   auto now = clock_->Now();
   for (const auto& t : *fresh) {
     core::StatusTicket st;
@@ -47,6 +54,7 @@ Status Engine::UpdateStatusComment(EpicRecord* epic, const config::RepoConfig& c
   std::string body = core::RenderStatusComment(si);
   // Durations change every pass; compare without them so an idle epic does not edit its comment.
   for (auto& st : si.tickets) st.seconds = 0;
+  si.github_requests = si.github_not_modified = si.github_writes = 0;  // and requests grow in every pass
   std::string hash = Hash(core::RenderStatusComment(si));
   // Coalesced: at most one edit per interval, but never holding back the epic's final state.
   const bool final_state = epic->state != "running" && epic->state != "paused";

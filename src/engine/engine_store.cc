@@ -42,12 +42,16 @@ EpicRecord ReadEpic(store::Statement& s) {
   e.epic_pr = d.value("epic_pr", int64_t{0});
   e.status_hash = d.value("status_hash", "");
   e.error = d.value("error", "");
+  e.requests_spent = d.value("requests_spent", int64_t{0});
+  e.not_modified_spent = d.value("not_modified_spent", int64_t{0});
+  e.writes_spent = d.value("writes_spent", int64_t{0});
   return e;
 }
 
 std::string EpicData(const EpicRecord& e) {
   return json{{"default_branch", e.default_branch}, {"branch_created", e.branch_created}, {"epic_pr", e.epic_pr},
-              {"status_hash", e.status_hash}, {"error", e.error}}
+              {"status_hash", e.status_hash}, {"error", e.error}, {"requests_spent", e.requests_spent},
+              {"not_modified_spent", e.not_modified_spent}, {"writes_spent", e.writes_spent}}
       .dump();
 }
 
@@ -255,6 +259,22 @@ class SqliteEngineStore final : public EngineStore {
       auto n = s->Run();
       if (!n.ok()) return n.error();
       if (*n == 0) return Error(ErrorCode::kNotFound, "epic id " + std::to_string(e.id));
+      return OkStatus();
+    });
+  }
+
+  Status AddEpicSpent(int64_t epic_id, int64_t requests, int64_t not_modified, int64_t writes) override {
+    return db_->Write([&](Connection& c) -> Status {
+      auto s = c.Prepare(
+          "UPDATE epics SET data = json_set(data, "
+          "'$.requests_spent', coalesce(json_extract(data, '$.requests_spent'), 0) + ?2, "
+          "'$.not_modified_spent', coalesce(json_extract(data, '$.not_modified_spent'), 0) + ?3, "
+          "'$.writes_spent', coalesce(json_extract(data, '$.writes_spent'), 0) + ?4) WHERE id = ?1");
+      if (!s.ok()) return s.error();
+      s->Bind(1, epic_id).Bind(2, requests).Bind(3, not_modified).Bind(4, writes);
+      auto n = s->Run();
+      if (!n.ok()) return n.error();
+      if (*n == 0) return Error(ErrorCode::kNotFound, "epic id " + std::to_string(epic_id));
       return OkStatus();
     });
   }

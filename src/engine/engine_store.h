@@ -40,6 +40,10 @@ struct EpicRecord {
   int64_t epic_pr = 0;
   std::string status_hash;        // of the last status comment body posted
   std::string error;              // why the epic failed (cycle, unknown reference)
+  // What its reconcile passes spent of GitHub's rate limits (github::RequestTally), for its summary.
+  int64_t requests_spent = 0;
+  int64_t not_modified_spent = 0;
+  int64_t writes_spent = 0;
 };
 
 struct TicketRecord {
@@ -134,6 +138,9 @@ class EngineStore {
   virtual Result<std::vector<EpicRecord>> ActiveEpics() = 0;
   virtual Result<std::vector<EpicRecord>> AllEpics() = 0;
   virtual Status SaveEpic(const EpicRecord& epic) = 0;
+  // Adds to the epic's requests_spent, not_modified_spent and writes_spent in one statement, leaving the
+  // rest of the record as it is (a command may be saving its state meanwhile).
+  virtual Status AddEpicSpent(int64_t epic_id, int64_t requests, int64_t not_modified, int64_t writes) = 0;
 
   // The epic's tickets, ascending by number.
   virtual Result<std::vector<TicketRecord>> Tickets(int64_t epic_id) = 0;

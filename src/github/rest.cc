@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "github/jwt.h"
+#include "github/request_tally.h"
 
 namespace wavebot::github {
 namespace {
@@ -497,6 +498,7 @@ Result<HttpResponse> RestClient::CallOnce(const RestRequest& req, bool* may_have
     ++u.requests;
     if (res->status == 304) ++u.not_modified;
     if (req.method != "GET" && req.method != "HEAD") ++u.writes;
+    RequestTally::Count(res->status, req.method != "GET" && req.method != "HEAD");
   }
   if (req.auth != AuthMode::kNone && !res->Header("x-ratelimit-remaining").empty()) {
     RateLimitState r;

@@ -38,6 +38,19 @@ StatusInput Epic(int tickets, const std::string& title, TicketState state) {
   return in;
 }
 
+TEST(StatusCommentTest, ADoneEpicSaysWhatItSpentOfGitHubsRateLimitsPerMergedTicket) {
+  StatusInput in = Epic(6, "Add a function", TicketState::kDone);
+  in.github_requests = 60;
+  in.github_not_modified = 15;
+  in.github_writes = 21;
+  in.state = "running";
+  EXPECT_EQ(RenderStatusComment(in).find("GitHub requests"), std::string::npos) << "only in the summary";
+  in.state = "done";
+  EXPECT_NE(RenderStatusComment(in).find("GitHub requests: 60 (10.0 per merged ticket; 7.5 without 304s, 3.5 writes)"),
+            std::string::npos)
+      << RenderStatusComment(in);
+}
+
 TEST(StatusCommentTest, SmallEpicShowsEverything) {
   std::string out = RenderStatusComment(Epic(8, "Add a function", TicketState::kRunning));
   EXPECT_EQ(out.rfind(StatusMarker(1), 0), 0u);

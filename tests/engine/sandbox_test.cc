@@ -198,9 +198,14 @@ void ExpectEpicCompletedCleanly(cli::Scenario* s) {
       ++status;
       last_body = c.body;
     }
-    return status == 1 && last_body.find("8 of 8 tickets merged") != std::string::npos;
+    return status == 1 && last_body.find("8 of 8 tickets merged") != std::string::npos &&
+           last_body.find("state `done`") != std::string::npos;
   };
   EXPECT_TRUE(wavebot::testing::WaitFor(final_status, std::chrono::seconds(30))) << last_body;
+  // The summary says what the epic cost of GitHub's rate limits, per merged ticket.
+  EXPECT_TRUE(std::regex_search(last_body, std::regex("GitHub requests: [1-9][0-9]* \\([0-9.]+ per merged ticket; "
+                                                      "[0-9.]+ without 304s, [0-9.]+ writes\\)")))
+      << last_body;
 }
 
 // What wavebot wrote twice on GitHub or ran twice, whatever happened on the way (lost answers, faults,
