@@ -282,7 +282,25 @@ json EpicSummaryJson(const EpicRecord& e, const std::vector<TicketRecord>& ticke
   return json{{"id", e.id},         {"repo", e.repo},   {"number", e.number},         {"title", e.title},
               {"state", e.state},   {"strategy", e.strategy}, {"max_parallel", e.max_parallel},
               {"branch", e.branch}, {"epic_pr", e.epic_pr}, {"started_by", e.started_by}, {"error", e.error},
-              {"progress", {{"done", p.done}, {"total", p.total}}}};
+              {"progress", {{"done", p.done}, {"total", p.total}}},
+              {"github_requests",
+               {{"requests", e.requests_spent}, {"not_modified", e.not_modified_spent}, {"writes", e.writes_spent}}}};
+}
+
+// "GitHub requests 190 · 23.8 per merged ticket (17.1 without 304s, 4.1 writes)": what the epic's passes
+// spent of GitHub's rate limits; "" before its first request.
+std::string RequestsLine(const EpicRecord& e, const Progress& p) {
+  if (e.requests_spent <= 0) return "";
+  std::string out = " \u00b7 GitHub requests <span id=\"epic-requests\">" + std::to_string(e.requests_spent) + "</span>";
+  if (p.done > 0) {
+    char per[160];
+    std::snprintf(per, sizeof per, " (%.1f per merged ticket; %.1f without 304s, %.1f writes)",
+                  static_cast<double>(e.requests_spent) / p.done,
+                  static_cast<double>(e.requests_spent - e.not_modified_spent) / p.done,
+                  static_cast<double>(e.writes_spent) / p.done);
+    out += per;
+  }
+  return out;
 }
 
 const std::vector<AttemptRecord>& RunsOf(const EpicView& v, int64_t ticket_id) {
@@ -416,7 +434,7 @@ std::string RenderEpicPage(const EpicView& v, const PageOptions& o) {
        " \u00b7 max parallel " + std::to_string(e.max_parallel) + " \u00b7 branch <code>" + Esc(e.branch) + "</code>" +
        (e.started_by.empty() ? "" : " \u00b7 started by " + Esc(e.started_by)) +
        (e.epic_pr ? " \u00b7 epic PR <a href=\"" + Esc(PrUrl(o, e.repo, e.epic_pr)) + "\">#" + std::to_string(e.epic_pr) + "</a>" : "") +
-       "</p>";
+       RequestsLine(e, p) + "</p>";
   if (!e.error.empty()) h += "<p class=\"pill st-failed\" id=\"epic-error\">" + Esc(e.error) + "</p>";
   h += ActionsPanel(v, o);
   h += "<h2>Waves</h2><div class=\"scroll\">" + RenderGraphSvg(v.tickets) + "</div>";

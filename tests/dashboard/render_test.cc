@@ -153,6 +153,23 @@ TEST(RenderTest, EpicPageShowsTableTimelineAndReadOnlyNotice) {
   EXPECT_NE(with_actions.find("action=\"/api/epics/7/pause\""), std::string::npos);
 }
 
+TEST(RenderTest, TheEpicShowsWhatItSpentOfGitHubsRateLimitsPerMergedTicket) {
+  EpicView v = SampleEpic("t");
+  EXPECT_EQ(RenderEpicPage(v, Options()).find("epic-requests"), std::string::npos) << "nothing spent yet";
+  v.epic.requests_spent = 30;
+  v.epic.not_modified_spent = 6;
+  v.epic.writes_spent = 4;
+  const std::string page = RenderEpicPage(v, Options());
+  EXPECT_NE(page.find("GitHub requests <span id=\"epic-requests\">30</span> (30.0 per merged ticket; 24.0 without "
+                      "304s, 4.0 writes)"),
+            std::string::npos)
+      << page;
+  json j = json::parse(EpicJson(v, Options()));
+  EXPECT_EQ(j["github_requests"]["requests"], 30);
+  EXPECT_EQ(j["github_requests"]["not_modified"], 6);
+  EXPECT_EQ(j["github_requests"]["writes"], 4);
+}
+
 TEST(RenderTest, JsonCarriesTheRecordsAndSurvivesInvalidUtf8) {
   EpicView v = SampleEpic("bad \xff\xfe utf-8");
   json j = json::parse(EpicJson(v, Options()));
