@@ -2,7 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 namespace wavebot::webhook {
 
@@ -165,6 +171,10 @@ void Dispatcher::Stop() {
 }
 
 void Dispatcher::WorkerLoop() {
+  if (options_.worker_nice != 0 &&
+      setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.worker_nice) != 0) {
+    spdlog::warn("webhook: cannot lower the dispatcher workers' priority: {}", std::strerror(errno));
+  }
   for (;;) {
     uint64_t seen;
     {

@@ -33,6 +33,10 @@ struct DispatcherOptions {
   std::chrono::milliseconds backoff_max{5 * 60 * 1000};
   std::chrono::milliseconds idle_poll{500};           // real time a worker waits when nothing is ready
   int batch = 32;                                     // deliveries of one repository claimed at once
+  // Scheduling niceness of the worker threads (Linux: per thread), 0 to leave it. Handlers can wait,
+  // acknowledging a delivery (within GitHub's 10 s) cannot: when the CPU is short, the ingress threads
+  // go first and the workers drain the queue when it is free.
+  int worker_nice = 10;
 };
 
 // The delay before retry number `failed_attempts` (1 = after the first failure).

@@ -7,6 +7,8 @@
 #include <set>
 
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -222,6 +224,32 @@ TEST_F(DispatcherTest, StopHandsBackTheUnstartedRestOfABatch) {
     EXPECT_EQ(StatusOf(id), store::DeliveryStatus::kPending) << id;
     EXPECT_EQ(store_->Get(id)->attempts, 0) << id;
   }
+}
+
+// Handlers can wait, acknowledgements cannot: the workers run at a lower priority than the rest.
+TEST_F(DispatcherTest, WorkersRunNicerThanTheIngress) {
+  const int base = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+  std::mutex mu;
+  std::condition_variable cv;
+  int seen_nice = -100;
+  router_.Register("issues", "*", [&](const Event&) {
+    std::lock_guard lock(mu);
+    seen_nice = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+    cv.notify_all();
+    return OkStatus();
+  });
+  options_.worker_nice = 5;
+  Dispatcher d(store_.get(), &router_, RealClock(), &metrics_, options_);
+  ASSERT_TRUE(d.Start().ok());
+  Insert("a1", "o/a", 1);
+  d.Notify();
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return seen_nice != -100; }));
+  }
+  d.Stop();
+  EXPECT_EQ(seen_nice, std::min(base + 5, 19));
+  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))), base);  // this thread untouched
 }
 
 // A process killed after its dispatcher claimed a batch and ran some handlers, but before it recorded the
