@@ -1,5 +1,7 @@
 #include "webhook/json_index.h"
 
+#include "webhook/json_plain_run.h"
+
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -10,14 +12,6 @@
 
 namespace wavebot::webhook {
 namespace {
-
-// Bytes that may appear unescaped in a JSON string and need no UTF-8 decoding (as in payload_scan.cc).
-constexpr std::array<bool, 256> MakePlainTable() {
-  std::array<bool, 256> t{};
-  for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
-  return t;
-}
-constexpr std::array<bool, 256> kPlain = MakePlainTable();
 
 int HexDigit(char h) {
   return h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
@@ -166,7 +160,7 @@ class JsonIndex::Builder {
     const char* start = ++p_;  // past the opening quote
     bool escaped = false;
     while (p_ < end_) {
-      while (p_ < end_ && kPlain[static_cast<unsigned char>(*p_)]) ++p_;
+      p_ = SkipJsonPlainRun(p_, end_);
       if (p_ == end_) break;
       const unsigned char c = static_cast<unsigned char>(*p_);
       if (c == '"') {
