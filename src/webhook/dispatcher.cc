@@ -51,7 +51,13 @@ Result<int> Dispatcher::RunBatch(int max) {
   std::vector<store::DeliveryOutcome> outcomes;
   outcomes.reserve(claimed->size());
   bool interrupted = false;
+  auto recorded_at = std::chrono::steady_clock::now();
   for (size_t i = 0; i < claimed->size(); ++i) {
+    if (!outcomes.empty() && std::chrono::steady_clock::now() - recorded_at >= options_.record_after) {
+      WAVEBOT_RETURN_IF_ERROR(store_->Finish(outcomes, clock_->Now()));
+      outcomes.clear();
+      recorded_at = std::chrono::steady_clock::now();
+    }
     const store::Delivery& d = (*claimed)[i];
     if (interrupted || (i > 0 && stopping())) {
       // Not started: back to the queue as it was, no attempt counted.

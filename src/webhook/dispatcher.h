@@ -33,6 +33,10 @@ struct DispatcherOptions {
   std::chrono::milliseconds backoff_max{5 * 60 * 1000};
   std::chrono::milliseconds idle_poll{500};           // real time a worker waits when nothing is ready
   int batch = 32;                                     // deliveries of one repository claimed at once
+  // Outcomes of a batch are recorded together, but not later than this after the previous record: a
+  // batch of slow handlers does not hold finished deliveries in "processing" (nor re-run them after a
+  // crash) for long.
+  std::chrono::milliseconds record_after{200};
   // Scheduling niceness of the worker threads (Linux: per thread), 0 to leave it. Handlers can wait,
   // acknowledging a delivery (within GitHub's 10 s) cannot: when the CPU is short, the ingress threads
   // go first and the workers drain the queue when it is free.

@@ -205,6 +205,23 @@ TEST_F(DispatcherTest, BatchRunsOneRepositoryInOrderAndRecordsEveryOutcome) {
   EXPECT_EQ(StatusOf("b1"), store::DeliveryStatus::kDone);
 }
 
+TEST_F(DispatcherTest, OutcomesOfASlowBatchAreRecordedBeforeItEnds) {
+  std::vector<store::DeliveryStatus> first_when_second_ran;
+  router_.Register("issues", "*", [&](const Event& e) {
+    if (e.As<IssuesEvent>()->issue.number == 2) first_when_second_ran.push_back(StatusOf("a1"));
+    return OkStatus();
+  });
+  Insert("a1", "o/a", 1);
+  Insert("a2", "o/a", 2);
+  options_.record_after = milliseconds(0);  // every handler counts as slow
+  Dispatcher d(store_.get(), &router_, &clock_, &metrics_, options_);
+  auto n = d.RunBatch(10);
+  ASSERT_TRUE(n.ok()) << n.error().ToString();
+  EXPECT_EQ(*n, 2);
+  EXPECT_EQ(first_when_second_ran, std::vector<store::DeliveryStatus>{store::DeliveryStatus::kDone});
+  EXPECT_EQ(StatusOf("a2"), store::DeliveryStatus::kDone);
+}
+
 TEST_F(DispatcherTest, StopHandsBackTheUnstartedRestOfABatch) {
   Dispatcher* dispatcher = nullptr;
   std::vector<int64_t> seen;
