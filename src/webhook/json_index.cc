@@ -116,7 +116,8 @@ class JsonIndex::Builder {
       // After a value: a comma (then a key in an object), closing brackets, or the end of the document.
       for (;;) {
         SkipWs();
-        if (open.empty()) return p_ == end_;
+        // A NUL byte where a token could start ends the document, as in nlohmann (made for C strings).
+        if (open.empty()) return p_ == end_ || *p_ == '\0';
         if (p_ == end_) return false;
         Node& top = nodes[open.back()];
         if (*p_ == ',') {

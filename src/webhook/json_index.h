@@ -6,7 +6,8 @@
 //
 // It accepts exactly what nlohmann::json::parse (strict, no comments) accepts: RFC 8259 with UTF-8
 // validated in strings (no overlongs, no surrogates, no lone \u surrogates), an optional leading UTF-8
-// BOM, and no number a double cannot hold. Numbers read the way nlohmann reads them: an integer token
+// BOM, a NUL byte after the document ending it like the end of the input, and no number a double
+// cannot hold. Numbers read the way nlohmann reads them: an integer token
 // is signed when negative, unsigned otherwise, a double when it does not fit 64 bits. Duplicate keys:
 // the last one wins, as in nlohmann's DOM. The input must outlive the index.
 #pragma once

@@ -88,6 +88,7 @@ TEST(EventsDifferentialTest, SchemaDerivedPayloads) {
 
 // Inputs at the edges of JSON and of the field rules, where a hand-written parser could differ.
 TEST(EventsDifferentialTest, EdgeCases) {
+  using namespace std::string_literals;
   const std::vector<std::string> bodies = {
       "",
       " ",
@@ -136,6 +137,10 @@ TEST(EventsDifferentialTest, EdgeCases) {
       R"({"action":tru})",
       R"({"action":nul})",
       std::string("{\"action\":\"opened\"\0}", 20),  // a NUL byte
+      // A NUL byte after the document ends it for nlohmann (found by fuzz_events).
+      "false\0\0\n  x"s,
+      "{\"action\":\"opened\",\"issue\":{\"number\":3}}  \0 trailing"s,
+      "12\0"s,
       R"({"ref":"refs/heads/main","after":"abc","commits":[{"id":"1"},{"id":2},[],{"id":"3"}],"pusher":{"name":"p"},"forced":1})",
       R"({"check_run":{"id":1,"head_sha":"s","pull_requests":[{"number":2},{"number":"3"},5],"app":{"id":9}}})",
       R"({"workflow_job":{"id":1,"head_sha":"s","labels":["self-hosted",{"name":"x"}]}})",
