@@ -1,7 +1,5 @@
 #include "webhook/json_index.h"
 
-#include "webhook/json_plain_run.h"
-
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -10,11 +8,16 @@
 #include <cstring>
 #include <limits>
 
+#include "webhook/json_plain_run.h"
+
 namespace wavebot::webhook {
 namespace {
 
 int HexDigit(char h) {
-  return h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+  return h >= '0' && h <= '9'   ? h - '0'
+         : h >= 'a' && h <= 'f' ? h - 'a' + 10
+         : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                : -1;
 }
 
 uint32_t Hex4(const char* p) {  // p holds four validated hex digits
@@ -56,11 +59,21 @@ std::string Unescape(std::string_view s) {
     char e = s[i + 1];
     i += 2;
     switch (e) {
-      case 'b': out.push_back('\b'); break;
-      case 'f': out.push_back('\f'); break;
-      case 'n': out.push_back('\n'); break;
-      case 'r': out.push_back('\r'); break;
-      case 't': out.push_back('\t'); break;
+      case 'b':
+        out.push_back('\b');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
       case 'u': {
         uint32_t cp = Hex4(s.data() + i);
         i += 4;
@@ -72,7 +85,9 @@ std::string Unescape(std::string_view s) {
         AppendUtf8(&out, cp);
         break;
       }
-      default: out.push_back(e); break;  // '"', '\\', '/'
+      default:
+        out.push_back(e);
+        break;  // '"', '\\', '/'
     }
   }
   return out;
@@ -82,8 +97,8 @@ std::string Unescape(std::string_view s) {
 
 class JsonIndex::Builder {
  public:
-  Builder(JsonIndex* doc, const char* begin, const char* end) : doc_(doc), base_(doc->input_.data()), p_(begin),
-                                                                end_(end) {}
+  Builder(JsonIndex* doc, const char* begin, const char* end)
+      : doc_(doc), base_(doc->input_.data()), p_(begin), end_(end) {}
 
   bool Run() {
     std::vector<uint32_t> open;  // indices of the containers not yet closed, innermost last
@@ -110,7 +125,8 @@ class JsonIndex::Builder {
         if (!String()) return false;
       } else if (c == '-' || (c >= '0' && c <= '9')) {
         if (!Number()) return false;
-      } else if (!Literal("true", Type::kTrue) && !Literal("false", Type::kFalse) && !Literal("null", Type::kNull)) {
+      } else if (!Literal("true", Type::kTrue) && !Literal("false", Type::kFalse) &&
+                 !Literal("null", Type::kNull)) {
         return false;
       }
       // After a value: a comma (then a key in an object), closing brackets, or the end of the document.
@@ -174,7 +190,8 @@ class JsonIndex::Builder {
         escaped = true;
         if (++p_ == end_) return false;
         const char e = *p_++;
-        if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') continue;
+        if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't')
+          continue;
         if (e != 'u') return false;
         uint32_t cp = 0;
         if (!ReadHex4(&cp)) return false;
@@ -268,7 +285,8 @@ bool JsonIndex::Parse(std::string_view json) {
   if (json.size() >= std::numeric_limits<uint32_t>::max()) return false;
   nodes_.reserve(json.size() / 24 + 4);  // GitHub's payloads hold about one value per 30 bytes
   const char* begin = json.data();
-  if (json.size() >= 3 && std::memcmp(begin, "\xEF\xBB\xBF", 3) == 0) begin += 3;  // a BOM, skipped like nlohmann
+  if (json.size() >= 3 && std::memcmp(begin, "\xEF\xBB\xBF", 3) == 0)
+    begin += 3;  // a BOM, skipped like nlohmann
   if (!Builder(this, begin, json.data() + json.size()).Run()) {
     nodes_.clear();
     return false;

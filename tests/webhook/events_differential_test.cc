@@ -1,10 +1,10 @@
 // ParseEvent (JSON index, json_index.h) against the nlohmann DOM parse it replaced
 // (events_dom_reference.cc): for every input both give the same Event, field by field, or the same error.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -24,8 +24,8 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-const char* kExamples = WAVEBOT_SOURCE_DIR
-    "/tests/contract/node_modules/@octokit/webhooks-examples/api.github.com/index.json";
+const char* kExamples =
+    WAVEBOT_SOURCE_DIR "/tests/contract/node_modules/@octokit/webhooks-examples/api.github.com/index.json";
 
 // Returns "" when both parses agree, else what differs.
 std::string Compare(const std::string& name, const std::string& body) {
@@ -80,7 +80,8 @@ TEST(EventsDifferentialTest, SchemaDerivedPayloads) {
   for (const auto& entry : std::filesystem::directory_iterator(WAVEBOT_TEST_DATA "/webhooks")) {
     if (entry.path().extension() != ".json") continue;
     const std::string body = ReadFile(entry.path().string());
-    for (const std::string& name : HandledEventNames()) EXPECT_EQ(Compare(name, body), "") << entry.path() << " as " << name;
+    for (const std::string& name : HandledEventNames())
+      EXPECT_EQ(Compare(name, body), "") << entry.path() << " as " << name;
     ++files;
   }
   EXPECT_EQ(files, 8);
@@ -104,13 +105,13 @@ TEST(EventsDifferentialTest, EdgeCases) {
       R"({"action":"opened","issue":{"number":1},"action":"closed"})",  // duplicate key: the last wins
       R"({"action":"opened","issue":{"number":1,"number":null}})",
       R"({"\u0061ction":"opened","issue":{"numb\u0065r":5,"title":"caf\u00e9 \ud83d\ude00 \n\t\"\\\/"}})",
-      R"({"action":"opened","issue":{"number":1,"title":"\ud83d"}})",   // lone high surrogate
-      R"({"action":"opened","issue":{"number":1,"title":"\udc00"}})",   // lone low surrogate
+      R"({"action":"opened","issue":{"number":1,"title":"\ud83d"}})",  // lone high surrogate
+      R"({"action":"opened","issue":{"number":1,"title":"\udc00"}})",  // lone low surrogate
       "{\"action\":\"opened\",\"issue\":{\"number\":1,\"title\":\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\"}}",
-      "{\"action\":\"opened\",\"issue\":{\"number\":1,\"title\":\"\xC0\xAF\"}}",  // overlong
-      "{\"action\":\"opened\",\"issue\":{\"number\":1,\"title\":\"\xED\xA0\x80\"}}",  // UTF-8 surrogate
+      "{\"action\":\"opened\",\"issue\":{\"number\":1,\"title\":\"\xC0\xAF\"}}",          // overlong
+      "{\"action\":\"opened\",\"issue\":{\"number\":1,\"title\":\"\xED\xA0\x80\"}}",      // UTF-8 surrogate
       "{\"action\":\"opened\",\"issue\":{\"number\":1,\"title\":\"\xF4\x90\x80\x80\"}}",  // > U+10FFFF
-      "{\"action\":\"opened\",\"issue\":{\"number\":1,\"title\":\"a\x01\"}}",  // control character
+      "{\"action\":\"opened\",\"issue\":{\"number\":1,\"title\":\"a\x01\"}}",             // control character
       "{\"action\":\"opened\",\"issue\":{\"number\":1,\"title\":\"a\\u0000b\"}}",
       R"({"action":"opened","issue":{"number":-0}})",
       R"({"action":"opened","issue":{"number":9223372036854775807,"id":-9223372036854775808}})",
@@ -148,7 +149,8 @@ TEST(EventsDifferentialTest, EdgeCases) {
       R"({"review":{"id":1,"state":"CHANGES_REQUESTED"},"pull_request":{"number":3,"head":{"ref":"h","sha":"s"},"base":{"ref":"b"}}})",
   };
   for (const std::string& body : bodies) {
-    for (const std::string& name : HandledEventNames()) EXPECT_EQ(Compare(name, body), "") << name << ": " << body;
+    for (const std::string& name : HandledEventNames())
+      EXPECT_EQ(Compare(name, body), "") << name << ": " << body;
   }
   // Nesting far deeper than any payload: both parse it (neither recurses).
   std::string deep = R"({"action":"opened","issue":{"number":1},"x":)" + std::string(20000, '[') +
