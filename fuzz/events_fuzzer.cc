@@ -1,12 +1,15 @@
 // Fuzzes webhook parsing into typed events: the first byte picks the X-GitHub-Event name, the rest is
 // the body. Any body gives an Event or a kParse error; a parsed Event carries the name it was asked
-// for and the payload type that belongs to it.
+// for and the payload type that belongs to it; and ParseEvent (JSON index) gives exactly what the
+// nlohmann DOM parse it replaced gives (tests/webhook/events_dom_reference.cc): the same Event field by
+// field, or the same error.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 #include <variant>
 
+#include "events_dom_reference.h"
 #include "webhook/events.h"
 
 using namespace wavebot::webhook;
@@ -44,6 +47,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string name = pick < names.size() ? names[pick] : "deployment_status";
   std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
   auto e = ParseEvent(name, "fuzz-delivery", body);
+  auto dom = ParseEventWithDom(name, "fuzz-delivery", body);
+  if (e.ok() != dom.ok()) std::abort();
+  if (e.ok() && !(*e == *dom)) std::abort();
+  if (!e.ok() && (e.error().code() != dom.error().code() || e.error().message() != dom.error().message())) {
+    std::abort();
+  }
   if (pick == names.size()) {
     if (e.ok() || e.error().code() != wavebot::ErrorCode::kInvalidArgument) std::abort();
     return 0;

@@ -39,6 +39,10 @@ class MemoryStore final : public store::DeliveryStore {
   Result<std::optional<store::Delivery>> ClaimNext(store::TimePoint) override {
     return std::optional<store::Delivery>();
   }
+  Result<std::vector<store::Delivery>> ClaimBatch(store::TimePoint, int) override {
+    return std::vector<store::Delivery>{};
+  }
+  Status Finish(const std::vector<store::DeliveryOutcome>&, store::TimePoint) override { return OkStatus(); }
   Status Complete(const std::string&, store::DeliveryStatus, store::TimePoint) override { return OkStatus(); }
   Status Fail(const std::string&, const std::string&, std::optional<store::TimePoint>, store::TimePoint) override {
     return OkStatus();

@@ -38,7 +38,10 @@ IDLE_RSS=$(rss_kb $WPID)
 BENCH_RUN=w$$ wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s bench/ingress/post_webhook.lua \
   http://127.0.0.1:18181 > "$WORK/wavebot.wrk"
 LOAD_RSS=$(rss_kb $WPID)
-STORED=$(curl -s -H 'Authorization: Bearer bench' http://127.0.0.1:18182/metrics | awk '/result="accepted"/ {print $2}')
+METRICS=$(curl -s -H 'Authorization: Bearer bench' http://127.0.0.1:18182/metrics)
+STORED=$(echo "$METRICS" | awk '/deliveries_total.*result="accepted"/ {print $2}')
+# Deliveries the dispatcher finished (claimed, parsed, handled, outcome committed) during the same run.
+PROCESSED=$(echo "$METRICS" | awk '/processed_total.*result="done"/ {print $2}')
 kill -TERM $WPID; wait $WPID || true
 
 # baseline
@@ -56,5 +59,5 @@ printf "%-10s %12s %10s %10s %10s\n" wavebot "$(field "$W" rps)" "$(field "$W" p
 printf "%-10s %12s %10s %10s %10s\n" baseline "$(field "$B" rps)" "$(field "$B" p50_ms)" "$(field "$B" p99_ms)" "$(field "$B" errors)"
 awk -v w="$(field "$W" rps)" -v b="$(field "$B" rps)" -v wp="$(field "$W" p99_ms)" -v bp="$(field "$B" p99_ms)" \
   'BEGIN { printf "throughput ratio wavebot/baseline: %.2fx; p99 ratio: %.2fx\n", w / b, wp / bp }'
-echo "wavebot: deliveries stored (202, committed): ${STORED:-0}; idle RSS ${IDLE_RSS} kB; RSS after load ${LOAD_RSS} kB"
+echo "wavebot: deliveries stored (202, committed): ${STORED:-0}; processed by the dispatcher meanwhile: ${PROCESSED:-0}; idle RSS ${IDLE_RSS} kB; RSS after load ${LOAD_RSS} kB"
 echo "command: bench/ingress/run.sh $DURATION $CONNS $THREADS (wrk -t$THREADS -c$CONNS -d$DURATION)"

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,23 +61,35 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options,
     spdlog::info("store: applied migration {} ({})", m.version, m.description);
     current = m.version;
   }
+  // Pipelined fsync (database.h): the writer commits without syncing once the WAL file is there to sync.
+  int wal_fd = -1;
+  if (options.durability == Durability::kFull && !options.path.empty() && options.path != ":memory:") {
+    wal_fd = ::open((options.path + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
+    if (wal_fd >= 0 && !w.Exec("PRAGMA synchronous=NORMAL").ok()) {
+      ::close(wal_fd);
+      wal_fd = -1;
+    }
+  }
   auto reader = Connection::Open(options.path, sync);
   if (!reader.ok()) return reader.error();
   auto checkpointer = Connection::Open(options.path, sync);
   if (!checkpointer.ok()) return checkpointer.error();
   return std::unique_ptr<Database>(
-      new Database(options, std::move(*writer), std::move(*reader), std::move(*checkpointer), current));
+      new Database(options, std::move(*writer), std::move(*reader), std::move(*checkpointer), current, wal_fd));
 }
 
 Database::Database(DatabaseOptions options, std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader,
-                   std::unique_ptr<Connection> checkpointer, int version)
+                   std::unique_ptr<Connection> checkpointer, int version, int wal_fd)
     : options_(std::move(options)),
       schema_version_(version),
       writer_(std::move(writer)),
       reader_(std::move(reader)),
-      checkpointer_(std::move(checkpointer)) {
+      checkpointer_(std::move(checkpointer)),
+      pipelined_sync_(wal_fd >= 0),
+      wal_fd_(wal_fd) {
   // Replaces SQLite's automatic checkpoint (which runs inside COMMIT on the writer).
   sqlite3_wal_hook(writer_->raw(), &Database::OnWalCommit, this);
+  if (pipelined_sync_) sync_thread_ = std::thread([this] { SyncLoop(); });
   writer_thread_ = std::thread([this] { WriterLoop(); });
   checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
 }
@@ -116,8 +129,66 @@ Database::~Database() {
   }
   cv_.notify_all();
   checkpoint_cv_.notify_all();
-  writer_thread_.join();
+  writer_thread_.join();  // drained: every commit is with the syncer or acknowledged
+  {
+    std::lock_guard lock(mu_);
+    sync_stopping_ = true;
+  }
+  sync_cv_.notify_all();
+  if (sync_thread_.joinable()) sync_thread_.join();
   checkpoint_thread_.join();
+  if (wal_fd_ >= 0) ::close(wal_fd_);
+}
+
+void Database::SyncLoop() {
+  std::vector<std::pair<Pending*, Status>> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      sync_cv_.wait(lock, [&] { return sync_stopping_ || !unsynced_.empty(); });
+      if (unsynced_.empty()) return;  // stopping and drained
+      batch.swap(unsynced_);
+    }
+    // One sync covers every commit handed over before it started.
+    Status synced = SyncWal();
+    if (!synced.ok()) spdlog::error("store: {}", synced.error().message());
+    {
+      std::lock_guard lock(mu_);
+      ++syncs_;
+    }
+    for (auto& [p, st] : batch) p->done.set_value(synced.ok() ? std::move(st) : Status(synced.error()));
+    batch.clear();
+  }
+}
+
+Status Database::SyncWal() {
+  const std::string path = options_.path + "-wal";
+  // SQLite keeps the WAL file while a connection is open, but a sync of a file it replaced would make
+  // nothing durable: compare inodes, reopen when they differ.
+  struct stat by_path {}, by_fd {};
+  if (::stat(path.c_str(), &by_path) != 0 || ::fstat(wal_fd_, &by_fd) != 0 || by_path.st_ino != by_fd.st_ino ||
+      by_path.st_dev != by_fd.st_dev) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Error(ErrorCode::kIo, "cannot open " + path + " to sync it: " + std::strerror(errno));
+    ::close(wal_fd_);
+    wal_fd_ = fd;
+  }
+  while (::fdatasync(wal_fd_) != 0) {
+    if (errno != EINTR) return Error(ErrorCode::kIo, "cannot sync " + path + ": " + std::strerror(errno));
+  }
+  return OkStatus();
+}
+
+void Database::Acknowledge(std::vector<Pending*>& batch, std::vector<Status>& results) {
+  if (!pipelined_sync_) {
+    for (size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(std::move(results[i]));
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < batch.size(); ++i) unsynced_.emplace_back(batch[i], std::move(results[i]));
+  }
+  sync_cv_.notify_one();
 }
 
 Status Database::Write(WriteFn fn) {
@@ -142,6 +213,10 @@ Status Database::Read(ReadFn fn) {
 int64_t Database::commits() const {
   std::lock_guard lock(mu_);
   return commits_;
+}
+int64_t Database::syncs() const {
+  std::lock_guard lock(mu_);
+  return syncs_;
 }
 int64_t Database::writes() const {
   std::lock_guard lock(mu_);
@@ -169,8 +244,17 @@ void Database::WriterLoop() {
       batch.clear();
       continue;
     }
+    // Prepared once and cached (compiling them for every write was a measurable share of the writer).
+    static const std::string kSavepoint = "SAVEPOINT w", kRollbackTo = "ROLLBACK TO w", kRelease = "RELEASE w";
+    auto run = [&w](const std::string& sql) -> Status {
+      auto s = w.Prepare(sql);
+      if (!s.ok()) return s.error();
+      auto n = s->Run();
+      if (!n.ok()) return n.error();
+      return OkStatus();
+    };
     for (Pending* p : batch) {
-      Status st = w.Exec("SAVEPOINT w");
+      Status st = run(kSavepoint);
       if (st.ok()) {
         try {
           st = p->fn(w);
@@ -178,8 +262,8 @@ void Database::WriterLoop() {
           st = Error(ErrorCode::kInternal, std::string("write threw: ") + e.what());
         }
         w.ResetBusyStatements();
-        if (!st.ok()) (void)w.Exec("ROLLBACK TO w");
-        Status rel = w.Exec("RELEASE w");
+        if (!st.ok()) (void)run(kRollbackTo);
+        Status rel = run(kRelease);
         if (st.ok() && !rel.ok()) st = rel;
       }
       results.push_back(std::move(st));
@@ -194,8 +278,10 @@ void Database::WriterLoop() {
       ++commits_;
       writes_ += static_cast<int64_t>(batch.size());
     }
-    for (size_t i = 0; i < batch.size(); ++i) {
-      batch[i]->done.set_value(commit.ok() ? std::move(results[i]) : Status(commit.error().Wrap("commit failed")));
+    if (commit.ok()) {
+      Acknowledge(batch, results);
+    } else {
+      for (Pending* p : batch) p->done.set_value(commit.error().Wrap("commit failed"));
     }
     batch.clear();
   }

@@ -6,6 +6,14 @@
 // survives kill -9, an OS crash and power loss. Durability::kNormal (synchronous=NORMAL in WAL mode)
 // survives kill -9 of the process but may lose the last commits on power loss. Group commit amortises
 // the fsync over every write that arrived while the previous batch was committing.
+//
+// With kFull and a WAL file, the fsync is pipelined: the writer connection commits with
+// synchronous=NORMAL (the WAL frames are written, not synced) and goes on with the next batch, while a
+// syncer thread fdatasyncs the WAL file and only then lets the writes of the commits before that sync
+// return. A returned write is as durable as with synchronous=FULL (its frames were on disk before it
+// returned); the writer no longer waits for the disk. Checkpoints still sync the WAL before copying it
+// and the database file after (the checkpoint connection keeps synchronous=FULL), so a WAL restart
+// never overwrites frames that are not yet in the synced database.
 #pragma once
 
 #include <condition_variable>
@@ -17,6 +25,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -56,7 +65,8 @@ class Database {
 
   // Runs `fn` on the writer connection inside the next group-commit transaction (in its own
   // SAVEPOINT: an error from `fn` undoes only its own changes) and blocks until that transaction has
-  // committed. Returns fn's error, or the COMMIT's error (then nothing of `fn` was stored).
+  // committed (and, pipelined, synced). Returns fn's error, or the COMMIT's error (then nothing of `fn`
+  // was stored), or kIo when the WAL could not be synced (then it may not survive a power loss).
   // Thread-safe; `fn` must not call Write or Read itself.
   Status Write(WriteFn fn);
   // Runs `fn` on a read connection that sees committed data. Thread-safe (readers are serialised).
@@ -68,6 +78,10 @@ class Database {
   // Number of group-commit transactions and writes so far (for tests and metrics).
   int64_t commits() const;
   int64_t writes() const;
+  // True when commits are synced by the syncer thread (kFull with a WAL file; see the top of this file).
+  bool pipelined_sync() const { return pipelined_sync_; }
+  // Number of WAL syncs by the syncer thread so far (0 unless pipelined).
+  int64_t syncs() const;
 
  private:
   struct Pending {
@@ -75,9 +89,14 @@ class Database {
     std::promise<Status> done;
   };
   Database(DatabaseOptions options, std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader,
-           std::unique_ptr<Connection> checkpointer, int version);
+           std::unique_ptr<Connection> checkpointer, int version, int wal_fd);
   void WriterLoop();
   void CheckpointLoop();
+  void SyncLoop();
+  // fdatasync of the WAL file, reopened when SQLite replaced it. Only on sync_thread_.
+  Status SyncWal();
+  // Hands a committed batch to its writers: at once, or after the next WAL sync when pipelined.
+  void Acknowledge(std::vector<Pending*>& batch, std::vector<Status>& results);
   static int OnWalCommit(void* self, struct sqlite3* db, const char* name, int pages);
 
   const DatabaseOptions options_;
@@ -100,6 +119,15 @@ class Database {
   bool checkpoint_wanted_ = false;            // guarded by mu_
   std::condition_variable checkpoint_cv_;
   std::thread checkpoint_thread_;
+
+  // Pipelined fsync (kFull with a WAL file): committed writes waiting for the next WAL sync.
+  bool pipelined_sync_ = false;
+  int wal_fd_ = -1;                                      // used only by sync_thread_ (and the destructor)
+  std::vector<std::pair<Pending*, Status>> unsynced_;    // guarded by mu_
+  bool sync_stopping_ = false;                           // guarded by mu_
+  int64_t syncs_ = 0;                                    // guarded by mu_
+  std::condition_variable sync_cv_;
+  std::thread sync_thread_;
 };
 
 }  // namespace wavebot::store

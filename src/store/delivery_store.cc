@@ -96,6 +96,67 @@ class SqliteDeliveryStore final : public DeliveryStore {
     return claimed;
   }
 
+  Result<std::vector<Delivery>> ClaimBatch(TimePoint now, int max) override {
+    std::vector<Delivery> claimed;
+    if (max < 1) return claimed;
+    Status st = db_->Write([&](Connection& c) -> Status {
+      // The first row is the one ClaimNext would take (see there); the others are the next due pending
+      // rows of its repository within the same window, so a claim costs a bounded amount however long
+      // the backlog.
+      auto s = c.Prepare(std::string("WITH w AS (SELECT seq, repository FROM deliveries "
+          "                   WHERE status = 'pending' AND next_attempt_ms <= ?1 ORDER BY seq LIMIT ?2), "
+          "first AS (SELECT w.repository FROM w WHERE NOT EXISTS (SELECT 1 FROM deliveries p "
+          "          WHERE p.repository = w.repository AND p.status = 'processing') ORDER BY w.seq LIMIT 1) "
+          "SELECT ") + kColumns + ", body FROM deliveries JOIN delivery_bodies USING (seq) WHERE seq IN ("
+          "SELECT w.seq FROM w JOIN first USING (repository) ORDER BY w.seq LIMIT ?3) ORDER BY seq");
+      if (!s.ok()) return s.error();
+      s->Bind(1, Ms(now)).Bind(2, kClaimWindow).Bind(3, static_cast<int64_t>(max));
+      for (;;) {
+        auto row = s->Step();
+        if (!row.ok()) return row.error();
+        if (!*row) break;
+        claimed.push_back(ReadRow(*s, /*with_body=*/true));
+      }
+      for (Delivery& d : claimed) {
+        auto u = c.Prepare("UPDATE deliveries SET status = 'processing' WHERE seq = ?1");  // cached, reset
+        if (!u.ok()) return u.error();
+        u->Bind(1, d.seq);
+        auto n = u->Run();
+        if (!n.ok()) return n.error();
+        d.status = DeliveryStatus::kProcessing;
+      }
+      return OkStatus();
+    });
+    if (!st.ok()) return st.error();
+    return claimed;
+  }
+
+  Status Finish(const std::vector<DeliveryOutcome>& outcomes, TimePoint now) override {
+    if (outcomes.empty()) return OkStatus();
+    for (const DeliveryOutcome& o : outcomes) {
+      if (o.status == DeliveryStatus::kProcessing || (!o.attempted && o.status != DeliveryStatus::kPending)) {
+        return Error(ErrorCode::kInvalidArgument, std::string("not an outcome: ") + DeliveryStatusName(o.status));
+      }
+    }
+    return db_->Write([&](Connection& c) -> Status {
+      for (const DeliveryOutcome& o : outcomes) {
+        auto s = c.Prepare(  // cached, reset
+          "UPDATE deliveries SET status = ?2, attempts = attempts + ?3, "
+          "last_error = CASE WHEN ?3 = 1 THEN ?4 ELSE last_error END, "
+          "next_attempt_ms = CASE WHEN ?2 = 'pending' THEN ?5 ELSE next_attempt_ms END, "
+          "finished_at_ms = CASE WHEN ?2 = 'pending' THEN 0 ELSE ?6 END "
+          "WHERE id = ?1 AND status = 'processing'");
+        if (!s.ok()) return s.error();
+        s->Bind(1, o.id).Bind(2, DeliveryStatusName(o.status)).Bind(3, int64_t{o.attempted ? 1 : 0});
+        s->Bind(4, o.error).Bind(5, Ms(o.retry_at)).Bind(6, Ms(now));
+        auto n = s->Run();
+        if (!n.ok()) return n.error();
+        if (*n == 0) return Error(ErrorCode::kNotFound, "delivery " + o.id + " is not being processed");
+      }
+      return OkStatus();
+    });
+  }
+
   Status Complete(const std::string& id, DeliveryStatus final_status, TimePoint now) override {
     if (final_status != DeliveryStatus::kDone && final_status != DeliveryStatus::kIgnored) {
       return Error(ErrorCode::kInvalidArgument, "Complete takes done or ignored");

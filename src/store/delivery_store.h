@@ -53,6 +53,17 @@ struct DeliveryStats {
 
 enum class InsertOutcome { kInserted, kDuplicate };
 
+// What became of one claimed delivery (DeliveryStore::Finish).
+struct DeliveryOutcome {
+  std::string id;
+  // kDone / kIgnored: finished. kDead: parked with `error`. kPending: a failed attempt, due again at
+  // `retry_at`, with `error`; or, when `attempted` is false, handed back unrun (no attempt counted).
+  DeliveryStatus status = DeliveryStatus::kDone;
+  std::string error;
+  TimePoint retry_at{};
+  bool attempted = true;
+};
+
 class DeliveryStore {
  public:
   virtual ~DeliveryStore() = default;
@@ -64,6 +75,14 @@ class DeliveryStore {
   // other delivery of that repository is processing. Marks it processing. nullopt when none is ready.
   // Thread-safe: two callers never get the same delivery.
   virtual Result<std::optional<Delivery>> ClaimNext(TimePoint now) = 0;
+  // Claims up to `max` (>= 1) deliveries of one repository: the delivery ClaimNext would claim, then the
+  // next due pending deliveries of the same repository, in arrival order (among the oldest 256 due).
+  // Marks them all processing in one transaction. Empty when none is ready. Thread-safe like ClaimNext.
+  virtual Result<std::vector<Delivery>> ClaimBatch(TimePoint now, int max) = 0;
+  // Records the outcomes of claimed deliveries in one transaction: all or none. Errors: kNotFound
+  // (nothing recorded) when one of them is not processing; kInvalidArgument for a status that is not an
+  // outcome. Thread-safe.
+  virtual Status Finish(const std::vector<DeliveryOutcome>& outcomes, TimePoint now) = 0;
   // Finishes a claimed delivery as done or ignored (no handler), counting the attempt.
   virtual Status Complete(const std::string& id, DeliveryStatus final_status, TimePoint now) = 0;
   // Records a failed attempt. `retry_at` set: back to pending, due then; nullopt: parked as dead.

@@ -2,7 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 namespace wavebot::webhook {
 
@@ -19,27 +25,77 @@ Dispatcher::Dispatcher(store::DeliveryStore* store, const Router* router, Clock*
 Dispatcher::~Dispatcher() { Stop(); }
 
 Result<bool> Dispatcher::RunOnce() {
-  auto claimed = store_->ClaimNext(clock_->Now());
-  if (!claimed.ok()) return claimed.error();
-  if (!claimed->has_value()) return false;
-  const store::Delivery& d = **claimed;
+  auto n = RunBatch(1);
+  if (!n.ok()) return n.error();
+  return *n > 0;
+}
 
+Result<int> Dispatcher::RunBatch(int max) {
+  uint64_t before;
+  {
+    std::lock_guard lock(mu_);
+    ++claiming_;
+    before = wakeups_;
+  }
+  auto claimed = store_->ClaimBatch(clock_->Now(), max);
+  bool pass_on;
+  {
+    std::lock_guard lock(mu_);
+    --claiming_;
+    // Deliveries stored during the claim woke nobody (Notify); this worker is about to run a batch, so
+    // another one looks for them.
+    pass_on = wakeups_ != before && claimed.ok() && !claimed->empty();
+  }
+  if (pass_on) cv_.notify_one();
+  if (!claimed.ok()) return claimed.error();
+  std::vector<store::DeliveryOutcome> outcomes;
+  outcomes.reserve(claimed->size());
+  bool interrupted = false;
+  auto recorded_at = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < claimed->size(); ++i) {
+    if (!outcomes.empty() && std::chrono::steady_clock::now() - recorded_at >= options_.record_after) {
+      WAVEBOT_RETURN_IF_ERROR(store_->Finish(outcomes, clock_->Now()));
+      outcomes.clear();
+      recorded_at = std::chrono::steady_clock::now();
+    }
+    const store::Delivery& d = (*claimed)[i];
+    if (interrupted || (i > 0 && stopping())) {
+      // Not started: back to the queue as it was, no attempt counted.
+      outcomes.push_back({.id = d.id, .status = store::DeliveryStatus::kPending, .error = "",
+                          .retry_at = d.next_attempt_at, .attempted = false});
+      continue;
+    }
+    auto outcome = Process(d);
+    if (!outcome) {
+      interrupted = true;
+      continue;
+    }
+    outcomes.push_back(std::move(*outcome));
+  }
+  WAVEBOT_RETURN_IF_ERROR(store_->Finish(outcomes, clock_->Now()));
+  return static_cast<int>(claimed->size());
+}
+
+std::optional<store::DeliveryOutcome> Dispatcher::Process(const store::Delivery& d) {
   auto count = [&](const char* result) {
     if (metrics_) metrics_->CountProcessed(d.event, result);
   };
+  store::DeliveryOutcome out;
+  out.id = d.id;
   auto event = ParseEvent(d.event, d.id, d.body);
   if (!event.ok()) {
     spdlog::error("webhook: delivery {} ({}) does not parse, parked as dead: {}", d.id, d.event,
                   event.error().message());
     count("dead");
-    WAVEBOT_RETURN_IF_ERROR(store_->Fail(d.id, event.error().message(), std::nullopt, clock_->Now()));
-    return true;
+    out.status = store::DeliveryStatus::kDead;
+    out.error = event.error().message();
+    return out;
   }
   const Handler* handler = router_->Find(d.event, d.action);
   if (!handler) {
     count("unrouted");
-    WAVEBOT_RETURN_IF_ERROR(store_->Complete(d.id, store::DeliveryStatus::kIgnored, clock_->Now()));
-    return true;
+    out.status = store::DeliveryStatus::kIgnored;
+    return out;
   }
 
   auto start = std::chrono::steady_clock::now();
@@ -56,8 +112,8 @@ Result<bool> Dispatcher::RunOnce() {
   }
   if (st.ok()) {
     count("done");
-    WAVEBOT_RETURN_IF_ERROR(store_->Complete(d.id, store::DeliveryStatus::kDone, clock_->Now()));
-    return true;
+    out.status = store::DeliveryStatus::kDone;
+    return out;
   }
   if (st.error().code() == ErrorCode::kCancelled) {
     // wavebot is stopping: not a failure of this delivery. It stays "processing", and the next start
@@ -65,22 +121,29 @@ Result<bool> Dispatcher::RunOnce() {
     spdlog::info("webhook: delivery {} ({}.{}) interrupted by shutdown; it runs again at the next start", d.id,
                  d.event, d.action);
     count("interrupted");
-    return true;
+    return std::nullopt;
   }
   const int failed = d.attempts + 1;
+  out.error = st.error().ToString();
   if (failed >= options_.max_attempts) {
     spdlog::error("webhook: delivery {} ({}.{}) failed {} times, parked as dead: {}", d.id, d.event, d.action,
-                  failed, st.error().ToString());
+                  failed, out.error);
     count("dead");
-    WAVEBOT_RETURN_IF_ERROR(store_->Fail(d.id, st.error().ToString(), std::nullopt, clock_->Now()));
+    out.status = store::DeliveryStatus::kDead;
   } else {
     auto delay = Backoff(options_, failed);
     spdlog::warn("webhook: delivery {} ({}.{}) failed (attempt {} of {}), retrying in {} ms: {}", d.id, d.event,
-                 d.action, failed, options_.max_attempts, delay.count(), st.error().ToString());
+                 d.action, failed, options_.max_attempts, delay.count(), out.error);
     count("retry");
-    WAVEBOT_RETURN_IF_ERROR(store_->Fail(d.id, st.error().ToString(), clock_->Now() + delay, clock_->Now()));
+    out.status = store::DeliveryStatus::kPending;
+    out.retry_at = clock_->Now() + delay;
   }
-  return true;
+  return out;
+}
+
+bool Dispatcher::stopping() {
+  std::lock_guard lock(mu_);
+  return stopping_;
 }
 
 Status Dispatcher::Start() {
@@ -95,6 +158,9 @@ void Dispatcher::Notify() {
   {
     std::lock_guard lock(mu_);
     ++wakeups_;
+    // A worker inside a claim sees wakeups_ move when it is done: it claims again (when it found nothing)
+    // or wakes another worker (when it found a batch to run).
+    if (claiming_ > 0) return;
   }
   cv_.notify_one();
 }
@@ -111,6 +177,10 @@ void Dispatcher::Stop() {
 }
 
 void Dispatcher::WorkerLoop() {
+  if (options_.worker_nice != 0 &&
+      setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.worker_nice) != 0) {
+    spdlog::warn("webhook: cannot lower the dispatcher workers' priority: {}", std::strerror(errno));
+  }
   for (;;) {
     uint64_t seen;
     {
@@ -118,9 +188,9 @@ void Dispatcher::WorkerLoop() {
       if (stopping_) return;
       seen = wakeups_;
     }
-    auto r = RunOnce();
+    auto r = RunBatch(options_.batch);
     if (!r.ok()) spdlog::error("webhook: dispatcher cannot read the store: {}", r.error().ToString());
-    if (r.ok() && *r) continue;  // there may be more
+    if (r.ok() && *r > 0) continue;  // there may be more
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, options_.idle_poll, [&] { return stopping_ || wakeups_ != seen; });
   }

@@ -1,29 +1,29 @@
 #include "webhook/events.h"
 
-#include <nlohmann/json.hpp>
+#include "webhook/json_index.h"
 
 #include <algorithm>
 
 namespace wavebot::webhook {
 namespace {
 
-using nlohmann::json;
+using Value = JsonIndex::Value;
 
 // Thrown inside this file only, turned into a kParse error by ParseEvent.
 struct MissingField {
   std::string path;
 };
 
-const json* Child(const json& j, std::string_view key) {
-  if (!j.is_object()) return nullptr;
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return nullptr;
-  return &*it;
+// The helpers below read fields exactly as the nlohmann DOM parse they replaced did (the differential
+// test and fuzz_events hold them to it): null reads as absent, a field of another type as empty or 0.
+Value Child(const Value& j, std::string_view key) {
+  Value c = j.Find(key);  // absent unless j is an object
+  return c.is_null() ? Value() : c;
 }
 
-std::string Str(const json& j, std::string_view key) {
-  const json* c = Child(j, key);
-  return c && c->is_string() ? c->get<std::string>() : std::string();
+std::string Str(const Value& j, std::string_view key) {
+  Value c = Child(j, key);
+  return c.is_string() ? c.String() : std::string();
 }
 // A JSON float as int64, false when it is outside int64's range or NaN (converting those is undefined
 // behaviour; found by fuzz_events and fuzz_ingress).
@@ -32,59 +32,66 @@ bool FloatToInt(double d, int64_t* out) {
   *out = static_cast<int64_t>(d);
   return true;
 }
-int64_t Int(const json& j, std::string_view key) {
-  const json* c = Child(j, key);
-  if (c && c->is_number_integer()) return c->get<int64_t>();
+// A number as int64 the way nlohmann's get<int64_t>() reads it: an unsigned integer is cast. False for
+// a float outside int64's range.
+bool NumberToInt(const Value& c, int64_t* out) {
+  int64_t i = 0;
+  uint64_t u = 0;
+  double d = 0;
+  switch (c.Number(&i, &u, &d)) {
+    case JsonIndex::NumberKind::kSigned: *out = i; return true;
+    case JsonIndex::NumberKind::kUnsigned: *out = static_cast<int64_t>(u); return true;
+    case JsonIndex::NumberKind::kFloat: return FloatToInt(d, out);
+  }
+  return false;
+}
+int64_t Int(const Value& j, std::string_view key) {
+  Value c = Child(j, key);
   int64_t v = 0;
-  if (c && c->is_number_float() && FloatToInt(c->get<double>(), &v)) return v;
+  if (c.is_number() && NumberToInt(c, &v)) return v;
   return 0;  // absent, null, another type, or a float out of range: unusable, read as 0
 }
-bool Bool(const json& j, std::string_view key) {
-  const json* c = Child(j, key);
-  return c && c->is_boolean() && c->get<bool>();
+bool Bool(const Value& j, std::string_view key) { return Child(j, key).as_bool(); }
+Value Obj(const Value& j, std::string_view key, const std::string& path) {
+  Value c = Child(j, key);
+  if (!c.is_object()) throw MissingField{path + std::string(key)};
+  return c;
 }
-const json& Obj(const json& j, std::string_view key, const std::string& path) {
-  const json* c = Child(j, key);
-  if (!c || !c->is_object()) throw MissingField{path + std::string(key)};
-  return *c;
+std::string ReqStr(const Value& j, std::string_view key, const std::string& path) {
+  Value c = Child(j, key);
+  if (!c.is_string()) throw MissingField{path + std::string(key)};
+  return c.String();
 }
-std::string ReqStr(const json& j, std::string_view key, const std::string& path) {
-  const json* c = Child(j, key);
-  if (!c || !c->is_string()) throw MissingField{path + std::string(key)};
-  return c->get<std::string>();
-}
-int64_t ReqInt(const json& j, std::string_view key, const std::string& path) {
-  const json* c = Child(j, key);
-  if (!c || !c->is_number()) throw MissingField{path + std::string(key)};
-  if (!c->is_number_float()) return c->get<int64_t>();
+int64_t ReqInt(const Value& j, std::string_view key, const std::string& path) {
+  Value c = Child(j, key);
   int64_t v = 0;
-  if (!FloatToInt(c->get<double>(), &v)) throw MissingField{path + std::string(key)};
+  if (!c.is_number() || !NumberToInt(c, &v)) throw MissingField{path + std::string(key)};
   return v;
 }
 
-User ParseUser(const json* j) {
+User ParseUser(const Value& j) {
   User u;
-  if (j && j->is_object()) {
-    u.login = Str(*j, "login");
-    u.id = Int(*j, "id");
-    u.type = Str(*j, "type");
+  if (j.is_object()) {
+    u.login = Str(j, "login");
+    u.id = Int(j, "id");
+    u.type = Str(j, "type");
   }
   return u;
 }
 
-std::vector<std::string> Labels(const json& j) {
+std::vector<std::string> Labels(const Value& j) {
   std::vector<std::string> out;
-  const json* labels = Child(j, "labels");
-  if (labels && labels->is_array()) {
-    for (const json& l : *labels) {
+  Value labels = Child(j, "labels");
+  if (labels.is_array()) {
+    for (const Value& l : labels.Elements()) {
       if (l.is_object()) out.push_back(Str(l, "name"));
-      else if (l.is_string()) out.push_back(l.get<std::string>());  // workflow_job labels
+      else if (l.is_string()) out.push_back(l.String());  // workflow_job labels
     }
   }
   return out;
 }
 
-Issue ParseIssue(const json& j, const std::string& path) {
+Issue ParseIssue(const Value& j, const std::string& path) {
   Issue i;
   i.number = ReqInt(j, "number", path);
   i.id = Int(j, "id");
@@ -94,11 +101,11 @@ Issue ParseIssue(const json& j, const std::string& path) {
   i.html_url = Str(j, "html_url");
   i.labels = Labels(j);
   i.user = ParseUser(Child(j, "user"));
-  i.is_pull_request = Child(j, "pull_request") != nullptr;
+  i.is_pull_request = Child(j, "pull_request").present();
   return i;
 }
 
-Comment ParseComment(const json& j, const std::string& path) {
+Comment ParseComment(const Value& j, const std::string& path) {
   Comment c;
   c.id = ReqInt(j, "id", path);
   c.body = Str(j, "body");
@@ -107,7 +114,7 @@ Comment ParseComment(const json& j, const std::string& path) {
   return c;
 }
 
-PullRequest ParsePullRequest(const json& j, const std::string& path) {
+PullRequest ParsePullRequest(const Value& j, const std::string& path) {
   PullRequest p;
   p.number = ReqInt(j, "number", path);
   p.id = Int(j, "id");
@@ -115,11 +122,11 @@ PullRequest ParsePullRequest(const json& j, const std::string& path) {
   p.body = Str(j, "body");
   p.state = Str(j, "state");
   p.html_url = Str(j, "html_url");
-  const json& head = Obj(j, "head", path);
+  const Value head = Obj(j, "head", path);
   p.head_ref = ReqStr(head, "ref", path + "head.");
   p.head_sha = ReqStr(head, "sha", path + "head.");
-  if (const json* repo = Child(head, "repo")) p.head_repo = Str(*repo, "full_name");
-  const json& base = Obj(j, "base", path);
+  if (Value repo = Child(head, "repo")) p.head_repo = Str(repo, "full_name");
+  const Value base = Obj(j, "base", path);
   p.base_ref = ReqStr(base, "ref", path + "base.");
   p.base_sha = Str(base, "sha");
   p.merged = Bool(j, "merged");
@@ -130,40 +137,40 @@ PullRequest ParsePullRequest(const json& j, const std::string& path) {
   return p;
 }
 
-std::vector<int64_t> PullNumbers(const json& j) {
+std::vector<int64_t> PullNumbers(const Value& j) {
   std::vector<int64_t> out;
-  const json* prs = Child(j, "pull_requests");
-  if (prs && prs->is_array()) {
-    for (const json& pr : *prs) {
+  Value prs = Child(j, "pull_requests");
+  if (prs.is_array()) {
+    for (const Value& pr : prs.Elements()) {
       if (pr.is_object()) out.push_back(Int(pr, "number"));
     }
   }
   return out;
 }
 
-std::vector<std::string> RepoNames(const json& j, std::string_view key) {
+std::vector<std::string> RepoNames(const Value& j, std::string_view key) {
   std::vector<std::string> out;
-  const json* repos = Child(j, key);
-  if (repos && repos->is_array()) {
-    for (const json& r : *repos) {
+  Value repos = Child(j, key);
+  if (repos.is_array()) {
+    for (const Value& r : repos.Elements()) {
       if (r.is_object()) out.push_back(Str(r, "full_name"));
     }
   }
   return out;
 }
 
-std::string RepoName(const json& j, std::string_view key) {
-  const json* r = Child(j, key);
-  return r ? Str(*r, "full_name") : std::string();
+std::string RepoName(const Value& j, std::string_view key) {
+  Value r = Child(j, key);
+  return r ? Str(r, "full_name") : std::string();
 }
 
-Payload ParsePayload(std::string_view name, const json& j) {
+Payload ParsePayload(std::string_view name, const Value& j) {
   if (name == "ping") {
     return PingEvent{Str(j, "zen"), Int(j, "hook_id")};
   }
   if (name == "issues") {
     IssuesEvent e{ParseIssue(Obj(j, "issue", ""), "issue."), ""};
-    if (const json* l = Child(j, "label")) e.label = Str(*l, "name");
+    if (Value l = Child(j, "label")) e.label = Str(l, "name");
     return e;
   }
   if (name == "issue_comment") {
@@ -172,13 +179,13 @@ Payload ParsePayload(std::string_view name, const json& j) {
   }
   if (name == "pull_request") {
     PullRequestEvent e{ParsePullRequest(Obj(j, "pull_request", ""), "pull_request."), ""};
-    if (const json* l = Child(j, "label")) e.label = Str(*l, "name");
+    if (Value l = Child(j, "label")) e.label = Str(l, "name");
     return e;
   }
   if (name == "pull_request_review") {
     PullRequestReviewEvent e;
     e.pull_request = ParsePullRequest(Obj(j, "pull_request", ""), "pull_request.");
-    const json& r = Obj(j, "review", "");
+    const Value r = Obj(j, "review", "");
     e.review_id = ReqInt(r, "id", "review.");
     e.review_state = ReqStr(r, "state", "review.");
     std::transform(e.review_state.begin(), e.review_state.end(), e.review_state.begin(),
@@ -191,7 +198,7 @@ Payload ParsePayload(std::string_view name, const json& j) {
   if (name == "pull_request_review_comment") {
     PullRequestReviewCommentEvent e;
     e.pull_request = ParsePullRequest(Obj(j, "pull_request", ""), "pull_request.");
-    const json& c = Obj(j, "comment", "");
+    const Value c = Obj(j, "comment", "");
     e.comment = ParseComment(c, "comment.");
     e.path = Str(c, "path");
     e.commit_id = Str(c, "commit_id");
@@ -200,32 +207,32 @@ Payload ParsePayload(std::string_view name, const json& j) {
     return e;
   }
   if (name == "check_suite") {
-    const json& s = Obj(j, "check_suite", "");
+    const Value s = Obj(j, "check_suite", "");
     CheckSuiteEvent e;
     e.id = ReqInt(s, "id", "check_suite.");
     e.head_sha = ReqStr(s, "head_sha", "check_suite.");
     e.head_branch = Str(s, "head_branch");
     e.status = Str(s, "status");
     e.conclusion = Str(s, "conclusion");
-    if (const json* app = Child(s, "app")) e.app_id = Int(*app, "id");
+    if (Value app = Child(s, "app")) e.app_id = Int(app, "id");
     e.pull_requests = PullNumbers(s);
     return e;
   }
   if (name == "check_run") {
-    const json& r = Obj(j, "check_run", "");
+    const Value r = Obj(j, "check_run", "");
     CheckRunEvent e;
     e.id = ReqInt(r, "id", "check_run.");
     e.name = Str(r, "name");
     e.head_sha = ReqStr(r, "head_sha", "check_run.");
     e.status = Str(r, "status");
     e.conclusion = Str(r, "conclusion");
-    if (const json* s = Child(r, "check_suite")) e.check_suite_id = Int(*s, "id");
-    if (const json* app = Child(r, "app")) e.app_id = Int(*app, "id");
+    if (Value s = Child(r, "check_suite")) e.check_suite_id = Int(s, "id");
+    if (Value app = Child(r, "app")) e.app_id = Int(app, "id");
     e.pull_requests = PullNumbers(r);
     return e;
   }
   if (name == "workflow_run") {
-    const json& r = Obj(j, "workflow_run", "");
+    const Value r = Obj(j, "workflow_run", "");
     WorkflowRunEvent e;
     e.id = ReqInt(r, "id", "workflow_run.");
     e.name = Str(r, "name");
@@ -239,7 +246,7 @@ Payload ParsePayload(std::string_view name, const json& j) {
     return e;
   }
   if (name == "workflow_job") {
-    const json& r = Obj(j, "workflow_job", "");
+    const Value r = Obj(j, "workflow_job", "");
     WorkflowJobEvent e;
     e.id = ReqInt(r, "id", "workflow_job.");
     e.run_id = Int(r, "run_id");
@@ -259,27 +266,27 @@ Payload ParsePayload(std::string_view name, const json& j) {
     e.created = Bool(j, "created");
     e.deleted = Bool(j, "deleted");
     e.forced = Bool(j, "forced");
-    if (const json* commits = Child(j, "commits"); commits && commits->is_array()) {
-      for (const json& c : *commits) {
+    if (Value commits = Child(j, "commits"); commits.is_array()) {
+      for (const Value& c : commits.Elements()) {
         if (c.is_object()) e.commits.push_back(Str(c, "id"));
       }
     }
-    if (const json* p = Child(j, "pusher")) e.pusher = Str(*p, "name");
+    if (Value p = Child(j, "pusher")) e.pusher = Str(p, "name");
     return e;
   }
   if (name == "installation") {
-    const json& i = Obj(j, "installation", "");
+    const Value i = Obj(j, "installation", "");
     InstallationEvent e;
     e.id = ReqInt(i, "id", "installation.");
-    if (const json* a = Child(i, "account")) e.account = Str(*a, "login");
+    if (Value a = Child(i, "account")) e.account = Str(a, "login");
     e.repositories = RepoNames(j, "repositories");
     return e;
   }
   if (name == "installation_repositories") {
-    const json& i = Obj(j, "installation", "");
+    const Value i = Obj(j, "installation", "");
     InstallationRepositoriesEvent e;
     e.id = ReqInt(i, "id", "installation.");
-    if (const json* a = Child(i, "account")) e.account = Str(*a, "login");
+    if (Value a = Child(i, "account")) e.account = Str(a, "login");
     e.added = RepoNames(j, "repositories_added");
     e.removed = RepoNames(j, "repositories_removed");
     return e;
@@ -320,18 +327,19 @@ Result<Event> ParseEvent(std::string_view event_name, std::string_view delivery_
   if (!IsHandledEvent(event_name)) {
     return Error(ErrorCode::kInvalidArgument, "event '" + std::string(event_name) + "' is not handled");
   }
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Error(ErrorCode::kParse, std::string(event_name) + ": body is not valid JSON");
+  JsonIndex doc;
+  if (!doc.Parse(body)) return Error(ErrorCode::kParse, std::string(event_name) + ": body is not valid JSON");
+  const Value j = doc.root();
   if (!j.is_object()) return Error(ErrorCode::kParse, std::string(event_name) + ": body is not a JSON object");
   Event e;
   e.name = std::string(event_name);
   e.delivery_id = std::string(delivery_id);
   e.action = Str(j, "action");
-  if (const json* inst = Child(j, "installation")) e.installation_id = Int(*inst, "id");
-  if (const json* repo = Child(j, "repository")) {
-    e.repository.full_name = Str(*repo, "full_name");
-    e.repository.id = Int(*repo, "id");
-    e.repository.default_branch = Str(*repo, "default_branch");
+  if (Value inst = Child(j, "installation")) e.installation_id = Int(inst, "id");
+  if (Value repo = Child(j, "repository")) {
+    e.repository.full_name = Str(repo, "full_name");
+    e.repository.id = Int(repo, "id");
+    e.repository.default_branch = Str(repo, "default_branch");
   }
   e.sender = ParseUser(Child(j, "sender"));
   try {
@@ -339,8 +347,6 @@ Result<Event> ParseEvent(std::string_view event_name, std::string_view delivery_
   } catch (const MissingField& m) {
     return Error(ErrorCode::kParse, std::string(event_name) + (e.action.empty() ? "" : "." + e.action) +
                                         ": missing or mistyped field '" + m.path + "'");
-  } catch (const json::exception& ex) {
-    return Error(ErrorCode::kParse, std::string(event_name) + ": " + ex.what());
   }
   return e;
 }

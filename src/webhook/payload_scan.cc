@@ -1,5 +1,7 @@
 #include "webhook/payload_scan.h"
 
+#include "webhook/json_plain_run.h"
+
 #include <array>
 #include <cmath>
 #include <cstdlib>
@@ -13,13 +15,6 @@ namespace {
 // stack nor the heap grows with the input. It replaced nlohmann's SAX parser here, which spent most of
 // the ingress CPU copying every string into a std::string; the typed parse happens later, off the
 // request path.
-// Bytes that may appear unescaped in a JSON string and need no UTF-8 decoding.
-constexpr std::array<bool, 256> MakePlainTable() {
-  std::array<bool, 256> t{};
-  for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
-  return t;
-}
-constexpr std::array<bool, 256> kPlain = MakePlainTable();
 
 class Scanner {
  public:
@@ -135,7 +130,7 @@ class Scanner {
     while (p_ < end_) {
       // Fast path: a run of printable ASCII other than '"' and '\\' needs no further checks.
       const char* run = p_;
-      while (p_ < end_ && kPlain[static_cast<unsigned char>(*p_)]) ++p_;
+      p_ = SkipJsonPlainRun(p_, end_);
       if (out && p_ > run) out->append(run, static_cast<size_t>(p_ - run));
       if (p_ == end_) break;
       unsigned char c = static_cast<unsigned char>(*p_);

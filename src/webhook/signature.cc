@@ -1,19 +1,56 @@
 #include "webhook/signature.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
+
+#include <string>
 
 namespace wavebot::webhook {
 namespace {
 
 constexpr std::string_view kPrefix = "sha256=";
 
+// The HMAC key schedule (the SHA-256 states after the inner and outer padded keys) is computed once per
+// thread and secret, not per request: each call re-initialises the thread's context with the key it
+// holds (EVP_MAC_init with a null key) instead of fetching the algorithm and hashing the key again.
+struct ThreadMac {
+  std::string secret;
+  EVP_MAC_CTX* ctx = nullptr;
+  ~ThreadMac() { EVP_MAC_CTX_free(ctx); }
+};
+
+EVP_MAC* HmacAlgorithm() {
+  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);  // process lifetime
+  return mac;
+}
+
 bool Digest(std::string_view secret, std::string_view body, unsigned char out[32]) {
-  unsigned int len = 0;
-  return HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-              reinterpret_cast<const unsigned char*>(body.data()), body.size(), out, &len) != nullptr &&
-         len == 32;
+  thread_local ThreadMac t;
+  if (!t.ctx || t.secret != secret) {
+    EVP_MAC_CTX_free(t.ctx);
+    t.ctx = nullptr;
+    t.secret.clear();
+    if (!HmacAlgorithm()) return false;
+    t.ctx = EVP_MAC_CTX_new(HmacAlgorithm());
+    if (!t.ctx) return false;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+    static const unsigned char kEmpty[1] = {0};
+    const auto* key = secret.empty() ? kEmpty : reinterpret_cast<const unsigned char*>(secret.data());
+    if (EVP_MAC_init(t.ctx, key, secret.size(), params) != 1) {
+      EVP_MAC_CTX_free(t.ctx);
+      t.ctx = nullptr;
+      return false;
+    }
+    t.secret = std::string(secret);
+  } else if (EVP_MAC_init(t.ctx, nullptr, 0, nullptr) != 1) {
+    return false;
+  }
+  size_t len = 0;
+  return EVP_MAC_update(t.ctx, reinterpret_cast<const unsigned char*>(body.data()), body.size()) == 1 &&
+         EVP_MAC_final(t.ctx, out, &len, 32) == 1 && len == 32;
 }
 
 int HexValue(char c) {

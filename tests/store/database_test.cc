@@ -175,5 +175,46 @@ TEST(DatabaseTest, ConcurrentWritesShareCommits) {
   EXPECT_LT((*db)->commits(), (*db)->writes());
 }
 
+// kFull on a file: the writer commits without syncing and the syncer thread fdatasyncs the WAL before
+// the writes return; one sync covers the commits that queued behind it. Every acknowledged write is in
+// the file when it is opened again.
+TEST(DatabaseTest, FullDurabilityPipelinesWalSyncsAndKeepsEveryAcknowledgedWrite) {
+  testing::TempDir dir;
+  const std::string path = dir.File("w.db");
+  constexpr int kThreads = 8, kPerThread = 40;
+  {
+    auto db = Database::Open({.path = path}, {{1, "t", "CREATE TABLE t (x INTEGER);"}});
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->pipelined_sync());
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kPerThread; ++i) {
+          Status st = (*db)->Write([&](Connection& c) { return c.Exec("INSERT INTO t VALUES (" + std::to_string(t * 1000 + i) + ")"); });
+          if (!st.ok()) ++failures;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_GT((*db)->syncs(), 0);
+    EXPECT_LE((*db)->syncs(), (*db)->commits());
+  }
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  sqlite3_stmt* count = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(raw, "SELECT COUNT(*) FROM t", -1, &count, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(count), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(count, 0), kThreads * kPerThread);
+  sqlite3_finalize(count);
+  sqlite3_close(raw);
+
+  // kNormal does not sync commits at all, so nothing is pipelined.
+  auto normal = Database::Open({.path = dir.File("n.db"), .durability = Durability::kNormal});
+  ASSERT_TRUE(normal.ok());
+  EXPECT_FALSE((*normal)->pipelined_sync());
+}
+
 }  // namespace
 }  // namespace wavebot::store

@@ -107,6 +107,67 @@ TEST_F(DeliveryStoreTest, RequeueProcessingAfterRestartAndStats) {
   EXPECT_TRUE(store_->CheckWritable().ok());
 }
 
+std::vector<std::string> Ids(const Result<std::vector<Delivery>>& batch) {
+  std::vector<std::string> ids;
+  EXPECT_TRUE(batch.ok());
+  if (batch.ok()) {
+    for (const Delivery& d : *batch) ids.push_back(d.id);
+  }
+  return ids;
+}
+
+TEST_F(DeliveryStoreTest, ClaimBatchTakesOneRepositoryInOrderAndSkipsBusyOnes) {
+  for (const char* id : {"a1", "a2", "a3"}) ASSERT_TRUE(store_->Insert(Make(id, "o/a")).ok());
+  ASSERT_TRUE(store_->Insert(Make("b1", "o/b")).ok());
+  ASSERT_TRUE(store_->Insert(Make("a4", "o/a")).ok());
+  auto first = store_->ClaimBatch(clock_.Now(), 3);
+  EXPECT_EQ(Ids(first), (std::vector<std::string>{"a1", "a2", "a3"}));
+  EXPECT_EQ((*first)[0].body, std::string("{\"x\":1}\0bin", 11));
+  EXPECT_EQ(store_->Get("a2")->status, DeliveryStatus::kProcessing);
+  // o/a is busy: the next batch is o/b's, and then nothing (a4 waits for a1..a3).
+  EXPECT_EQ(Ids(store_->ClaimBatch(clock_.Now(), 10)), std::vector<std::string>{"b1"});
+  EXPECT_EQ(Ids(store_->ClaimBatch(clock_.Now(), 10)), std::vector<std::string>{});
+  EXPECT_EQ(Claim(), "");
+}
+
+TEST_F(DeliveryStoreTest, FinishRecordsEveryOutcomeInOneTransactionOrNone) {
+  for (const char* id : {"a1", "a2", "a3", "a4", "a5"}) ASSERT_TRUE(store_->Insert(Make(id, "o/a")).ok());
+  ASSERT_EQ(Ids(store_->ClaimBatch(clock_.Now(), 5)).size(), 5u);
+  const TimePoint retry = clock_.Now() + milliseconds(1000);
+  // One id that is not processing: nothing is recorded.
+  std::vector<DeliveryOutcome> bad = {{.id = "a1", .status = DeliveryStatus::kDone, .error = "", .retry_at = {},
+                                       .attempted = true},
+                                      {.id = "zz", .status = DeliveryStatus::kDone, .error = "", .retry_at = {},
+                                       .attempted = true}};
+  EXPECT_EQ(store_->Finish(bad, clock_.Now()).error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store_->Get("a1")->status, DeliveryStatus::kProcessing);
+
+  std::vector<DeliveryOutcome> outcomes = {
+      {.id = "a1", .status = DeliveryStatus::kDone, .error = "", .retry_at = {}, .attempted = true},
+      {.id = "a2", .status = DeliveryStatus::kIgnored, .error = "", .retry_at = {}, .attempted = true},
+      {.id = "a3", .status = DeliveryStatus::kDead, .error = "bad body", .retry_at = {}, .attempted = true},
+      {.id = "a4", .status = DeliveryStatus::kPending, .error = "boom", .retry_at = retry, .attempted = true},
+      {.id = "a5", .status = DeliveryStatus::kPending, .error = "", .retry_at = clock_.Now(), .attempted = false}};
+  ASSERT_TRUE(store_->Finish(outcomes, clock_.Now()).ok());
+  EXPECT_EQ(store_->Get("a1")->status, DeliveryStatus::kDone);
+  EXPECT_EQ(store_->Get("a1")->attempts, 1);
+  EXPECT_EQ(store_->Get("a2")->status, DeliveryStatus::kIgnored);
+  EXPECT_EQ(store_->Get("a3")->status, DeliveryStatus::kDead);
+  EXPECT_EQ(store_->Get("a3")->last_error, "bad body");
+  EXPECT_EQ(store_->Get("a4")->status, DeliveryStatus::kPending);
+  EXPECT_EQ(store_->Get("a4")->attempts, 1);
+  EXPECT_EQ(store_->Get("a4")->next_attempt_at, retry);
+  EXPECT_EQ(store_->Get("a5")->status, DeliveryStatus::kPending);
+  EXPECT_EQ(store_->Get("a5")->attempts, 0);  // handed back unrun: no attempt counted
+  // a5 is due now, a4 only later.
+  EXPECT_EQ(Ids(store_->ClaimBatch(clock_.Now(), 5)), std::vector<std::string>{"a5"});
+  // Finishing twice is refused: a1 was processed once.
+  EXPECT_EQ(store_->Finish({outcomes[0]}, clock_.Now()).error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store_->Finish({{.id = "a5", .status = DeliveryStatus::kProcessing, .error = "", .retry_at = {},
+                             .attempted = true}}, clock_.Now()).error().code(),
+            ErrorCode::kInvalidArgument);
+}
+
 TEST(DeliveryStatusTest, ParsesNamesAndRejectsUnknown) {
   EXPECT_EQ(*ParseDeliveryStatus("dead"), DeliveryStatus::kDead);
   EXPECT_FALSE(ParseDeliveryStatus("zombie").ok());

@@ -6,6 +6,12 @@
 #include <map>
 #include <set>
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "store/database.h"
 #include "store/temp_dir.h"
 
@@ -169,6 +175,168 @@ TEST_F(DispatcherTest, WorkersKeepPerRepositoryOrderAndNeverOverlapARepository) 
   std::vector<int64_t> expected;
   for (int i = 0; i < kPerRepo; ++i) expected.push_back(i);
   for (const char* repo : {"o/a", "o/b", "o/c"}) EXPECT_EQ(order[repo], expected) << repo;
+}
+
+TEST_F(DispatcherTest, BatchRunsOneRepositoryInOrderAndRecordsEveryOutcome) {
+  std::vector<int64_t> seen;
+  router_.Register("issues", "*", [&](const Event& e) -> Status {
+    int64_t n = e.As<IssuesEvent>()->issue.number;
+    seen.push_back(n);
+    if (n == 2) return Error(ErrorCode::kUnavailable, "GitHub is down");
+    return OkStatus();
+  });
+  for (int i = 1; i <= 4; ++i) Insert("a" + std::to_string(i), "o/a", i);
+  Insert("b1", "o/b", 10);
+  Insert("bad", "o/a", 5, "issues", "{\"action\":\"opened\"}");  // no issue: dead at once
+  Dispatcher d(store_.get(), &router_, &clock_, &metrics_, options_);
+  auto n = d.RunBatch(10);
+  ASSERT_TRUE(n.ok()) << n.error().ToString();
+  EXPECT_EQ(*n, 5);  // o/a's five; o/b's waits for the next batch
+  EXPECT_EQ(seen, (std::vector<int64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(StatusOf("a1"), store::DeliveryStatus::kDone);
+  EXPECT_EQ(StatusOf("a2"), store::DeliveryStatus::kPending);  // retried after its backoff
+  EXPECT_EQ(store_->Get("a2")->attempts, 1);
+  EXPECT_EQ(StatusOf("a4"), store::DeliveryStatus::kDone);
+  EXPECT_EQ(StatusOf("bad"), store::DeliveryStatus::kDead);
+  EXPECT_EQ(StatusOf("b1"), store::DeliveryStatus::kPending);
+  n = d.RunBatch(10);
+  ASSERT_TRUE(n.ok()) << n.error().ToString();
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ(StatusOf("b1"), store::DeliveryStatus::kDone);
+}
+
+TEST_F(DispatcherTest, OutcomesOfASlowBatchAreRecordedBeforeItEnds) {
+  std::vector<store::DeliveryStatus> first_when_second_ran;
+  router_.Register("issues", "*", [&](const Event& e) {
+    if (e.As<IssuesEvent>()->issue.number == 2) first_when_second_ran.push_back(StatusOf("a1"));
+    return OkStatus();
+  });
+  Insert("a1", "o/a", 1);
+  Insert("a2", "o/a", 2);
+  options_.record_after = milliseconds(0);  // every handler counts as slow
+  Dispatcher d(store_.get(), &router_, &clock_, &metrics_, options_);
+  auto n = d.RunBatch(10);
+  ASSERT_TRUE(n.ok()) << n.error().ToString();
+  EXPECT_EQ(*n, 2);
+  EXPECT_EQ(first_when_second_ran, std::vector<store::DeliveryStatus>{store::DeliveryStatus::kDone});
+  EXPECT_EQ(StatusOf("a2"), store::DeliveryStatus::kDone);
+}
+
+TEST_F(DispatcherTest, StopHandsBackTheUnstartedRestOfABatch) {
+  Dispatcher* dispatcher = nullptr;
+  std::vector<int64_t> seen;
+  router_.Register("issues", "*", [&](const Event& e) {
+    seen.push_back(e.As<IssuesEvent>()->issue.number);
+    dispatcher->Stop();  // no worker threads: returns at once, and the batch must stop here
+    return OkStatus();
+  });
+  for (int i = 1; i <= 3; ++i) Insert("a" + std::to_string(i), "o/a", i);
+  Dispatcher d(store_.get(), &router_, &clock_, &metrics_, options_);
+  dispatcher = &d;
+  auto n = d.RunBatch(10);
+  ASSERT_TRUE(n.ok()) << n.error().ToString();
+  EXPECT_EQ(seen, std::vector<int64_t>{1});
+  EXPECT_EQ(StatusOf("a1"), store::DeliveryStatus::kDone);
+  for (const char* id : {"a2", "a3"}) {
+    EXPECT_EQ(StatusOf(id), store::DeliveryStatus::kPending) << id;
+    EXPECT_EQ(store_->Get(id)->attempts, 0) << id;
+  }
+}
+
+// Handlers can wait, acknowledgements cannot: the workers run at a lower priority than the rest.
+TEST_F(DispatcherTest, WorkersRunNicerThanTheIngress) {
+  const int base = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+  std::mutex mu;
+  std::condition_variable cv;
+  int seen_nice = -100;
+  router_.Register("issues", "*", [&](const Event&) {
+    std::lock_guard lock(mu);
+    seen_nice = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+    cv.notify_all();
+    return OkStatus();
+  });
+  options_.worker_nice = 5;
+  Dispatcher d(store_.get(), &router_, RealClock(), &metrics_, options_);
+  ASSERT_TRUE(d.Start().ok());
+  Insert("a1", "o/a", 1);
+  d.Notify();
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return seen_nice != -100; }));
+  }
+  d.Stop();
+  EXPECT_EQ(seen_nice, std::min(base + 5, 19));
+  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))), base);  // this thread untouched
+}
+
+// A process killed after its dispatcher claimed a batch and ran some handlers, but before it recorded the
+// outcomes, loses no delivery: the next start runs every one of them, in order, and finishes them all.
+TEST(DispatcherCrashTest, KillBetweenClaimAndFinishLosesNoDelivery) {
+  wavebot::testing::TempDir dir;
+  const std::string path = dir.File("w.db");
+  constexpr int kDeliveries = 10;
+  {
+    auto db = store::Database::Open({.path = path});
+    ASSERT_TRUE(db.ok()) << db.error().ToString();
+    auto st = store::NewSqliteDeliveryStore(db->get());
+    for (int i = 0; i < kDeliveries; ++i) {
+      ASSERT_TRUE(st->Insert({.id = "c" + std::to_string(i), .event = "issues", .action = "opened",
+                              .installation_id = 1, .repository = "o/a", .received_at = RealClock()->Now(),
+                              .body = IssueBody("o/a", i)})
+                      .ok());
+    }
+  }  // closed before fork: the child opens its own
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto db = store::Database::Open({.path = path});
+    if (!db.ok()) _exit(2);
+    auto st = store::NewSqliteDeliveryStore(db->get());
+    Router router;
+    router.Register("issues", "*", [](const Event& e) {
+      if (e.As<IssuesEvent>()->issue.number == 4) raise(SIGKILL);  // mid-batch, outcomes not yet recorded
+      return OkStatus();
+    });
+    Metrics metrics;
+    Dispatcher d(st.get(), &router, RealClock(), &metrics, {});
+    (void)d.RunBatch(kDeliveries);
+    _exit(3);  // not reached
+  }
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(child, &wstatus, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL) << "child status " << wstatus;
+
+  auto db = store::Database::Open({.path = path});
+  ASSERT_TRUE(db.ok()) << db.error().ToString();
+  auto st = store::NewSqliteDeliveryStore(db->get());
+  auto stats = st->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->processing, kDeliveries);  // all claimed in one batch, none recorded
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<int64_t> seen;
+  Router router;
+  router.Register("issues", "*", [&](const Event& e) {
+    std::lock_guard lock(mu);
+    seen.push_back(e.As<IssuesEvent>()->issue.number);
+    cv.notify_all();
+    return OkStatus();
+  });
+  Metrics metrics;
+  Dispatcher d(st.get(), &router, RealClock(), &metrics, {.workers = 2});
+  ASSERT_TRUE(d.Start().ok());  // puts the claimed deliveries back in the queue
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return seen.size() >= kDeliveries; }));
+  }
+  d.Stop();
+  std::vector<int64_t> expected;
+  for (int i = 0; i < kDeliveries; ++i) expected.push_back(i);
+  EXPECT_EQ(seen, expected);  // each once, in arrival order
+  stats = st->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->done, kDeliveries);
+  EXPECT_EQ(stats->pending + stats->processing + stats->dead, 0);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "webhook/payload_scan.h"
 
+#include "webhook/json_plain_run.h"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -97,6 +99,22 @@ TEST(PayloadScanTest, AgreesWithNlohmannOnExamplesAndMutations) {
     accepted += ours;
   }
   EXPECT_GT(accepted, 100);  // the mutations exercise both sides
+}
+
+// The word-at-a-time skip stops exactly where the byte-by-byte table would, for every byte value at
+// every offset of a run (in and across the 8-byte words).
+TEST(JsonPlainRunTest, StopsAtTheFirstByteThatIsNotPlain) {
+  for (int b = 0; b < 256; ++b) {
+    for (size_t pos = 0; pos < 24; ++pos) {
+      std::string run(24, 'a');
+      run[pos] = static_cast<char>(b);
+      const bool plain = b >= 0x20 && b < 0x80 && b != '"' && b != '\\';
+      const char* stop = SkipJsonPlainRun(run.data(), run.data() + run.size());
+      EXPECT_EQ(stop - run.data(), plain ? 24 : static_cast<ptrdiff_t>(pos)) << "byte " << b << " at " << pos;
+    }
+  }
+  const std::string empty;
+  EXPECT_EQ(SkipJsonPlainRun(empty.data(), empty.data()), empty.data());
 }
 
 }  // namespace
