@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
               static_cast<double>(b.requests) / std::max(1, summary.merges),
               static_cast<double>(b.counted()) / std::max(1, summary.merges),
               static_cast<double>(b.writes) / std::max(1, summary.merges), static_cast<long long>(b.rate_limited));
+  s->reset();  // wavebot and the simulator stop before their files go
   std::error_code ec;
   fs::remove_all(tmpl, ec);
   return summary.complete ? 0 : 1;
