@@ -218,6 +218,8 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   go.token = cfg.token;
   go.stop = &parts->stop;
   go.ca_bundle = cfg.github_ca_bundle;
+  go.write_budget_per_minute = cfg.write_budget_per_minute;
+  go.write_budget_per_hour = cfg.write_budget_per_hour;
   if (has_credentials) {
   auto client = github::NewClient(go);
   if (!client.ok()) return client.error().Wrap("GitHub client");
