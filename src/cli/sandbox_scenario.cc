@@ -125,6 +125,7 @@ Result<std::unique_ptr<Scenario>> Scenario::Start(ScenarioOptions options) {
   so.faults.secondary_limit_fraction = options.fault_fraction / 2;
   so.faults.lost_answer_fraction = options.fault_fraction;
   so.ghes_layout = options.ghes_layout;
+  if (options.writes_per_minute > 0) so.secondary_per_minute = options.writes_per_minute;
   if (options.configure_simulator) options.configure_simulator(&so);
   auto sim = sandbox::Simulator::Start(so);
   if (!sim.ok()) return sim.error().Wrap("GitHub simulator");
@@ -224,6 +225,7 @@ Result<std::unique_ptr<engine::App>> Scenario::MakeApp() {
   if (options_.resync_interval.count() > 0) o.server.resync_interval = options_.resync_interval;
   if (options_.status_edit_interval.count() >= 0) o.server.status_edit_interval = options_.status_edit_interval;
   o.server.dispatch_workers = 2;
+  if (options_.writes_per_minute > 0) o.server.write_budget_per_minute = options_.writes_per_minute;
   o.server.admin_token = options_.admin_token;
   // The dashboard of this local demo (the simulator's sample repository only) listens on loopback and
   // is open to read, as an operator would opt in with WAVEBOT_DASHBOARD_PUBLIC=1.

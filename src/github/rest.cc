@@ -313,7 +313,8 @@ bool MayHaveBeenCarriedOut(int status) { return status >= 500; }
 
 }  // namespace
 
-Status RestClient::TakeWriteSlot(const RestRequest& req, system_clock::time_point deadline) {
+Status RestClient::TakeWriteSlot(const RestRequest& req, system_clock::time_point deadline, WriteSlot* slot) {
+  slot->key.clear();
   // GitHub's content-creation limits count the requests an installation makes (and a user's, for the
   // PAT). The App's own JWT requests are not an installation's: minting installation tokens (POST
   // /app/installations/{id}/access_tokens) falls under the App's separate limit on token requests
@@ -350,7 +351,10 @@ Status RestClient::TakeWriteSlot(const RestRequest& req, system_clock::time_poin
                  req.method + " " + PathOf(req.path) + ": deferred: the write budget of " + key + " (" + limits_text +
                      ") is down to the reserve kept for urgent writes; send it again later");
   }
-  if (!grant.waits) return OkStatus();
+  if (!grant.waits) {
+    *slot = WriteSlot{key, grant.at};
+    return OkStatus();
+  }
   const auto wait = std::chrono::ceil<milliseconds>(grant.at - now);
   if (grant.at > deadline || wait > options_.max_single_wait) {
     std::lock_guard lock(mu_);
@@ -369,6 +373,7 @@ Status RestClient::TakeWriteSlot(const RestRequest& req, system_clock::time_poin
     write_budget_.Release(key, grant.at, now);
     return Cancelled(req);
   }
+  *slot = WriteSlot{key, grant.at};
   return OkStatus();
 }
 
@@ -448,9 +453,14 @@ Result<HttpResponse> RestClient::Call(const RestRequest& req) {
     }
 
     // Every attempt of a write counts against GitHub's limits, a retried one too.
-    if (auto slot = TakeWriteSlot(req, deadline); !slot.ok()) return slot.error();
+    WriteSlot slot;
+    if (auto taken = TakeWriteSlot(req, deadline, &slot); !taken.ok()) return taken.error();
     bool may_have_landed = false;
     auto res = CallOnce(req, &may_have_landed);
+    if (!slot.key.empty()) {
+      std::lock_guard lock(mu_);
+      write_budget_.Settle(slot.key, slot.at, clock_->Now());
+    }
     // The first call for a repository looks its installation up: only now is its credential known.
     const std::string answered_as = CredentialOf(req);
     milliseconds wait{0};

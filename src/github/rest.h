@@ -163,7 +163,13 @@ class RestClient {
   // when it is urgent. Errors: kDeferred (a deferrable write while the budget is down to its reserve),
   // kRateLimited (the slot is later than `deadline` or max_single_wait), kCancelled, and the
   // installation lookup's own errors. A request that is not a budgeted write returns at once.
-  Status TakeWriteSlot(const RestRequest& req, std::chrono::system_clock::time_point deadline);
+  // On success `*slot` names the slot taken (key empty when none was): the caller settles it with
+  // WriteBudget::Settle once the attempt has its answer.
+  struct WriteSlot {
+    std::string key;
+    std::chrono::system_clock::time_point at;
+  };
+  Status TakeWriteSlot(const RestRequest& req, std::chrono::system_clock::time_point deadline, WriteSlot* slot);
   // "app", "pat", "installation:<id>" or "none": whose rate limits and Retry-After pauses apply.
   std::string CredentialOf(const RestRequest& req);
   // Sleeps `d` unless the stop signal fires first (then false).

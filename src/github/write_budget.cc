@@ -69,6 +69,16 @@ void WriteBudget::Release(const std::string& key, system_clock::time_point at, s
   }
 }
 
+void WriteBudget::Settle(const std::string& key, system_clock::time_point at, system_clock::time_point done) {
+  if (done <= at) return;
+  auto it = keys_.find(key);
+  if (it == keys_.end()) return;
+  auto slot = it->second.slots.find(at);
+  if (slot == it->second.slots.end()) return;
+  it->second.slots.erase(slot);
+  it->second.slots.insert(done);
+}
+
 std::vector<WriteBudgetUsage> WriteBudget::Usage(system_clock::time_point now) const {
   std::vector<WriteBudgetUsage> out;
   for (const auto& [key, k] : keys_) {

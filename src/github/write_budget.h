@@ -60,6 +60,11 @@ class WriteBudget {
 
   const WriteBudgetLimits& limits() const { return limits_; }
   bool enabled() const { return limits_.per_minute > 0 || limits_.per_hour > 0; }
+  // The write of the slot granted for `at` has its answer at `done`: the slot counts from then on. GitHub
+  // counted the write when it arrived, somewhere between sending and answering; counting it from the
+  // answer keeps the windows from closing here before they close there.
+  void Settle(const std::string& key, std::chrono::system_clock::time_point at,
+              std::chrono::system_clock::time_point done);
   // Every key that has taken or been refused a slot, in key order.
   std::vector<WriteBudgetUsage> Usage(std::chrono::system_clock::time_point now) const;
 

@@ -65,6 +65,14 @@ TEST(WriteBudgetTest, DeferrableWritesLeaveTheLastFifthToUrgentOnes) {
   EXPECT_EQ(b.Usage(kT0)[0].deferred, 2);
 }
 
+// GitHub counted a write when it arrived, between sending and answering: the slot counts from the answer.
+TEST(WriteBudgetTest, ASettledSlotCountsFromItsAnswer) {
+  WriteBudget b({1, 0});
+  auto g = b.Take("k", kT0, WritePriority::kUrgent);
+  b.Settle("k", g.at, kT0 + 2s);
+  EXPECT_EQ(b.Take("k", kT0 + 3s, WritePriority::kUrgent).at, kT0 + 62s);
+}
+
 TEST(WriteBudgetTest, KeysAreIndependentAndAReleasedSlotIsFreeAgain) {
   WriteBudget b({2, 0});
   ASSERT_FALSE(b.Take("installation:1", kT0, WritePriority::kUrgent).waits);
@@ -80,11 +88,14 @@ TEST(WriteBudgetTest, KeysAreIndependentAndAReleasedSlotIsFreeAgain) {
 
 // --- RestClient over an in-memory transport
 
-// Answers every request 200 with "{}" and records "METHOD path".
+// Answers every request 200 with "{}" and records "METHOD path"; each answer takes `latency` of the
+// fake clock when one is given.
 class RecordingTransport final : public Transport {
  public:
+  RecordingTransport(FakeClock* clock = nullptr, std::chrono::milliseconds latency = {}) : clock_(clock), latency_(latency) {}
   Result<HttpResponse> Send(const HttpRequest& request, bool* may_have_landed) override {
     *may_have_landed = true;
+    if (clock_ != nullptr) clock_->Advance(latency_);
     std::lock_guard lock(mu_);
     sent_.push_back(request.method + " " + request.url.substr(request.url.find('/', 8)));
     HttpResponse r;
@@ -98,6 +109,8 @@ class RecordingTransport final : public Transport {
   }
 
  private:
+  FakeClock* clock_;
+  std::chrono::milliseconds latency_;
   mutable std::mutex mu_;
   std::vector<std::string> sent_;
 };
@@ -120,7 +133,7 @@ const RepoRef kRepo{"acme", "calc"};
 
 class RestBudgetTest : public ::testing::Test {
  protected:
-  void Make(int per_minute, int per_hour, Clock* clock = nullptr) {
+  void Make(int per_minute, int per_hour, Clock* clock = nullptr, std::chrono::milliseconds latency = {}) {
     ClientOptions o;
     o.api_url = "http://127.0.0.1:9";  // never dialled: the transport is in memory
     o.token = "ghp_test";
@@ -128,7 +141,7 @@ class RestBudgetTest : public ::testing::Test {
     o.write_budget_per_minute = per_minute;
     o.write_budget_per_hour = per_hour;
     o.stop = &stop_;
-    auto t = std::make_unique<RecordingTransport>();
+    auto t = std::make_unique<RecordingTransport>(&clock_, latency);
     transport_ = t.get();
     rest_ = std::make_unique<RestClient>(o, nullptr, std::move(t));
   }
@@ -179,6 +192,17 @@ TEST_F(RestBudgetTest, The81stWriteInAMinuteWaitsExactlyUntilTheMinuteFrees) {
       << m;
   EXPECT_NE(m.find("wavebot_github_write_budget_used{credential=\"pat\",window=\"hour\"} 81\n"), std::string::npos)
       << m;
+}
+
+// A write's slot counts from its answer, so the client's minute never ends before GitHub's (which
+// counted the write on arrival): over a network that takes 500 ms to answer, the third write under a
+// limit of 2 waits until a minute after the first write's answer.
+TEST_F(RestBudgetTest, ASlotCountsFromTheWritesAnswer) {
+  Make(2, 0, nullptr, 500ms);
+  ASSERT_TRUE(Write().ok());  // sent at 0, answered at 0.5 s
+  ASSERT_TRUE(Write().ok());  // answered at 1 s
+  ASSERT_TRUE(Write().ok());
+  EXPECT_EQ(clock_.slept(), 59500ms) << "from 1 s to 60.5 s";
 }
 
 TEST_F(RestBudgetTest, ReadsNeverWait) {
