@@ -31,6 +31,7 @@ struct SandboxOptions {
   std::string executor = "local";
   int runners = 3;
   int status_edit_interval_s = -1;  // < 0: the server's default
+  int writes_per_minute = 0;        // 0: GitHub's 80
 };
 
 std::string SelfPath() {
@@ -73,6 +74,7 @@ int RunSandbox(const SandboxOptions& o) {
   so.executor = o.executor;
   so.runners = o.runners;
   so.status_edit_interval = std::chrono::seconds(o.status_edit_interval_s);
+  so.writes_per_minute = o.writes_per_minute;
   const bool tty = ::isatty(STDOUT_FILENO);
   std::mutex out_mu;
   std::string last;
@@ -152,6 +154,9 @@ int RunSandbox(const SandboxOptions& o) {
       }
     }
     std::printf("%s\n", sandbox::FormatRequestBudget(sandbox::CountRequests(log), summary.merges).c_str());
+    std::printf("writes refused by GitHub's secondary limit (%d a minute): %lld\n",
+                o.writes_per_minute > 0 ? o.writes_per_minute : 80,
+                static_cast<long long>((*scenario)->simulator()->secondary_limit_answers()));
   }
   std::printf("look at: the epic's status comment and PRs in the simulator (%s/repos/%s/issues/1/comments),\n"
               "         wavebot's database %s/wavebot/wavebot.db, agent logs under %s/wavebot/engine/runner/logs\n",
@@ -195,6 +200,10 @@ Command SandboxCommand() {
             sub->add_option("--status-edit-interval", o->status_edit_interval_s,
                             "Seconds between edits of the epic's status comment (default: the server's, 15; 0 edits "
                             "on every change)");
+            sub->add_option("--writes-per-minute", o->writes_per_minute,
+                            "GitHub's secondary limit on writes a minute, enforced by the simulator and given to "
+                            "wavebot's write budget (default: GitHub's 80)")
+                ->check(CLI::Range(1, 1000));
             sub->add_option("--agent", o->agent, "The demo agent script (default: examples/demo-agent/demo-agent.sh)");
             sub->add_option("--request-log", o->request_log,
                             "Write every REST request wavebot made, one per line (method, path, status), to this file");

@@ -146,6 +146,7 @@ Result<std::unique_ptr<Scenario>> Scenario::Start(ScenarioOptions options) {
     s->github_clock_ = std::make_unique<ScaledClock>(options.time_scale);
     so.clock = s->github_clock_.get();
   }
+  if (options.writes_per_minute > 0) so.secondary_per_minute = options.writes_per_minute;
   if (options.configure_simulator) options.configure_simulator(&so);
   auto sim = sandbox::Simulator::Start(so);
   if (!sim.ok()) return sim.error().Wrap("GitHub simulator");
@@ -252,6 +253,7 @@ Result<std::unique_ptr<engine::App>> Scenario::MakeApp() {
   if (options_.resync_interval.count() > 0) o.server.resync_interval = options_.resync_interval;
   if (options_.status_edit_interval.count() >= 0) o.server.status_edit_interval = options_.status_edit_interval;
   o.server.dispatch_workers = 2;
+  if (options_.writes_per_minute > 0) o.server.write_budget_per_minute = options_.writes_per_minute;
   o.server.admin_token = options_.admin_token;
   // The dashboard of this local demo (the simulator's sample repository only) listens on loopback and
   // is open to read, as an operator would opt in with WAVEBOT_DASHBOARD_PUBLIC=1.

@@ -44,6 +44,9 @@ struct ScenarioOptions {
   // fails to act on is not hidden by a quick resync.
   std::chrono::seconds resync_interval{0};
   std::chrono::seconds status_edit_interval{-1};  // < 0: the server's default
+  // GitHub's secondary limit on writes per installation a minute, enforced by the simulator and given to
+  // wavebot's write budget alike; 0 = GitHub's (80, and 500 an hour) on both sides.
+  int writes_per_minute = 0;
   // GitHub Enterprise Server's layout: the API at /api/v3 and git at the host root; wavebot is given
   // only the API URL and derives clone URLs as `wavebot serve` does (github::DefaultGitBaseUrl).
   bool ghes_layout = false;

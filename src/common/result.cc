@@ -19,6 +19,7 @@ const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kFailedPrecondition: return "failed precondition";
     case ErrorCode::kInternal: return "internal error";
     case ErrorCode::kCancelled: return "cancelled";
+    case ErrorCode::kDeferred: return "deferred (write budget)";
   }
   return "unknown error";
 }

@@ -26,6 +26,7 @@ enum class ErrorCode {
   kFailedPrecondition,  // the system is not in a state where this can run
   kInternal,            // a bug
   kCancelled,           // the process is stopping (StopSignal); nothing was decided, try again after a restart
+  kDeferred,            // a write that can wait was not sent, to keep budget for urgent ones; send it later
 };
 
 const char* ErrorCodeName(ErrorCode code);

@@ -100,6 +100,8 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
         {"resync_interval", Set(&c.resync_interval, duration)},
         {"status_edit_interval", Set(&c.status_edit_interval, duration)},
         {"redelivery_interval", Set(&c.redelivery_interval, duration)},
+        {"write_budget_per_minute", Set(&c.write_budget_per_minute, int_in(0, 100000))},
+        {"write_budget_per_hour", Set(&c.write_budget_per_hour, int_in(0, 1000000))},
     };
     std::map<std::string, YamlReader::Handler> executor = {
         {"kind", Set(&c.executor, one_of({"local", "actions"}))},
@@ -230,6 +232,8 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
     c.executor = s;
   }
   WAVEBOT_RETURN_IF_ERROR(get_int("WAVEBOT_MAX_PARALLEL", 1, 1024, &c.max_parallel));
+  WAVEBOT_RETURN_IF_ERROR(get_int("WAVEBOT_GITHUB_WRITES_PER_MINUTE", 0, 100000, &c.write_budget_per_minute));
+  WAVEBOT_RETURN_IF_ERROR(get_int("WAVEBOT_GITHUB_WRITES_PER_HOUR", 0, 1000000, &c.write_budget_per_hour));
   WAVEBOT_RETURN_IF_ERROR(get_int("WAVEBOT_HTTP_THREADS", 2, 1024, &c.http_threads));
   WAVEBOT_RETURN_IF_ERROR(get_int("WAVEBOT_DISPATCH_WORKERS", 1, 256, &c.dispatch_workers));
   WAVEBOT_RETURN_IF_ERROR(get_int("WAVEBOT_MAX_BODY_BYTES", 1024, int64_t{1} << 30, &c.max_body_bytes));
@@ -268,6 +272,15 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
                      "): no webhook of the largest size could ever be received; raise it in " +
                      (path.empty() ? std::string("the environment") : path + " or the environment") +
                      " (environment variable WAVEBOT_MAX_BODY_BYTES_IN_FLIGHT)");
+  }
+  if (c.write_budget_per_minute > 0 && c.write_budget_per_hour > 0 &&
+      c.write_budget_per_minute > c.write_budget_per_hour) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "github.write_budget_per_minute (" + std::to_string(c.write_budget_per_minute) +
+                     ") is larger than github.write_budget_per_hour (" + std::to_string(c.write_budget_per_hour) +
+                     "): a minute cannot allow more writes than its hour; lower it in " +
+                     (path.empty() ? std::string("the environment") : path + " or the environment") +
+                     " (WAVEBOT_GITHUB_WRITES_PER_MINUTE, WAVEBOT_GITHUB_WRITES_PER_HOUR)");
   }
   for (const std::string* secret : {&c.webhook_secret, &c.token, &c.admin_token, &c.read_token}) {
     if (!secret->empty()) log::AddSecret(*secret);

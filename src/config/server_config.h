@@ -41,6 +41,10 @@ struct ServerConfig {
   std::chrono::seconds resync_interval{300};
   std::chrono::seconds status_edit_interval{15};  // at most one edit of an epic's status comment per this
   std::chrono::seconds redelivery_interval{600};
+  // The per-installation write budget under GitHub's secondary limits (docs/github.md, "The write
+  // budget"): writes per sliding minute and hour. 0 lifts that window.
+  int write_budget_per_minute = 80;             // WAVEBOT_GITHUB_WRITES_PER_MINUTE
+  int write_budget_per_hour = 500;              // WAVEBOT_GITHUB_WRITES_PER_HOUR
   // Executors
   std::string executor = "local";               // local | actions
   int max_parallel = 4;                         // fleet-wide cap on concurrent agent runs

@@ -219,6 +219,8 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   go.stop = &parts->stop;
   if (options.github_clock != nullptr) go.clock = options.github_clock;
   go.ca_bundle = cfg.github_ca_bundle;
+  go.write_budget_per_minute = cfg.write_budget_per_minute;
+  go.write_budget_per_hour = cfg.write_budget_per_hour;
   if (has_credentials) {
   auto client = github::NewClient(go);
   if (!client.ok()) return client.error().Wrap("GitHub client");

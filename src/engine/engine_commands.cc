@@ -62,6 +62,13 @@ Status Engine::HandleComment(const webhook::Event& e) {
   // write where one suffices).
   auto react = [&](const char* content) -> Status {
     auto r = github_->AddCommentReaction(ref, comment_id, content);
+    if (!r.ok() && r.error().code() == ErrorCode::kDeferred) {
+      // The write budget is down to the reserve for urgent writes: an acknowledgement that would come
+      // late is worth nothing, and the reply (or the status comment) carries the answer. Not retried.
+      spdlog::info("{}#{}: reaction '{}' to comment {} skipped: {}", repo, number, content, comment_id,
+                   r.error().message());
+      return OkStatus();
+    }
     return r.ok() ? OkStatus() : Status(r.error());
   };
 

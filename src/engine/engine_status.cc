@@ -1,5 +1,9 @@
 // The epic's status comment (docs/engine.md): rendered from the tickets as stored, posted once and then
-// edited in place, at most once per status_edit_interval, its final version at once.
+// edited in place, at most once per status_edit_interval, its final version at once. An edit before the
+// final one is a deferrable write: when the installation's write budget is down to its reserve it is
+// refused (kDeferred) and written by a later pass.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -82,7 +86,18 @@ Status Engine::UpdateStatusComment(EpicRecord* epic, const config::RepoConfig& c
       if (!c.ok()) return c.error();
       epic->status_comment_id = c->id;
     } else {
-      auto c = github_->UpdateComment(ref, epic->status_comment_id, body);
+      const bool urgent = final_state || all_done;
+      auto c = github_->UpdateComment(ref, epic->status_comment_id, body,
+                                      urgent ? github::WritePriority::kUrgent : github::WritePriority::kDeferrable);
+      if (!c.ok() && c.error().code() == ErrorCode::kDeferred) {
+        // status_hash stays the last one written, so the pass below sees this change still to write (and
+        // the final state is urgent: it is never deferred).
+        const auto retry = std::max<std::chrono::seconds>(options_.status_edit_interval, std::chrono::seconds(10));
+        spdlog::info("epic {}#{}: status comment edit deferred ({}); written again in {} s", epic->repo,
+                     epic->number, c.error().message(), retry.count());
+        (void)jobs_->Enqueue("reconcile", epic->repo + "#" + std::to_string(epic->number), "", now + retry);
+        return OkStatus();
+      }
       if (!c.ok()) return c.error();
     }
     epic->status_hash = hash;

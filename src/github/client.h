@@ -8,7 +8,8 @@
 //   kPermissionDenied (403 that is not a rate limit), kUnauthenticated (401 after one token refresh),
 //   kRateLimited (still limited when the call's deadline passes), kUnavailable (5xx or connection errors
 //   after retries), kTimeout (the call's overall deadline passed), kParse (a response that is not the
-//   JSON GitHub documents).
+//   JSON GitHub documents), kDeferred (a deferrable write not sent: the installation's write budget is
+//   down to the reserve kept for urgent writes; send it again later).
 // All implementations are thread-safe unless they say otherwise.
 #pragma once
 
@@ -21,6 +22,7 @@
 
 #include "common/result.h"
 #include "github/types.h"
+#include "github/write_budget.h"
 
 namespace wavebot {
 class Clock;
@@ -42,10 +44,14 @@ class IssuesApi {
   // Removes one label. A label the issue does not have is not an error.
   virtual Status RemoveLabel(const RepoRef& repo, int64_t number, const std::string& label) = 0;
   virtual Result<Comment> CreateComment(const RepoRef& repo, int64_t number, const std::string& body) = 0;
-  virtual Result<Comment> UpdateComment(const RepoRef& repo, int64_t comment_id, const std::string& body) = 0;
+  // kUrgent waits for the write budget when it is spent; kDeferrable (an edit a later one supersedes, like
+  // the status comment's) fails at once with kDeferred when the budget is down to its reserve.
+  virtual Result<Comment> UpdateComment(const RepoRef& repo, int64_t comment_id, const std::string& body,
+                                        WritePriority priority) = 0;
   // Every page, oldest first.
   virtual Result<std::vector<Comment>> ListComments(const RepoRef& repo, int64_t number) = 0;
   // `content` is one of +1 -1 laugh confused heart hooray rocket eyes. Reacting twice is not an error.
+  // Reactions are deferrable writes: kDeferred when the write budget is down to its reserve.
   virtual Result<Reaction> AddIssueReaction(const RepoRef& repo, int64_t number, const std::string& content) = 0;
   virtual Result<Reaction> AddCommentReaction(const RepoRef& repo, int64_t comment_id,
                                               const std::string& content) = 0;
@@ -204,6 +210,11 @@ struct ClientOptions {
   const StopSignal* stop = nullptr;
   // PEM bundle of CAs trusted for the API (a GHES behind a corporate CA); empty: the system's.
   std::string ca_bundle;
+  // The per-installation write budget under GitHub's secondary limits (docs/github.md, "The write
+  // budget"): writes made with an installation token (or the PAT) per sliding minute and hour. 0 lifts
+  // that window.
+  int write_budget_per_minute = 80;
+  int write_budget_per_hour = 500;
 };
 
 // Builds the REST client. Fails (kInvalidArgument) on a bad URL or a private key that does not parse.

@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "github/budget_metrics.h"
 #include "github/client.h"
 #include "github/jwt.h"
 #include "github/rest.h"
@@ -182,11 +183,12 @@ class RestGitHubClient final : public Client {
 
   // --- helpers
   Result<json> Do(const RepoRef& repo, const std::string& method, const std::string& path,
-                  const json& body = json()) {
+                  const json& body = json(), WritePriority priority = WritePriority::kUrgent) {
     RestRequest req;
     req.method = method;
     req.path = path;
     req.repo = repo;
+    req.priority = priority;
     if (!body.is_null()) req.body = body.dump();
     auto res = rest_->Call(req);
     if (!res.ok()) return res.error();
@@ -219,13 +221,15 @@ class RestGitHubClient final : public Client {
     return Parse(res->body, "POST " + path);
   }
   // A POST whose repeat is harmless (GitHub answers the second with the same object or a no-op).
-  Result<json> Repeatable(const RepoRef& repo, const std::string& path, const json& body) {
+  Result<json> Repeatable(const RepoRef& repo, const std::string& path, const json& body,
+                          WritePriority priority = WritePriority::kUrgent) {
     RestRequest req;
     req.method = "POST";
     req.path = path;
     req.repo = repo;
     req.body = body.dump();
     req.idempotent = true;
+    req.priority = priority;
     auto res = rest_->Call(req);
     if (!res.ok()) return res.error();
     if (res->body.empty()) return json();
@@ -321,8 +325,10 @@ class RestGitHubClient final : public Client {
     if (!j.ok()) return j.error();
     return ToComment(*j);
   }
-  Result<Comment> UpdateComment(const RepoRef& repo, int64_t comment_id, const std::string& body) override {
-    auto j = Do(repo, "PATCH", R(repo) + "/issues/comments/" + std::to_string(comment_id), json{{"body", body}});
+  Result<Comment> UpdateComment(const RepoRef& repo, int64_t comment_id, const std::string& body,
+                                WritePriority priority) override {
+    auto j = Do(repo, "PATCH", R(repo) + "/issues/comments/" + std::to_string(comment_id), json{{"body", body}},
+                priority);
     if (!j.ok()) return j.error();
     return ToComment(*j);
   }
@@ -346,7 +352,8 @@ class RestGitHubClient final : public Client {
       return Error(ErrorCode::kInvalidArgument, "'" + content + "' is not a GitHub reaction");
     }
     // GitHub answers a repeated reaction of the same user and content with the existing one (200).
-    auto j = Repeatable(repo, path, json{{"content", content}});
+    // A reaction is an acknowledgement: it never takes a slot urgent writes need.
+    auto j = Repeatable(repo, path, json{{"content", content}}, WritePriority::kDeferrable);
     if (!j.ok()) return j.error();
     return Reaction{Int(*j, "id"), Str(*j, "content"), Login(*j, "user")};
   }
@@ -753,39 +760,7 @@ class RestGitHubClient final : public Client {
   }
 
   std::string BudgetMetrics() const override {
-    const auto usage = rest_->Usage();
-    if (usage.empty()) return "";
-    struct Family {
-      const char* name;
-      const char* type;
-      const char* help;
-      std::function<int64_t(const CredentialUsage&)> value;
-    };
-    const Family families[] = {
-        {"wavebot_github_requests_total", "counter", "REST requests sent to GitHub, per credential",
-         [](const CredentialUsage& u) { return u.requests; }},
-        {"wavebot_github_not_modified_total", "counter",
-         "of them answered 304 Not Modified (not counted against the primary rate limit)",
-         [](const CredentialUsage& u) { return u.not_modified; }},
-        {"wavebot_github_writes_total", "counter", "of them writes (POST, PATCH, PUT, DELETE): what the secondary limits count",
-         [](const CredentialUsage& u) { return u.writes; }},
-        {"wavebot_github_ratelimit_limit", "gauge", "the primary rate limit GitHub last reported (x-ratelimit-limit)",
-         [](const CredentialUsage& u) { return u.rate.limit; }},
-        {"wavebot_github_ratelimit_remaining", "gauge", "requests left in the window (x-ratelimit-remaining)",
-         [](const CredentialUsage& u) { return u.rate.remaining; }},
-        {"wavebot_github_ratelimit_reset_seconds", "gauge", "when the window resets, Unix time (x-ratelimit-reset)",
-         [](const CredentialUsage& u) { return u.rate.reset_unix; }},
-    };
-    std::string out;
-    for (const auto& f : families) {
-      out += std::string("# HELP ") + f.name + " " + f.help + "\n# TYPE " + f.name + " " + f.type + "\n";
-      for (const auto& u : usage) {
-        const int64_t v = f.value(u);
-        if (v < 0) continue;  // not reported yet
-        out += std::string(f.name) + "{credential=\"" + u.credential + "\"} " + std::to_string(v) + "\n";
-      }
-    }
-    return out;
+    return RenderBudgetMetrics(rest_->Usage(), rest_->write_budget_limits(), rest_->WriteBudgetUsageNow());
   }
 
   Result<std::string> GitToken(const RepoRef& repo) override { return rest_->InstallationToken(repo); }

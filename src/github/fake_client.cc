@@ -165,13 +165,14 @@ Result<Comment> FakeClient::CreateComment(const RepoRef& repo, int64_t number, c
   return c;
 }
 
-Result<Comment> FakeClient::UpdateComment(const RepoRef& repo, int64_t comment_id, const std::string& body) {
+Result<Comment> FakeClient::UpdateComment(const RepoRef& repo, int64_t comment_id, const std::string& body,
+                                          WritePriority priority) {
   std::lock_guard lock(mu_);
   FAKE_FAIL("UpdateComment");
   auto& r = R(repo);
   if (!r.comments.count(comment_id)) return NotFound("comment " + std::to_string(comment_id));
   r.comments[comment_id].body = body;
-  actions_.push_back(CommentUpdated{repo, comment_id, body});
+  actions_.push_back(CommentUpdated{repo, comment_id, body, priority});
   return r.comments[comment_id];
 }
 

@@ -17,7 +17,7 @@ namespace wavebot::github {
 
 // Typed records of writes.
 struct CommentCreated { RepoRef repo; int64_t number; std::string body; int64_t comment_id; };
-struct CommentUpdated { RepoRef repo; int64_t comment_id; std::string body; };
+struct CommentUpdated { RepoRef repo; int64_t comment_id; std::string body; WritePriority priority; };
 struct IssueUpdated { RepoRef repo; int64_t number; IssueUpdate update; };
 struct LabelsAdded { RepoRef repo; int64_t number; std::vector<std::string> labels; };
 struct LabelRemoved { RepoRef repo; int64_t number; std::string label; };
@@ -80,7 +80,8 @@ class FakeClient final : public Client {
                                              const std::vector<std::string>& labels) override;
   Status RemoveLabel(const RepoRef& repo, int64_t number, const std::string& label) override;
   Result<Comment> CreateComment(const RepoRef& repo, int64_t number, const std::string& body) override;
-  Result<Comment> UpdateComment(const RepoRef& repo, int64_t comment_id, const std::string& body) override;
+  Result<Comment> UpdateComment(const RepoRef& repo, int64_t comment_id, const std::string& body,
+                                WritePriority priority) override;
   Result<std::vector<Comment>> ListComments(const RepoRef& repo, int64_t number) override;
   Result<Reaction> AddIssueReaction(const RepoRef& repo, int64_t number, const std::string& content) override;
   Result<Reaction> AddCommentReaction(const RepoRef& repo, int64_t comment_id, const std::string& content) override;

@@ -120,7 +120,8 @@ RestClient::RestClient(const ClientOptions& options, std::shared_ptr<PrivateKey>
       base_url_(options.api_url),
       key_(std::move(key)),
       transport_(std::move(transport)),
-      rng_(options.jitter_seed ? options.jitter_seed : std::random_device{}()) {
+      rng_(options.jitter_seed ? options.jitter_seed : std::random_device{}()),
+      write_budget_(WriteBudgetLimits{options.write_budget_per_minute, options.write_budget_per_hour}) {
   while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
   if (!options_.token.empty()) log::AddSecret(options_.token);
 }
@@ -148,6 +149,13 @@ std::vector<CredentialUsage> RestClient::Usage() const {
     out.push_back(c);
   }
   return out;
+}
+
+WriteBudgetLimits RestClient::write_budget_limits() const { return write_budget_.limits(); }
+
+std::vector<WriteBudgetUsage> RestClient::WriteBudgetUsageNow() const {
+  std::lock_guard lock(mu_);
+  return write_budget_.Usage(clock_->Now());
 }
 
 RateLimitState RestClient::rate_limit() const {
@@ -306,6 +314,70 @@ bool MayHaveBeenCarriedOut(int status) { return status >= 500; }
 
 }  // namespace
 
+Status RestClient::TakeWriteSlot(const RestRequest& req, system_clock::time_point deadline, WriteSlot* slot) {
+  slot->key.clear();
+  // GitHub's content-creation limits count the requests an installation makes (and a user's, for the
+  // PAT). The App's own JWT requests are not an installation's: minting installation tokens (POST
+  // /app/installations/{id}/access_tokens) falls under the App's separate limit on token requests
+  // (2,000 an hour), and redelivering a webhook creates no content on GitHub. Reads never count.
+  const bool write = req.method != "GET" && req.method != "HEAD";
+  if (!write || req.auth != AuthMode::kInstallation || !write_budget_.enabled()) return OkStatus();
+  std::string key = "pat";
+  if (options_.token.empty()) {
+    auto id = InstallationFor(req.repo);
+    if (!id.ok()) {
+      // As CallOnce answers a failed lookup (it was retried already): not a transport error to retry.
+      if (id.error().code() == ErrorCode::kUnavailable) return Error(ErrorCode::kFailedPrecondition, id.error().message());
+      return id.error();
+    }
+    key = "installation:" + std::to_string(*id);
+  }
+  const auto now = clock_->Now();
+  WriteBudget::Grant grant;
+  bool first_wait = false;
+  {
+    std::lock_guard lock(mu_);
+    grant = write_budget_.Take(key, now, req.priority);
+    if (grant.waits) {
+      first_wait = budget_waiting_.insert(key).second;
+    } else if (!grant.deferred) {
+      budget_waiting_.erase(key);
+    }
+  }
+  const WriteBudgetLimits& limits = write_budget_.limits();
+  const std::string limits_text =
+      std::to_string(limits.per_minute) + "/min, " + std::to_string(limits.per_hour) + "/h";
+  if (grant.deferred) {
+    return Error(ErrorCode::kDeferred,
+                 req.method + " " + PathOf(req.path) + ": deferred: the write budget of " + key + " (" + limits_text +
+                     ") is down to the reserve kept for urgent writes; send it again later");
+  }
+  if (!grant.waits) {
+    *slot = WriteSlot{key, grant.at};
+    return OkStatus();
+  }
+  const auto wait = std::chrono::ceil<milliseconds>(grant.at - now);
+  if (grant.at > deadline || wait > options_.max_single_wait) {
+    std::lock_guard lock(mu_);
+    write_budget_.Release(key, grant.at, now);
+    return Error(ErrorCode::kRateLimited, req.method + " " + PathOf(req.path) + ": the write budget of " + key +
+                                              " (" + limits_text + ") has no slot for " +
+                                              std::to_string(wait.count()) + " ms, past this call's deadline");
+  }
+  if (first_wait) {
+    spdlog::warn("github: the write budget of {} ({}) is spent: writes wait for a slot, this one {} ms (logged "
+                 "once until a write goes without waiting)",
+                 key, limits_text, wait.count());
+  }
+  if (!Wait(wait)) {
+    std::lock_guard lock(mu_);
+    write_budget_.Release(key, grant.at, now);
+    return Cancelled(req);
+  }
+  *slot = WriteSlot{key, grant.at};
+  return OkStatus();
+}
+
 Result<HttpResponse> RestClient::Call(const RestRequest& req) {
   const auto deadline = clock_->Now() + options_.call_deadline;
   const bool creating = req.method == "POST" && !req.idempotent;
@@ -381,8 +453,15 @@ Result<HttpResponse> RestClient::Call(const RestRequest& req) {
       check_landed = false;
     }
 
+    // Every attempt of a write counts against GitHub's limits, a retried one too.
+    WriteSlot slot;
+    if (auto taken = TakeWriteSlot(req, deadline, &slot); !taken.ok()) return taken.error();
     bool may_have_landed = false;
     auto res = CallOnce(req, &may_have_landed);
+    if (!slot.key.empty()) {
+      std::lock_guard lock(mu_);
+      write_budget_.Settle(slot.key, slot.at, clock_->Now());
+    }
     // The first call for a repository looks its installation up: only now is its credential known.
     const std::string answered_as = CredentialOf(req);
     milliseconds wait{0};

@@ -11,12 +11,14 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
 #include "github/client.h"
 #include "github/types.h"
+#include "github/write_budget.h"
 
 namespace wavebot {
 class Clock;
@@ -94,6 +96,10 @@ struct RestRequest {
   // not land (then the write is sent again), or an error (then the lookup is tried again later). A
   // creating POST without it is not retried after a lost answer: the call fails with kUnavailable.
   std::function<Result<std::optional<HttpResponse>>()> find_landed;
+  // How a write (POST, PATCH, PUT, DELETE with an installation token or the PAT) spends the write
+  // budget: urgent writes wait for a slot, deferrable ones are refused with kDeferred when the budget is
+  // down to its reserve (docs/github.md, "The write budget"). Reads never take a slot.
+  WritePriority priority = WritePriority::kUrgent;
 };
 
 // The last rate-limit headers seen.
@@ -135,6 +141,9 @@ class RestClient {
   Result<std::string> AppJwt();
   RateLimitState rate_limit() const;
   std::vector<CredentialUsage> Usage() const;
+  // The write budget's limits and what each credential has spent of it (at the clock's now).
+  WriteBudgetLimits write_budget_limits() const;
+  std::vector<WriteBudgetUsage> WriteBudgetUsageNow() const;
   const std::string& base_url() const { return base_url_; }
   // Personal-access-token mode (ClientOptions::token set): every call is made with that token.
   bool token_mode() const { return !options_.token.empty(); }
@@ -150,6 +159,17 @@ class RestClient {
   };
 
   Result<HttpResponse> CallOnce(const RestRequest& req, bool* may_have_landed);
+  // Takes a slot of the write budget for one attempt of the write `req`, waiting on the clock for it
+  // when it is urgent. Errors: kDeferred (a deferrable write while the budget is down to its reserve),
+  // kRateLimited (the slot is later than `deadline` or max_single_wait), kCancelled, and the
+  // installation lookup's own errors. A request that is not a budgeted write returns at once.
+  // On success `*slot` names the slot taken (key empty when none was): the caller settles it with
+  // WriteBudget::Settle once the attempt has its answer.
+  struct WriteSlot {
+    std::string key;
+    std::chrono::system_clock::time_point at;
+  };
+  Status TakeWriteSlot(const RestRequest& req, std::chrono::system_clock::time_point deadline, WriteSlot* slot);
   // "app", "pat", "installation:<id>" or "none": whose rate limits and Retry-After pauses apply.
   std::string CredentialOf(const RestRequest& req);
   // Sleeps `d` unless the stop signal fires first (then false).
@@ -178,6 +198,9 @@ class RestClient {
   // (GitHub: keep making requests while limited and the integration may be banned). Guarded by mu_.
   std::map<std::string, std::chrono::system_clock::time_point> paused_until_;
   std::mt19937_64 rng_;                               // guarded by mu_
+  WriteBudget write_budget_;                          // guarded by mu_
+  // Credentials whose writes wait for the budget now: the first wait is logged, not every one.
+  std::set<std::string> budget_waiting_;              // guarded by mu_
 };
 
 // Maps a non-2xx GitHub answer to an Error whose message carries GitHub's "message".

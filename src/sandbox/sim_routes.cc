@@ -200,6 +200,7 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
     if (recorded_body.is_discarded()) recorded_body = req.body;
   }
   sim::TokenRec* token = nullptr;
+  sim::RateLimits::PrimaryWindow* primary = nullptr;  // the token's subject's, when token is set
   // A lost answer: the request is carried out as usual, and only its answer goes missing.
   std::optional<Fault> lost;
   if (fault && (*fault == Fault::kLostAnswer502 || *fault == Fault::kLostAnswerDrop)) {
@@ -277,11 +278,8 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
         reply = Err(401, "Bad credentials");
       } else {
         token = &it->second;
-        if (clock_->Now() - token->window_start >= std::chrono::hours(1)) {
-          token->window_start = clock_->Now();
-          token->used = 0;
-        }
-        if (token->used >= opt_.rate_limit) {
+        primary = &limits_.Primary(token->Subject(), clock_->Now());
+        if (limits_.PrimaryExhausted(*primary)) {
           reply = Err(403, token->installation_id
                                ? "API rate limit exceeded for installation ID " + std::to_string(token->installation_id) + "."
                                : "API rate limit exceeded for user ID " +
@@ -315,6 +313,18 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
         c.body = json::parse(req.body, nullptr, false);
         if (c.body.is_discarded()) reply = Err(400, "Problems parsing JSON");
       }
+      // GitHub's secondary limit on content creation: an installation's writes, not the App's JWT
+      // requests (token mints fall under GitHub's separate limit on token requests) nor reads.
+      if (reply.status == 0 && route->auth == Auth::kToken && token->installation_id != 0 && req.method != "GET" &&
+          req.method != "HEAD") {
+        if (int64_t wait_s = limits_.TakeContentSlot(token->Subject(), clock_->Now()); wait_s > 0) {
+          reply = Err(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.");
+          reply.body["documentation_url"] =
+              "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits";
+          reply.headers["Retry-After"] = std::to_string(wait_s);
+          ++secondary_limit_answers_;
+        }
+      }
       if (reply.status == 0) {
         try {
           reply = route->handler(c);
@@ -334,12 +344,14 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
         reply.body = nullptr;
       }
     }
-    if (token != nullptr) {
-      if (reply.status != 304 && !(reply.status == 403 && token->used >= opt_.rate_limit)) token->used++;
-      reply.headers["x-ratelimit-limit"] = std::to_string(opt_.rate_limit);
-      reply.headers["x-ratelimit-remaining"] = std::to_string(std::max<int64_t>(0, opt_.rate_limit - token->used));
-      reply.headers["x-ratelimit-used"] = std::to_string(token->used);
-      reply.headers["x-ratelimit-reset"] = std::to_string(Unix(token->window_start + std::chrono::hours(1)));
+    if (token != nullptr && primary != nullptr) {
+      // 304s are free; so is the refusal of a request beyond the limit.
+      if (reply.status != 304 && !(reply.status == 403 && limits_.PrimaryExhausted(*primary))) primary->used++;
+      const int64_t limit = limits_.primary_limit();
+      reply.headers["x-ratelimit-limit"] = std::to_string(limit);
+      reply.headers["x-ratelimit-remaining"] = std::to_string(std::max<int64_t>(0, limit - primary->used));
+      reply.headers["x-ratelimit-used"] = std::to_string(primary->used);
+      reply.headers["x-ratelimit-reset"] = std::to_string(Unix(primary->start + std::chrono::hours(1)));
       reply.headers["x-ratelimit-resource"] = "core";
     }
     if (!admin) ++requests_;
@@ -424,7 +436,6 @@ void SimulatorImpl::RegisterRoutes() {
     t.token = NewToken("ghs_");
     t.installation_id = id;
     t.expires = clock_->Now() + opt_.token_lifetime;
-    t.window_start = clock_->Now();
     json all = {{"checks", "write"}, {"contents", "write"}, {"issues", "write"},
                 {"metadata", "read"}, {"pull_requests", "write"}, {"actions", "write"}};
     // Narrowing (GitHub: a subset of the installation's repositories and of the App's permissions).

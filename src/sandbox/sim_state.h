@@ -158,9 +158,10 @@ struct TokenRec {
   // all the App's permissions.
   std::set<std::string> repos;                     // repository names
   std::map<std::string, std::string> permissions;  // e.g. contents -> write
-  // Rate-limit window.
-  TimePoint window_start;
-  int64_t used = 0;
+  // Whose rate limits its requests spend (sim_limits.h): the installation's, or the user's.
+  std::string Subject() const {
+    return installation_id ? "installation:" + std::to_string(installation_id) : "user:" + user;
+  }
 };
 
 // Whether a narrowed installation token's `permissions` allow `method` on the repository path `path`

@@ -41,6 +41,7 @@ SimulatorImpl::SimulatorImpl(SimulatorOptions options)
       rng_(opt_.seed),
       faults_(opt_.faults),
       render_(""),
+      limits_({opt_.rate_limit, opt_.secondary_per_minute, opt_.secondary_per_hour}),
       webhook_rng_(opt_.seed * 7919 + 17) {}
 
 SimulatorImpl::~SimulatorImpl() { Stop(); }
@@ -169,7 +170,6 @@ Result<std::string> SimulatorImpl::CreateUserToken(const std::string& login) {
   t.token = NewToken("ghp_");
   t.user = login;
   t.expires = clock_->Now() + std::chrono::hours(24 * 365);
-  t.window_start = clock_->Now();
   tokens_[t.token] = t;
   return t.token;
 }
@@ -1191,6 +1191,11 @@ int64_t SimulatorImpl::narrowed_pushes() const {
 int64_t SimulatorImpl::lost_answers() const {
   std::lock_guard lock(mu_);
   return lost_answers_;
+}
+
+int64_t SimulatorImpl::secondary_limit_answers() const {
+  std::lock_guard lock(mu_);
+  return secondary_limit_answers_;
 }
 
 int64_t SimulatorImpl::retry_after_answers() const {

@@ -66,7 +66,14 @@ struct SimulatorOptions {
   // Dispatched workflows run on simulated self-hosted runners (`wavebot sim-runner`); a runner silent
   // for this long has lost its job (completed with conclusion failure), as on GitHub.
   std::chrono::milliseconds runner_timeout{10000};
-  int64_t rate_limit = 5000;                   // requests per token per hour
+  // The primary limit: requests per installation (all its tokens together) or user per hour; 304s are
+  // free.
+  int64_t rate_limit = 5000;
+  // GitHub's secondary limit on content creation (docs/github.md): content-generating requests (POST,
+  // PATCH, PUT, DELETE made with an installation token) per installation in any sliding minute and hour.
+  // Beyond it: 403 with a secondary-rate-limit message and retry-after. 0 lifts that window.
+  int secondary_per_minute = 80;
+  int secondary_per_hour = 500;
   std::chrono::seconds token_lifetime{3600};   // installation tokens
   FaultConfig faults;
   uint64_t seed = 1;         // fault injection RNG
@@ -198,6 +205,8 @@ class Simulator {
   // that arrives within 250 ms of the answer was in flight before the client could know, and is not
   // counted.
   virtual int64_t retry_after_answers() const = 0;
+  // Requests refused (403 + retry-after) by the secondary limit on content creation.
+  virtual int64_t secondary_limit_answers() const = 0;
   // Writes carried out whose answer was lost (FaultConfig::lost_answer_fraction, Fault::kLostAnswer*).
   virtual int64_t lost_answers() const = 0;
   // Git push authorizations granted to tokens narrowed to the repository (docs/security.md).

@@ -10,6 +10,7 @@
 #include <regex>
 #include <thread>
 
+#include "sandbox/sim_limits.h"
 #include "sandbox/sim_render.h"
 #include "sandbox/sim_state.h"
 #include "sandbox/simulator.h"
@@ -76,6 +77,7 @@ class SimulatorImpl final : public Simulator {
   std::vector<std::string> RequestLog() const override;
   std::vector<std::string> AppRequestLog() const override;
   int64_t retry_after_answers() const override;
+  int64_t secondary_limit_answers() const override;
   int64_t lost_answers() const override;
   int64_t narrowed_pushes() const override;
   std::vector<std::string> RetryAfterViolations() const override;
@@ -198,6 +200,8 @@ class SimulatorImpl final : public Simulator {
   };
   std::map<std::string, WaitOrder> wait_orders_;  // by Authorization header
   int64_t retry_after_answers_ = 0;
+  sim::RateLimits limits_;              // primary and secondary limits, per installation
+  int64_t secondary_limit_answers_ = 0;  // requests refused by the content-creation limit
   int64_t lost_answers_ = 0;
   int64_t narrowed_pushes_ = 0;  // guarded by mu_
   std::vector<std::string> retry_after_violations_;

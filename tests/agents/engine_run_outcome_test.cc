@@ -420,6 +420,43 @@ TEST_F(ClaimedHeadTest, StatusEditsAreCoalescedButTheFinalStateIsWrittenAtOnce) 
   EXPECT_EQ(status_comments(), 1);
 }
 
+// A status edit the write budget refuses (kDeferred: the installation's budget is down to the reserve
+// kept for urgent writes) is not lost: a pass is due later and writes it. The edits before the final
+// state are deferrable; the final state is an urgent write.
+TEST_F(ClaimedHeadTest, AStatusEditTheWriteBudgetDefersIsWrittenByALaterPass) {
+  auto t = Ticket();
+  t.state = "needs_human";
+  t.note = "first note";
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());  // the comment is posted
+  const size_t edits = github_.actions_of<github::CommentUpdated>().size();
+  clock_.Advance(std::chrono::seconds(16));  // past the coalescing interval: only the budget holds it back
+  t = Ticket();
+  t.note = "second note";
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  github_.FailNext("UpdateComment", Error(ErrorCode::kDeferred, "PATCH: deferred: the write budget is low"));
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok()) << "a deferred edit does not fail the pass";
+  EXPECT_EQ(github_.actions_of<github::CommentUpdated>().size(), edits);
+  auto due = jobs_->Lease("test", clock_.Now() + std::chrono::seconds(15), std::chrono::seconds(60), {"reconcile"});
+  ASSERT_TRUE(due.ok());
+  ASSERT_TRUE(due->has_value()) << "a later pass is due";
+  EXPECT_EQ((*due)->key, "acme/calc#1");
+  clock_.Advance(std::chrono::seconds(16));
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  auto updated = github_.actions_of<github::CommentUpdated>();
+  ASSERT_EQ(updated.size(), edits + 1);
+  EXPECT_NE(updated.back().body.find("second note"), std::string::npos) << updated.back().body;
+  EXPECT_EQ(updated.back().priority, github::WritePriority::kDeferrable);
+  t = Ticket();
+  t.state = "done";
+  t.note.clear();
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  updated = github_.actions_of<github::CommentUpdated>();
+  ASSERT_EQ(updated.size(), edits + 2);
+  EXPECT_EQ(updated.back().priority, github::WritePriority::kUrgent) << "the final state is never deferred";
+}
+
 TEST_F(ClaimedHeadTest, AHeadTheBranchDoesNotHoldIsNotBelievedAndTheTicketRunsAgain) {
   github_.PutRef(ref_, "heads/wave/1-2-ticket", "dddddddddddddddddddddddddddddddddddddddd");  // what is really there
   Finish({{"result", "done"}, {"exit_code", 0}, {"head_sha", kClaimed}});

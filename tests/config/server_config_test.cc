@@ -99,6 +99,49 @@ TEST_F(ServerConfigTest, RetentionAndRefusalReplyIntervalFromFileAndEnvironment)
   EXPECT_NE(bad.error().message().find("WAVEBOT_DELIVERY_RETENTION"), std::string::npos) << bad.error().message();
 }
 
+// The write budget under GitHub's secondary limits (docs/github.md, "The write budget").
+TEST_F(ServerConfigTest, WriteBudgetFromFileAndEnvironment) {
+  auto defaults = LoadServerConfig("", {}, nullptr);
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->write_budget_per_minute, 80);
+  EXPECT_EQ(defaults->write_budget_per_hour, 500);
+  auto path = Write("w.yaml", "github:\n  write_budget_per_minute: 40\n  write_budget_per_hour: 300\n");
+  auto c = LoadServerConfig(path, {}, nullptr);
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->write_budget_per_minute, 40);
+  EXPECT_EQ(c->write_budget_per_hour, 300);
+  auto e = LoadServerConfig(path, {{"WAVEBOT_GITHUB_WRITES_PER_MINUTE", "0"}, {"WAVEBOT_GITHUB_WRITES_PER_HOUR", "1000"}},
+                            nullptr);
+  ASSERT_TRUE(e.ok()) << e.error().ToString();
+  EXPECT_EQ(e->write_budget_per_minute, 0);
+  EXPECT_EQ(e->write_budget_per_hour, 1000);
+}
+
+TEST_F(ServerConfigTest, BadWriteBudgetsAreErrorsNamingTheKey) {
+  auto path = Write("w.yaml", "github:\n  write_budget_per_minute: -1\n");
+  auto c = LoadServerConfig(path, {}, nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message().find(":2: key 'github.write_budget_per_minute'"), std::string::npos)
+      << c.error().message();
+  path = Write("w2.yaml", "github:\n  write_budget_per_hour: lots\n");
+  c = LoadServerConfig(path, {}, nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message().find("key 'github.write_budget_per_hour'"), std::string::npos) << c.error().message();
+  c = LoadServerConfig("", {{"WAVEBOT_GITHUB_WRITES_PER_MINUTE", "80/min"}}, nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message().find("WAVEBOT_GITHUB_WRITES_PER_MINUTE"), std::string::npos) << c.error().message();
+  c = LoadServerConfig("", {{"WAVEBOT_GITHUB_WRITES_PER_HOUR", "-5"}}, nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message().find("WAVEBOT_GITHUB_WRITES_PER_HOUR"), std::string::npos) << c.error().message();
+  c = LoadServerConfig("", {{"WAVEBOT_GITHUB_WRITES_PER_MINUTE", "100"}, {"WAVEBOT_GITHUB_WRITES_PER_HOUR", "50"}},
+                       nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message().find("github.write_budget_per_minute (100) is larger than "
+                                     "github.write_budget_per_hour (50)"),
+            std::string::npos)
+      << c.error().message();
+}
+
 TEST_F(ServerConfigTest, UnknownKeyNamesFileLineAndKey) {
   auto path = Write("w.yaml", "listen: 127.0.0.1:1\nwebhook:\n  secrett: x\n");
   auto c = LoadServerConfig(path, {}, nullptr);

@@ -39,8 +39,9 @@ class RecordingIssues final : public github::IssuesApi {
   Result<github::Comment> CreateComment(const RepoRef& repo, int64_t n, const std::string& b) override {
     return fake_->CreateComment(repo, n, b);
   }
-  Result<github::Comment> UpdateComment(const RepoRef& repo, int64_t id, const std::string& b) override {
-    return fake_->UpdateComment(repo, id, b);
+  Result<github::Comment> UpdateComment(const RepoRef& repo, int64_t id, const std::string& b,
+                                        github::WritePriority p) override {
+    return fake_->UpdateComment(repo, id, b, p);
   }
   Result<std::vector<github::Comment>> ListComments(const RepoRef& repo, int64_t n) override { return fake_->ListComments(repo, n); }
   Result<github::Reaction> AddIssueReaction(const RepoRef& repo, int64_t n, const std::string& c) override {

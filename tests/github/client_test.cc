@@ -398,7 +398,7 @@ TEST_F(ClientTest, IssuesLabelsCommentsReactions) {
   auto c = client_->CreateComment(kRepo, n, "<!-- wavebot:status -->\nhello");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->user_login, "wavebot[bot]");
-  ASSERT_TRUE(client_->UpdateComment(kRepo, c->id, "<!-- wavebot:status -->\nedited").ok());
+  ASSERT_TRUE(client_->UpdateComment(kRepo, c->id, "<!-- wavebot:status -->\nedited", github::WritePriority::kUrgent).ok());
   auto comments = client_->ListComments(kRepo, n);
   ASSERT_TRUE(comments.ok());
   ASSERT_EQ(comments->size(), 1u);

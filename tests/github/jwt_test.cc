@@ -68,7 +68,7 @@ TEST(FakeClientTest, RecordsTypedActionsAndScriptedFailures) {
   EXPECT_EQ(fake.CreateComment(repo, 1, "x").error().code(), ErrorCode::kUnavailable);
   auto c = fake.CreateComment(repo, 1, "hello");
   ASSERT_TRUE(c.ok());
-  ASSERT_TRUE(fake.UpdateComment(repo, c->id, "edited").ok());
+  ASSERT_TRUE(fake.UpdateComment(repo, c->id, "edited", WritePriority::kUrgent).ok());
   fake.PutRef(repo, "heads/main", "abc");
   fake.PutRef(repo, "heads/t", "def");
   auto pr1 = fake.CreatePull(repo, {"t", "t", "main", "", false});

@@ -1,0 +1,158 @@
+// GitHub's rate limits as the simulator enforces them, on its FakeClock: the secondary limit on content
+// creation per installation (a minute and an hour window; 403 + retry-after beyond them; clear when the
+// window moves on; token mints not counted), and the primary limit per installation across its tokens,
+// 304s free.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "github/sim_fixture.h"
+
+namespace wavebot::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+class SimLimitsTest : public SimTest {
+ protected:
+  void Configure(sandbox::SimulatorOptions* so) override {
+    so->secondary_per_minute = per_minute_;
+    so->secondary_per_hour = per_hour_;
+    so->rate_limit = primary_;
+  }
+  void SetUp() override {
+    SimTest::SetUp();
+    issue_ = *sim_->CreateIssue(kRepo, "alice", "title", "body", {});
+    auto inst = client_->GetRepoInstallation(kRepo);
+    ASSERT_TRUE(inst.ok()) << inst.error().ToString();
+    installation_ = inst->id;
+  }
+  // A fresh installation token (POST /app/installations/{id}/access_tokens with the App's JWT).
+  std::string Mint(int64_t installation) {
+    auto t = client_->CreateInstallationToken(installation);
+    EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().ToString());
+    return t.ok() ? t->token : "";
+  }
+  httplib::Result Comment(const std::string& token, const github::RepoRef& repo, int64_t issue) {
+    httplib::Client http(sim_->api_url());
+    return http.Post("/repos/" + repo.FullName() + "/issues/" + std::to_string(issue) + "/comments",
+                     {{"Authorization", "token " + token}}, R"({"body":"hi"})", "application/json");
+  }
+  httplib::Result Comment(const std::string& token) { return Comment(token, kRepo, issue_); }
+  httplib::Result GetIssue(const std::string& token, const std::string& etag = "") {
+    httplib::Client http(sim_->api_url());
+    httplib::Headers h = {{"Authorization", "token " + token}};
+    if (!etag.empty()) h.emplace("If-None-Match", etag);
+    return http.Get("/repos/octo/demo/issues/" + std::to_string(issue_), h);
+  }
+  // Asserts a refusal by the secondary limit and returns its retry-after.
+  static int RetryAfterOfRefusal(const httplib::Result& r) {
+    EXPECT_TRUE(r);
+    if (!r) return -1;
+    EXPECT_TRUE(r->status == 403 || r->status == 429) << r->status << " " << r->body;
+    EXPECT_NE(r->body.find("secondary rate limit"), std::string::npos) << r->body;
+    EXPECT_TRUE(r->has_header("Retry-After"));
+    return std::atoi(r->get_header_value("Retry-After").c_str());
+  }
+
+  int per_minute_ = 3;
+  int per_hour_ = 0;
+  int64_t primary_ = 5000;
+  int64_t issue_ = 0;
+  int64_t installation_ = 0;
+};
+
+TEST_F(SimLimitsTest, TheMinuteWindowRefusesWithRetryAfterAndClearsWhenTheClockMovesOn) {
+  const std::string token = Mint(installation_);
+  ASSERT_EQ(Comment(token)->status, 201);
+  clock_.Advance(10s);
+  ASSERT_EQ(Comment(token)->status, 201);
+  ASSERT_EQ(Comment(token)->status, 201);
+  EXPECT_EQ(RetryAfterOfRefusal(Comment(token)), 50) << "the first write leaves the minute 50 s from now";
+  EXPECT_EQ(GetIssue(token)->status, 200) << "reads are not content creation";
+  clock_.Advance(49s);
+  EXPECT_EQ(RetryAfterOfRefusal(Comment(token)), 1);
+  clock_.Advance(1s);
+  EXPECT_EQ(Comment(token)->status, 201);
+  EXPECT_EQ(sim_->secondary_limit_answers(), 2);
+  EXPECT_EQ(CountRequests("POST /repos/octo/demo/issues/" + std::to_string(issue_) + "/comments 403"), 2);
+}
+
+class SimHourLimitTest : public SimLimitsTest {
+ protected:
+  SimHourLimitTest() {
+    per_minute_ = 0;
+    per_hour_ = 3;
+  }
+};
+
+TEST_F(SimHourLimitTest, TheHourWindowRefusesWhatTheMinuteWouldAllow) {
+  const std::string token = Mint(installation_);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(Comment(token)->status, 201);
+    clock_.Advance(5min);
+  }
+  EXPECT_EQ(RetryAfterOfRefusal(Comment(token)), 45 * 60) << "the first write leaves the hour at 60 min";
+  clock_.Advance(45min);
+  EXPECT_EQ(Comment(Mint(installation_))->status, 201);  // (the first token expired with the hour)
+}
+
+// GitHub counts an installation's requests whatever token of it makes them; another installation has
+// limits of its own; minting tokens is the App's request, not the installation's content creation.
+TEST_F(SimLimitsTest, CountedPerInstallationAcrossItsTokensAndMintsAreNot) {
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 6; ++i) tokens.push_back(Mint(installation_));  // six mints, none counted
+  ASSERT_EQ(Comment(tokens[0])->status, 201);
+  ASSERT_EQ(Comment(tokens[1])->status, 201);
+  ASSERT_EQ(Comment(tokens[2])->status, 201);
+  RetryAfterOfRefusal(Comment(tokens[3]));
+
+  auto other = sim_->CreateInstallation("other");
+  ASSERT_TRUE(other.ok());
+  const github::RepoRef repo{"other", "repo"};
+  sandbox::NewRepo spec;
+  spec.installation_id = *other;
+  ASSERT_TRUE(sim_->CreateRepo(repo, spec).ok());
+  int64_t n = *sim_->CreateIssue(repo, "alice", "t", "b", {});
+  EXPECT_EQ(Comment(Mint(*other), repo, n)->status, 201) << "another installation's budget is its own";
+}
+
+class SimPrimaryLimitTest : public SimLimitsTest {
+ protected:
+  SimPrimaryLimitTest() { primary_ = 4; }
+};
+
+TEST_F(SimPrimaryLimitTest, ThePrimaryLimitIsPerInstallationAndNotModifiedIsFree) {
+  const std::string a = Mint(installation_);
+  const std::string b = Mint(installation_);  // a second token of the same installation
+  auto first = GetIssue(a);
+  ASSERT_EQ(first->status, 200);
+  EXPECT_EQ(first->get_header_value("x-ratelimit-used"), "1");
+  const std::string etag = first->get_header_value("ETag");
+  auto second = GetIssue(b);
+  ASSERT_EQ(second->status, 200);
+  EXPECT_EQ(second->get_header_value("x-ratelimit-used"), "2") << "one count for the installation, not per token";
+  EXPECT_EQ(second->get_header_value("x-ratelimit-remaining"), "2");
+  for (int i = 0; i < 3; ++i) {
+    auto cached = GetIssue(a, etag);
+    ASSERT_EQ(cached->status, 304);
+    EXPECT_EQ(cached->get_header_value("x-ratelimit-used"), "2") << "a 304 costs nothing";
+  }
+  ASSERT_EQ(GetIssue(b)->status, 200);
+  ASSERT_EQ(GetIssue(a)->status, 200);
+  auto refused = GetIssue(b);
+  ASSERT_EQ(refused->status, 403);
+  EXPECT_NE(refused->body.find("API rate limit exceeded for installation ID " + std::to_string(installation_)),
+            std::string::npos)
+      << refused->body;
+  EXPECT_EQ(refused->get_header_value("x-ratelimit-remaining"), "0");
+  clock_.Advance(1h);
+  auto renewed = GetIssue(Mint(installation_));  // (the tokens expired with the hour)
+  ASSERT_EQ(renewed->status, 200) << "a new window an hour after the first request";
+  EXPECT_EQ(renewed->get_header_value("x-ratelimit-used"), "1");
+}
+
+}  // namespace
+}  // namespace wavebot::testing
