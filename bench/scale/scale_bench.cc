@@ -8,13 +8,17 @@
 //
 // Usage: scale_bench [--tickets 100] [--agents 30] [--time-scale 60] [--timeout 1800]
 //                    [--binary build/src/cli/wavebot] [--agent examples/demo-agent/demo-agent.sh]
-//                    [--request-log FILE]
+//                    [--request-log FILE] [--no-write-budget]
+// GitHub's limits are the simulator's defaults (80 writes a minute and 500 an hour per installation,
+// 5,000 requests an hour); wavebot's write budget the server's defaults (the same), unless
+// --no-write-budget (the baseline: the limits then show as 403s with Retry-After).
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <string>
 
 #include "cli/sandbox_scenario.h"
@@ -30,8 +34,18 @@ int main(int argc, char** argv) {
   std::string binary = "build/src/cli/wavebot";
   std::string agent = "examples/demo-agent/demo-agent.sh";
   std::string request_log;  // --request-log FILE: the App's requests, one per line
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool write_budget = true;  // --no-write-budget: the baseline, wavebot without its write budget
+  for (int i = 1; i < argc; i += 2) {
     const std::string k = argv[i];
+    if (k == "--no-write-budget") {
+      write_budget = false;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "%s needs a value\n", k.c_str());
+      return 2;
+    }
     if (k == "--tickets") tickets = std::atoi(argv[i + 1]);
     else if (k == "--agents") agents = std::atoi(argv[i + 1]);
     else if (k == "--time-scale") scale = std::atof(argv[i + 1]);
@@ -63,11 +77,16 @@ int main(int argc, char** argv) {
   o.request_review = false;
   o.generated_tickets = tickets;
   o.time_scale = scale;
+  o.write_budget = write_budget;
   std::string last;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::mutex mu;
   o.on_progress = [&](const std::string& line, const std::vector<cli::WaveProgress>&) {
+    std::lock_guard lock(mu);
     if (line == last) return;
     last = line;
-    std::fprintf(stderr, "progress: %s\n", line.c_str());
+    std::fprintf(stderr, "%7.1f s progress: %s\n",
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), line.c_str());
   };
   auto s = cli::Scenario::Start(o);
   if (!s.ok()) {
@@ -86,16 +105,19 @@ int main(int argc, char** argv) {
       std::fclose(f);
     }
   }
+  std::printf("write budget %s; ", write_budget ? "on" : "off (baseline)");
   std::printf("tickets %d, agents %d, time scale %.0fx: %s, %d merged in %.1f s real = %.2f h of GitHub's time\n",
               tickets, agents, scale, summary.complete ? "complete" : ("NOT complete: " + summary.reason).c_str(),
               summary.merges, summary.elapsed.count() / 1000.0, github_hours);
   std::printf("%s\n", sandbox::FormatRequestBudget(b, summary.merges).c_str());
   std::printf("tickets merged per hour of GitHub's time: %.1f; answers 'rate limit exceeded': %lld\n",
               github_hours > 0 ? summary.merges / github_hours : 0.0, static_cast<long long>(b.rate_limited));
-  std::printf("| %d | %d | %.0fx | %d | %.2f | %.1f | %.1f | %.1f | %.1f | %lld |\n", tickets, agents, scale,
+  std::printf("| %s | %d | %d | %.0fx | %d | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %lld |\n", write_budget ? "on" : "off",
+              tickets, agents, scale,
               summary.merges, github_hours, github_hours > 0 ? summary.merges / github_hours : 0.0,
               static_cast<double>(b.requests) / std::max(1, summary.merges),
               static_cast<double>(b.counted()) / std::max(1, summary.merges),
+              static_cast<double>(b.counted() - b.token_mints) / std::max(1, summary.merges),
               static_cast<double>(b.writes) / std::max(1, summary.merges), static_cast<long long>(b.rate_limited));
   s->reset();  // wavebot and the simulator stop before their files go
   std::error_code ec;

@@ -47,6 +47,9 @@ struct ScenarioOptions {
   // GitHub's secondary limit on writes per installation a minute, enforced by the simulator and given to
   // wavebot's write budget alike; 0 = GitHub's (80, and 500 an hour) on both sides.
   int writes_per_minute = 0;
+  // false: wavebot keeps no write budget (the baseline of the scale benchmark: it meets the limits as
+  // GitHub's 403s with Retry-After instead).
+  bool write_budget = true;
   // GitHub Enterprise Server's layout: the API at /api/v3 and git at the host root; wavebot is given
   // only the API URL and derives clone URLs as `wavebot serve` does (github::DefaultGitBaseUrl).
   bool ghes_layout = false;

@@ -162,7 +162,8 @@ class Dashboard {
       return;
     }
     const PageOptions page = Page();
-    Html(res, 200, RenderEpicsPage(epics, tickets, page), page.script_nonce);
+    Html(res, 200, RenderEpicsPage(epics, tickets, page, options_.budget ? options_.budget() : std::vector<github::CredentialBudget>{}),
+         page.script_nonce);
   }
 
   void EpicPage(const http::Request& req, http::Response* res) {
@@ -185,6 +186,10 @@ class Dashboard {
     }
     const PageOptions page = Page();
     Html(res, 200, RenderTicketPage(*v, page), page.script_nonce);
+  }
+
+  void BudgetApi(http::Response* res) {
+    res->Json(200, BudgetJson(options_.budget ? options_.budget() : std::vector<github::CredentialBudget>{}));
   }
 
   void EpicsApi(http::Response* res) {
@@ -371,6 +376,7 @@ void RegisterRoutes(const std::shared_ptr<Dashboard>& d, http::Server* s) {
   s->Get(R"(/epics/(\d+))", [d](const http::Request& req, http::Response* res) { d->EpicPage(req, res); });
   s->Get(R"(/tickets/(\d+))", [d](const http::Request& req, http::Response* res) { d->TicketPage(req, res); });
   s->Get("/api/epics", [d](const http::Request&, http::Response* res) { d->EpicsApi(res); });
+  s->Get("/api/github/budget", [d](const http::Request&, http::Response* res) { d->BudgetApi(res); });
   s->Get(R"(/api/epics/(\d+))", [d](const http::Request& req, http::Response* res) { d->EpicApi(req, res); });
   s->Get(R"(/api/tickets/(\d+))", [d](const http::Request& req, http::Response* res) { d->TicketApi(req, res); });
   s->Get(R"(/api/tickets/(\d+)/log)", [d](const http::Request& req, http::Response* res) { d->LogApi(req, res); });

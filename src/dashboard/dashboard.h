@@ -8,10 +8,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
 #include "dashboard/log_files.h"
+#include "github/types.h"
 
 namespace wavebot::core {
 struct Command;
@@ -43,6 +45,8 @@ struct DashboardOptions {
   std::chrono::milliseconds poll_interval{250};        // how often a log stream looks for news
   std::chrono::seconds heartbeat{15};                  // an SSE comment line keeps proxies from closing
   int64_t tail_bytes = 64 * 1024;                      // how much log a page or the API shows
+  // What each credential spent against GitHub's rate limits (the GitHub client's Budget()); may be empty.
+  std::function<std::vector<github::CredentialBudget>()> budget;
 };
 
 // Registers every dashboard route on `server` (before it starts). `store` and `actions` are not owned

@@ -403,12 +403,69 @@ std::string RenderGraphSvg(const std::vector<TicketRecord>& tickets) {
   return s + "</svg>";
 }
 
+namespace {
+
+// "4,321 of 5,000" style cells: "—" for what GitHub has not reported.
+std::string OfLimit(int64_t used, int64_t limit) {
+  if (limit <= 0) return std::to_string(used);
+  return std::to_string(used) + " of " + std::to_string(limit);
+}
+
+// What each credential spent against GitHub's limits: the primary (x-ratelimit-*, per hour) and the
+// write budget wavebot keeps under the secondary limits (per minute and per hour).
+std::string BudgetTable(const std::vector<github::CredentialBudget>& budget) {
+  if (budget.empty()) return "";
+  std::string h = "<h2>GitHub's rate limits</h2><div class=\"scroll\"><table id=\"github-budget\"><thead><tr>"
+                  "<th>Credential</th><th>Requests</th><th>of them 304</th><th>Writes</th>"
+                  "<th>Primary limit left</th><th>Resets</th><th>Writes last minute</th><th>Writes last hour</th>"
+                  "<th>Waited for a slot</th><th>Deferred</th></tr></thead><tbody>";
+  for (const auto& b : budget) {
+    std::string reset = "\u2014";
+    if (b.reset_unix > 0) {
+      std::time_t t = static_cast<std::time_t>(b.reset_unix);
+      std::tm tm{};
+      gmtime_r(&t, &tm);
+      char buf[32];
+      std::strftime(buf, sizeof buf, "%H:%M:%S UTC", &tm);
+      reset = buf;
+    }
+    h += "<tr data-credential=\"" + Esc(b.credential) + "\"><td>" + Esc(b.credential) + "</td><td>" +
+         std::to_string(b.requests) + "</td><td>" + std::to_string(b.not_modified) + "</td><td>" + std::to_string(b.writes) +
+         "</td><td>" + (b.remaining >= 0 ? OfLimit(b.remaining, b.limit) : std::string("\u2014")) + "</td><td>" + reset +
+         "</td><td>" + (b.write_limit_per_minute > 0 ? OfLimit(b.writes_last_minute, b.write_limit_per_minute) : std::string("\u2014")) +
+         "</td><td>" + (b.write_limit_per_hour > 0 ? OfLimit(b.writes_last_hour, b.write_limit_per_hour) : std::string("\u2014")) +
+         "</td><td>" + std::to_string(b.write_waits) + "</td><td>" + std::to_string(b.writes_deferred) + "</td></tr>";
+  }
+  return h + "</tbody></table></div>";
+}
+
+}  // namespace
+
+std::string BudgetJson(const std::vector<github::CredentialBudget>& budget) {
+  json arr = json::array();
+  for (const auto& b : budget) {
+    arr.push_back(json{{"credential", b.credential},
+                       {"requests", b.requests},
+                       {"not_modified", b.not_modified},
+                       {"writes", b.writes},
+                       {"rate_limit", {{"limit", b.limit}, {"remaining", b.remaining}, {"reset", b.reset_unix}}},
+                       {"write_budget",
+                        {{"per_minute", b.write_limit_per_minute},
+                         {"per_hour", b.write_limit_per_hour},
+                         {"last_minute", b.writes_last_minute},
+                         {"last_hour", b.writes_last_hour},
+                         {"waits", b.write_waits},
+                         {"deferred", b.writes_deferred}}}});
+  }
+  return Dump(json{{"credentials", arr}});
+}
+
 std::string RenderEpicsPage(const std::vector<EpicRecord>& epics, const std::map<int64_t, std::vector<TicketRecord>>& tickets,
-                            const PageOptions&) {
+                            const PageOptions&, const std::vector<github::CredentialBudget>& budget) {
   std::string h = PageHead("Epics") + "<h1>Epics</h1>";
   if (epics.empty()) {
     h += "<p class=\"muted\" id=\"no-epics\">No epics yet. Comment <code>/wave start</code> on an epic issue to begin.</p>";
-    return h + kPageEnd;
+    return h + BudgetTable(budget) + kPageEnd;
   }
   h += "<div class=\"scroll\"><table id=\"epics\"><thead><tr><th>Epic</th><th>Repository</th><th>Title</th><th>State</th>"
        "<th>Progress</th><th>Strategy</th><th>Epic PR</th></tr></thead><tbody>";
@@ -421,7 +478,7 @@ std::string RenderEpicsPage(const std::vector<EpicRecord>& epics, const std::map
          "\">" + Esc(e.title) + "</a></td><td>" + Pill(e.state) + "</td><td>" + ProgressBar(ProgressOf(ts)) + "</td><td>" +
          Esc(e.strategy) + "</td><td>" + (e.epic_pr ? "#" + std::to_string(e.epic_pr) : std::string("")) + "</td></tr>";
   }
-  return h + "</tbody></table></div>" + kPageEnd;
+  return h + "</tbody></table></div>" + BudgetTable(budget) + kPageEnd;
 }
 
 std::string RenderEpicPage(const EpicView& v, const PageOptions& o) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/engine_store.h"
+#include "github/types.h"
 
 namespace wavebot::dashboard {
 
@@ -52,9 +53,12 @@ struct Progress {
 Progress ProgressOf(const std::vector<engine::TicketRecord>& tickets);
 
 // GET /: every epic with its repository, state and progress. `tickets[epic id]` holds its tickets.
+// `budget`, when not empty, adds what each credential spent against GitHub's rate limits.
 std::string RenderEpicsPage(const std::vector<engine::EpicRecord>& epics,
                             const std::map<int64_t, std::vector<engine::TicketRecord>>& tickets,
-                            const PageOptions& options);
+                            const PageOptions& options, const std::vector<github::CredentialBudget>& budget = {});
+// GET /api/github/budget: {"credentials": [...]} as the dashboard shows them.
+std::string BudgetJson(const std::vector<github::CredentialBudget>& budget);
 // GET /epics/{id}: the graph by wave (inline SVG), the ticket table and the timeline of runs.
 std::string RenderEpicPage(const EpicView& view, const PageOptions& options);
 // GET /tickets/{id}: the ticket, its runs, and its log (live while a run is on).

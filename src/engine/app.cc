@@ -369,6 +369,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   dashboard::DashboardOptions dash;
   dash.admin_token = cfg.admin_token;
   dash.github_web_url = dashboard::WebUrlForApi(cfg.github_api);
+  if (github_client) dash.budget = [github_client] { return github_client->Budget(); };
   dash.logs = {(std::filesystem::path(cfg.data_dir) / "engine" / "runner" / "logs").string(),
                (std::filesystem::path(cfg.data_dir) / "executor").string()};
   if (parts->dashboard_server) {

@@ -186,6 +186,8 @@ class Client : public IssuesApi,
   // GitHub's budget as spent through this client, per credential, as Prometheus text (for /metrics):
   // requests, 304s, writes, and the limit, remaining and reset GitHub last reported. "" by default.
   virtual std::string BudgetMetrics() const { return ""; }
+  // The same as records, one per credential, ordered by credential. Empty by default.
+  virtual std::vector<CredentialBudget> Budget() const { return {}; }
 };
 
 struct ClientOptions {

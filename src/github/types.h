@@ -42,6 +42,24 @@ struct Issue {
   std::optional<int64_t> total_blocked_by;
 };
 
+// One credential's spend against GitHub's rate limits as the client saw it, for the dashboard. A plain
+// record: the dashboard includes it without linking the client.
+struct CredentialBudget {
+  std::string credential;  // "app", "installation:<id>", "pat"
+  int64_t requests = 0;
+  int64_t not_modified = 0;  // 304s: not counted against the primary limit
+  int64_t writes = 0;
+  int64_t limit = -1;  // x-ratelimit-* as GitHub last reported them (-1: not seen)
+  int64_t remaining = -1;
+  int64_t reset_unix = 0;
+  int64_t writes_last_minute = 0;  // slots of the write budget taken in the last minute / hour
+  int64_t writes_last_hour = 0;
+  int write_limit_per_minute = 0;  // the write budget's limits (0: none)
+  int write_limit_per_hour = 0;
+  int64_t write_waits = 0;      // writes that waited for a slot
+  int64_t writes_deferred = 0;  // deferrable writes refused to keep the reserve
+};
+
 struct IssueListFilter {
   std::string state = "open";  // open | closed | all
   std::vector<std::string> labels;  // all must match

@@ -153,6 +153,38 @@ TEST(RenderTest, EpicPageShowsTableTimelineAndReadOnlyNotice) {
   EXPECT_NE(with_actions.find("action=\"/api/epics/7/pause\""), std::string::npos);
 }
 
+TEST(RenderTest, TheEpicsPageShowsEachCredentialAgainstGitHubsLimits) {
+  EpicView v = SampleEpic("t");
+  EXPECT_EQ(RenderEpicsPage({v.epic}, {{7, v.tickets}}, Options()).find("github-budget"), std::string::npos);
+  github::CredentialBudget app;
+  app.credential = "app";
+  app.requests = 3;
+  github::CredentialBudget inst;
+  inst.credential = "installation:<1001>";  // escaped like any text
+  inst.requests = 120;
+  inst.not_modified = 20;
+  inst.writes = 31;
+  inst.limit = 5000;
+  inst.remaining = 4900;
+  inst.reset_unix = 1800000000;
+  inst.write_limit_per_minute = 80;
+  inst.write_limit_per_hour = 500;
+  inst.writes_last_minute = 12;
+  inst.writes_last_hour = 31;
+  inst.write_waits = 2;
+  inst.writes_deferred = 1;
+  const std::string page = RenderEpicsPage({v.epic}, {{7, v.tickets}}, Options(), {app, inst});
+  EXPECT_NE(page.find("<table id=\"github-budget\">"), std::string::npos) << page;
+  EXPECT_NE(page.find("<td>installation:&lt;1001&gt;</td><td>120</td><td>20</td><td>31</td><td>4900 of 5000</td>"
+                      "<td>08:00:00 UTC</td><td>12 of 80</td><td>31 of 500</td><td>2</td><td>1</td>"),
+            std::string::npos)
+      << page;
+  json j = json::parse(BudgetJson({app, inst}));
+  EXPECT_EQ(j["credentials"][1]["write_budget"]["last_hour"], 31);
+  EXPECT_EQ(j["credentials"][1]["rate_limit"]["remaining"], 4900);
+  EXPECT_EQ(j["credentials"][0]["write_budget"]["per_minute"], 0);
+}
+
 TEST(RenderTest, TheEpicShowsWhatItSpentOfGitHubsRateLimitsPerMergedTicket) {
   EpicView v = SampleEpic("t");
   EXPECT_EQ(RenderEpicPage(v, Options()).find("epic-requests"), std::string::npos) << "nothing spent yet";

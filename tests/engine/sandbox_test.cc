@@ -34,6 +34,7 @@
 #include "engine/engine.h"
 #include "engine/engine_store.h"
 #include "github/client.h"
+#include "sandbox/request_budget.h"
 #include "sandbox/simulator.h"
 #include "store/database.h"
 
@@ -314,6 +315,20 @@ TEST(SandboxTest, EpicCompletesWithCiFixReviewFixAndConflict) {
         << metrics->body;
     EXPECT_NE(metrics->body.find("wavebot_github_writes_total{credential=\"installation:"), std::string::npos);
     EXPECT_NE(metrics->body.find("wavebot_github_ratelimit_remaining{credential=\"installation:"), std::string::npos);
+    // And the dashboard's JSON of the same, with the write budget's windows.
+    auto budget = wavebot.Get("/api/github/budget");
+    ASSERT_TRUE(budget);
+    auto j = nlohmann::json::parse(budget->body, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << budget->body;
+    bool installation = false;
+    for (const auto& c : j["credentials"]) {
+      if (c["credential"].get<std::string>().rfind("installation:", 0) != 0) continue;
+      installation = true;
+      EXPECT_GT(c["requests"].get<int64_t>(), 0) << c;
+      EXPECT_GT(c["write_budget"]["last_hour"].get<int64_t>(), 0) << c;
+      EXPECT_EQ(c["write_budget"]["per_hour"], 500) << c;
+    }
+    EXPECT_TRUE(installation) << budget->body;
   }
 
   // #4 fails CI once (implement, fix_ci); #5 gets changes requested once (implement, address_review).
@@ -849,6 +864,33 @@ TEST(SandboxTest, CycleIsAnsweredAndNothingStarts) {
   w.ExpectNothingStarted(*epic);
 }
 
+
+// The scale benchmark's epic, small: generated tickets in waves of 30, GitHub's time (the limits'
+// windows, Retry-After and budget waits, token expiry) 30 times faster on a clock the simulator and
+// wavebot's client share, GitHub's secondary limits enforced. It completes, no request is answered
+// "rate limit exceeded", and the App writes little more than a PR, a check run and an issue close per
+// ticket (issue #17).
+TEST(SandboxTest, AGeneratedEpicOnScaledTimeCompletesWithinGitHubsLimits) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  auto opts = Options(dir);
+  opts.generated_tickets = 33;  // two waves: 30, then 3 that depend on the first three
+  opts.max_parallel = 6;
+  opts.request_review = false;
+  opts.time_scale = 30;
+  auto s = cli::Scenario::Start(opts);
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  ASSERT_NE((*s)->github_clock(), nullptr);
+  auto summary = (*s)->Run(seconds(240));
+  ASSERT_TRUE(summary.complete) << summary.reason;
+  EXPECT_EQ(summary.merges, 33);
+  const sandbox::RequestBudget b = sandbox::CountRequests((*s)->simulator()->AppRequestLog());
+  EXPECT_EQ(b.rate_limited, 0) << sandbox::FormatRequestBudget(b, summary.merges);
+  EXPECT_EQ((*s)->simulator()->secondary_limit_answers(), 0);
+  // 33 PRs, check runs and issue closes; the epic's branch, status comment (and its edits), epic PR, 👀.
+  EXPECT_LE(b.writes, 3 * 33 + 8) << sandbox::FormatRequestBudget(b, summary.merges);
+  EXPECT_GE(b.writes, 3 * 33) << sandbox::FormatRequestBudget(b, summary.merges);
+}
 
 // --- kill -9 of a real `wavebot serve` -------------------------------------------------------------
 

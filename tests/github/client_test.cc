@@ -185,6 +185,23 @@ TEST_F(ClientTest, BudgetMetricsCountRequestsNotModifiedAndWritesPerCredential) 
   EXPECT_LT(value("wavebot_github_ratelimit_remaining"), value("wavebot_github_ratelimit_limit")) << m;
   EXPECT_NE(m.find("wavebot_github_requests_total{credential=\"app\"}"), std::string::npos) << m;  // the token's
   EXPECT_NE(m.find("# TYPE wavebot_github_writes_total counter"), std::string::npos) << m;
+
+  // The same as records, for the dashboard: the installation's row with its write budget, the App's without.
+  const auto budget = client_->Budget();
+  ASSERT_EQ(budget.size(), 2u);
+  EXPECT_EQ(budget[0].credential, "app");
+  EXPECT_EQ(budget[0].write_limit_per_minute, 0);
+  const github::CredentialBudget& inst = budget[1];
+  EXPECT_EQ(inst.credential.rfind("installation:", 0), 0u) << inst.credential;
+  EXPECT_EQ(inst.requests, requests);
+  EXPECT_EQ(inst.not_modified, 1);
+  EXPECT_EQ(inst.writes, 1);
+  EXPECT_EQ(inst.limit, value("wavebot_github_ratelimit_limit"));
+  EXPECT_EQ(inst.remaining, value("wavebot_github_ratelimit_remaining"));
+  EXPECT_EQ(inst.write_limit_per_minute, 80);
+  EXPECT_EQ(inst.write_limit_per_hour, 500);
+  EXPECT_EQ(inst.writes_last_minute, 1);
+  EXPECT_EQ(inst.writes_last_hour, 1);
 }
 
 class RateLimitedTest : public SimTest {
