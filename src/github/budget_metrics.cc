@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <map>
 
 namespace wavebot::github {
 namespace {
@@ -83,6 +84,43 @@ std::string RenderBudgetMetrics(const std::vector<CredentialUsage>& usage, const
     }
   }
   return out + WriteBudgetMetrics(limits, budget);
+}
+
+}  // namespace wavebot::github
+
+namespace wavebot::github {
+
+std::vector<CredentialBudget> BudgetRecords(const std::vector<CredentialUsage>& usage, const WriteBudgetLimits& limits,
+                                            const std::vector<WriteBudgetUsage>& budget) {
+  std::map<std::string, CredentialBudget> rows;
+  auto row = [&](const std::string& credential) -> CredentialBudget& {
+    CredentialBudget& r = rows[credential];
+    r.credential = credential;
+    if (credential != "app") {  // the App's JWT requests are not on an installation's write budget
+      r.write_limit_per_minute = limits.per_minute;
+      r.write_limit_per_hour = limits.per_hour;
+    }
+    return r;
+  };
+  for (const auto& u : usage) {
+    CredentialBudget& r = row(u.credential);
+    r.requests = u.requests;
+    r.not_modified = u.not_modified;
+    r.writes = u.writes;
+    r.limit = u.rate.limit;
+    r.remaining = u.rate.remaining;
+    r.reset_unix = u.rate.reset_unix;
+  }
+  for (const auto& w : budget) {
+    CredentialBudget& r = row(w.key);
+    r.writes_last_minute = w.in_last_minute;
+    r.writes_last_hour = w.in_last_hour;
+    r.write_waits = w.waits;
+    r.writes_deferred = w.deferred;
+  }
+  std::vector<CredentialBudget> out;
+  for (auto& [credential, r] : rows) out.push_back(std::move(r));
+  return out;
 }
 
 }  // namespace wavebot::github

@@ -15,4 +15,9 @@ namespace wavebot::github {
 std::string RenderBudgetMetrics(const std::vector<CredentialUsage>& usage, const WriteBudgetLimits& limits,
                                 const std::vector<WriteBudgetUsage>& budget);
 
+// The same as records for the dashboard, one per credential, ordered by credential. The App's JWT
+// ("app") has no write budget. Pure.
+std::vector<CredentialBudget> BudgetRecords(const std::vector<CredentialUsage>& usage, const WriteBudgetLimits& limits,
+                                            const std::vector<WriteBudgetUsage>& budget);
+
 }  // namespace wavebot::github

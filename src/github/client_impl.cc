@@ -763,36 +763,7 @@ class RestGitHubClient final : public Client {
     return RenderBudgetMetrics(rest_->Usage(), rest_->write_budget_limits(), rest_->WriteBudgetUsageNow());
   }
   std::vector<CredentialBudget> Budget() const override {
-    std::map<std::string, CredentialBudget> rows;
-    const WriteBudgetLimits limits = rest_->write_budget_limits();
-    auto row = [&](const std::string& credential) -> CredentialBudget& {
-      CredentialBudget& r = rows[credential];
-      r.credential = credential;
-      if (credential != "app") {  // the App's JWT requests are not on an installation's write budget
-        r.write_limit_per_minute = limits.per_minute;
-        r.write_limit_per_hour = limits.per_hour;
-      }
-      return r;
-    };
-    for (const auto& u : rest_->Usage()) {
-      CredentialBudget& r = row(u.credential);
-      r.requests = u.requests;
-      r.not_modified = u.not_modified;
-      r.writes = u.writes;
-      r.limit = u.rate.limit;
-      r.remaining = u.rate.remaining;
-      r.reset_unix = u.rate.reset_unix;
-    }
-    for (const auto& w : rest_->WriteBudgetUsageNow()) {
-      CredentialBudget& r = row(w.key);
-      r.writes_last_minute = w.in_last_minute;
-      r.writes_last_hour = w.in_last_hour;
-      r.write_waits = w.waits;
-      r.writes_deferred = w.deferred;
-    }
-    std::vector<CredentialBudget> out;
-    for (auto& [credential, r] : rows) out.push_back(std::move(r));
-    return out;
+    return BudgetRecords(rest_->Usage(), rest_->write_budget_limits(), rest_->WriteBudgetUsageNow());
   }
 
   Result<std::string> GitToken(const RepoRef& repo) override { return rest_->InstallationToken(repo); }

@@ -104,7 +104,9 @@ TEST(SecretsTest, NoSecretInAnyLogPromptCommentPrBodyOrAgentEnvironmentOfASandbo
                       "PR #" + std::to_string(pr["number"].get<int>()));
     ++pulls;
   }
-  EXPECT_GT(comments, 8);  // the status comment, answers to commands, the reviewer's comments
+  // The maintainer's `/wave start`, the status comment and wavebot's answer to the review (a merged
+  // ticket's issue gets no comment: its close is its one write).
+  EXPECT_GE(comments, 3);
   EXPECT_GT(pulls, 8);     // a PR per ticket plus the epic PR
   ::kill(pid, SIGTERM);
   for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
