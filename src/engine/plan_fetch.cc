@@ -31,7 +31,7 @@ Result<core::PlanInput> FetchPlanInput(github::IssuesApi* api, const github::Rep
   const github::Issue* epic_issue = nullptr;
   std::set<int64_t> unblocked;  // issues GitHub says nothing blocks: their blocked-by list is not read
   for (const auto& i : *issues) {
-    if (seen != nullptr && !i.is_pull_request) (*seen)[i.number] = i;
+    if (seen != nullptr && (i.number == epic || !i.is_pull_request)) (*seen)[i.number] = i;
     if (i.total_blocked_by == 0) unblocked.insert(i.number);
     in.issues.push_back(core::Issue{i.number, i.title, i.body, i.state == "open", i.is_pull_request, i.labels});
     if (i.number == epic) epic_issue = &i;
@@ -87,6 +87,9 @@ Result<core::PlanInput> FetchPlanInput(github::IssuesApi* api, const github::Rep
       auto other = api->GetIssue(other_repo, ref.number);
       if (other.ok()) in.external_closed[core::FormatRef(ref)] = other->state == "closed";
     }
+  }
+  if (seen != nullptr) {  // only the epic and its members: what a dispatch may ask for
+    std::erase_if(*seen, [&](const auto& kv) { return kv.first != epic && !members.count(kv.first); });
   }
   return in;
 }

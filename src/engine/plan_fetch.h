@@ -16,7 +16,7 @@ namespace wavebot::engine {
 // installation's token reveals whether it exists; it lands in PlanInput::external_not_followed.
 // Errors: the client's (kUnavailable, kRateLimited, ...). A repository without sub-issues or issue
 // dependencies (404) reads as having none.
-// `seen`, when given, receives every issue read (the epic and the repository's issues) by number.
+// `seen`, when given, receives the issues read of the epic and its members, by number.
 Result<core::PlanInput> FetchPlanInput(github::IssuesApi* issues, const github::RepoRef& repo, int64_t epic,
                                        const std::string& ready_label,
                                        std::map<int64_t, github::Issue>* seen = nullptr);

@@ -136,9 +136,11 @@ TEST(PlanFetchTest, TheBlockedByListIsReadOnlyWhenTheIssueMayHaveBlockers) {
   fake.PutIssue(repo, MakeIssue(4, ""));  // no summary
   fake.SetBlockedBy(repo, 3, {2});
   fake.SetBlockedBy(repo, 4, {3});
+  fake.PutIssue(repo, MakeIssue(5, "not a member"));
   RecordingIssues api(&fake);
 
-  auto input = FetchPlanInput(&api, repo, 1, "agent-ready");
+  std::map<int64_t, github::Issue> seen;
+  auto input = FetchPlanInput(&api, repo, 1, "agent-ready", &seen);
   ASSERT_TRUE(input.ok()) << input.error().ToString();
   auto read = api.blocked_by_read();
   std::sort(read.begin(), read.end());
@@ -146,6 +148,11 @@ TEST(PlanFetchTest, TheBlockedByListIsReadOnlyWhenTheIssueMayHaveBlockers) {
   EXPECT_EQ(input->blocked_by.at(3), std::vector<int64_t>{2});
   EXPECT_EQ(input->blocked_by.at(4), std::vector<int64_t>{3});
   EXPECT_FALSE(input->blocked_by.count(2));
+  // The issues kept for dispatches: the epic and its members, not the rest of the repository.
+  std::vector<int64_t> kept;
+  for (const auto& [n, issue] : seen) kept.push_back(n);
+  EXPECT_EQ(kept, (std::vector<int64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(seen.at(3).body, "");
 }
 
 }  // namespace
