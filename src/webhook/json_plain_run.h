@@ -1,10 +1,12 @@
-// The hot loop of both JSON scanners (payload_scan.cc, json_index.cc): skipping the bytes of a string
-// that need no attention, i.e. printable ASCII other than '"' and '\\'.
+// What both JSON scanners (payload_scan.cc, json_index.cc) share: their hot loop, skipping the bytes of
+// a string that need no attention, i.e. printable ASCII other than '"' and '\\'; and writing a decoded
+// \\u escape as UTF-8.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 namespace wavebot::webhook {
 
@@ -30,6 +32,25 @@ inline const char* SkipJsonPlainRun(const char* p, const char* end) {
   }
   while (p < end && kJsonPlainByte[static_cast<unsigned char>(*p)]) ++p;
   return p;
+}
+
+// Appends code point `cp` (at most U+10FFFF, as a \u escape or a surrogate pair decodes to) as UTF-8.
+inline void AppendUtf8(std::string* out, uint32_t cp) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | cp >> 6));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | cp >> 12));
+    out->push_back(static_cast<char>(0x80 | (cp >> 6 & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | cp >> 18));
+    out->push_back(static_cast<char>(0x80 | (cp >> 12 & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp >> 6 & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
 }
 
 }  // namespace wavebot::webhook
