@@ -107,13 +107,10 @@ std::string Render(const StatusInput& in, const Detail& detail) {
   }
   out += "\n\n";
   if (in.state == "done" && in.github_requests > 0 && counts[TicketState::kDone] > 0) {
-    const double merged = static_cast<double>(counts[TicketState::kDone]);
-    char per[160];
-    std::snprintf(per, sizeof per, "%.1f per merged ticket; %.1f without 304s, %.1f writes",
-                  static_cast<double>(in.github_requests) / merged,
-                  static_cast<double>(in.github_requests - in.github_not_modified) / merged,
-                  static_cast<double>(in.github_writes) / merged);
-    out += "GitHub requests: " + std::to_string(in.github_requests) + " (" + per + ")\n\n";
+    out += "GitHub requests: " + std::to_string(in.github_requests) + " (" +
+           FormatRequestsPerTicket(in.github_requests, in.github_not_modified, in.github_writes,
+                                   counts[TicketState::kDone]) +
+           ")\n\n";
   }
   if (in.budget_microusd > 0 && cost >= in.budget_microusd) {
     out += "**The epic's agent budget (`agent.max_epic_cost_usd`, " + FormatCost(in.budget_microusd) +
@@ -181,6 +178,15 @@ std::string Render(const StatusInput& in, const Detail& detail) {
 
 // GitHub refuses a comment over 65,536 characters (422). A large epic first loses its graph, then the
 // rows of merged tickets (listed by number instead) and long titles, and at last the table is cut.
+std::string FormatRequestsPerTicket(int64_t requests, int64_t not_modified, int64_t writes, int merged) {
+  const double m = merged > 0 ? merged : 1;
+  char per[160];
+  std::snprintf(per, sizeof per, "%.1f per merged ticket; %.1f without 304s, %.1f writes",
+                static_cast<double>(requests) / m, static_cast<double>(requests - not_modified) / m,
+                static_cast<double>(writes) / m);
+  return per;
+}
+
 std::string RenderStatusComment(const StatusInput& in) {
   std::string out = Render(in, Detail{});
   if (out.size() <= kMaxBodyBytes) return out;

@@ -55,6 +55,10 @@ std::string EscapeMarkdownCell(std::string_view text);
 // "$0.35" for 350000 micro-dollars.
 std::string FormatCost(int64_t microusd);
 
+// "23.8 per merged ticket; 17.1 without 304s, 4.1 writes": GitHub requests spent over `merged` (> 0)
+// tickets, for the epic's summary and the dashboard.
+std::string FormatRequestsPerTicket(int64_t requests, int64_t not_modified, int64_t writes, int merged);
+
 // "3m 20s", "1h 05m", "-" for 0.
 std::string FormatDuration(int64_t seconds);
 

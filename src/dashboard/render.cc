@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/status_comment.h"
+
 namespace wavebot::dashboard {
 namespace {
 
@@ -293,12 +295,7 @@ std::string RequestsLine(const EpicRecord& e, const Progress& p) {
   if (e.requests_spent <= 0) return "";
   std::string out = " \u00b7 GitHub requests <span id=\"epic-requests\">" + std::to_string(e.requests_spent) + "</span>";
   if (p.done > 0) {
-    char per[160];
-    std::snprintf(per, sizeof per, " (%.1f per merged ticket; %.1f without 304s, %.1f writes)",
-                  static_cast<double>(e.requests_spent) / p.done,
-                  static_cast<double>(e.requests_spent - e.not_modified_spent) / p.done,
-                  static_cast<double>(e.writes_spent) / p.done);
-    out += per;
+    out += " (" + core::FormatRequestsPerTicket(e.requests_spent, e.not_modified_spent, e.writes_spent, p.done) + ")";
   }
   return out;
 }

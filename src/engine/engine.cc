@@ -127,7 +127,7 @@ std::mutex* Engine::EpicLock(int64_t epic_id) {
 }
 
 Status Engine::MarkDirty(const std::string& repo, int64_t epic_number) {
-  auto id = jobs_->Enqueue("reconcile", repo + "#" + std::to_string(epic_number), "", clock_->Now());
+  auto id = jobs_->Enqueue("reconcile", EpicKey(repo, epic_number), "", clock_->Now());
   if (!id.ok()) return id.error();
   {
     std::lock_guard lock(mu_);
@@ -140,7 +140,7 @@ Status Engine::MarkDirty(const std::string& repo, int64_t epic_number) {
 Status Engine::MarkPlanDirty(const std::string& repo, int64_t epic_number) {
   {
     std::lock_guard lock(mu_);
-    plan_marked_[repo + "#" + std::to_string(epic_number)] = ++plan_gen_;
+    plan_marked_[EpicKey(repo, epic_number)] = ++plan_gen_;
   }
   return MarkDirty(repo, epic_number);
 }

@@ -54,7 +54,7 @@ Status Engine::Dispatch(const EpicRecord& epic, const config::RepoConfig& cfg, c
     // wavebot. That is who last edited it (told by the `edited` webhook: a writer's edit vouches for an
     // outsider's issue, an outsider's edit spoils a writer's), else its author. Otherwise the ticket
     // stops with the reason, for a maintainer to act on; no run is spent.
-    const std::string plan_key = epic.repo + "#" + std::to_string(epic.number);
+    const std::string plan_key = EpicKey(epic.repo, epic.number);
     auto ticket_issue = PlannedIssue(plan_key, ref, t->number);
     if (!ticket_issue.ok()) return ticket_issue.error();
     {

@@ -96,7 +96,7 @@ Status Engine::ReconcilePass(int64_t epic_id) {
   bool mergeability_pending = false;  // an open PR's mergeability is still being computed by GitHub
   // The plan is read from GitHub when something that can change it happened since it was last read (or
   // never in this process): once per pass, not in every round.
-  const std::string plan_key = epic.repo + "#" + std::to_string(epic.number);
+  const std::string plan_key = EpicKey(epic.repo, epic.number);
   bool plan_due;
   uint64_t plan_gen;
   {

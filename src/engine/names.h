@@ -18,6 +18,9 @@ inline github::RepoRef Ref(const std::string& full) {
   return {full.substr(0, slash), full.substr(slash + 1)};
 }
 
+// "owner/name#N": an epic's key in the engine's per-epic maps (plan freshness, planned issues) and jobs.
+inline std::string EpicKey(const std::string& repo, int64_t number) { return repo + "#" + std::to_string(number); }
+
 // A run mode's name back to the mode (implement for anything unknown).
 inline core::RunMode ModeOf(const std::string& name) {
   for (auto m : {core::RunMode::kImplement, core::RunMode::kFixCi, core::RunMode::kAddressReview,
