@@ -22,6 +22,7 @@
 #include <string>
 
 #include "cli/sandbox_scenario.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "sandbox/request_budget.h"
 
@@ -100,9 +101,10 @@ int main(int argc, char** argv) {
   const auto log = (*s)->simulator()->AppRequestLog();
   const sandbox::RequestBudget b = sandbox::CountRequests(log);
   if (!request_log.empty()) {
-    if (FILE* f = std::fopen(request_log.c_str(), "w")) {
-      for (const auto& line : log) std::fprintf(f, "%s\n", line.c_str());
-      std::fclose(f);
+    std::string text;
+    for (const auto& line : log) text += line + "\n";
+    if (Status st = WriteFileAtomically(request_log, text); !st.ok()) {
+      std::fprintf(stderr, "cannot write the request log: %s\n", st.error().message().c_str());
     }
   }
   std::printf("write budget %s; ", write_budget ? "on" : "off (baseline)");
