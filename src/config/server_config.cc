@@ -22,6 +22,25 @@ Result<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// A secret file is small; reading at most this much keeps a mistaken path (/dev/zero, a log) from
+// exhausting memory at start.
+constexpr std::streamsize kMaxSecretFileBytes = 64 * 1024;
+
+// Reads a secret from `path` without its trailing newlines.
+Result<std::string> ReadSecretFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error(ErrorCode::kIo, "cannot read " + path);
+  std::string text(kMaxSecretFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) return Error(ErrorCode::kIo, "cannot read " + path);
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > static_cast<size_t>(kMaxSecretFileBytes)) {
+    return Error(ErrorCode::kInvalidArgument, path + " is larger than 64 KiB: not a secret file");
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
 Status ValidateListen(const std::string& listen, const std::string& where) {
   auto colon = listen.rfind(':');
   bool ok = colon != std::string::npos && colon > 0 && colon + 1 < listen.size();
@@ -208,10 +227,9 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
   get("WAVEBOT_ADMIN_TOKEN", &c.admin_token);
   get("WAVEBOT_READ_TOKEN", &c.read_token);
   if (std::string file; c.read_token.empty() && get("WAVEBOT_READ_TOKEN_FILE", &file) && !file.empty()) {
-    auto text = ReadFile(file);
-    if (!text.ok()) return text.error().Wrap("read token file (WAVEBOT_READ_TOKEN_FILE)");
+    auto text = ReadSecretFile(file);
+    if (!text.ok()) return text.error().Wrap("read token file (environment variable WAVEBOT_READ_TOKEN_FILE)");
     c.read_token = *text;
-    while (!c.read_token.empty() && (c.read_token.back() == '\n' || c.read_token.back() == '\r')) c.read_token.pop_back();
   }
   if (get("WAVEBOT_DASHBOARD_LISTEN", &s)) {
     if (s != "off") WAVEBOT_RETURN_IF_ERROR(ValidateListen(s, "environment variable WAVEBOT_DASHBOARD_LISTEN"));
@@ -258,12 +276,9 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
   get("WAVEBOT_LOG_LEVEL", &c.log_level);
 
   if (c.webhook_secret.empty() && !secret_file.empty()) {
-    auto text = ReadFile(secret_file);
+    auto text = ReadSecretFile(secret_file);
     if (!text.ok()) return text.error().Wrap("webhook secret file");
     c.webhook_secret = *text;
-    while (!c.webhook_secret.empty() && (c.webhook_secret.back() == '\n' || c.webhook_secret.back() == '\r')) {
-      c.webhook_secret.pop_back();
-    }
   }
   if (c.max_body_bytes_in_flight < c.max_body_bytes) {
     return Error(ErrorCode::kInvalidArgument,

@@ -68,6 +68,21 @@ TEST_F(ServerConfigTest, TheDashboardListensApartAndIsPrivateByDefault) {
   EXPECT_FALSE(LoadServerConfig("", {{"WAVEBOT_MAX_BODY_BYTES_IN_FLIGHT", "2048"}}, nullptr).ok());
 }
 
+TEST_F(ServerConfigTest, AnUnreadableOrHugeSecretFileNamesWhereItWasSet) {
+  auto missing = LoadServerConfig("", {{"WAVEBOT_READ_TOKEN_FILE", (dir_ / "absent").string()}}, nullptr);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message().find("environment variable WAVEBOT_READ_TOKEN_FILE"), std::string::npos)
+      << missing.error().ToString();
+  // /dev/zero never ends: the read stops at the cap instead of exhausting memory.
+  auto endless = LoadServerConfig("", {{"WAVEBOT_WEBHOOK_SECRET_FILE", "/dev/zero"}}, nullptr);
+  ASSERT_FALSE(endless.ok());
+  EXPECT_NE(endless.error().message().find("larger than 64 KiB"), std::string::npos) << endless.error().ToString();
+  auto secret = Write("secret", "s3cret\r\n");
+  auto ok = LoadServerConfig("", {{"WAVEBOT_WEBHOOK_SECRET_FILE", secret}}, nullptr);
+  ASSERT_TRUE(ok.ok()) << ok.error().ToString();
+  EXPECT_EQ(ok->webhook_secret, "s3cret");
+}
+
 TEST_F(ServerConfigTest, FileThenEnvironmentOverrides) {
   auto path = Write("w.yaml", "listen: 0.0.0.0:9000\ndata_dir: /var/lib/wavebot\nexecutor: {max_parallel: 3}\n"
                               "github: {api: 'https://ghe.example.com/api/v3', resync_interval: 2m}\n");
