@@ -1,11 +1,43 @@
 #include "config/repo_config.h"
 
+#include <cctype>
 #include <regex>
 
 #include "config/yaml_reader.h"
 
 namespace wavebot::config {
 namespace {
+
+// libstdc++'s std::regex reads a repetition count or back-reference number into a long without an
+// overflow check (undefined behaviour, found by fuzz_repo_config) and compiles {n} by copying the atom n
+// times: patterns from a repository are held to short ones with small numbers.
+std::string RegexBoundsError(const std::string& p) {
+  if (p.size() > 512) return "is longer than 512 characters";
+  bool in_braces = false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    bool number_follows = false;
+    if (c == '\\' && i + 1 < p.size()) {
+      number_follows = std::isdigit(static_cast<unsigned char>(p[i + 1])) != 0;
+      if (!number_follows) {
+        ++i;  // an escaped character, never a brace
+        continue;
+      }
+    } else if (c == '{') {
+      in_braces = true;
+      number_follows = true;
+    } else if (c == ',' && in_braces) {
+      number_follows = true;
+    } else if (c == '}') {
+      in_braces = false;
+    }
+    if (!number_follows) continue;
+    size_t digits = 0;
+    while (i + 1 + digits < p.size() && std::isdigit(static_cast<unsigned char>(p[i + 1 + digits]))) ++digits;
+    if (digits > 3) return "has a repetition count or back-reference above 999";
+  }
+  return "";
+}
 
 
 // Splits a command line on whitespace, honouring single and double quotes.
@@ -103,6 +135,7 @@ Result<RepoConfig> ParseRepoConfig(std::string_view yaml_text, const std::string
          auto l = r.StringList(v, k, false);
          if (!l.ok()) return l.error();
          for (const auto& p : *l) {
+           if (auto bad = RegexBoundsError(p); !bad.empty()) return r.At(v, k, "'" + p + "' " + bad);
            try {
              std::regex re(p, std::regex::icase | std::regex::ECMAScript);
            } catch (const std::regex_error& e) {
