@@ -112,6 +112,8 @@ int main(int argc, char** argv) {
               tickets, agents, scale, summary.complete ? "complete" : ("NOT complete: " + summary.reason).c_str(),
               summary.merges, summary.elapsed.count() / 1000.0, github_hours);
   std::printf("%s\n", sandbox::FormatRequestBudget(b, summary.merges).c_str());
+  std::printf("git protocol v2 requests (branch heads; GitHub does not count git against the REST limit): %lld\n",
+              static_cast<long long>((*s)->simulator()->git_v2_requests()));
   std::printf("tickets merged per hour of GitHub's time: %.1f; answers 'rate limit exceeded': %lld\n",
               github_hours > 0 ? summary.merges / github_hours : 0.0, static_cast<long long>(b.rate_limited));
   std::printf("| %s | %d | %d | %.0fx | %d | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %lld |\n", write_budget ? "on" : "off",

@@ -154,6 +154,8 @@ int RunSandbox(const SandboxOptions& o) {
       }
     }
     std::printf("%s\n", sandbox::FormatRequestBudget(sandbox::CountRequests(log), summary.merges).c_str());
+    std::printf("git protocol v2 requests (branch heads; GitHub does not count git against the REST limit): %lld\n",
+                static_cast<long long>((*scenario)->simulator()->git_v2_requests()));
     std::printf("writes refused by GitHub's secondary limit (%d a minute): %lld\n",
                 o.writes_per_minute > 0 ? o.writes_per_minute : 80,
                 static_cast<long long>((*scenario)->simulator()->secondary_limit_answers()));

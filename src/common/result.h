@@ -4,6 +4,7 @@
 // a function that may fail and is called from another module returns one of these.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <utility>
 #include <variant>
@@ -40,11 +41,24 @@ class Error {
   // "<code name>: <message>"
   std::string ToString() const;
   // Returns a copy whose message is "<context>: <message>".
-  Error Wrap(const std::string& context) const { return Error(code_, context + ": " + message_); }
+  Error Wrap(const std::string& context) const {
+    Error e(code_, context + ": " + message_);
+    e.retry_at_ = retry_at_;
+    return e;
+  }
+  // For kRateLimited: when the limit that refused frees up, on the clock of whoever refused (the GitHub
+  // client's); the epoch when unknown.
+  std::chrono::system_clock::time_point retry_at() const { return retry_at_; }
+  Error WithRetryAt(std::chrono::system_clock::time_point at) const {
+    Error e = *this;
+    e.retry_at_ = at;
+    return e;
+  }
 
  private:
   ErrorCode code_;
   std::string message_;
+  std::chrono::system_clock::time_point retry_at_{};
 };
 
 template <typename T>

@@ -219,6 +219,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   go.stop = &parts->stop;
   if (options.github_clock != nullptr) go.clock = options.github_clock;
   go.ca_bundle = cfg.github_ca_bundle;
+  go.git_base_url = options.git_base_url;
   go.write_budget_per_minute = cfg.write_budget_per_minute;
   go.write_budget_per_hour = cfg.write_budget_per_hour;
   if (has_credentials) {
@@ -286,6 +287,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   EngineOptions en;
   en.data_dir = (std::filesystem::path(cfg.data_dir) / "engine").string();
   en.wavebot_binary = options.wavebot_binary;
+  en.github_clock = options.github_clock;
   en.git_base_url = options.git_base_url.empty() ? github::DefaultGitBaseUrl(cfg.github_api) : options.git_base_url;
   en.bot_login = options.bot_login;
   en.max_global_parallel = cfg.max_parallel;

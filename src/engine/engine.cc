@@ -179,9 +179,32 @@ void Engine::WorkerLoop(int index) {
       (void)jobs_->Complete(j.id, owner);
       continue;
     }
+    Clock* github_clock = options_.github_clock != nullptr ? options_.github_clock : clock_;
+    {
+      std::unique_lock lock(mu_);
+      if (auto it = limited_until_.find(j.key); it != limited_until_.end()) {
+        if (github_clock->Now() < it->second) {
+          lock.unlock();
+          (void)jobs_->Retry(j.id, owner, "rate limited", clock_->Now() + options_.reconcile_retry);
+          continue;
+        }
+        limited_until_.erase(it);
+        spdlog::info("reconcile {}: GitHub's limits allow writes again; passes resume", j.key);
+      }
+    }
     Status st = epic.ok() ? Reconcile((*epic)->id) : Status(epic.error());
     if (st.ok()) {
       (void)jobs_->Complete(j.id, owner);
+    } else if (st.error().code() == ErrorCode::kRateLimited &&
+               st.error().retry_at() > github_clock->Now() + options_.reconcile_retry) {
+      spdlog::warn("reconcile {}: {}; no pass until the limit frees in {} s of GitHub's time", j.key,
+                   st.error().ToString(),
+                   std::chrono::duration_cast<std::chrono::seconds>(st.error().retry_at() - github_clock->Now()).count());
+      {
+        std::lock_guard lock(mu_);
+        limited_until_[j.key] = st.error().retry_at();
+      }
+      (void)jobs_->Retry(j.id, owner, st.error().ToString(), clock_->Now() + options_.reconcile_retry);
     } else {
       auto backoff = options_.reconcile_retry * (1 << std::min(j.attempts, 6));
       spdlog::warn("reconcile {} failed (attempt {}): {}; retrying in {} ms", j.key, j.attempts,

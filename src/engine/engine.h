@@ -49,6 +49,9 @@ struct EngineOptions {
   // Its first version, and the version once every ticket is done or the epic ended, are written at once.
   std::chrono::seconds status_edit_interval{15};
   std::chrono::milliseconds reconcile_retry{2000};  // first backoff after a failed pass
+  // The GitHub client's clock, against which a rate limit's end (Error::retry_at) is read; null: the
+  // engine's. The scale benchmark runs GitHub's time faster than the engine's.
+  Clock* github_clock = nullptr;
   std::chrono::seconds permission_cache_ttl{300};
   // At most one reply (and reaction) to a refused `/wave` command per user and issue per this interval;
   // later refusals are logged and counted, not answered. 0: answer every one.
@@ -205,6 +208,10 @@ class Engine {
   // guarded by mu_: per agent preset (one credential each), no new run before this time: set when a run
   // of it is rate-limited or finds the model API unavailable, so parallel runs do not all hit the wall.
   std::map<std::string, TimePoint> agent_paused_until_;
+  // guarded by mu_: per reconcile job key, no pass before this time on the GitHub client's clock: a pass
+  // failed because GitHub's limits (or the write budget) refuse until then, and another would spend its
+  // reads only to fail at its first write. Looked at every reconcile_retry.
+  std::map<std::string, TimePoint> limited_until_;
   std::vector<std::thread> threads_;
 };
 

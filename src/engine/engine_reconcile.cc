@@ -214,22 +214,34 @@ Status Engine::ReconcilePass(int64_t epic_id) {
 
     // --- Observe GitHub: branch, pull requests, CI.
     std::map<int64_t, Observed> seen;
-    std::string epic_head;  // the epic branch's head, read when a PR may need to catch up with it
-    if (active && !epic.branch_created) {
-      auto r = github_->GetRef(ref, "heads/" + epic.branch);
-      if (r.ok()) {
-        epic.branch_created = true;
-        WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
-      } else if (r.error().code() != ErrorCode::kNotFound) {
-        return r.error();
+    std::string epic_head;  // the epic branch's head, read while a ticket has a branch (a PR may catch up)
+    // Branch heads come from the git server in one request, which GitHub does not count against the REST
+    // API's limit: the epic branch (does it exist yet; where is it), and each branch whose push is not
+    // yet believed (settled below).
+    std::map<std::string, std::string> heads;
+    {
+      std::vector<std::string> branches;
+      const bool want_epic =
+          epic.branch_created ? std::any_of(tickets.begin(), tickets.end(), [](const TicketRecord& t) {
+            return t.state != "done" && (!t.branch.empty() || t.pr != 0);
+          })
+                              : active;
+      if (want_epic) branches.push_back(epic.branch);
+      for (const auto& t : tickets) {
+        if (!t.pending_push.empty() && !t.branch.empty() && t.state != "done") branches.push_back(t.branch);
       }
-    }
-    if (epic.branch_created && std::any_of(tickets.begin(), tickets.end(), [](const TicketRecord& t) {
-          return t.pr != 0 && t.state != "done";
-        })) {
-      auto head = github_->GetRef(ref, "heads/" + epic.branch);  // conditional: unchanged costs nothing
-      if (!head.ok() && head.error().code() != ErrorCode::kNotFound) return head.error();
-      if (head.ok()) epic_head = head->sha;
+      if (!branches.empty()) {
+        auto read = github_->BranchHeads(ref, branches);
+        if (!read.ok()) return read.error();
+        heads = std::move(*read);
+      }
+      if (auto it = heads.find(epic.branch); it != heads.end()) {
+        epic_head = it->second;
+        if (!epic.branch_created && active) {
+          epic.branch_created = true;
+          WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
+        }
+      }
     }
     for (const auto& t : tickets) {
       if (t.pr == 0 || t.state == "done") continue;
@@ -273,9 +285,8 @@ Status Engine::ReconcilePass(int64_t epic_id) {
     // branch itself: a git ref moves with the push, while a PR's head follows it asynchronously.
     for (auto& t : tickets) {
       if (t.pending_push.empty() || t.branch.empty() || t.state == "done") continue;
-      auto branch = github_->GetRef(ref, "heads/" + t.branch);
-      if (!branch.ok() && branch.error().code() != ErrorCode::kNotFound) return branch.error();
-      const std::string head = branch.ok() ? branch->sha : "";
+      auto it = heads.find(t.branch);
+      const std::string head = it != heads.end() ? it->second : "";
       if (head == t.pending_push) {
         t.pushed_sha = head;
       } else if (head.empty() || head == t.pushed_sha) {

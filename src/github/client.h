@@ -66,6 +66,12 @@ class GitRefsApi {
   virtual ~GitRefsApi() = default;
   // `ref` without "refs/": "heads/main". kNotFound when absent.
   virtual Result<GitRef> GetRef(const RepoRef& repo, const std::string& ref) = 0;
+  // The heads of `branches` (names without "refs/heads/") in one request to the repository's git server
+  // over git's smart HTTP protocol (protocol v2 `ls-refs`), which GitHub does not count against the REST
+  // API's rate limit. A branch that does not exist is absent from the map. When the git server does not
+  // answer it (an old server, a proxy), falls back to one GetRef per branch for the next 10 minutes.
+  virtual Result<std::map<std::string, std::string>> BranchHeads(const RepoRef& repo,
+                                                                 const std::vector<std::string>& branches) = 0;
   // `ref` with "refs/": "refs/heads/epic/1-x". kAlreadyExists when it exists.
   virtual Result<GitRef> CreateRef(const RepoRef& repo, const std::string& ref, const std::string& sha) = 0;
   // `ref` without "refs/". A non-fast-forward without `force` is kInvalidArgument.
@@ -215,6 +221,9 @@ struct ClientOptions {
   // The per-installation write budget under GitHub's secondary limits (docs/github.md, "The write
   // budget"): writes made with an installation token (or the PAT) per sliding minute and hour. 0 lifts
   // that window.
+  // Where repositories' git servers are (<git_base_url>/<owner>/<name>.git), for BranchHeads; empty:
+  // DefaultGitBaseUrl(api_url).
+  std::string git_base_url;
   int write_budget_per_minute = 80;
   int write_budget_per_hour = 500;
 };

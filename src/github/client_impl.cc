@@ -1,6 +1,8 @@
 // The REST implementation of github::Client: builds GitHub's requests and parses its JSON into the
 // plain types of github/types.h.
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <set>
@@ -9,6 +11,7 @@
 #include "common/log.h"
 #include "github/budget_metrics.h"
 #include "github/client.h"
+#include "github/git_ls_refs.h"
 #include "github/jwt.h"
 #include "github/rest.h"
 
@@ -179,7 +182,8 @@ json CheckRunBody(const CheckRunSpec& s) {
 
 class RestGitHubClient final : public Client {
  public:
-  explicit RestGitHubClient(std::unique_ptr<RestClient> rest) : rest_(std::move(rest)) {}
+  RestGitHubClient(std::unique_ptr<RestClient> rest, std::string git_base_url, Clock* clock)
+      : rest_(std::move(rest)), git_base_url_(std::move(git_base_url)), clock_(clock) {}
 
   // --- helpers
   Result<json> Do(const RepoRef& repo, const std::string& method, const std::string& path,
@@ -380,6 +384,25 @@ class RestGitHubClient final : public Client {
     if (!j.ok()) return j.error();
     if (j->is_array()) return Error(ErrorCode::kNotFound, "ref " + ref + " matched only by prefix");
     return ToRef(*j);
+  }
+  Result<std::map<std::string, std::string>> BranchHeads(const RepoRef& repo,
+                                                         const std::vector<std::string>& branches) override {
+    if (branches.empty()) return std::map<std::string, std::string>();
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count();
+    if (now >= ls_refs_off_until_.load()) {
+      auto heads = LsRefs(repo, branches);
+      if (heads.ok() || heads.error().code() == ErrorCode::kCancelled) return heads;
+      ls_refs_off_until_.store(now + 600);
+      spdlog::warn("{}: reading branch heads from the git server failed ({}); reading them over REST for 10 minutes",
+                   repo.FullName(), heads.error().ToString());
+    }
+    std::map<std::string, std::string> out;
+    for (const auto& b : branches) {
+      auto r = GetRef(repo, "heads/" + b);
+      if (r.ok()) out[b] = r->sha;
+      else if (r.error().code() != ErrorCode::kNotFound) return r.error();
+    }
+    return out;
   }
   Result<int64_t> CommitsBehind(const RepoRef& repo, const std::string& base_sha, const std::string& head_sha) override {
     // per_page=1: only the counts are read, not the commit list (which GitHub pages at 250).
@@ -772,7 +795,34 @@ class RestGitHubClient final : public Client {
   }
 
  private:
+  // git's protocol v2 ls-refs: one POST, no GET of the capability advertisement first (the protocol is
+  // stateless over HTTP).
+  Result<std::map<std::string, std::string>> LsRefs(const RepoRef& repo, const std::vector<std::string>& branches) {
+    HttpRequest http;
+    http.method = "POST";
+    http.url = git_base_url_ + "/" + repo.FullName() + ".git/git-upload-pack";
+    http.headers = {{"Git-Protocol", "version=2"},
+                    {"Content-Type", "application/x-git-upload-pack-request"},
+                    {"Accept", "application/x-git-upload-pack-result"}};
+    http.body = LsRefsRequest(branches);
+    auto res = rest_->SendGit(repo, http);
+    if (!res.ok()) return res.error();
+    if (res->status != 200) {
+      return Error(ErrorCode::kUnavailable, "POST " + http.url + " answered " + std::to_string(res->status));
+    }
+    auto refs = ParseLsRefs(res->body);
+    if (!refs.ok()) return refs.error();
+    std::map<std::string, std::string> out;
+    for (const auto& b : branches) {  // a prefix matches longer names too: keep the exact ones
+      if (auto it = refs->find("refs/heads/" + b); it != refs->end()) out[b] = it->second;
+    }
+    return out;
+  }
+
   std::unique_ptr<RestClient> rest_;
+  const std::string git_base_url_;
+  Clock* const clock_;
+  std::atomic<int64_t> ls_refs_off_until_{0};  // unix seconds: until then BranchHeads reads over REST
 };
 
 }  // namespace
@@ -804,7 +854,10 @@ Result<std::unique_ptr<Client>> NewClient(const ClientOptions& options) {
   transport.stop = options.stop;
   transport.ca_bundle = options.ca_bundle;
   auto rest = std::make_unique<RestClient>(options, key, NewCurlTransport(transport));
-  return std::unique_ptr<Client>(new RestGitHubClient(std::move(rest)));
+  std::string git_base = options.git_base_url.empty() ? DefaultGitBaseUrl(options.api_url) : options.git_base_url;
+  while (!git_base.empty() && git_base.back() == '/') git_base.pop_back();
+  return std::unique_ptr<Client>(
+      new RestGitHubClient(std::move(rest), std::move(git_base), options.clock ? options.clock : RealClock()));
 }
 
 }  // namespace wavebot::github

@@ -10,11 +10,25 @@ namespace wavebot::github {
   } while (0)
 
 std::optional<Error> FakeClient::TakeFailureLocked(const std::string& method) {
+  ++calls_[method];
   auto it = failures_.find(method);
   if (it == failures_.end() || it->second.empty()) return std::nullopt;
   Error e = it->second.front();
   it->second.pop_front();
   return e;
+}
+
+int FakeClient::calls(const std::string& method) const {
+  std::lock_guard lock(mu_);
+  auto it = calls_.find(method);
+  return it == calls_.end() ? 0 : it->second;
+}
+
+int FakeClient::total_calls() const {
+  std::lock_guard lock(mu_);
+  int n = 0;
+  for (const auto& [method, count] : calls_) n += count;
+  return n;
 }
 
 void FakeClient::FailNext(const std::string& method, Error error) {
@@ -224,6 +238,18 @@ Result<GitRef> FakeClient::GetRef(const RepoRef& repo, const std::string& ref) {
   auto& refs = R(repo).refs;
   if (!refs.count(ref)) return NotFound("ref " + ref);
   return GitRef{"refs/" + ref, refs[ref]};
+}
+
+Result<std::map<std::string, std::string>> FakeClient::BranchHeads(const RepoRef& repo,
+                                                                   const std::vector<std::string>& branches) {
+  std::lock_guard lock(mu_);
+  FAKE_FAIL("BranchHeads");
+  auto& refs = R(repo).refs;
+  std::map<std::string, std::string> out;
+  for (const auto& b : branches) {
+    if (auto it = refs.find("heads/" + b); it != refs.end()) out[b] = it->second;
+  }
+  return out;
 }
 
 Result<int64_t> FakeClient::CommitsBehind(const RepoRef& repo, const std::string& base_sha, const std::string& head_sha) {

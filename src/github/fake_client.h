@@ -71,6 +71,9 @@ class FakeClient final : public Client {
     return out;
   }
   std::vector<Comment> comments(const RepoRef& repo, int64_t number) const;
+  // Calls of `method` (e.g. "GetPull") so far, reads included; and of every method that talks to GitHub.
+  int calls(const std::string& method) const;
+  int total_calls() const;
 
   // --- Client ---
   Result<Issue> GetIssue(const RepoRef& repo, int64_t number) override;
@@ -88,6 +91,8 @@ class FakeClient final : public Client {
   Result<std::vector<Issue>> ListSubIssues(const RepoRef& repo, int64_t number) override;
   Result<std::vector<Issue>> ListBlockedBy(const RepoRef& repo, int64_t number) override;
   Result<GitRef> GetRef(const RepoRef& repo, const std::string& ref) override;
+  Result<std::map<std::string, std::string>> BranchHeads(const RepoRef& repo,
+                                                         const std::vector<std::string>& branches) override;
   Result<int64_t> CommitsBehind(const RepoRef& repo, const std::string& base_sha, const std::string& head_sha) override;
   Result<std::vector<std::string>> ChangedFiles(const RepoRef& repo, const std::string& base, const std::string& head) override;
   Result<GitRef> CreateRef(const RepoRef& repo, const std::string& ref, const std::string& sha) override;
@@ -148,6 +153,7 @@ class FakeClient final : public Client {
   mutable std::mutex mu_;
   std::map<std::string, RepoState> repos_;            // guarded by mu_
   std::map<std::string, std::deque<Error>> failures_;  // guarded by mu_
+  std::map<std::string, int> calls_;                   // guarded by mu_: method -> calls
   std::vector<Action> actions_;                        // guarded by mu_
   std::vector<HookDelivery> deliveries_;               // guarded by mu_
   int64_t next_id_ = 5000;                             // guarded by mu_

@@ -235,6 +235,15 @@ Result<std::string> RestClient::InstallationToken(const RepoRef& repo) {
   return TokenForInstallation(*id);
 }
 
+Result<HttpResponse> RestClient::SendGit(const RepoRef& repo, HttpRequest request) {
+  auto token = InstallationToken(repo);
+  if (!token.ok()) return token.error();
+  request.headers["Authorization"] = "Basic " + Base64Encode("x-access-token:" + *token);
+  request.headers["User-Agent"] = options_.user_agent;
+  bool may_have_landed = false;
+  return transport_->Send(request, &may_have_landed);
+}
+
 Result<std::string> RestClient::NarrowedToken(const RepoRef& repo, const std::map<std::string, std::string>& permissions) {
   if (!options_.token.empty()) return options_.token;
   auto id = InstallationFor(repo);
@@ -362,7 +371,8 @@ Status RestClient::TakeWriteSlot(const RestRequest& req, system_clock::time_poin
     write_budget_.Release(key, grant.at, now);
     return Error(ErrorCode::kRateLimited, req.method + " " + PathOf(req.path) + ": the write budget of " + key +
                                               " (" + limits_text + ") has no slot for " +
-                                              std::to_string(wait.count()) + " ms, past this call's deadline");
+                                              std::to_string(wait.count()) + " ms, past this call's deadline")
+        .WithRetryAt(grant.at);
   }
   if (first_wait) {
     spdlog::warn("github: the write budget of {} ({}) is spent: writes wait for a slot, this one {} ms (logged "
@@ -400,7 +410,8 @@ Result<HttpResponse> RestClient::Call(const RestRequest& req) {
       if (until > now) {
         if (until > deadline) {
           return Error(ErrorCode::kRateLimited, req.method + " " + PathOf(req.path) +
-                                                    ": GitHub asked to wait (Retry-After) past this call's deadline");
+                                                    ": GitHub asked to wait (Retry-After) past this call's deadline")
+              .WithRetryAt(until);
         }
         if (!Wait(std::chrono::duration_cast<milliseconds>(until - now) + milliseconds(1))) return Cancelled(req);
       }
@@ -421,7 +432,8 @@ Result<HttpResponse> RestClient::Call(const RestRequest& req) {
         if (clock_->Now() + seconds(wait_s) > deadline || seconds(wait_s) > options_.max_single_wait) {
           return Error(ErrorCode::kRateLimited, req.method + " " + PathOf(req.path) +
                                                     ": primary rate limit exhausted until " + std::to_string(reset) +
-                                                    " (past this call's deadline)");
+                                                    " (past this call's deadline)")
+              .WithRetryAt(std::chrono::system_clock::time_point(seconds(reset)));
         }
         spdlog::warn("github: primary rate limit of {} exhausted; waiting {} s for the reset", credential, wait_s);
         if (!Wait(seconds(wait_s))) return Cancelled(req);
@@ -498,7 +510,9 @@ Result<HttpResponse> RestClient::Call(const RestRequest& req) {
           ++secondary_waits;
           why = "secondary rate limit without retry-after";
         }
-        if (wait > options_.max_single_wait) return ErrorFromResponse(req.method, req.path, r);
+        if (wait > options_.max_single_wait) {
+          return ErrorFromResponse(req.method, req.path, r).WithRetryAt(clock_->Now() + wait);
+        }
       } else if (r.status >= 500) {
         ++server_errors;
         wait = Jitter(milliseconds(std::min<int64_t>(60'000, 1000LL << std::min(server_errors - 1, 6))));
@@ -519,8 +533,11 @@ Result<HttpResponse> RestClient::Call(const RestRequest& req) {
       }
       if (clock_->Now() + wait > deadline) {
         Error e = ErrorFromResponse(req.method, req.path, r);
-        return Error(e.code() == ErrorCode::kRateLimited ? ErrorCode::kRateLimited : ErrorCode::kUnavailable,
-                     e.message() + " — giving up: the next retry would pass this call's deadline");
+        if (e.code() == ErrorCode::kRateLimited) {
+          return Error(ErrorCode::kRateLimited, e.message() + " — giving up: the next retry would pass this call's deadline")
+              .WithRetryAt(clock_->Now() + wait);
+        }
+        return Error(ErrorCode::kUnavailable, e.message() + " — giving up: the next retry would pass this call's deadline");
       }
     }
     if (!res.ok() && clock_->Now() + wait > deadline) {

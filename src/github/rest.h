@@ -139,6 +139,10 @@ class RestClient {
   // A new installation token narrowed to `repo` and `permissions` (not cached); PAT mode: the token.
   Result<std::string> NarrowedToken(const RepoRef& repo, const std::map<std::string, std::string>& permissions);
   Result<std::string> AppJwt();
+  // One request to the repository's git server (not the REST API), with the installation token (or the
+  // PAT) as git's Basic credentials. Any answer is a value, as Transport::Send gives it; no rate-limit
+  // accounting, since GitHub counts git traffic apart from the REST API's limits.
+  Result<HttpResponse> SendGit(const RepoRef& repo, HttpRequest request);
   RateLimitState rate_limit() const;
   std::vector<CredentialUsage> Usage() const;
   // The write budget's limits and what each credential has spent of it (at the clock's now).

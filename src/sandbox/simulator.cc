@@ -90,6 +90,11 @@ Status SimulatorImpl::Init() {
     if (res.status == 304 || res.status == 204) res.headers.erase("Content-Length");
     static const std::string kSuffix = "/git-receive-pack";
     const std::string prefix = GitPrefix() + "/";
+    if (req.method == "POST" && req.path.rfind(prefix, 0) == 0 &&
+        req.get_header_value("Git-Protocol").find("version=2") != std::string::npos) {
+      std::lock_guard lock(mu_);
+      ++git_v2_requests_;
+    }
     if (req.method == "POST" && req.path.rfind(prefix, 0) == 0 && req.path.size() > prefix.size() + kSuffix.size() &&
         req.path.compare(req.path.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0) {
       std::string rp = req.path.substr(prefix.size(), req.path.size() - prefix.size() - kSuffix.size());  // owner/name.git
@@ -1186,6 +1191,11 @@ std::vector<std::string> SimulatorImpl::AppRequestLog() const {
 int64_t SimulatorImpl::narrowed_pushes() const {
   std::lock_guard lock(mu_);
   return narrowed_pushes_;
+}
+
+int64_t SimulatorImpl::git_v2_requests() const {
+  std::lock_guard lock(mu_);
+  return git_v2_requests_;
 }
 
 int64_t SimulatorImpl::lost_answers() const {

@@ -211,6 +211,9 @@ class Simulator {
   virtual int64_t lost_answers() const = 0;
   // Git push authorizations granted to tokens narrowed to the repository (docs/security.md).
   virtual int64_t narrowed_pushes() const = 0;
+  // Git protocol v2 requests to git-upload-pack (wavebot's ls-refs reads of branch heads): git traffic,
+  // which GitHub does not count against the REST API's limits, reported so a benchmark shows it moved.
+  virtual int64_t git_v2_requests() const = 0;
   virtual std::vector<std::string> RetryAfterViolations() const = 0;
   // Waits until GitHub would have computed the PR's mergeability (mergeable_delay after its head or base
   // last moved). False when `timeout` passed first or there is no such PR.

@@ -80,6 +80,7 @@ class SimulatorImpl final : public Simulator {
   int64_t secondary_limit_answers() const override;
   int64_t lost_answers() const override;
   int64_t narrowed_pushes() const override;
+  int64_t git_v2_requests() const override;
   std::vector<std::string> RetryAfterViolations() const override;
   Result<std::string> PullJson(const RepoRef& repo, int64_t number) override;
   bool WaitForMergeability(const RepoRef& repo, int64_t number, std::chrono::milliseconds timeout) const override;
@@ -204,6 +205,7 @@ class SimulatorImpl final : public Simulator {
   int64_t secondary_limit_answers_ = 0;  // requests refused by the content-creation limit
   int64_t lost_answers_ = 0;
   int64_t narrowed_pushes_ = 0;  // guarded by mu_
+  int64_t git_v2_requests_ = 0;  // guarded by mu_
   std::vector<std::string> retry_after_violations_;
   std::map<std::string, sim::RepoRec> repos_;  // by full name
   std::map<int64_t, sim::InstallationRec> installations_;

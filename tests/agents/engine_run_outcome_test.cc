@@ -13,6 +13,7 @@
 #include "store/database.h"
 #include "store/job_queue.h"
 #include "store/temp_dir.h"
+#include "wait_util.h"
 #include "webhook/events.h"
 #include "webhook/router.h"
 
@@ -635,6 +636,79 @@ TEST_F(ClaimedHeadTest, TextFromPeopleWithoutWriteAccessIsNotGivenToAnAgent) {
 // the next start finds the head it said it was pushing. On the branch, the push is the run's result;
 // not on the branch, the run is lost and given back. Without this, the ticket's branch looks pushed to
 // by someone else, and wavebot never runs over that: the ticket waits for ever.
+// A JobQueue that counts the jobs given back to run later (Retry), and keeps the last error given.
+class CountingJobQueue final : public store::JobQueue {
+ public:
+  explicit CountingJobQueue(store::JobQueue* inner) : inner_(inner) {}
+  Result<int64_t> Enqueue(const std::string& kind, const std::string& key, const std::string& payload,
+                          TimePoint run_at) override {
+    return inner_->Enqueue(kind, key, payload, run_at);
+  }
+  Result<std::optional<store::Job>> Lease(const std::string& owner, TimePoint now, std::chrono::milliseconds lease_for,
+                                          const std::vector<std::string>& kinds) override {
+    return inner_->Lease(owner, now, lease_for, kinds);
+  }
+  Status Extend(int64_t id, const std::string& owner, TimePoint until) override { return inner_->Extend(id, owner, until); }
+  Status Complete(int64_t id, const std::string& owner) override { return inner_->Complete(id, owner); }
+  Status Retry(int64_t id, const std::string& owner, const std::string& error, TimePoint run_at) override {
+    Status st = inner_->Retry(id, owner, error, run_at);
+    std::lock_guard lock(mu_);
+    ++retries_;
+    last_error_ = error;
+    return st;
+  }
+  Status Bury(int64_t id, const std::string& owner, const std::string& error) override {
+    return inner_->Bury(id, owner, error);
+  }
+  Result<int64_t> Depth() override { return inner_->Depth(); }
+  Result<int64_t> ReleaseAllLeases() override { return inner_->ReleaseAllLeases(); }
+  int retries() const {
+    std::lock_guard lock(mu_);
+    return retries_;
+  }
+  std::string last_error() const {
+    std::lock_guard lock(mu_);
+    return last_error_;
+  }
+
+ private:
+  store::JobQueue* inner_;
+  mutable std::mutex mu_;
+  int retries_ = 0;
+  std::string last_error_;
+};
+
+// A pass refused by GitHub's limits (or the write budget) until a known time: the passes before then
+// spend no request (each would read the PRs only to fail at its first write), and the first one after
+// it runs.
+TEST_F(ClaimedHeadTest, APassRefusedByGitHubsLimitsWaitsForTheirEndWithoutSpendingRequests) {
+  CountingJobQueue jobs(jobs_.get());
+  EngineOptions o;
+  o.data_dir = dir_.File("engine-limited");
+  o.repo_config = [this](const std::string&) { return cfg_; };
+  auto engine = Engine::Create(o, store_.get(), &jobs, &github_, &executor_, &clock_);
+  ASSERT_TRUE(engine.ok()) << engine.error().ToString();
+  const auto free_at = clock_.Now() + std::chrono::hours(1);
+  github_.FailNext("BranchHeads", Error(ErrorCode::kRateLimited, "the write budget has no slot").WithRetryAt(free_at));
+  ASSERT_TRUE((*engine)->Start().ok());
+  ASSERT_TRUE((*engine)->MarkDirty("acme/calc", 1).ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return jobs.retries() == 1; }));
+  EXPECT_NE(jobs.last_error().find("the write budget has no slot"), std::string::npos) << jobs.last_error();
+  const int spent = github_.total_calls();
+  for (int i = 2; i <= 4; ++i) {  // due again every reconcile_retry: looked at, and given back untouched
+    clock_.Advance(std::chrono::seconds(3));
+    ASSERT_TRUE((*engine)->MarkDirty("acme/calc", 1).ok());
+    ASSERT_TRUE(testing::WaitFor([&] { return jobs.retries() == i; })) << i;
+    EXPECT_EQ(jobs.last_error(), "rate limited");
+    EXPECT_EQ(github_.total_calls(), spent) << "a pass ran before the limit's end";
+  }
+  clock_.Advance(std::chrono::hours(1));
+  ASSERT_TRUE((*engine)->MarkDirty("acme/calc", 1).ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return github_.calls("BranchHeads") == 2; }));
+  (*engine)->Stop();
+  EXPECT_EQ(jobs.retries(), 4) << jobs.last_error();  // the pass after the limit's end succeeded
+}
+
 class LostRunTest : public EngineRunOutcomeTest {
  protected:
   static constexpr const char* kOld = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";

@@ -480,6 +480,45 @@ TEST_F(ClientTest, RefsCreateUpdateAndRefuseNonFastForward) {
   EXPECT_EQ(client_->GetRef(kRepo, "heads/nope").error().code(), ErrorCode::kNotFound);
 }
 
+// <base>/<owner>/<name>.git is where the simulator serves the repository's git.
+std::string GitBase(sandbox::Simulator* sim) {
+  std::string url = sim->git_url(kRepo);
+  return url.substr(0, url.size() - std::string("/octo/demo.git").size());
+}
+
+TEST_F(ClientTest, BranchHeadsComeFromTheGitServerInOneRequestThatIsNotRest) {
+  auto co = ClientOpts();
+  co.git_base_url = GitBase(sim_.get());
+  auto client = MakeClient(co);
+  auto main = client->GetRef(kRepo, "heads/main");
+  ASSERT_TRUE(main.ok());
+  auto side = sim_->CommitFiles(kRepo, "side", {{"x", "1"}}, "side", "alice");
+  ASSERT_TRUE(side.ok());
+  ASSERT_TRUE(client->CreateRef(kRepo, "refs/heads/epic/1-demo", main->sha).ok());
+  ASSERT_TRUE(client->CreateRef(kRepo, "refs/heads/epic/1-demo-longer", *side).ok());  // matches by prefix only
+  const size_t rest_before = sim_->AppRequestLog().size();
+  const int64_t git_before = sim_->git_v2_requests();
+  auto heads = client->BranchHeads(kRepo, {"epic/1-demo", "side", "absent"});
+  ASSERT_TRUE(heads.ok()) << heads.error().ToString();
+  EXPECT_EQ(*heads, (std::map<std::string, std::string>{{"epic/1-demo", main->sha}, {"side", *side}}));
+  EXPECT_EQ(sim_->AppRequestLog().size(), rest_before);  // no REST request: GitHub counts git apart
+  EXPECT_EQ(sim_->git_v2_requests(), git_before + 1);
+  EXPECT_TRUE(client->BranchHeads(kRepo, {})->empty());
+}
+
+TEST_F(ClientTest, BranchHeadsFallBackToRestWhenTheGitServerDoesNotAnswer) {
+  auto co = ClientOpts();
+  co.git_base_url = "http://127.0.0.1:1";  // nothing listens there
+  auto client = MakeClient(co);
+  auto main = client->GetRef(kRepo, "heads/main");
+  ASSERT_TRUE(main.ok());
+  const int refs_before = CountRequests("GET /repos/octo/demo/git/ref/");
+  auto heads = client->BranchHeads(kRepo, {"main", "absent"});
+  ASSERT_TRUE(heads.ok()) << heads.error().ToString();
+  EXPECT_EQ(*heads, (std::map<std::string, std::string>{{"main", main->sha}}));
+  EXPECT_EQ(CountRequests("GET /repos/octo/demo/git/ref/"), refs_before + 2);
+}
+
 TEST_F(ClientTest, CheckRunsAndCollaboratorPermission) {
   auto main = client_->GetRef(kRepo, "heads/main");
   github::CheckRunSpec spec;

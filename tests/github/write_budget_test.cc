@@ -253,9 +253,13 @@ TEST_F(RestBudgetTest, AWaitPastTheCallsDeadlineFailsAtOnce) {
   Make(0, 2);  // an hour window only: the third write would wait an hour, past the 600 s deadline
   ASSERT_TRUE(Write().ok());
   ASSERT_TRUE(Write().ok());
+  const auto first = clock_.Now();
   auto res = Write();
   ASSERT_FALSE(res.ok());
   EXPECT_EQ(res.error().code(), ErrorCode::kRateLimited);
+  // It says when a slot frees: the first write's hour is up (the engine holds its passes until then).
+  EXPECT_EQ(res.error().retry_at(), first + 1h);
+  EXPECT_EQ(res.error().Wrap("a pass").retry_at(), first + 1h);
   EXPECT_EQ(clock_.slept(), 0ms);
   EXPECT_EQ(transport_->count(), 2u);
 }
