@@ -3,6 +3,9 @@
 //     instruction, split into the engine's part (ready -> run recorded and submitted) and the runner's
 //     part (run-ticket: worktree from the mirror, prompt, agent start);
 //   agent exit -> PR open: from the agent's exit to GitHub's pull_request "opened" for its branch.
+// Both include the simulator's webhook delays (each delivery waits a random 0-250 ms, as GitHub's arrive
+// late), so wavebot's own share is reported too: from the merge's webhook reaching wavebot, and to GitHub
+// creating the PR.
 // Baseline, measured in the same run: one REST round trip to the simulator (GET an issue), so that the
 // figures read as "so many GitHub round trips". Goal (issue #6): under 100 ms each.
 //
@@ -57,6 +60,9 @@ struct Stats {
 
 struct Samples {
   Stats ready_to_running, engine_part, runner_part, exit_to_pr, round_trip;
+  // wavebot's own share: from the merge's webhook reaching wavebot (the simulator delays each delivery
+  // by a random 0-250 ms, as GitHub's arrive late) and to GitHub creating the PR (not its webhook's arrival).
+  Stats heard_to_running, heard_to_submitted, exit_to_pr_created;
 };
 
 bool RunOnce(const std::string& binary, const std::string& demo_agent, int run, Samples* out) {
@@ -95,8 +101,10 @@ bool RunOnce(const std::string& binary, const std::string& demo_agent, int run, 
   }
   sandbox::Simulator* sim = (*s)->simulator();
 
-  // pull_request "opened" as GitHub sends it: first seen per head branch.
-  std::map<std::string, int64_t> opened_at;
+  // pull_request "opened" as GitHub sends it: first seen per head branch; and when GitHub created it.
+  std::map<std::string, int64_t> opened_at, created_at;
+  // pull_request "closed" (merged): when its POST to wavebot began, per head branch.
+  std::map<std::string, int64_t> merge_heard_at;
   std::atomic<bool> done{false};
   std::thread watcher([&] {
     size_t seen = 0;
@@ -106,12 +114,17 @@ bool RunOnce(const std::string& binary, const std::string& demo_agent, int run, 
       auto ds = sim->Deliveries();
       const int64_t now = NowMs();
       for (; seen < ds.size(); ++seen) {
-        if (ds[seen].event != "pull_request" || ds[seen].action != "opened") continue;
+        if (ds[seen].event != "pull_request" || (ds[seen].action != "opened" && ds[seen].action != "closed")) continue;
         auto j = nlohmann::json::parse(ds[seen].payload, nullptr, false);
         if (j.is_discarded()) continue;
         std::string head = j["pull_request"]["head"]["ref"];
         std::lock_guard lock(mu);
-        opened_at.emplace(head, now);
+        if (ds[seen].action == "opened") {
+          opened_at.emplace(head, now);
+          created_at.emplace(head, Ms(ds[seen].emitted_at));
+        } else if (j["pull_request"].value("merged", false)) {
+          merge_heard_at.emplace(head, Ms(ds[seen].sent_at));
+        }
       }
     }
   });
@@ -162,14 +175,28 @@ bool RunOnce(const std::string& binary, const std::string& demo_agent, int run, 
   if (!epic.ok() || !*epic) return false;
   auto tickets = store->Tickets((*epic)->id);
   if (!tickets.ok()) return false;
-  std::map<int, int64_t> wave_done;  // wave -> last merge of that wave (ms)
+  std::map<int, int64_t> wave_done;         // wave -> last merge of that wave (ms)
+  std::map<int, std::string> wave_last;     // wave -> the branch of that last merge
+  std::map<int, int64_t> wave_heard;        // wave -> that merge's webhook reaching wavebot (ms)
   if (std::getenv("OVERHEAD_DEBUG")) {
     for (const auto& [h, ms] : merged_at) std::fprintf(stderr, "merged %s at %lld\n", h.c_str(), static_cast<long long>(ms));
+    for (const auto& [h, ms] : merge_heard_at) {
+      std::fprintf(stderr, "merge webhook sent %s at %lld\n", h.c_str(), static_cast<long long>(ms));
+    }
     for (const auto& t : *tickets) std::fprintf(stderr, "ticket #%lld wave %d branch %s\n", static_cast<long long>(t.number), t.wave, t.branch.c_str());
   }
   for (const auto& t : *tickets) {
     std::lock_guard lock(mu);
-    if (merged_at.count(t.branch)) wave_done[t.wave] = std::max(wave_done[t.wave], merged_at[t.branch]);
+    if (merged_at.count(t.branch) && merged_at[t.branch] >= wave_done[t.wave]) {
+      wave_done[t.wave] = merged_at[t.branch];
+      wave_last[t.wave] = t.branch;
+    }
+  }
+  {
+    std::lock_guard lock(mu);
+    for (const auto& [wave, branch] : wave_last) {
+      if (merge_heard_at.count(branch)) wave_heard[wave] = merge_heard_at[branch];
+    }
   }
   for (const auto& t : *tickets) {
     auto a = agent.find({t.number, "implement"});
@@ -193,9 +220,19 @@ bool RunOnce(const std::string& binary, const std::string& demo_agent, int run, 
         out->runner_part.v.push_back(static_cast<double>(a->second.first - dispatched));
       }
     }
+    // The ticket became known ready to wavebot when the webhook of the previous wave's last merge reached
+    // it (a pass may learn of the merge sooner, from its own reads: then this is negative or small).
+    if (t.wave >= 2 && wave_heard.count(t.wave - 1)) {
+      const int64_t heard = wave_heard[t.wave - 1];
+      out->heard_to_running.v.push_back(static_cast<double>(a->second.first - heard));
+      if (dispatched) out->heard_to_submitted.v.push_back(static_cast<double>(dispatched - heard));
+    }
     std::lock_guard lock(mu);
     if (opened_at.count(t.branch) && a->second.second) {
       out->exit_to_pr.v.push_back(static_cast<double>(opened_at[t.branch] - a->second.second));
+    }
+    if (created_at.count(t.branch) && a->second.second) {
+      out->exit_to_pr_created.v.push_back(static_cast<double>(created_at[t.branch] - a->second.second));
     }
   }
   s->reset();
@@ -226,7 +263,8 @@ int main(int argc, char** argv) {
                  binary.c_str(), agent.c_str());
     return 2;
   }
-  (void)log::Init(log::Format::kText, "warn");
+  // OVERHEAD_DEBUG=1: wavebot's own log at info, with millisecond timestamps, to see where the time goes.
+  (void)log::Init(log::Format::kText, std::getenv("OVERHEAD_DEBUG") ? "info" : "warn");
   Samples all;
   for (int r = 0; r < runs; ++r) {
     if (!RunOnce(binary, agent, r, &all)) return 1;
@@ -242,6 +280,9 @@ int main(int argc, char** argv) {
   row("  engine: ready -> run submitted", all.engine_part);
   row("  runner: submitted -> agent start", all.runner_part);
   row("agent exit -> PR open", all.exit_to_pr);
+  row("wavebot: merge heard -> agent running", all.heard_to_running);
+  row("  engine: merge heard -> run submitted", all.heard_to_submitted);
+  row("wavebot: agent exit -> PR created", all.exit_to_pr_created);
   row("baseline: one REST round trip", all.round_trip);
   return 0;
 }

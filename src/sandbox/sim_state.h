@@ -207,6 +207,7 @@ struct DeliveryRec {
   int status_code = 0;
   std::string status = "pending";
   TimePoint delivered_at;
+  TimePoint emitted_at, sent_at;
   double duration = 0;
   int64_t installation_id = 0;
   int64_t repository_id = 0;

@@ -822,6 +822,7 @@ void SimulatorImpl::EmitLocked(sim::RepoRec& r, const std::string& event, json p
   d.payload = payload.dump();
   d.installation_id = r.installation_id;
   d.repository_id = r.id;
+  d.emitted_at = clock_->Now();
   std::uniform_real_distribution<double> u(0, 1);
   d.drop = faults_.drop_webhook_fraction > 0 && u(rng_) < faults_.drop_webhook_fraction;
   // Recorded for the contract test when emitted: a delivery still waiting for its sender when the
@@ -920,6 +921,7 @@ void SimulatorImpl::WebhookLoop() {
         webhook_queue_.erase(first);
         break;
       }
+      deliveries_[index].sent_at = clock_->Now();
       d = deliveries_[index];
       ++sending_;
     }
@@ -972,7 +974,8 @@ std::vector<Delivery> SimulatorImpl::DeliveriesLocked() const {
   std::vector<Delivery> out;
   for (const auto& d : deliveries_) {
     if (d.status == "pending") continue;
-    out.push_back(Delivery{d.id, d.guid, d.event, d.action, d.payload, d.redelivery, d.status_code, d.status});
+    out.push_back(Delivery{d.id, d.guid, d.event, d.action, d.payload, d.redelivery, d.status_code, d.status,
+                           d.emitted_at, d.sent_at});
   }
   return out;
 }

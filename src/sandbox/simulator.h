@@ -111,6 +111,9 @@ struct Delivery {
   bool redelivery = false;
   int status_code = 0;  // 0: not delivered (dropped or connection failed)
   std::string status;   // "OK" or why not
+  // On the simulator's clock: when the event happened (the delivery was created), and when its POST to
+  // the webhook URL began (after the sender's random delay, SimulatorOptions::webhook_jitter).
+  std::chrono::system_clock::time_point emitted_at, sent_at;
   bool delivered() const { return status_code >= 200 && status_code < 300; }
 };
 

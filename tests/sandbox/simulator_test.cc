@@ -549,6 +549,29 @@ TEST_F(StrictTest, WebhooksArriveOutOfOrder) {
   EXPECT_FALSE(std::is_sorted(numbers.begin(), numbers.end())) << "20 deliveries arrived in causal order";
 }
 
+// Each delivery says when its event happened and when it was sent (after the sender's delay), on the
+// simulator's clock: what the overhead benchmark measures wavebot's own share from.
+TEST_F(StrictTest, DeliveriesSayWhenTheEventHappenedAndWhenTheyWereSent) {
+  std::vector<std::chrono::system_clock::time_point> created;
+  for (int i = 0; i < 3; ++i) {
+    created.push_back(clock_.Now());
+    ASSERT_TRUE(sim_->CreateIssue(kRepo, "alice", "Issue " + std::to_string(i), "", {}).ok());
+    clock_.Advance(std::chrono::seconds(10));
+  }
+  ASSERT_TRUE(sim_->WaitForDeliveries([](const auto& ds) { return ds.size() >= 3; }, std::chrono::seconds(20)));
+  int seen = 0;
+  for (const auto& d : sim_->Deliveries()) {
+    if (d.event != "issues" || d.action != "opened") continue;
+    const int64_t n = json::parse(d.payload)["issue"]["number"];
+    ASSERT_GE(n, 1);
+    ASSERT_LE(n, 3);
+    EXPECT_EQ(d.emitted_at, created[static_cast<size_t>(n - 1)]) << n;
+    EXPECT_GE(d.sent_at, d.emitted_at) << n;
+    ++seen;
+  }
+  EXPECT_EQ(seen, 3);
+}
+
 class OrderedWebhookTest : public SimTest {
   void Configure(sandbox::SimulatorOptions* so) override {
     so->webhook_senders = 1;
