@@ -72,7 +72,7 @@ std::vector<Action> Decide(const EpicSnapshot& epic) {
   std::vector<Want> fixes, implements;
 
   for (const auto& t : epic.tickets) {
-    if (merged(t.number) || t.state == TicketState::kNeedsHuman || t.run_in_flight) continue;
+    if (merged(t.number) || t.state == TicketState::kNeedsHuman || t.run_in_flight || t.rebase_in_flight) continue;
     const bool started = t.started_at.time_since_epoch().count() != 0;
     if (started && epic.now - t.started_at > epic.ticket_wall_clock) {
       actions.push_back({ActionKind::kMarkStuck, t.number, RunMode::kImplement, "wall-clock",

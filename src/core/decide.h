@@ -29,6 +29,9 @@ struct TicketSnapshot {
   TicketState state = TicketState::kBlocked;
   int runs_used = 0;
   bool run_in_flight = false;
+  // An engine-side step (a mechanical rebase) is under way: nothing else is decided for the ticket until
+  // it ends, but it takes none of the epic's agent slots.
+  bool rebase_in_flight = false;
   std::chrono::system_clock::time_point not_before{};  // rate-limit backoff: no run before this
   std::chrono::system_clock::time_point started_at{};  // first dispatch; epoch = never
   // Pull request (pr == 0: none yet).

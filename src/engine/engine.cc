@@ -103,6 +103,8 @@ Status Engine::Start() {
   std::lock_guard lock(mu_);
   stopping_ = false;
   for (int i = 0; i < std::max(1, options_.reconcile_workers); ++i) threads_.emplace_back([this, i] { WorkerLoop(i); });
+  for (int i = 0; i < std::max(1, options_.rebase_workers); ++i) threads_.emplace_back([this] { RebaseLoop(); });
+  rebase_workers_running_ = true;
   threads_.emplace_back([this] { ResyncLoop(); });
   return OkStatus();
 }
@@ -117,6 +119,12 @@ void Engine::Stop() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  // Rebases queued but not begun stay recorded as running: the next AdoptOrphans (a restart) takes them
+  // as cut short, and the pass after decides them again.
+  std::lock_guard lock(mu_);
+  rebase_workers_running_ = false;
+  for (const auto& task : rebase_queue_) live_rebases_.erase(task.attempt_id);
+  rebase_queue_.clear();
 }
 
 std::mutex* Engine::EpicLock(int64_t epic_id) {
@@ -600,7 +608,7 @@ Status Engine::AdoptOrphans() {
     std::unique_lock epic_lock(*lock_ptr);
     {
       std::lock_guard lock(mu_);
-      if (live_attempts_.count(a.id)) continue;  // this process's executor owns it
+      if (live_attempts_.count(a.id) || live_rebases_.count(a.id)) continue;  // this process owns it
     }
     {
       auto fresh = store_->GetAttempt(a.id);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -42,6 +43,8 @@ struct EngineOptions {
   // "<slug>[bot]"); set (WAVEBOT_BOT_LOGIN) it wins over what GitHub says.
   std::string bot_login;
   int reconcile_workers = 2;
+  // Threads that carry out engine-side rebases (git fetch, rebase, push) outside the passes.
+  int rebase_workers = 2;
   int max_global_parallel = 64;  // fleet-wide cap on agent runs
   std::chrono::seconds resync_interval{300};
   // The epic's status comment is edited at most once per this interval (a person reads it, GitHub counts
@@ -152,6 +155,23 @@ class Engine {
   void WorkerLoop(int index);
   void ResyncLoop();
 
+  // Engine-side rebases (ActionKind::kRebase): the pass records the attempt and queues the git work,
+  // which a rebase worker carries out outside the pass lock (fetch, rebase and push take ~150 ms on
+  // loopback and seconds against GitHub: a pass, and every dispatch and PR of the epic behind it, must
+  // not wait for them). The records (the pending push before the push, the result after) are written
+  // under the pass lock. Without workers (Start not called: tests driving ReconcileNow) Reconcile
+  // carries out the queued ones itself once its pass is over.
+  struct RebaseTask {
+    int64_t epic_id = 0;
+    std::string repo;
+    int64_t ticket_id = 0;
+    int64_t attempt_id = 0;
+    std::string branch, base_branch, expected_remote_head;
+  };
+  void RebaseLoop();
+  void RunRebase(const RebaseTask& task);
+  void DrainRebases();
+
   const EngineOptions options_;
   std::shared_ptr<RepoConfigSource> repo_configs_;  // null when options_.repo_config was given
   EngineStore* store_;
@@ -212,6 +232,9 @@ class Engine {
   // failed because GitHub's limits (or the write budget) refuse until then, and another would spend its
   // reads only to fail at its first write. Looked at every reconcile_retry.
   std::map<std::string, TimePoint> limited_until_;
+  std::deque<RebaseTask> rebase_queue_;      // guarded by mu_
+  std::map<int64_t, int64_t> live_rebases_;  // guarded by mu_: attempt id -> ticket id, queued or running
+  bool rebase_workers_running_ = false;      // guarded by mu_
   std::vector<std::thread> threads_;
 };
 

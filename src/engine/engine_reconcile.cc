@@ -20,12 +20,10 @@
 #include "engine/names.h"
 #include "engine/plan_fetch.h"
 #include "github/request_tally.h"
-#include "git/workspace.h"
 
 namespace wavebot::engine {
 namespace {
 
-namespace fs = std::filesystem;
 using core::TicketState;
 
 struct Observed {
@@ -72,6 +70,7 @@ Result<bool> Engine::IsBehind(const std::string& repo, const std::string& base_s
 Status Engine::Reconcile(int64_t epic_id) {
   github::RequestTally tally;
   Status st = ReconcilePass(epic_id);
+  DrainRebases();  // only without rebase workers
   const github::RequestCounts spent = tally.counts();
   if (spent.requests == 0) return st;
   std::lock_guard epic_lock(*EpicLock(epic_id));  // a pass that loaded the epic saves it before this adds
@@ -283,8 +282,13 @@ Status Engine::ReconcilePass(int64_t epic_id) {
     // Heads not yet believed: a push this engine recorded before making it (by a pass that stopped
     // before recording the result), or the head an agent run's result claims. Settled against the
     // branch itself: a git ref moves with the push, while a PR's head follows it asynchronously.
+    std::set<int64_t> rebasing;  // tickets whose rebase is under way here: its push may be in flight
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [attempt, ticket] : live_rebases_) rebasing.insert(ticket);
+    }
     for (auto& t : tickets) {
-      if (t.pending_push.empty() || t.branch.empty() || t.state == "done") continue;
+      if (t.pending_push.empty() || t.branch.empty() || t.state == "done" || rebasing.count(t.id)) continue;
       auto it = heads.find(t.branch);
       const std::string head = it != heads.end() ? it->second : "";
       if (head == t.pending_push) {
@@ -358,7 +362,7 @@ Status Engine::ReconcilePass(int64_t epic_id) {
         epic_cost_microusd += a.cost_microusd;
         cost_of[t.number] += a.cost_microusd;
         if (!a.trigger.empty()) s.handled.insert(a.trigger);
-        if (a.state == "running") s.run_in_flight = true;
+        if (a.state == "running") (a.mode == "rebase" ? s.rebase_in_flight : s.run_in_flight) = true;
         if (a.mode != "rebase" && a.mode != "report") s.last_attempt = std::max(s.last_attempt, a.id);
       }
       s.retry = !t.retry_mode.empty();
@@ -524,73 +528,25 @@ Status Engine::ReconcilePass(int64_t epic_id) {
           break;
         }
         case core::ActionKind::kRebase: {
-          TicketRecord next = *t;
-          auto attempt = store_->BeginAttempt(next, "rebase", action.trigger, clock_->Now());
+          auto attempt = store_->BeginAttempt(*t, "rebase", action.trigger, clock_->Now());
           if (!attempt.ok()) {
             if (attempt.error().code() == ErrorCode::kAlreadyExists) break;
             return attempt.error();
           }
-          AttemptRecord done = *attempt;
-          done.finished_at = clock_->Now();
-          git::WorkspaceOptions wo;
-          wo.data_dir = (fs::path(options_.data_dir) / "engine-git").string();
-          wo.repo_key = epic.repo;
-          wo.remote_url = options_.git_base_url + "/" + epic.repo + ".git";
-          auto who = Identity(epic.repo);  // the committer of the rebased commits
-          if (!who.ok()) return who.error();
-          wo.identity = {who->login, who->NoreplyEmail()};
-          if (options_.git_token) {
-            auto token = options_.git_token(epic.repo);
-            if (!token.ok()) return token.error();
-            wo.token = *token;
-            log::AddShortLivedSecret(*token);
+          RebaseTask task;
+          task.epic_id = epic.id;
+          task.repo = epic.repo;
+          task.ticket_id = t->id;
+          task.attempt_id = attempt->id;
+          task.branch = t->branch;
+          task.base_branch = epic.branch;
+          task.expected_remote_head = t->pushed_sha;
+          {
+            std::lock_guard lock(mu_);
+            live_rebases_[attempt->id] = t->id;
+            rebase_queue_.push_back(std::move(task));
           }
-          std::error_code ec;
-          fs::create_directories(wo.data_dir, ec);
-          auto ws = git::OpenWorkspace(wo);
-          if (!ws.ok()) return ws.error();
-          git::TicketSpec spec;
-          spec.ticket = t->number;
-          spec.branch = t->branch;
-          spec.base_branch = epic.branch;
-          spec.expected_remote_head = t->pushed_sha;
-          auto wt = (*ws)->Acquire(spec);
-          if (!wt.ok()) {
-            done.state = "failed";
-            done.summary = wt.error().ToString();
-            if (wt.error().code() == ErrorCode::kConflict) {
-              next.state = "needs_human";
-              next.note = "someone else pushed to " + t->branch + "; wavebot will not overwrite it";
-            }
-            WAVEBOT_RETURN_IF_ERROR(store_->FinishAttempt(done, next));
-            *t = next;
-            break;
-          }
-          auto outcome = (*wt)->Rebase(epic.branch);
-          if (!outcome.ok()) return outcome.error();
-          if (outcome->conflict) {
-            done.state = "failed";
-            done.summary = "conflicts";
-            next.conflict_paths = outcome->conflicting_paths;
-          } else {
-            // Recorded before pushing: if this process dies after the push, the next pass recognises the
-            // new head as its own instead of as someone else's push.
-            next.pending_push = outcome->head;
-            WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(next));
-            Status pushed = (*wt)->Push();
-            if (!pushed.ok()) {
-              done.state = "failed";
-              done.summary = pushed.error().ToString();
-            } else {
-              done.state = "succeeded";
-              next.pushed_sha = outcome->head;
-              next.pending_push.clear();
-              spdlog::info("epic {}#{}: rebased #{} onto {}", epic.repo, epic.number, t->number, epic.branch);
-            }
-          }
-          WAVEBOT_RETURN_IF_ERROR(store_->FinishAttempt(done, next));
-          *t = next;
-          changed = true;
+          cv_.notify_all();
           break;
         }
         case core::ActionKind::kReportConflict: {

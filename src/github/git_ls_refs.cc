@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "common/hex.h"
+
 namespace wavebot::github {
 namespace {
 
@@ -17,13 +19,6 @@ bool IsHex(std::string_view s) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return !s.empty();
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 }  // namespace
@@ -45,7 +40,7 @@ Result<std::map<std::string, std::string>> ParseLsRefs(std::string_view body) {
     if (body.size() - pos < 4) return Error(ErrorCode::kParse, "ls-refs: the answer ends before its flush packet");
     size_t len = 0;
     for (size_t i = 0; i < 4; ++i) {
-      int v = HexValue(body[pos + i]);
+      int v = HexDigitValue(body[pos + i]);
       if (v < 0) return Error(ErrorCode::kParse, "ls-refs: a packet length is not hexadecimal");
       len = len * 16 + static_cast<size_t>(v);
     }

@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "common/hex.h"
+
 namespace wavebot::webhook {
 namespace {
 
@@ -53,13 +55,6 @@ bool Digest(std::string_view secret, std::string_view body, unsigned char out[32
          EVP_MAC_final(t.ctx, out, &len, 32) == 1 && len == 32;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 std::string ComputeSignature(std::string_view secret, std::string_view body) {
@@ -78,8 +73,8 @@ bool VerifySignature(std::string_view secret, std::string_view body, std::string
   if (header.size() != kPrefix.size() + 64 || header.substr(0, kPrefix.size()) != kPrefix) return false;
   unsigned char given[32];
   for (size_t i = 0; i < 32; ++i) {
-    int hi = HexValue(header[kPrefix.size() + 2 * i]);
-    int lo = HexValue(header[kPrefix.size() + 2 * i + 1]);
+    int hi = HexDigitValue(header[kPrefix.size() + 2 * i]);
+    int lo = HexDigitValue(header[kPrefix.size() + 2 * i + 1]);
     if (hi < 0 || lo < 0) return false;
     given[i] = static_cast<unsigned char>(hi << 4 | lo);
   }

@@ -4,7 +4,14 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <future>
+#include <thread>
 #include <fstream>
 
 #include "agents/fake_executor.h"
@@ -707,6 +714,110 @@ TEST_F(ClaimedHeadTest, APassRefusedByGitHubsLimitsWaitsForTheirEndWithoutSpendi
   ASSERT_TRUE(testing::WaitFor([&] { return github_.calls("BranchHeads") == 2; }));
   (*engine)->Stop();
   EXPECT_EQ(jobs.retries(), 4) << jobs.last_error();  // the pass after the limit's end succeeded
+}
+
+// A loopback listener that accepts connections and never answers, until Release() closes them: a git
+// remote whose fetch hangs for as long as the test wants.
+class HangingListener {
+ public:
+  HangingListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      while (!released_) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, 20) <= 0) continue;
+        int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) continue;
+        std::lock_guard lock(mu_);
+        held_.push_back(c);
+      }
+    });
+  }
+  ~HangingListener() { Release(); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  size_t held() const {
+    std::lock_guard lock(mu_);
+    return held_.size();
+  }
+  void Release() {
+    released_ = true;
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard lock(mu_);
+    for (int c : held_) ::close(c);
+    held_.clear();
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> released_{false};
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::vector<int> held_;
+};
+
+// An engine-side rebase does its git work outside the pass: a pass (and the dispatches and PRs behind it)
+// runs while a rebase's fetch hangs, and the rebase's end is recorded when it comes.
+TEST_F(ClaimedHeadTest, APassDoesNotWaitForARebaseUnderWay) {
+  HangingListener git;
+  ASSERT_FALSE(git.url().ends_with(":0"));
+  const std::string pr_head = "cccccccccccccccccccccccccccccccccccccccc", moved = "ffffffffffffffffffffffffffffffffffffffff";
+  auto t = Ticket();
+  t.state = "pr_open";
+  t.pr = 7;
+  t.pushed_sha = pr_head;
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  github::PullRequest pull;
+  pull.number = 7;
+  pull.state = "open";
+  pull.mergeable = true;
+  pull.mergeable_state = "clean";
+  pull.head_ref = t.branch;
+  pull.head_sha = pr_head;
+  pull.base_ref = "epic/1-epic";
+  github_.PutPull(ref_, pull);
+  github_.PutRef(ref_, "heads/epic/1-epic", moved);
+  github_.SetCommitsBehind(ref_, moved, pr_head, 1);
+  EngineOptions o;
+  o.data_dir = dir_.File("engine-rebase");
+  o.repo_config = [this](const std::string&) { return cfg_; };
+  o.git_base_url = git.url();
+  o.bot_login = "wavebot[bot]";
+  auto engine = Engine::Create(o, store_.get(), jobs_.get(), &github_, &executor_, &clock_);
+  ASSERT_TRUE(engine.ok()) << engine.error().ToString();
+  auto rebase = [&]() -> std::optional<AttemptRecord> {
+    auto attempts = store_->Attempts(t.id);
+    if (!attempts.ok()) return std::nullopt;
+    for (const auto& a : *attempts) {
+      if (a.mode == "rebase") return a;
+    }
+    return std::nullopt;
+  };
+  ASSERT_TRUE((*engine)->Start().ok());
+  ASSERT_TRUE((*engine)->MarkDirty("acme/calc", 1).ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return rebase().has_value() && git.held() > 0; })) << "the rebase never fetched";
+  auto pass = std::async(std::launch::async, [&] { return (*engine)->ReconcileNow("acme/calc", 1); });
+  const bool passed = pass.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  EXPECT_TRUE(passed) << "a pass waited for the rebase's git work";
+  EXPECT_EQ(rebase()->state, "running");
+  git.Release();  // the fetch fails: recorded as the rebase's end
+  if (passed) {
+    EXPECT_TRUE(pass.get().ok());
+  }
+  EXPECT_TRUE(testing::WaitFor([&] { return rebase()->state == "failed"; })) << rebase()->state;
+  (*engine)->Stop();
+  EXPECT_EQ(Ticket().pending_push, "");  // nothing was pushed
 }
 
 class LostRunTest : public EngineRunOutcomeTest {

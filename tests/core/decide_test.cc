@@ -55,6 +55,23 @@ TEST(DecideTest, RunsInFlightUseSlots) {
   EXPECT_TRUE(Decide(e).empty());
 }
 
+// An engine-side rebase under way holds its ticket (no fix, no second rebase) but no agent slot.
+TEST(DecideTest, ARebaseInFlightHoldsItsTicketButNoSlot) {
+  auto e = Epic({T(2, 1, S::kPrOpen), T(3, 1, S::kReady), T(4, 1, S::kReady)});
+  e.tickets[0].pr = 10;
+  e.tickets[0].pr_head_sha = e.tickets[0].pushed_sha = "aaa";
+  e.tickets[0].ci = CiStatus::kFailure;
+  e.tickets[0].ci_sha = "aaa";
+  e.fix_ci = true;
+  e.max_parallel = 2;
+  EXPECT_EQ(Kinds(Decide(e)), (std::vector<std::string>{"dispatch #2 fix_ci", "dispatch #3 implement"}))
+      << "without a rebase under way, the CI fix comes first";
+  e.tickets[0].rebase_in_flight = true;
+  EXPECT_EQ(Kinds(Decide(e)), (std::vector<std::string>{"dispatch #3 implement", "dispatch #4 implement"}));
+  e.tickets[0].pr_merged = true;  // a merge is still seen
+  EXPECT_EQ(Kinds(Decide(e))[0], "ticket_merged #2");
+}
+
 TEST(DecideTest, WaveStrategyWaitsForTheWholeWave) {
   // #4 (wave 2) depends only on #2, which is merged; #3 of wave 1 is still open.
   auto e = Epic({T(2, 1, S::kDone), T(3, 1, S::kPrOpen), T(4, 2, S::kReady, {2})});
