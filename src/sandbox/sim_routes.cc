@@ -318,7 +318,11 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
       if (reply.status == 0 && route->auth == Auth::kToken && token->installation_id != 0 && req.method != "GET" &&
           req.method != "HEAD") {
         if (int64_t wait_s = limits_.TakeContentSlot(token->Subject(), clock_->Now()); wait_s > 0) {
-          reply = Err(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.");
+          // GitHub answers a secondary limit with "a 403 or 429 response": every other refusal is a 429.
+          reply = secondary_limit_answers_ % 2 == 0
+                      ? Err(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
+                      : Err(429, "You have exceeded a secondary rate limit and have been temporarily blocked from "
+                                 "content creation. Please retry your request again later.");
           reply.body["documentation_url"] =
               "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits";
           reply.headers["Retry-After"] = std::to_string(wait_s);
