@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-10}
 shift || true
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(fuzz_links fuzz_plan_export fuzz_repo_config fuzz_commands fuzz_events fuzz_server_config fuzz_ingress)
+((${#TARGETS[@]})) || TARGETS=(fuzz_links fuzz_plan_export fuzz_repo_config fuzz_commands fuzz_events fuzz_server_config fuzz_ingress fuzz_ls_refs)
 BUILD=${WAVEBOT_FUZZ_BUILD_DIR:-build-fuzz}
 CXX=${CXX_FUZZ:-clang++-14}
 if ! command -v "$CXX" >/dev/null; then
