@@ -215,6 +215,7 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
   spec.branch = req.branch;
   spec.base_branch = req.base_branch;
   spec.expected_remote_head = req.expected_remote_head;
+  spec.expected_base_head = req.expected_base_head;
   auto acquired = workspace->Acquire(spec);
   if (!acquired.ok()) {
     if (acquired.error().code() == ErrorCode::kConflict && req.expected_remote_head) {

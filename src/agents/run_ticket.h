@@ -52,6 +52,7 @@ struct RunTicketRequest {
   std::string prompt_file;                   // required except for kRebase
   std::string log_dir;                       // the agent log goes here
   std::optional<std::string> expected_remote_head;  // where wavebot last pushed the branch
+  std::optional<std::string> expected_base_head;    // the base branch's head as the engine saw it (skips a needless fetch)
   config::AgentConfig agent;
   std::vector<std::string> scope;            // globs the ticket may change (empty: anything)
   std::string commit_title;                  // title of the commit of leftovers

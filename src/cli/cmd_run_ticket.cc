@@ -27,7 +27,7 @@ namespace {
 
 struct RunTicketOptions {
   std::string repo, remote_base, data_dir, log_dir, prompt_file, branch, base, mode = "implement";
-  std::string expect_remote_head, title, result_file;
+  std::string expect_remote_head, base_head, title, result_file;
   std::string author_name = git::Identity{}.name, author_email = git::Identity{}.email;
   bool expect_set = false;
   int64_t ticket = 0;
@@ -183,6 +183,7 @@ int Run(const RunTicketOptions& o) {
   req.prompt_file = o.prompt_file;
   req.log_dir = o.log_dir.empty() ? (std::filesystem::path(o.data_dir) / "logs").string() : o.log_dir;
   if (o.expect_set) req.expected_remote_head = o.expect_remote_head;
+  if (!o.base_head.empty()) req.expected_base_head = o.base_head;
   if (!o.result_file.empty()) req.push_intent_file = o.result_file + ".push";
   auto sandbox = SandboxOf(o);
   if (!sandbox.ok()) return ErrorExit(o, sandbox.error());
@@ -252,6 +253,9 @@ Command RunTicketCommand() {
             sub->add_option("--expect-remote-head", o->expect_remote_head,
                             "Lease: where wavebot last pushed the branch ('' = never)")
                 ->each([o](const std::string&) { o->expect_set = true; });
+            sub->add_option("--base-head", o->base_head,
+                            "The base branch's head as last seen on the remote: no fetch when the mirror holds it "
+                            "(and the branch where --expect-remote-head says)");
             sub->add_option("--agent-preset", o->preset, "claude | codex | aider | script");
             sub->add_option("--agent-arg", o->agent_args, "One argv element of the agent command (repeat)");
             sub->add_option("--agent-timeout", o->timeout_s, "Seconds before the agent's process group is killed");

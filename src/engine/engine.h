@@ -143,10 +143,12 @@ class Engine {
                              const std::map<int64_t, core::CiStatus>& ci_of);
   // A pass's dispatch of an agent run for `*t` (engine_dispatch.cc): `tickets` are the epic's (for the
   // prompt's dependencies), `pr_head_sha` the ticket PR's head as observed ("" when none), `feedback` the
-  // ticket's review feedback. Already dispatched for this trigger: OkStatus and nothing done.
+  // ticket's review feedback, `epic_head` the epic branch's head as this pass read it ("" when not read;
+  // passed on so that a run whose mirror already holds it skips its fetch). Already dispatched for this
+  // trigger: OkStatus and nothing done.
   Status Dispatch(const EpicRecord& epic, const config::RepoConfig& cfg, const core::Action& action, TicketRecord* t,
                   const std::vector<TicketRecord>& tickets, const std::string& pr_head_sha,
-                  const std::vector<Feedback>& feedback);
+                  const std::vector<Feedback>& feedback, const std::string& epic_head);
   Status AdoptOrphans();
   Status FinishRun(int64_t attempt_id, const std::string& result_json, int exit_code, const std::string& tail);
   Result<bool> MayCommand(const std::string& repo, const std::string& login);

@@ -28,7 +28,7 @@ Result<github::Issue> Engine::PlannedIssue(const std::string& plan_key, const gi
 
 Status Engine::Dispatch(const EpicRecord& epic, const config::RepoConfig& cfg, const core::Action& action,
                         TicketRecord* t, const std::vector<TicketRecord>& tickets, const std::string& pr_head_sha,
-                        const std::vector<Feedback>& feedback) {
+                        const std::vector<Feedback>& feedback, const std::string& epic_head) {
   const auto ref = Ref(epic.repo);
     // The repository chose an agent or a program this server does not run: the operator (or the
     // repository) must change it. Reported like any ticket stopped for the operator; no run is spent.
@@ -203,6 +203,7 @@ Status Engine::Dispatch(const EpicRecord& epic, const config::RepoConfig& cfg, c
                 "--max-file-bytes", std::to_string(cfg.agent.max_file_bytes),
                 "--author-name", who->login,
                 "--author-email", who->NoreplyEmail()};
+    if (!epic_head.empty()) job.args.insert(job.args.end(), {"--base-head", epic_head});
     for (const auto& a : cfg.agent.command) job.args.insert(job.args.end(), {"--agent-arg", a});
     // agent.pass_env names only what the operator allows: a repository cannot hand the agent wavebot's
     // other environment variables (cloud keys, say).

@@ -524,7 +524,7 @@ Status Engine::ReconcilePass(int64_t epic_id) {
           auto fb = feedback.find(t->number);
           auto ob = seen.find(t->number);
           WAVEBOT_RETURN_IF_ERROR(Dispatch(epic, cfg, action, t, tickets, ob != seen.end() ? ob->second.pull.head_sha : "",
-                                           fb != feedback.end() ? fb->second : std::vector<Feedback>{}));
+                                           fb != feedback.end() ? fb->second : std::vector<Feedback>{}, epic_head));
           break;
         }
         case core::ActionKind::kRebase: {

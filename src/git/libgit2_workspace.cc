@@ -566,6 +566,16 @@ class Libgit2Workspace final : public Workspace {
     return FetchRepo(repo->get(), options_);
   }
 
+  // Whether the mirror's remote-tracking refs are where the caller saw the remote's (TicketSpec::
+  // expected_base_head and expected_remote_head): then a fetch would change nothing.
+  static bool MirrorHolds(git_repository* mirror, const TicketSpec& spec) {
+    if (!spec.expected_base_head || spec.expected_base_head->empty() || !spec.expected_remote_head) return false;
+    auto base = ResolveRef(mirror, "refs/remotes/origin/" + spec.base_branch);
+    if (!base.ok() || OidHex(&*base) != *spec.expected_base_head) return false;
+    auto branch = ResolveRef(mirror, "refs/remotes/origin/" + spec.branch);
+    return (branch.ok() ? OidHex(&*branch) : std::string()) == *spec.expected_remote_head;
+  }
+
   Result<std::unique_ptr<TicketWorktree>> Acquire(const TicketSpec& spec) override {
     if (!IsValidBranchName(spec.branch)) {
       return Error(ErrorCode::kInvalidArgument, "invalid branch name '" + spec.branch + "'");
@@ -589,7 +599,7 @@ class Libgit2Workspace final : public Workspace {
       mirror = OpenRepo(mirror_);
       if (!mirror.ok()) return mirror.error();
       WAVEBOT_RETURN_IF_ERROR(FetchRepo(mirror->get(), options_));
-    } else if (spec.fetch) {
+    } else if (spec.fetch && !MirrorHolds(mirror->get(), spec)) {
       WAVEBOT_RETURN_IF_ERROR(FetchRepo(mirror->get(), options_));
     }
 

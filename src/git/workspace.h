@@ -42,6 +42,11 @@ struct TicketSpec {
   // Fetch before readying the worktree (the default). false: use the mirror as last fetched, e.g. when
   // the caller just called Fetch() for a batch of tickets.
   bool fetch = true;
+  // The base branch's head as the caller last saw it on the remote (the engine reads it before each
+  // dispatch). When the mirror already holds the base branch there, and the ticket branch where
+  // expected_remote_head says (both must be set), the fetch is skipped: the runs of a wave, started
+  // together, fetch once. A remote that moved since is still caught: the push is not a force push.
+  std::optional<std::string> expected_base_head;
 };
 
 struct ChangedFile {

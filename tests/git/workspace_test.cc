@@ -153,6 +153,31 @@ TEST_F(WorkspaceTest, LeaseRefusesToOverwriteAForeignPush) {
   EXPECT_EQ(next.error().code(), ErrorCode::kConflict);
 }
 
+// The runs of a wave start together from the same epic head: when the mirror already holds the base
+// (and the branch) where the caller saw them on the remote, Acquire does not fetch; otherwise it does.
+TEST_F(WorkspaceTest, NoFetchWhenTheMirrorHoldsWhatTheCallerSawOnTheRemote) {
+  auto ws = Open(Options());
+  const std::string seen = RemoteSha("main");
+  { ASSERT_TRUE(ws->Acquire(Spec(41)).ok()); }  // fetches: the mirror now holds main at `seen`
+  Human("echo later > later.txt && git add later.txt && git commit -qm later && git push -q origin main");
+  const std::string moved = RemoteSha("main");
+  ASSERT_NE(moved, seen);
+  TicketSpec current = Spec(42);
+  current.expected_remote_head = "";
+  current.expected_base_head = seen;  // what the caller saw: the mirror holds it, so no fetch
+  {
+    auto wt = ws->Acquire(current);
+    ASSERT_TRUE(wt.ok()) << wt.error().ToString();
+    EXPECT_EQ((*wt)->base_sha(), seen) << "it fetched";
+  }
+  TicketSpec stale = Spec(43);
+  stale.expected_remote_head = "";
+  stale.expected_base_head = moved;  // the mirror does not hold it: fetched
+  auto wt = ws->Acquire(stale);
+  ASSERT_TRUE(wt.ok()) << wt.error().ToString();
+  EXPECT_EQ((*wt)->base_sha(), moved);
+}
+
 TEST_F(WorkspaceTest, RebaseOntoMovedBaseCleanly) {
   auto ws = Open(Options());
   auto wt = ws->Acquire(Spec(11));
