@@ -153,23 +153,28 @@ TEST(DatabaseTest, ReadsSeeLaterCommitsEvenIfAStatementWasLeftMidIteration) {
   EXPECT_EQ(count(), 1);
 }
 
+// `threads` writers each insert `per_thread` rows into t at once; returns how many writes failed.
+int InsertConcurrently(Database* db, int threads, int per_thread) {
+  std::atomic<int> failures{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < threads; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        Status st = db->Write([&](Connection& c) { return c.Exec("INSERT INTO t VALUES (" + std::to_string(t * 1000 + i) + ")"); });
+        if (!st.ok()) ++failures;
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  return failures.load();
+}
+
 TEST(DatabaseTest, ConcurrentWritesShareCommits) {
   testing::TempDir dir;
   auto db = Database::Open({.path = dir.File("w.db")}, {{1, "t", "CREATE TABLE t (x INTEGER);"}});
   ASSERT_TRUE(db.ok());
   constexpr int kThreads = 8, kPerThread = 50;
-  std::atomic<int> failures{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kPerThread; ++i) {
-        Status st = (*db)->Write([&](Connection& c) { return c.Exec("INSERT INTO t VALUES (" + std::to_string(t * 1000 + i) + ")"); });
-        if (!st.ok()) ++failures;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(InsertConcurrently(db->get(), kThreads, kPerThread), 0);
   EXPECT_EQ((*db)->writes(), kThreads * kPerThread);
   // Group commit: with 8 writers queued behind each fsync, batches hold more than one write.
   EXPECT_LT((*db)->commits(), (*db)->writes());
@@ -186,18 +191,7 @@ TEST(DatabaseTest, FullDurabilityPipelinesWalSyncsAndKeepsEveryAcknowledgedWrite
     auto db = Database::Open({.path = path}, {{1, "t", "CREATE TABLE t (x INTEGER);"}});
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->pipelined_sync());
-    std::atomic<int> failures{0};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < kThreads; ++t) {
-      threads.emplace_back([&, t] {
-        for (int i = 0; i < kPerThread; ++i) {
-          Status st = (*db)->Write([&](Connection& c) { return c.Exec("INSERT INTO t VALUES (" + std::to_string(t * 1000 + i) + ")"); });
-          if (!st.ok()) ++failures;
-        }
-      });
-    }
-    for (auto& t : threads) t.join();
-    EXPECT_EQ(failures.load(), 0);
+    EXPECT_EQ(InsertConcurrently(db->get(), kThreads, kPerThread), 0);
     EXPECT_GT((*db)->syncs(), 0);
     EXPECT_LE((*db)->syncs(), (*db)->commits());
   }
