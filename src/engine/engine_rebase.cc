@@ -118,26 +118,19 @@ void Engine::RunRebase(const RebaseTask& task) {
   // Recorded before pushing: if this process dies after the push, the next pass recognises the new head
   // as its own instead of as someone else's push. Not pushed when the ticket moved on meanwhile (merged,
   // or its branch pushed by a run): the rebase is no longer wanted.
+  bool moved_on = false;
   {
     std::lock_guard epic_lock(*epic_lock_ptr);
     auto fresh = store_->GetTicket(task.ticket_id);
     if (!fresh.ok()) return;
-    if (fresh->state == "done" || fresh->pushed_sha != task.expected_remote_head) {
-      AttemptRecord a;
-      auto attempt = store_->GetAttempt(task.attempt_id);
-      if (!attempt.ok()) return;
-      a = *attempt;
-      a.state = "failed";
-      a.summary = "not pushed: the ticket moved on while it was rebased";
-      a.finished_at = clock_->Now();
-      (void)store_->FinishAttempt(a, *fresh);
-      return;
+    moved_on = fresh->state == "done" || fresh->pushed_sha != task.expected_remote_head;
+    if (!moved_on) {
+      TicketRecord t = *fresh;
+      t.pending_push = outcome->head;
+      if (!store_->SaveTicket(t).ok()) return;  // the attempt stays running: AdoptOrphans takes it as cut short
     }
-    TicketRecord t = *fresh;
-    t.pending_push = outcome->head;
-    Status saved = store_->SaveTicket(t);
-    if (!saved.ok()) return;  // the attempt stays running: AdoptOrphans takes it as cut short
   }
+  if (moved_on) return finish("failed", "not pushed: the ticket moved on while it was rebased", nullptr);
   Status pushed = (*wt)->Push();
   if (!pushed.ok()) return fail(pushed.error());
   finish("succeeded", "", [&](TicketRecord* t) {
