@@ -31,6 +31,8 @@ wavebot_require_pkg(HTTPLIB cpp-httplib libcpp-httplib-dev)
 wavebot_require_pkg(CURL libcurl libcurl4-openssl-dev)
 wavebot_require_pkg(LIBGIT2 libgit2 libgit2-dev)
 wavebot_require_pkg(SQLITE3 sqlite3 libsqlite3-dev)
+# Stored webhook bodies are zstd frames (src/store/body_codec.h).
+wavebot_require_pkg(ZSTD libzstd libzstd-dev)
 wavebot_require_pkg(CMARK_GFM libcmark-gfm libcmark-gfm-dev)
 wavebot_require_cmake(nlohmann_json nlohmann-json3-dev)
 wavebot_require_cmake(spdlog libspdlog-dev)

@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libcpp-httplib-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libgit2-dev libspdlog-dev
-  libgtest-dev libgmock-dev libsqlite3-dev libyaml-cpp-dev libcli11-dev
+  libgtest-dev libgmock-dev libsqlite3-dev libzstd-dev libyaml-cpp-dev libcli11-dev
   libcmark-gfm-dev libcmark-gfm-extensions-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   chromium  # headless browser for the dashboard's browser test (tests/dashboard)

@@ -1,5 +1,6 @@
 #include "store/delivery_store.h"
 
+#include "store/body_codec.h"
 #include "store/database.h"
 
 namespace wavebot::store {
@@ -11,12 +12,17 @@ int64_t Ms(TimePoint t) {
 TimePoint FromMs(int64_t ms) { return TimePoint(std::chrono::milliseconds(ms)); }
 
 constexpr int64_t kClaimWindow = 256;
+// The largest body the ingress can be configured to take (WAVEBOT_MAX_BODY_BYTES): a stored frame that
+// says it holds more is corrupt.
+constexpr size_t kMaxStoredBody = size_t{1} << 30;
 
 constexpr const char* kColumns =
     "seq, id, event, action, installation_id, repository, received_at_ms, status, attempts, last_error, "
     "next_attempt_ms";
 
-Delivery ReadRow(const Statement& s, bool with_body) {
+// With `encoding`, d.body gets the stored bytes as they are and *encoding how they are encoded; the
+// caller decodes them with Decode once its transaction is over (not inside the single writer).
+Delivery ReadRow(const Statement& s, std::string* encoding) {
   Delivery d;
   d.seq = s.ColumnInt(0);
   d.id = s.ColumnText(1);
@@ -29,8 +35,22 @@ Delivery ReadRow(const Statement& s, bool with_body) {
   d.attempts = static_cast<int>(s.ColumnInt(8));
   d.last_error = s.ColumnText(9);
   d.next_attempt_at = FromMs(s.ColumnInt(10));
-  if (with_body) d.body = s.ColumnText(11);
+  if (encoding) {
+    d.body = s.ColumnText(11);
+    // A row whose body retention dropped has neither (LEFT JOIN in Get).
+    *encoding = s.ColumnIsNull(12) ? std::string(kBodyIdentity) : s.ColumnText(12);
+  }
   return d;
+}
+
+void Decode(Delivery& d, const std::string& encoding) {
+  auto body = DecodeBody(d.body, encoding, kMaxStoredBody);
+  if (body.ok()) {
+    d.body = std::move(*body);
+  } else {
+    d.body.clear();
+    d.body_error = body.error().message();
+  }
 }
 
 class SqliteDeliveryStore final : public DeliveryStore {
@@ -39,6 +59,10 @@ class SqliteDeliveryStore final : public DeliveryStore {
 
   Result<InsertOutcome> Insert(const NewDelivery& d) override {
     InsertOutcome outcome = InsertOutcome::kDuplicate;
+    // Compressed here, on the caller's thread, not in the single writer (body_codec.h).
+    std::string packed = CompressBody(d.body);
+    const std::string_view encoding = packed.empty() ? kBodyIdentity : kBodyZstd;
+    const std::string& stored = encoding == kBodyZstd ? packed : d.body;
     Status st = db_->Write([&](Connection& c) -> Status {
       auto s = c.Prepare(
           "INSERT INTO deliveries (id, event, action, installation_id, repository, received_at_ms) "
@@ -49,9 +73,9 @@ class SqliteDeliveryStore final : public DeliveryStore {
       auto n = s->Run();
       if (!n.ok()) return n.error();
       if (*n == 0) return OkStatus();  // kDuplicate
-      auto b = c.Prepare("INSERT INTO delivery_bodies (seq, body) VALUES (?1, ?2)");
+      auto b = c.Prepare("INSERT INTO delivery_bodies (seq, body, encoding) VALUES (?1, ?2, ?3)");
       if (!b.ok()) return b.error();
-      b->Bind(1, c.LastInsertRowId()).BindBlob(2, d.body);
+      b->Bind(1, c.LastInsertRowId()).BindBlob(2, stored).Bind(3, encoding);
       auto nb = b->Run();
       if (!nb.ok()) return nb.error();
       outcome = InsertOutcome::kInserted;
@@ -63,12 +87,13 @@ class SqliteDeliveryStore final : public DeliveryStore {
 
   Result<std::optional<Delivery>> ClaimNext(TimePoint now) override {
     std::optional<Delivery> claimed;
+    std::string encoding;
     Status st = db_->Write([&](Connection& c) -> Status {
       // The oldest due pending delivery whose repository has nothing processing. Scanning in seq order,
       // the first row of a free repository is that repository's oldest due delivery. The scan looks at
       // the oldest kClaimWindow due rows only, so a long backlog of one busy repository costs a bounded
       // amount per claim (rows further back wait until the window moves).
-      auto s = c.Prepare(std::string("SELECT ") + kColumns + ", body FROM deliveries JOIN delivery_bodies "
+      auto s = c.Prepare(std::string("SELECT ") + kColumns + ", body, encoding FROM deliveries JOIN delivery_bodies "
           "USING (seq) WHERE seq = ("
           "SELECT w.seq FROM (SELECT seq, repository FROM deliveries "
           "                   WHERE status = 'pending' AND next_attempt_ms <= ?1 ORDER BY seq LIMIT ?2) w "
@@ -82,7 +107,7 @@ class SqliteDeliveryStore final : public DeliveryStore {
       auto row = s->Step();
       if (!row.ok()) return row.error();
       if (!*row) return OkStatus();
-      Delivery d = ReadRow(*s, /*with_body=*/true);
+      Delivery d = ReadRow(*s, &encoding);
       auto u = c.Prepare("UPDATE deliveries SET status = 'processing' WHERE seq = ?1");
       if (!u.ok()) return u.error();
       u->Bind(1, d.seq);
@@ -93,11 +118,13 @@ class SqliteDeliveryStore final : public DeliveryStore {
       return OkStatus();
     });
     if (!st.ok()) return st.error();
+    if (claimed) Decode(*claimed, encoding);
     return claimed;
   }
 
   Result<std::vector<Delivery>> ClaimBatch(TimePoint now, int max) override {
     std::vector<Delivery> claimed;
+    std::vector<std::string> encodings;
     if (max < 1) return claimed;
     Status st = db_->Write([&](Connection& c) -> Status {
       // The first row is the one ClaimNext would take (see there); the others are the next due pending
@@ -107,7 +134,7 @@ class SqliteDeliveryStore final : public DeliveryStore {
           "                   WHERE status = 'pending' AND next_attempt_ms <= ?1 ORDER BY seq LIMIT ?2), "
           "first AS (SELECT w.repository FROM w WHERE NOT EXISTS (SELECT 1 FROM deliveries p "
           "          WHERE p.repository = w.repository AND p.status = 'processing') ORDER BY w.seq LIMIT 1) "
-          "SELECT ") + kColumns + ", body FROM deliveries JOIN delivery_bodies USING (seq) WHERE seq IN ("
+          "SELECT ") + kColumns + ", body, encoding FROM deliveries JOIN delivery_bodies USING (seq) WHERE seq IN ("
           "SELECT w.seq FROM w JOIN first USING (repository) ORDER BY w.seq LIMIT ?3) ORDER BY seq");
       if (!s.ok()) return s.error();
       s->Bind(1, Ms(now)).Bind(2, kClaimWindow).Bind(3, static_cast<int64_t>(max));
@@ -115,7 +142,8 @@ class SqliteDeliveryStore final : public DeliveryStore {
         auto row = s->Step();
         if (!row.ok()) return row.error();
         if (!*row) break;
-        claimed.push_back(ReadRow(*s, /*with_body=*/true));
+        encodings.emplace_back();
+        claimed.push_back(ReadRow(*s, &encodings.back()));
       }
       for (Delivery& d : claimed) {
         auto u = c.Prepare("UPDATE deliveries SET status = 'processing' WHERE seq = ?1");  // cached, reset
@@ -128,6 +156,7 @@ class SqliteDeliveryStore final : public DeliveryStore {
       return OkStatus();
     });
     if (!st.ok()) return st.error();
+    for (size_t i = 0; i < claimed.size(); ++i) Decode(claimed[i], encodings[i]);
     return claimed;
   }
 
@@ -209,7 +238,7 @@ class SqliteDeliveryStore final : public DeliveryStore {
         auto row = s->Step();
         if (!row.ok()) return row.error();
         if (!*row) break;
-        out.push_back(ReadRow(*s, false));
+        out.push_back(ReadRow(*s, nullptr));
       }
       return OkStatus();
     });
@@ -219,18 +248,20 @@ class SqliteDeliveryStore final : public DeliveryStore {
 
   Result<Delivery> Get(const std::string& id) override {
     std::optional<Delivery> d;
+    std::string encoding;
     Status st = db_->Read([&](Connection& c) -> Status {
       // LEFT JOIN: a delivery whose body retention dropped is still found, with an empty body.
       auto s = c.Prepare(std::string("SELECT ") + kColumns +
-                         ", body FROM deliveries LEFT JOIN delivery_bodies USING (seq) WHERE id = ?1");
+                         ", body, encoding FROM deliveries LEFT JOIN delivery_bodies USING (seq) WHERE id = ?1");
       if (!s.ok()) return s.error();
       s->Bind(1, id);
       auto row = s->Step();
       if (!row.ok()) return row.error();
-      if (*row) d = ReadRow(*s, true);
+      if (*row) d = ReadRow(*s, &encoding);
       return OkStatus();
     });
     if (!st.ok()) return st.error();
+    if (d) Decode(*d, encoding);
     if (!d) return Error(ErrorCode::kNotFound, "no delivery " + id);
     return std::move(*d);
   }

@@ -40,6 +40,7 @@ struct Delivery {
   std::string repository;
   TimePoint received_at;
   std::string body;  // empty when listed without bodies
+  std::string body_error;  // set (and body empty) when the stored body cannot be read back: corrupt
   DeliveryStatus status = DeliveryStatus::kPending;
   int attempts = 0;  // handler runs that finished (successfully or not)
   std::string last_error;

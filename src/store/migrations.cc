@@ -131,6 +131,10 @@ ALTER TABLE attempts ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0;
        R"sql(
 ALTER TABLE jobs ADD COLUMN rerun_at_ms INTEGER NOT NULL DEFAULT 0;
 )sql"},
+      {5, "delivery bodies: how each is encoded (zstd from now on; older ones stay raw)",
+       R"sql(
+ALTER TABLE delivery_bodies ADD COLUMN encoding TEXT NOT NULL DEFAULT 'identity';
+)sql"},
   };
   return *migrations;
 }

@@ -82,6 +82,14 @@ std::optional<store::DeliveryOutcome> Dispatcher::Process(const store::Delivery&
   };
   store::DeliveryOutcome out;
   out.id = d.id;
+  if (!d.body_error.empty()) {
+    spdlog::error("webhook: delivery {} ({}) has an unreadable stored body, parked as dead: {}", d.id, d.event,
+                  d.body_error);
+    count("dead");
+    out.status = store::DeliveryStatus::kDead;
+    out.error = d.body_error;
+    return out;
+  }
   auto event = ParseEvent(d.event, d.id, d.body);
   if (!event.ok()) {
     spdlog::error("webhook: delivery {} ({}) does not parse, parked as dead: {}", d.id, d.event,

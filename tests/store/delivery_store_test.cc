@@ -168,6 +168,99 @@ TEST_F(DeliveryStoreTest, FinishRecordsEveryOutcomeInOneTransactionOrNone) {
             ErrorCode::kInvalidArgument);
 }
 
+std::string RepetitivePayload() {
+  std::string s = "{\"action\":\"opened\",\"items\":[";
+  for (int i = 0; i < 100; ++i) s += "{\"url\":\"https://api.github.com/repos/o/r/issues/" + std::to_string(i) + "\"},";
+  return s + "{}]}";
+}
+
+// (length of the stored bytes, encoding) of delivery `id`, as SQLite holds them.
+std::pair<int64_t, std::string> StoredForm(Database* db, const std::string& id) {
+  std::pair<int64_t, std::string> out{-1, ""};
+  EXPECT_TRUE(db->Read([&](Connection& c) -> Status {
+                  auto s = c.Prepare("SELECT length(b.body), b.encoding FROM deliveries d JOIN delivery_bodies b "
+                                     "USING (seq) WHERE d.id = ?1");
+                  if (!s.ok()) return s.error();
+                  s->Bind(1, id);
+                  auto row = s->Step();
+                  if (!row.ok()) return row.error();
+                  if (*row) out = {s->ColumnInt(0), s->ColumnText(1)};
+                  return OkStatus();
+                }).ok());
+  return out;
+}
+
+TEST_F(DeliveryStoreTest, BodiesAreStoredCompressedAndReadBackExactly) {
+  NewDelivery d = Make("z1", "o/r");
+  d.body = RepetitivePayload();
+  ASSERT_TRUE(store_->Insert(d).ok());
+  auto [length, encoding] = StoredForm(db_.get(), "z1");
+  EXPECT_EQ(encoding, "zstd");
+  EXPECT_GT(length, 0);
+  EXPECT_LT(length * 4, static_cast<int64_t>(d.body.size()));
+  EXPECT_EQ(store_->Get("z1")->body, d.body);
+  auto claimed = store_->ClaimBatch(clock_.Now(), 5);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ((*claimed)[0].body, d.body);
+  EXPECT_TRUE((*claimed)[0].body_error.empty());
+}
+
+TEST(DeliveryStoreUpgradeTest, BodiesAnOlderWavebotStoredRawStillRead) {
+  testing::TempDir dir;
+  const std::string path = dir.File("w.db");
+  const std::string raw = RepetitivePayload();
+  {
+    // The schema as the wavebot before body compression left it (migrations up to 4), and a row it wrote.
+    std::vector<Migration> older;
+    for (const Migration& m : SchemaMigrations()) {
+      if (m.version <= 4) older.push_back(m);
+    }
+    auto db = Database::Open({.path = path}, older);
+    ASSERT_TRUE(db.ok()) << db.error().ToString();
+    ASSERT_TRUE((*db)->Write([&](Connection& c) -> Status {
+                   WAVEBOT_RETURN_IF_ERROR(c.Exec(
+                       "INSERT INTO deliveries (id, event, action, installation_id, repository, received_at_ms) "
+                       "VALUES ('old', 'issues', 'opened', 7, 'o/r', 1)"));
+                   auto b = c.Prepare("INSERT INTO delivery_bodies (seq, body) VALUES (?1, ?2)");
+                   if (!b.ok()) return b.error();
+                   b->Bind(1, c.LastInsertRowId()).BindBlob(2, raw);
+                   auto n = b->Run();
+                   return n.ok() ? OkStatus() : Status(n.error());
+                 }).ok());
+  }
+  auto db = Database::Open({.path = path});
+  ASSERT_TRUE(db.ok()) << db.error().ToString();
+  auto store = NewSqliteDeliveryStore(db->get());
+  EXPECT_EQ(StoredForm(db->get(), "old").second, "identity");
+  EXPECT_EQ(store->Get("old")->body, raw);
+  FakeClock clock;
+  auto claimed = store->ClaimBatch(clock.Now(), 5);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ((*claimed)[0].body, raw);
+}
+
+TEST_F(DeliveryStoreTest, ACorruptStoredBodyIsAnErrorOfThatDeliveryAlone) {
+  ASSERT_TRUE(store_->Insert(Make("bad", "o/r")).ok());
+  ASSERT_TRUE(store_->Insert(Make("good", "o/s")).ok());
+  ASSERT_TRUE(db_->Write([](Connection& c) {
+                   return c.Exec("UPDATE delivery_bodies SET body = x'28b52ffd0000ff' WHERE seq = "
+                                 "(SELECT seq FROM deliveries WHERE id = 'bad')");
+                 }).ok());
+  auto got = store_->Get("bad");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->body, "");
+  EXPECT_NE(got->body_error.find("zstd"), std::string::npos) << got->body_error;
+  auto claimed = store_->ClaimBatch(clock_.Now(), 5);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ((*claimed)[0].id, "bad");
+  EXPECT_FALSE((*claimed)[0].body_error.empty());
+  EXPECT_EQ(Claim(), "good");
+  EXPECT_TRUE(store_->Get("good")->body_error.empty());
+}
+
 TEST(DeliveryStatusTest, ParsesNamesAndRejectsUnknown) {
   EXPECT_EQ(*ParseDeliveryStatus("dead"), DeliveryStatus::kDead);
   EXPECT_FALSE(ParseDeliveryStatus("zombie").ok());

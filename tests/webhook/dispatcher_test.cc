@@ -131,6 +131,22 @@ TEST_F(DispatcherTest, UnparsableIsDeadAtOnceAndUnroutedIsIgnored) {
   EXPECT_EQ(StatusOf("push1"), store::DeliveryStatus::kIgnored);
 }
 
+TEST_F(DispatcherTest, AnUnreadableStoredBodyIsDeadAtOnceWithWhy) {
+  int handled = 0;
+  router_.Register("issues", "opened", [&](const Event&) { ++handled; return OkStatus(); });
+  Dispatcher d(store_.get(), &router_, &clock_, &metrics_, options_);
+  Insert("damaged", "o/a", 1);
+  ASSERT_TRUE(db_->Write([](store::Connection& c) {
+                   return c.Exec("UPDATE delivery_bodies SET body = x'00' WHERE seq = "
+                                 "(SELECT seq FROM deliveries WHERE id = 'damaged')");
+                 }).ok());
+  EXPECT_TRUE(RunOnce(d));
+  EXPECT_EQ(handled, 0);
+  EXPECT_EQ(StatusOf("damaged"), store::DeliveryStatus::kDead);
+  EXPECT_NE(store_->Get("damaged")->last_error.find("zstd frame"), std::string::npos)
+      << store_->Get("damaged")->last_error;
+}
+
 TEST(BackoffTest, DoublesAndCaps) {
   DispatcherOptions o{.backoff_base = milliseconds(100), .backoff_max = milliseconds(1000)};
   EXPECT_EQ(Backoff(o, 1), milliseconds(100));
