@@ -82,6 +82,8 @@ class Database {
   bool pipelined_sync() const { return pipelined_sync_; }
   // Number of WAL syncs by the syncer thread so far (0 unless pipelined).
   int64_t syncs() const;
+  // Number of checkpoints run so far: one per 1,000 WAL frames written, whatever the WAL's length.
+  int64_t checkpoints() const;
 
  private:
   struct Pending {
@@ -117,6 +119,9 @@ class Database {
   // commit never waits for the WAL to be copied into the database file.
   std::unique_ptr<Connection> checkpointer_;  // used only by checkpoint_thread_
   bool checkpoint_wanted_ = false;            // guarded by mu_
+  int wal_pages_ = 0;                         // the WAL's frames at the last commit; guarded by mu_
+  int checkpointed_pages_ = 0;                // of those, the ones the last checkpoint covered; guarded by mu_
+  int64_t checkpoints_ = 0;                   // guarded by mu_
   std::condition_variable checkpoint_cv_;
   std::thread checkpoint_thread_;
 

@@ -183,6 +183,45 @@ TEST(DatabaseTest, ConcurrentWritesShareCommits) {
 // kFull on a file: the writer commits without syncing and the syncer thread fdatasyncs the WAL before
 // the writes return; one sync covers the commits that queued behind it. Every acknowledged write is in
 // the file when it is opened again.
+// Checkpoints follow the frames written since the last one, not the WAL's whole length: while the WAL
+// cannot restart (here a reader holds an old snapshot; under load it is the writes that never pause),
+// a threshold on its length asked for a checkpoint, with its two fsyncs, after every commit.
+TEST(DatabaseTest, CheckpointsFollowNewFramesNotTheLengthOfAWalThatCannotRestart) {
+  testing::TempDir dir;
+  auto db = Database::Open({.path = dir.File("w.db"), .durability = Durability::kNormal});
+  ASSERT_TRUE(db.ok()) << db.error().ToString();
+  ASSERT_TRUE((*db)->Write([](Connection& c) { return c.Exec("CREATE TABLE t (x BLOB)"); }).ok());
+  auto reader = Connection::Open(dir.File("w.db"), "NORMAL");
+  ASSERT_TRUE(reader.ok());
+  ASSERT_TRUE((*reader)->Exec("BEGIN; SELECT count(*) FROM t;").ok());  // holds its snapshot
+  const std::string blob(3000, 'x');
+  constexpr int kCommits = 3000;  // one or two WAL frames each
+  for (int i = 0; i < kCommits; ++i) {
+    ASSERT_TRUE((*db)->Write([&](Connection& c) -> Status {
+                     auto s = c.Prepare("INSERT INTO t VALUES (?1)");
+                     if (!s.ok()) return s.error();
+                     s->BindBlob(1, blob);
+                     auto n = s->Run();
+                     return n.ok() ? OkStatus() : Status(n.error());
+                   }).ok());
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while ((*db)->checkpoints() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_GE((*db)->checkpoints(), 1);
+  EXPECT_LE((*db)->checkpoints(), kCommits / 100);  // a few frames a commit: about one per 300 commits, not one per commit
+  ASSERT_TRUE((*reader)->Exec("COMMIT").ok());
+  int64_t rows = 0;
+  ASSERT_TRUE((*db)->Read([&](Connection& c) -> Status {
+                   auto s = c.Prepare("SELECT count(*) FROM t");
+                   if (!s.ok()) return s.error();
+                   auto r = s->Step();
+                   if (!r.ok()) return r.error();
+                   rows = s->ColumnInt(0);
+                   return OkStatus();
+                 }).ok());
+  EXPECT_EQ(rows, kCommits);
+}
+
 TEST(DatabaseTest, FullDurabilityPipelinesWalSyncsAndKeepsEveryAcknowledgedWrite) {
   testing::TempDir dir;
   const std::string path = dir.File("w.db");
