@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <fstream>
 #include <set>
@@ -216,6 +217,12 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
   spec.base_branch = req.base_branch;
   spec.expected_remote_head = req.expected_remote_head;
   spec.expected_base_head = req.expected_base_head;
+  // The sandbox check (a throwaway bwrap) runs while the workspace fetches and checks out: neither
+  // needs the other, and both are on the way to the agent's start.
+  std::future<Status> sandbox_check;
+  if (req.sandbox.kind != SandboxKind::kNone && req.mode != Mode::kRebase) {  // a rebase runs no agent
+    sandbox_check = std::async(std::launch::async, [bwrap = req.sandbox.bwrap] { return CheckSandbox(bwrap); });
+  }
   auto acquired = workspace->Acquire(spec);
   if (!acquired.ok()) {
     if (acquired.error().code() == ErrorCode::kConflict && req.expected_remote_head) {
@@ -293,7 +300,7 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
   std::unique_ptr<EgressProxy> proxy;  // the allowlist policy's way out; stopped with the run
   std::vector<std::string> allowed_names;
   if (req.sandbox.kind != SandboxKind::kNone) {
-    if (Status st = CheckSandbox(req.sandbox.bwrap); !st.ok()) {
+    if (Status st = sandbox_check.valid() ? sandbox_check.get() : CheckSandbox(req.sandbox.bwrap); !st.ok()) {
       return finish(Outcome::kSandboxUnavailable, st.error().message());
     }
     if (req.home_root.empty()) return Error(ErrorCode::kInvalidArgument, "a sandboxed run needs a home root");

@@ -650,6 +650,8 @@ class SmallWorld {
 
     engine::AppOptions o;
     o.server.listen = "127.0.0.1:" + std::to_string(port_);
+    // Any free port: the default (the public port + 1) may be another test's (seen: "Address already in use").
+    o.server.dashboard_listen = "127.0.0.1:0";
     o.server.data_dir = dir_.path() + "/wavebot";
     o.server.webhook_secret = so.webhook_secret;
     o.server.github_api = sim_->api_url();
