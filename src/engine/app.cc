@@ -297,6 +297,8 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   en.repo_config_source = parts->repo_configs;
   en.on_pass = options.on_pass;
   en.refusal_reply_interval = cfg.refusal_reply_interval;
+  // The local executor's runs use the mirror under en.data_dir/runner on this machine; keep it fetched.
+  en.prefetch_runner_mirror = parts->actions == nullptr;
   github::Client* gh = parts->github.get();
   en.git_token = [gh](const std::string& repo) -> Result<std::string> {
     auto slash = repo.find('/');

@@ -125,6 +125,7 @@ void Engine::Stop() {
   rebase_workers_running_ = false;
   for (const auto& task : rebase_queue_) live_rebases_.erase(task.attempt_id);
   rebase_queue_.clear();
+  prefetch_queue_.clear();
 }
 
 std::mutex* Engine::EpicLock(int64_t epic_id) {
@@ -326,7 +327,11 @@ Status Engine::HandleEvent(const webhook::Event& e) {
     }
     return OkStatus();
   }
-  if (auto* p = e.As<webhook::PullRequestEvent>()) return MarkEpicsOfBranch(repo, p->pull_request.head_ref);
+  if (auto* p = e.As<webhook::PullRequestEvent>()) {
+    // A PR merged into an epic branch moved it: the next runs start there.
+    if (e.action == "closed" && p->pull_request.merged) WAVEBOT_RETURN_IF_ERROR(MaybePrefetch(repo, p->pull_request.base_ref));
+    return MarkEpicsOfBranch(repo, p->pull_request.head_ref);
+  }
   if (e.As<webhook::PullRequestReviewEvent>() || e.As<webhook::PullRequestReviewCommentEvent>()) return HandleReview(e);
   if (auto* s = e.As<webhook::CheckSuiteEvent>()) return MarkEpicsOfBranch(repo, s->head_branch);
   if (auto* w = e.As<webhook::WorkflowRunEvent>()) return MarkEpicsOfBranch(repo, w->head_branch);
@@ -342,7 +347,11 @@ Status Engine::HandleEvent(const webhook::Event& e) {
   }
   if (auto* push = e.As<webhook::PushEvent>()) {
     const std::string prefix = "refs/heads/";
-    if (push->ref.rfind(prefix, 0) == 0) return MarkEpicsOfBranch(repo, push->ref.substr(prefix.size()));
+    if (push->ref.rfind(prefix, 0) == 0) {
+      const std::string branch = push->ref.substr(prefix.size());
+      if (!push->deleted) WAVEBOT_RETURN_IF_ERROR(MaybePrefetch(repo, branch));
+      return MarkEpicsOfBranch(repo, branch);
+    }
     return OkStatus();
   }
   if (e.As<webhook::SubIssuesEvent>() || e.As<webhook::IssueDependenciesEvent>()) {
@@ -362,6 +371,24 @@ Status Engine::MarkEpicsOfBranch(const std::string& repo, const std::string& bra
   if (!found.ok()) return found.error();
   if (!*found) return OkStatus();
   return MarkDirty(repo, epic);
+}
+
+Status Engine::MaybePrefetch(const std::string& repo, const std::string& branch) {
+  if (!options_.prefetch_runner_mirror) return OkStatus();
+  int64_t number = EpicOfBranch(branch);
+  if (number == 0) return OkStatus();
+  auto epic = store_->FindEpic(repo, number);
+  if (!epic.ok()) return epic.error();
+  if (!*epic || (*epic)->branch != branch || (*epic)->state != "running") return OkStatus();
+  {
+    std::lock_guard lock(mu_);
+    if (!rebase_workers_running_) return OkStatus();  // no worker to do it (tests driving passes by hand)
+    if (std::find(prefetch_queue_.begin(), prefetch_queue_.end(), repo) != prefetch_queue_.end()) return OkStatus();
+    prefetch_queue_.push_back(repo);
+    ++prefetches_queued_;
+  }
+  cv_.notify_all();
+  return OkStatus();
 }
 
 Result<bool> Engine::MayCommand(const std::string& repo, const std::string& login) {

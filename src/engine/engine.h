@@ -43,8 +43,14 @@ struct EngineOptions {
   // "<slug>[bot]"); set (WAVEBOT_BOT_LOGIN) it wins over what GitHub says.
   std::string bot_login;
   int reconcile_workers = 2;
-  // Threads that carry out engine-side rebases (git fetch, rebase, push) outside the passes.
+  // Threads that carry out engine-side rebases (git fetch, rebase, push) outside the passes, and the
+  // runner mirror's prefetches.
   int rebase_workers = 2;
+  // The runs' git mirror is on this machine (the local executor: `<data_dir>/runner`): when an epic
+  // branch moves (a PR merged into it, a push), a rebase worker fetches it into that mirror at once, so
+  // the runs the next pass starts on the new head find it there instead of each wave's first run fetching
+  // it (issue #17: ready -> agent running). Off for executors whose runners are elsewhere.
+  bool prefetch_runner_mirror = false;
   int max_global_parallel = 64;  // fleet-wide cap on agent runs
   std::chrono::seconds resync_interval{300};
   // The epic's status comment is edited at most once per this interval (a person reads it, GitHub counts
@@ -118,6 +124,9 @@ class Engine {
   Status ApplyCommand(const std::string& repo, int64_t epic_number, const core::Command& command, const std::string& actor);
 
   EngineStore* store() { return store_; }
+  // Fetches of the runner mirror asked for and done ahead of the runs (prefetch_runner_mirror). For tests.
+  int64_t prefetches_queued();
+  int64_t prefetches();
   // Refused `/wave` commands left unanswered by the per-user, per-issue limit (for /metrics). Thread-safe.
   int64_t refusals_unanswered() const { return refusals_.suppressed(); }
   // Who wavebot is on GitHub (github::Client::GetIdentity, asked with `repo`'s installation; with
@@ -173,6 +182,10 @@ class Engine {
   void RebaseLoop();
   void RunRebase(const RebaseTask& task);
   void DrainRebases();
+  // Queues a fetch of `repo` into the runner mirror when `branch` is the branch of one of its running
+  // epics (options_.prefetch_runner_mirror); a repository already queued is not queued twice.
+  Status MaybePrefetch(const std::string& repo, const std::string& branch);
+  void RunPrefetch(const std::string& repo);
 
   const EngineOptions options_;
   std::shared_ptr<RepoConfigSource> repo_configs_;  // null when options_.repo_config was given
@@ -235,8 +248,11 @@ class Engine {
   // reads only to fail at its first write. Looked at every reconcile_retry.
   std::map<std::string, TimePoint> limited_until_;
   std::deque<RebaseTask> rebase_queue_;      // guarded by mu_
+  std::deque<std::string> prefetch_queue_;   // guarded by mu_: repositories whose runner mirror to fetch
   std::map<int64_t, int64_t> live_rebases_;  // guarded by mu_: attempt id -> ticket id, queued or running
   bool rebase_workers_running_ = false;      // guarded by mu_
+  int64_t prefetches_queued_ = 0;            // guarded by mu_
+  int64_t prefetches_ = 0;                   // guarded by mu_
   std::vector<std::thread> threads_;
 };
 

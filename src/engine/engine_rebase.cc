@@ -1,6 +1,7 @@
 // Engine-side rebases (ActionKind::kRebase), carried out outside the passes: a pass records the attempt
 // and queues the git work (engine.h, RebaseTask); a rebase worker fetches, rebases and pushes without the
 // pass lock and writes the records under it. Split from engine_reconcile.cc.
+#include <algorithm>
 #include <filesystem>
 #include <spdlog/spdlog.h>
 
@@ -16,15 +17,64 @@ namespace fs = std::filesystem;
 void Engine::RebaseLoop() {
   while (true) {
     RebaseTask task;
+    std::string prefetch;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !rebase_queue_.empty(); });
+      cv_.wait(lock, [this] { return stopping_ || !rebase_queue_.empty() || !prefetch_queue_.empty(); });
       if (stopping_) return;
-      task = std::move(rebase_queue_.front());
-      rebase_queue_.pop_front();
+      if (!prefetch_queue_.empty()) {  // first: a run may be about to start on what it fetches
+        prefetch = std::move(prefetch_queue_.front());
+        prefetch_queue_.pop_front();
+      } else {
+        task = std::move(rebase_queue_.front());
+        rebase_queue_.pop_front();
+      }
     }
-    RunRebase(task);
+    if (!prefetch.empty()) {
+      RunPrefetch(prefetch);
+    } else {
+      RunRebase(task);
+    }
   }
+}
+
+// The same mirror, with the same options, as the runs' `run-ticket --data-dir <data_dir>/runner` (its
+// lock keeps the two apart): a run that starts meanwhile waits for this fetch and then skips its own.
+void Engine::RunPrefetch(const std::string& repo) {
+  git::WorkspaceOptions wo;
+  wo.data_dir = (fs::path(options_.data_dir) / "runner").string();
+  wo.repo_key = repo;
+  wo.remote_url = options_.git_base_url + "/" + repo + ".git";
+  if (options_.git_token) {
+    auto token = options_.git_token(repo);
+    if (!token.ok()) {
+      spdlog::warn("prefetch of {}: no token: {}", repo, token.error().ToString());
+      return;
+    }
+    wo.token = *token;
+    log::AddShortLivedSecret(*token);
+  }
+  std::error_code ec;
+  fs::create_directories(wo.data_dir, ec);
+  auto ws = git::OpenWorkspace(wo);
+  Status st = ws.ok() ? (*ws)->Fetch() : Status(ws.error());
+  if (!st.ok()) {
+    // Nothing lost: the run fetches for itself.
+    spdlog::warn("prefetch of {} into the runner mirror failed: {}", repo, st.error().ToString());
+    return;
+  }
+  std::lock_guard lock(mu_);
+  ++prefetches_;
+}
+
+int64_t Engine::prefetches_queued() {
+  std::lock_guard lock(mu_);
+  return prefetches_queued_;
+}
+
+int64_t Engine::prefetches() {
+  std::lock_guard lock(mu_);
+  return prefetches_;
 }
 
 void Engine::DrainRebases() {

@@ -16,10 +16,12 @@
 
 #include "agents/fake_executor.h"
 #include "engine/engine.h"
+#include "git/workspace.h"
 #include "github/fake_client.h"
 #include "store/database.h"
 #include "store/job_queue.h"
 #include "store/temp_dir.h"
+#include "support/subprocess.h"
 #include "wait_util.h"
 #include "webhook/events.h"
 #include "webhook/router.h"
@@ -818,6 +820,67 @@ TEST_F(ClaimedHeadTest, APassDoesNotWaitForARebaseUnderWay) {
   EXPECT_TRUE(testing::WaitFor([&] { return rebase()->state == "failed"; })) << rebase()->state;
   (*engine)->Stop();
   EXPECT_EQ(Ticket().pending_push, "");  // nothing was pushed
+}
+
+// A merge into the epic branch is fetched into the runs' mirror as soon as its webhook arrives
+// (prefetch_runner_mirror: the local executor), so the runs the next pass starts find the new head
+// there instead of the wave's first run fetching it. A push to a ticket branch fetches nothing.
+TEST_F(ClaimedHeadTest, AMoveOfTheEpicBranchIsFetchedIntoTheRunnersMirrorAtOnce) {
+  const std::string remote_root = dir_.File("remote");
+  const std::string bare = remote_root + "/acme/calc.git", work = dir_.File("work");
+  auto sh = [](const std::string& cmd) {
+    auto r = testing::RunShell(cmd + " 2>&1");
+    EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.out;
+    return r.out;
+  };
+  const std::string git = "git -c user.name=t -c user.email=t@example.com";
+  sh("mkdir -p " + remote_root + "/acme && git init -q --bare " + bare + " && git init -q -b main " + work);
+  sh("cd " + work + " && echo a > a.txt && git add a.txt && " + git + " commit -q -m a && git push -q " + bare +
+     " main main:epic/1-epic");
+  sh("cd " + work + " && echo b > b.txt && git add b.txt && " + git + " commit -q -m b && git push -q " + bare +
+     " main:epic/1-epic");
+  std::string moved = sh("git --git-dir=" + bare + " rev-parse epic/1-epic");
+  moved.erase(moved.find_last_not_of("\n") + 1);
+
+  EngineOptions o;
+  o.data_dir = dir_.File("engine-prefetch");
+  o.repo_config = [this](const std::string&) { return cfg_; };
+  o.git_base_url = "file://" + remote_root;
+  o.bot_login = "wavebot[bot]";
+  o.prefetch_runner_mirror = true;
+  auto engine = Engine::Create(o, store_.get(), jobs_.get(), &github_, &executor_, &clock_);
+  ASSERT_TRUE(engine.ok()) << engine.error().ToString();
+  webhook::Router router;
+  (*engine)->RegisterHandlers(&router);
+  ASSERT_TRUE((*engine)->Start().ok());
+  auto deliver = [&](const std::string& ref, const std::string& after) {
+    nlohmann::json j = {{"ref", ref}, {"before", std::string(40, '0')}, {"after", after}, {"created", false},
+                        {"deleted", false}, {"forced", false}, {"commits", nlohmann::json::array()},
+                        {"pusher", {{"name", "maintainer"}}}, {"sender", {{"login", "maintainer"}}},
+                        {"repository", {{"full_name", "acme/calc"}}}, {"installation", {{"id", 1}}}};
+    auto e = webhook::ParseEvent("push", "d-" + ref, j.dump());
+    ASSERT_TRUE(e.ok()) << e.error().ToString();
+    const auto* h = router.Find(e->name, e->action);
+    ASSERT_NE(h, nullptr);
+    EXPECT_TRUE((*h)(*e).ok());
+  };
+  deliver("refs/heads/wave/1-2-ticket", moved);
+  EXPECT_EQ((*engine)->prefetches_queued(), 0);  // not an epic's branch
+  deliver("refs/heads/epic/1-epic", moved);
+  EXPECT_EQ((*engine)->prefetches_queued(), 1);
+  ASSERT_TRUE(testing::WaitFor([&] { return (*engine)->prefetches() == 1; })) << "the prefetch never finished";
+  (*engine)->Stop();
+
+  // The mirror run-ticket --data-dir <engine>/runner uses holds the moved head: a run skips its fetch.
+  git::WorkspaceOptions wo;
+  wo.data_dir = o.data_dir + "/runner";
+  wo.repo_key = "acme/calc";
+  wo.remote_url = o.git_base_url + "/acme/calc.git";
+  auto ws = git::OpenWorkspace(wo);
+  ASSERT_TRUE(ws.ok()) << ws.error().ToString();
+  std::string held = sh("git --git-dir=" + (*ws)->mirror_path() + " rev-parse refs/remotes/origin/epic/1-epic");
+  held.erase(held.find_last_not_of("\n") + 1);
+  EXPECT_EQ(held, moved);
 }
 
 class LostRunTest : public EngineRunOutcomeTest {
