@@ -18,7 +18,12 @@ fi
 GENERATOR=()
 command -v ninja >/dev/null && GENERATOR=(-G Ninja)
 cmake -S fuzz -B "$BUILD" "${GENERATOR[@]}" -DCMAKE_CXX_COMPILER="$CXX" >/dev/null
-cmake --build "$BUILD" -j "$(nproc)" --target "${TARGETS[@]}" >/dev/null
+# Quiet when it builds; the compiler's and linker's errors when it does not.
+if ! build_log=$(cmake --build "$BUILD" -j "$(nproc)" --target "${TARGETS[@]}" 2>&1); then
+  echo "$build_log" | grep -E 'error|undefined reference' | head -20 >&2
+  echo "fuzz: building the targets failed (cmake --build $BUILD)" >&2
+  exit 1
+fi
 for t in "${TARGETS[@]}"; do
   corpus=fuzz/corpus/${t#fuzz_}
   work=$BUILD/corpus/${t#fuzz_}
