@@ -1,7 +1,6 @@
 // Engine-side rebases (ActionKind::kRebase), carried out outside the passes: a pass records the attempt
 // and queues the git work (engine.h, RebaseTask); a rebase worker fetches, rebases and pushes without the
 // pass lock and writes the records under it. Split from engine_reconcile.cc.
-#include <algorithm>
 #include <filesystem>
 #include <spdlog/spdlog.h>
 

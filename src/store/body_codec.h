@@ -1,7 +1,7 @@
 // How a webhook delivery's body is kept in the store: compressed with zstd (level 1). GitHub's payloads
 // are JSON full of repeated URLs and objects and shrink about 7x (12,672 bytes of issue_comment.created
-// to 1,802), which makes every stored delivery cheaper to write, to copy at checkpoints and to keep
-// (docs/benchmarks.md, "Ingress"). Older rows keep the raw bytes ("identity").
+// to 1,802): a seventh of the bytes to write, to copy at checkpoints and to keep for the retention
+// period (docs/benchmarks.md, "Ingress"). Older rows keep the raw bytes ("identity").
 #pragma once
 
 #include <cstddef>
