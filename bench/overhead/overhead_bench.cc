@@ -63,6 +63,9 @@ struct Samples {
   // wavebot's own share: from the merge's webhook reaching wavebot (the simulator delays each delivery
   // by a random 0-250 ms, as GitHub's arrive late) and to GitHub creating the PR (not its webhook's arrival).
   Stats heard_to_running, heard_to_submitted, exit_to_pr_created;
+  // The stand-in's own time answering each request (Simulator::HandlingTimes), by kind: what of the
+  // steps above is GitHub's rather than wavebot's.
+  std::map<std::string, Stats> handling;
 };
 
 bool RunOnce(const std::string& binary, const std::string& demo_agent, int run, Samples* out) {
@@ -235,6 +238,10 @@ bool RunOnce(const std::string& binary, const std::string& demo_agent, int run, 
       out->exit_to_pr_created.v.push_back(static_cast<double>(created_at[t.branch] - a->second.second));
     }
   }
+  for (auto& [kind, ms] : sim->HandlingTimes()) {
+    auto& v = out->handling[kind].v;
+    v.insert(v.end(), ms.begin(), ms.end());
+  }
   s->reset();
   std::error_code ec;
   fs::remove_all(dir, ec);
@@ -284,5 +291,19 @@ int main(int argc, char** argv) {
   row("  engine: merge heard -> run submitted", all.heard_to_submitted);
   row("wavebot: agent exit -> PR created", all.exit_to_pr_created);
   row("baseline: one REST round trip", all.round_trip);
+  // The requests on the two paths above, as long as the stand-in took to answer them (most time first).
+  std::vector<std::pair<double, std::string>> kinds;
+  for (auto& [kind, s] : all.handling) {
+    double total = 0;
+    for (double ms : s.v) total += ms;
+    kinds.push_back({total, kind});
+  }
+  std::sort(kinds.rbegin(), kinds.rend());
+  std::printf("\n| the simulator's time to answer (ms) | n | median | p90 | max |\n|---|---|---|---|---|\n");
+  for (size_t i = 0; i < kinds.size() && i < 12; ++i) {
+    Stats& s = all.handling[kinds[i].second];
+    std::printf("| %-50s | %4zu | %6.1f | %6.1f | %6.1f |\n", kinds[i].second.c_str(), s.v.size(), s.Pct(0.5), s.Pct(0.9),
+                s.Pct(1.0));
+  }
   return 0;
 }

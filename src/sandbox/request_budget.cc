@@ -1,6 +1,7 @@
 #include "sandbox/request_budget.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 
 namespace wavebot::sandbox {
@@ -38,6 +39,40 @@ std::string FormatRequestBudget(const RequestBudget& b, int merged) {
                 static_cast<long long>(b.token_mints), static_cast<long long>(b.rate_limited), b.requests / m,
                 b.counted() / m, b.writes / m);
   return buf;
+}
+
+std::string RequestKind(const std::string& method, const std::string& path, const std::string& git_protocol) {
+  std::string p = path.substr(0, path.find('?'));
+  auto ends_with = [&](const std::string& suffix) {
+    return p.size() >= suffix.size() && p.compare(p.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with("/git-receive-pack")) return method + " git-receive-pack";
+  if (ends_with("/git-upload-pack")) {
+    return method + " git-upload-pack" + (git_protocol.find("version=2") != std::string::npos ? " (ls-refs)" : " (fetch)");
+  }
+  if (ends_with("/info/refs")) return method + " info/refs";
+  // /repos/{o}/{r}/...: owner and name named, numbers and SHAs named, a compare's range named.
+  std::vector<std::string> parts;
+  for (size_t start = 1; start <= p.size();) {
+    size_t slash = p.find('/', start);
+    if (slash == std::string::npos) slash = p.size();
+    parts.push_back(p.substr(start, slash - start));
+    start = slash + 1;
+  }
+  auto all_of = [](const std::string& s, auto pred) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [&](char c) { return pred(static_cast<unsigned char>(c)); });
+  };
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    std::string part = parts[i];
+    if (i > 0 && parts[0] == "repos" && i == 1) part = "{o}";
+    else if (i > 0 && parts[0] == "repos" && i == 2) part = "{r}";
+    else if (i > 0 && parts[i - 1] == "compare") part = "{range}";
+    else if (all_of(part, [](unsigned char c) { return std::isdigit(c) != 0; })) part = "{n}";
+    else if (part.size() == 40 && all_of(part, [](unsigned char c) { return std::isxdigit(c) != 0; })) part = "{sha}";
+    out += "/" + part;
+  }
+  return method + " " + (out.empty() ? "/" : out);
 }
 
 }  // namespace wavebot::sandbox

@@ -27,6 +27,13 @@ struct RequestBudget {
 // Counts one log (the simulator's AppRequestLog()). Lines it does not recognise count as requests only.
 RequestBudget CountRequests(const std::vector<std::string>& log);
 
+// A request's kind, for figures per kind: the method and the path with its variable parts named
+// ("/repos/{o}/{r}/pulls/{n}", "/repos/{o}/{r}/commits/{sha}/check-runs", "/repos/{o}/{r}/compare/{range}"),
+// and for git over HTTP the service: "POST git-receive-pack" (a push), "POST git-upload-pack (fetch)",
+// "POST git-upload-pack (ls-refs)" (protocol v2, `Git-Protocol: version=2`: branch heads),
+// "GET info/refs". The query string is left out.
+std::string RequestKind(const std::string& method, const std::string& path, const std::string& git_protocol);
+
 // "REST requests: N (M answered 304, W writes of which E comment edits, T token mints); per merged ticket:
 // a, b without 304s, c writes" for `merged` tickets (at least 1).
 std::string FormatRequestBudget(const RequestBudget& b, int merged);

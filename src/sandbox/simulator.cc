@@ -1,5 +1,6 @@
 // The simulator: lifecycle, authentication, rate limits, faults, recording, webhooks, git and CI.
 // The REST routes live in sim_routes.cc.
+#include "sandbox/request_budget.h"
 #include "sandbox/simulator_impl.h"
 
 #include <httplib.h>
@@ -83,6 +84,21 @@ Status SimulatorImpl::Init() {
   if (opt_.ghes_layout) RegisterRoutes();
   // At the root, git takes repositories only (OWNER/NAME.git/...), never the API's paths.
   MountGitHttp(server_.get(), GitPrefix(), git, opt_.ghes_layout ? R"(([^/]+/[^/]+\.git/.+))" : "(.+)");
+  // Handling times (HandlingTimes): stamped when routing starts, recorded once the answer is written, on
+  // the one thread that serves the request.
+  static thread_local std::chrono::steady_clock::time_point routed_at;
+  server_->set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+    routed_at = std::chrono::steady_clock::now();
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  server_->set_logger([this](const httplib::Request& req, const httplib::Response&) {
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - routed_at).count();
+    std::string kind = RequestKind(req.method, req.path, req.get_header_value("Git-Protocol"));
+    std::lock_guard lock(timing_mu_);
+    if (handling_count_ >= 100000) return;
+    ++handling_count_;
+    handling_ms_[std::move(kind)].push_back(ms);
+  });
   server_->set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     // RFC 9112 §6.3 / RFC 9110 §8.6: a 304 or 204 ends at its headers, and GitHub sends it without
     // Content-Length. httplib adds "Content-Length: 0" to every empty answer before this handler runs;
@@ -1194,6 +1210,11 @@ std::vector<std::string> SimulatorImpl::AppRequestLog() const {
 int64_t SimulatorImpl::narrowed_pushes() const {
   std::lock_guard lock(mu_);
   return narrowed_pushes_;
+}
+
+std::map<std::string, std::vector<double>> SimulatorImpl::HandlingTimes() const {
+  std::lock_guard lock(timing_mu_);
+  return handling_ms_;
 }
 
 int64_t SimulatorImpl::git_v2_requests() const {

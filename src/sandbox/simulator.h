@@ -217,6 +217,11 @@ class Simulator {
   // Git protocol v2 requests to git-upload-pack (wavebot's ls-refs reads of branch heads): git traffic,
   // which GitHub does not count against the REST API's limits, reported so a benchmark shows it moved.
   virtual int64_t git_v2_requests() const = 0;
+  // How long the simulator took to answer, in milliseconds, every request so far (REST and git, anyone's),
+  // by kind: "POST git-receive-pack", "POST git-upload-pack (ls-refs)", "GET /repos/{o}/{r}/compare",
+  // "POST /repos/{o}/{r}/pulls", ... (RequestKind). From the request's routing to its answer written, for
+  // the benchmarks that tell the stand-in's time from wavebot's. At most 100,000 kept.
+  virtual std::map<std::string, std::vector<double>> HandlingTimes() const = 0;
   virtual std::vector<std::string> RetryAfterViolations() const = 0;
   // Waits until GitHub would have computed the PR's mergeability (mergeable_delay after its head or base
   // last moved). False when `timeout` passed first or there is no such PR.

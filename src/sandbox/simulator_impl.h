@@ -81,6 +81,7 @@ class SimulatorImpl final : public Simulator {
   int64_t lost_answers() const override;
   int64_t narrowed_pushes() const override;
   int64_t git_v2_requests() const override;
+  std::map<std::string, std::vector<double>> HandlingTimes() const override;
   std::vector<std::string> RetryAfterViolations() const override;
   Result<std::string> PullJson(const RepoRef& repo, int64_t number) override;
   bool WaitForMergeability(const RepoRef& repo, int64_t number, std::chrono::milliseconds timeout) const override;
@@ -206,6 +207,10 @@ class SimulatorImpl final : public Simulator {
   int64_t lost_answers_ = 0;
   int64_t narrowed_pushes_ = 0;  // guarded by mu_
   int64_t git_v2_requests_ = 0;  // guarded by mu_
+  // HandlingTimes(): its own lock, so that timing a request never waits for the simulator's state.
+  mutable std::mutex timing_mu_;
+  std::map<std::string, std::vector<double>> handling_ms_;  // guarded by timing_mu_
+  size_t handling_count_ = 0;                               // guarded by timing_mu_
   std::vector<std::string> retry_after_violations_;
   std::map<std::string, sim::RepoRec> repos_;  // by full name
   std::map<int64_t, sim::InstallationRec> installations_;

@@ -703,6 +703,37 @@ TEST_F(SimTest, TheAppsRequestsAreCountedApartFromAUsers) {
       << sandbox::FormatRequestBudget(b, 2);
 }
 
+TEST(RequestKindTest, NamesTheVariablePartsAndTheGitService) {
+  EXPECT_EQ(sandbox::RequestKind("GET", "/repos/acme/calc/pulls/12", ""), "GET /repos/{o}/{r}/pulls/{n}");
+  EXPECT_EQ(sandbox::RequestKind("GET", "/repos/acme/calc/commits/" + std::string(40, 'a') + "/check-runs?per_page=100", ""),
+            "GET /repos/{o}/{r}/commits/{sha}/check-runs");
+  EXPECT_EQ(sandbox::RequestKind("GET", "/repos/acme/calc/compare/" + std::string(40, 'a') + "..." + std::string(40, 'b'), ""),
+            "GET /repos/{o}/{r}/compare/{range}");
+  EXPECT_EQ(sandbox::RequestKind("POST", "/app/installations/7/access_tokens", ""), "POST /app/installations/{n}/access_tokens");
+  EXPECT_EQ(sandbox::RequestKind("POST", "/git/acme/calc.git/git-receive-pack", ""), "POST git-receive-pack");
+  EXPECT_EQ(sandbox::RequestKind("POST", "/git/acme/calc.git/git-upload-pack", "version=2"), "POST git-upload-pack (ls-refs)");
+  EXPECT_EQ(sandbox::RequestKind("POST", "/git/acme/calc.git/git-upload-pack", ""), "POST git-upload-pack (fetch)");
+  EXPECT_EQ(sandbox::RequestKind("GET", "/git/acme/calc.git/info/refs?service=git-upload-pack", ""), "GET info/refs");
+  EXPECT_EQ(sandbox::RequestKind("GET", "/", ""), "GET /");
+}
+
+// The simulator times every request it answers, by kind, so that a benchmark can tell its time from
+// wavebot's.
+TEST_F(SimTest, EveryAnswerIsTimedByKind) {
+  auto issue = sim_->CreateIssue(kRepo, "alice", "Timed", "", {});
+  ASSERT_TRUE(issue.ok());
+  ASSERT_TRUE(client_->GetIssue(kRepo, *issue).ok());
+  ASSERT_TRUE(client_->CreateComment(kRepo, *issue, "hello").ok());
+  const auto times = sim_->HandlingTimes();
+  for (const char* kind : {"GET /repos/{o}/{r}/issues/{n}", "POST /repos/{o}/{r}/issues/{n}/comments"}) {
+    auto it = times.find(kind);
+    ASSERT_NE(it, times.end()) << kind;
+    ASSERT_EQ(it->second.size(), 1u) << kind;
+    EXPECT_GE(it->second[0], 0.0);
+    EXPECT_LT(it->second[0], 60000.0);
+  }
+}
+
 // Every issue carries GitHub's summary of its dependencies; the client reads how many block it.
 TEST_F(SimTest, IssuesSummariseTheirDependencies) {
   auto blocker = sim_->CreateIssue(kRepo, "alice", "First", "", {});
