@@ -84,20 +84,13 @@ Status SimulatorImpl::Init() {
   if (opt_.ghes_layout) RegisterRoutes();
   // At the root, git takes repositories only (OWNER/NAME.git/...), never the API's paths.
   MountGitHttp(server_.get(), GitPrefix(), git, opt_.ghes_layout ? R"(([^/]+/[^/]+\.git/.+))" : "(.+)");
-  // Handling times (HandlingTimes): stamped when routing starts, recorded once the answer is written, on
-  // the one thread that serves the request.
+  // Handling times (HandlingTimes): stamped when routing starts and recorded at the end of the post-routing
+  // handler below, which httplib runs before it writes the answer: the client never sees an answer whose
+  // time is not recorded yet. The thread that routes a request also answers it.
   static thread_local std::chrono::steady_clock::time_point routed_at;
   server_->set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
     routed_at = std::chrono::steady_clock::now();
     return httplib::Server::HandlerResponse::Unhandled;
-  });
-  server_->set_logger([this](const httplib::Request& req, const httplib::Response&) {
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - routed_at).count();
-    std::string kind = RequestKind(req.method, req.path, req.get_header_value("Git-Protocol"));
-    std::lock_guard lock(timing_mu_);
-    if (handling_count_ >= 100000) return;
-    ++handling_count_;
-    handling_ms_[std::move(kind)].push_back(ms);
   });
   server_->set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     // RFC 9112 §6.3 / RFC 9110 §8.6: a 304 or 204 ends at its headers, and GitHub sends it without
@@ -119,6 +112,15 @@ Status SimulatorImpl::Init() {
       auto it = repos_.find(rp);
       if (it != repos_.end()) RefsChangedLocked(it->second, "");
     }
+    // An answer httplib gives without routing (a request it could not read) has no stamp: not timed.
+    if (routed_at == std::chrono::steady_clock::time_point{}) return;
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - routed_at).count();
+    routed_at = {};
+    std::string kind = RequestKind(req.method, req.path, req.get_header_value("Git-Protocol"));
+    std::lock_guard lock(timing_mu_);
+    if (handling_count_ >= 100000) return;
+    ++handling_count_;
+    handling_ms_[std::move(kind)].push_back(ms);
   });
   if (!opt_.ghes_layout) RegisterRoutes();
   int port = opt_.port ? (server_->bind_to_port("127.0.0.1", opt_.port) ? opt_.port : -1)

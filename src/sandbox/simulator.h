@@ -219,7 +219,7 @@ class Simulator {
   virtual int64_t git_v2_requests() const = 0;
   // How long the simulator took to answer, in milliseconds, every request so far (REST and git, anyone's),
   // by kind: "POST git-receive-pack", "POST git-upload-pack (ls-refs)", "GET /repos/{o}/{r}/compare",
-  // "POST /repos/{o}/{r}/pulls", ... (RequestKind). From the request's routing to its answer written, for
+  // "POST /repos/{o}/{r}/pulls", ... (RequestKind). From the request's routing to its answer ready to send, for
   // the benchmarks that tell the stand-in's time from wavebot's. At most 100,000 kept.
   virtual std::map<std::string, std::vector<double>> HandlingTimes() const = 0;
   virtual std::vector<std::string> RetryAfterViolations() const = 0;

