@@ -62,11 +62,11 @@ std::string RequestKind(const std::string& method, const std::string& path, cons
   auto all_of = [](const std::string& s, auto pred) {
     return !s.empty() && std::all_of(s.begin(), s.end(), [&](char c) { return pred(static_cast<unsigned char>(c)); });
   };
+  const bool in_repo = parts[0] == "repos";
   std::string out;
   for (size_t i = 0; i < parts.size(); ++i) {
     std::string part = parts[i];
-    if (i > 0 && parts[0] == "repos" && i == 1) part = "{o}";
-    else if (i > 0 && parts[0] == "repos" && i == 2) part = "{r}";
+    if (in_repo && (i == 1 || i == 2)) part = i == 1 ? "{o}" : "{r}";
     else if (i > 0 && parts[i - 1] == "compare") part = "{range}";
     else if (all_of(part, [](unsigned char c) { return std::isdigit(c) != 0; })) part = "{n}";
     else if (part.size() == 40 && all_of(part, [](unsigned char c) { return std::isxdigit(c) != 0; })) part = "{sha}";
