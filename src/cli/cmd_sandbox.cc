@@ -167,7 +167,8 @@ int RunSandbox(const SandboxOptions& o) {
     std::printf("wavebot sandbox: FAILED: %s\n", summary.reason.c_str());
     return kExitFailure;
   }
-  std::printf("wavebot sandbox: epic complete: every ticket merged, epic PR #%lld is open\n",
+  std::printf("wavebot sandbox: epic complete: every ticket merged, epic PR #%lld is open (merging it closes the "
+              "tickets)\n",
               static_cast<long long>(summary.epic_pr));
   if (o.serve) {
     std::printf("wavebot sandbox: --serve: everything keeps running; Ctrl-C to stop\n");

@@ -188,6 +188,13 @@ Result<RepoConfig> ParseRepoConfig(std::string_view yaml_text, const std::string
          return OkStatus();
        }},
       {"max_parallel", Set(&c.max_parallel, int_in(1, 256))},
+      {"close_tickets",
+       [&](const YAML::Node& v, const std::string& k) -> Status {
+         auto s = r.OneOf(v, k, {"with_epic", "on_merge"});
+         if (!s.ok()) return s.error();
+         c.close_tickets = *s == "with_epic" ? CloseTickets::kWithEpic : CloseTickets::kOnMerge;
+         return OkStatus();
+       }},
       {"base_branch", Set(&c.base_branch, str)},
       {"agent", section(&agent)},
       {"attempts", Set(&c.max_attempts, int_in(1, 100))},

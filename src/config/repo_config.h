@@ -13,6 +13,10 @@ namespace wavebot::config {
 
 enum class Strategy { kWave, kEager };
 enum class ConflictPolicy { kAgent, kLabel };  // resolve_conflict by the agent, or comment + label
+// When a merged ticket's issue is closed: by GitHub when the epic PR, which says "Closes #N" for it, merges
+// into the default branch (no request of wavebot's), or by wavebot as soon as the ticket's PR merges into
+// the epic branch (one write per ticket).
+enum class CloseTickets { kWithEpic, kOnMerge };
 
 struct AgentConfig {
   // Preset: "claude" (claude -p), "codex" (codex exec), "aider", or "script" (command as given).
@@ -53,6 +57,7 @@ struct RepoConfig {
   bool fix_review = true;
   bool auto_rebase = true;
   ConflictPolicy on_conflict = ConflictPolicy::kAgent;
+  CloseTickets close_tickets = CloseTickets::kWithEpic;
   std::string executor = "local";                 // local | actions
   std::string actions_workflow = ".github/workflows/wavebot-agent.yml";
   std::vector<std::string> runs_on = {"self-hosted", "wavebot"};

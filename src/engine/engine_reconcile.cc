@@ -51,6 +51,12 @@ github::CheckRunSpec WavebotCheck(const TicketRecord& t, const std::string& head
   return spec;
 }
 
+// Whether the epic PR closes the epic's merged tickets (GitHub honours its "Closes #N" only when it
+// merges into the repository's default branch), rather than wavebot closing each as it merges.
+bool ClosedWithEpic(const EpicRecord& epic, const config::RepoConfig& cfg) {
+  return cfg.close_tickets == config::CloseTickets::kWithEpic && epic.base_is_default;
+}
+
 }  // namespace
 
 Result<bool> Engine::IsBehind(const std::string& repo, const std::string& base_sha, const std::string& head_sha) {
@@ -120,6 +126,7 @@ Status Engine::ReconcilePass(int64_t epic_id) {
         auto repo = github_->GetRepository(ref);
         if (!repo.ok()) return repo.error();
         epic.default_branch = cfg.base_branch.empty() ? repo->default_branch : cfg.base_branch;
+        epic.base_is_default = epic.default_branch == repo->default_branch;
         WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
       }
       std::map<int64_t, github::Issue> issues_seen;
@@ -433,11 +440,15 @@ Status Engine::ReconcilePass(int64_t epic_id) {
           changed = true;
           break;
         case core::ActionKind::kTicketMerged: {
-          // Close the issue first and record "done" after: a kill in between repeats the step, and
-          // closing a closed issue again changes nothing. One write and no read: the PR's body says
-          // "Implements #N", so GitHub already shows the PR on the issue's timeline, and a "merged" note
-          // would be a second write saying the same (issue #17: write only what a person reads).
-          if (!t->issue_closed) {
+          // By default the issue stays open until the epic PR, which says "Closes #N", merges into the
+          // default branch and GitHub closes it: no write of wavebot's, and the issue is closed when its
+          // change is where the repository's users get it (issue #17). Otherwise (`close_tickets:
+          // on_merge`, or an epic PR to another branch, where GitHub ignores closing keywords) close the
+          // issue first and record "done" after: a kill in between repeats the step, and closing a closed
+          // issue again changes nothing. One write and no read: the PR's body says "Implements #N", so
+          // GitHub already shows the PR on the issue's timeline, and a "merged" note would be a second
+          // write saying the same.
+          if (!ClosedWithEpic(epic, cfg) && !t->issue_closed) {
             github::IssueUpdate close;
             close.state = "closed";
             close.state_reason = "completed";
@@ -604,8 +615,15 @@ Status Engine::ReconcilePass(int64_t epic_id) {
           pr.title = core::FitTitle("Epic #" + std::to_string(epic.number) + ": " + epic.title);
           pr.head = epic.branch;
           pr.base = epic.default_branch;
-          pr.body = "<!-- wavebot:epic-pr epic=" + std::to_string(epic.number) + " -->\nCloses #" +
-                    std::to_string(epic.number) + ".\n\n" +
+          // Each merged ticket still open gets its own closing keyword, on one line of its own (GitHub
+          // links none from a list item), before the table that FitBody may cut.
+          std::string closes = "Closes #" + std::to_string(epic.number);
+          for (const auto& tk : tickets) {
+            if (ClosedWithEpic(epic, cfg) && tk.state == "done" && !tk.issue_closed) {
+              closes += ", closes #" + std::to_string(tk.number);
+            }
+          }
+          pr.body = "<!-- wavebot:epic-pr epic=" + std::to_string(epic.number) + " -->\n" + closes + ".\n\n" +
                     (epic_cost_microusd > 0 ? "Agent cost: " + core::FormatCost(epic_cost_microusd) +
                                                   " over the epic's runs, as the agents reported it.\n\n"
                                             : std::string()) +

@@ -38,6 +38,7 @@ EpicRecord ReadEpic(store::Statement& s) {
   e.status_comment_id = s.ColumnInt(10);
   json d = Parse(s.ColumnText(11));
   e.default_branch = d.value("default_branch", "");
+  e.base_is_default = d.value("base_is_default", false);
   e.branch_created = d.value("branch_created", false);
   e.epic_pr = d.value("epic_pr", int64_t{0});
   e.status_hash = d.value("status_hash", "");
@@ -49,7 +50,8 @@ EpicRecord ReadEpic(store::Statement& s) {
 }
 
 std::string EpicData(const EpicRecord& e) {
-  return json{{"default_branch", e.default_branch}, {"branch_created", e.branch_created}, {"epic_pr", e.epic_pr},
+  return json{{"default_branch", e.default_branch}, {"base_is_default", e.base_is_default},
+              {"branch_created", e.branch_created}, {"epic_pr", e.epic_pr},
               {"status_hash", e.status_hash}, {"error", e.error}, {"requests_spent", e.requests_spent},
               {"not_modified_spent", e.not_modified_spent}, {"writes_spent", e.writes_spent}}
       .dump();

@@ -35,7 +35,10 @@ struct EpicRecord {
   std::string started_by;
   int64_t status_comment_id = 0;
   // data
-  std::string default_branch;
+  std::string default_branch;     // where the epic branch starts and its PR goes (`base_branch` or the default)
+  // default_branch is the repository's default branch, where GitHub honours the epic PR's "Closes #N"
+  // (false for epics an older wavebot started: their tickets are closed one by one, as they were).
+  bool base_is_default = false;
   bool branch_created = false;
   int64_t epic_pr = 0;
   std::string status_hash;        // of the last status comment body posted

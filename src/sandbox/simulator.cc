@@ -19,6 +19,7 @@
 #include "github/jwt.h"
 #include "sandbox/git_http_server.h"
 #include "sandbox/process.h"
+#include "sandbox/sim_closing.h"
 
 namespace wavebot::sandbox {
 
@@ -533,6 +534,13 @@ Result<std::string> SimulatorImpl::MergeLocked(sim::RepoRec& r, int64_t number, 
   issue.updated = clock_->Now();
   json payload = {{"action", "closed"}, {"number", number}, {"pull_request", PullJsonLocked(r, number)}};
   EmitLocked(r, "pull_request", payload, user);
+  // GitHub honours closing keywords only in a pull request into the default branch.
+  if (p.base_ref == r.default_branch) {
+    for (int64_t n : sim::ClosingReferences(issue.body, r.FullName())) {
+      auto it = r.issues.find(n);
+      if (it != r.issues.end() && !it->second.is_pull) SetIssueStateLocked(r, n, "closed", "completed", user);
+    }
+  }
   RefsChangedLocked(r, user);
   return *sha;
 }

@@ -16,6 +16,7 @@ TEST(RepoConfigTest, EmptyGivesDefaults) {
   EXPECT_EQ(c->max_parallel, 4);
   EXPECT_EQ(c->max_attempts, 4);
   EXPECT_EQ(c->agent.timeout, std::chrono::minutes(30));
+  EXPECT_EQ(c->close_tickets, CloseTickets::kWithEpic);
 }
 
 TEST(RepoConfigTest, ReadsEveryKey) {
@@ -24,6 +25,7 @@ labels: {ready: bots, stuck: help}
 strategy: eager
 max_parallel: 8
 base_branch: develop
+close_tickets: on_merge
 agent:
   preset: claude
   command: "--model 'opus x'"
@@ -54,6 +56,7 @@ scope:
   EXPECT_EQ(c->strategy, Strategy::kEager);
   EXPECT_EQ(c->max_parallel, 8);
   EXPECT_EQ(c->base_branch, "develop");
+  EXPECT_EQ(c->close_tickets, CloseTickets::kOnMerge);
   EXPECT_EQ(c->agent.preset, "claude");
   EXPECT_EQ(c->agent.command, (std::vector<std::string>{"--model", "opus x"}));
   EXPECT_EQ(c->agent.timeout, std::chrono::minutes(45));
@@ -99,6 +102,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"max_parallel: lots\n", ":1: key 'max_parallel': expected an integer, got 'lots'"},
         BadCase{"max_parallel: 0\n", "key 'max_parallel': 0 is out of range [1, 256]"},
         BadCase{"strategy: fast\n", "key 'strategy': 'fast' is not one of wave, eager"},
+        BadCase{"close_tickets: never\n", "key 'close_tickets': 'never' is not one of with_epic, on_merge"},
         BadCase{"agent:\n  preset: gpt\n", ":2: key 'agent.preset': 'gpt' is not one of"},
         BadCase{"agent:\n  timeout: soon\n", "key 'agent.timeout': 'soon' is not a duration"},
         BadCase{"agent:\n  timeout: 9999999999999999h\n", "key 'agent.timeout': '9999999999999999h' is too long a duration"},

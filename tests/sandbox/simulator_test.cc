@@ -540,6 +540,44 @@ TEST_F(StrictTest, CompareListsTheFilesTheHeadChanged) {
   EXPECT_TRUE(none->empty());
 }
 
+// A pull request into the default branch closes the issues its body names with a closing keyword when it
+// merges, as completed, each with its `issues` "closed" webhook; into another branch it closes nothing.
+TEST_F(StrictTest, AMergeIntoTheDefaultBranchClosesTheIssuesItsBodyNames) {
+  const int64_t a = *sim_->CreateIssue(kRepo, "alice", "A", "", {});
+  const int64_t b = *sim_->CreateIssue(kRepo, "alice", "B", "", {});
+  const int64_t c = *sim_->CreateIssue(kRepo, "alice", "C", "", {});
+  const std::string closes = "Closes #" + std::to_string(a) + ", closes #" + std::to_string(b) + ".\n- closes #" +
+                             std::to_string(c);
+  ASSERT_TRUE(sim_->CommitFiles(kRepo, "side", {{"s", "1"}}, "s", "alice").ok());
+  ASSERT_TRUE(sim_->CommitFiles(kRepo, "feature", {{"f", "1"}}, "f", "alice").ok());
+  auto into_side = client_->CreatePull(kRepo, {"F to side", "feature", "side", closes, false});
+  ASSERT_TRUE(into_side.ok()) << into_side.error().ToString();
+  ASSERT_TRUE(sim_->MergePull(kRepo, into_side->number, "alice", "merge").ok());
+  for (int64_t n : {a, b, c}) EXPECT_EQ(client_->GetIssue(kRepo, n)->state, "open") << "#" << n;
+
+  auto into_main = client_->CreatePull(kRepo, {"Side to main", "side", "main", closes, false});
+  ASSERT_TRUE(into_main.ok()) << into_main.error().ToString();
+  ASSERT_TRUE(sim_->MergePull(kRepo, into_main->number, "alice", "merge").ok());
+  for (int64_t n : {a, b}) {
+    auto issue = client_->GetIssue(kRepo, n);
+    ASSERT_TRUE(issue.ok());
+    EXPECT_EQ(issue->state, "closed") << "#" << n;
+  }
+  EXPECT_EQ(client_->GetIssue(kRepo, c)->state, "open") << "a list item links nothing";
+  ASSERT_TRUE(hooks_.WaitFor([&](const auto& hs) {
+    int closed = 0;
+    for (const auto& h : hs) {
+      if (h.event != "issues") continue;
+      json p = json::parse(h.body);
+      closed += p["action"] == "closed" && p["issue"]["state_reason"] == "completed" &&
+                        (p["issue"]["number"] == a || p["issue"]["number"] == b)
+                    ? 1
+                    : 0;
+    }
+    return closed == 2;
+  }));
+}
+
 // Deliveries go out from several senders after a random delay: they overlap and arrive out of order.
 TEST_F(StrictTest, WebhooksArriveOutOfOrder) {
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(sim_->CreateIssue(kRepo, "alice", "Issue " + std::to_string(i), "", {}).ok());
