@@ -23,6 +23,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -110,23 +111,26 @@ bool RunOnce(const std::string& binary, const std::string& demo_agent, int run, 
   std::map<std::string, int64_t> merge_heard_at;
   std::atomic<bool> done{false};
   std::thread watcher([&] {
-    size_t seen = 0;
+    // By id: Deliveries() lists only those sent, and they are sent out of order (each after its own
+    // delay), so a new one may appear before older ones in the list.
+    std::set<int64_t> seen;
     while (!done) {
-      sim->WaitForDeliveries([&](const std::vector<sandbox::Delivery>& d) { return d.size() > seen || done; },
+      sim->WaitForDeliveries([&](const std::vector<sandbox::Delivery>& d) { return d.size() > seen.size() || done; },
                              std::chrono::milliseconds(200));
       auto ds = sim->Deliveries();
       const int64_t now = NowMs();
-      for (; seen < ds.size(); ++seen) {
-        if (ds[seen].event != "pull_request" || (ds[seen].action != "opened" && ds[seen].action != "closed")) continue;
-        auto j = nlohmann::json::parse(ds[seen].payload, nullptr, false);
+      for (const auto& d : ds) {
+        if (!seen.insert(d.id).second) continue;
+        if (d.event != "pull_request" || (d.action != "opened" && d.action != "closed")) continue;
+        auto j = nlohmann::json::parse(d.payload, nullptr, false);
         if (j.is_discarded()) continue;
         std::string head = j["pull_request"]["head"]["ref"];
         std::lock_guard lock(mu);
-        if (ds[seen].action == "opened") {
+        if (d.action == "opened") {
           opened_at.emplace(head, now);
-          created_at.emplace(head, Ms(ds[seen].emitted_at));
+          created_at.emplace(head, Ms(d.emitted_at));
         } else if (j["pull_request"].value("merged", false)) {
-          merge_heard_at.emplace(head, Ms(ds[seen].sent_at));
+          merge_heard_at.emplace(head, Ms(d.sent_at));
         }
       }
     }
@@ -172,6 +176,14 @@ bool RunOnce(const std::string& binary, const std::string& demo_agent, int run, 
       if (what == "start" && (se.first == 0 || ms < se.first)) se.first = ms;
       if (what == "end" && (se.second == 0 || ms < se.second)) se.second = ms;
     }
+  }
+  if (std::getenv("OVERHEAD_DEBUG")) {
+    for (const auto& [key, se] : agent) {
+      std::fprintf(stderr, "agent #%lld %s: start %lld end %lld\n", static_cast<long long>(key.first), key.second.c_str(),
+                   static_cast<long long>(se.first), static_cast<long long>(se.second));
+    }
+    std::lock_guard lock(mu);
+    for (const auto& [h, ms] : created_at) std::fprintf(stderr, "PR of %s created at %lld\n", h.c_str(), static_cast<long long>(ms));
   }
   auto* store = (*s)->app()->engine()->store();
   auto epic = store->FindEpic(cli::Scenario::kRepo, cli::Scenario::kEpic);

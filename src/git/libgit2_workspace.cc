@@ -3,7 +3,8 @@
 // On-disk layout under <data_dir>/git/<owner>/<name>/:
 //   mirror.git/         bare repository, remote "origin" (URL without credentials), remote branches in
 //                       refs/remotes/origin/*, ticket branches in refs/heads/*
-//   mirror.lock         held while the mirror's refs change (fetch, branch creation, worktree add, push)
+//   mirror.lock         held while the mirror's refs change (fetch, branch creation, worktree add, a push's
+//                       remote-tracking ref; not while a push talks to the remote)
 //   worktrees/w<N>/     worktrees sharing mirror.git's objects; w<N>.lock held while a ticket uses one
 #include <dirent.h>
 #include <sys/stat.h>
@@ -292,9 +293,11 @@ class Libgit2TicketWorktree final : public TicketWorktree {
     return OkStatus();
   }
 
+  // The exchange with the remote runs without mirror.lock: it only reads the shared objects (a fetch
+  // meanwhile adds packs atomically) and this worktree's own branch (held by its worktree lock), so runs
+  // finishing together push at once instead of one after another (each push a round trip or more to
+  // GitHub). Only the remote-tracking ref, which fetches write too, is updated under the lock.
   Status Push() override {
-    auto lock = FileLock::Acquire(mirror_lock_path_);
-    if (!lock.ok()) return lock.error();
     auto head = ResolveRef(repo_.get(), "HEAD");
     if (!head.ok()) return head.error();
     git_remote* r = nullptr;
@@ -338,6 +341,8 @@ class Libgit2TicketWorktree final : public TicketWorktree {
     if (!payload.rejection.empty()) {
       return Error(ErrorCode::kConflict, "push rejected by the remote: " + payload.rejection);
     }
+    auto lock = FileLock::Acquire(mirror_lock_path_);
+    if (!lock.ok()) return lock.error();
     git_reference* tracking = nullptr;
     if (git_reference_create(&tracking, repo_.get(), ("refs/remotes/origin/" + branch_).c_str(), &*head, 1,
                              "wavebot push") == 0) {

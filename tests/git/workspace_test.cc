@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <future>
 #include <latch>
 #include <set>
 #include <thread>
 
+#include "git/file_lock.h"
 #include "git/git_fixture.h"
 #include "git/ref_names.h"
 
@@ -327,6 +329,34 @@ TEST_F(WorkspaceTest, ConcurrentTicketsOnOneRepository) {
                           std::to_string(20 + i) + "-ticket t" + std::to_string(i) + ".txt"),
               "t" + std::to_string(i) + ".txt");
   }
+}
+
+// A push talks to the remote without the mirror's lock (runs that finish together push at once); only
+// its remote-tracking ref waits for it.
+TEST_F(WorkspaceTest, APushReachesTheRemoteWhileAnotherHoldsTheMirrorLock) {
+  auto ws = Open(Options());
+  auto wt = ws->Acquire(Spec(31));
+  ASSERT_TRUE(wt.ok()) << wt.error().ToString();
+  WriteFile(fs::path((*wt)->path()) / "p.txt", "p\n");
+  auto head = (*wt)->CommitAll("p");
+  ASSERT_TRUE(head.ok());
+  auto held = FileLock::Acquire((data_ / "git" / "octo" / "demo" / "mirror.lock").string());
+  ASSERT_TRUE(held.ok());
+  std::promise<Status> pushed;
+  std::thread pusher([&] { pushed.set_value((*wt)->Push()); });
+  const std::string branch = "wave/1-epic/31-ticket";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (RemoteSha(branch) != *head && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(RemoteSha(branch), *head) << "the push waited for the mirror's lock";
+  held->reset();  // the tracking ref can be written now
+  pusher.join();
+  Status st = pushed.get_future().get();
+  ASSERT_TRUE(st.ok()) << st.error().ToString();
+  EXPECT_EQ(ShellOutput("git --git-dir=" + (data_ / "git" / "octo" / "demo" / "mirror.git").string() +
+                        " rev-parse refs/remotes/origin/" + branch),
+            *head);
 }
 
 TEST_F(WorkspaceTest, IntegrityViolationsAreDetected) {
