@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace wavebot::agents {
 namespace {
@@ -90,7 +91,7 @@ ActionsExecutor::ActionsExecutor(ActionsExecutorOptions options, ActionsGateway*
   if (options_.max_parallel <= 0) options_.max_parallel = 1;
   if (options_.max_dispatches <= 0) options_.max_dispatches = 1;
   last_poll_ = clock_->Now();
-  if (options_.background) thread_ = std::thread([this] { Loop(); });
+  if (options_.background) thread_ = std::thread([this] { SetThreadName("wb-actions"); Loop(); });
 }
 
 ActionsExecutor::~ActionsExecutor() {

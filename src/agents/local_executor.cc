@@ -1,4 +1,5 @@
 #include "agents/local_executor.h"
+#include "common/thread_name.h"
 
 #include <filesystem>
 #include <fstream>
@@ -13,7 +14,7 @@ struct LocalExecutor::Running {
 LocalExecutor::LocalExecutor(LocalExecutorOptions options, ProcessRunner* runner)
     : options_(std::move(options)), runner_(runner) {
   int n = options_.max_parallel > 0 ? options_.max_parallel : 1;
-  for (int i = 0; i < n; ++i) workers_.emplace_back([this] { Worker(); });
+  for (int i = 0; i < n; ++i) workers_.emplace_back([this] { SetThreadName("wb-runs"); Worker(); });
 }
 
 LocalExecutor::~LocalExecutor() {

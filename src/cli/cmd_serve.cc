@@ -1,10 +1,12 @@
 // `wavebot serve`: the webhook server, the dispatcher, the engine and the local executor.
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -46,6 +48,13 @@ int Serve(const GlobalOptions& global) {
   // results) is the owner's alone, whatever umask it was started with; the places that create wavebot's
   // own files also set their modes explicitly (docs/security.md).
   ::umask(077);
+  // glibc hands a thread arena's free top back to the kernel (MADV_DONTNEED) once it passes 128 KiB, and
+  // the database writer frees about that much per group commit (its writes' savepoint journals): under
+  // load every commit then faulted fresh zeroed pages back in, some 3 page faults per stored delivery
+  // and a sixth of the writer's time. Keep up to 8 MiB free per arena, unless the operator set it.
+  if (const char* t = std::getenv("GLIBC_TUNABLES"); t == nullptr || std::strstr(t, "trim_threshold") == nullptr) {
+    ::mallopt(M_TRIM_THRESHOLD, 8 << 20);
+  }
   std::vector<std::string> warnings;
   std::string file = global.config_file;
   if (file.empty() && std::filesystem::exists("config/wavebot.yaml")) file = "config/wavebot.yaml";

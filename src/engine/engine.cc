@@ -26,6 +26,7 @@
 #include "core/repo_path.h"
 #include "core/status_comment.h"
 #include "engine/plan_fetch.h"
+#include "common/thread_name.h"
 
 namespace wavebot::engine {
 namespace {
@@ -102,10 +103,10 @@ Status Engine::Start() {
   WAVEBOT_RETURN_IF_ERROR(AdoptOrphans());
   std::lock_guard lock(mu_);
   stopping_ = false;
-  for (int i = 0; i < std::max(1, options_.reconcile_workers); ++i) threads_.emplace_back([this, i] { WorkerLoop(i); });
-  for (int i = 0; i < std::max(1, options_.rebase_workers); ++i) threads_.emplace_back([this] { RebaseLoop(); });
+  for (int i = 0; i < std::max(1, options_.reconcile_workers); ++i) threads_.emplace_back([this, i] { SetThreadName("wb-reconcile"); WorkerLoop(i); });
+  for (int i = 0; i < std::max(1, options_.rebase_workers); ++i) threads_.emplace_back([this] { SetThreadName("wb-rebase"); RebaseLoop(); });
   rebase_workers_running_ = true;
-  threads_.emplace_back([this] { ResyncLoop(); });
+  threads_.emplace_back([this] { SetThreadName("wb-resync"); ResyncLoop(); });
   return OkStatus();
 }
 

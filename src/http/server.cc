@@ -13,6 +13,7 @@
 #include "http/budgets.h"
 #include "http/guarded_stream.h"
 #include "http/task_queue.h"
+#include "common/thread_name.h"
 
 #include <algorithm>
 #include <atomic>
@@ -351,7 +352,10 @@ class HttplibServer final : public Server {
     if (!bound_) WAVEBOT_RETURN_IF_ERROR(Bind());
     if (!RaiseListenBacklog(port_)) spdlog::warn("http: could not raise the listen backlog of port {}", port_);
     // The socket is already listening: connections made before the loop starts wait in the backlog.
-    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+    thread_ = std::thread([this] {
+      SetThreadName("wb-listen");
+      svr_.listen_after_bind();
+    });
     // stop() is a no-op until the loop has marked itself running (0.11.4 has no wait_until_ready), and
     // a Stop() that came first would leave the thread in accept() forever.
     while (!svr_.is_running()) std::this_thread::yield();

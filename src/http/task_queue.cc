@@ -1,4 +1,5 @@
 #include "http/task_queue.h"
+#include "common/thread_name.h"
 
 #include <thread>
 
@@ -31,7 +32,10 @@ std::chrono::steady_clock::duration ElasticTaskQueue::TaskWaited() { return task
 
 void ElasticTaskQueue::SpawnLocked() {
   ++live_;
-  std::thread([this] { Work(); }).detach();
+  std::thread([this] {
+    SetThreadName("wb-http");
+    Work();
+  }).detach();
 }
 
 void ElasticTaskQueue::Work() {

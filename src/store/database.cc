@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/files.h"
+#include "common/thread_name.h"
 
 namespace wavebot::store {
 
@@ -89,9 +90,9 @@ Database::Database(DatabaseOptions options, std::unique_ptr<Connection> writer, 
       wal_fd_(wal_fd) {
   // Replaces SQLite's automatic checkpoint (which runs inside COMMIT on the writer).
   sqlite3_wal_hook(writer_->raw(), &Database::OnWalCommit, this);
-  if (pipelined_sync_) sync_thread_ = std::thread([this] { SyncLoop(); });
-  writer_thread_ = std::thread([this] { WriterLoop(); });
-  checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
+  if (pipelined_sync_) sync_thread_ = std::thread([this] { SetThreadName("wb-db-sync"); SyncLoop(); });
+  writer_thread_ = std::thread([this] { SetThreadName("wb-db-writer"); WriterLoop(); });
+  checkpoint_thread_ = std::thread([this] { SetThreadName("wb-db-ckpt"); CheckpointLoop(); });
 }
 
 namespace {

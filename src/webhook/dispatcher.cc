@@ -1,4 +1,5 @@
 #include "webhook/dispatcher.h"
+#include "common/thread_name.h"
 
 #include <spdlog/spdlog.h>
 
@@ -158,7 +159,7 @@ Status Dispatcher::Start() {
   auto requeued = store_->RequeueProcessing();
   if (!requeued.ok()) return requeued.error();
   if (*requeued > 0) spdlog::info("webhook: {} deliveries left processing by the last run requeued", *requeued);
-  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { WorkerLoop(); });
+  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { SetThreadName("wb-dispatch"); WorkerLoop(); });
   return OkStatus();
 }
 
