@@ -149,17 +149,27 @@ bool GuardedStream::TrackHeaderByte(char c) {
 ssize_t GuardedStream::read(char* ptr, size_t size) {
   if (refused_ || size == 0) return -1;
   if (buf_pos_ >= buf_len_) {
-    if (!WaitReadable()) {
-      if (Clock::now() >= deadline_) {  // else: the read timeout, or the client went
-        Refuse(408, "Request Timeout",
-               "request not received within " + std::to_string(limits_.request_timeout.count() / 1000) + " s");
-      }
+    auto timed_out = [&] {
+      Refuse(408, "Request Timeout",
+             "request not received within " + std::to_string(limits_.request_timeout.count() / 1000) + " s");
       return -1;
-    }
+    };
+    if (Clock::now() >= deadline_) return timed_out();
+    // What has arrived is taken without a poll first (one system call, not two, per read); only when
+    // nothing is there does the read wait, up to the read timeout and the request's deadline.
     ssize_t n;
     do {
-      n = ::recv(sock_, buf_, sizeof(buf_), 0);
+      n = ::recv(sock_, buf_, sizeof(buf_), MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!WaitReadable()) {
+        if (Clock::now() >= deadline_) return timed_out();  // else: the read timeout, or the client went
+        return -1;
+      }
+      do {
+        n = ::recv(sock_, buf_, sizeof(buf_), MSG_DONTWAIT);
+      } while (n < 0 && errno == EINTR);
+    }
     if (n <= 0) return -1;
     buf_pos_ = 0;
     buf_len_ = static_cast<size_t>(n);
@@ -182,10 +192,16 @@ ssize_t GuardedStream::read(char* ptr, size_t size) {
 ssize_t GuardedStream::write(const char* ptr, size_t size) {
   if (refused_) return -1;
   wrote_ = true;
-  if (PollFor(sock_, POLLOUT, limits_.write_timeout) <= 0) return -1;
+  // Sent at once when the socket has room (the usual case); only a full buffer waits, up to the write
+  // timeout.
   ssize_t n;
   do {
-    n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
+    n = ::send(sock_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return n;
+  if (PollFor(sock_, POLLOUT, limits_.write_timeout) <= 0) return -1;
+  do {
+    n = ::send(sock_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   return n;
 }
@@ -204,16 +220,29 @@ void GuardedStream::LingeringShutdown() {
   }
 }
 
+// Both ends of a connection stay what they were: asked once per connection, not once per request.
 void GuardedStream::get_remote_ip_and_port(std::string& ip, int& port) const {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  if (getpeername(sock_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) AddressOf(addr, ip, port);
+  if (!remote_known_) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    if (getpeername(sock_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
+    AddressOf(addr, remote_ip_, remote_port_);
+    remote_known_ = true;
+  }
+  ip = remote_ip_;
+  port = remote_port_;
 }
 
 void GuardedStream::get_local_ip_and_port(std::string& ip, int& port) const {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  if (getsockname(sock_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) AddressOf(addr, ip, port);
+  if (!local_known_) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    if (getsockname(sock_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
+    AddressOf(addr, local_ip_, local_port_);
+    local_known_ = true;
+  }
+  ip = local_ip_;
+  port = local_port_;
 }
 
 }  // namespace wavebot::http

@@ -66,7 +66,11 @@ class GuardedStream final : public httplib::Stream {
 
   const int sock_;
   const StreamLimits limits_;
-  char buf_[4096];
+  char buf_[16384];  // a typical delivery (headers and a ~13 KB payload) in one read
+  // The connection's two ends, asked of the kernel once.
+  mutable bool remote_known_ = false, local_known_ = false;
+  mutable std::string remote_ip_, local_ip_;
+  mutable int remote_port_ = 0, local_port_ = 0;
   size_t buf_pos_ = 0, buf_len_ = 0;
   // Per request.
   std::chrono::steady_clock::time_point deadline_;
