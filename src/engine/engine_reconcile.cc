@@ -218,6 +218,14 @@ Status Engine::ReconcilePass(int64_t epic_id) {
       if (epic.state == "failed") break;
     }
 
+    // A run that pushed waits for its PR. In the pass's first round that PR is opened before the round
+    // that reads every open PR of the epic (a read and a check-run list each, and a compare once the epic
+    // branch moved: on GitHub a tenth of a second or more apiece, in sequence): this round reads only
+    // the branch heads, settles the pushed ones and takes no step but opening PRs.
+    const bool prs_first = round == 0 && std::any_of(tickets.begin(), tickets.end(), [](const TicketRecord& t) {
+                             return t.pr == 0 && !t.pending_push.empty() && !t.branch.empty() && t.state != "done";
+                           });
+
     // --- Observe GitHub: branch, pull requests, CI.
     std::map<int64_t, Observed> seen;
     std::string epic_head;  // the epic branch's head, read while a ticket has a branch (a PR may catch up)
@@ -250,7 +258,7 @@ Status Engine::ReconcilePass(int64_t epic_id) {
       }
     }
     for (const auto& t : tickets) {
-      if (t.pr == 0 || t.state == "done") continue;
+      if (prs_first || t.pr == 0 || t.state == "done") continue;
       Observed o;
       auto pull = github_->GetPull(ref, t.pr);
       if (!pull.ok()) return pull.error();
@@ -403,9 +411,13 @@ Status Engine::ReconcilePass(int64_t epic_id) {
     const int64_t epic_budget = std::llround(cfg.agent.max_epic_cost_usd * 1e6);
     if (epic_budget > 0 && epic_cost_microusd >= epic_budget) snap.free_global_slots = 0;  // said on the status comment
     auto actions = core::Decide(snap);
+    if (prs_first) {
+      std::erase_if(actions, [](const core::Action& a) { return a.kind != core::ActionKind::kOpenPr; });
+    }
     // A run that stopped its ticket for the operator (key, quota, budget: FinishRun) is reported the way
     // a ticket out of attempts is: label and comment saying what to fix.
     for (const auto& t : tickets) {
+      if (prs_first) break;
       if (t.state == "needs_human" && !t.stuck_reported &&
           (t.note.rfind(kOperatorMustFix, 0) == 0 || t.note.rfind(kMaintainerMustAct, 0) == 0)) {
         actions.push_back({core::ActionKind::kMarkStuck, t.number, core::RunMode::kImplement, "operator", t.note});
@@ -650,6 +662,8 @@ Status Engine::ReconcilePass(int64_t epic_id) {
           break;
       }
     }
+
+    if (prs_first) continue;  // the full round next, with every open PR read
 
     // Answer every review a run addressed, on the pull request: who asked, what was pushed, what the
     // agent says it did. Found by a marker naming the run, so a repeated pass never answers twice.

@@ -376,6 +376,33 @@ TEST_F(ClaimedHeadTest, AHeadTheBranchHoldsIsBelievedAndItsPrOpened) {
   EXPECT_EQ(github_.actions_of<github::PullCreated>().size(), 1u);
 }
 
+// A finished run's PR is opened before the pass reads the epic's other open PRs (each a read, a check-run
+// list and, once the epic branch moved, a compare: on GitHub in sequence, on the path from the agent's
+// exit to its PR). Shown by a read of the other PR that fails: the PR was opened before it.
+TEST_F(ClaimedHeadTest, AFinishedRunsPrIsOpenedBeforeThePassReadsTheOtherOpenPrs) {
+  std::vector<TicketRecord> other(1);
+  other[0].number = 3;
+  other[0].repo = "acme/calc";
+  other[0].state = "pr_open";
+  other[0].branch = "wave/1-3-other";
+  other[0].wave = 1;
+  other[0].pr = 50;
+  ASSERT_TRUE(store_->SaveTickets(epic_id_, other).ok());
+  github_.PutRef(ref_, "heads/wave/1-2-ticket", kClaimed);
+  Finish({{"result", "done"}, {"exit_code", 0}, {"head_sha", kClaimed}});
+  github_.FailNext("GetPull", Error(ErrorCode::kUnavailable, "reading the other PR"));
+  auto pass = engine_->ReconcileNow("acme/calc", 1);
+  ASSERT_FALSE(pass.ok());
+  EXPECT_NE(pass.error().message().find("reading the other PR"), std::string::npos) << pass.error().ToString();
+  EXPECT_EQ(github_.actions_of<github::PullCreated>().size(), 1u);
+  auto tickets = store_->Tickets(epic_id_);
+  ASSERT_TRUE(tickets.ok());
+  auto two = std::find_if(tickets->begin(), tickets->end(), [](const TicketRecord& t) { return t.number == 2; });
+  ASSERT_NE(two, tickets->end());
+  EXPECT_GT(two->pr, 0);
+  EXPECT_EQ(two->state, "pr_open");
+}
+
 // The files a PR lists (and the prompts of dependent tickets show) are GitHub's comparison of the pushed
 // head, never what a run's result says it changed.
 TEST_F(ClaimedHeadTest, ChangedFilesComeFromGitHubNotFromTheResult) {
