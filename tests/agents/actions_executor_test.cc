@@ -14,7 +14,7 @@
 
 #include "agents/actions_executor.h"
 #include "agents/actions_routes.h"
-#include "agents/wait_util.h"
+#include "support/wait_util.h"
 #include "http/server.h"
 
 namespace wavebot::agents {

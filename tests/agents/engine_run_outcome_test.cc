@@ -22,7 +22,7 @@
 #include "store/job_queue.h"
 #include "store/temp_dir.h"
 #include "support/subprocess.h"
-#include "wait_util.h"
+#include "support/wait_util.h"
 #include "webhook/events.h"
 #include "webhook/router.h"
 

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <set>
 
-#include "agents/wait_util.h"
+#include "support/wait_util.h"
 #include "git/test_util.h"
 
 namespace wavebot::agents {

@@ -4,7 +4,7 @@
 
 #include <future>
 
-#include "agents/wait_util.h"
+#include "support/wait_util.h"
 #include "git/test_util.h"
 
 namespace wavebot::agents {

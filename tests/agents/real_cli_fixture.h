@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "agents/wait_util.h"
+#include "support/wait_util.h"
 #include "git/git_fixture.h"
 
 extern char** environ;

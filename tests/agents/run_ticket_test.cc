@@ -7,7 +7,7 @@
 
 #include <fstream>
 
-#include "agents/wait_util.h"
+#include "support/wait_util.h"
 #include "git/git_fixture.h"
 
 namespace wavebot::agents {

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "agents/wait_util.h"
+#include "support/wait_util.h"
 #include "cli/sandbox_scenario.h"
 #include "engine/engine_store.h"
 #include "github/client.h"

@@ -29,7 +29,7 @@
 #include <sstream>
 #include <tuple>
 
-#include "agents/wait_util.h"
+#include "support/wait_util.h"
 #include "cli/sandbox_scenario.h"
 #include "engine/app.h"
 #include "engine/engine.h"

@@ -26,6 +26,7 @@
 #include "store/temp_dir.h"
 #include "support/serve_child.h"
 #include "webhook/signature.h"
+#include "support/wait_util.h"
 
 namespace wavebot {
 namespace {
@@ -55,13 +56,6 @@ int StatusOf(const std::string& answer) {
   return answer.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(answer.substr(9, 3)) : 0;
 }
 
-// Waits until `done()` or `timeout`; returns done().
-template <typename F>
-bool Eventually(F done, std::chrono::milliseconds timeout = 20s) {
-  const auto deadline = Clock::now() + timeout;
-  while (!done() && Clock::now() < deadline) std::this_thread::sleep_for(10ms);  // polling a condition
-  return done();
-}
 
 // 16 concurrent POSTs declaring 24 MiB bodies: unsigned ones are refused with 401 before a byte of the
 // body is read; with a (wrong) signature, the bodies in memory stay within the 64 MiB budget and the
@@ -217,7 +211,7 @@ TEST(PublicEndpointTest, SlowClientsOfOneAddressDoNotDelayHealthForOthers) {
       round_cv.wait_for(lock, 1s, [&] { return stop.load(); });
     }
   });
-  ASSERT_TRUE(Eventually([&] { return opened.load() >= kSlow; }, 30s)) << opened.load();
+  ASSERT_TRUE(wavebot::testing::WaitFor([&] { return opened.load() >= kSlow; }, 30s)) << opened.load();
 
   std::vector<int64_t> latencies;
   int ok = 0;

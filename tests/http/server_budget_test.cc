@@ -14,6 +14,7 @@
 #include "http/budgets.h"
 #include "http/raw_socket.h"
 #include "http/server.h"
+#include "support/wait_util.h"
 
 namespace wavebot::http {
 namespace {
@@ -21,12 +22,6 @@ namespace {
 using namespace std::chrono_literals;
 using testing::RawSocket;
 
-template <typename F>
-bool Eventually(F done, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);  // polling
-  return done();
-}
 
 std::unique_ptr<Server> Started(ServerOptions o) {
   o.port = 0;
@@ -97,7 +92,7 @@ TEST(ServerBudgetTest, BodiesOverTheBudgetAre503WithRetryAfterBeforeTheyAreRead)
   // One request holds 1 MiB of the budget while its body arrives.
   RawSocket holder(s->port());
   holder.Send("POST /webhook HTTP/1.1\r\nContent-Length: 1048576\r\n\r\n" + std::string(1000, 'a'));
-  ASSERT_TRUE(Eventually([&] { return s->body_bytes_in_flight() == 1024 * 1024; }));
+  ASSERT_TRUE(wavebot::testing::WaitFor([&] { return s->body_bytes_in_flight() == 1024 * 1024; }));
   // Another declaring 1 MiB does not fit: 503 at once; a small one does.
   RawSocket second(s->port());
   second.Send("POST /webhook HTTP/1.1\r\nContent-Length: 1048576\r\n\r\n");
@@ -116,7 +111,7 @@ TEST(ServerBudgetTest, BodiesOverTheBudgetAre503WithRetryAfterBeforeTheyAreRead)
   // The holder finishes; the budget is free again.
   holder.Send(std::string(1024 * 1024 - 1000, 'a'));
   EXPECT_EQ(holder.ReadUntil("\r\n\r\n", 5s).rfind("HTTP/1.1 200 ", 0), 0u);
-  EXPECT_TRUE(Eventually([&] { return s->body_bytes_in_flight() == 0; }));
+  EXPECT_TRUE(wavebot::testing::WaitFor([&] { return s->body_bytes_in_flight() == 0; }));
 }
 
 TEST(ServerBudgetTest, OnlyPostTakesABody) {
@@ -133,14 +128,17 @@ TEST(ServerBudgetTest, ConnectionsPerAddressAreCapped) {
     held.push_back(std::make_unique<RawSocket>(s->port()));
     held.back()->Send("GET /healthz HTTP/1.1\r\n");  // a request that is never finished
   }
-  ASSERT_TRUE(Eventually([&] { return s->active_connections() == 3; }));
+  ASSERT_TRUE(wavebot::testing::WaitFor([&] { return s->active_connections() == 3; }));
   RawSocket fourth(s->port());
   fourth.Send("GET /healthz HTTP/1.1\r\n\r\n");
   std::string answer = fourth.ReadUntil("\r\n\r\n", 5s);
   EXPECT_EQ(answer.rfind("HTTP/1.1 503 ", 0), 0u) << answer;
   EXPECT_NE(answer.find("Retry-After: "), std::string::npos) << answer;
   held.pop_back();
-  EXPECT_TRUE(Eventually([&] { return httplib::Client("127.0.0.1", s->port()).Get("/healthz")->status == 200; }));
+  EXPECT_TRUE(wavebot::testing::WaitFor([&] {
+    auto r = httplib::Client("127.0.0.1", s->port()).Get("/healthz");
+    return r && r->status == 200;
+  }));
 }
 
 TEST(ServerBudgetTest, OpenStreamsAreCapped) {
