@@ -221,28 +221,24 @@ void GuardedStream::LingeringShutdown() {
 }
 
 // Both ends of a connection stay what they were: asked once per connection, not once per request.
-void GuardedStream::get_remote_ip_and_port(std::string& ip, int& port) const {
-  if (!remote_known_) {
+void GuardedStream::End::Get(int sock, int (*ask)(int, sockaddr*, socklen_t*), std::string& ip_out, int& port_out) {
+  if (!known) {
     sockaddr_storage addr{};
     socklen_t len = sizeof(addr);
-    if (getpeername(sock_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
-    AddressOf(addr, remote_ip_, remote_port_);
-    remote_known_ = true;
+    if (ask(sock, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
+    AddressOf(addr, ip, port);
+    known = true;
   }
-  ip = remote_ip_;
-  port = remote_port_;
+  ip_out = ip;
+  port_out = port;
+}
+
+void GuardedStream::get_remote_ip_and_port(std::string& ip, int& port) const {
+  remote_.Get(sock_, ::getpeername, ip, port);
 }
 
 void GuardedStream::get_local_ip_and_port(std::string& ip, int& port) const {
-  if (!local_known_) {
-    sockaddr_storage addr{};
-    socklen_t len = sizeof(addr);
-    if (getsockname(sock_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
-    AddressOf(addr, local_ip_, local_port_);
-    local_known_ = true;
-  }
-  ip = local_ip_;
-  port = local_port_;
+  local_.Get(sock_, ::getsockname, ip, port);
 }
 
 }  // namespace wavebot::http

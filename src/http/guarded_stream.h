@@ -67,10 +67,14 @@ class GuardedStream final : public httplib::Stream {
   const int sock_;
   const StreamLimits limits_;
   char buf_[16384];  // a typical delivery (headers and a ~13 KB payload) in one read
-  // The connection's two ends, asked of the kernel once.
-  mutable bool remote_known_ = false, local_known_ = false;
-  mutable std::string remote_ip_, local_ip_;
-  mutable int remote_port_ = 0, local_port_ = 0;
+  // The connection's two ends, asked of the kernel once (getpeername, getsockname).
+  struct End {
+    bool known = false;
+    std::string ip;
+    int port = 0;
+    void Get(int sock, int (*ask)(int, sockaddr*, socklen_t*), std::string& ip_out, int& port_out);
+  };
+  mutable End remote_, local_;
   size_t buf_pos_ = 0, buf_len_ = 0;
   // Per request.
   std::chrono::steady_clock::time_point deadline_;

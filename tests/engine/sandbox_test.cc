@@ -765,6 +765,27 @@ class SmallWorld {
     EXPECT_TRUE(pulls->empty());
   }
 
+  // Epic #1 with one ticket (#2, the demo agent writes hello.txt), started by the maintainer; returns once
+  // the ticket's PR is open.
+  void StartOneTicketEpic() {
+    auto epic = sim_->CreateIssue(kRef, "maintainer", "Epic: tiny", "- [ ] #2\n", {"epic"});
+    ASSERT_TRUE(epic.ok());
+    ASSERT_TRUE(sim_->CreateIssue(kRef, "maintainer", "Add a file",
+                                  "```wavebot-demo\nwrite hello.txt <<EOF\nhello\nEOF\n```\n", {"agent-ready"})
+                    .ok());
+    ASSERT_TRUE(sim_->CreateComment(kRef, *epic, "maintainer", "/wave start").ok());
+    ASSERT_TRUE(sim_->WaitForDeliveries(PullOpened("wave/"), milliseconds(60000)));
+  }
+  // The open PR whose head branch starts with `head_prefix` (0 when none).
+  int64_t OpenPull(const std::string& head_prefix) {
+    auto pulls = gh_->ListPulls(kRef, github::PullListFilter{});
+    int64_t n = 0;
+    for (const auto& p : pulls.ok() ? *pulls : std::vector<github::PullRequest>{}) {
+      if (p.head_ref.rfind(head_prefix, 0) == 0) n = p.number;
+    }
+    return n;
+  }
+
   sandbox::Simulator* sim() { return sim_.get(); }
   // Changes the configuration the test sets (not with own_config); before Start.
   void set_config(std::function<void(config::RepoConfig*)> tweak) { config_ = std::move(tweak); }
@@ -836,23 +857,12 @@ TEST(SandboxTest, ResyncCatchesAMergeNoWebhookAnnounced) {
   SmallWorld w;
   Status st = w.Start({{"README.md", "# demo\n"}}, /*own_config=*/false, /*resync=*/seconds(2));
   ASSERT_TRUE(st.ok()) << st.error().message();
-  auto epic = w.sim()->CreateIssue(kRef, "maintainer", "Epic: tiny", "- [ ] #2\n", {"epic"});
-  ASSERT_TRUE(epic.ok());
-  ASSERT_TRUE(w.sim()->CreateIssue(kRef, "maintainer", "Add a file",
-                                   "```wavebot-demo\nwrite hello.txt <<EOF\nhello\nEOF\n```\n", {"agent-ready"})
-                  .ok());
-  ASSERT_TRUE(w.sim()->CreateComment(kRef, *epic, "maintainer", "/wave start").ok());
-  ASSERT_TRUE(w.sim()->WaitForDeliveries(PullOpened("wave/"), milliseconds(60000)));
+  ASSERT_NO_FATAL_FAILURE(w.StartOneTicketEpic());
   // The ticket's PR is open. From now on wavebot hears nothing: every delivery fails.
   sandbox::FaultConfig deaf;
   deaf.drop_webhook_fraction = 1;
   w.sim()->SetFaultConfig(deaf);
-  int64_t pr = 0;
-  auto gh = UserClient(w.sim(), "maintainer");
-  ASSERT_NE(gh, nullptr);
-  auto pulls = gh->ListPulls(kRef, github::PullListFilter{});
-  ASSERT_TRUE(pulls.ok());
-  for (const auto& p : *pulls) pr = p.head_ref.rfind("wave/", 0) == 0 ? p.number : pr;
+  const int64_t pr = w.OpenPull("wave/");
   ASSERT_GT(pr, 0);
   // Merged once CI is green (the merge waits for nothing else in the simulator).
   ASSERT_TRUE(w.sim()->WaitForIdle(milliseconds(30000)));
@@ -860,15 +870,13 @@ TEST(SandboxTest, ResyncCatchesAMergeNoWebhookAnnounced) {
   // Only a resync can tell wavebot: it records the merge and opens the epic PR, which closes the ticket
   // (its webhook is dropped too, but recorded).
   ASSERT_TRUE(w.sim()->WaitForDeliveries(PullOpened("epic/"), milliseconds(60000)));
-  pulls = gh->ListPulls(kRef, github::PullListFilter{});
-  ASSERT_TRUE(pulls.ok());
-  int64_t epic_pr = 0;
-  for (const auto& p : *pulls) {
-    if (p.head_ref.rfind("epic/", 0) != 0) continue;
-    epic_pr = p.number;
-    EXPECT_NE(p.body.find(", closes #2."), std::string::npos) << p.body;
-  }
+  const int64_t epic_pr = w.OpenPull("epic/");
   ASSERT_GT(epic_pr, 0);
+  auto gh = UserClient(w.sim(), "maintainer");
+  ASSERT_NE(gh, nullptr);
+  auto epic_pull = gh->GetPull(kRef, epic_pr);
+  ASSERT_TRUE(epic_pull.ok());
+  EXPECT_NE(epic_pull->body.find(", closes #2."), std::string::npos) << epic_pull->body;
   EXPECT_EQ(gh->GetIssue(kRef, 2)->state, "open");
   ASSERT_TRUE(w.sim()->MergePull(kRef, epic_pr, "maintainer", "merge").ok());
   auto ticket = gh->GetIssue(kRef, 2);
@@ -890,32 +898,20 @@ TEST_P(CloseTicketsTest, WavebotClosesEachTicketAsItMerges) {
   });
   ASSERT_TRUE(w.Start().ok());
   ASSERT_TRUE(w.sim()->CommitFiles(kRef, "develop", {{"DEVELOP.md", "x\n"}}, "develop", "maintainer").ok());
-  auto epic = w.sim()->CreateIssue(kRef, "maintainer", "Epic: tiny", "- [ ] #2\n", {"epic"});
-  ASSERT_TRUE(epic.ok());
-  ASSERT_TRUE(w.sim()->CreateIssue(kRef, "maintainer", "Add a file",
-                                   "```wavebot-demo\nwrite hello.txt <<EOF\nhello\nEOF\n```\n", {"agent-ready"})
-                  .ok());
-  ASSERT_TRUE(w.sim()->CreateComment(kRef, *epic, "maintainer", "/wave start").ok());
-  ASSERT_TRUE(w.sim()->WaitForDeliveries(PullOpened("wave/"), milliseconds(60000)));
-  auto gh = UserClient(w.sim(), "maintainer");
-  ASSERT_NE(gh, nullptr);
-  auto pulls = gh->ListPulls(kRef, github::PullListFilter{});
-  ASSERT_TRUE(pulls.ok());
-  int64_t pr = 0;
-  for (const auto& p : *pulls) pr = p.head_ref.rfind("wave/", 0) == 0 ? p.number : pr;
+  ASSERT_NO_FATAL_FAILURE(w.StartOneTicketEpic());
+  const int64_t pr = w.OpenPull("wave/");
   ASSERT_GT(pr, 0);
   ASSERT_TRUE(w.sim()->WaitForIdle(milliseconds(30000)));
   ASSERT_TRUE(w.sim()->MergePull(kRef, pr, "maintainer", "merge").ok());
   // The ticket is closed in the pass that records the merge, before the one that opens the epic PR.
   ASSERT_TRUE(w.sim()->WaitForDeliveries(PullOpened("epic/"), milliseconds(60000)));
+  auto gh = UserClient(w.sim(), "maintainer");
+  ASSERT_NE(gh, nullptr);
   EXPECT_EQ(gh->GetIssue(kRef, 2)->state, "closed");
-  pulls = gh->ListPulls(kRef, github::PullListFilter{});
-  ASSERT_TRUE(pulls.ok());
-  for (const auto& p : *pulls) {
-    if (p.head_ref.rfind("epic/", 0) != 0) continue;
-    EXPECT_EQ(p.base_ref, on_merge ? "main" : "develop");
-    EXPECT_EQ(p.body.find("closes #2"), std::string::npos) << p.body;
-  }
+  auto epic_pull = gh->GetPull(kRef, w.OpenPull("epic/"));
+  ASSERT_TRUE(epic_pull.ok());
+  EXPECT_EQ(epic_pull->base_ref, on_merge ? "main" : "develop");
+  EXPECT_EQ(epic_pull->body.find("closes #2"), std::string::npos) << epic_pull->body;
 }
 
 INSTANTIATE_TEST_SUITE_P(Sandbox, CloseTicketsTest, ::testing::Values("on_merge", "epic_pr_into_another_branch"));
