@@ -155,13 +155,8 @@ Result<RepoConfig> ParseRepoConfig(std::string_view yaml_text, const std::string
   };
   std::map<std::string, YamlReader::Handler> rebase = {
       {"auto", Set(&c.auto_rebase, boolean)},
-      {"on_conflict",
-       [&](const YAML::Node& v, const std::string& k) -> Status {
-         auto s = r.OneOf(v, k, {"agent", "label"});
-         if (!s.ok()) return s.error();
-         c.on_conflict = *s == "agent" ? ConflictPolicy::kAgent : ConflictPolicy::kLabel;
-         return OkStatus();
-       }},
+      {"on_conflict", SetOneOf<ConflictPolicy>(&r, &c.on_conflict,
+                                               {{"agent", ConflictPolicy::kAgent}, {"label", ConflictPolicy::kLabel}})},
   };
   std::map<std::string, YamlReader::Handler> executor = {
       {"kind", Set(&c.executor, one_of({"local", "actions"}))},
@@ -180,21 +175,10 @@ Result<RepoConfig> ParseRepoConfig(std::string_view yaml_text, const std::string
   };
   std::map<std::string, YamlReader::Handler> top = {
       {"labels", section(&labels)},
-      {"strategy",
-       [&](const YAML::Node& v, const std::string& k) -> Status {
-         auto s = r.OneOf(v, k, {"wave", "eager"});
-         if (!s.ok()) return s.error();
-         c.strategy = *s == "wave" ? Strategy::kWave : Strategy::kEager;
-         return OkStatus();
-       }},
+      {"strategy", SetOneOf<Strategy>(&r, &c.strategy, {{"wave", Strategy::kWave}, {"eager", Strategy::kEager}})},
       {"max_parallel", Set(&c.max_parallel, int_in(1, 256))},
-      {"close_tickets",
-       [&](const YAML::Node& v, const std::string& k) -> Status {
-         auto s = r.OneOf(v, k, {"with_epic", "on_merge"});
-         if (!s.ok()) return s.error();
-         c.close_tickets = *s == "with_epic" ? CloseTickets::kWithEpic : CloseTickets::kOnMerge;
-         return OkStatus();
-       }},
+      {"close_tickets", SetOneOf<CloseTickets>(&r, &c.close_tickets,
+                                               {{"with_epic", CloseTickets::kWithEpic}, {"on_merge", CloseTickets::kOnMerge}})},
       {"base_branch", Set(&c.base_branch, str)},
       {"agent", section(&agent)},
       {"attempts", Set(&c.max_attempts, int_in(1, 100))},

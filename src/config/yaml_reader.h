@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -51,6 +52,22 @@ YamlReader::Handler Set(T* field, Parse parse) {
     auto r = parse(v, k);
     if (!r.ok()) return r.error();
     *field = static_cast<T>(*r);
+    return OkStatus();
+  };
+}
+
+// Builds a handler for a key that is one of `names` ("wave", "eager", ...), stored in `*field` as the
+// value paired with the name; any other value is an error listing the names.
+template <typename E>
+YamlReader::Handler SetOneOf(const YamlReader* reader, E* field, std::vector<std::pair<std::string, E>> names) {
+  return [reader, field, names = std::move(names)](const YAML::Node& v, const std::string& k) -> Status {
+    std::vector<std::string> allowed;
+    for (const auto& [name, value] : names) allowed.push_back(name);
+    auto s = reader->OneOf(v, k, allowed);
+    if (!s.ok()) return s.error();
+    for (const auto& [name, value] : names) {
+      if (name == *s) *field = value;
+    }
     return OkStatus();
   };
 }
