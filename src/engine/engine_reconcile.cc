@@ -130,7 +130,11 @@ Status Engine::ReconcilePass(int64_t epic_id) {
         WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
       }
       std::map<int64_t, github::Issue> issues_seen;
-      auto input = FetchPlanInput(github_, ref, epic.number, cfg.ready_label, &issues_seen);
+      std::map<int64_t, std::vector<int64_t>> merged;  // open until the epic PR closes them
+      for (const auto& t : tickets) {
+        if (t.state == "done") merged[t.number] = t.depends_on;
+      }
+      auto input = FetchPlanInput(github_, ref, epic.number, cfg.ready_label, &issues_seen, &merged);
       if (!input.ok()) return input.error();
       {
         std::lock_guard lock(mu_);

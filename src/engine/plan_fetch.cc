@@ -19,7 +19,8 @@ bool SameOwner(const std::string& a, const std::string& b) {
 }  // namespace
 
 Result<core::PlanInput> FetchPlanInput(github::IssuesApi* api, const github::RepoRef& repo, int64_t epic,
-                                       const std::string& ready_label, std::map<int64_t, github::Issue>* seen) {
+                                       const std::string& ready_label, std::map<int64_t, github::Issue>* seen,
+                                       const std::map<int64_t, std::vector<int64_t>>* merged) {
   core::PlanInput in;
   in.repo = repo.FullName();
   in.epic = epic;
@@ -66,7 +67,9 @@ Result<core::PlanInput> FetchPlanInput(github::IssuesApi* api, const github::Rep
     bool ready = false;
     for (const auto& l : issue.labels) ready = ready || core::SameRepo(l, ready_label);
     if (!ready) continue;
-    if (!unblocked.count(issue.number)) {
+    if (merged != nullptr && merged->count(issue.number)) {
+      for (int64_t n : merged->at(issue.number)) in.blocked_by[issue.number].push_back(n);
+    } else if (!unblocked.count(issue.number)) {
       auto blockers = api->ListBlockedBy(repo, issue.number);
       if (!blockers.ok() && blockers.error().code() != ErrorCode::kNotFound) return blockers.error();
       if (blockers.ok()) {

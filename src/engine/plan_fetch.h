@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "core/plan.h"
@@ -17,8 +18,12 @@ namespace wavebot::engine {
 // Errors: the client's (kUnavailable, kRateLimited, ...). A repository without sub-issues or issue
 // dependencies (404) reads as having none.
 // `seen`, when given, receives the issues read of the epic and its members, by number.
+// `merged`, when given: tickets already merged (their issues stay open until the epic PR closes them),
+// each with the dependencies recorded for it; their blocked-by lists are not read again (a request each)
+// and the recorded dependencies stand in for them, so the graph keeps its edges.
 Result<core::PlanInput> FetchPlanInput(github::IssuesApi* issues, const github::RepoRef& repo, int64_t epic,
                                        const std::string& ready_label,
-                                       std::map<int64_t, github::Issue>* seen = nullptr);
+                                       std::map<int64_t, github::Issue>* seen = nullptr,
+                                       const std::map<int64_t, std::vector<int64_t>>* merged = nullptr);
 
 }  // namespace wavebot::engine

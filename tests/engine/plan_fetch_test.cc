@@ -155,5 +155,33 @@ TEST(PlanFetchTest, TheBlockedByListIsReadOnlyWhenTheIssueMayHaveBlockers) {
   EXPECT_EQ(seen.at(3).body, "");
 }
 
+// A merged ticket stays open until the epic PR closes it: its blocked-by list is not read again on each
+// plan fetch, and the dependencies recorded for it keep its edges in the plan.
+TEST(PlanFetchTest, AMergedTicketsBlockedByListIsNotReadAgain) {
+  github::FakeClient fake;
+  const RepoRef repo{"acme", "calc"};
+  fake.PutIssue(repo, MakeIssue(1, "Epic\n- [ ] #2\n- [ ] #3\n- [ ] #4", "open", {}));
+  fake.PutIssue(repo, MakeIssue(2, ""));
+  fake.PutIssue(repo, MakeIssue(3, ""));
+  fake.PutIssue(repo, MakeIssue(4, ""));
+  fake.SetBlockedBy(repo, 3, {2});
+  fake.SetBlockedBy(repo, 4, {3});
+  RecordingIssues api(&fake);
+
+  const std::map<int64_t, std::vector<int64_t>> merged = {{2, {}}, {3, {2}}};
+  auto input = FetchPlanInput(&api, repo, 1, "agent-ready", nullptr, &merged);
+  ASSERT_TRUE(input.ok()) << input.error().ToString();
+  EXPECT_EQ(api.blocked_by_read(), std::vector<int64_t>{4});
+  EXPECT_EQ(input->blocked_by.at(3), std::vector<int64_t>{2});
+  EXPECT_EQ(input->blocked_by.at(4), std::vector<int64_t>{3});
+  auto plan = core::BuildPlan(*input);
+  ASSERT_TRUE(plan.ok()) << plan.error().ToString();
+  ASSERT_EQ(plan->tickets.size(), 3u);
+  std::map<int64_t, std::vector<int64_t>> depends_on;
+  for (const auto& t : plan->tickets) depends_on[t.number] = t.depends_on;
+  EXPECT_EQ(depends_on[3], std::vector<int64_t>{2});
+  EXPECT_EQ(depends_on[4], std::vector<int64_t>{3});
+}
+
 }  // namespace
 }  // namespace wavebot::engine
