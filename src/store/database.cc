@@ -32,6 +32,10 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options,
   auto writer = Connection::Open(options.path, sync);
   if (!writer.ok()) return writer.error();
   Connection& w = **writer;
+  // The writer restarts the WAL, and cuts the file back at its first commit after a restart.
+  if (auto st = w.Exec("PRAGMA journal_size_limit=" + std::to_string(options.wal_size_limit)); !st.ok()) {
+    return st.error().Wrap("cannot set the WAL size limit of " + options.path);
+  }
 
   int current = 0;
   {
@@ -111,7 +115,10 @@ int Database::OnWalCommit(void* self, sqlite3*, const char*, int pages) {
     if (pages < db->wal_pages_) db->checkpointed_pages_ = 0;  // the WAL restarted
     db->wal_pages_ = pages;
     wanted = pages - db->checkpointed_pages_ >= kCheckpointPages && !db->checkpoint_wanted_;
-    if (wanted) db->checkpoint_wanted_ = true;
+    if (wanted) {
+      db->checkpoint_wanted_ = true;
+      ++db->checkpoints_asked_;
+    }
   }
   if (wanted) db->checkpoint_cv_.notify_one();
   return SQLITE_OK;
@@ -240,6 +247,10 @@ int64_t Database::syncs() const {
 int64_t Database::checkpoints() const {
   std::lock_guard lock(mu_);
   return checkpoints_;
+}
+int64_t Database::checkpoints_asked() const {
+  std::lock_guard lock(mu_);
+  return checkpoints_asked_;
 }
 int64_t Database::writes() const {
   std::lock_guard lock(mu_);

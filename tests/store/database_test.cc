@@ -222,6 +222,46 @@ TEST(DatabaseTest, CheckpointsFollowNewFramesNotTheLengthOfAWalThatCannotRestart
   EXPECT_EQ(rows, kCommits);
 }
 
+// A WAL that grew while it could not restart (here a reader holds an old snapshot) is cut back to
+// `wal_size_limit` once it can: SQLite would otherwise keep the file at its largest size for good.
+TEST(DatabaseTest, AWalThatGrewIsCutBackOnceItCanRestart) {
+  testing::TempDir dir;
+  constexpr int64_t kLimit = 256 * 1024;
+  auto db = Database::Open({.path = dir.File("w.db"), .durability = Durability::kNormal, .wal_size_limit = kLimit});
+  ASSERT_TRUE(db.ok()) << db.error().ToString();
+  ASSERT_TRUE((*db)->Write([](Connection& c) { return c.Exec("CREATE TABLE t (x BLOB)"); }).ok());
+  auto reader = Connection::Open(dir.File("w.db"), "NORMAL");
+  ASSERT_TRUE(reader.ok());
+  ASSERT_TRUE((*reader)->Exec("BEGIN; SELECT count(*) FROM t;").ok());  // holds its snapshot
+  const std::string blob(3000, 'x');
+  auto insert = [&] {
+    return (*db)->Write([&](Connection& c) -> Status {
+      auto s = c.Prepare("INSERT INTO t VALUES (?1)");
+      if (!s.ok()) return s.error();
+      s->BindBlob(1, blob);
+      auto n = s->Run();
+      return n.ok() ? OkStatus() : Status(n.error());
+    });
+  };
+  for (int i = 0; i < 1500; ++i) ASSERT_TRUE(insert().ok());
+  const std::string wal = dir.File("w.db") + "-wal";
+  const int64_t grown = static_cast<int64_t>(std::filesystem::file_size(wal));
+  EXPECT_GT(grown, 8 * kLimit);
+  ASSERT_TRUE((*reader)->Exec("COMMIT").ok());
+  // Writes go on until they ask for a checkpoint (one per 1,000 new frames, on its own thread), then
+  // pause until it is done: the next write finds every frame checkpointed and restarts the WAL, and its
+  // commit cuts the file.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  const int64_t asked = (*db)->checkpoints_asked();
+  while ((*db)->checkpoints_asked() == asked && std::chrono::steady_clock::now() < deadline) ASSERT_TRUE(insert().ok());
+  while ((*db)->checkpoints() < (*db)->checkpoints_asked() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ((*db)->checkpoints(), (*db)->checkpoints_asked());
+  ASSERT_TRUE(insert().ok());
+  EXPECT_LE(static_cast<int64_t>(std::filesystem::file_size(wal)), kLimit) << "grew to " << grown;
+}
+
 TEST(DatabaseTest, FullDurabilityPipelinesWalSyncsAndKeepsEveryAcknowledgedWrite) {
   testing::TempDir dir;
   const std::string path = dir.File("w.db");
