@@ -99,7 +99,9 @@ std::string Render(const StatusInput& in, const Detail& detail) {
   out += "**" + std::to_string(counts[TicketState::kDone]) + " of " + std::to_string(in.tickets.size()) +
          " tickets merged** · state `" + in.state + "` · strategy `" + in.strategy + "` · branch `" + in.epic_branch +
          "`";
-  if (in.epic_pr) out += " · epic PR #" + std::to_string(in.epic_pr);
+  if (in.epic_pr) {
+    out += " · epic PR #" + std::to_string(in.epic_pr) + (in.epic_pr_closes_tickets ? " (merging it closes the tickets)" : "");
+  }
   int64_t cost = 0;
   for (const auto& t : in.tickets) cost += t.cost_microusd;
   if (cost > 0 || in.budget_microusd > 0) {

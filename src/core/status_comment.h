@@ -34,6 +34,7 @@ struct StatusInput {
   std::string strategy;
   std::string epic_branch;
   int64_t epic_pr = 0;
+  bool epic_pr_closes_tickets = false;  // its body says "Closes #N" for the merged tickets
   int max_attempts = 4;
   int64_t budget_microusd = 0;  // agent.max_epic_cost_usd (USD * 1e6); 0: none
   // What the epic's passes spent of GitHub's rate limits; shown once the epic is done.

@@ -51,12 +51,6 @@ github::CheckRunSpec WavebotCheck(const TicketRecord& t, const std::string& head
   return spec;
 }
 
-// Whether the epic PR closes the epic's merged tickets (GitHub honours its "Closes #N" only when it
-// merges into the repository's default branch), rather than wavebot closing each as it merges.
-bool ClosedWithEpic(const EpicRecord& epic, const config::RepoConfig& cfg) {
-  return cfg.close_tickets == config::CloseTickets::kWithEpic && epic.base_is_default;
-}
-
 }  // namespace
 
 Result<bool> Engine::IsBehind(const std::string& repo, const std::string& base_sha, const std::string& head_sha) {

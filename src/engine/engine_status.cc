@@ -26,6 +26,7 @@ Status Engine::UpdateStatusComment(EpicRecord* epic, const config::RepoConfig& c
   si.strategy = epic->strategy;
   si.epic_branch = epic->branch;
   si.epic_pr = epic->epic_pr;
+  si.epic_pr_closes_tickets = ClosedWithEpic(*epic, cfg);
   si.max_attempts = cfg.max_attempts;
   si.budget_microusd = std::llround(cfg.agent.max_epic_cost_usd * 1e6);
   // Spent by the passes before this one, and by this one so far.

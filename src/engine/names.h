@@ -5,6 +5,7 @@
 
 #include <functional>
 
+#include "config/repo_config.h"
 #include "core/decide.h"
 #include "engine/engine_store.h"
 #include "github/types.h"
@@ -20,6 +21,12 @@ inline github::RepoRef Ref(const std::string& full) {
 
 // "owner/name#N": an epic's key in the engine's per-epic maps (plan freshness, planned issues) and jobs.
 inline std::string EpicKey(const std::string& repo, int64_t number) { return repo + "#" + std::to_string(number); }
+
+// Whether the epic PR closes the epic's merged tickets (GitHub honours its "Closes #N" only when it
+// merges into the repository's default branch), rather than wavebot closing each as it merges.
+inline bool ClosedWithEpic(const EpicRecord& epic, const config::RepoConfig& cfg) {
+  return cfg.close_tickets == config::CloseTickets::kWithEpic && epic.base_is_default;
+}
 
 // A run mode's name back to the mode (implement for anything unknown).
 inline core::RunMode ModeOf(const std::string& name) {

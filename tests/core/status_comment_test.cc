@@ -51,6 +51,16 @@ TEST(StatusCommentTest, ADoneEpicSaysWhatItSpentOfGitHubsRateLimitsPerMergedTick
       << RenderStatusComment(in);
 }
 
+// The merged tickets stay open until the epic PR merges: the status comment says so next to it.
+TEST(StatusCommentTest, TheEpicPrSaysWhetherMergingItClosesTheTickets) {
+  StatusInput in = Epic(3, "Add a function", TicketState::kDone);
+  in.epic_pr = 42;
+  EXPECT_NE(RenderStatusComment(in).find("· epic PR #42\n"), std::string::npos) << RenderStatusComment(in);
+  in.epic_pr_closes_tickets = true;
+  EXPECT_NE(RenderStatusComment(in).find("· epic PR #42 (merging it closes the tickets)"), std::string::npos)
+      << RenderStatusComment(in);
+}
+
 TEST(StatusCommentTest, SmallEpicShowsEverything) {
   std::string out = RenderStatusComment(Epic(8, "Add a function", TicketState::kRunning));
   EXPECT_EQ(out.rfind(StatusMarker(1), 0), 0u);
