@@ -109,9 +109,12 @@ Status SimulatorImpl::Init() {
         req.path.compare(req.path.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0) {
       std::string rp = req.path.substr(prefix.size(), req.path.size() - prefix.size() - kSuffix.size());  // owner/name.git
       if (rp.size() > 4) rp.resize(rp.size() - 4);
+      // Its effects follow the answer (PushLoop), as GitHub's do.
       std::lock_guard lock(mu_);
-      auto it = repos_.find(rp);
-      if (it != repos_.end()) RefsChangedLocked(it->second, "");
+      if (repos_.count(rp)) {
+        push_queue_.emplace_back(rp, std::chrono::steady_clock::now() + opt_.push_processing_delay);
+        cv_.notify_all();
+      }
     }
     // An answer httplib gives without routing (a request it could not read) has no stamp: not timed.
     if (routed_at == std::chrono::steady_clock::time_point{}) return;
@@ -132,6 +135,7 @@ Status SimulatorImpl::Init() {
   server_thread_ = std::thread([this] { server_->listen_after_bind(); });
   for (int i = 0; i < std::max(1, opt_.webhook_senders); ++i) webhook_threads_.emplace_back([this] { WebhookLoop(); });
   ci_thread_ = std::thread([this] { CiLoop(); });
+  push_thread_ = std::thread([this] { PushLoop(); });
   started_ = true;
   return OkStatus();
 }
@@ -150,6 +154,7 @@ void SimulatorImpl::Stop() {
   }
   webhook_threads_.clear();
   if (ci_thread_.joinable()) ci_thread_.join();
+  if (push_thread_.joinable()) push_thread_.join();
   started_ = false;
 }
 
@@ -414,7 +419,7 @@ void SimulatorImpl::RefsChangedLocked(sim::RepoRec& r, const std::string& pusher
     for (auto& [n, p] : r.pulls) {
       sim::IssueRec& issue = r.issues[n];
       if (issue.state != "open") continue;
-      if (p.head_ref == branch && after != std::string(40, '0')) {
+      if (p.head_ref == branch && after != std::string(40, '0') && p.head_sha != after) {
         p.head_sha = after;
         MergeabilityStaleLocked(p);
         issue.updated = clock_->Now();
@@ -1019,8 +1024,9 @@ bool SimulatorImpl::WaitForDeliveries(const std::function<bool(const std::vector
 
 bool SimulatorImpl::WaitForIdle(std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mu_);
-  return cv_.wait_for(lock, timeout,
-                      [&] { return webhook_queue_.empty() && sending_ == 0 && ci_queue_.empty() && !ci_running_; });
+  return cv_.wait_for(lock, timeout, [&] {
+    return push_queue_.empty() && webhook_queue_.empty() && sending_ == 0 && ci_queue_.empty() && !ci_running_;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1070,6 +1076,26 @@ void SimulatorImpl::StartCiLocked(sim::RepoRec& r, const std::string& branch, co
   r.jobs[j.id] = j;
   ci_queue_.push_back({r.FullName(), w.id});
   cv_.notify_all();
+}
+
+void SimulatorImpl::PushLoop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    if (push_queue_.empty()) {
+      cv_.wait(lock, [this] { return stopping_ || !push_queue_.empty(); });
+      continue;
+    }
+    const auto due = push_queue_.front().second;
+    if (std::chrono::steady_clock::now() < due) {
+      cv_.wait_until(lock, due);
+      continue;
+    }
+    std::string name = push_queue_.front().first;
+    push_queue_.pop_front();
+    auto it = repos_.find(name);
+    if (it != repos_.end()) RefsChangedLocked(it->second, "");  // notifies cv_: WaitForIdle sees the queue empty
+    cv_.notify_all();
+  }
 }
 
 void SimulatorImpl::CiLoop() {

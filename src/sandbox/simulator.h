@@ -90,6 +90,10 @@ struct SimulatorOptions {
   // `mergeable_state` "unknown" for this long (real time), then computed: GitHub computes it in a
   // background job and sends no webhook when it is done.
   std::chrono::milliseconds mergeable_delay{2000};
+  // A git push is answered once its refs moved; what follows from it (the push webhook, the PRs' new
+  // heads and `synchronize`, CI) happens this long after, in the background, as on GitHub, where a PR's
+  // head.sha lags the branch for a moment after a push.
+  std::chrono::milliseconds push_processing_delay{100};
   // Webhooks go out from this many senders at once, each delivery after a random delay in
   // [0, webhook_jitter] (seeded): deliveries overlap and arrive out of causal order, as GitHub's do.
   // 1 and 0 send them one at a time in order.

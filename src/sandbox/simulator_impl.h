@@ -167,6 +167,8 @@ class SimulatorImpl final : public Simulator {
   void QueueDeliveryLocked(size_t index);
   void WebhookLoop();
   void CiLoop();
+  // Processes pushes made over git after push_processing_delay (RefsChangedLocked).
+  void PushLoop();
   void Record(const json& entry);
 
   SimulatorOptions opt_;
@@ -175,7 +177,7 @@ class SimulatorImpl final : public Simulator {
   std::shared_ptr<github::PrivateKey> oidc_key_;  // the Actions OIDC issuer's signing key
   std::string oidc_kid_;
   std::unique_ptr<httplib::Server> server_;
-  std::thread server_thread_, ci_thread_;
+  std::thread server_thread_, ci_thread_, push_thread_;
   std::vector<std::thread> webhook_threads_;
   int port_ = 0;
   bool started_ = false;
@@ -224,6 +226,8 @@ class SimulatorImpl final : public Simulator {
   int sending_ = 0;  // deliveries being sent
   std::mt19937_64 webhook_rng_;  // delivery jitter
   std::deque<std::pair<std::string, int64_t>> ci_queue_;  // (repo, run id)
+  // Repositories pushed to over git, with when their push is processed (push_processing_delay).
+  std::deque<std::pair<std::string, std::chrono::steady_clock::time_point>> push_queue_;
   bool ci_running_ = false;
 };
 

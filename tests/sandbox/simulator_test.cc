@@ -301,6 +301,44 @@ TEST_F(GitTest, ANarrowedTokenPushesToItsRepositoryAndNothingElse) {
   EXPECT_NE(comment->body.find("Resource not accessible by integration"), std::string::npos) << comment->body;
 }
 
+// A push is answered once its refs moved; what follows from it comes after, in the background, as on
+// GitHub: for a moment the branch holds the new head while its PR still says the old one and no
+// `synchronize` or `push` webhook has gone out. (Here the moment is an hour long; with the default
+// 100 ms, GitTest.PushWithInstallationTokenAndRefusalWithAWrongOne sees the push webhook arrive.)
+class LaggingPushTest : public GitTest {
+ protected:
+  void Configure(sandbox::SimulatorOptions* so) override { so->push_processing_delay = std::chrono::hours(1); }
+};
+
+TEST_F(LaggingPushTest, ThePrsHeadFollowsAPushAfterItsAnswer) {
+  auto first = sim_->CommitFiles(kRepo, "feature", {{"a.txt", "1\n"}}, "a", "alice");
+  ASSERT_TRUE(first.ok());
+  auto pr = client_->CreatePull(kRepo, {"F", "feature", "main", "", false});
+  ASSERT_TRUE(pr.ok()) << pr.error().ToString();
+  auto token = client_->RunGitToken(kRepo);
+  ASSERT_TRUE(token.ok()) << token.error().ToString();
+  const std::string url = "http://x-access-token:" + *token + "@" + sim_->git_url(kRepo).substr(7);
+  std::string work = dir_.path() + "/clone";
+  ASSERT_EQ(Git({"clone", "-b", "feature", url, work}).exit_code, 0);
+  std::ofstream(work + "/b.txt") << "2\n";
+  ASSERT_EQ(Git({"add", "b.txt"}, work).exit_code, 0);
+  ASSERT_EQ(Git({"commit", "-m", "b"}, work).exit_code, 0);
+  auto push = Git({"push", url, "feature"}, work);
+  ASSERT_EQ(push.exit_code, 0) << push.output;
+  const std::string pushed = Git({"rev-parse", "HEAD"}, work).output.substr(0, 40);
+
+  auto ref = client_->GetRef(kRepo, "heads/feature");
+  ASSERT_TRUE(ref.ok());
+  EXPECT_EQ(ref->sha, pushed);  // the branch moved with the push
+  auto pull = client_->GetPull(kRepo, pr->number);
+  ASSERT_TRUE(pull.ok());
+  EXPECT_EQ(pull->head_sha, *first);  // its PR has not caught up yet
+  for (const auto& h : hooks_.hooks()) {
+    EXPECT_FALSE(h.event == "push" && json::parse(h.body)["after"] == pushed) << "the push webhook went out already";
+    EXPECT_FALSE(h.event == "pull_request" && json::parse(h.body)["action"] == "synchronize");
+  }
+}
+
 // GitHub Enterprise Server's layout: the REST API under /api/v3, git at the host root.
 class GhesLayoutTest : public SimTest {
   void Configure(sandbox::SimulatorOptions* so) override { so->ghes_layout = true; }
