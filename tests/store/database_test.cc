@@ -180,9 +180,17 @@ TEST(DatabaseTest, ConcurrentWritesShareCommits) {
   EXPECT_LT((*db)->commits(), (*db)->writes());
 }
 
-// kFull on a file: the writer commits without syncing and the syncer thread fdatasyncs the WAL before
-// the writes return; one sync covers the commits that queued behind it. Every acknowledged write is in
-// the file when it is opened again.
+// Inserts `blob` into table t (x BLOB): one or two WAL frames for a 3,000-byte blob.
+Status InsertBlob(Database* db, const std::string& blob) {
+  return db->Write([&](Connection& c) -> Status {
+    auto s = c.Prepare("INSERT INTO t VALUES (?1)");
+    if (!s.ok()) return s.error();
+    s->BindBlob(1, blob);
+    auto n = s->Run();
+    return n.ok() ? OkStatus() : Status(n.error());
+  });
+}
+
 // Checkpoints follow the frames written since the last one, not the WAL's whole length: while the WAL
 // cannot restart (here a reader holds an old snapshot; under load it is the writes that never pause),
 // a threshold on its length asked for a checkpoint, with its two fsyncs, after every commit.
@@ -196,15 +204,7 @@ TEST(DatabaseTest, CheckpointsFollowNewFramesNotTheLengthOfAWalThatCannotRestart
   ASSERT_TRUE((*reader)->Exec("BEGIN; SELECT count(*) FROM t;").ok());  // holds its snapshot
   const std::string blob(3000, 'x');
   constexpr int kCommits = 3000;  // one or two WAL frames each
-  for (int i = 0; i < kCommits; ++i) {
-    ASSERT_TRUE((*db)->Write([&](Connection& c) -> Status {
-                     auto s = c.Prepare("INSERT INTO t VALUES (?1)");
-                     if (!s.ok()) return s.error();
-                     s->BindBlob(1, blob);
-                     auto n = s->Run();
-                     return n.ok() ? OkStatus() : Status(n.error());
-                   }).ok());
-  }
+  for (int i = 0; i < kCommits; ++i) ASSERT_TRUE(InsertBlob(db->get(), blob).ok());
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while ((*db)->checkpoints() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   EXPECT_GE((*db)->checkpoints(), 1);
@@ -234,15 +234,7 @@ TEST(DatabaseTest, AWalThatGrewIsCutBackOnceItCanRestart) {
   ASSERT_TRUE(reader.ok());
   ASSERT_TRUE((*reader)->Exec("BEGIN; SELECT count(*) FROM t;").ok());  // holds its snapshot
   const std::string blob(3000, 'x');
-  auto insert = [&] {
-    return (*db)->Write([&](Connection& c) -> Status {
-      auto s = c.Prepare("INSERT INTO t VALUES (?1)");
-      if (!s.ok()) return s.error();
-      s->BindBlob(1, blob);
-      auto n = s->Run();
-      return n.ok() ? OkStatus() : Status(n.error());
-    });
-  };
+  auto insert = [&] { return InsertBlob(db->get(), blob); };
   for (int i = 0; i < 1500; ++i) ASSERT_TRUE(insert().ok());
   const std::string wal = dir.File("w.db") + "-wal";
   const int64_t grown = static_cast<int64_t>(std::filesystem::file_size(wal));
@@ -262,6 +254,9 @@ TEST(DatabaseTest, AWalThatGrewIsCutBackOnceItCanRestart) {
   EXPECT_LE(static_cast<int64_t>(std::filesystem::file_size(wal)), kLimit) << "grew to " << grown;
 }
 
+// kFull on a file: the writer commits without syncing and the syncer thread fdatasyncs the WAL before
+// the writes return; one sync covers the commits that queued behind it. Every acknowledged write is in
+// the file when it is opened again.
 TEST(DatabaseTest, FullDurabilityPipelinesWalSyncsAndKeepsEveryAcknowledgedWrite) {
   testing::TempDir dir;
   const std::string path = dir.File("w.db");
