@@ -157,18 +157,20 @@ ssize_t GuardedStream::read(char* ptr, size_t size) {
     if (Clock::now() >= deadline_) return timed_out();
     // What has arrived is taken without a poll first (one system call, not two, per read); only when
     // nothing is there does the read wait, up to the read timeout and the request's deadline.
-    ssize_t n;
-    do {
-      n = ::recv(sock_, buf_, sizeof(buf_), MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
+    auto take = [&] {
+      ssize_t got;
+      do {
+        got = ::recv(sock_, buf_, sizeof(buf_), MSG_DONTWAIT);
+      } while (got < 0 && errno == EINTR);
+      return got;
+    };
+    ssize_t n = take();
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       if (!WaitReadable()) {
         if (Clock::now() >= deadline_) return timed_out();  // else: the read timeout, or the client went
         return -1;
       }
-      do {
-        n = ::recv(sock_, buf_, sizeof(buf_), MSG_DONTWAIT);
-      } while (n < 0 && errno == EINTR);
+      n = take();
     }
     if (n <= 0) return -1;
     buf_pos_ = 0;
@@ -194,16 +196,17 @@ ssize_t GuardedStream::write(const char* ptr, size_t size) {
   wrote_ = true;
   // Sent at once when the socket has room (the usual case); only a full buffer waits, up to the write
   // timeout.
-  ssize_t n;
-  do {
-    n = ::send(sock_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
+  auto give = [&] {
+    ssize_t sent;
+    do {
+      sent = ::send(sock_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (sent < 0 && errno == EINTR);
+    return sent;
+  };
+  ssize_t n = give();
   if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return n;
   if (PollFor(sock_, POLLOUT, limits_.write_timeout) <= 0) return -1;
-  do {
-    n = ::send(sock_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-  return n;
+  return give();
 }
 
 void GuardedStream::LingeringShutdown() {

@@ -1093,8 +1093,8 @@ void SimulatorImpl::PushLoop() {
     std::string name = push_queue_.front().first;
     push_queue_.pop_front();
     auto it = repos_.find(name);
-    if (it != repos_.end()) RefsChangedLocked(it->second, "");  // notifies cv_: WaitForIdle sees the queue empty
-    cv_.notify_all();
+    if (it != repos_.end()) RefsChangedLocked(it->second, "");
+    cv_.notify_all();  // WaitForIdle: the queue may be empty now
   }
 }
 
