@@ -299,6 +299,10 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   en.refusal_reply_interval = cfg.refusal_reply_interval;
   // The local executor's runs use the mirror under en.data_dir/runner on this machine; keep it fetched.
   en.prefetch_runner_mirror = parts->actions == nullptr;
+  if (en.prefetch_runner_mirror) {
+    en.local_compare = MirrorCompare({(std::filesystem::path(en.data_dir) / "runner").string(),
+                                      (std::filesystem::path(en.data_dir) / "engine-git").string()});
+  }
   github::Client* gh = parts->github.get();
   en.git_token = [gh](const std::string& repo) -> Result<std::string> {
     auto slash = repo.find('/');

@@ -116,6 +116,7 @@ void Engine::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  prefetch_cv_.notify_all();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }

@@ -27,6 +27,7 @@
 #include "core/commands.h"
 #include "core/decide.h"
 #include "engine/engine_store.h"
+#include "engine/local_compare.h"
 #include "engine/refusal_limiter.h"
 #include "engine/repo_config_source.h"
 #include "github/client.h"
@@ -51,6 +52,10 @@ struct EngineOptions {
   // the runs the next pass starts on the new head find it there instead of each wave's first run fetching
   // it (issue #17: ready -> agent running). Off for executors whose runners are elsewhere.
   bool prefetch_runner_mirror = false;
+  // GitHub's comparison of two commits answered from the runs' mirror instead of a request when it holds
+  // both (local_compare.h): the changed files of a new PR, whether an open PR is behind. Null, or an
+  // answer of nullopt: GitHub's compare. Set with the local executor (app.cc).
+  std::shared_ptr<LocalCompare> local_compare;
   int max_global_parallel = 64;  // fleet-wide cap on agent runs
   std::chrono::seconds resync_interval{300};
   // The epic's status comment is edited at most once per this interval (a person reads it, GitHub counts
@@ -186,6 +191,12 @@ class Engine {
   // epics (options_.prefetch_runner_mirror); a repository already queued is not queued twice.
   Status MaybePrefetch(const std::string& repo, const std::string& branch);
   void RunPrefetch(const std::string& repo);
+  // For a compare the local mirrors could not answer (options_.local_compare): most often the epic
+  // branch's head from a merge that a prefetch has not brought in yet. Queues a fetch of `repo` into the
+  // runner mirror (the next runs need it anyway) and waits, at most kMirrorFetchWait, until a fetch that
+  // started after this call has finished. True: ask the mirrors again; false (no rebase workers, or the
+  // wait ran out): ask GitHub.
+  bool FetchForCompare(const std::string& repo);
 
   const EngineOptions options_;
   std::shared_ptr<RepoConfigSource> repo_configs_;  // null when options_.repo_config was given
@@ -253,6 +264,12 @@ class Engine {
   bool rebase_workers_running_ = false;      // guarded by mu_
   int64_t prefetches_queued_ = 0;            // guarded by mu_
   int64_t prefetches_ = 0;                   // guarded by mu_
+  // Per repository, the prefetches started and the last one finished, numbered (FetchForCompare).
+  struct PrefetchRound {
+    int64_t started = 0, finished = 0;
+  };
+  std::map<std::string, PrefetchRound> prefetch_rounds_;  // guarded by mu_
+  std::condition_variable prefetch_cv_;                  // a prefetch finished
   std::vector<std::thread> threads_;
 };
 

@@ -30,7 +30,17 @@ void Engine::RebaseLoop() {
       }
     }
     if (!prefetch.empty()) {
+      int64_t round = 0;
+      {
+        std::lock_guard lock(mu_);
+        round = ++prefetch_rounds_[prefetch].started;
+      }
       RunPrefetch(prefetch);
+      {
+        std::lock_guard lock(mu_);
+        prefetch_rounds_[prefetch].finished = round;
+      }
+      prefetch_cv_.notify_all();
     } else {
       RunRebase(task);
     }
@@ -64,6 +74,25 @@ void Engine::RunPrefetch(const std::string& repo) {
   }
   std::lock_guard lock(mu_);
   ++prefetches_;
+}
+
+bool Engine::FetchForCompare(const std::string& repo) {
+  // A fetch is ~50 ms on the simulator and a few hundred on GitHub, like one compare; it spares every
+  // compare of the pass that needs the same new epic head (one per open PR after a merge).
+  constexpr auto kMirrorFetchWait = std::chrono::seconds(5);
+  std::unique_lock lock(mu_);
+  if (!options_.prefetch_runner_mirror || !rebase_workers_running_) return false;
+  // A fetch queued and not started yet will start after this call; one already running may not see the
+  // commit this call is missing, so the wait is for the next to start.
+  const int64_t want = prefetch_rounds_[repo].started + 1;
+  if (std::find(prefetch_queue_.begin(), prefetch_queue_.end(), repo) == prefetch_queue_.end()) {
+    prefetch_queue_.push_back(repo);
+    ++prefetches_queued_;
+    cv_.notify_all();
+  }
+  return prefetch_cv_.wait_for(lock, kMirrorFetchWait,
+                               [&] { return stopping_ || prefetch_rounds_[repo].finished >= want; }) &&
+         !stopping_;
 }
 
 int64_t Engine::prefetches_queued() {

@@ -59,7 +59,13 @@ Result<bool> Engine::IsBehind(const std::string& repo, const std::string& base_s
     std::lock_guard lock(behind_mu_);
     if (auto it = behind_cache_.find(key); it != behind_cache_.end()) return it->second;
   }
-  auto behind = github_->CommitsBehind(Ref(repo), base_sha, head_sha);
+  // The runs' mirror first (no request; it holds both commits once the epic branch's move was fetched).
+  std::optional<int64_t> local;
+  if (options_.local_compare) {
+    local = options_.local_compare->CommitsBehind(repo, base_sha, head_sha);
+    if (!local && FetchForCompare(repo)) local = options_.local_compare->CommitsBehind(repo, base_sha, head_sha);
+  }
+  Result<int64_t> behind = local ? Result<int64_t>(*local) : github_->CommitsBehind(Ref(repo), base_sha, head_sha);
   if (!behind.ok()) return behind.error();
   std::lock_guard lock(behind_mu_);
   if (behind_cache_.size() >= 4096) behind_cache_.clear();  // a miss costs one request
@@ -486,7 +492,16 @@ Status Engine::ReconcilePass(int64_t epic_id) {
             if (!head.ok()) return head.error();
             epic_head = head->sha;
           }
-          auto changed_files = github_->ChangedFiles(ref, epic_head, t->pushed_sha.empty() ? t->branch : t->pushed_sha);
+          // Asked of the runs' mirror first, which holds the pushed commit when the run was local: on
+          // GitHub the compare is a tenth of a second or more on the way from the push to the PR.
+          const std::string head = t->pushed_sha.empty() ? t->branch : t->pushed_sha;
+          std::optional<std::vector<std::string>> local;
+          if (options_.local_compare && !t->pushed_sha.empty()) {
+            local = options_.local_compare->ChangedFiles(epic.repo, epic_head, head);
+            if (!local && FetchForCompare(epic.repo)) local = options_.local_compare->ChangedFiles(epic.repo, epic_head, head);
+          }
+          auto changed_files = local ? Result<std::vector<std::string>>(std::move(*local))
+                                     : github_->ChangedFiles(ref, epic_head, head);
           if (!changed_files.ok()) return changed_files.error();
           t->changed_files = *changed_files;
           std::string files;

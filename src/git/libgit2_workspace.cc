@@ -19,6 +19,7 @@
 
 #include "git/file_lock.h"
 #include "git/libgit2_util.h"
+#include "git/mirror_compare.h"
 #include "git/ref_names.h"
 #include "git/workspace.h"
 
@@ -498,7 +499,7 @@ class Libgit2Workspace final : public Workspace {
  public:
   explicit Libgit2Workspace(WorkspaceOptions options) : options_(std::move(options)) {
     root_ = fs::path(options_.data_dir) / "git" / options_.repo_key;
-    mirror_ = (root_ / "mirror.git").string();
+    mirror_ = MirrorPath(options_.data_dir, options_.repo_key);
     mirror_lock_ = (root_ / "mirror.lock").string();
     worktrees_ = root_ / "worktrees";
   }

@@ -420,6 +420,106 @@ TEST_F(ClaimedHeadTest, ChangedFilesComeFromGitHubNotFromTheResult) {
   EXPECT_EQ(body.find("forged"), std::string::npos) << body;
 }
 
+// GitHub's comparison answered from the runs' mirror (issue #17): the changed files of a new PR and
+// whether an open PR is behind come from it when it holds both commits, with no request; when it cannot
+// say, GitHub's compare answers as before.
+class FakeLocalCompare final : public LocalCompare {
+ public:
+  std::optional<std::vector<std::string>> ChangedFiles(const std::string& repo, const std::string& base,
+                                                       const std::string& head) override {
+    files_asked.push_back(repo + " " + base + "..." + head);
+    return files;
+  }
+  std::optional<int64_t> CommitsBehind(const std::string& repo, const std::string& base, const std::string& head) override {
+    behind_asked.push_back(repo + " " + base + "..." + head);
+    return behind;
+  }
+  std::optional<std::vector<std::string>> files;
+  std::optional<int64_t> behind;
+  std::vector<std::string> files_asked, behind_asked;
+};
+
+class LocalCompareTest : public ClaimedHeadTest {
+ protected:
+  void SetUp() override {
+    ClaimedHeadTest::SetUp();
+    engine_->Stop();
+    EngineOptions o;
+    o.data_dir = dir_.File("engine");
+    o.repo_config = [this](const std::string&) { return cfg_; };
+    o.local_compare = local_;
+    auto e = Engine::Create(o, store_.get(), jobs_.get(), &github_, &executor_, &clock_);
+    ASSERT_TRUE(e.ok()) << e.error().ToString();
+    engine_ = std::move(*e);
+    github_.PutRef(ref_, "heads/wave/1-2-ticket", kClaimed);
+    github_.SetChangedFiles(ref_, kClaimed, {"M from/github.c"});
+  }
+  std::string PrBody() {
+    auto created = github_.actions_of<github::PullCreated>();
+    return created.size() == 1 ? created[0].pull.body : "(" + std::to_string(created.size()) + " PRs created)";
+  }
+  std::shared_ptr<FakeLocalCompare> local_ = std::make_shared<FakeLocalCompare>();
+};
+
+TEST_F(LocalCompareTest, ANewPrsChangedFilesComeFromTheMirrorWithoutACompare) {
+  local_->files = std::vector<std::string>{"A src/new.c", "R src/renamed.c"};
+  Finish({{"result", "done"}, {"exit_code", 0}, {"head_sha", kClaimed}, {"changed_files", {"A forged/claim.txt"}}});
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  // Asked by SHA: the epic head GitHub reported and the head the branch was seen at.
+  EXPECT_EQ(local_->files_asked, std::vector<std::string>{"acme/calc 2222222222222222222222222222222222222222..." +
+                                                          std::string(kClaimed)});
+  EXPECT_EQ(github_.calls("ChangedFiles"), 0);
+  EXPECT_EQ(Ticket().changed_files, (std::vector<std::string>{"A src/new.c", "R src/renamed.c"}));
+  const std::string body = PrBody();
+  EXPECT_NE(body.find("`A src/new.c`"), std::string::npos) << body;
+  EXPECT_EQ(body.find("forged"), std::string::npos) << body;
+  EXPECT_EQ(body.find("from/github.c"), std::string::npos) << body;
+}
+
+TEST_F(LocalCompareTest, WhenTheMirrorCannotSayGitHubIsAsked) {
+  Finish({{"result", "done"}, {"exit_code", 0}, {"head_sha", kClaimed}});
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(local_->files_asked.size(), 1u);
+  EXPECT_EQ(github_.calls("ChangedFiles"), 1);
+  EXPECT_EQ(Ticket().changed_files, std::vector<std::string>{"M from/github.c"});
+  EXPECT_NE(PrBody().find("`M from/github.c`"), std::string::npos) << PrBody();
+}
+
+TEST_F(LocalCompareTest, WhetherAPrIsBehindComesFromTheMirrorWhenItCanSay) {
+  Finish({{"result", "done"}, {"exit_code", 0}, {"head_sha", kClaimed}});
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  ASSERT_EQ(Ticket().state, "pr_open");
+  const int64_t pr = Ticket().pr;
+  auto rebases = [&] {
+    auto attempts = store_->Attempts(Ticket().id);
+    EXPECT_TRUE(attempts.ok());
+    if (!attempts.ok()) return -1;
+    return static_cast<int>(std::count_if(attempts->begin(), attempts->end(),
+                                          [](const AttemptRecord& a) { return a.mode == "rebase"; }));
+  };
+  // The epic branch moves on; the mirror says the PR's head lacks one commit of it, GitHub is not asked.
+  const std::string moved = "ffffffffffffffffffffffffffffffffffffffff";
+  github_.PutRef(ref_, "heads/epic/1-epic", moved);
+  auto pull = *github_.GetPull(ref_, pr);
+  pull.mergeable = true;
+  pull.mergeable_state = "clean";
+  github_.PutPull(ref_, pull);
+  local_->behind = 1;
+  local_->behind_asked.clear();
+  const int compares = github_.calls("CommitsBehind");
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(local_->behind_asked, std::vector<std::string>{"acme/calc " + moved + "..." + std::string(kClaimed)});
+  EXPECT_EQ(github_.calls("CommitsBehind"), compares);
+  EXPECT_EQ(rebases(), 1);
+  // Another move the mirror has not fetched yet: GitHub's compare says (behind by none: no rebase).
+  const std::string again = "9999999999999999999999999999999999999999";
+  github_.PutRef(ref_, "heads/epic/1-epic", again);
+  local_->behind.reset();
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("CommitsBehind"), compares + 1);
+  EXPECT_EQ(rebases(), 1);
+}
+
 // The status comment is edited at most once per interval (issue #17): a change within it waits (a pass
 // is due at its end), and the epic's final state is written at once.
 TEST_F(ClaimedHeadTest, StatusEditsAreCoalescedButTheFinalStateIsWrittenAtOnce) {
@@ -908,6 +1008,76 @@ TEST_F(ClaimedHeadTest, AMoveOfTheEpicBranchIsFetchedIntoTheRunnersMirrorAtOnce)
   std::string held = sh("git --git-dir=" + (*ws)->mirror_path() + " rev-parse refs/remotes/origin/epic/1-epic");
   held.erase(held.find_last_not_of("\n") + 1);
   EXPECT_EQ(held, moved);
+}
+
+// A merge moves the epic branch to a commit no mirror holds yet: rather than a compare per open PR, the
+// pass fetches it into the runner mirror (which the next runs need anyway) and asks the mirror again.
+TEST_F(ClaimedHeadTest, ACompareTheMirrorLacksACommitForIsAnsweredAfterAFetch) {
+  const std::string remote_root = dir_.File("remote");
+  const std::string bare = remote_root + "/acme/calc.git", work = dir_.File("work");
+  auto sh = [](const std::string& cmd) {
+    auto r = testing::RunShell(cmd + " 2>&1");
+    EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.out;
+    std::string out = r.out;
+    out.erase(out.find_last_not_of("\n") + 1);
+    return out;
+  };
+  const std::string git = "cd " + work + " && git -c user.name=t -c user.email=t@example.com";
+  sh("mkdir -p " + remote_root + "/acme && git init -q --bare " + bare + " && git init -q -b main " + work);
+  sh(git + " commit -q --allow-empty -m a && git push -q " + bare + " main main:epic/1-epic");
+  sh(git + " checkout -q -b wave/1-2-ticket && echo t > t.txt && git add t.txt && " + git +
+     " commit -q -m t && git push -q " + bare + " wave/1-2-ticket");
+  const std::string head = sh("git --git-dir=" + bare + " rev-parse wave/1-2-ticket");
+
+  EngineOptions o;
+  o.data_dir = dir_.File("engine-compare");
+  o.repo_config = [this](const std::string&) { return cfg_; };
+  o.git_base_url = "file://" + remote_root;
+  o.bot_login = "wavebot[bot]";
+  o.prefetch_runner_mirror = true;
+  o.local_compare = MirrorCompare({o.data_dir + "/runner"});
+  // The runner mirror as a run left it: the epic branch and the ticket's push.
+  git::WorkspaceOptions wo;
+  wo.data_dir = o.data_dir + "/runner";
+  wo.repo_key = "acme/calc";
+  wo.remote_url = o.git_base_url + "/acme/calc.git";
+  std::filesystem::create_directories(wo.data_dir);
+  auto ws = git::OpenWorkspace(wo);
+  ASSERT_TRUE(ws.ok()) << ws.error().ToString();
+  ASSERT_TRUE((*ws)->Fetch().ok());
+  // Then a merge moves the epic branch on GitHub.
+  sh(git + " checkout -q main && echo m > m.txt && git add m.txt && " + git + " commit -q -m merged && git push -q " +
+     bare + " main:epic/1-epic");
+  const std::string moved = sh("git --git-dir=" + bare + " rev-parse epic/1-epic");
+  github_.PutRef(ref_, "heads/epic/1-epic", moved);
+  auto t = Ticket();
+  t.state = "pr_open";
+  t.pr = 7;
+  t.pushed_sha = head;
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  github::PullRequest pull;
+  pull.number = 7;
+  pull.state = "open";
+  pull.mergeable = true;
+  pull.mergeable_state = "clean";
+  pull.head_ref = t.branch;
+  pull.head_sha = head;
+  pull.base_ref = "epic/1-epic";
+  github_.PutPull(ref_, pull);
+
+  auto engine = Engine::Create(o, store_.get(), jobs_.get(), &github_, &executor_, &clock_);
+  ASSERT_TRUE(engine.ok()) << engine.error().ToString();
+  ASSERT_TRUE((*engine)->Start().ok());
+  ASSERT_TRUE((*engine)->ReconcileNow("acme/calc", 1).ok());
+  const int64_t fetched = (*engine)->prefetches();
+  (*engine)->Stop();
+  EXPECT_GE(fetched, 1);
+  EXPECT_EQ(github_.calls("CommitsBehind"), 0);
+  auto attempts = store_->Attempts(t.id);
+  ASSERT_TRUE(attempts.ok());
+  ASSERT_FALSE(attempts->empty());
+  EXPECT_EQ(attempts->back().mode, "rebase");  // behind by the merge, as the mirror said after its fetch
+  EXPECT_EQ(attempts->back().trigger, "rebase:" + moved);
 }
 
 class LostRunTest : public EngineRunOutcomeTest {

@@ -154,7 +154,8 @@ TEST_F(AgentEscapeTest, CannotSeeWavebotsProcessesOrTheirEnvironment) {
 // hook), the remote's repository (behind the push), a sibling worktree, the system.
 TEST_F(AgentEscapeTest, CannotWriteOutsideItsWorktree) {
   auto r = Escape(43,
-                  "for f in \"$DATA/runs-forged.json\" \"$MIRROR/hooks/post-checkout\" \"$REMOTE/hooks/pre-receive\" "
+                  "for f in \"$DATA/runs-forged.json\" \"$MIRROR/hooks/post-checkout\" \"$MIRROR/objects/planted\" "
+                  "\"$REMOTE/hooks/pre-receive\" "
                   "\"$SIBLING/planted.c\" /usr/planted /etc/planted \"$OPERATOR_HOME/planted\"; do "
                   "  (echo '{\"result\":\"done\"}' > \"$f\") 2>/dev/null && echo \"WROTE:$f\"; "
                   "done; (git config core.hooksPath /tmp) 2>/dev/null && echo 'WROTE:git-config'; true");
@@ -166,6 +167,7 @@ TEST_F(AgentEscapeTest, CannotWriteOutsideItsWorktree) {
   ExpectNo("WROTE:/usr");
   ExpectNo("WROTE:/etc");
   for (const fs::path& p : {data_ / "runs-forged.json", fs::path(ws_->mirror_path()) / "hooks/post-checkout",
+                            fs::path(ws_->mirror_path()) / "objects/planted",
                             root_ / "octo/demo.git/hooks/pre-receive", sibling_ / "planted.c", fs::path("/usr/planted"),
                             fs::path("/etc/planted"), home_ / "planted"}) {
     EXPECT_FALSE(fs::exists(p)) << p;

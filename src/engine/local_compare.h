@@ -1,0 +1,34 @@
+// GitHub's comparison of two commits (`GET /compare/{base}...{head}`) answered on this machine when it
+// can be: the changed files a new PR's body lists, and whether an open PR is behind its epic branch. On
+// GitHub a compare takes a tenth of a second or more and counts against the App's rate limit; the runs'
+// own mirror usually holds both commits already (a run's push was made from it, and the epic branch is
+// fetched into it as it moves), or the engine's (its rebases push from it). An answer of nullopt sends the
+// engine to GitHub.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace wavebot::engine {
+
+class LocalCompare {
+ public:
+  virtual ~LocalCompare() = default;
+  // As GitHub's `files` of the comparison ("<status> <path>"), or nullopt when it cannot say.
+  virtual std::optional<std::vector<std::string>> ChangedFiles(const std::string& repo, const std::string& base_sha,
+                                                               const std::string& head_sha) = 0;
+  // As GitHub's `behind_by`, or nullopt when it cannot say.
+  virtual std::optional<int64_t> CommitsBehind(const std::string& repo, const std::string& base_sha,
+                                               const std::string& head_sha) = 0;
+};
+
+// Answers from the repository's mirror in the first of `data_dirs` that holds both commits (the local
+// executor's `<data_dir>/runner`, whose runs push from it, and the engine's own `engine-git`, whose
+// rebases push from it), by SHA only; nullopt when none holds them. A mirror that cannot be read is
+// logged and passed over.
+std::shared_ptr<LocalCompare> MirrorCompare(std::vector<std::string> data_dirs);
+
+}  // namespace wavebot::engine

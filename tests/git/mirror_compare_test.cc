@@ -1,0 +1,142 @@
+// The local answer to GitHub's comparison must be GitHub's answer: checked against what git itself says
+// for the same commits (`git diff -M <merge-base> <head>`, `git rev-list --count head..base`), which is
+// what the simulator's compare serves.
+#include "git/mirror_compare.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "engine/local_compare.h"
+#include "git/test_util.h"
+
+namespace wavebot::git {
+namespace {
+
+using testing::RunShell;
+using testing::ShellOutput;
+using testing::TempDir;
+
+class MirrorCompareTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    work_ = (tmp_.path() / "work").string();
+    mirror_ = MirrorPath((tmp_.path() / "runner").string(), "octo/demo");
+    Sh("git init -q -b main " + work_);
+    In("git config user.name T && git config user.email t@example.com && mkdir -p src docs && "
+       "printf 'a\\nb\\nc\\nd\\ne\\nf\\ng\\nh\\n' > src/long.c && echo one > README.md && "
+       "echo doc > docs/guide.md && echo gone > old.txt && git add -A && git commit -qm seed");
+  }
+  void Sh(const std::string& cmd) { ASSERT_EQ(RunShell(cmd), 0) << cmd; }
+  void In(const std::string& cmd) { Sh("cd " + work_ + " && (" + cmd + ")"); }
+  std::string Head(const std::string& rev = "HEAD") { return ShellOutput("git -C " + work_ + " rev-parse " + rev); }
+  // The runner's mirror: a bare clone of what was committed so far.
+  void Mirror() {
+    Sh("rm -rf " + mirror_ + " && mkdir -p $(dirname " + mirror_ + ") && git clone -q --bare " + work_ + " " + mirror_);
+  }
+  // git's own list of the same comparison, as "<status> <path>" (a rename under its new path).
+  std::vector<std::string> GitSays(const std::string& base, const std::string& head) {
+    const std::string mb = ShellOutput("git -C " + work_ + " merge-base " + base + " " + head);
+    std::istringstream in(ShellOutput("git -C " + work_ + " diff --name-status -M " + mb + " " + head));
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream fields(line);
+      std::string status, path, renamed_to;
+      fields >> status >> path >> renamed_to;
+      out.push_back(std::string(1, status[0] == 'T' ? 'M' : status[0]) + " " + (renamed_to.empty() ? path : renamed_to));
+    }
+    return out;
+  }
+
+  TempDir tmp_;
+  std::string work_, mirror_;
+};
+
+TEST_F(MirrorCompareTest, ListsWhatGitListsForTheHeadSinceItsMergeBase) {
+  const std::string start = Head();
+  // The ticket: an added, a modified, a removed and a renamed file (a rename git finds by similarity).
+  In("git checkout -q -b ticket && echo new > src/new.c && echo two >> README.md && git rm -q old.txt && "
+     "git mv src/long.c src/renamed.c && echo i >> src/renamed.c && git add -A && git commit -qm ticket");
+  const std::string head = Head();
+  // The base moved on after the ticket branched: its own change is not the ticket's.
+  In("git checkout -q main && echo more >> docs/guide.md && git commit -qam moved");
+  const std::string base = Head();
+  Mirror();
+
+  auto files = ChangedFilesInMirror(mirror_, base, head);
+  ASSERT_TRUE(files.ok()) << files.error().ToString();
+  ASSERT_TRUE(files->has_value());
+  EXPECT_EQ(**files, GitSays(base, head));
+  EXPECT_EQ(**files, (std::vector<std::string>{"M README.md", "D old.txt", "A src/new.c", "R src/renamed.c"}));
+
+  // Against the start, where no merge base differs, the same list.
+  auto from_start = ChangedFilesInMirror(mirror_, start, head);
+  ASSERT_TRUE(from_start.ok() && from_start->has_value());
+  EXPECT_EQ(**from_start, GitSays(start, head));
+}
+
+TEST_F(MirrorCompareTest, CountsTheBaseCommitsTheHeadLacks) {
+  In("git checkout -q -b ticket && echo x > x.c && git add x.c && git commit -qm ticket");
+  const std::string head = Head();
+  In("git checkout -q main && echo 1 >> README.md && git commit -qam m1 && echo 2 >> README.md && git commit -qam m2");
+  const std::string base = Head();
+  Mirror();
+
+  auto behind = CommitsBehindInMirror(mirror_, base, head);
+  ASSERT_TRUE(behind.ok()) << behind.error().ToString();
+  ASSERT_TRUE(behind->has_value());
+  EXPECT_EQ(**behind, std::stoll(ShellOutput("git -C " + work_ + " rev-list --count " + head + ".." + base)));
+  EXPECT_EQ(**behind, 2);
+  // Rebased onto the base: behind by nothing.
+  In("git checkout -q ticket && git rebase -q main");
+  const std::string rebased = Head();
+  Mirror();
+  auto after = CommitsBehindInMirror(mirror_, base, rebased);
+  ASSERT_TRUE(after.ok() && after->has_value());
+  EXPECT_EQ(**after, 0);
+}
+
+TEST_F(MirrorCompareTest, NoAnswerWithoutTheMirrorOrOneOfTheCommits) {
+  const std::string base = Head();
+  // No mirror at all.
+  auto none = ChangedFilesInMirror(mirror_, base, base);
+  ASSERT_TRUE(none.ok()) << none.error().ToString();
+  EXPECT_FALSE(none->has_value());
+  Mirror();
+  // A commit made after the mirror was cloned is not in it (a push the mirror has not fetched).
+  In("echo later > later.txt && git add later.txt && git commit -qm later");
+  const std::string later = Head();
+  auto missing = ChangedFilesInMirror(mirror_, base, later);
+  ASSERT_TRUE(missing.ok()) << missing.error().ToString();
+  EXPECT_FALSE(missing->has_value());
+  auto missing_base = CommitsBehindInMirror(mirror_, later, base);
+  ASSERT_TRUE(missing_base.ok()) << missing_base.error().ToString();
+  EXPECT_FALSE(missing_base->has_value());
+  // Not a SHA: a branch name would be the mirror's possibly stale idea of the branch.
+  auto by_name = ChangedFilesInMirror(mirror_, "main", base);
+  ASSERT_TRUE(by_name.ok());
+  EXPECT_FALSE(by_name->has_value());
+  // Present: an answer (nothing changed).
+  auto same = ChangedFilesInMirror(mirror_, base, base);
+  ASSERT_TRUE(same.ok() && same->has_value());
+  EXPECT_TRUE((*same)->empty());
+}
+
+// The engine asks the runs' mirror and its own rebases' mirror: the first holding both commits answers.
+TEST_F(MirrorCompareTest, TheEnginesCompareAsksEachMirrorInTurn) {
+  const std::string base = Head();
+  const std::string runner = (tmp_.path() / "runner").string(), engine_git = (tmp_.path() / "engine-git").string();
+  auto compare = engine::MirrorCompare({runner, engine_git});
+  EXPECT_FALSE(compare->ChangedFiles("octo/demo", base, base).has_value());  // no mirror yet
+  Mirror();  // the runner's mirror, without the rebased head below
+  In("git checkout -q -b ticket && echo r > rebased.c && git add rebased.c && git commit -qm rebased");
+  const std::string rebased = Head();
+  EXPECT_FALSE(compare->CommitsBehind("octo/demo", base, rebased).has_value());
+  Sh("mkdir -p " + engine_git + "/git/octo && git clone -q --bare " + work_ + " " + MirrorPath(engine_git, "octo/demo"));
+  EXPECT_EQ(compare->ChangedFiles("octo/demo", base, rebased), std::vector<std::string>{"A rebased.c"});
+  EXPECT_EQ(compare->CommitsBehind("octo/demo", base, rebased), 0);
+  EXPECT_FALSE(compare->ChangedFiles("other/repo", base, rebased).has_value());
+}
+
+}  // namespace
+}  // namespace wavebot::git
