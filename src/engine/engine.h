@@ -193,10 +193,11 @@ class Engine {
   void RunPrefetch(const std::string& repo);
   // For a compare the local mirrors could not answer (options_.local_compare): most often the epic
   // branch's head from a merge that a prefetch has not brought in yet. Queues a fetch of `repo` into the
-  // runner mirror (the next runs need it anyway) and waits, at most kMirrorFetchWait, until a fetch that
-  // started after this call has finished. True: ask the mirrors again; false (no rebase workers, or the
-  // wait ran out): ask GitHub.
-  bool FetchForCompare(const std::string& repo);
+  // runner mirror (the next runs need it anyway) and calls `ask` again after each fetch of it finishes
+  // (one under way may already hold the commit), until `ask` says it was answered, a fetch that started
+  // after this call has finished, or kMirrorFetchWait has passed. Returns whether `ask` was answered
+  // (false at once without rebase workers): if not, ask GitHub.
+  bool FetchForCompare(const std::string& repo, const std::function<bool()>& ask);
 
   const EngineOptions options_;
   std::shared_ptr<RepoConfigSource> repo_configs_;  // null when options_.repo_config was given

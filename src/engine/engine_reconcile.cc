@@ -63,7 +63,9 @@ Result<bool> Engine::IsBehind(const std::string& repo, const std::string& base_s
   std::optional<int64_t> local;
   if (options_.local_compare) {
     local = options_.local_compare->CommitsBehind(repo, base_sha, head_sha);
-    if (!local && FetchForCompare(repo)) local = options_.local_compare->CommitsBehind(repo, base_sha, head_sha);
+    if (!local) {
+      FetchForCompare(repo, [&] { return (local = options_.local_compare->CommitsBehind(repo, base_sha, head_sha)).has_value(); });
+    }
   }
   Result<int64_t> behind = local ? Result<int64_t>(*local) : github_->CommitsBehind(Ref(repo), base_sha, head_sha);
   if (!behind.ok()) return behind.error();
@@ -498,7 +500,11 @@ Status Engine::ReconcilePass(int64_t epic_id) {
           std::optional<std::vector<std::string>> local;
           if (options_.local_compare && !t->pushed_sha.empty()) {
             local = options_.local_compare->ChangedFiles(epic.repo, epic_head, head);
-            if (!local && FetchForCompare(epic.repo)) local = options_.local_compare->ChangedFiles(epic.repo, epic_head, head);
+            if (!local) {
+              FetchForCompare(epic.repo, [&] {
+                return (local = options_.local_compare->ChangedFiles(epic.repo, epic_head, head)).has_value();
+              });
+            }
           }
           auto changed_files = local ? Result<std::vector<std::string>>(std::move(*local))
                                      : github_->ChangedFiles(ref, epic_head, head);
