@@ -116,7 +116,6 @@ void Engine::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
-  prefetch_cv_.notify_all();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
@@ -384,12 +383,8 @@ Status Engine::MaybePrefetch(const std::string& repo, const std::string& branch)
   if (!*epic || (*epic)->branch != branch || (*epic)->state != "running") return OkStatus();
   {
     std::lock_guard lock(mu_);
-    if (!rebase_workers_running_) return OkStatus();  // no worker to do it (tests driving passes by hand)
-    if (std::find(prefetch_queue_.begin(), prefetch_queue_.end(), repo) != prefetch_queue_.end()) return OkStatus();
-    prefetch_queue_.push_back(repo);
-    ++prefetches_queued_;
+    QueuePrefetchLocked(repo);
   }
-  cv_.notify_all();
   return OkStatus();
 }
 

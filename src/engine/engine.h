@@ -191,13 +191,9 @@ class Engine {
   // epics (options_.prefetch_runner_mirror); a repository already queued is not queued twice.
   Status MaybePrefetch(const std::string& repo, const std::string& branch);
   void RunPrefetch(const std::string& repo);
-  // For a compare the local mirrors could not answer (options_.local_compare): most often the epic
-  // branch's head from a merge that a prefetch has not brought in yet. Queues a fetch of `repo` into the
-  // runner mirror (the next runs need it anyway) and calls `ask` again after each fetch of it finishes
-  // (one under way may already hold the commit), until `ask` says it was answered, a fetch that started
-  // after this call has finished, or kMirrorFetchWait has passed. Returns whether `ask` was answered
-  // (false at once without rebase workers): if not, ask GitHub.
-  bool FetchForCompare(const std::string& repo, const std::function<bool()>& ask);
+  // Queues a fetch of `repo` into the runner mirror unless one is queued already (nothing without rebase
+  // workers: tests driving passes by hand). Needs mu_.
+  void QueuePrefetchLocked(const std::string& repo);
 
   const EngineOptions options_;
   std::shared_ptr<RepoConfigSource> repo_configs_;  // null when options_.repo_config was given
@@ -265,12 +261,6 @@ class Engine {
   bool rebase_workers_running_ = false;      // guarded by mu_
   int64_t prefetches_queued_ = 0;            // guarded by mu_
   int64_t prefetches_ = 0;                   // guarded by mu_
-  // Per repository, the prefetches started and the last one finished, numbered (FetchForCompare).
-  struct PrefetchRound {
-    int64_t started = 0, finished = 0;
-  };
-  std::map<std::string, PrefetchRound> prefetch_rounds_;  // guarded by mu_
-  std::condition_variable prefetch_cv_;                  // a prefetch finished
   std::vector<std::thread> threads_;
 };
 

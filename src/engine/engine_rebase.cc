@@ -30,18 +30,7 @@ void Engine::RebaseLoop() {
       }
     }
     if (!prefetch.empty()) {
-      int64_t round = 0;
-      {
-        std::lock_guard lock(mu_);
-        round = ++prefetch_rounds_[prefetch].started;
-      }
       RunPrefetch(prefetch);
-      {
-        std::lock_guard lock(mu_);
-        auto& finished = prefetch_rounds_[prefetch].finished;  // two workers may fetch one repository at once
-        finished = std::max(finished, round);
-      }
-      prefetch_cv_.notify_all();
     } else {
       RunRebase(task);
     }
@@ -77,33 +66,12 @@ void Engine::RunPrefetch(const std::string& repo) {
   ++prefetches_;
 }
 
-bool Engine::FetchForCompare(const std::string& repo, const std::function<bool()>& ask) {
-  // A fetch is ~50 ms on the simulator and a few hundred on GitHub, like one compare; it spares every
-  // compare of the pass that needs the same new epic head (one per open PR after a merge).
-  constexpr auto kMirrorFetchWait = std::chrono::seconds(5);
-  const auto deadline = std::chrono::steady_clock::now() + kMirrorFetchWait;
-  std::unique_lock lock(mu_);
-  if (!options_.prefetch_runner_mirror || !rebase_workers_running_) return false;
-  // A fetch queued and not started yet starts after this call and sees what GitHub has now; one under
-  // way may or may not (the merge's push webhook usually started it, with the commit wanted here).
-  const int64_t after = prefetch_rounds_[repo].started + 1;
-  int64_t seen = prefetch_rounds_[repo].finished;
-  if (std::find(prefetch_queue_.begin(), prefetch_queue_.end(), repo) == prefetch_queue_.end()) {
-    prefetch_queue_.push_back(repo);
-    ++prefetches_queued_;
-    cv_.notify_all();
-  }
-  while (true) {
-    if (!prefetch_cv_.wait_until(lock, deadline, [&] { return stopping_ || prefetch_rounds_[repo].finished > seen; }) ||
-        stopping_) {
-      return false;
-    }
-    seen = prefetch_rounds_[repo].finished;
-    lock.unlock();
-    if (ask()) return true;
-    lock.lock();
-    if (seen >= after) return false;  // a fetch begun after the call did not bring it: GitHub's turn
-  }
+void Engine::QueuePrefetchLocked(const std::string& repo) {
+  if (!rebase_workers_running_) return;
+  if (std::find(prefetch_queue_.begin(), prefetch_queue_.end(), repo) != prefetch_queue_.end()) return;
+  prefetch_queue_.push_back(repo);
+  ++prefetches_queued_;
+  cv_.notify_all();
 }
 
 int64_t Engine::prefetches_queued() {

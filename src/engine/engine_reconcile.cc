@@ -59,20 +59,22 @@ Result<bool> Engine::IsBehind(const std::string& repo, const std::string& base_s
     std::lock_guard lock(behind_mu_);
     if (auto it = behind_cache_.find(key); it != behind_cache_.end()) return it->second;
   }
-  // The runs' mirror first (no request; it holds both commits once the epic branch's move was fetched).
-  std::optional<int64_t> local;
-  if (options_.local_compare) {
-    local = options_.local_compare->CommitsBehind(repo, base_sha, head_sha);
-    if (!local) {
-      FetchForCompare(repo, [&] { return (local = options_.local_compare->CommitsBehind(repo, base_sha, head_sha)).has_value(); });
-    }
+  // The local mirrors first: no request, and an answer even before the epic branch's new head is fetched
+  // (local_compare.h).
+  std::optional<bool> local;
+  if (options_.local_compare) local = options_.local_compare->Behind(repo, base_sha, head_sha);
+  bool behind = false;
+  if (local) {
+    behind = *local;
+  } else {
+    auto commits = github_->CommitsBehind(Ref(repo), base_sha, head_sha);
+    if (!commits.ok()) return commits.error();
+    behind = *commits > 0;
   }
-  Result<int64_t> behind = local ? Result<int64_t>(*local) : github_->CommitsBehind(Ref(repo), base_sha, head_sha);
-  if (!behind.ok()) return behind.error();
   std::lock_guard lock(behind_mu_);
   if (behind_cache_.size() >= 4096) behind_cache_.clear();  // a miss costs one request
-  behind_cache_[key] = *behind > 0;
-  return *behind > 0;
+  behind_cache_[key] = behind;
+  return behind;
 }
 
 Status Engine::Reconcile(int64_t epic_id) {
@@ -500,10 +502,9 @@ Status Engine::ReconcilePass(int64_t epic_id) {
           std::optional<std::vector<std::string>> local;
           if (options_.local_compare && !t->pushed_sha.empty()) {
             local = options_.local_compare->ChangedFiles(epic.repo, epic_head, head);
-            if (!local) {
-              FetchForCompare(epic.repo, [&] {
-                return (local = options_.local_compare->ChangedFiles(epic.repo, epic_head, head)).has_value();
-              });
+            if (!local) {  // GitHub answers now (the PR waits for it); a later compare may find it here
+              std::lock_guard lock(mu_);
+              if (options_.prefetch_runner_mirror) QueuePrefetchLocked(epic.repo);
             }
           }
           auto changed_files = local ? Result<std::vector<std::string>>(std::move(*local))

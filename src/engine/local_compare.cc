@@ -18,15 +18,13 @@ class Mirrors final : public LocalCompare {
       return git::ChangedFilesInMirror(mirror, base_sha, head_sha);
     });
   }
-  std::optional<int64_t> CommitsBehind(const std::string& repo, const std::string& base_sha,
-                                       const std::string& head_sha) override {
-    return First<int64_t>(repo, [&](const std::string& mirror) {
-      return git::CommitsBehindInMirror(mirror, base_sha, head_sha);
-    });
+  std::optional<bool> Behind(const std::string& repo, const std::string& base_sha,
+                             const std::string& head_sha) override {
+    return First<bool>(repo, [&](const std::string& mirror) { return git::BehindInMirror(mirror, base_sha, head_sha); });
   }
 
  private:
-  // The first mirror that holds both commits answers.
+  // The first mirror that can answers.
   template <typename T, typename Ask>
   std::optional<T> First(const std::string& repo, Ask ask) {
     for (const auto& dir : data_dirs_) {

@@ -20,15 +20,15 @@ class LocalCompare {
   // As GitHub's `files` of the comparison ("<status> <path>"), or nullopt when it cannot say.
   virtual std::optional<std::vector<std::string>> ChangedFiles(const std::string& repo, const std::string& base_sha,
                                                                const std::string& head_sha) = 0;
-  // As GitHub's `behind_by`, or nullopt when it cannot say.
-  virtual std::optional<int64_t> CommitsBehind(const std::string& repo, const std::string& base_sha,
-                                               const std::string& head_sha) = 0;
+  // Whether GitHub's `behind_by` is above 0, or nullopt when it cannot say.
+  virtual std::optional<bool> Behind(const std::string& repo, const std::string& base_sha,
+                                     const std::string& head_sha) = 0;
 };
 
-// Answers from the repository's mirror in the first of `data_dirs` that holds both commits (the local
-// executor's `<data_dir>/runner`, whose runs push from it, and the engine's own `engine-git`, whose
-// rebases push from it), by SHA only; nullopt when none holds them. A mirror that cannot be read is
-// logged and passed over.
+// Answers from the repository's mirror in the first of `data_dirs` that can (the local executor's
+// `<data_dir>/runner`, whose runs push from it, and the engine's own `engine-git`, whose rebases push
+// from it), by SHA only (git/mirror_compare.h: changed files need both commits, whether behind only the
+// head); nullopt when none can. A mirror that cannot be read is logged and passed over.
 std::shared_ptr<LocalCompare> MirrorCompare(std::vector<std::string> data_dirs);
 
 }  // namespace wavebot::engine

@@ -14,10 +14,12 @@ namespace {
 // body and its dependents' prompts do not depend on which of the two answered.
 constexpr size_t kMaxFiles = 300;
 
-// The mirror, and both commits in it; nullopt when the mirror or a commit is not there.
+// The mirror, and whether it holds each commit; nullopt when the mirror is not there or a name is not a
+// SHA.
 struct Opened {
   RepoPtr repo;
   git_oid base, head;
+  bool has_base = false, has_head = false;
 };
 
 Result<std::optional<Opened>> Open(const std::string& mirror_path, const std::string& base_sha,
@@ -36,11 +38,11 @@ Result<std::optional<Opened>> Open(const std::string& mirror_path, const std::st
     return GitError(rc, "open mirror " + mirror_path);
   }
   o.repo.reset(r);
-  for (const git_oid* id : {&o.base, &o.head}) {
+  for (auto [id, has] : {std::pair{&o.base, &o.has_base}, std::pair{&o.head, &o.has_head}}) {
     git_commit* c = nullptr;
     int rc = git_commit_lookup(&c, o.repo.get(), id);
-    if (rc == GIT_ENOTFOUND) return std::optional<Opened>();
-    if (rc != 0) return GitError(rc, "read commit " + OidHex(id) + " in " + mirror_path);
+    if (rc != 0 && rc != GIT_ENOTFOUND) return GitError(rc, "read commit " + OidHex(id) + " in " + mirror_path);
+    *has = rc == 0;
     git_commit_free(c);
   }
   return std::optional<Opened>(std::move(o));
@@ -67,7 +69,7 @@ Result<std::optional<std::vector<std::string>>> ChangedFilesInMirror(const std::
   using Answer = std::optional<std::vector<std::string>>;
   auto opened = Open(mirror_path, base_sha, head_sha);
   if (!opened.ok()) return opened.error();
-  if (!opened->has_value()) return Answer();
+  if (!opened->has_value() || !(*opened)->has_base || !(*opened)->has_head) return Answer();
   Opened& o = **opened;
   git_oid merge_base;
   if (int rc = git_merge_base(&merge_base, o.repo.get(), &o.base, &o.head); rc != 0) {
@@ -101,17 +103,18 @@ Result<std::optional<std::vector<std::string>>> ChangedFilesInMirror(const std::
   return Answer(std::move(files));
 }
 
-Result<std::optional<int64_t>> CommitsBehindInMirror(const std::string& mirror_path, const std::string& base_sha,
-                                                     const std::string& head_sha) {
+Result<std::optional<bool>> BehindInMirror(const std::string& mirror_path, const std::string& base_sha,
+                                           const std::string& head_sha) {
   auto opened = Open(mirror_path, base_sha, head_sha);
   if (!opened.ok()) return opened.error();
-  if (!opened->has_value()) return std::optional<int64_t>();
+  if (!opened->has_value() || !(*opened)->has_head) return std::optional<bool>();
   Opened& o = **opened;
+  if (!o.has_base) return std::optional<bool>(true);  // not in the mirror, so not in head's history
   size_t ahead = 0, behind = 0;
   if (int rc = git_graph_ahead_behind(&ahead, &behind, o.repo.get(), &o.head, &o.base); rc != 0) {
     return GitError(rc, "count commits between " + base_sha + " and " + head_sha);
   }
-  return std::optional<int64_t>(static_cast<int64_t>(behind));
+  return std::optional<bool>(behind > 0);
 }
 
 }  // namespace wavebot::git

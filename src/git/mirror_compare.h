@@ -28,8 +28,11 @@ Result<std::optional<std::vector<std::string>>> ChangedFilesInMirror(const std::
                                                                      const std::string& base_sha,
                                                                      const std::string& head_sha);
 
-// GitHub's `behind_by`: the commits of `base` that `head` does not contain. nullopt as above.
-Result<std::optional<int64_t>> CommitsBehindInMirror(const std::string& mirror_path, const std::string& base_sha,
-                                                     const std::string& head_sha);
+// Whether `head` lacks commits of `base` (GitHub's `behind_by` > 0). Needs only `head` in the mirror: a
+// mirror holds the whole history of every commit in it (wavebot never fetches shallow), so a `base` it
+// lacks cannot be in `head`'s history, which is how a merge's new epic head is seen behind before any
+// fetch brings it. nullopt when the mirror or `head` is missing.
+Result<std::optional<bool>> BehindInMirror(const std::string& mirror_path, const std::string& base_sha,
+                                           const std::string& head_sha);
 
 }  // namespace wavebot::git

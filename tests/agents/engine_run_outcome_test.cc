@@ -430,12 +430,12 @@ class FakeLocalCompare final : public LocalCompare {
     files_asked.push_back(repo + " " + base + "..." + head);
     return files;
   }
-  std::optional<int64_t> CommitsBehind(const std::string& repo, const std::string& base, const std::string& head) override {
+  std::optional<bool> Behind(const std::string& repo, const std::string& base, const std::string& head) override {
     behind_asked.push_back(repo + " " + base + "..." + head);
     return behind;
   }
   std::optional<std::vector<std::string>> files;
-  std::optional<int64_t> behind;
+  std::optional<bool> behind;
   std::vector<std::string> files_asked, behind_asked;
 };
 
@@ -504,7 +504,7 @@ TEST_F(LocalCompareTest, WhetherAPrIsBehindComesFromTheMirrorWhenItCanSay) {
   pull.mergeable = true;
   pull.mergeable_state = "clean";
   github_.PutPull(ref_, pull);
-  local_->behind = 1;
+  local_->behind = true;
   local_->behind_asked.clear();
   const int compares = github_.calls("CommitsBehind");
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
@@ -1010,9 +1010,10 @@ TEST_F(ClaimedHeadTest, AMoveOfTheEpicBranchIsFetchedIntoTheRunnersMirrorAtOnce)
   EXPECT_EQ(held, moved);
 }
 
-// A merge moves the epic branch to a commit no mirror holds yet: rather than a compare per open PR, the
-// pass fetches it into the runner mirror (which the next runs need anyway) and asks the mirror again.
-TEST_F(ClaimedHeadTest, ACompareTheMirrorLacksACommitForIsAnsweredAfterAFetch) {
+// A merge moves the epic branch to a commit no mirror holds yet: the runner's mirror holds the PR's head
+// and its whole history, so a commit it lacks cannot be in it, and the PR is behind, decided in the same
+// pass with no compare and no wait for a fetch (checked with the real mirror).
+TEST_F(ClaimedHeadTest, APrIsBehindAnEpicHeadTheMirrorHasNotFetchedYet) {
   const std::string remote_root = dir_.File("remote");
   const std::string bare = remote_root + "/acme/calc.git", work = dir_.File("work");
   auto sh = [](const std::string& cmd) {
@@ -1028,28 +1029,20 @@ TEST_F(ClaimedHeadTest, ACompareTheMirrorLacksACommitForIsAnsweredAfterAFetch) {
   sh(git + " checkout -q -b wave/1-2-ticket && echo t > t.txt && git add t.txt && " + git +
      " commit -q -m t && git push -q " + bare + " wave/1-2-ticket");
   const std::string head = sh("git --git-dir=" + bare + " rev-parse wave/1-2-ticket");
-
-  EngineOptions o;
-  o.data_dir = dir_.File("engine-compare");
-  o.repo_config = [this](const std::string&) { return cfg_; };
-  o.git_base_url = "file://" + remote_root;
-  o.bot_login = "wavebot[bot]";
-  o.prefetch_runner_mirror = true;
-  o.local_compare = MirrorCompare({o.data_dir + "/runner"});
+  const std::string data_dir = dir_.File("engine-compare");
   // The runner mirror as a run left it: the epic branch and the ticket's push.
   git::WorkspaceOptions wo;
-  wo.data_dir = o.data_dir + "/runner";
+  wo.data_dir = data_dir + "/runner";
   wo.repo_key = "acme/calc";
-  wo.remote_url = o.git_base_url + "/acme/calc.git";
+  wo.remote_url = "file://" + remote_root + "/acme/calc.git";
   std::filesystem::create_directories(wo.data_dir);
   auto ws = git::OpenWorkspace(wo);
   ASSERT_TRUE(ws.ok()) << ws.error().ToString();
   ASSERT_TRUE((*ws)->Fetch().ok());
-  // Then a merge moves the epic branch on GitHub.
+  // Then a merge moves the epic branch on GitHub, and the epic head goes where the PR's head is.
   sh(git + " checkout -q main && echo m > m.txt && git add m.txt && " + git + " commit -q -m merged && git push -q " +
      bare + " main:epic/1-epic");
   const std::string moved = sh("git --git-dir=" + bare + " rev-parse epic/1-epic");
-  github_.PutRef(ref_, "heads/epic/1-epic", moved);
   auto t = Ticket();
   t.state = "pr_open";
   t.pr = 7;
@@ -1064,20 +1057,31 @@ TEST_F(ClaimedHeadTest, ACompareTheMirrorLacksACommitForIsAnsweredAfterAFetch) {
   pull.head_sha = head;
   pull.base_ref = "epic/1-epic";
   github_.PutPull(ref_, pull);
+  auto rebases = [&] {
+    std::vector<std::string> out;
+    auto attempts = store_->Attempts(t.id);
+    EXPECT_TRUE(attempts.ok());
+    if (!attempts.ok()) return out;
+    for (const auto& a : *attempts) {
+      if (a.mode == "rebase") out.push_back(a.trigger);
+    }
+    return out;
+  };
 
+  EngineOptions o;
+  o.data_dir = data_dir;
+  o.repo_config = [this](const std::string&) { return cfg_; };
+  o.local_compare = MirrorCompare({data_dir + "/runner"});
   auto engine = Engine::Create(o, store_.get(), jobs_.get(), &github_, &executor_, &clock_);
   ASSERT_TRUE(engine.ok()) << engine.error().ToString();
-  ASSERT_TRUE((*engine)->Start().ok());
+  // Before the merge: the PR's head holds the epic head (both in the mirror): not behind.
+  github_.PutRef(ref_, "heads/epic/1-epic", sh("git --git-dir=" + bare + " rev-parse epic/1-epic~1"));
   ASSERT_TRUE((*engine)->ReconcileNow("acme/calc", 1).ok());
-  const int64_t fetched = (*engine)->prefetches();
-  (*engine)->Stop();
-  EXPECT_GE(fetched, 1);
+  EXPECT_TRUE(rebases().empty());
+  github_.PutRef(ref_, "heads/epic/1-epic", moved);
+  ASSERT_TRUE((*engine)->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(rebases(), std::vector<std::string>{"rebase:" + moved});
   EXPECT_EQ(github_.calls("CommitsBehind"), 0);
-  auto attempts = store_->Attempts(t.id);
-  ASSERT_TRUE(attempts.ok());
-  ASSERT_FALSE(attempts->empty());
-  EXPECT_EQ(attempts->back().mode, "rebase");  // behind by the merge, as the mirror said after its fetch
-  EXPECT_EQ(attempts->back().trigger, "rebase:" + moved);
 }
 
 class LostRunTest : public EngineRunOutcomeTest {
