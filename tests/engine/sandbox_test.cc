@@ -189,6 +189,18 @@ void ExpectEpicCompletedCleanly(cli::Scenario* s) {
     auto checks = gh->ListCheckRunsForRef(kRef, head, "wavebot");
     ASSERT_TRUE(checks.ok()) << checks.error().ToString();
     EXPECT_EQ(checks->size(), 1u) << "PR #" << pr["number"] << " at " << head;
+    // Its body lists the files GitHub's comparison lists for it, whether wavebot asked GitHub or its
+    // own mirror (docs/engine.md).
+    auto github_says = gh->ChangedFiles(kRef, pr["base"]["sha"], head);
+    ASSERT_TRUE(github_says.ok()) << github_says.error().ToString();
+    std::vector<std::string> listed;
+    const std::string body = pr["body"];
+    std::istringstream lines(body.substr(std::min(body.size(), body.find("Changed files:\n") + 15)));
+    for (std::string line; std::getline(lines, line) && line.rfind("- `", 0) == 0;) {
+      listed.push_back(line.substr(3, line.size() - 4));
+    }
+    EXPECT_FALSE(listed.empty()) << "PR #" << pr["number"] << " body:\n" << body;  // every ticket changes code
+    EXPECT_EQ(listed, *github_says) << "PR #" << pr["number"] << " body:\n" << body;
   }
 
   // One status comment on the epic, edited in place. Its edits are coalesced, but its final state is
