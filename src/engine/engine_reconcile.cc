@@ -117,6 +117,9 @@ Status Engine::ReconcilePass(int64_t epic_id) {
     plan_gen = plan_gen_;
   }
 
+  // PRs this pass opened, as GitHub answered the create: a read in the same pass would only say that
+  // their mergeability is still being computed (and count against the rate limit).
+  std::map<int64_t, github::PullRequest> opened_now;  // ticket number -> PR
   for (int round = 0; round < 6; ++round) {
     bool changed = false;
     auto tickets_r = store_->Tickets(epic.id);
@@ -268,6 +271,14 @@ Status Engine::ReconcilePass(int64_t epic_id) {
     for (const auto& t : tickets) {
       if (prs_first || t.pr == 0 || t.state == "done") continue;
       Observed o;
+      if (auto now = opened_now.find(t.number); now != opened_now.end() && now->second.number == t.pr) {
+        o.pull = now->second;  // no CI or review on it yet; read by the next pass
+        o.have_pull = true;
+        o.has_wavebot_check = true;
+        mergeability_pending = mergeability_pending || !o.pull.mergeable.has_value();
+        seen[t.number] = o;
+        continue;
+      }
       auto pull = github_->GetPull(ref, t.pr);
       if (!pull.ok()) return pull.error();
       o.pull = *pull;
@@ -556,6 +567,7 @@ Status Engine::ReconcilePass(int64_t epic_id) {
             auto c = github_->CreateCheckRun(ref, WavebotCheck(*t, created->head_sha, cfg.max_attempts, epic.number));
             if (!c.ok()) return c.error();
           }
+          if (adopt == found.end()) opened_now[t->number] = *created;
           t->pr = created->number;
           t->state = "pr_open";
           WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));

@@ -403,6 +403,19 @@ TEST_F(ClaimedHeadTest, AFinishedRunsPrIsOpenedBeforeThePassReadsTheOtherOpenPrs
   EXPECT_EQ(two->state, "pr_open");
 }
 
+// A PR the pass opened is not read again in the same pass: GitHub's answer to the create is its state,
+// and a read moments later would only say its mergeability is still being computed, at the price of a
+// request counted against the rate limit (issue #17). The next pass reads it.
+TEST_F(ClaimedHeadTest, APrThePassOpenedIsReadByTheNextPassNotByItself) {
+  github_.PutRef(ref_, "heads/wave/1-2-ticket", kClaimed);
+  Finish({{"result", "done"}, {"exit_code", 0}, {"head_sha", kClaimed}});
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  ASSERT_EQ(Ticket().state, "pr_open");
+  EXPECT_EQ(github_.calls("GetPull"), 0);
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("GetPull"), 1);
+}
+
 // The files a PR lists (and the prompts of dependent tickets show) are GitHub's comparison of the pushed
 // head, never what a run's result says it changed.
 TEST_F(ClaimedHeadTest, ChangedFilesComeFromGitHubNotFromTheResult) {
