@@ -71,6 +71,37 @@ class EngineRunOutcomeTest : public ::testing::Test {
   }
   TicketRecord Ticket() { return store_->Tickets(epic_id_)->front(); }
   AttemptRecord LastAttempt() { return *store_->GetAttempt(last_attempt_); }
+  // Ticket #2 with its PR #7 open at `head` into the epic branch, GitHub saying it is mergeable and
+  // clean (no branch protection: GitHub never says "behind").
+  TicketRecord WithOpenPr(const std::string& head) {
+    auto t = Ticket();
+    t.state = "pr_open";
+    t.pr = 7;
+    t.branch = "wave/1-2-ticket";
+    t.pushed_sha = head;
+    EXPECT_TRUE(store_->SaveTicket(t).ok());
+    github::PullRequest pull;
+    pull.number = 7;
+    pull.state = "open";
+    pull.mergeable = true;
+    pull.mergeable_state = "clean";
+    pull.head_ref = t.branch;
+    pull.head_sha = head;
+    pull.base_ref = "epic/1-epic";
+    github_.PutPull({"acme", "calc"}, pull);
+    return t;
+  }
+  // The triggers of ticket #2's rebase attempts so far.
+  std::vector<std::string> RebaseTriggers() {
+    std::vector<std::string> out;
+    auto attempts = store_->Attempts(Ticket().id);
+    EXPECT_TRUE(attempts.ok());
+    if (!attempts.ok()) return out;
+    for (const auto& a : *attempts) {
+      if (a.mode == "rebase") out.push_back(a.trigger);
+    }
+    return out;
+  }
 
   testing::TempDir dir_;
   std::unique_ptr<store::Database> db_;
@@ -300,42 +331,16 @@ TEST_F(EngineRunOutcomeTest, APrBehindTheEpicBranchIsRebasedThoughGitHubSaysClea
   epic.branch_created = true;
   ASSERT_TRUE(store_->SaveEpic(epic).ok());
   github_.PutRef(ref, "heads/epic/1-epic", epic_head);
-  auto t = Ticket();
-  t.state = "pr_open";
-  t.pr = 7;
-  t.branch = "wave/1-2-ticket";
-  t.pushed_sha = pr_head;
-  t.wave = 1;
-  ASSERT_TRUE(store_->SaveTicket(t).ok());
-  github::PullRequest pull;
-  pull.number = 7;
-  pull.state = "open";
-  pull.mergeable = true;
-  pull.mergeable_state = "clean";  // no branch protection: GitHub does not say "behind"
-  pull.head_ref = t.branch;
-  pull.head_sha = pr_head;
-  pull.base_ref = epic.branch;
-  pull.base_sha = "dddddddddddddddddddddddddddddddddddddddd";  // where the PR was opened
-  github_.PutPull(ref, pull);
-  auto rebase_triggers = [&] {
-    std::vector<std::string> out;
-    auto attempts = store_->Attempts(t.id);
-    EXPECT_TRUE(attempts.ok());
-    if (!attempts.ok()) return out;
-    for (const auto& a : *attempts) {
-      if (a.mode == "rebase") out.push_back(a.trigger);
-    }
-    return out;
-  };
+  WithOpenPr(pr_head);  // GitHub says clean, not "behind", without branch protection
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
-  EXPECT_TRUE(rebase_triggers().empty());  // the head contains the epic head
+  EXPECT_TRUE(RebaseTriggers().empty());  // the head contains the epic head
   // Another PR is merged: the epic head moves on, and the PR lacks the new commit.
   const std::string moved = "ffffffffffffffffffffffffffffffffffffffff";
   github_.PutRef(ref, "heads/epic/1-epic", moved);
   github_.SetCommitsBehind(ref, moved, pr_head, 1);
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
   // Tried (the fake has no git remote, so the rebase itself fails, and is recorded).
-  EXPECT_EQ(rebase_triggers(), std::vector<std::string>{"rebase:" + moved});
+  EXPECT_EQ(RebaseTriggers(), std::vector<std::string>{"rebase:" + moved});
 }
 
 // A run's result is not believed about what it pushed: the next pass checks the branch holds the head
@@ -503,13 +508,6 @@ TEST_F(LocalCompareTest, WhetherAPrIsBehindComesFromTheMirrorWhenItCanSay) {
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
   ASSERT_EQ(Ticket().state, "pr_open");
   const int64_t pr = Ticket().pr;
-  auto rebases = [&] {
-    auto attempts = store_->Attempts(Ticket().id);
-    EXPECT_TRUE(attempts.ok());
-    if (!attempts.ok()) return -1;
-    return static_cast<int>(std::count_if(attempts->begin(), attempts->end(),
-                                          [](const AttemptRecord& a) { return a.mode == "rebase"; }));
-  };
   // The epic branch moves on; the mirror says the PR's head lacks one commit of it, GitHub is not asked.
   const std::string moved = "ffffffffffffffffffffffffffffffffffffffff";
   github_.PutRef(ref_, "heads/epic/1-epic", moved);
@@ -523,14 +521,14 @@ TEST_F(LocalCompareTest, WhetherAPrIsBehindComesFromTheMirrorWhenItCanSay) {
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
   EXPECT_EQ(local_->behind_asked, std::vector<std::string>{"acme/calc " + moved + "..." + std::string(kClaimed)});
   EXPECT_EQ(github_.calls("CommitsBehind"), compares);
-  EXPECT_EQ(rebases(), 1);
+  EXPECT_EQ(RebaseTriggers().size(), 1u);
   // Another move the mirror has not fetched yet: GitHub's compare says (behind by none: no rebase).
   const std::string again = "9999999999999999999999999999999999999999";
   github_.PutRef(ref_, "heads/epic/1-epic", again);
   local_->behind.reset();
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
   EXPECT_EQ(github_.calls("CommitsBehind"), compares + 1);
-  EXPECT_EQ(rebases(), 1);
+  EXPECT_EQ(RebaseTriggers().size(), 1u);
 }
 
 // The status comment is edited at most once per interval (issue #17): a change within it waits (a pass
@@ -915,20 +913,7 @@ TEST_F(ClaimedHeadTest, APassDoesNotWaitForARebaseUnderWay) {
   HangingListener git;
   ASSERT_FALSE(git.url().ends_with(":0"));
   const std::string pr_head = "cccccccccccccccccccccccccccccccccccccccc", moved = "ffffffffffffffffffffffffffffffffffffffff";
-  auto t = Ticket();
-  t.state = "pr_open";
-  t.pr = 7;
-  t.pushed_sha = pr_head;
-  ASSERT_TRUE(store_->SaveTicket(t).ok());
-  github::PullRequest pull;
-  pull.number = 7;
-  pull.state = "open";
-  pull.mergeable = true;
-  pull.mergeable_state = "clean";
-  pull.head_ref = t.branch;
-  pull.head_sha = pr_head;
-  pull.base_ref = "epic/1-epic";
-  github_.PutPull(ref_, pull);
+  const TicketRecord t = WithOpenPr(pr_head);
   github_.PutRef(ref_, "heads/epic/1-epic", moved);
   github_.SetCommitsBehind(ref_, moved, pr_head, 1);
   EngineOptions o;
@@ -1056,30 +1041,7 @@ TEST_F(ClaimedHeadTest, APrIsBehindAnEpicHeadTheMirrorHasNotFetchedYet) {
   sh(git + " checkout -q main && echo m > m.txt && git add m.txt && " + git + " commit -q -m merged && git push -q " +
      bare + " main:epic/1-epic");
   const std::string moved = sh("git --git-dir=" + bare + " rev-parse epic/1-epic");
-  auto t = Ticket();
-  t.state = "pr_open";
-  t.pr = 7;
-  t.pushed_sha = head;
-  ASSERT_TRUE(store_->SaveTicket(t).ok());
-  github::PullRequest pull;
-  pull.number = 7;
-  pull.state = "open";
-  pull.mergeable = true;
-  pull.mergeable_state = "clean";
-  pull.head_ref = t.branch;
-  pull.head_sha = head;
-  pull.base_ref = "epic/1-epic";
-  github_.PutPull(ref_, pull);
-  auto rebases = [&] {
-    std::vector<std::string> out;
-    auto attempts = store_->Attempts(t.id);
-    EXPECT_TRUE(attempts.ok());
-    if (!attempts.ok()) return out;
-    for (const auto& a : *attempts) {
-      if (a.mode == "rebase") out.push_back(a.trigger);
-    }
-    return out;
-  };
+  WithOpenPr(head);
 
   EngineOptions o;
   o.data_dir = data_dir;
@@ -1090,10 +1052,10 @@ TEST_F(ClaimedHeadTest, APrIsBehindAnEpicHeadTheMirrorHasNotFetchedYet) {
   // Before the merge: the PR's head holds the epic head (both in the mirror): not behind.
   github_.PutRef(ref_, "heads/epic/1-epic", sh("git --git-dir=" + bare + " rev-parse epic/1-epic~1"));
   ASSERT_TRUE((*engine)->ReconcileNow("acme/calc", 1).ok());
-  EXPECT_TRUE(rebases().empty());
+  EXPECT_TRUE(RebaseTriggers().empty());
   github_.PutRef(ref_, "heads/epic/1-epic", moved);
   ASSERT_TRUE((*engine)->ReconcileNow("acme/calc", 1).ok());
-  EXPECT_EQ(rebases(), std::vector<std::string>{"rebase:" + moved});
+  EXPECT_EQ(RebaseTriggers(), std::vector<std::string>{"rebase:" + moved});
   EXPECT_EQ(github_.calls("CommitsBehind"), 0);
 }
 
