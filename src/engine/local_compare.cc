@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "git/mirror_compare.h"
+#include "git/ref_names.h"
 
 namespace wavebot::engine {
 
@@ -27,6 +28,7 @@ class Mirrors final : public LocalCompare {
   // The first mirror that can answers.
   template <typename T, typename Ask>
   std::optional<T> First(const std::string& repo, Ask ask) {
+    if (!git::IsValidRepoKey(repo)) return std::nullopt;  // never a path outside the data directories
     for (const auto& dir : data_dirs_) {
       const std::string mirror = git::MirrorPath(dir, repo);
       auto r = ask(mirror);

@@ -144,6 +144,11 @@ TEST_F(MirrorCompareTest, TheEnginesCompareAsksEachMirrorInTurn) {
   EXPECT_EQ(compare->ChangedFiles("octo/demo", base, rebased), std::vector<std::string>{"A rebased.c"});
   EXPECT_EQ(compare->Behind("octo/demo", base, rebased), false);
   EXPECT_FALSE(compare->ChangedFiles("other/repo", base, rebased).has_value());
+  // A repository name that would lead out of the data directories is never a path.
+  ASSERT_EQ(MirrorPath(runner, "../escaped"), runner + "/git/../escaped/mirror.git");
+  Sh("mkdir -p " + runner + "/escaped && cp -r " + MirrorPath(engine_git, "octo/demo") + " " + runner +
+     "/escaped/mirror.git");
+  EXPECT_FALSE(compare->ChangedFiles("../escaped", base, rebased).has_value());
 }
 
 }  // namespace
