@@ -664,14 +664,15 @@ Status Engine::AdoptOrphans() {
       pushing.erase(pushing.find_last_not_of(" \n") + 1);
       auto owner_ticket = store_->GetTicket(a.ticket_id);
       if (!owner_ticket.ok()) continue;
-      auto head = github_->GetRef(Ref(owner_ticket->repo), "heads/" + owner_ticket->branch);
-      if (!head.ok() && head.error().code() != ErrorCode::kNotFound) {
+      // Over git (one ls-refs), which GitHub does not count against the REST API's limit.
+      auto heads = github_->BranchHeads(Ref(owner_ticket->repo), {owner_ticket->branch});
+      if (!heads.ok()) {
         spdlog::warn("run {} of {}#{} stopped while pushing; looking at its branch failed ({}), will look again",
-                     a.id, owner_ticket->repo, owner_ticket->number, head.error().ToString());
+                     a.id, owner_ticket->repo, owner_ticket->number, heads.error().ToString());
         any_alive = true;  // looked at again within a second
         continue;
       }
-      if (head.ok() && head->sha == pushing) {
+      if (auto head = heads->find(owner_ticket->branch); head != heads->end() && head->second == pushing) {
         spdlog::warn("run {} of {}#{} stopped after it pushed {}; its push stands and is recorded as the run's result",
                      a.id, owner_ticket->repo, owner_ticket->number, pushing.substr(0, 12));
         json done = {{"result", "done"},

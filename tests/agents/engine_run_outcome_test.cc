@@ -1112,7 +1112,7 @@ TEST_F(LostRunTest, APushThatDidNotLandIsALostRunGivenBack) {
 TEST_F(LostRunTest, WhileGitHubCannotSayTheRunIsLeftForTheNextLook) {
   int64_t id = StopAFixRunWhilePushing(kNew);
   github_.PutRef(ref_, "heads/wave/1-2-ticket", kNew);
-  github_.FailNext("GetRef", Error(ErrorCode::kUnavailable, "GitHub is down"));
+  github_.FailNext("BranchHeads", Error(ErrorCode::kUnavailable, "GitHub is down"));
   ASSERT_TRUE(engine_->Start().ok());  // starting does not wait for GitHub
   engine_->Stop();
   EXPECT_EQ(store_->GetAttempt(id)->state, "running");
