@@ -52,8 +52,8 @@ struct EngineOptions {
   // the runs the next pass starts on the new head find it there instead of each wave's first run fetching
   // it (issue #17: ready -> agent running). Off for executors whose runners are elsewhere.
   bool prefetch_runner_mirror = false;
-  // GitHub's comparison of two commits answered from the runs' mirror instead of a request when it holds
-  // both (local_compare.h): the changed files of a new PR, whether an open PR is behind. Null, or an
+  // GitHub's comparison of two commits answered from the local git mirrors instead of a request when
+  // they can (local_compare.h): the changed files of a new PR, whether an open PR is behind. Null, or an
   // answer of nullopt: GitHub's compare. Set with the local executor (app.cc).
   std::shared_ptr<LocalCompare> local_compare;
   int max_global_parallel = 64;  // fleet-wide cap on agent runs

@@ -522,7 +522,8 @@ TEST_F(LocalCompareTest, WhetherAPrIsBehindComesFromTheMirrorWhenItCanSay) {
   EXPECT_EQ(local_->behind_asked, std::vector<std::string>{"acme/calc " + moved + "..." + std::string(kClaimed)});
   EXPECT_EQ(github_.calls("CommitsBehind"), compares);
   EXPECT_EQ(RebaseTriggers().size(), 1u);
-  // Another move the mirror has not fetched yet: GitHub's compare says (behind by none: no rebase).
+  // Another move, and the mirrors cannot say (they lack the PR's head): GitHub's compare says (behind by
+  // none: no rebase).
   const std::string again = "9999999999999999999999999999999999999999";
   github_.PutRef(ref_, "heads/epic/1-epic", again);
   local_->behind.reset();
