@@ -5,7 +5,8 @@
 //   agent exit -> PR open: from the agent's exit to GitHub's pull_request "opened" for its branch.
 // Both include the simulator's webhook delays (each delivery waits a random 0-250 ms, as GitHub's arrive
 // late), so wavebot's own share is reported too: from the merge's webhook reaching wavebot, and to GitHub
-// creating the PR.
+// creating the PR, the latter split where the engine records the run's result (before it: run-ticket's
+// commit and push, with the stand-in's receive-pack; after it: the pass that opens the PR).
 // Baseline, measured in the same run: one REST round trip to the simulator (GET an issue), so that the
 // figures read as "so many GitHub round trips". Goal (issue #6): under 100 ms each.
 //
@@ -64,6 +65,9 @@ struct Samples {
   // wavebot's own share: from the merge's webhook reaching wavebot (the simulator delays each delivery
   // by a random 0-250 ms, as GitHub's arrive late) and to GitHub creating the PR (not its webhook's arrival).
   Stats heard_to_running, heard_to_submitted, exit_to_pr_created;
+  // The exit side split where the engine records the run's result (the implement attempt's end): before
+  // it run-ticket commits, pushes (the stand-in's receive-pack) and exits; after it the pass opens the PR.
+  Stats exit_to_recorded, recorded_to_pr_created;
   // The stand-in's own time answering each request (Simulator::HandlingTimes), by kind: what of the
   // steps above is GitHub's rather than wavebot's.
   std::map<std::string, Stats> handling;
@@ -216,12 +220,13 @@ bool RunOnce(const std::string& binary, const std::string& demo_agent, int run, 
   for (const auto& t : *tickets) {
     auto a = agent.find({t.number, "implement"});
     if (a == agent.end()) continue;
-    int64_t dispatched = 0;
+    int64_t dispatched = 0, recorded = 0;
     auto attempts = store->Attempts(t.id);
     if (attempts.ok()) {
       for (const auto& at : *attempts) {
         if (at.mode == "implement") {
           dispatched = Ms(at.started_at);
+          recorded = at.state == "running" ? 0 : Ms(at.finished_at);
           break;
         }
       }
@@ -248,6 +253,10 @@ bool RunOnce(const std::string& binary, const std::string& demo_agent, int run, 
     }
     if (created_at.count(t.branch) && a->second.second) {
       out->exit_to_pr_created.v.push_back(static_cast<double>(created_at[t.branch] - a->second.second));
+      if (recorded) {
+        out->exit_to_recorded.v.push_back(static_cast<double>(recorded - a->second.second));
+        out->recorded_to_pr_created.v.push_back(static_cast<double>(created_at[t.branch] - recorded));
+      }
     }
   }
   for (auto& [kind, ms] : sim->HandlingTimes()) {
@@ -302,6 +311,8 @@ int main(int argc, char** argv) {
   row("wavebot: merge heard -> agent running", all.heard_to_running);
   row("  engine: merge heard -> run submitted", all.heard_to_submitted);
   row("wavebot: agent exit -> PR created", all.exit_to_pr_created);
+  row("  runner: agent exit -> run recorded", all.exit_to_recorded);
+  row("  engine: run recorded -> PR created", all.recorded_to_pr_created);
   row("baseline: one REST round trip", all.round_trip);
   // The requests on the two paths above, as long as the stand-in took to answer them (most time first).
   std::vector<std::pair<double, std::string>> kinds;
