@@ -365,6 +365,11 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
              "user and issue per commands.refusal_reply_interval).\n"
              "# TYPE wavebot_refused_commands_unanswered_total counter\n"
              "wavebot_refused_commands_unanswered_total " + std::to_string(engine_ptr->refusals_unanswered()) + "\n";
+      out += "# HELP wavebot_compares_total Commit comparisons (a new PR's changed files, whether a PR is behind) "
+             "by who answered: wavebot's own git mirrors (no request) or GitHub's compare.\n"
+             "# TYPE wavebot_compares_total counter\n"
+             "wavebot_compares_total{answered_by=\"mirror\"} " + std::to_string(engine_ptr->compares_by_mirror()) + "\n"
+             "wavebot_compares_total{answered_by=\"github\"} " + std::to_string(engine_ptr->compares_by_github()) + "\n";
     }
     return out;
   };

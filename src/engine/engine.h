@@ -134,6 +134,10 @@ class Engine {
   int64_t prefetches();
   // Refused `/wave` commands left unanswered by the per-user, per-issue limit (for /metrics). Thread-safe.
   int64_t refusals_unanswered() const { return refusals_.suppressed(); }
+  // Commit comparisons (a new PR's changed files, whether a PR is behind) answered by the local mirrors
+  // (options_.local_compare) and by GitHub's compare, so far (for /metrics). Thread-safe.
+  int64_t compares_by_mirror() const { return compares_by_mirror_.load(); }
+  int64_t compares_by_github() const { return compares_by_github_.load(); }
   // Who wavebot is on GitHub (github::Client::GetIdentity, asked with `repo`'s installation; with
   // options_.bot_login as the login when set), asked once and then remembered; an error while GitHub
   // cannot say. Thread-safe.
@@ -218,6 +222,7 @@ class Engine {
   // compare: a fact about two commits that never changes, so asked once per pair. Bounded.
   std::mutex status_mu_;
   std::map<int64_t, std::chrono::system_clock::time_point> status_edited_at_;  // epic id -> last edit; guarded by status_mu_
+  std::atomic<int64_t> compares_by_mirror_{0}, compares_by_github_{0};
   std::mutex behind_mu_;
   std::map<std::string, bool> behind_cache_;  // guarded by behind_mu_
   Result<bool> IsBehind(const std::string& repo, const std::string& base_sha, const std::string& head_sha);

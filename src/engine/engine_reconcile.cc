@@ -64,6 +64,7 @@ Result<bool> Engine::IsBehind(const std::string& repo, const std::string& base_s
   std::optional<bool> local;
   if (options_.local_compare) local = options_.local_compare->Behind(repo, base_sha, head_sha);
   bool behind = false;
+  ++(local ? compares_by_mirror_ : compares_by_github_);
   if (local) {
     behind = *local;
   } else {
@@ -518,6 +519,7 @@ Status Engine::ReconcilePass(int64_t epic_id) {
               if (options_.prefetch_runner_mirror) QueuePrefetchLocked(epic.repo);
             }
           }
+          ++(local ? compares_by_mirror_ : compares_by_github_);
           auto changed_files = local ? Result<std::vector<std::string>>(std::move(*local))
                                      : github_->ChangedFiles(ref, epic_head, head);
           if (!changed_files.ok()) return changed_files.error();

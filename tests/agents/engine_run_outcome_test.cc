@@ -487,6 +487,8 @@ TEST_F(LocalCompareTest, ANewPrsChangedFilesComeFromTheMirrorWithoutACompare) {
   EXPECT_EQ(local_->files_asked, std::vector<std::string>{"acme/calc 2222222222222222222222222222222222222222..." +
                                                           std::string(kClaimed)});
   EXPECT_EQ(github_.calls("ChangedFiles"), 0);
+  EXPECT_EQ(engine_->compares_by_mirror(), 1);
+  EXPECT_EQ(engine_->compares_by_github(), 0);
   EXPECT_EQ(Ticket().changed_files, (std::vector<std::string>{"A src/new.c", "R src/renamed.c"}));
   const std::string body = PrBody();
   EXPECT_NE(body.find("`A src/new.c`"), std::string::npos) << body;
@@ -499,6 +501,8 @@ TEST_F(LocalCompareTest, WhenTheMirrorCannotSayGitHubIsAsked) {
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
   EXPECT_EQ(local_->files_asked.size(), 1u);
   EXPECT_EQ(github_.calls("ChangedFiles"), 1);
+  EXPECT_EQ(engine_->compares_by_mirror(), 0);
+  EXPECT_EQ(engine_->compares_by_github(), 1);
   EXPECT_EQ(Ticket().changed_files, std::vector<std::string>{"M from/github.c"});
   EXPECT_NE(PrBody().find("`M from/github.c`"), std::string::npos) << PrBody();
 }

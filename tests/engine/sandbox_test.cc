@@ -340,6 +340,13 @@ TEST(SandboxTest, EpicCompletesWithCiFixReviewFixAndConflict) {
         << metrics->body;
     EXPECT_NE(metrics->body.find("wavebot_github_writes_total{credential=\"installation:"), std::string::npos);
     EXPECT_NE(metrics->body.find("wavebot_github_ratelimit_remaining{credential=\"installation:"), std::string::npos);
+    // Every PR's changed files were compared, by the local mirrors where they held both commits
+    // (docs/engine.md): always the first PR's, opened before any merge moved the epic branch away from the
+    // head its run fetched.
+    const auto* engine = (*s)->app()->engine();
+    EXPECT_GT(engine->compares_by_mirror(), 0);
+    EXPECT_GE(engine->compares_by_mirror() + engine->compares_by_github(), kTicketCount);
+    EXPECT_NE(metrics->body.find("wavebot_compares_total{answered_by=\"mirror\"} "), std::string::npos);
     // And the dashboard's JSON of the same, with the write budget's windows.
     auto budget = wavebot.Get("/api/github/budget");
     ASSERT_TRUE(budget);
