@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "store/temp_dir.h"
+#include "support/wait_util.h"
 
 namespace wavebot::store {
 namespace {
@@ -191,27 +192,44 @@ Status InsertBlob(Database* db, const std::string& blob) {
   });
 }
 
+// A database (kNormal, `wal_size_limit`) with table t (x BLOB) in `dir`, and a second connection holding a read snapshot of it, so
+// that the WAL cannot restart until `reader` commits. `db` is null when it could not be set up.
+struct HeldWal {
+  std::unique_ptr<Database> db;
+  std::unique_ptr<Connection> reader;
+};
+HeldWal OpenWithAHeldSnapshot(const testing::TempDir& dir, int64_t wal_size_limit = DatabaseOptions{}.wal_size_limit) {
+  HeldWal out;
+  DatabaseOptions options;
+  options.path = dir.File("w.db");
+  options.durability = Durability::kNormal;
+  options.wal_size_limit = wal_size_limit;
+  auto db = Database::Open(options);
+  EXPECT_TRUE(db.ok()) << db.error().ToString();
+  if (!db.ok() || !(*db)->Write([](Connection& c) { return c.Exec("CREATE TABLE t (x BLOB)"); }).ok()) return out;
+  auto reader = Connection::Open(options.path, "NORMAL");
+  if (!reader.ok() || !(*reader)->Exec("BEGIN; SELECT count(*) FROM t;").ok()) return out;  // holds its snapshot
+  out.db = std::move(*db);
+  out.reader = std::move(*reader);
+  return out;
+}
+
 // Checkpoints follow the frames written since the last one, not the WAL's whole length: while the WAL
 // cannot restart (here a reader holds an old snapshot; under load it is the writes that never pause),
 // a threshold on its length asked for a checkpoint, with its two fsyncs, after every commit.
 TEST(DatabaseTest, CheckpointsFollowNewFramesNotTheLengthOfAWalThatCannotRestart) {
   testing::TempDir dir;
-  auto db = Database::Open({.path = dir.File("w.db"), .durability = Durability::kNormal});
-  ASSERT_TRUE(db.ok()) << db.error().ToString();
-  ASSERT_TRUE((*db)->Write([](Connection& c) { return c.Exec("CREATE TABLE t (x BLOB)"); }).ok());
-  auto reader = Connection::Open(dir.File("w.db"), "NORMAL");
-  ASSERT_TRUE(reader.ok());
-  ASSERT_TRUE((*reader)->Exec("BEGIN; SELECT count(*) FROM t;").ok());  // holds its snapshot
+  auto [db, reader] = OpenWithAHeldSnapshot(dir);
+  ASSERT_NE(db, nullptr);
   const std::string blob(3000, 'x');
   constexpr int kCommits = 3000;  // one or two WAL frames each
-  for (int i = 0; i < kCommits; ++i) ASSERT_TRUE(InsertBlob(db->get(), blob).ok());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while ((*db)->checkpoints() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-  EXPECT_GE((*db)->checkpoints(), 1);
-  EXPECT_LE((*db)->checkpoints(), kCommits / 30);  // a few frames a commit: about one per 300 commits, not one per commit
-  ASSERT_TRUE((*reader)->Exec("COMMIT").ok());
+  for (int i = 0; i < kCommits; ++i) ASSERT_TRUE(InsertBlob(db.get(), blob).ok());
+  (void)testing::WaitFor([&] { return db->checkpoints() > 0; }, std::chrono::seconds(30));
+  EXPECT_GE(db->checkpoints(), 1);
+  EXPECT_LE(db->checkpoints(), kCommits / 30);  // a few frames a commit: about one per 300 commits, not one per commit
+  ASSERT_TRUE(reader->Exec("COMMIT").ok());
   int64_t rows = 0;
-  ASSERT_TRUE((*db)->Read([&](Connection& c) -> Status {
+  ASSERT_TRUE(db->Read([&](Connection& c) -> Status {
                    auto s = c.Prepare("SELECT count(*) FROM t");
                    if (!s.ok()) return s.error();
                    auto r = s->Step();
@@ -227,29 +245,23 @@ TEST(DatabaseTest, CheckpointsFollowNewFramesNotTheLengthOfAWalThatCannotRestart
 TEST(DatabaseTest, AWalThatGrewIsCutBackOnceItCanRestart) {
   testing::TempDir dir;
   constexpr int64_t kLimit = 256 * 1024;
-  auto db = Database::Open({.path = dir.File("w.db"), .durability = Durability::kNormal, .wal_size_limit = kLimit});
-  ASSERT_TRUE(db.ok()) << db.error().ToString();
-  ASSERT_TRUE((*db)->Write([](Connection& c) { return c.Exec("CREATE TABLE t (x BLOB)"); }).ok());
-  auto reader = Connection::Open(dir.File("w.db"), "NORMAL");
-  ASSERT_TRUE(reader.ok());
-  ASSERT_TRUE((*reader)->Exec("BEGIN; SELECT count(*) FROM t;").ok());  // holds its snapshot
+  auto [db, reader] = OpenWithAHeldSnapshot(dir, kLimit);
+  ASSERT_NE(db, nullptr);
   const std::string blob(3000, 'x');
-  auto insert = [&] { return InsertBlob(db->get(), blob); };
+  auto insert = [&] { return InsertBlob(db.get(), blob); };
   for (int i = 0; i < 1500; ++i) ASSERT_TRUE(insert().ok());
   const std::string wal = dir.File("w.db") + "-wal";
   const int64_t grown = static_cast<int64_t>(std::filesystem::file_size(wal));
   EXPECT_GT(grown, 8 * kLimit);
-  ASSERT_TRUE((*reader)->Exec("COMMIT").ok());
+  ASSERT_TRUE(reader->Exec("COMMIT").ok());
   // Writes go on until they ask for a checkpoint (one per 1,000 new frames, on its own thread), then
   // pause until it is done: the next write finds every frame checkpointed and restarts the WAL, and its
   // commit cuts the file.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  const int64_t asked = (*db)->checkpoints_asked();
-  while ((*db)->checkpoints_asked() == asked && std::chrono::steady_clock::now() < deadline) ASSERT_TRUE(insert().ok());
-  while ((*db)->checkpoints() < (*db)->checkpoints_asked() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::yield();
-  }
-  ASSERT_EQ((*db)->checkpoints(), (*db)->checkpoints_asked());
+  const int64_t asked = db->checkpoints_asked();
+  while (db->checkpoints_asked() == asked && std::chrono::steady_clock::now() < deadline) ASSERT_TRUE(insert().ok());
+  (void)testing::WaitFor([&] { return db->checkpoints() >= db->checkpoints_asked(); }, std::chrono::seconds(60));
+  ASSERT_EQ(db->checkpoints(), db->checkpoints_asked());
   ASSERT_TRUE(insert().ok());
   EXPECT_LE(static_cast<int64_t>(std::filesystem::file_size(wal)), kLimit) << "grew to " << grown;
 }
