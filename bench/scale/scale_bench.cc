@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
               summary.merges, github_hours, github_hours > 0 ? summary.merges / github_hours : 0.0,
               static_cast<double>(b.requests) / std::max(1, summary.merges),
               static_cast<double>(b.counted()) / std::max(1, summary.merges),
-              static_cast<double>(b.counted() - b.token_mints) / std::max(1, summary.merges),
+              static_cast<double>(b.installation_counted()) / std::max(1, summary.merges),
               static_cast<double>(b.writes) / std::max(1, summary.merges), static_cast<long long>(b.rate_limited));
   s->reset();  // wavebot and the simulator stop before their files go
   std::error_code ec;

@@ -132,6 +132,12 @@ Status Engine::HandleComment(const webhook::Event& e) {
         epic.started_by = login;
         epic.branch = core::EpicBranch(number, ce->issue.title);
         config::RepoConfig cfg = options_.repo_config(repo);
+        // Where the epic branch starts, from the command's payload (GitHub signs it), so that the pass
+        // need not read the repository for it; the pass reads it when a payload lacks it.
+        if (!e.repository.default_branch.empty()) {
+          epic.default_branch = cfg.base_branch.empty() ? e.repository.default_branch : cfg.base_branch;
+          epic.base_is_default = epic.default_branch == e.repository.default_branch;
+        }
         epic.strategy = cmd.eager || cfg.strategy == config::Strategy::kEager ? "eager" : "wave";
         epic.max_parallel = cmd.max_parallel ? cmd.max_parallel : cfg.max_parallel;
         auto stored = store_->UpsertEpic(epic);

@@ -269,7 +269,7 @@ Status Engine::ReconcilePass(int64_t epic_id) {
         }
       }
     }
-    for (const auto& t : tickets) {
+    for (auto& t : tickets) {
       if (prs_first || t.pr == 0 || t.state == "done") continue;
       Observed o;
       if (auto now = opened_now.find(t.number); now != opened_now.end() && now->second.number == t.pr) {
@@ -285,6 +285,20 @@ Status Engine::ReconcilePass(int64_t epic_id) {
       o.pull = *pull;
       o.have_pull = true;
       mergeability_pending = mergeability_pending || (pull->state == "open" && !pull->mergeable.has_value());
+      // A head wavebot pushed (a fix, a rebase) gets its wavebot check before its checks are listed, so
+      // that the list already holds it: made after, it would change the list and the next pass would
+      // read the whole list again. Recorded before the request leaves; after a kill in between, the
+      // check is made below the list, as for a head of another's (the list then lacks it).
+      bool checked_now = false;
+      const bool ours = pull->head_sha == t.pushed_sha || pull->head_sha == t.pending_push;  // the PR shows it
+      if (pull->state == "open" && !pull->head_sha.empty() && ours &&
+          t.check_head != pull->head_sha && t.check_head != kCheckHeadUnknown) {
+        t.check_head = pull->head_sha;
+        WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(t));
+        auto c = github_->CreateCheckRun(ref, WavebotCheck(t, pull->head_sha, cfg.max_attempts, epic.number));
+        if (!c.ok()) return c.error();
+        checked_now = true;
+      }
       auto checks = github_->ListCheckRunsForRef(ref, pull->head_sha, "");
       if (!checks.ok()) return checks.error();
       bool pending = false, failed = false, any = false;
@@ -297,6 +311,7 @@ Status Engine::ReconcilePass(int64_t epic_id) {
         if (c.status != "completed") pending = true;
         else if (IsFailure(c.conclusion)) failed = true;
       }
+      o.has_wavebot_check = o.has_wavebot_check || checked_now;
       o.ci = !any ? core::CiStatus::kNone
                   : failed ? core::CiStatus::kFailure : pending ? core::CiStatus::kPending : core::CiStatus::kSuccess;
       // Behind the epic branch? GitHub says "behind" in mergeable_state only under branch protection that
@@ -455,13 +470,19 @@ Status Engine::ReconcilePass(int64_t epic_id) {
       TicketRecord* t = action.ticket ? find(action.ticket) : nullptr;
       switch (action.kind) {
         case core::ActionKind::kCreateEpicBranch: {
-          auto base = github_->GetRef(ref, "heads/" + epic.default_branch);
-          if (!base.ok()) return base.error();
-          auto created = github_->CreateRef(ref, "refs/heads/" + epic.branch, base->sha);
+          // The base's head over git (ls-refs, which GitHub does not count against the REST limit).
+          auto bases = github_->BranchHeads(ref, {epic.default_branch});
+          if (!bases.ok()) return bases.error();
+          auto base = bases->find(epic.default_branch);
+          if (base == bases->end()) {
+            return Error(ErrorCode::kNotFound, "the epic's base branch " + epic.default_branch + " does not exist in " +
+                                                   epic.repo);
+          }
+          auto created = github_->CreateRef(ref, "refs/heads/" + epic.branch, base->second);
           if (!created.ok() && created.error().code() != ErrorCode::kAlreadyExists) return created.error();
           epic.branch_created = true;
           WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
-          spdlog::info("epic {}#{}: created branch {} at {}", epic.repo, epic.number, epic.branch, base->sha);
+          spdlog::info("epic {}#{}: created branch {} at {}", epic.repo, epic.number, epic.branch, base->second);
           changed = true;
           break;
         }
@@ -504,9 +525,13 @@ Status Engine::ReconcilePass(int64_t epic_id) {
           // What changed, as GitHub sees the pushed commits (never a run's own account of it); kept for
           // the prompts of the tickets that depend on this one.
           if (epic_head.empty()) {  // compared by SHA: a branch name's slashes do not fit GitHub's {basehead}
-            auto head = github_->GetRef(ref, "heads/" + epic.branch);
-            if (!head.ok()) return head.error();
-            epic_head = head->sha;
+            auto heads_now = github_->BranchHeads(ref, {epic.branch});  // over git: not a REST request
+            if (!heads_now.ok()) return heads_now.error();
+            auto it = heads_now->find(epic.branch);
+            if (it == heads_now->end()) {
+              return Error(ErrorCode::kNotFound, "the epic branch " + epic.branch + " does not exist in " + epic.repo);
+            }
+            epic_head = it->second;
           }
           // Asked of the runs' mirror first, which holds the pushed commit when the run was local: on
           // GitHub the compare is a tenth of a second or more on the way from the push to the PR.
@@ -570,6 +595,7 @@ Status Engine::ReconcilePass(int64_t epic_id) {
             if (!c.ok()) return c.error();
           }
           if (adopt == found.end()) opened_now[t->number] = *created;
+          t->check_head = created->head_sha;
           t->pr = created->number;
           t->state = "pr_open";
           WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
@@ -633,11 +659,16 @@ Status Engine::ReconcilePass(int64_t epic_id) {
             auto attempts = store_->Attempts(t->id);
             if (!attempts.ok()) return attempts.error();
             const std::string marker = "<!-- wavebot:stuck runs=" + std::to_string(attempts->size()) + " -->";
-            auto comments = github_->ListComments(ref, t->number);
-            if (!comments.ok()) return comments.error();
-            bool reported = std::any_of(comments->begin(), comments->end(), [&](const github::Comment& c) {
-              return c.body.rfind(marker, 0) == 0;
-            });
+            bool reported = false;
+            if (t->MayHaveSent(marker)) {
+              auto comments = github_->ListComments(ref, t->number);
+              if (!comments.ok()) return comments.error();
+              reported = std::any_of(comments->begin(), comments->end(),
+                                     [&](const github::Comment& c) { return c.body.rfind(marker, 0) == 0; });
+            } else {
+              t->comments_sent.push_back(marker);  // recorded before the request leaves
+              WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
+            }
             if (!reported) {
               auto c = github_->CreateComment(
                   ref, t->number,
@@ -717,10 +748,16 @@ Status Engine::ReconcilePass(int64_t epic_id) {
           if (asked && f.trusted && !f.author.empty()) reviewers.insert("@" + f.author);
         }
         const std::string marker = "<!-- wavebot:review-reply run=" + std::to_string(a.id) + " -->";
-        auto comments = github_->ListComments(ref, t->pr);
-        if (!comments.ok()) return comments.error();
-        bool answered = std::any_of(comments->begin(), comments->end(),
-                                    [&](const github::Comment& c) { return c.body.rfind(marker, 0) == 0; });
+        bool answered = false;
+        if (t->MayHaveSent(marker)) {
+          auto comments = github_->ListComments(ref, t->pr);
+          if (!comments.ok()) return comments.error();
+          answered = std::any_of(comments->begin(), comments->end(),
+                                 [&](const github::Comment& c) { return c.body.rfind(marker, 0) == 0; });
+        } else {
+          t->comments_sent.push_back(marker);  // recorded before the request leaves
+          WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
+        }
         if (!answered) {
           std::string who;
           for (const auto& r : reviewers) who += (who.empty() ? "" : " ") + r;
@@ -747,6 +784,13 @@ Status Engine::ReconcilePass(int64_t epic_id) {
       if (it == seen.end() || it->second.has_wavebot_check || it->second.pull.state != "open") continue;
       auto c = github_->CreateCheckRun(ref, WavebotCheck(t, it->second.pull.head_sha, cfg.max_attempts, epic.number));
       if (!c.ok()) return c.error();
+      if (t.check_head != it->second.pull.head_sha) {
+        // Recorded on a fresh copy: the replies above saved theirs.
+        auto fresh = store_->GetTicket(t.id);
+        if (!fresh.ok()) return fresh.error();
+        fresh->check_head = t.check_head = it->second.pull.head_sha;
+        WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*fresh));
+      }
     }
 
     // The status comment, edited in place: once per pass, after its last round (a round that changed

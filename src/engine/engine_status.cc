@@ -75,7 +75,8 @@ Status Engine::UpdateStatusComment(EpicRecord* epic, const config::RepoConfig& c
     }
   }
   if (hash != epic->status_hash && !wait) {
-    if (epic->status_comment_id == 0) {
+    // Only a create sent before (a kill or a lost answer may have posted it) needs a look for the comment.
+    if (epic->status_comment_id == 0 && epic->status_comment_sent) {
       auto comments = github_->ListComments(ref, epic->number);
       if (!comments.ok()) return comments.error();
       for (const auto& c : *comments) {
@@ -83,6 +84,10 @@ Status Engine::UpdateStatusComment(EpicRecord* epic, const config::RepoConfig& c
       }
     }
     if (epic->status_comment_id == 0) {
+      if (!epic->status_comment_sent) {
+        epic->status_comment_sent = true;  // recorded before the request leaves
+        WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(*epic));
+      }
       auto c = github_->CreateComment(ref, epic->number, body);
       if (!c.ok()) return c.error();
       epic->status_comment_id = c->id;

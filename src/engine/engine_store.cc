@@ -1,5 +1,7 @@
 #include "engine/engine_store.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "store/database.h"
@@ -42,6 +44,7 @@ EpicRecord ReadEpic(store::Statement& s) {
   e.branch_created = d.value("branch_created", false);
   e.epic_pr = d.value("epic_pr", int64_t{0});
   e.status_hash = d.value("status_hash", "");
+  e.status_comment_sent = d.value("status_comment_sent", true);
   e.error = d.value("error", "");
   e.requests_spent = d.value("requests_spent", int64_t{0});
   e.not_modified_spent = d.value("not_modified_spent", int64_t{0});
@@ -52,7 +55,7 @@ EpicRecord ReadEpic(store::Statement& s) {
 std::string EpicData(const EpicRecord& e) {
   return json{{"default_branch", e.default_branch}, {"base_is_default", e.base_is_default},
               {"branch_created", e.branch_created}, {"epic_pr", e.epic_pr},
-              {"status_hash", e.status_hash}, {"error", e.error}, {"requests_spent", e.requests_spent},
+              {"status_hash", e.status_hash}, {"status_comment_sent", e.status_comment_sent}, {"error", e.error}, {"requests_spent", e.requests_spent},
               {"not_modified_spent", e.not_modified_spent}, {"writes_spent", e.writes_spent}}
       .dump();
 }
@@ -80,6 +83,7 @@ TicketRecord ReadTicket(store::Statement& s) {
   t.started_at = FromMs(d.value("started_at_ms", int64_t{0}));
   t.finished_at = FromMs(d.value("finished_at_ms", int64_t{0}));
   t.check_run_id = d.value("check_run_id", int64_t{0});
+  t.check_head = d.value("check_head", std::string(kCheckHeadUnknown));
   t.issue_closed = d.value("issue_closed", false);
   t.pr_create_sent = d.value("pr_create_sent", false);
   t.stuck_reported = d.value("stuck_reported", false);
@@ -97,6 +101,8 @@ TicketRecord ReadTicket(store::Statement& s) {
   t.pending_push = d.value("pending_push", "");
   t.pending_from_run = d.value("pending_from_run", false);
   t.edited_by = d.value("edited_by", "");
+  t.comments_sent = d.contains("comments_sent") ? d.value("comments_sent", std::vector<std::string>{})
+                                                : std::vector<std::string>{"*"};
   return t;
 }
 
@@ -113,6 +119,7 @@ std::string TicketData(const TicketRecord& t) {
               {"started_at_ms", Ms(t.started_at)},
               {"finished_at_ms", Ms(t.finished_at)},
               {"check_run_id", t.check_run_id},
+              {"check_head", t.check_head},
               {"issue_closed", t.issue_closed},
               {"pr_create_sent", t.pr_create_sent},
               {"stuck_reported", t.stuck_reported},
@@ -125,7 +132,8 @@ std::string TicketData(const TicketRecord& t) {
               {"review_fix_heads", ReviewFixHeads(t)},
               {"pending_push", t.pending_push},
               {"pending_from_run", t.pending_from_run},
-              {"edited_by", t.edited_by}}
+              {"edited_by", t.edited_by},
+              {"comments_sent", t.comments_sent}}
       .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -517,6 +525,11 @@ class SqliteEngineStore final : public EngineStore {
 };
 
 }  // namespace
+
+bool TicketRecord::MayHaveSent(const std::string& marker) const {
+  return std::find(comments_sent.begin(), comments_sent.end(), marker) != comments_sent.end() ||
+         std::find(comments_sent.begin(), comments_sent.end(), "*") != comments_sent.end();
+}
 
 std::unique_ptr<EngineStore> NewEngineStore(store::Database* db) { return std::make_unique<SqliteEngineStore>(db); }
 

@@ -42,12 +42,19 @@ struct EpicRecord {
   bool branch_created = false;
   int64_t epic_pr = 0;
   std::string status_hash;        // of the last status comment body posted
+  // A pass sent (or was about to send) the request that creates the status comment, recorded before
+  // it leaves: from then on a comment may exist that is not recorded (a kill, a lost answer), so the
+  // pass looks for it by its marker first. Before it, creating the comment spends no read. (true for
+  // epics an older wavebot started, which did not record it.)
+  bool status_comment_sent = false;
   std::string error;              // why the epic failed (cycle, unknown reference)
   // What its reconcile passes spent of GitHub's rate limits (github::RequestTally), for its summary.
   int64_t requests_spent = 0;
   int64_t not_modified_spent = 0;
   int64_t writes_spent = 0;
 };
+
+inline constexpr const char* kCheckHeadUnknown = "?";
 
 struct TicketRecord {
   int64_t id = 0;
@@ -68,6 +75,9 @@ struct TicketRecord {
   TimePoint started_at{};
   TimePoint finished_at{};
   int64_t check_run_id = 0;
+  // The last head a wavebot check run was made (or was about to be made) on; kCheckHeadUnknown for
+  // tickets an older wavebot recorded.
+  std::string check_head;
   bool issue_closed = false;
   // A pass sent (or was about to send) the request that opens this ticket's PR: from then on a PR may
   // exist that is not recorded, so the step looks for one first. Before it, the step spends no read.
@@ -87,6 +97,13 @@ struct TicketRecord {
   std::string pending_push;
   bool pending_from_run = false;
   std::string edited_by;  // who last edited the issue's text (from the `edited` webhook); "" not known
+  // The markers of the comments a pass sent (or was about to send) the request for, recorded before it
+  // leaves (the stuck report, the replies to reviews): only those are looked for on GitHub before they
+  // are made (a kill or a lost answer may have posted them); any other is made without a read. "*"
+  // (tickets an older wavebot recorded): any may have been sent.
+  std::vector<std::string> comments_sent;
+  // Whether a comment with `marker` may already be on GitHub (see comments_sent).
+  bool MayHaveSent(const std::string& marker) const;
 };
 
 struct AttemptRecord {

@@ -14,6 +14,11 @@ RequestBudget CountRequests(const std::vector<std::string>& log) {
     const size_t path_end = line.find(' ', line.find(' ') + 1);
     const std::string status = path_end == std::string::npos ? "" : line.substr(path_end + 1, 3);
     if (status == "304") ++b.not_modified;
+    const std::string path = line.substr(line.find(' ') + 1, path_end == std::string::npos ? std::string::npos
+                                                                                       : path_end - line.find(' ') - 1);
+    const bool app_path = path == "/app" || path.rfind("/app/", 0) == 0 ||
+                          (path.size() > 13 && path.compare(path.size() - 13, 13, "/installation") == 0);
+    if (app_path && status != "304") ++b.app_requests;
     if (line.find(" (rate limited)") != std::string::npos) ++b.rate_limited;
     bool write = false;
     for (const char* m : {"POST ", "PATCH ", "PUT ", "DELETE "}) write = write || line.rfind(m, 0) == 0;
@@ -33,11 +38,12 @@ std::string FormatRequestBudget(const RequestBudget& b, int merged) {
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "REST requests: %lld (%lld answered 304, %lld writes of which %lld comment edits, %lld token mints, "
-                "%lld rate-limited); per merged ticket: %.1f, %.1f without 304s, %.1f writes",
+                "%lld rate-limited); per merged ticket: %.1f, %.1f without 304s (%.1f on the installation's token), "
+                "%.1f writes",
                 static_cast<long long>(b.requests), static_cast<long long>(b.not_modified),
                 static_cast<long long>(b.writes), static_cast<long long>(b.comment_edits),
                 static_cast<long long>(b.token_mints), static_cast<long long>(b.rate_limited), b.requests / m,
-                b.counted() / m, b.writes / m);
+                b.counted() / m, b.installation_counted() / m, b.writes / m);
   return buf;
 }
 

@@ -20,8 +20,13 @@ struct RequestBudget {
   int64_t token_mints = 0;
   // Answers 403 or 429 that said a rate limit was exceeded (primary or secondary).
   int64_t rate_limited = 0;
+  // Requests only the App's JWT authenticates (GET /app, /app/hook/deliveries, the token mints, GET
+  // /repos/{o}/{r}/installation): the App's own, not the installation's 5,000 an hour.
+  int64_t app_requests = 0;
 
   int64_t counted() const { return requests - not_modified; }
+  // What counts against the installation's primary limit: not answered 304 and not the App's own.
+  int64_t installation_counted() const { return counted() - app_requests; }
 };
 
 // Counts one log (the simulator's AppRequestLog()). Lines it does not recognise count as requests only.
@@ -35,7 +40,7 @@ RequestBudget CountRequests(const std::vector<std::string>& log);
 std::string RequestKind(const std::string& method, const std::string& path, const std::string& git_protocol);
 
 // "REST requests: N (M answered 304, W writes of which E comment edits, T token mints); per merged ticket:
-// a, b without 304s, c writes" for `merged` tickets (at least 1).
+// a, b without 304s (i on the installation's token), c writes" for `merged` tickets (at least 1).
 std::string FormatRequestBudget(const RequestBudget& b, int merged);
 
 }  // namespace wavebot::sandbox

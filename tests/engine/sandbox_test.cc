@@ -329,6 +329,13 @@ TEST(SandboxTest, EpicCompletesWithCiFixReviewFixAndConflict) {
   EXPECT_GT(summary.epic_pr, 0);
   EXPECT_EQ(summary.reviews_requested, 1);
   ExpectEpicCompletedCleanly(s->get());
+  // Reads a step can do without (issue #17): the base branch came from the command's payload and the
+  // branch heads from the git server, and no comment was looked for before it was first created.
+  for (const auto& line : (*s)->simulator()->AppRequestLog()) {
+    EXPECT_NE(line.rfind("GET /repos/acme/calc ", 0), 0u) << line;
+    EXPECT_EQ(line.find("/git/ref/"), std::string::npos) << line;
+    EXPECT_FALSE(line.rfind("GET ", 0) == 0 && line.find("/comments ") != std::string::npos) << line;
+  }
   // The agents' runs pushed with tokens narrowed to the repository and contents: write.
   EXPECT_GT((*s)->simulator()->narrowed_pushes(), 0);
   // /metrics shows GitHub's budget as spent, per credential (issue #17).

@@ -774,7 +774,10 @@ TEST_F(SimTest, TheAppsRequestsAreCountedApartFromAUsers) {
   EXPECT_EQ(b.rate_limited, 1) << ::testing::PrintToString(log);
   EXPECT_EQ(b.requests, 7) << ::testing::PrintToString(log);  // and the installation's lookup
   EXPECT_EQ(b.counted(), 6);
-  EXPECT_NE(sandbox::FormatRequestBudget(b, 2).find("per merged ticket: 3.5, 3.0 without 304s, 0.5 writes"),
+  EXPECT_EQ(b.app_requests, 2);  // the installation's lookup and the mint, with the App's JWT
+  EXPECT_EQ(b.installation_counted(), 4);
+  EXPECT_NE(sandbox::FormatRequestBudget(b, 2).find(
+                "per merged ticket: 3.5, 3.0 without 304s (2.0 on the installation's token), 0.5 writes"),
             std::string::npos)
       << sandbox::FormatRequestBudget(b, 2);
 }

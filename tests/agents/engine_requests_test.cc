@@ -1,0 +1,170 @@
+// What a pass spends of GitHub's rate limits where a step can do without a read (issue #17): the epic
+// branch made from the base's head over git, comments made without looking for them first unless a
+// create may already have landed, and a head wavebot pushed given its check before its checks are listed.
+// Real SQLite store, fake GitHub and executor.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "engine_fixture.h"
+
+namespace wavebot::engine {
+namespace {
+
+using RequestsTest = ClaimedHeadTest;
+
+int StatusCommentsCreated(const github::FakeClient& gh) {
+  int n = 0;
+  for (const auto& c : gh.actions_of<github::CommentCreated>()) n += c.body.find("wavebot:status") != std::string::npos;
+  return n;
+}
+
+// The status comment is created without a read (no create was sent before, so none can be on GitHub).
+TEST_F(RequestsTest, TheStatusCommentIsCreatedWithoutARead) {
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(StatusCommentsCreated(github_), 1);
+  EXPECT_EQ(github_.calls("ListComments"), 0);
+}
+
+// A create that failed (its answer may be lost while the comment landed) makes the next pass look for
+// the comment by its marker, and adopt it rather than post another.
+TEST_F(RequestsTest, AStatusCommentWhoseCreateMayHaveLandedIsLookedForFirst) {
+  github_.FailNext("CreateComment", Error(ErrorCode::kUnavailable, "the answer was lost"));
+  EXPECT_FALSE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("ListComments"), 0);
+  github::Comment landed;
+  landed.id = 9001;
+  landed.body = "<!-- wavebot:status epic=1 -->\nwhat the create whose answer was lost wrote";
+  github_.PutComment(ref_, 1, landed);
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("ListComments"), 1);
+  EXPECT_EQ(StatusCommentsCreated(github_), 0);
+  EXPECT_EQ(store_->GetEpic(epic_id_)->status_comment_id, 9001);
+  EXPECT_FALSE(github_.actions_of<github::CommentUpdated>().empty());  // edited in place
+}
+
+// An epic an older wavebot recorded (no record of a create sent) looks before it creates.
+TEST_F(RequestsTest, AnEpicWithoutTheRecordLooksForItsStatusCommentFirst) {
+  ASSERT_TRUE(db_->Write([&](store::Connection& c) -> Status {
+                   auto s = c.Prepare("UPDATE epics SET data = json_remove(data, '$.status_comment_sent')");
+                   if (!s.ok()) return s.error();
+                   if (auto n = s->Run(); !n.ok()) return n.error();
+                   return OkStatus();
+                 }).ok());
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("ListComments"), 1);
+  EXPECT_EQ(StatusCommentsCreated(github_), 1);
+}
+
+// The report on a stuck ticket is posted without a read, unless a create of it was sent before (then
+// it is looked for by its marker first, and posted once).
+TEST_F(RequestsTest, AStuckReportIsPostedWithoutAReadUnlessItsCreateMayHaveLanded) {
+  auto stuck_reports = [&] {
+    int n = 0;
+    for (const auto& c : github_.actions_of<github::CommentCreated>()) n += c.body.find("wavebot:stuck") != std::string::npos;
+    return n;
+  };
+  Finish({{"result", "auth_failed"}, {"exit_code", 19}, {"reason", "set ANTHROPIC_API_KEY"}});
+  github_.FailNext("CreateComment", Error(ErrorCode::kUnavailable, "the answer was lost"));
+  EXPECT_FALSE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("ListComments"), 0);
+  EXPECT_EQ(stuck_reports(), 0);
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("ListComments"), 1);  // the stuck report's; the status comment's create was never sent
+  EXPECT_EQ(stuck_reports(), 1);
+  EXPECT_TRUE(Ticket().stuck_reported);
+
+  // Stuck again after a retry: a new report, with no read.
+  auto t = Ticket();
+  t.state = "running";
+  t.stuck_reported = false;
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  Finish({{"result", "auth_failed"}, {"exit_code", 19}, {"reason", "set ANTHROPIC_API_KEY"}});
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("ListComments"), 1);
+  EXPECT_EQ(stuck_reports(), 2);
+}
+
+// A head wavebot pushed to an open PR (a fix, a rebase) gets its wavebot check before its checks are
+// listed, so the list read already holds it and the next pass's read of the list is answered 304. Shown
+// by a list that fails: the check was made before it. Once made, never made again for that head.
+TEST_F(RequestsTest, AHeadWavebotPushedGetsItsCheckBeforeItsChecksAreListed) {
+  const std::string first = "3333333333333333333333333333333333333333";
+  const std::string fix = "4444444444444444444444444444444444444444";
+  auto t = WithOpenPr(first);
+  t.check_head = first;
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  github::CheckRun check;
+  check.id = 70;
+  check.name = "wavebot";
+  check.head_sha = first;
+  check.status = "completed";
+  check.conclusion = "neutral";
+  github_.PutCheckRun(ref_, check);
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), 0u);  // the first head has its check
+
+  t = WithOpenPr(fix);  // the fix pushed; the PR shows it
+  github_.FailNext("ListCheckRunsForRef", Error(ErrorCode::kUnavailable, "listing the checks"));
+  EXPECT_FALSE(engine_->ReconcileNow("acme/calc", 1).ok());
+  auto created = github_.actions_of<github::CheckRunCreated>();
+  ASSERT_EQ(created.size(), 1u);
+  EXPECT_EQ(created[0].spec.head_sha, fix);
+  EXPECT_EQ(created[0].spec.name, "wavebot");
+  EXPECT_EQ(Ticket().check_head, fix);
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), 1u);
+}
+
+// A head recorded as checked whose check never landed (a kill between the record and the create) gets
+// it after the list shows it lacks one; a ticket an older wavebot recorded lists first.
+TEST_F(RequestsTest, AHeadWhoseCheckNeverLandedGetsItAfterTheList) {
+  for (const bool legacy : {false, true}) {
+    const std::string head(40, legacy ? '6' : '5');
+    const std::string recorded = legacy ? std::string(kCheckHeadUnknown) : head;
+    auto t = WithOpenPr(head);
+    t.check_head = recorded;
+    ASSERT_TRUE(store_->SaveTicket(t).ok());
+    const size_t before = github_.actions_of<github::CheckRunCreated>().size();
+    github_.FailNext("ListCheckRunsForRef", Error(ErrorCode::kUnavailable, "listing the checks"));
+    EXPECT_FALSE(engine_->ReconcileNow("acme/calc", 1).ok());
+    EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), before) << recorded;  // not before the list
+    ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+    EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), before + 1) << recorded;
+    EXPECT_EQ(Ticket().check_head, head);
+    if (!legacy) continue;
+    ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+    EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), before + 1);
+  }
+}
+
+// The epic branch is made at the base's head as the git server says (ls-refs, not counted against the
+// REST limit), with no REST read of the base; a base that does not exist fails the pass and says so.
+TEST_F(RequestsTest, TheEpicBranchStartsAtTheBasesHeadReadOverGit) {
+  auto epic = *store_->GetEpic(epic_id_);
+  epic.branch = "epic/1-new";
+  epic.branch_created = false;
+  epic.default_branch = "gone";
+  ASSERT_TRUE(store_->SaveEpic(epic).ok());
+  auto failed = engine_->ReconcileNow("acme/calc", 1);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code(), ErrorCode::kNotFound);
+  EXPECT_NE(failed.error().message().find("base branch gone does not exist"), std::string::npos)
+      << failed.error().ToString();
+  EXPECT_TRUE(github_.actions_of<github::RefCreated>().empty());
+
+  epic = *store_->GetEpic(epic_id_);
+  epic.default_branch = "main";
+  ASSERT_TRUE(store_->SaveEpic(epic).ok());
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  auto refs = github_.actions_of<github::RefCreated>();
+  ASSERT_EQ(refs.size(), 1u);
+  EXPECT_EQ(refs[0].ref, "refs/heads/epic/1-new");
+  EXPECT_EQ(refs[0].sha, "1111111111111111111111111111111111111111");
+  EXPECT_EQ(github_.calls("GetRef"), 0);
+  EXPECT_EQ(github_.calls("GetRepository"), 0);
+}
+
+}  // namespace
+}  // namespace wavebot::engine
