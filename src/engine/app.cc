@@ -370,6 +370,10 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
              "# TYPE wavebot_compares_total counter\n"
              "wavebot_compares_total{answered_by=\"mirror\"} " + std::to_string(engine_ptr->compares_by_mirror()) + "\n"
              "wavebot_compares_total{answered_by=\"github\"} " + std::to_string(engine_ptr->compares_by_github()) + "\n";
+      out += "# HELP wavebot_pr_reads_skipped_total Reads of an open PR a reconcile pass did without: nothing "
+             "that could change what it uses of the PR had happened since its last read.\n"
+             "# TYPE wavebot_pr_reads_skipped_total counter\n"
+             "wavebot_pr_reads_skipped_total " + std::to_string(engine_ptr->pr_reads_skipped()) + "\n";
     }
     return out;
   };

@@ -329,6 +329,7 @@ Status Engine::HandleEvent(const webhook::Event& e) {
     return OkStatus();
   }
   if (auto* p = e.As<webhook::PullRequestEvent>()) {
+    MarkPrDue(repo, p->pull_request.number);
     // A PR merged into an epic branch moved it: the next runs start there.
     if (e.action == "closed" && p->pull_request.merged) WAVEBOT_RETURN_IF_ERROR(MaybePrefetch(repo, p->pull_request.base_ref));
     return MarkEpicsOfBranch(repo, p->pull_request.head_ref);

@@ -36,6 +36,8 @@
 
 namespace wavebot::engine {
 
+struct Observed;
+
 struct EngineOptions {
   std::string data_dir;          // prompts, run results, the runner's mirrors and worktrees
   std::string wavebot_binary;    // what the executor runs as `run-ticket`
@@ -63,6 +65,11 @@ struct EngineOptions {
   // Its first version, and the version once every ticket is done or the epic ended, are written at once.
   std::chrono::seconds status_edit_interval{15};
   std::chrono::milliseconds reconcile_retry{2000};  // first backoff after a failed pass
+  // After a change that makes GitHub compute an open PR's mergeability again (its creation, wavebot's
+  // push to it, a move of the epic branch), the PR is read this long after, once rather than at once
+  // and again (a read at once only says it is being computed: mergeable null). Its own events, a merge
+  // or a close are read at once.
+  std::chrono::milliseconds mergeability_settle{3000};
   // The GitHub client's clock, against which a rate limit's end (Error::retry_at) is read; null: the
   // engine's. The scale benchmark runs GitHub's time faster than the engine's.
   Clock* github_clock = nullptr;
@@ -138,6 +145,14 @@ class Engine {
   // (options_.local_compare) and by GitHub's compare, so far (for /metrics). Thread-safe.
   int64_t compares_by_mirror() const { return compares_by_mirror_.load(); }
   int64_t compares_by_github() const { return compares_by_github_.load(); }
+  // Reads of an open PR a pass did without, nothing having changed what it uses of it (for tests and
+  // metrics).
+  int64_t pr_reads_skipped() const;
+  // Something may have changed PR `pr` of `repo` (a pull_request event): the next pass reads it. Passes
+  // read a PR only then, when it was not open or its mergeability was being computed when last read,
+  // when the epic branch moved or wavebot pushed a head it does not show yet, and in passes that read
+  // the plan. Thread-safe.
+  void MarkPrDue(const std::string& repo, int64_t pr);
   // Who wavebot is on GitHub (github::Client::GetIdentity, asked with `repo`'s installation; with
   // options_.bot_login as the login when set), asked once and then remembered; an error while GitHub
   // cannot say. Thread-safe.
@@ -226,6 +241,27 @@ class Engine {
   std::mutex behind_mu_;
   std::map<std::string, bool> behind_cache_;  // guarded by behind_mu_
   Result<bool> IsBehind(const std::string& repo, const std::string& base_sha, const std::string& head_sha);
+  // Ticket t's open PR as a pass sees it (engine_observe.cc): read when due (see MarkPrDue) or when
+  // `read_all`; its check runs; whether it is behind `epic_head`. May make the wavebot check of a head
+  // wavebot pushed (and record it in t).
+  Result<Observed> ObservePr(const EpicRecord& epic, const config::RepoConfig& cfg, TicketRecord& t,
+                             const std::string& epic_head, bool read_all);
+  // Each open PR as last read, with the generation of pr_marked_ then and the epic head then, per
+  // "owner/name#pr". Guarded by mu_ (with pr_marked_ and pr_gen_). Bounded.
+  struct PrSeen {
+    github::PullRequest pull;
+    uint64_t gen = 0;
+    std::string epic_head;
+    // Set when a change that makes GitHub compute its mergeability again was first noticed: it is read
+    // then (EngineOptions::mergeability_settle).
+    std::chrono::system_clock::time_point read_from{};
+  };
+  // A PR the pass opened, as GitHub answered the create: read once its mergeability is computed.
+  void NotePrOpened(const std::string& repo, const github::PullRequest& pull, const std::string& epic_head);
+  std::map<std::string, PrSeen> pr_seen_;
+  std::map<std::string, uint64_t> pr_marked_;
+  uint64_t pr_gen_ = 0;
+  std::atomic<int64_t> pr_reads_skipped_{0};
 
   // Plan freshness: generation of the last plan-changing mark and of the last plan read, per epic key
   // ("owner/name#N"); an epic not read since this process started is read. Guarded by mu_.

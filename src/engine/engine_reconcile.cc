@@ -18,6 +18,7 @@
 #include "engine/engine.h"
 #include "core/status_comment.h"
 #include "engine/names.h"
+#include "engine/observe.h"
 #include "engine/plan_fetch.h"
 #include "github/request_tally.h"
 
@@ -26,57 +27,7 @@ namespace {
 
 using core::TicketState;
 
-struct Observed {
-  github::PullRequest pull;
-  bool have_pull = false;
-  core::CiStatus ci = core::CiStatus::kNone;
-  bool has_wavebot_check = false;
-  bool behind = false;  // the head lacks commits of the epic branch
-};
-
-// The `wavebot` check run on a ticket PR's head (one per head, found again by its external_id).
-github::CheckRunSpec WavebotCheck(const TicketRecord& t, const std::string& head_sha, int max_attempts,
-                                  int64_t epic_number) {
-  github::CheckRunSpec spec;
-  spec.name = "wavebot";
-  spec.head_sha = head_sha;
-  spec.status = "completed";
-  spec.conclusion = "neutral";
-  spec.external_id = "ticket-" + std::to_string(t.number);
-  spec.output = github::CheckRunOutput{"Ticket #" + std::to_string(t.number) + ": " + t.state,
-                                       "Run " + std::to_string(t.runs_used) + " of at most " +
-                                           std::to_string(max_attempts) + " for epic #" +
-                                           std::to_string(epic_number) + ".",
-                                       ""};
-  return spec;
-}
-
 }  // namespace
-
-Result<bool> Engine::IsBehind(const std::string& repo, const std::string& base_sha, const std::string& head_sha) {
-  const std::string key = repo + " " + base_sha + " " + head_sha;
-  {
-    std::lock_guard lock(behind_mu_);
-    if (auto it = behind_cache_.find(key); it != behind_cache_.end()) return it->second;
-  }
-  // The local mirrors first: no request, and an answer even before the epic branch's new head is fetched
-  // (local_compare.h).
-  std::optional<bool> local;
-  if (options_.local_compare) local = options_.local_compare->Behind(repo, base_sha, head_sha);
-  bool behind = false;
-  ++(local ? compares_by_mirror_ : compares_by_github_);
-  if (local) {
-    behind = *local;
-  } else {
-    auto commits = github_->CommitsBehind(Ref(repo), base_sha, head_sha);
-    if (!commits.ok()) return commits.error();
-    behind = *commits > 0;
-  }
-  std::lock_guard lock(behind_mu_);
-  if (behind_cache_.size() >= 4096) behind_cache_.clear();  // a miss costs one request
-  behind_cache_[key] = behind;
-  return behind;
-}
 
 Status Engine::Reconcile(int64_t epic_id) {
   github::RequestTally tally;
@@ -121,6 +72,9 @@ Status Engine::ReconcilePass(int64_t epic_id) {
   // PRs this pass opened, as GitHub answered the create: a read in the same pass would only say that
   // their mergeability is still being computed (and count against the rate limit).
   std::map<int64_t, github::PullRequest> opened_now;  // ticket number -> PR
+  // A pass that reads the plan (an event that can change it, the periodic resync, the first pass of
+  // this process) reads every open PR too; other passes read those something may have changed.
+  const bool read_all_prs = plan_due;
   for (int round = 0; round < 6; ++round) {
     bool changed = false;
     auto tickets_r = store_->Tickets(epic.id);
@@ -280,52 +234,11 @@ Status Engine::ReconcilePass(int64_t epic_id) {
         seen[t.number] = o;
         continue;
       }
-      auto pull = github_->GetPull(ref, t.pr);
-      if (!pull.ok()) return pull.error();
-      o.pull = *pull;
-      o.have_pull = true;
-      mergeability_pending = mergeability_pending || (pull->state == "open" && !pull->mergeable.has_value());
-      // A head wavebot pushed (a fix, a rebase) gets its wavebot check before its checks are listed, so
-      // that the list already holds it: made after, it would change the list and the next pass would
-      // read the whole list again. Recorded before the request leaves; after a kill in between, the
-      // check is made below the list, as for a head of another's (the list then lacks it).
-      bool checked_now = false;
-      const bool ours = pull->head_sha == t.pushed_sha || pull->head_sha == t.pending_push;  // the PR shows it
-      if (pull->state == "open" && !pull->head_sha.empty() && ours &&
-          t.check_head != pull->head_sha && t.check_head != kCheckHeadUnknown) {
-        t.check_head = pull->head_sha;
-        WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(t));
-        auto c = github_->CreateCheckRun(ref, WavebotCheck(t, pull->head_sha, cfg.max_attempts, epic.number));
-        if (!c.ok()) return c.error();
-        checked_now = true;
-      }
-      auto checks = github_->ListCheckRunsForRef(ref, pull->head_sha, "");
-      if (!checks.ok()) return checks.error();
-      bool pending = false, failed = false, any = false;
-      for (const auto& c : *checks) {
-        if (c.name == "wavebot") {
-          o.has_wavebot_check = true;
-          continue;
-        }
-        any = true;
-        if (c.status != "completed") pending = true;
-        else if (IsFailure(c.conclusion)) failed = true;
-      }
-      o.has_wavebot_check = o.has_wavebot_check || checked_now;
-      o.ci = !any ? core::CiStatus::kNone
-                  : failed ? core::CiStatus::kFailure : pending ? core::CiStatus::kPending : core::CiStatus::kSuccess;
-      // Behind the epic branch? GitHub says "behind" in mergeable_state only under branch protection that
-      // requires up-to-date branches, which epic branches rarely have: ask whether the head contains the
-      // epic head (once per pair of commits), for a PR of ours that is open and not conflicting.
-      o.behind = pull->mergeable_state == "behind";
-      if (!o.behind && cfg.auto_rebase && pull->state == "open" && pull->mergeable_state != "dirty" &&
-          (t.pushed_sha.empty() || t.pushed_sha == pull->head_sha)) {
-        if (!epic_head.empty() && epic_head != pull->head_sha) {
-          auto behind = IsBehind(epic.repo, epic_head, pull->head_sha);
-          if (!behind.ok()) return behind.error();
-          o.behind = *behind;
-        }
-      }
+      auto observed = ObservePr(epic, cfg, t, epic_head, read_all_prs && round == 0);
+      if (!observed.ok()) return observed.error();
+      o = std::move(*observed);
+      mergeability_pending = mergeability_pending || o.read_deferred ||
+                             (o.pull.state == "open" && !o.pull.mergeable.has_value());
       seen[t.number] = o;
     }
 
@@ -594,7 +507,10 @@ Status Engine::ReconcilePass(int64_t epic_id) {
             auto c = github_->CreateCheckRun(ref, WavebotCheck(*t, created->head_sha, cfg.max_attempts, epic.number));
             if (!c.ok()) return c.error();
           }
-          if (adopt == found.end()) opened_now[t->number] = *created;
+          if (adopt == found.end()) {
+            opened_now[t->number] = *created;
+            NotePrOpened(epic.repo, *created, epic_head);
+          }
           t->check_head = created->head_sha;
           t->pr = created->number;
           t->state = "pr_open";
@@ -803,10 +719,11 @@ Status Engine::ReconcilePass(int64_t epic_id) {
     if (!changed || !active) break;
   }
   // GitHub computes mergeability in the background after a push and announces nothing when it is done
-  // (mergeable: null meanwhile): look again shortly rather than leave a conflict to the next resync.
+  // (mergeable: null meanwhile): look again once it has had the time (a PR whose read waits for it is
+  // read then) rather than leave a conflict to the next resync.
   if (mergeability_pending && active) {
     (void)jobs_->Enqueue("reconcile", epic.repo + "#" + std::to_string(epic.number), "",
-                         clock_->Now() + std::chrono::seconds(3));
+                         clock_->Now() + options_.mergeability_settle);
   }
   if (options_.on_pass) options_.on_pass(epic);
   return OkStatus();

@@ -105,6 +105,10 @@ TEST_F(RequestsTest, AHeadWavebotPushedGetsItsCheckBeforeItsChecksAreListed) {
   EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), 0u);  // the first head has its check
 
   t = WithOpenPr(fix);  // the fix pushed; the PR shows it
+  // The next pass notices the push and waits for GitHub to compute the PR's mergeability again.
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), 0u);
+  clock_.Advance(std::chrono::seconds(3));
   github_.FailNext("ListCheckRunsForRef", Error(ErrorCode::kUnavailable, "listing the checks"));
   EXPECT_FALSE(engine_->ReconcileNow("acme/calc", 1).ok());
   auto created = github_.actions_of<github::CheckRunCreated>();
@@ -120,22 +124,25 @@ TEST_F(RequestsTest, AHeadWavebotPushedGetsItsCheckBeforeItsChecksAreListed) {
 // A head recorded as checked whose check never landed (a kill between the record and the create) gets
 // it after the list shows it lacks one; a ticket an older wavebot recorded lists first.
 TEST_F(RequestsTest, AHeadWhoseCheckNeverLandedGetsItAfterTheList) {
+  const std::string first = "3333333333333333333333333333333333333333";
+  WithOpenPr(first);
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());  // the PR read, its head given its check
   for (const bool legacy : {false, true}) {
     const std::string head(40, legacy ? '6' : '5');
-    const std::string recorded = legacy ? std::string(kCheckHeadUnknown) : head;
     auto t = WithOpenPr(head);
-    t.check_head = recorded;
+    t.check_head = legacy ? std::string(kCheckHeadUnknown) : head;
     ASSERT_TRUE(store_->SaveTicket(t).ok());
+    ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());  // notices the push
+    clock_.Advance(std::chrono::seconds(3));  // read once GitHub has had the time to compute its mergeability
     const size_t before = github_.actions_of<github::CheckRunCreated>().size();
     github_.FailNext("ListCheckRunsForRef", Error(ErrorCode::kUnavailable, "listing the checks"));
     EXPECT_FALSE(engine_->ReconcileNow("acme/calc", 1).ok());
-    EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), before) << recorded;  // not before the list
+    EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), before) << legacy;  // not before the list
     ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
-    EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), before + 1) << recorded;
+    EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), before + 1) << legacy;
     EXPECT_EQ(Ticket().check_head, head);
-    if (!legacy) continue;
     ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
-    EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), before + 1);
+    EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), before + 1) << legacy;
   }
 }
 
@@ -164,6 +171,70 @@ TEST_F(RequestsTest, TheEpicBranchStartsAtTheBasesHeadReadOverGit) {
   EXPECT_EQ(refs[0].sha, "1111111111111111111111111111111111111111");
   EXPECT_EQ(github_.calls("GetRef"), 0);
   EXPECT_EQ(github_.calls("GetRepository"), 0);
+}
+
+// An open PR is read only when something may have changed what a pass uses of it: not again when
+// nothing did (on GitHub its answer changes with every CI outcome and comment, which the check runs
+// already say, and such a read counts against the rate limit), but after a pull_request event, a move of
+// the epic branch, while its mergeability is being computed, and in a pass that reads the plan.
+TEST_F(RequestsTest, AnOpenPrIsReadOnlyWhenSomethingMayHaveChangedIt) {
+  const std::string head = "3333333333333333333333333333333333333333";
+  WithOpenPr(head);
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  const int first = github_.calls("GetPull");
+  EXPECT_EQ(first, 1);
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("GetPull"), first);  // nothing changed
+  EXPECT_EQ(engine_->pr_reads_skipped(), 1);
+  EXPECT_EQ(github_.calls("ListCheckRunsForRef"), 2);  // its checks are listed in every pass
+
+  // Merged on GitHub: unseen until its pull_request event says something changed.
+  auto pull = *github_.GetPull(ref_, 7);
+  pull.state = "closed";
+  pull.merged = true;
+  github_.PutPull(ref_, pull);
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(Ticket().state, "pr_open");
+  engine_->MarkPrDue("acme/calc", 7);
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(Ticket().state, "done");
+}
+
+TEST_F(RequestsTest, AnOpenPrIsReadOnceGitHubHadTheTimeToComputeItsMergeabilityAgain) {
+  const std::string head = "3333333333333333333333333333333333333333";
+  WithOpenPr(head);
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  int reads = github_.calls("GetPull");
+  github_.PutRef(ref_, "heads/epic/1-epic", "7777777777777777777777777777777777777777");  // a merge moved it
+  auto pull = *github_.GetPull(ref_, 7);
+  pull.mergeable.reset();  // GitHub computes it again
+  pull.mergeable_state = "unknown";
+  github_.PutPull(ref_, pull);
+  reads += 1;  // the GetPull above
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("GetPull"), reads);  // noticed: read once GitHub has had the time
+  auto due = jobs_->Lease("test", clock_.Now() + std::chrono::seconds(3), std::chrono::seconds(60), {"reconcile"});
+  ASSERT_TRUE(due.ok());
+  EXPECT_TRUE(due->has_value());  // a pass is due then
+  clock_.Advance(std::chrono::seconds(3));
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("GetPull"), reads + 1);  // still being computed
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("GetPull"), reads + 1);
+  pull.mergeable = false;
+  pull.mergeable_state = "dirty";
+  github_.PutPull(ref_, pull);
+  clock_.Advance(std::chrono::seconds(3));
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("GetPull"), reads + 2);
+  clock_.Advance(std::chrono::seconds(3));
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("GetPull"), reads + 2);  // known now, and nothing moved
+
+  // A pass that reads the plan (an issue event, the periodic resync) reads it too.
+  ASSERT_TRUE(engine_->MarkPlanDirty("acme/calc", 1).ok());
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("GetPull"), reads + 3);
 }
 
 }  // namespace

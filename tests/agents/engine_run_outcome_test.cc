@@ -302,13 +302,20 @@ TEST_F(ClaimedHeadTest, AFinishedRunsPrIsOpenedBeforeThePassReadsTheOtherOpenPrs
 
 // A PR the pass opened is not read again in the same pass: GitHub's answer to the create is its state,
 // and a read moments later would only say its mergeability is still being computed, at the price of a
-// request counted against the rate limit (issue #17). The next pass reads it.
-TEST_F(ClaimedHeadTest, APrThePassOpenedIsReadByTheNextPassNotByItself) {
+// request counted against the rate limit (issue #17). A pass once GitHub has had the time to compute it
+// (EngineOptions::mergeability_settle) reads it.
+TEST_F(ClaimedHeadTest, APrThePassOpenedIsReadOnceItsMergeabilityIsComputed) {
   github_.PutRef(ref_, "heads/wave/1-2-ticket", kClaimed);
   Finish({{"result", "done"}, {"exit_code", 0}, {"head_sha", kClaimed}});
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
   ASSERT_EQ(Ticket().state, "pr_open");
   EXPECT_EQ(github_.calls("GetPull"), 0);
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("GetPull"), 0);
+  auto due = jobs_->Lease("test", clock_.Now() + std::chrono::seconds(3), std::chrono::seconds(60), {"reconcile"});
+  ASSERT_TRUE(due.ok());
+  EXPECT_TRUE(due->has_value());  // a pass is due then
+  clock_.Advance(std::chrono::seconds(3));
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
   EXPECT_EQ(github_.calls("GetPull"), 1);
 }

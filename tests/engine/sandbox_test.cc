@@ -354,6 +354,7 @@ TEST(SandboxTest, EpicCompletesWithCiFixReviewFixAndConflict) {
     EXPECT_GT(engine->compares_by_mirror(), 0);
     EXPECT_GE(engine->compares_by_mirror() + engine->compares_by_github(), kTicketCount);
     EXPECT_NE(metrics->body.find("wavebot_compares_total{answered_by=\"mirror\"} "), std::string::npos);
+    EXPECT_NE(metrics->body.find("wavebot_pr_reads_skipped_total "), std::string::npos);
     // And the dashboard's JSON of the same, with the write budget's windows.
     auto budget = wavebot.Get("/api/github/budget");
     ASSERT_TRUE(budget);

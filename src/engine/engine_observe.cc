@@ -1,0 +1,164 @@
+// Observing a ticket's open PR in a reconcile pass: its head, state and mergeability, its check runs and
+// whether it is behind the epic branch. The PR itself is read only when something may have changed what
+// the pass uses of it (issue #17: on GitHub a PR's answer changes with every CI outcome, which the check
+// runs already say, and every comment); its check runs are listed in every pass (304 unless changed).
+#include <spdlog/spdlog.h>
+
+#include "engine/engine.h"
+#include "engine/names.h"
+#include "engine/observe.h"
+
+namespace wavebot::engine {
+
+github::CheckRunSpec WavebotCheck(const TicketRecord& t, const std::string& head_sha, int max_attempts,
+                                  int64_t epic_number) {
+  github::CheckRunSpec spec;
+  spec.name = "wavebot";
+  spec.head_sha = head_sha;
+  spec.status = "completed";
+  spec.conclusion = "neutral";
+  spec.external_id = "ticket-" + std::to_string(t.number);
+  spec.output = github::CheckRunOutput{"Ticket #" + std::to_string(t.number) + ": " + t.state,
+                                       "Run " + std::to_string(t.runs_used) + " of at most " +
+                                           std::to_string(max_attempts) + " for epic #" +
+                                           std::to_string(epic_number) + ".",
+                                       ""};
+  return spec;
+}
+
+void Engine::MarkPrDue(const std::string& repo, int64_t pr) {
+  std::lock_guard lock(mu_);
+  pr_marked_[EpicKey(repo, pr)] = ++pr_gen_;
+}
+
+int64_t Engine::pr_reads_skipped() const { return pr_reads_skipped_.load(); }
+
+void Engine::NotePrOpened(const std::string& repo, const github::PullRequest& pull, const std::string& epic_head) {
+  std::lock_guard lock(mu_);
+  if (pr_seen_.size() >= 4096) pr_seen_.clear();
+  PrSeen seen{pull, pr_gen_, epic_head, clock_->Now() + options_.mergeability_settle};
+  seen.pull.mergeable.reset();  // GitHub computes it after the create: read once it has had the time
+  pr_seen_[EpicKey(repo, pull.number)] = std::move(seen);
+}
+
+Result<Observed> Engine::ObservePr(const EpicRecord& epic, const config::RepoConfig& cfg, TicketRecord& t,
+                                   const std::string& epic_head, bool read_all) {
+  const auto ref = Ref(epic.repo);
+  const std::string key = EpicKey(epic.repo, t.pr);
+  Observed o;
+  // Due at once: never read by this process, a pull_request event since (MarkPrDue), not open when last
+  // read, or a pass that reads everything. Due once GitHub has had the time to compute its mergeability
+  // (mergeability_settle after it was first noticed): a change that makes GitHub compute it again — it
+  // was still being computed when last read, the epic branch moved since, or wavebot pushed a head the
+  // PR did not show. A read at once would only say "being computed" and be followed by another.
+  const auto now = clock_->Now();
+  bool due = read_all;
+  uint64_t gen = 0;
+  {
+    std::lock_guard lock(mu_);
+    gen = pr_gen_;  // a mark made while the PR is read below is after this: read again next time
+    auto seen = pr_seen_.find(key);
+    if (seen == pr_seen_.end()) {
+      due = true;
+    } else {
+      PrSeen& s = seen->second;
+      auto mark = pr_marked_.find(key);
+      const bool recompute = !s.pull.mergeable.has_value() || s.epic_head != epic_head ||
+                             (!t.pushed_sha.empty() && t.pushed_sha != s.pull.head_sha) ||
+                             (!t.pending_push.empty() && t.pending_push != s.pull.head_sha);
+      if (recompute && s.read_from == std::chrono::system_clock::time_point{}) {
+        s.read_from = now + options_.mergeability_settle;
+      }
+      due = due || (mark != pr_marked_.end() && mark->second > s.gen) || s.pull.state != "open" ||
+            (recompute && now >= s.read_from);
+      if (!due) {
+        o.pull = s.pull;
+        o.read_deferred = recompute;
+      }
+    }
+  }
+  if (due) {
+    auto pull = github_->GetPull(ref, t.pr);
+    if (!pull.ok()) return pull.error();
+    o.pull = *pull;
+    std::lock_guard lock(mu_);
+    if (pr_seen_.size() >= 4096) pr_seen_.clear();  // a miss costs one read
+    PrSeen seen{*pull, gen, epic_head, {}};
+    if (!pull->mergeable.has_value()) seen.read_from = now + options_.mergeability_settle;
+    pr_seen_[key] = std::move(seen);
+  } else {
+    ++pr_reads_skipped_;
+  }
+  o.have_pull = true;
+  const github::PullRequest& pull = o.pull;
+
+  // A head wavebot pushed (a fix, a rebase) gets its wavebot check before its checks are listed, so
+  // that the list already holds it: made after, it would change the list and the next pass would read
+  // the whole list again. Recorded before the request leaves; after a kill in between, the check is
+  // made after the list, as for a head of another's (the list then lacks it).
+  bool checked_now = false;
+  const bool ours = pull.head_sha == t.pushed_sha || pull.head_sha == t.pending_push;  // the PR shows it
+  if (pull.state == "open" && !pull.head_sha.empty() && ours && t.check_head != pull.head_sha &&
+      t.check_head != kCheckHeadUnknown) {
+    t.check_head = pull.head_sha;
+    WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(t));
+    auto c = github_->CreateCheckRun(ref, WavebotCheck(t, pull.head_sha, cfg.max_attempts, epic.number));
+    if (!c.ok()) return c.error();
+    checked_now = true;
+  }
+  auto checks = github_->ListCheckRunsForRef(ref, pull.head_sha, "");
+  if (!checks.ok()) return checks.error();
+  bool pending = false, failed = false, any = false;
+  for (const auto& c : *checks) {
+    if (c.name == "wavebot") {
+      o.has_wavebot_check = true;
+      continue;
+    }
+    any = true;
+    if (c.status != "completed") pending = true;
+    else if (IsFailure(c.conclusion)) failed = true;
+  }
+  o.has_wavebot_check = o.has_wavebot_check || checked_now;
+  o.ci = !any ? core::CiStatus::kNone
+              : failed ? core::CiStatus::kFailure : pending ? core::CiStatus::kPending : core::CiStatus::kSuccess;
+  // Behind the epic branch? GitHub says "behind" in mergeable_state only under branch protection that
+  // requires up-to-date branches, which epic branches rarely have: ask whether the head contains the
+  // epic head (once per pair of commits), for a PR of ours that is open and not conflicting.
+  o.behind = pull.mergeable_state == "behind";
+  if (!o.behind && cfg.auto_rebase && pull.state == "open" && pull.mergeable_state != "dirty" &&
+      (t.pushed_sha.empty() || t.pushed_sha == pull.head_sha)) {
+    if (!epic_head.empty() && epic_head != pull.head_sha) {
+      auto behind = IsBehind(epic.repo, epic_head, pull.head_sha);
+      if (!behind.ok()) return behind.error();
+      o.behind = *behind;
+    }
+  }
+  return o;
+}
+
+Result<bool> Engine::IsBehind(const std::string& repo, const std::string& base_sha, const std::string& head_sha) {
+  const std::string key = repo + " " + base_sha + " " + head_sha;
+  {
+    std::lock_guard lock(behind_mu_);
+    if (auto it = behind_cache_.find(key); it != behind_cache_.end()) return it->second;
+  }
+  // The local mirrors first: no request, and an answer even before the epic branch's new head is fetched
+  // (local_compare.h).
+  std::optional<bool> local;
+  if (options_.local_compare) local = options_.local_compare->Behind(repo, base_sha, head_sha);
+  bool behind = false;
+  ++(local ? compares_by_mirror_ : compares_by_github_);
+  if (local) {
+    behind = *local;
+  } else {
+    auto commits = github_->CommitsBehind(Ref(repo), base_sha, head_sha);
+    if (!commits.ok()) return commits.error();
+    behind = *commits > 0;
+  }
+  std::lock_guard lock(behind_mu_);
+  if (behind_cache_.size() >= 4096) behind_cache_.clear();  // a miss costs one request
+  behind_cache_[key] = behind;
+  return behind;
+}
+
+}  // namespace wavebot::engine
