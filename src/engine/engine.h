@@ -65,10 +65,10 @@ struct EngineOptions {
   // Its first version, and the version once every ticket is done or the epic ended, are written at once.
   std::chrono::seconds status_edit_interval{15};
   std::chrono::milliseconds reconcile_retry{2000};  // first backoff after a failed pass
-  // After a change that makes GitHub compute an open PR's mergeability again (its creation, wavebot's
-  // push to it, a move of the epic branch), the PR is read this long after, once rather than at once
-  // and again (a read at once only says it is being computed: mergeable null). Its own events, a merge
-  // or a close are read at once.
+  // After its creation or wavebot's push to it, GitHub computes an open PR's mergeability again: the PR
+  // is read this long after, once, rather than at once and again (a read at once only says that it is
+  // being computed: mergeable null); likewise a read that found it being computed. Its own events and a
+  // move of the epic branch (a merge) are read at once.
   std::chrono::milliseconds mergeability_settle{3000};
   // The GitHub client's clock, against which a rate limit's end (Error::retry_at) is read; null: the
   // engine's. The scale benchmark runs GitHub's time faster than the engine's.
@@ -149,9 +149,9 @@ class Engine {
   // metrics).
   int64_t pr_reads_skipped() const;
   // Something may have changed PR `pr` of `repo` (a pull_request event): the next pass reads it. Passes
-  // read a PR only then, when it was not open or its mergeability was being computed when last read,
-  // when the epic branch moved or wavebot pushed a head it does not show yet, and in passes that read
-  // the plan. Thread-safe.
+  // read a PR only then, when it was not open when last read, when the epic branch moved, in passes that
+  // read the plan, and (EngineOptions::mergeability_settle) after its creation, wavebot's push to it or
+  // a read that found its mergeability being computed. Thread-safe.
   void MarkPrDue(const std::string& repo, int64_t pr);
   // Who wavebot is on GitHub (github::Client::GetIdentity, asked with `repo`'s installation; with
   // options_.bot_login as the login when set), asked once and then remembered; an error while GitHub

@@ -47,10 +47,11 @@ Result<Observed> Engine::ObservePr(const EpicRecord& epic, const config::RepoCon
   const std::string key = EpicKey(epic.repo, t.pr);
   Observed o;
   // Due at once: never read by this process, a pull_request event since (MarkPrDue), not open when last
-  // read, or a pass that reads everything. Due once GitHub has had the time to compute its mergeability
-  // (mergeability_settle after it was first noticed): a change that makes GitHub compute it again — it
-  // was still being computed when last read, the epic branch moved since, or wavebot pushed a head the
-  // PR did not show. A read at once would only say "being computed" and be followed by another.
+  // read, a move of the epic branch since (a merge of one of the epic's PRs moves it: that PR says it
+  // merged before its own event arrives), or a pass that reads everything. Due once GitHub has had the
+  // time to compute its mergeability (mergeability_settle after it was first noticed): it was still being
+  // computed when last read (the PR's creation), or wavebot pushed a head the PR did not show. A read at
+  // once would only say "being computed" and be followed by another.
   const auto now = clock_->Now();
   bool due = read_all;
   uint64_t gen = 0;
@@ -63,14 +64,14 @@ Result<Observed> Engine::ObservePr(const EpicRecord& epic, const config::RepoCon
     } else {
       PrSeen& s = seen->second;
       auto mark = pr_marked_.find(key);
-      const bool recompute = !s.pull.mergeable.has_value() || s.epic_head != epic_head ||
+      const bool recompute = !s.pull.mergeable.has_value() ||
                              (!t.pushed_sha.empty() && t.pushed_sha != s.pull.head_sha) ||
                              (!t.pending_push.empty() && t.pending_push != s.pull.head_sha);
       if (recompute && s.read_from == std::chrono::system_clock::time_point{}) {
         s.read_from = now + options_.mergeability_settle;
       }
       due = due || (mark != pr_marked_.end() && mark->second > s.gen) || s.pull.state != "open" ||
-            (recompute && now >= s.read_from);
+            s.epic_head != epic_head || (recompute && now >= s.read_from);
       if (!due) {
         o.pull = s.pull;
         o.read_deferred = recompute;
