@@ -241,6 +241,11 @@ class Engine {
   std::mutex behind_mu_;
   std::map<std::string, bool> behind_cache_;  // guarded by behind_mu_
   Result<bool> IsBehind(const std::string& repo, const std::string& base_sha, const std::string& head_sha);
+  // Whether ticket t's comment starting with `marker` is on issue or PR `number` already. Looked for
+  // only when a create of it may have been sent (TicketRecord::comments_sent); otherwise records, before
+  // the caller sends it, that it is being sent, and answers false with no request.
+  Result<bool> CommentAlreadyPosted(const github::RepoRef& ref, int64_t number, const std::string& marker,
+                                    TicketRecord* t);
   // Ticket t's open PR as a pass sees it (engine_observe.cc): read when due (see MarkPrDue) or when
   // `read_all`; its check runs; whether it is behind `epic_head`. May make the wavebot check of a head
   // wavebot pushed (and record it in t).

@@ -29,6 +29,19 @@ using core::TicketState;
 
 }  // namespace
 
+Result<bool> Engine::CommentAlreadyPosted(const github::RepoRef& ref, int64_t number, const std::string& marker,
+                                          TicketRecord* t) {
+  if (!t->MayHaveSent(marker)) {
+    t->comments_sent.push_back(marker);  // recorded before the request leaves
+    WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
+    return false;
+  }
+  auto comments = github_->ListComments(ref, number);
+  if (!comments.ok()) return comments.error();
+  return std::any_of(comments->begin(), comments->end(),
+                     [&](const github::Comment& c) { return c.body.rfind(marker, 0) == 0; });
+}
+
 Status Engine::Reconcile(int64_t epic_id) {
   github::RequestTally tally;
   Status st = ReconcilePass(epic_id);
@@ -575,17 +588,9 @@ Status Engine::ReconcilePass(int64_t epic_id) {
             auto attempts = store_->Attempts(t->id);
             if (!attempts.ok()) return attempts.error();
             const std::string marker = "<!-- wavebot:stuck runs=" + std::to_string(attempts->size()) + " -->";
-            bool reported = false;
-            if (t->MayHaveSent(marker)) {
-              auto comments = github_->ListComments(ref, t->number);
-              if (!comments.ok()) return comments.error();
-              reported = std::any_of(comments->begin(), comments->end(),
-                                     [&](const github::Comment& c) { return c.body.rfind(marker, 0) == 0; });
-            } else {
-              t->comments_sent.push_back(marker);  // recorded before the request leaves
-              WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
-            }
-            if (!reported) {
+            auto reported = CommentAlreadyPosted(ref, t->number, marker, &*t);
+            if (!reported.ok()) return reported.error();
+            if (!*reported) {
               auto c = github_->CreateComment(
                   ref, t->number,
                   marker + "\n" + (epic.started_by.empty() ? std::string() : "@" + epic.started_by + " ") +
@@ -664,17 +669,9 @@ Status Engine::ReconcilePass(int64_t epic_id) {
           if (asked && f.trusted && !f.author.empty()) reviewers.insert("@" + f.author);
         }
         const std::string marker = "<!-- wavebot:review-reply run=" + std::to_string(a.id) + " -->";
-        bool answered = false;
-        if (t->MayHaveSent(marker)) {
-          auto comments = github_->ListComments(ref, t->pr);
-          if (!comments.ok()) return comments.error();
-          answered = std::any_of(comments->begin(), comments->end(),
-                                 [&](const github::Comment& c) { return c.body.rfind(marker, 0) == 0; });
-        } else {
-          t->comments_sent.push_back(marker);  // recorded before the request leaves
-          WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
-        }
-        if (!answered) {
+        auto answered = CommentAlreadyPosted(ref, t->pr, marker, &*t);
+        if (!answered.ok()) return answered.error();
+        if (!*answered) {
           std::string who;
           for (const auto& r : reviewers) who += (who.empty() ? "" : " ") + r;
           // The fix this run pushed, not whatever the branch holds by now.
