@@ -59,4 +59,24 @@ bool IsValidBranchName(std::string_view name) {
   return true;
 }
 
+int64_t MergedPullNumber(std::string_view message) {
+  auto number_at = [&](size_t i) -> int64_t {
+    int64_t n = 0;
+    size_t digits = 0;
+    for (; i < message.size() && digits < 12 && std::isdigit(static_cast<unsigned char>(message[i])); ++i, ++digits) {
+      n = n * 10 + (message[i] - '0');
+    }
+    return digits > 0 ? n : 0;
+  };
+  const std::string_view merge = "Merge pull request #";
+  if (message.substr(0, merge.size()) == merge) return number_at(merge.size());
+  std::string_view first = message.substr(0, message.find('\n'));
+  while (!first.empty() && (first.back() == ' ' || first.back() == '\r')) first.remove_suffix(1);
+  if (first.size() < 4 || first.back() != ')') return 0;
+  const size_t open = first.rfind("(#");
+  if (open == std::string_view::npos) return 0;
+  const int64_t n = number_at(open + 2);
+  return n > 0 && first.substr(open + 2 + std::to_string(n).size()) == ")" ? n : 0;
+}
+
 }  // namespace wavebot::core

@@ -21,4 +21,9 @@ std::string TicketBranch(int64_t epic, std::string_view epic_title, int64_t tick
 // True when `name` is a valid full branch name by git's rules (check-ref-format --branch).
 bool IsValidBranchName(std::string_view name);
 
+// The pull request a commit message says it merged, as GitHub writes them: "Merge pull request #N from
+// owner/branch" (a merge commit) or a first line ending "(#N)" (a squash merge); 0 when it says none (a
+// rebase merge, a push).
+int64_t MergedPullNumber(std::string_view message);
+
 }  // namespace wavebot::core

@@ -352,6 +352,12 @@ Status Engine::HandleEvent(const webhook::Event& e) {
     if (push->ref.rfind(prefix, 0) == 0) {
       const std::string branch = push->ref.substr(prefix.size());
       if (!push->deleted) WAVEBOT_RETURN_IF_ERROR(MaybePrefetch(repo, branch));
+      if (const int64_t epic = EpicOfBranch(branch); epic != 0 && !push->deleted) {
+        // The PR a merge into the epic branch merged, as its commit says: the pass reads that PR at
+        // once and the epic's other PRs once GitHub has computed their mergeability again.
+        std::lock_guard lock(mu_);
+        epic_moves_[EpicKey(repo, epic)] = {push->after, core::MergedPullNumber(push->head_message)};
+      }
       return MarkEpicsOfBranch(repo, branch);
     }
     return OkStatus();

@@ -65,10 +65,11 @@ struct EngineOptions {
   // Its first version, and the version once every ticket is done or the epic ended, are written at once.
   std::chrono::seconds status_edit_interval{15};
   std::chrono::milliseconds reconcile_retry{2000};  // first backoff after a failed pass
-  // After its creation or wavebot's push to it, GitHub computes an open PR's mergeability again: the PR
-  // is read this long after, once, rather than at once and again (a read at once only says that it is
-  // being computed: mergeable null); likewise a read that found it being computed. Its own events and a
-  // move of the epic branch (a merge) are read at once.
+  // After its creation, wavebot's push to it or a move of the epic branch, GitHub computes an open PR's
+  // mergeability again: the PR is read this long after, once, rather than at once and again (a read at
+  // once only says that it is being computed: mergeable null); likewise a read that found it being
+  // computed. Read at once: its own events, and a move of the epic branch that merged it, or whose push
+  // named no PR it merged (a merged PR says so before its own event arrives).
   std::chrono::milliseconds mergeability_settle{3000};
   // The GitHub client's clock, against which a rate limit's end (Error::retry_at) is read; null: the
   // engine's. The scale benchmark runs GitHub's time faster than the engine's.
@@ -264,6 +265,13 @@ class Engine {
   // A PR the pass opened, as GitHub answered the create: read once its mergeability is computed.
   void NotePrOpened(const std::string& repo, const github::PullRequest& pull, const std::string& epic_head);
   std::map<std::string, PrSeen> pr_seen_;
+  // The last push to each epic's branch ("owner/name#N"): its head and the PR its commit says it merged
+  // (0: none). Guarded by mu_.
+  struct EpicMove {
+    std::string head;
+    int64_t merged_pr = 0;
+  };
+  std::map<std::string, EpicMove> epic_moves_;
   std::map<std::string, uint64_t> pr_marked_;
   uint64_t pr_gen_ = 0;
   std::atomic<int64_t> pr_reads_skipped_{0};

@@ -47,11 +47,13 @@ Result<Observed> Engine::ObservePr(const EpicRecord& epic, const config::RepoCon
   const std::string key = EpicKey(epic.repo, t.pr);
   Observed o;
   // Due at once: never read by this process, a pull_request event since (MarkPrDue), not open when last
-  // read, a move of the epic branch since (a merge of one of the epic's PRs moves it: that PR says it
-  // merged before its own event arrives), or a pass that reads everything. Due once GitHub has had the
-  // time to compute its mergeability (mergeability_settle after it was first noticed): it was still being
-  // computed when last read (the PR's creation), or wavebot pushed a head the PR did not show. A read at
-  // once would only say "being computed" and be followed by another.
+  // read, or a pass that reads everything; a move of the epic branch since, unless the push that moved
+  // it named another PR it merged (a merge moves it, and the merged PR says so before its own event
+  // arrives: read at once, whichever it may be, when the push named none or has not been heard). Due once
+  // GitHub has had the time to compute its mergeability (mergeability_settle after it was first
+  // noticed): its creation, a read that found it being computed, a head wavebot pushed that the PR did
+  // not show, the epic branch moved by another PR's merge. A read at once would only say "being
+  // computed" and be followed by another.
   const auto now = clock_->Now();
   bool due = read_all;
   uint64_t gen = 0;
@@ -64,14 +66,21 @@ Result<Observed> Engine::ObservePr(const EpicRecord& epic, const config::RepoCon
     } else {
       PrSeen& s = seen->second;
       auto mark = pr_marked_.find(key);
-      const bool recompute = !s.pull.mergeable.has_value() ||
+      bool epic_moved = s.epic_head != epic_head;
+      bool another_merged = false;
+      if (epic_moved) {
+        auto move = epic_moves_.find(EpicKey(epic.repo, epic.number));
+        another_merged = move != epic_moves_.end() && move->second.head == epic_head &&
+                         move->second.merged_pr != 0 && move->second.merged_pr != t.pr;
+      }
+      const bool recompute = !s.pull.mergeable.has_value() || another_merged ||
                              (!t.pushed_sha.empty() && t.pushed_sha != s.pull.head_sha) ||
                              (!t.pending_push.empty() && t.pending_push != s.pull.head_sha);
       if (recompute && s.read_from == std::chrono::system_clock::time_point{}) {
         s.read_from = now + options_.mergeability_settle;
       }
       due = due || (mark != pr_marked_.end() && mark->second > s.gen) || s.pull.state != "open" ||
-            s.epic_head != epic_head || (recompute && now >= s.read_from);
+            (epic_moved && !another_merged) || (recompute && now >= s.read_from);
       if (!due) {
         o.pull = s.pull;
         o.read_deferred = recompute;

@@ -271,6 +271,7 @@ Payload ParsePayload(std::string_view name, const Value& j) {
         if (c.is_object()) e.commits.push_back(Str(c, "id"));
       }
     }
+    if (Value h = Child(j, "head_commit"); h.is_object()) e.head_message = Str(h, "message");
     if (Value p = Child(j, "pusher")) e.pusher = Str(p, "name");
     return e;
   }

@@ -131,6 +131,7 @@ struct PushEvent {
   std::string ref, before, after;
   bool created = false, deleted = false, forced = false;
   std::vector<std::string> commits;  // ids, oldest first
+  std::string head_message;          // head_commit.message, "" when absent
   std::string pusher;
   bool operator==(const PushEvent&) const = default;
 };

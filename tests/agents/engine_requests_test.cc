@@ -7,6 +7,8 @@
 #include <string>
 
 #include "engine_fixture.h"
+#include "webhook/events.h"
+#include "webhook/router.h"
 
 namespace wavebot::engine {
 namespace {
@@ -232,6 +234,48 @@ TEST_F(RequestsTest, AnOpenPrIsReadAtOnceWhenTheEpicBranchMovesAndAgainOnceItsMe
   ASSERT_TRUE(engine_->MarkPlanDirty("acme/calc", 1).ok());
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
   EXPECT_EQ(github_.calls("GetPull"), reads + 3);
+}
+
+// A move of the epic branch whose push names the PR it merged (GitHub's merge commit, or a squash
+// merge's "(#N)") reads that PR at once and the epic's other open PRs once GitHub has computed their
+// mergeability again; a push that names none, or one not heard, reads them all at once.
+TEST_F(RequestsTest, AMergeIntoTheEpicBranchReadsTheMergedPrAtOnceAndTheOthersLater) {
+  WithOpenPr("3333333333333333333333333333333333333333");
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  webhook::Router router;
+  engine_->RegisterHandlers(&router);
+  auto push = [&](const std::string& after, const std::string& message) {
+    nlohmann::json j = {{"ref", "refs/heads/epic/1-epic"}, {"before", std::string(40, '0')}, {"after", after},
+                        {"created", false}, {"deleted", false}, {"forced", false},
+                        {"commits", nlohmann::json::array()}, {"head_commit", {{"id", after}, {"message", message}}},
+                        {"pusher", {{"name", "maintainer"}}}, {"sender", {{"login", "maintainer"}}},
+                        {"repository", {{"full_name", "acme/calc"}}}, {"installation", {{"id", 1}}}};
+    auto e = webhook::ParseEvent("push", "d-" + after, j.dump());
+    ASSERT_TRUE(e.ok()) << e.error().ToString();
+    const auto* handler = router.Find(e->name, e->action);
+    ASSERT_NE(handler, nullptr);
+    ASSERT_TRUE((*handler)(*e).ok());
+    github_.PutRef(ref_, "heads/epic/1-epic", after);
+  };
+  int reads = github_.calls("GetPull");
+  push(std::string(40, 'a'), "Merge pull request #9 from acme/wave/1-9-other\n\nOther");  // another PR
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("GetPull"), reads);
+  clock_.Advance(std::chrono::seconds(3));
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("GetPull"), reads + 1);
+
+  push(std::string(40, 'b'), "Ticket two (#7)");  // this PR, squashed
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("GetPull"), reads + 2);
+
+  push(std::string(40, 'c'), "Rebase-merged commit");  // names none
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("GetPull"), reads + 3);
+
+  github_.PutRef(ref_, "heads/epic/1-epic", std::string(40, 'd'));  // moved, its push not heard yet
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("GetPull"), reads + 4);
 }
 
 }  // namespace

@@ -50,5 +50,22 @@ TEST(BranchTest, GitAcceptsEveryGeneratedName) {
   }
 }
 
+
+// What a merge into a branch says it merged, as GitHub words its commits: a merge commit names the PR
+// first, a squash merge ends its first line with it; anything else names none.
+TEST(BranchTest, MergedPullNumberReadsGitHubsMergeCommits) {
+  EXPECT_EQ(MergedPullNumber("Merge pull request #12 from acme/wave/1-2-x\n\nTitle"), 12);
+  EXPECT_EQ(MergedPullNumber("Add a parser (#345)"), 345);
+  EXPECT_EQ(MergedPullNumber("Add a parser (#345)\n\n* first\n* second (#7)"), 345);
+  EXPECT_EQ(MergedPullNumber("Add a parser (#345) \r\nbody"), 345);
+  EXPECT_EQ(MergedPullNumber("Fix #12 in the parser"), 0);
+  EXPECT_EQ(MergedPullNumber("Add a parser (#34x)"), 0);
+  EXPECT_EQ(MergedPullNumber("Add a parser (#)"), 0);
+  EXPECT_EQ(MergedPullNumber("Merge pull request #"), 0);
+  EXPECT_EQ(MergedPullNumber("Merge branch 'main' into epic/1-x"), 0);
+  EXPECT_EQ(MergedPullNumber(""), 0);
+  EXPECT_EQ(MergedPullNumber("(#9)"), 9);
+}
+
 }  // namespace
 }  // namespace wavebot::core

@@ -267,6 +267,7 @@ Payload ParsePayload(std::string_view name, const json& j) {
         if (c.is_object()) e.commits.push_back(Str(c, "id"));
       }
     }
+    if (const json* h = Child(j, "head_commit"); h && h->is_object()) e.head_message = Str(*h, "message");
     if (const json* p = Child(j, "pusher")) e.pusher = Str(*p, "name");
     return e;
   }

@@ -120,6 +120,13 @@ TEST(EventsTest, ExtractsWhatTheEngineNeeds) {
   auto l = ParseEvent("issues", "d5", labeled.dump());
   ASSERT_TRUE(l.ok());
   EXPECT_EQ(l->As<IssuesEvent>()->label, labeled["label"]["name"]);
+
+  json push = first("push", "");
+  ASSERT_TRUE(push.is_object());
+  auto pu = ParseEvent("push", "d6", push.dump());
+  ASSERT_TRUE(pu.ok());
+  const std::string message = push["head_commit"].is_object() ? push["head_commit"].value("message", "") : "";
+  EXPECT_EQ(pu->As<PushEvent>()->head_message, message);
 }
 
 TEST(EventsTest, BadBodiesAreClearErrors) {
