@@ -356,6 +356,7 @@ Status Engine::HandleEvent(const webhook::Event& e) {
         // The PR a merge into the epic branch merged, as its commit says: the pass reads that PR at
         // once and the epic's other PRs once GitHub has computed their mergeability again.
         std::lock_guard lock(mu_);
+        if (epic_moves_.size() >= 4096) epic_moves_.clear();  // a lost one reads every PR at once
         epic_moves_[EpicKey(repo, epic)] = {push->after, core::MergedPullNumber(push->head_message)};
       }
       return MarkEpicsOfBranch(repo, branch);

@@ -265,6 +265,8 @@ class Engine {
   // A PR the pass opened, as GitHub answered the create: read once its mergeability is computed.
   void NotePrOpened(const std::string& repo, const github::PullRequest& pull, const std::string& epic_head);
   std::map<std::string, PrSeen> pr_seen_;
+  static constexpr size_t kMaxPrsSeen = 4096;
+  void ForgetPrsLocked();  // clears pr_seen_ and pr_marked_ together
   // The last push to each epic's branch ("owner/name#N"): its head and the PR its commit says it merged
   // (0: none). Guarded by mu_.
   struct EpicMove {

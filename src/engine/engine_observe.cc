@@ -2,8 +2,6 @@
 // whether it is behind the epic branch. The PR itself is read only when something may have changed what
 // the pass uses of it (issue #17: on GitHub a PR's answer changes with every CI outcome, which the check
 // runs already say, and every comment); its check runs are listed in every pass (304 unless changed).
-#include <spdlog/spdlog.h>
-
 #include "engine/engine.h"
 #include "engine/names.h"
 #include "engine/observe.h"
@@ -28,14 +26,21 @@ github::CheckRunSpec WavebotCheck(const TicketRecord& t, const std::string& head
 
 void Engine::MarkPrDue(const std::string& repo, int64_t pr) {
   std::lock_guard lock(mu_);
-  pr_marked_[EpicKey(repo, pr)] = ++pr_gen_;
+  const std::string key = EpicKey(repo, pr);
+  if (!pr_seen_.count(key)) return;  // not read yet: due anyway (and not a PR of ours, most likely)
+  pr_marked_[key] = ++pr_gen_;
+}
+
+void Engine::ForgetPrsLocked() {
+  pr_seen_.clear();  // every PR is due: a forgotten mark cannot hide a change
+  pr_marked_.clear();
 }
 
 int64_t Engine::pr_reads_skipped() const { return pr_reads_skipped_.load(); }
 
 void Engine::NotePrOpened(const std::string& repo, const github::PullRequest& pull, const std::string& epic_head) {
   std::lock_guard lock(mu_);
-  if (pr_seen_.size() >= 4096) pr_seen_.clear();
+  if (pr_seen_.size() >= kMaxPrsSeen) ForgetPrsLocked();
   PrSeen seen{pull, pr_gen_, epic_head, clock_->Now() + options_.mergeability_settle};
   seen.pull.mergeable.reset();  // GitHub computes it after the create: read once it has had the time
   pr_seen_[EpicKey(repo, pull.number)] = std::move(seen);
@@ -92,7 +97,7 @@ Result<Observed> Engine::ObservePr(const EpicRecord& epic, const config::RepoCon
     if (!pull.ok()) return pull.error();
     o.pull = *pull;
     std::lock_guard lock(mu_);
-    if (pr_seen_.size() >= 4096) pr_seen_.clear();  // a miss costs one read
+    if (pr_seen_.size() >= kMaxPrsSeen) ForgetPrsLocked();  // a miss costs one read
     PrSeen seen{*pull, gen, epic_head, {}};
     if (!pull->mergeable.has_value()) seen.read_from = now + options_.mergeability_settle;
     pr_seen_[key] = std::move(seen);
