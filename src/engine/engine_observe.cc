@@ -38,7 +38,8 @@ void Engine::ForgetPrsLocked() {
 
 int64_t Engine::pr_reads_skipped() const { return pr_reads_skipped_.load(); }
 
-void Engine::NotePrOpened(const std::string& repo, const github::PullRequest& pull, const std::string& epic_head) {
+void Engine::NotePrOpened(const std::string& repo, const github::PullRequest& pull,
+                          const std::string& epic_head) {
   std::lock_guard lock(mu_);
   if (pr_seen_.size() >= kMaxPrsSeen) ForgetPrsLocked();
   PrSeen seen{pull, pr_gen_, epic_head, clock_->Now() + options_.mergeability_settle};
@@ -130,12 +131,16 @@ Result<Observed> Engine::ObservePr(const EpicRecord& epic, const config::RepoCon
       continue;
     }
     any = true;
-    if (c.status != "completed") pending = true;
-    else if (IsFailure(c.conclusion)) failed = true;
+    if (c.status != "completed")
+      pending = true;
+    else if (IsFailure(c.conclusion))
+      failed = true;
   }
   o.has_wavebot_check = o.has_wavebot_check || checked_now;
-  o.ci = !any ? core::CiStatus::kNone
-              : failed ? core::CiStatus::kFailure : pending ? core::CiStatus::kPending : core::CiStatus::kSuccess;
+  o.ci = !any      ? core::CiStatus::kNone
+         : failed  ? core::CiStatus::kFailure
+         : pending ? core::CiStatus::kPending
+                   : core::CiStatus::kSuccess;
   // Behind the epic branch? GitHub says "behind" in mergeable_state only under branch protection that
   // requires up-to-date branches, which epic branches rarely have: ask whether the head contains the
   // epic head (once per pair of commits), for a PR of ours that is open and not conflicting.
@@ -151,7 +156,8 @@ Result<Observed> Engine::ObservePr(const EpicRecord& epic, const config::RepoCon
   return o;
 }
 
-Result<bool> Engine::IsBehind(const std::string& repo, const std::string& base_sha, const std::string& head_sha) {
+Result<bool> Engine::IsBehind(const std::string& repo, const std::string& base_sha,
+                              const std::string& head_sha) {
   const std::string key = repo + " " + base_sha + " " + head_sha;
   {
     std::lock_guard lock(behind_mu_);

@@ -55,8 +55,9 @@ EpicRecord ReadEpic(store::Statement& s) {
 std::string EpicData(const EpicRecord& e) {
   return json{{"default_branch", e.default_branch}, {"base_is_default", e.base_is_default},
               {"branch_created", e.branch_created}, {"epic_pr", e.epic_pr},
-              {"status_hash", e.status_hash}, {"status_comment_sent", e.status_comment_sent}, {"error", e.error}, {"requests_spent", e.requests_spent},
-              {"not_modified_spent", e.not_modified_spent}, {"writes_spent", e.writes_spent}}
+              {"status_hash", e.status_hash}, {"status_comment_sent", e.status_comment_sent}, {"error", e.error},
+              {"requests_spent", e.requests_spent}, {"not_modified_spent", e.not_modified_spent},
+              {"writes_spent", e.writes_spent}}
       .dump();
 }
 

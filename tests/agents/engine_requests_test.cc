@@ -17,7 +17,8 @@ using RequestsTest = ClaimedHeadTest;
 
 int StatusCommentsCreated(const github::FakeClient& gh) {
   int n = 0;
-  for (const auto& c : gh.actions_of<github::CommentCreated>()) n += c.body.find("wavebot:status") != std::string::npos;
+  for (const auto& c : gh.actions_of<github::CommentCreated>())
+    n += c.body.find("wavebot:status") != std::string::npos;
   return n;
 }
 
@@ -52,7 +53,8 @@ TEST_F(RequestsTest, AnEpicWithoutTheRecordLooksForItsStatusCommentFirst) {
                    if (!s.ok()) return s.error();
                    if (auto n = s->Run(); !n.ok()) return n.error();
                    return OkStatus();
-                 }).ok());
+                 })
+                  .ok());
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
   EXPECT_EQ(github_.calls("ListComments"), 1);
   EXPECT_EQ(StatusCommentsCreated(github_), 1);
@@ -63,7 +65,8 @@ TEST_F(RequestsTest, AnEpicWithoutTheRecordLooksForItsStatusCommentFirst) {
 TEST_F(RequestsTest, AStuckReportIsPostedWithoutAReadUnlessItsCreateMayHaveLanded) {
   auto stuck_reports = [&] {
     int n = 0;
-    for (const auto& c : github_.actions_of<github::CommentCreated>()) n += c.body.find("wavebot:stuck") != std::string::npos;
+    for (const auto& c : github_.actions_of<github::CommentCreated>())
+      n += c.body.find("wavebot:stuck") != std::string::npos;
     return n;
   };
   Finish({{"result", "auth_failed"}, {"exit_code", 19}, {"reason", "set ANTHROPIC_API_KEY"}});
@@ -72,7 +75,8 @@ TEST_F(RequestsTest, AStuckReportIsPostedWithoutAReadUnlessItsCreateMayHaveLande
   EXPECT_EQ(github_.calls("ListComments"), 0);
   EXPECT_EQ(stuck_reports(), 0);
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
-  EXPECT_EQ(github_.calls("ListComments"), 1);  // the stuck report's; the status comment's create was never sent
+  EXPECT_EQ(github_.calls("ListComments"),
+            1);  // the stuck report's; the status comment's create was never sent
   EXPECT_EQ(stuck_reports(), 1);
   EXPECT_TRUE(Ticket().stuck_reported);
 
@@ -217,7 +221,8 @@ TEST_F(RequestsTest, AnOpenPrIsReadAtOnceWhenTheEpicBranchMovesAndAgainOnceItsMe
   EXPECT_EQ(github_.calls("GetPull"), reads + 1);  // at once: the move may be its own merge
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
   EXPECT_EQ(github_.calls("GetPull"), reads + 1);  // being computed: read once GitHub has had the time
-  auto due = jobs_->Lease("test", clock_.Now() + std::chrono::seconds(3), std::chrono::seconds(60), {"reconcile"});
+  auto due =
+      jobs_->Lease("test", clock_.Now() + std::chrono::seconds(3), std::chrono::seconds(60), {"reconcile"});
   ASSERT_TRUE(due.ok());
   EXPECT_TRUE(due->has_value());  // a pass is due then
   pull.mergeable = false;
@@ -245,11 +250,18 @@ TEST_F(RequestsTest, AMergeIntoTheEpicBranchReadsTheMergedPrAtOnceAndTheOthersLa
   webhook::Router router;
   engine_->RegisterHandlers(&router);
   auto push = [&](const std::string& after, const std::string& message) {
-    nlohmann::json j = {{"ref", "refs/heads/epic/1-epic"}, {"before", std::string(40, '0')}, {"after", after},
-                        {"created", false}, {"deleted", false}, {"forced", false},
-                        {"commits", nlohmann::json::array()}, {"head_commit", {{"id", after}, {"message", message}}},
-                        {"pusher", {{"name", "maintainer"}}}, {"sender", {{"login", "maintainer"}}},
-                        {"repository", {{"full_name", "acme/calc"}}}, {"installation", {{"id", 1}}}};
+    nlohmann::json j = {{"ref", "refs/heads/epic/1-epic"},
+                        {"before", std::string(40, '0')},
+                        {"after", after},
+                        {"created", false},
+                        {"deleted", false},
+                        {"forced", false},
+                        {"commits", nlohmann::json::array()},
+                        {"head_commit", {{"id", after}, {"message", message}}},
+                        {"pusher", {{"name", "maintainer"}}},
+                        {"sender", {{"login", "maintainer"}}},
+                        {"repository", {{"full_name", "acme/calc"}}},
+                        {"installation", {{"id", 1}}}};
     auto e = webhook::ParseEvent("push", "d-" + after, j.dump());
     ASSERT_TRUE(e.ok()) << e.error().ToString();
     const auto* handler = router.Find(e->name, e->action);
