@@ -252,8 +252,11 @@ class Engine {
   // wavebot pushed (and record it in t).
   Result<Observed> ObservePr(const EpicRecord& epic, const config::RepoConfig& cfg, TicketRecord& t,
                              const std::string& epic_head, bool read_all);
+  // A PR the pass opened, as GitHub answered the create: read once its mergeability is computed.
+  void NotePrOpened(const std::string& repo, const github::PullRequest& pull, const std::string& epic_head);
+  void ForgetPrsLocked();  // clears pr_seen_ and pr_marked_ together: every PR is due
   // Each open PR as last read, with the generation of pr_marked_ then and the epic head then, per
-  // "owner/name#pr". Guarded by mu_ (with pr_marked_ and pr_gen_). Bounded.
+  // "owner/name#pr"; the generation of the last MarkPrDue of each. Guarded by mu_. Bounded.
   struct PrSeen {
     github::PullRequest pull;
     uint64_t gen = 0;
@@ -262,21 +265,18 @@ class Engine {
     // then (EngineOptions::mergeability_settle).
     std::chrono::system_clock::time_point read_from{};
   };
-  // A PR the pass opened, as GitHub answered the create: read once its mergeability is computed.
-  void NotePrOpened(const std::string& repo, const github::PullRequest& pull, const std::string& epic_head);
-  std::map<std::string, PrSeen> pr_seen_;
   static constexpr size_t kMaxPrsSeen = 4096;
-  void ForgetPrsLocked();  // clears pr_seen_ and pr_marked_ together
+  std::map<std::string, PrSeen> pr_seen_;
+  std::map<std::string, uint64_t> pr_marked_;
+  uint64_t pr_gen_ = 0;
+  std::atomic<int64_t> pr_reads_skipped_{0};
   // The last push to each epic's branch ("owner/name#N"): its head and the PR its commit says it merged
-  // (0: none). Guarded by mu_.
+  // (0: none). Guarded by mu_. Bounded.
   struct EpicMove {
     std::string head;
     int64_t merged_pr = 0;
   };
   std::map<std::string, EpicMove> epic_moves_;
-  std::map<std::string, uint64_t> pr_marked_;
-  uint64_t pr_gen_ = 0;
-  std::atomic<int64_t> pr_reads_skipped_{0};
 
   // Plan freshness: generation of the last plan-changing mark and of the last plan read, per epic key
   // ("owner/name#N"); an epic not read since this process started is read. Guarded by mu_.

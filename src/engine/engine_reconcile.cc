@@ -23,11 +23,6 @@
 #include "github/request_tally.h"
 
 namespace wavebot::engine {
-namespace {
-
-using core::TicketState;
-
-}  // namespace
 
 Result<bool> Engine::CommentAlreadyPosted(const github::RepoRef& ref, int64_t number, const std::string& marker,
                                           TicketRecord* t) {
@@ -240,7 +235,7 @@ Status Engine::ReconcilePass(int64_t epic_id) {
       if (prs_first || t.pr == 0 || t.state == "done") continue;
       Observed o;
       if (auto now = opened_now.find(t.number); now != opened_now.end() && now->second.number == t.pr) {
-        o.pull = now->second;  // no CI or review on it yet; read by the next pass
+        o.pull = now->second;  // no CI or review on it yet; read once its mergeability is computed
         o.have_pull = true;
         o.has_wavebot_check = true;
         mergeability_pending = mergeability_pending || !o.pull.mergeable.has_value();

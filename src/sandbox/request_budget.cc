@@ -11,13 +11,17 @@ RequestBudget CountRequests(const std::vector<std::string>& log) {
   for (const std::string& line : log) {
     ++b.requests;
     // "METHOD /path STATUS", perhaps followed by notes ("(rate limited)", "(carried out: 201, answer lost)").
-    const size_t path_end = line.find(' ', line.find(' ') + 1);
+    const size_t method_end = line.find(' ');
+    const size_t path_end = line.find(' ', method_end + 1);
     const std::string status = path_end == std::string::npos ? "" : line.substr(path_end + 1, 3);
     if (status == "304") ++b.not_modified;
-    const std::string path = line.substr(line.find(' ') + 1, path_end == std::string::npos ? std::string::npos
-                                                                                       : path_end - line.find(' ') - 1);
+    // The App's own requests, by path (the query string left out).
+    std::string path = method_end == std::string::npos ? "" : line.substr(method_end + 1, path_end - method_end - 1);
+    path = path.substr(0, path.find('?'));
+    const std::string installation = "/installation";
     const bool app_path = path == "/app" || path.rfind("/app/", 0) == 0 ||
-                          (path.size() > 13 && path.compare(path.size() - 13, 13, "/installation") == 0);
+                          (path.size() > installation.size() &&
+                           path.compare(path.size() - installation.size(), installation.size(), installation) == 0);
     if (app_path && status != "304") ++b.app_requests;
     if (line.find(" (rate limited)") != std::string::npos) ++b.rate_limited;
     bool write = false;
