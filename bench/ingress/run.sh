@@ -42,6 +42,8 @@ METRICS=$(curl -s -H 'Authorization: Bearer bench' http://127.0.0.1:18182/metric
 STORED=$(echo "$METRICS" | awk '/deliveries_total.*result="accepted"/ {print $2}')
 # Deliveries the dispatcher finished (claimed, parsed, handled, outcome committed) during the same run.
 PROCESSED=$(echo "$METRICS" | awk '/processed_total.*result="done"/ {print $2}')
+# The WAL's size right after the load: the writer rewinds it at 16 MB (docs/benchmarks.md).
+WAL_MB=$(du -cm "$WORK"/data/*-wal 2>/dev/null | awk 'END {print $1}')
 kill -TERM $WPID; wait $WPID || true
 
 # baseline
@@ -59,5 +61,5 @@ printf "%-10s %12s %10s %10s %10s\n" wavebot "$(field "$W" rps)" "$(field "$W" p
 printf "%-10s %12s %10s %10s %10s\n" baseline "$(field "$B" rps)" "$(field "$B" p50_ms)" "$(field "$B" p99_ms)" "$(field "$B" errors)"
 awk -v w="$(field "$W" rps)" -v b="$(field "$B" rps)" -v wp="$(field "$W" p99_ms)" -v bp="$(field "$B" p99_ms)" \
   'BEGIN { printf "throughput ratio wavebot/baseline: %.2fx; p99 ratio: %.2fx\n", w / b, wp / bp }'
-echo "wavebot: deliveries stored (202, committed): ${STORED:-0}; processed by the dispatcher meanwhile: ${PROCESSED:-0}; idle RSS ${IDLE_RSS} kB; RSS after load ${LOAD_RSS} kB"
+echo "wavebot: deliveries stored (202, committed): ${STORED:-0}; processed by the dispatcher meanwhile: ${PROCESSED:-0}; idle RSS ${IDLE_RSS} kB; RSS after load ${LOAD_RSS} kB; WAL after load ${WAL_MB:-0} MB"
 echo "command: bench/ingress/run.sh $DURATION $CONNS $THREADS (wrk -t$THREADS -c$CONNS -d$DURATION)"

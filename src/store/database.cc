@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -112,7 +113,7 @@ int Database::OnWalCommit(void* self, sqlite3*, const char*, int pages) {
   bool wanted = false;
   {
     std::lock_guard lock(db->mu_);
-    if (pages < db->wal_pages_) db->checkpointed_pages_ = 0;  // the WAL restarted
+    if (pages < db->wal_pages_) db->checkpointed_pages_ = db->next_rewind_at_ = 0;  // the WAL restarted
     db->wal_pages_ = pages;
     wanted = pages - db->checkpointed_pages_ >= kCheckpointPages && !db->checkpoint_wanted_;
     if (wanted) {
@@ -124,12 +125,63 @@ int Database::OnWalCommit(void* self, sqlite3*, const char*, int pages) {
   return SQLITE_OK;
 }
 
+// Rewinding the WAL. SQLite writes the WAL from its start again only when a write transaction begins on
+// a WAL every frame of which is in the database. Under a steady stream of commits that never happens by
+// itself: the checkpoint thread copies while the writer appends, and is always a few commits behind. The
+// WAL then grows for as long as the writes go on (1.3 GB in 10 s of the ingress benchmark: a burst of
+// deliveries could fill the disk), and every sync of a file that grows commits the file system's journal
+// as well as the frames. So once the WAL holds wal_rewind_pages frames, the writer itself, between two
+// transactions (no frame is added meanwhile), copies what is left: right after the checkpoint thread has
+// caught up to within kCheckpointPages frames, so that little is left and the writes wait little, or at four
+// times the threshold whatever is left, so that the WAL stays bounded if that thread falls behind. A
+// checkpoint that cannot catch up (a reader holds an old snapshot) is tried again kCheckpointPages frames
+// later, not after every commit. The writer connection syncs the WAL before copying and the database file
+// after (synchronous=NORMAL does both for a checkpoint), so rewinding never overwrites a frame whose
+// pages are not yet durable in the database file.
+void Database::MaybeRewindWal(Connection& w) {
+  const int threshold = options_.wal_rewind_pages;
+  if (threshold <= 0) return;
+  bool at_cap = false;
+  {
+    std::lock_guard lock(mu_);
+    if (wal_pages_ < threshold || wal_pages_ < next_rewind_at_) return;
+    at_cap = wal_pages_ >= 4 * threshold;
+    if (wal_pages_ - checkpointed_pages_ > kCheckpointPages && !at_cap) return;
+    ++rewind_checkpoints_;
+  }
+  int log = 0, done = 0;
+  int rc = sqlite3_wal_checkpoint_v2(w.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  // At the cap, when the checkpoint thread is copying (SQLITE_BUSY), the writer waits for it to finish and
+  // tries again, so the WAL's bound does not depend on how long that thread takes.
+  for (int tries = 0; rc == SQLITE_BUSY && at_cap && tries < 3; ++tries) {
+    {
+      std::unique_lock lock(mu_);
+      checkpoint_done_cv_.wait(lock, [&] { return stopping_ || !checkpoint_running_; });
+    }
+    rc = sqlite3_wal_checkpoint_v2(w.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  }
+  std::lock_guard lock(mu_);
+  if (rc == SQLITE_OK && log >= 0 && done == log) {
+    ++rewinds_caught_up_;
+    checkpointed_pages_ = std::max(checkpointed_pages_, log);
+    // The next transaction rewinds the WAL (the hook then starts the count again), unless a reader is
+    // reading it at that moment: then not every commit after it checkpoints (and syncs) again.
+    next_rewind_at_ = log + 64;
+    return;
+  }
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) spdlog::warn("store: checkpoint to rewind the WAL failed: {}", w.LastError());
+  // SQLITE_BUSY: the checkpoint thread is copying; the next commit tries again. Otherwise a reader holds
+  // frames back: try again once the WAL has grown by another checkpoint's worth.
+  if (rc != SQLITE_BUSY) next_rewind_at_ = wal_pages_ + kCheckpointPages;
+}
+
 void Database::CheckpointLoop() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
       checkpoint_cv_.wait(lock, [&] { return stopping_ || checkpoint_wanted_; });
       if (stopping_) return;
+      checkpoint_running_ = true;
     }
     // PASSIVE: never holds the writer back. The WAL restarts from its start at the first commit after a
     // checkpoint that caught up with it, which a pause in the writes allows.
@@ -141,10 +193,12 @@ void Database::CheckpointLoop() {
     {
       std::lock_guard lock(mu_);
       checkpoint_wanted_ = false;
+      checkpoint_running_ = false;
       ++checkpoints_;
       // What this one saw is in the database now (or will be tried again kCheckpointPages later).
       if (log > checkpointed_pages_ && wal_pages_ >= log) checkpointed_pages_ = log;
     }
+    checkpoint_done_cv_.notify_all();
   }
 }
 
@@ -155,6 +209,7 @@ Database::~Database() {
   }
   cv_.notify_all();
   checkpoint_cv_.notify_all();
+  checkpoint_done_cv_.notify_all();
   writer_thread_.join();  // drained: every commit is with the syncer or acknowledged
   {
     std::lock_guard lock(mu_);
@@ -252,6 +307,14 @@ int64_t Database::checkpoints_asked() const {
   std::lock_guard lock(mu_);
   return checkpoints_asked_;
 }
+int64_t Database::rewind_checkpoints() const {
+  std::lock_guard lock(mu_);
+  return rewind_checkpoints_;
+}
+int64_t Database::rewinds_caught_up() const {
+  std::lock_guard lock(mu_);
+  return rewinds_caught_up_;
+}
 int64_t Database::writes() const {
   std::lock_guard lock(mu_);
   return writes_;
@@ -314,6 +377,7 @@ void Database::WriterLoop() {
     }
     if (commit.ok()) {
       Acknowledge(batch, results);
+      MaybeRewindWal(w);
     } else {
       for (Pending* p : batch) p->done.set_value(commit.error().Wrap("commit failed"));
     }

@@ -48,10 +48,14 @@ struct DatabaseOptions {
   std::string path;                        // the SQLite file; its directory must exist
   Durability durability = Durability::kFull;
   size_t max_batch = 1024;                 // most writes in one group-commit transaction
-  // The WAL file is cut back to this size when it restarts (PRAGMA journal_size_limit): under a steady
-  // stream of writes it cannot restart and grows (2 GB in 12 s of the ingress benchmark), and SQLite
-  // otherwise keeps the file at its largest size for good. -1: never cut.
+  // The WAL file is cut back to this size when it restarts (PRAGMA journal_size_limit): while it cannot
+  // restart (a reader holds an old snapshot) it grows, and SQLite otherwise keeps the file at its largest
+  // size for good. -1: never cut.
   int64_t wal_size_limit = int64_t{64} << 20;
+  // Once the WAL holds this many frames (16 MB of 4 KB pages), the writer copies into the database, between
+  // two transactions, what the checkpoint thread has not, so that the next transaction rewinds the WAL
+  // (see "Rewinding the WAL" in database.cc). 0: never (the WAL restarts only when the writes pause).
+  int wal_rewind_pages = 4096;
 };
 
 class Database {
@@ -91,6 +95,10 @@ class Database {
   // Number of checkpoints asked for so far (a commit that reached the frame threshold); checkpoints()
   // reaches it once the checkpoint thread has run them.
   int64_t checkpoints_asked() const;
+  // Checkpoints the writer ran to rewind the WAL (wal_rewind_pages), and how many of them caught up with
+  // it (the next transaction then writes the WAL from its start).
+  int64_t rewind_checkpoints() const;
+  int64_t rewinds_caught_up() const;
 
  private:
   struct Pending {
@@ -107,6 +115,8 @@ class Database {
   // Hands a committed batch to its writers: at once, or after the next WAL sync when pipelined.
   void Acknowledge(std::vector<Pending*>& batch, std::vector<Status>& results);
   static int OnWalCommit(void* self, struct sqlite3* db, const char* name, int pages);
+  // After a commit: checkpoints on the writer when the WAL is due a rewind. Only on writer_thread_.
+  void MaybeRewindWal(Connection& w);
 
   const DatabaseOptions options_;
   const int schema_version_;
@@ -130,6 +140,11 @@ class Database {
   int checkpointed_pages_ = 0;                // of those, the ones the last checkpoint covered; guarded by mu_
   int64_t checkpoints_ = 0;                   // guarded by mu_
   int64_t checkpoints_asked_ = 0;             // guarded by mu_
+  bool checkpoint_running_ = false;           // guarded by mu_
+  std::condition_variable checkpoint_done_cv_;
+  int next_rewind_at_ = 0;                    // WAL frames at which the writer tries again; guarded by mu_
+  int64_t rewind_checkpoints_ = 0;            // guarded by mu_
+  int64_t rewinds_caught_up_ = 0;             // guarded by mu_
   std::condition_variable checkpoint_cv_;
   std::thread checkpoint_thread_;
 
