@@ -42,6 +42,11 @@ METRICS=$(curl -s -H 'Authorization: Bearer bench' http://127.0.0.1:18182/metric
 STORED=$(echo "$METRICS" | awk '/deliveries_total.*result="accepted"/ {print $2}')
 # Deliveries the dispatcher finished (claimed, parsed, handled, outcome committed) during the same run.
 PROCESSED=$(echo "$METRICS" | awk '/processed_total.*result="done"/ {print $2}')
+# What the store wrote for them (the dispatcher's claims and outcomes included): WAL frames (4 KB pages)
+# per stored delivery, and stored deliveries per WAL sync.
+STORE=$(echo "$METRICS" | awk -v n="${STORED:-0}" '
+  /^wavebot_store_wal_frames_total / {f = $2} /^wavebot_store_wal_syncs_total / {s = $2}
+  END { if (n > 0 && s > 0) printf "%.2f WAL frames per delivery, %.1f deliveries per WAL sync", f / n, n / s }')
 # The WAL's size right after the load: the writer rewinds it at 16 MB (docs/benchmarks.md).
 WAL_MB=$(du -cm "$WORK"/data/*-wal 2>/dev/null | awk 'END {print $1}')
 kill -TERM $WPID; wait $WPID || true
@@ -62,4 +67,5 @@ printf "%-10s %12s %10s %10s %10s\n" baseline "$(field "$B" rps)" "$(field "$B" 
 awk -v w="$(field "$W" rps)" -v b="$(field "$B" rps)" -v wp="$(field "$W" p99_ms)" -v bp="$(field "$B" p99_ms)" \
   'BEGIN { printf "throughput ratio wavebot/baseline: %.2fx; p99 ratio: %.2fx\n", w / b, wp / bp }'
 echo "wavebot: deliveries stored (202, committed): ${STORED:-0}; processed by the dispatcher meanwhile: ${PROCESSED:-0}; idle RSS ${IDLE_RSS} kB; RSS after load ${LOAD_RSS} kB; WAL after load ${WAL_MB:-0} MB"
+echo "wavebot store: ${STORE:-no store metrics}"
 echo "command: bench/ingress/run.sh $DURATION $CONNS $THREADS (wrk -t$THREADS -c$CONNS -d$DURATION)"

@@ -357,8 +357,9 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   EngineStore* engine_store = parts->engine_store.get();
   github::Client* github_client = parts->github.get();
   Engine* engine_ptr = parts->engine.get();
-  io.more_metrics = [engine_store, github_client, engine_ptr] {
+  io.more_metrics = [engine_store, github_client, engine_ptr, db = parts->db.get()] {
     std::string out = AgentMetrics(engine_store);
+    out += db->MetricsText();
     if (github_client) out += github_client->BudgetMetrics();
     if (engine_ptr) {
       out += "# HELP wavebot_refused_commands_unanswered_total Refused /wave commands left unanswered (one reply per "

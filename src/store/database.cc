@@ -113,7 +113,9 @@ int Database::OnWalCommit(void* self, sqlite3*, const char*, int pages) {
   bool wanted = false;
   {
     std::lock_guard lock(db->mu_);
-    if (pages < db->wal_pages_) db->checkpointed_pages_ = db->next_rewind_at_ = 0;  // the WAL restarted
+    const bool restarted = pages < db->wal_pages_;  // this commit wrote the WAL from its start
+    if (restarted) db->checkpointed_pages_ = db->next_rewind_at_ = 0;
+    db->wal_frames_ += restarted ? pages : pages - db->wal_pages_;
     db->wal_pages_ = pages;
     wanted = pages - db->checkpointed_pages_ >= kCheckpointPages && !db->checkpoint_wanted_;
     if (wanted) {
@@ -315,6 +317,30 @@ int64_t Database::rewinds_caught_up() const {
   std::lock_guard lock(mu_);
   return rewinds_caught_up_;
 }
+int64_t Database::wal_frames() const {
+  std::lock_guard lock(mu_);
+  return wal_frames_;
+}
+
+std::string Database::MetricsText() const {
+  std::lock_guard lock(mu_);
+  std::string out;
+  auto counter = [&out](const char* name, const char* help, int64_t value) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " +
+           std::to_string(value) + "\n";
+  };
+  counter("wavebot_store_writes_total", "writes to the database (a delivery stored, claimed or finished is one each)",
+          writes_);
+  counter("wavebot_store_commits_total", "group-commit transactions that held them", commits_);
+  counter("wavebot_store_wal_syncs_total", "fdatasyncs of the WAL that made commits durable (pipelined)", syncs_);
+  counter("wavebot_store_wal_frames_total", "pages the commits wrote to the WAL", wal_frames_);
+  counter("wavebot_store_checkpoints_total", "checkpoints of the checkpoint thread", checkpoints_);
+  counter("wavebot_store_wal_rewinds_total",
+          "checkpoints of the writer that caught up with a WAL due a rewind (the next commit writes it from its start)",
+          rewinds_caught_up_);
+  return out;
+}
+
 int64_t Database::writes() const {
   std::lock_guard lock(mu_);
   return writes_;

@@ -99,6 +99,10 @@ class Database {
   // it (the next transaction then writes the WAL from its start).
   int64_t rewind_checkpoints() const;
   int64_t rewinds_caught_up() const;
+  // WAL frames (pages) the commits have written so far: what a sync has to write, per commit.
+  int64_t wal_frames() const;
+  // The counters above as Prometheus text (wavebot_store_*; docs/ingress.md).
+  std::string MetricsText() const;
 
  private:
   struct Pending {
@@ -142,6 +146,7 @@ class Database {
   int64_t checkpoints_asked_ = 0;             // guarded by mu_
   bool checkpoint_running_ = false;           // guarded by mu_
   std::condition_variable checkpoint_done_cv_;
+  int64_t wal_frames_ = 0;                    // guarded by mu_
   int next_rewind_at_ = 0;                    // WAL frames at which the writer tries again; guarded by mu_
   int64_t rewind_checkpoints_ = 0;            // guarded by mu_
   int64_t rewinds_caught_up_ = 0;             // guarded by mu_

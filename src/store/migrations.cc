@@ -135,6 +135,13 @@ ALTER TABLE jobs ADD COLUMN rerun_at_ms INTEGER NOT NULL DEFAULT 0;
        R"sql(
 ALTER TABLE delivery_bodies ADD COLUMN encoding TEXT NOT NULL DEFAULT 'identity';
 )sql"},
+      {6, "deliveries: the index of repositories holds only the deliveries being processed",
+       R"sql(
+-- The claim asks only whether a repository has a delivery processing: an index of those alone is a
+-- page or two, and a delivery stored, or finished, no longer writes an entry of it.
+DROP INDEX deliveries_by_repo;
+CREATE INDEX deliveries_processing_by_repo ON deliveries(repository) WHERE status = 'processing';
+)sql"},
   };
   return *migrations;
 }
