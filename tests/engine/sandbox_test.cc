@@ -3,6 +3,9 @@
 // restarts, plus the refusals (an unauthorised `/wave start`, a dependency cycle). Everything runs on
 // loopback below a temporary directory; waits are on conditions with deadlines, never sleeps.
 #include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -355,6 +358,13 @@ TEST(SandboxTest, EpicCompletesWithCiFixReviewFixAndConflict) {
     EXPECT_GE(engine->compares_by_mirror() + engine->compares_by_github(), kTicketCount);
     EXPECT_NE(metrics->body.find("wavebot_compares_total{answered_by=\"mirror\"} "), std::string::npos);
     EXPECT_NE(metrics->body.find("wavebot_pr_reads_skipped_total "), std::string::npos);
+    // The store's group commit: every delivery and engine update written, in WAL pages, and synced.
+    for (const char* name : {"wavebot_store_writes_total ", "wavebot_store_wal_frames_total ",
+                             "wavebot_store_wal_syncs_total "}) {
+      auto at = metrics->body.find(std::string("\n") + name);
+      ASSERT_NE(at, std::string::npos) << name;
+      EXPECT_GT(std::atoll(metrics->body.c_str() + at + 1 + std::strlen(name)), 0) << name;
+    }
     // And the dashboard's JSON of the same, with the write budget's windows.
     auto budget = wavebot.Get("/api/github/budget");
     ASSERT_TRUE(budget);

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include <atomic>
@@ -312,6 +313,29 @@ TEST(DatabaseTest, AWalUnderASteadyStreamOfWritesIsRewoundAndStaysBounded) {
                    return OkStatus();
                  }).ok());
   EXPECT_EQ(rows, kThreads * kPerThread);
+}
+
+// /metrics' account of the group commit: writes, the commits and syncs that held them, the WAL pages
+// they wrote.
+TEST(DatabaseTest, MetricsCountWritesCommitsSyncsAndWalFrames) {
+  testing::TempDir dir;
+  auto db = Database::Open({.path = dir.File("w.db")}, {{1, "t", "CREATE TABLE t (x BLOB);"}});
+  ASSERT_TRUE(db.ok());
+  const std::string blob(3000, 'x');
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(InsertBlob(db->get(), blob).ok());  // one after another: 10 commits
+  const std::string text = (*db)->MetricsText();
+  auto value = [&](const std::string& name) -> int64_t {
+    auto at = text.find("\n" + name + " ");
+    return at == std::string::npos ? -1 : std::atoll(text.c_str() + at + name.size() + 2);
+  };
+  EXPECT_EQ(value("wavebot_store_writes_total"), 10) << text;
+  EXPECT_EQ(value("wavebot_store_commits_total"), 10);
+  EXPECT_EQ(value("wavebot_store_wal_syncs_total"), (*db)->syncs());
+  EXPECT_GE((*db)->syncs(), 1);
+  // A 3,000-byte blob fills a page of its own, and each commit writes at least that page.
+  EXPECT_GE(value("wavebot_store_wal_frames_total"), 10);
+  EXPECT_EQ(value("wavebot_store_wal_frames_total"), (*db)->wal_frames());
+  EXPECT_EQ(value("wavebot_store_wal_rewinds_total"), 0);
 }
 
 // kFull on a file: the writer commits without syncing and the syncer thread fdatasyncs the WAL before
