@@ -290,6 +290,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   en.github_clock = options.github_clock;
   en.git_base_url = options.git_base_url.empty() ? github::DefaultGitBaseUrl(cfg.github_api) : options.git_base_url;
   en.bot_login = options.bot_login;
+  en.app_id = cfg.app_id.empty() ? 0 : std::strtoll(cfg.app_id.c_str(), nullptr, 10);
   en.max_global_parallel = cfg.max_parallel;
   en.resync_interval = cfg.resync_interval;
   en.status_edit_interval = cfg.status_edit_interval;
@@ -375,6 +376,10 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
              "that could change what it uses of the PR had happened since its last read.\n"
              "# TYPE wavebot_pr_reads_skipped_total counter\n"
              "wavebot_pr_reads_skipped_total " + std::to_string(engine_ptr->pr_reads_skipped()) + "\n";
+      out += "# HELP wavebot_check_lists_skipped_total Lists of an open PR's check runs a reconcile pass did "
+             "without: no check on its head had completed since they were last listed.\n"
+             "# TYPE wavebot_check_lists_skipped_total counter\n"
+             "wavebot_check_lists_skipped_total " + std::to_string(engine_ptr->check_lists_skipped()) + "\n";
     }
     return out;
   };

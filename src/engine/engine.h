@@ -71,6 +71,9 @@ struct EngineOptions {
   // computed. Read at once: its own events, and a move of the epic branch that merged it, or whose push
   // named no PR it merged (a merged PR says so before its own event arrives).
   std::chrono::milliseconds mergeability_settle{3000};
+  // wavebot's GitHub App id (WAVEBOT_APP_ID; 0 with a token): the completion of a check of its own (the
+  // `wavebot` check run, its check suite) does not send a pass to list a PR's checks again.
+  int64_t app_id = 0;
   // The GitHub client's clock, against which a rate limit's end (Error::retry_at) is read; null: the
   // engine's. The scale benchmark runs GitHub's time faster than the engine's.
   Clock* github_clock = nullptr;
@@ -154,6 +157,13 @@ class Engine {
   // read the plan, and (EngineOptions::mergeability_settle) after its creation, wavebot's push to it or
   // a read that found its mergeability being computed. Thread-safe.
   void MarkPrDue(const std::string& repo, int64_t pr);
+  // A check on commit `head_sha` of `repo` completed (a check_run, check_suite or workflow_run event):
+  // the next pass lists the check runs of a PR at that head. Passes list a PR's check runs only then, for
+  // a head this process has not listed and did not make (a PR it opened, a push of its own: no check on
+  // it can have completed unheard), and in passes that read the plan. Thread-safe.
+  void MarkChecksDue(const std::string& repo, const std::string& head_sha);
+  // Lists of a PR's check runs a pass did without (for tests and metrics).
+  int64_t check_lists_skipped() const;
   // Who wavebot is on GitHub (github::Client::GetIdentity, asked with `repo`'s installation; with
   // options_.bot_login as the login when set), asked once and then remembered; an error while GitHub
   // cannot say. Thread-safe.
@@ -254,7 +264,7 @@ class Engine {
                              const std::string& epic_head, bool read_all);
   // A PR the pass opened, as GitHub answered the create: read once its mergeability is computed.
   void NotePrOpened(const std::string& repo, const github::PullRequest& pull, const std::string& epic_head);
-  void ForgetPrsLocked();  // clears pr_seen_ and pr_marked_ together: every PR is due
+  void ForgetPrsLocked();  // clears pr_seen_, pr_marked_ and checks_seen_ together: every PR is due
   // Each open PR as last read, with the generation of pr_marked_ then and the epic head then, per
   // "owner/name#pr"; the generation of the last MarkPrDue of each. Guarded by mu_. Bounded.
   struct PrSeen {
@@ -270,6 +280,24 @@ class Engine {
   std::map<std::string, uint64_t> pr_marked_;
   uint64_t pr_gen_ = 0;
   std::atomic<int64_t> pr_reads_skipped_{0};
+  // Each observed PR's check runs as last listed (or, for a head wavebot made, as known without a list),
+  // per "owner/name#pr", with the generation of checks_marked_ then; the generation of the last
+  // MarkChecksDue of each head, per "owner/name@sha". Guarded by mu_. Bounded (kMaxPrsSeen each).
+  struct ChecksSeen {
+    std::string head;
+    uint64_t gen = 0;  // 0: any mark of the head, even one made before, lists them
+    core::CiStatus ci = core::CiStatus::kNone;
+    bool has_wavebot_check = false;
+  };
+  std::map<std::string, ChecksSeen> checks_seen_;
+  std::map<std::string, uint64_t> checks_marked_;
+  uint64_t checks_gen_ = 0;
+  std::atomic<int64_t> check_lists_skipped_{0};
+  // Records that head `head_sha` of PR `pr` is wavebot's own and holds its check: listed once a check on
+  // it completes. Locks mu_.
+  void NoteOwnHead(const std::string& repo, int64_t pr, const std::string& head_sha);
+  // The pass made the wavebot check of head `head_sha` of PR `pr` (one it had listed without it).
+  void NoteWavebotCheck(const std::string& repo, int64_t pr, const std::string& head_sha);
   // The last push to each epic's branch ("owner/name#N"): its head and the PR its commit says it merged
   // (0: none). Guarded by mu_. Bounded.
   struct EpicMove {

@@ -1,7 +1,8 @@
 // Observing a ticket's open PR in a reconcile pass: its head, state and mergeability, its check runs and
 // whether it is behind the epic branch. The PR itself is read only when something may have changed what
 // the pass uses of it (issue #17: on GitHub a PR's answer changes with every CI outcome, which the check
-// runs already say, and every comment); its check runs are listed in every pass (304 unless changed).
+// runs already say, and every comment); its check runs likewise, once a check on its head completed
+// (their list changes with every check queued and started, which no decision uses).
 #include "engine/engine.h"
 #include "engine/names.h"
 #include "engine/observe.h"
@@ -34,9 +35,33 @@ void Engine::MarkPrDue(const std::string& repo, int64_t pr) {
 void Engine::ForgetPrsLocked() {
   pr_seen_.clear();  // every PR is due: a forgotten mark cannot hide a change
   pr_marked_.clear();
+  checks_seen_.clear();
 }
 
 int64_t Engine::pr_reads_skipped() const { return pr_reads_skipped_.load(); }
+int64_t Engine::check_lists_skipped() const { return check_lists_skipped_.load(); }
+
+void Engine::MarkChecksDue(const std::string& repo, const std::string& head_sha) {
+  if (head_sha.empty()) return;
+  std::lock_guard lock(mu_);
+  if (checks_marked_.size() >= kMaxPrsSeen) {  // every head's, not only our PRs': a forgotten one lists all
+    checks_marked_.clear();
+    checks_seen_.clear();
+  }
+  checks_marked_[repo + "@" + head_sha] = ++checks_gen_;
+}
+
+void Engine::NoteWavebotCheck(const std::string& repo, int64_t pr, const std::string& head_sha) {
+  std::lock_guard lock(mu_);
+  auto it = checks_seen_.find(EpicKey(repo, pr));
+  if (it != checks_seen_.end() && it->second.head == head_sha) it->second.has_wavebot_check = true;
+}
+
+void Engine::NoteOwnHead(const std::string& repo, int64_t pr, const std::string& head_sha) {
+  std::lock_guard lock(mu_);
+  if (checks_seen_.size() >= kMaxPrsSeen) ForgetPrsLocked();
+  checks_seen_[EpicKey(repo, pr)] = ChecksSeen{head_sha, 0, core::CiStatus::kNone, true};
+}
 
 void Engine::NotePrOpened(const std::string& repo, const github::PullRequest& pull,
                           const std::string& epic_head) {
@@ -45,6 +70,10 @@ void Engine::NotePrOpened(const std::string& repo, const github::PullRequest& pu
   PrSeen seen{pull, pr_gen_, epic_head, clock_->Now() + options_.mergeability_settle};
   seen.pull.mergeable.reset();  // GitHub computes it after the create: read once it has had the time
   pr_seen_[EpicKey(repo, pull.number)] = std::move(seen);
+  if (checks_seen_.size() >= kMaxPrsSeen) checks_seen_.clear();
+  // Its head holds the check the pass made with it, and nothing of CI completed yet that an event will
+  // not say.
+  checks_seen_[EpicKey(repo, pull.number)] = ChecksSeen{pull.head_sha, 0, core::CiStatus::kNone, true};
 }
 
 Result<Observed> Engine::ObservePr(const EpicRecord& epic, const config::RepoConfig& cfg, TicketRecord& t,
@@ -121,26 +150,55 @@ Result<Observed> Engine::ObservePr(const EpicRecord& epic, const config::RepoCon
     auto c = github_->CreateCheckRun(ref, WavebotCheck(t, pull.head_sha, cfg.max_attempts, epic.number));
     if (!c.ok()) return c.error();
     checked_now = true;
+    NoteOwnHead(epic.repo, t.pr, pull.head_sha);  // a head of ours: listed once a check on it completes
   }
-  auto checks = github_->ListCheckRunsForRef(ref, pull.head_sha, "");
-  if (!checks.ok()) return checks.error();
-  bool pending = false, failed = false, any = false;
-  for (const auto& c : *checks) {
-    if (c.name == "wavebot") {
-      o.has_wavebot_check = true;
-      continue;
+  // Its check runs are listed when a check on its head completed since they were last (MarkChecksDue), for
+  // a head not listed by this process and not its own, and in a pass that reads everything. Otherwise they
+  // are as last listed: what changed since (a check queued, started) no decision uses, and the list would
+  // answer 200 for it, counted, not 304. A lost completion is listed by the periodic resync.
+  bool list = read_all;
+  uint64_t checks_gen = 0;
+  {
+    std::lock_guard lock(mu_);
+    checks_gen = checks_gen_;  // a mark made while they are listed below is after this: listed again
+    auto seen = checks_seen_.find(key);
+    if (seen == checks_seen_.end() || seen->second.head != pull.head_sha) {
+      list = true;
+    } else {
+      auto mark = checks_marked_.find(epic.repo + "@" + pull.head_sha);
+      list = list || (mark != checks_marked_.end() && mark->second > seen->second.gen);
+      if (!list) {
+        o.ci = seen->second.ci;
+        o.has_wavebot_check = seen->second.has_wavebot_check || checked_now;
+      }
     }
-    any = true;
-    if (c.status != "completed")
-      pending = true;
-    else if (IsFailure(c.conclusion))
-      failed = true;
   }
-  o.has_wavebot_check = o.has_wavebot_check || checked_now;
-  o.ci = !any      ? core::CiStatus::kNone
-         : failed  ? core::CiStatus::kFailure
-         : pending ? core::CiStatus::kPending
-                   : core::CiStatus::kSuccess;
+  if (!list) {
+    ++check_lists_skipped_;
+  } else {
+    auto checks = github_->ListCheckRunsForRef(ref, pull.head_sha, "");
+    if (!checks.ok()) return checks.error();
+    bool pending = false, failed = false, any = false;
+    for (const auto& c : *checks) {
+      if (c.name == "wavebot") {
+        o.has_wavebot_check = true;
+        continue;
+      }
+      any = true;
+      if (c.status != "completed")
+        pending = true;
+      else if (IsFailure(c.conclusion))
+        failed = true;
+    }
+    o.has_wavebot_check = o.has_wavebot_check || checked_now;
+    o.ci = !any      ? core::CiStatus::kNone
+           : failed  ? core::CiStatus::kFailure
+           : pending ? core::CiStatus::kPending
+                     : core::CiStatus::kSuccess;
+    std::lock_guard lock(mu_);
+    if (checks_seen_.size() >= kMaxPrsSeen) checks_seen_.clear();
+    checks_seen_[key] = ChecksSeen{pull.head_sha, checks_gen, o.ci, o.has_wavebot_check};
+  }
   // Behind the epic branch? GitHub says "behind" in mergeable_state only under branch protection that
   // requires up-to-date branches, which epic branches rarely have: ask whether the head contains the
   // epic head (once per pair of commits), for a PR of ours that is open and not conflicting.

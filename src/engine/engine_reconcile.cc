@@ -692,6 +692,7 @@ Status Engine::ReconcilePass(int64_t epic_id) {
       if (it == seen.end() || it->second.has_wavebot_check || it->second.pull.state != "open") continue;
       auto c = github_->CreateCheckRun(ref, WavebotCheck(t, it->second.pull.head_sha, cfg.max_attempts, epic.number));
       if (!c.ok()) return c.error();
+      NoteWavebotCheck(epic.repo, t.pr, it->second.pull.head_sha);
       if (t.check_head != it->second.pull.head_sha) {
         // Recorded on a fresh copy: the replies above saved theirs.
         auto fresh = store_->GetTicket(t.id);

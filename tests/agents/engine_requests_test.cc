@@ -115,16 +115,91 @@ TEST_F(RequestsTest, AHeadWavebotPushedGetsItsCheckBeforeItsChecksAreListed) {
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
   EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), 0u);
   clock_.Advance(std::chrono::seconds(3));
-  github_.FailNext("ListCheckRunsForRef", Error(ErrorCode::kUnavailable, "listing the checks"));
-  EXPECT_FALSE(engine_->ReconcileNow("acme/calc", 1).ok());
+  const int lists = github_.calls("ListCheckRunsForRef");
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
   auto created = github_.actions_of<github::CheckRunCreated>();
   ASSERT_EQ(created.size(), 1u);
   EXPECT_EQ(created[0].spec.head_sha, fix);
   EXPECT_EQ(created[0].spec.name, "wavebot");
   EXPECT_EQ(Ticket().check_head, fix);
+  // Its own head, with its own check: nothing on it completed yet that an event will not say.
+  EXPECT_EQ(github_.calls("ListCheckRunsForRef"), lists);
+  // Once a check on it completes, they are listed, with the check among them.
+  github_.FailNext("ListCheckRunsForRef", Error(ErrorCode::kUnavailable, "listing the checks"));
+  engine_->MarkChecksDue("acme/calc", fix);
+  EXPECT_FALSE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), 1u);  // made before the list, not after
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
   EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), 1u);
+  EXPECT_EQ(github_.calls("ListCheckRunsForRef"), lists + 2);  // the failed list and its retry, then none
+}
+
+// A PR's check runs are listed once a check on its head completed since they were last listed, not in
+// every pass: their list changes with every check queued and started, which no decision uses, and each
+// change is a 200 that counts against the rate limit. The completion of wavebot's own check lists
+// nothing; a pass that reads the plan (the periodic resync) lists them whatever, so a completion whose
+// event was lost is seen then.
+TEST_F(RequestsTest, APrsChecksAreListedOnceACheckOnItsHeadCompleted) {
+  const std::string head = "3333333333333333333333333333333333333333";
+  WithOpenPr(head);
+  github::CheckRun ci;
+  ci.id = 90;
+  ci.name = "test";
+  ci.head_sha = head;
+  ci.status = "queued";
+  github_.PutCheckRun(ref_, ci);
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("ListCheckRunsForRef"), 1);  // a head this process had not listed
+  webhook::Router router;
+  engine_->RegisterHandlers(&router);
+  auto check_run = [&](const std::string& name, const std::string& status, const std::string& conclusion) {
+    nlohmann::json run = {{"id", name == "wavebot" ? 91 : 90},
+                          {"name", name},
+                          {"head_sha", head},
+                          {"status", status},
+                          {"conclusion", conclusion.empty() ? nlohmann::json() : nlohmann::json(conclusion)},
+                          {"app", {{"id", name == "wavebot" ? 42 : 15368}}},
+                          {"check_suite", {{"id", 80}}},
+                          {"pull_requests", nlohmann::json::array()}};
+    nlohmann::json j = {{"action", status == "completed" ? "completed" : "created"},
+                        {"check_run", run},
+                        {"sender", {{"login", "github-actions[bot]"}}},
+                        {"repository", {{"full_name", "acme/calc"}}},
+                        {"installation", {{"id", 1}}}};
+    auto e = webhook::ParseEvent("check_run", "d-" + name + "-" + status, j.dump());
+    ASSERT_TRUE(e.ok()) << e.error().ToString();
+    const auto* handler = router.Find(e->name, e->action);
+    ASSERT_NE(handler, nullptr);
+    ASSERT_TRUE((*handler)(*e).ok());
+  };
+  ci.status = "in_progress";
+  github_.PutCheckRun(ref_, ci);
+  check_run("test", "in_progress", "");
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("ListCheckRunsForRef"), 1);  // a check started: nothing a decision uses
+  check_run("wavebot", "completed", "neutral");  // its own
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("ListCheckRunsForRef"), 1);
+  EXPECT_EQ(engine_->check_lists_skipped(), 2);
+
+  ci.status = "completed";
+  ci.conclusion = "failure";
+  github_.PutCheckRun(ref_, ci);
+  check_run("test", "completed", "failure");
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("ListCheckRunsForRef"), 2);
+  // The failure is acted on: a run to fix it.
+  auto attempts = store_->Attempts(Ticket().id);
+  ASSERT_TRUE(attempts.ok());
+  ASSERT_FALSE(attempts->empty());
+  EXPECT_EQ(attempts->back().mode, "fix_ci");
+
+  // A pass that reads the plan lists them again.
+  const int lists = github_.calls("ListCheckRunsForRef");
+  ASSERT_TRUE(engine_->MarkPlanDirty("acme/calc", 1).ok());
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_GT(github_.calls("ListCheckRunsForRef"), lists);
 }
 
 // A head recorded as checked whose check never landed (a kill between the record and the create) gets
@@ -192,7 +267,7 @@ TEST_F(RequestsTest, AnOpenPrIsReadOnlyWhenSomethingMayHaveChangedIt) {
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
   EXPECT_EQ(github_.calls("GetPull"), first);  // nothing changed
   EXPECT_EQ(engine_->pr_reads_skipped(), 1);
-  EXPECT_EQ(github_.calls("ListCheckRunsForRef"), 2);  // its checks are listed in every pass
+  EXPECT_EQ(github_.calls("ListCheckRunsForRef"), 1);  // nor its checks: no check on its head completed
 
   // Merged on GitHub: unseen until its pull_request event says something changed.
   auto pull = *github_.GetPull(ref_, 7);

@@ -358,6 +358,9 @@ TEST(SandboxTest, EpicCompletesWithCiFixReviewFixAndConflict) {
     EXPECT_GE(engine->compares_by_mirror() + engine->compares_by_github(), kTicketCount);
     EXPECT_NE(metrics->body.find("wavebot_compares_total{answered_by=\"mirror\"} "), std::string::npos);
     EXPECT_NE(metrics->body.find("wavebot_pr_reads_skipped_total "), std::string::npos);
+    // Check runs listed once a check on the head completed, not in every pass (docs/engine.md, "Observe").
+    EXPECT_GT(engine->check_lists_skipped(), 0);
+    EXPECT_NE(metrics->body.find("wavebot_check_lists_skipped_total "), std::string::npos);
     // The store's group commit: every delivery and engine update written, in WAL pages, and synced.
     for (const char* name : {"wavebot_store_writes_total ", "wavebot_store_wal_frames_total ",
                              "wavebot_store_wal_syncs_total "}) {
