@@ -1,5 +1,7 @@
 #include "agents/agent_output.h"
 
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -19,6 +21,21 @@ std::string Lower(std::string s) {
 bool Has(const std::string& lower, std::initializer_list<const char*> words) {
   for (const char* w : words) {
     if (lower.find(w) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// True when `lower` holds the status code `code` as a word of its own ("Error: 429 {", "(429)"), not
+// inside a number, an address or a port ("127.0.0.1:34429", "1.429").
+bool HasStatusCode(const std::string& lower, const std::string& code) {
+  for (size_t at = lower.find(code); at != std::string::npos; at = lower.find(code, at + 1)) {
+    const char before = at == 0 ? ' ' : lower[at - 1];
+    const size_t end = at + code.size();
+    const char after = end < lower.size() ? lower[end] : ' ';
+    if (!std::isdigit(static_cast<unsigned char>(before)) && before != ':' && before != '.' &&
+        !std::isdigit(static_cast<unsigned char>(after))) {
+      return true;
+    }
   }
   return false;
 }
@@ -149,7 +166,8 @@ AgentEnd ClassifyApiError(int status, const std::string& message) {
               "authentication", "unauthorized", "forbidden", "oauth token"})) {
     return AgentEnd::kAuthFailed;
   }
-  if (status == 429 || Has(m, {"429", "too many requests", "rate limit", "rate_limit", "usage limit"})) {
+  if (status == 429 || HasStatusCode(m, "429") ||
+      Has(m, {"too many requests", "rate limit", "rate_limit", "usage limit"})) {
     return AgentEnd::kRateLimited;
   }
   if (status >= 500 || Has(m, {"overloaded", "at capacity", "high demand", "service unavailable",

@@ -59,7 +59,7 @@ void Engine::NoteWavebotCheck(const std::string& repo, int64_t pr, const std::st
 
 void Engine::NoteOwnHead(const std::string& repo, int64_t pr, const std::string& head_sha) {
   std::lock_guard lock(mu_);
-  if (checks_seen_.size() >= kMaxPrsSeen) ForgetPrsLocked();
+  if (checks_seen_.size() >= kMaxPrsSeen) checks_seen_.clear();  // a forgotten PR lists its checks
   checks_seen_[EpicKey(repo, pr)] = ChecksSeen{head_sha, 0, core::CiStatus::kNone, true};
 }
 

@@ -60,6 +60,20 @@ TEST(AgentOutputTest, CodexFailedTurnTakesItsStatusFromTheMessage) {
   EXPECT_EQ(r.api_status, 502);
 }
 
+// "429" in a message is a rate limit only as a status code of its own: Claude Code names the gateway it
+// called, whose port may end in 429 (a real CLI's 529 against a fake model API on port 34429 was taken
+// for a rate limit).
+TEST(AgentOutputTest, A429InsideAnAddressOrNumberIsNotARateLimit) {
+  EXPECT_EQ(ClassifyApiError(529, "API Error: 529 Overloaded. This is a server-side issue, usually temporary — try "
+                                  "again in a moment. If it persists, check your inference gateway (127.0.0.1:34429)."),
+            AgentEnd::kApiUnavailable);
+  EXPECT_EQ(ClassifyApiError(0, "request 1429 failed: internal server error"), AgentEnd::kApiUnavailable);
+  EXPECT_EQ(ClassifyApiError(0, "API Error: 429 {\"type\":\"error\"}"), AgentEnd::kRateLimited);
+  EXPECT_EQ(ClassifyApiError(0, "upstream answered (429)"), AgentEnd::kRateLimited);
+  EXPECT_EQ(ClassifyApiError(0, "429"), AgentEnd::kRateLimited);
+  EXPECT_EQ(ClassifyApiError(0, "the API answered HTTP 429."), AgentEnd::kRateLimited);
+}
+
 TEST(AgentOutputTest, QuotaWinsOverItsOwn429AndOtherPresetsAreNotParsed) {
   EXPECT_EQ(ClassifyApiError(429, "You exceeded your current quota, please check your plan and billing details."),
             AgentEnd::kQuotaExhausted);
