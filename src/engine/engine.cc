@@ -338,7 +338,9 @@ Status Engine::HandleEvent(const webhook::Event& e) {
   // A check that completed on a head: the PRs at that head list their check runs again (engine_observe.cc);
   // wavebot's own check (its check run, its app's check suite) says nothing the pass does not know.
   const bool ours_app = [&] {
-    if (auto* s = e.As<webhook::CheckSuiteEvent>()) return options_.app_id != 0 && s->app_id == options_.app_id;
+    if (auto* s = e.As<webhook::CheckSuiteEvent>()) {
+      return options_.app_id != 0 && s->app_id == options_.app_id;
+    }
     if (auto* c = e.As<webhook::CheckRunEvent>()) {
       return c->name == "wavebot" && (options_.app_id == 0 || c->app_id == options_.app_id);
     }

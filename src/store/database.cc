@@ -171,7 +171,9 @@ void Database::MaybeRewindWal(Connection& w) {
     next_rewind_at_ = log + 64;
     return;
   }
-  if (rc != SQLITE_OK && rc != SQLITE_BUSY) spdlog::warn("store: checkpoint to rewind the WAL failed: {}", w.LastError());
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    spdlog::warn("store: checkpoint to rewind the WAL failed: {}", w.LastError());
+  }
   // SQLITE_BUSY: the checkpoint thread is copying; the next commit tries again. Otherwise a reader holds
   // frames back: try again once the WAL has grown by another checkpoint's worth.
   if (rc != SQLITE_BUSY) next_rewind_at_ = wal_pages_ + kCheckpointPages;
@@ -329,14 +331,16 @@ std::string Database::MetricsText() const {
     out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " +
            std::to_string(value) + "\n";
   };
-  counter("wavebot_store_writes_total", "writes to the database (a delivery stored, claimed or finished is one each)",
-          writes_);
+  counter("wavebot_store_writes_total",
+          "writes to the database (a delivery stored, claimed or finished is one each)", writes_);
   counter("wavebot_store_commits_total", "group-commit transactions that held them", commits_);
-  counter("wavebot_store_wal_syncs_total", "fdatasyncs of the WAL that made commits durable (pipelined)", syncs_);
+  counter("wavebot_store_wal_syncs_total", "fdatasyncs of the WAL that made commits durable (pipelined)",
+          syncs_);
   counter("wavebot_store_wal_frames_total", "pages the commits wrote to the WAL", wal_frames_);
   counter("wavebot_store_checkpoints_total", "checkpoints of the checkpoint thread", checkpoints_);
   counter("wavebot_store_wal_rewinds_total",
-          "checkpoints of the writer that caught up with a WAL due a rewind (the next commit writes it from its start)",
+          "checkpoints of the writer that caught up with a WAL due a rewind (the next commit writes it from "
+          "its start)",
           rewinds_caught_up_);
   return out;
 }
