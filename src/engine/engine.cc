@@ -336,18 +336,10 @@ Status Engine::HandleEvent(const webhook::Event& e) {
   }
   if (e.As<webhook::PullRequestReviewEvent>() || e.As<webhook::PullRequestReviewCommentEvent>()) return HandleReview(e);
   // A check that completed on a head: the PRs at that head list their check runs again (engine_observe.cc);
-  // wavebot's own check (its check run, its app's check suite) says nothing the pass does not know.
-  const bool ours_app = [&] {
-    if (auto* s = e.As<webhook::CheckSuiteEvent>()) {
-      return options_.app_id != 0 && s->app_id == options_.app_id;
-    }
-    if (auto* c = e.As<webhook::CheckRunEvent>()) {
-      return c->name == "wavebot" && (options_.app_id == 0 || c->app_id == options_.app_id);
-    }
-    return false;
-  }();
+  // wavebot's own check (its check run, its App's check suite) says nothing the pass does not know.
   if (auto* s = e.As<webhook::CheckSuiteEvent>()) {
-    if (s->status == "completed" && !ours_app) MarkChecksDue(repo, s->head_sha);
+    const bool ours = options_.app_id != 0 && s->app_id == options_.app_id;
+    if (s->status == "completed" && !ours) MarkChecksDue(repo, s->head_sha);
     return MarkEpicsOfBranch(repo, s->head_branch);
   }
   if (auto* w = e.As<webhook::WorkflowRunEvent>()) {
@@ -355,7 +347,8 @@ Status Engine::HandleEvent(const webhook::Event& e) {
     return MarkEpicsOfBranch(repo, w->head_branch);
   }
   if (auto* c = e.As<webhook::CheckRunEvent>()) {
-    if (c->status == "completed" && !ours_app) MarkChecksDue(repo, c->head_sha);
+    const bool ours = c->name == "wavebot" && (options_.app_id == 0 || c->app_id == options_.app_id);
+    if (c->status == "completed" && !ours) MarkChecksDue(repo, c->head_sha);
     for (int64_t pr : c->pull_requests) {
       auto t = store_->FindTicketByPr(repo, pr);
       if (t.ok() && *t) {

@@ -293,6 +293,8 @@ class Engine {
   std::map<std::string, uint64_t> checks_marked_;
   uint64_t checks_gen_ = 0;
   std::atomic<int64_t> check_lists_skipped_{0};
+  // checks_seen_[key] = seen, forgetting every PR's first when the table is full. mu_ held.
+  void SetChecksSeenLocked(const std::string& key, ChecksSeen seen);
   // Records that head `head_sha` of PR `pr` is wavebot's own and holds its check: listed once a check on
   // it completes. Locks mu_.
   void NoteOwnHead(const std::string& repo, int64_t pr, const std::string& head_sha);

@@ -57,10 +57,14 @@ void Engine::NoteWavebotCheck(const std::string& repo, int64_t pr, const std::st
   if (it != checks_seen_.end() && it->second.head == head_sha) it->second.has_wavebot_check = true;
 }
 
+void Engine::SetChecksSeenLocked(const std::string& key, ChecksSeen seen) {
+  if (checks_seen_.size() >= kMaxPrsSeen) checks_seen_.clear();  // a forgotten PR lists its checks
+  checks_seen_[key] = std::move(seen);
+}
+
 void Engine::NoteOwnHead(const std::string& repo, int64_t pr, const std::string& head_sha) {
   std::lock_guard lock(mu_);
-  if (checks_seen_.size() >= kMaxPrsSeen) checks_seen_.clear();  // a forgotten PR lists its checks
-  checks_seen_[EpicKey(repo, pr)] = ChecksSeen{head_sha, 0, core::CiStatus::kNone, true};
+  SetChecksSeenLocked(EpicKey(repo, pr), ChecksSeen{head_sha, 0, core::CiStatus::kNone, true});
 }
 
 void Engine::NotePrOpened(const std::string& repo, const github::PullRequest& pull,
@@ -70,10 +74,9 @@ void Engine::NotePrOpened(const std::string& repo, const github::PullRequest& pu
   PrSeen seen{pull, pr_gen_, epic_head, clock_->Now() + options_.mergeability_settle};
   seen.pull.mergeable.reset();  // GitHub computes it after the create: read once it has had the time
   pr_seen_[EpicKey(repo, pull.number)] = std::move(seen);
-  if (checks_seen_.size() >= kMaxPrsSeen) checks_seen_.clear();
   // Its head holds the check the pass made with it, and nothing of CI completed yet that an event will
   // not say.
-  checks_seen_[EpicKey(repo, pull.number)] = ChecksSeen{pull.head_sha, 0, core::CiStatus::kNone, true};
+  SetChecksSeenLocked(EpicKey(repo, pull.number), ChecksSeen{pull.head_sha, 0, core::CiStatus::kNone, true});
 }
 
 Result<Observed> Engine::ObservePr(const EpicRecord& epic, const config::RepoConfig& cfg, TicketRecord& t,
@@ -196,8 +199,7 @@ Result<Observed> Engine::ObservePr(const EpicRecord& epic, const config::RepoCon
            : pending ? core::CiStatus::kPending
                      : core::CiStatus::kSuccess;
     std::lock_guard lock(mu_);
-    if (checks_seen_.size() >= kMaxPrsSeen) checks_seen_.clear();
-    checks_seen_[key] = ChecksSeen{pull.head_sha, checks_gen, o.ci, o.has_wavebot_check};
+    SetChecksSeenLocked(key, ChecksSeen{pull.head_sha, checks_gen, o.ci, o.has_wavebot_check});
   }
   // Behind the epic branch? GitHub says "behind" in mergeable_state only under branch protection that
   // requires up-to-date branches, which epic branches rarely have: ask whether the head contains the
