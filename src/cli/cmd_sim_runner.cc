@@ -60,6 +60,7 @@ int Run(const SimRunnerOptions& o) {
   httplib::Client sim(o.simulator);
   sim.set_connection_timeout(std::chrono::seconds(5));
   sim.set_read_timeout(std::chrono::seconds(30));
+  sim.set_tcp_nodelay(true);  // headers and body go out apart: no waiting for a delayed ACK between them
   auto runner = agents::NewProcessRunner(RealClock());
   int unreachable = 0;
   std::mutex mu;

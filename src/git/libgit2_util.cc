@@ -2,6 +2,8 @@
 
 #include <mutex>
 
+#include "git/socket_stream.h"
+
 namespace wavebot::git {
 
 void EnsureLibgit2() {
@@ -11,6 +13,8 @@ void EnsureLibgit2() {
     // Objects come from our own mirror, whose packs were verified when fetched (index-pack); hashing
     // every blob again on read costs ~10% of a fresh 20 MB checkout.
     git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+    // Connections with TCP_NODELAY and timeouts (socket_stream.h says why).
+    RegisterSocketStream(SocketStreamOptions{});
   });
 }
 

@@ -1,0 +1,130 @@
+// The connections libgit2 makes to a git server (git/socket_stream.h): no Nagle delay, timeouts.
+#include "git/socket_stream.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "git/test_util.h"
+#include "git/workspace.h"
+#include "support/raw_http_server.h"
+
+namespace wavebot::git {
+namespace {
+
+using wavebot::testing::RawAnswer;
+using wavebot::testing::RawHttpServer;
+using wavebot::testing::RawRequest;
+using wavebot::testing::RawResponse;
+using wavebot::testing::TempDir;
+
+// The TCP_NODELAY setting of every socket of this process connected to 127.0.0.1:`port` (the client
+// ends of the connections to a server the test runs in this process).
+std::vector<int> NoDelayOfConnectionsTo(int port) {
+  std::vector<int> out;
+  DIR* d = ::opendir("/proc/self/fd");
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    int fd = std::atoi(e->d_name);
+    if (fd <= 2) continue;
+    sockaddr_in peer{};
+    socklen_t len = sizeof(peer);
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 || peer.sin_family != AF_INET)
+      continue;
+    if (ntohs(peer.sin_port) != port) continue;
+    int value = -1;
+    socklen_t vlen = sizeof(value);
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &value, &vlen) == 0) out.push_back(value);
+  }
+  ::closedir(d);
+  return out;
+}
+
+class GitConnectionTest : public ::testing::Test {
+ protected:
+  void TearDown() override { RegisterSocketStream(SocketStreamOptions{}); }
+
+  std::unique_ptr<Workspace> Open(int port) {
+    std::filesystem::create_directories(tmp_.path() / "data");
+    WorkspaceOptions o;
+    o.data_dir = (tmp_.path() / "data").string();
+    o.repo_key = "octo/demo";
+    o.remote_url = "http://127.0.0.1:" + std::to_string(port) + "/octo/demo.git";
+    o.token = "ghs_testtoken_0123456789abcdef";
+    auto ws = OpenWorkspace(o);
+    EXPECT_TRUE(ws.ok()) << ws.error().ToString();
+    return ws.ok() ? std::move(*ws) : nullptr;
+  }
+
+  TempDir tmp_;
+};
+
+// libgit2 writes a request body in pieces (a chunk's size line, its data, its CRLF); with Nagle's
+// algorithm on, each piece after the first waits for the server's delayed ACK (~40 ms on Linux).
+TEST_F(GitConnectionTest, ConnectionsToTheGitServerSendEachWriteAtOnce) {
+  std::atomic<int> port{0};
+  std::vector<int> seen;
+  std::mutex mu;
+  RawHttpServer server([&](const RawRequest&) {
+    auto values = NoDelayOfConnectionsTo(port);
+    std::lock_guard lock(mu);
+    seen.insert(seen.end(), values.begin(), values.end());
+    return RawAnswer{RawResponse(404, "Not Found", "no such repository\n"), RawAnswer::After::kClose};
+  });
+  port = server.port();
+  auto ws = Open(server.port());
+  ASSERT_NE(ws, nullptr);
+  Status st = ws->Fetch();
+  EXPECT_FALSE(st.ok());
+  std::lock_guard lock(mu);
+  ASSERT_FALSE(seen.empty()) << "the server saw no connection from this process";
+  for (int v : seen) EXPECT_NE(v, 0) << "a connection to the git server has Nagle's algorithm on";
+}
+
+TEST_F(GitConnectionTest, AServerThatStopsAnsweringFailsTheFetchWithAClearError) {
+  RawHttpServer server([](const RawRequest&) {
+    RawAnswer a;
+    a.hang = true;
+    return a;
+  });
+  auto ws = Open(server.port());
+  ASSERT_NE(ws, nullptr);
+  SocketStreamOptions short_wait;
+  short_wait.io_timeout = std::chrono::milliseconds(300);
+  RegisterSocketStream(short_wait);
+  Status st = ws->Fetch();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code(), ErrorCode::kUnavailable) << st.error().ToString();
+  EXPECT_NE(st.error().message().find("sent nothing for 300 ms"), std::string::npos) << st.error().ToString();
+  EXPECT_NE(st.error().message().find("127.0.0.1:" + std::to_string(server.port())), std::string::npos)
+      << st.error().ToString();
+}
+
+TEST_F(GitConnectionTest, ARefusedConnectionNamesTheServer) {
+  int port = 0;
+  {
+    RawHttpServer gone([](const RawRequest&) { return RawAnswer{}; });
+    port = gone.port();
+  }  // nothing listens on the port any more
+  auto ws = Open(port);
+  ASSERT_NE(ws, nullptr);
+  Status st = ws->Fetch();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code(), ErrorCode::kUnavailable) << st.error().ToString();
+  EXPECT_NE(st.error().message().find("cannot connect to 127.0.0.1:" + std::to_string(port)),
+            std::string::npos)
+      << st.error().ToString();
+}
+
+}  // namespace
+}  // namespace wavebot::git
