@@ -216,6 +216,14 @@ void SimulatorImpl::EmitJobLocked(sim::RepoRec& r, const sim::JobRec& j, const s
   EmitLocked(r, "workflow_job", {{"action", action}, {"workflow_job", render_.Job(r, j)}}, "github-actions[bot]");
 }
 
+void SimulatorImpl::EmitCheckRunLocked(sim::RepoRec& r, const sim::CheckRunRec& c, const std::string& action,
+                                       const std::string& sender) {
+  json cr = render_.CheckRun(r, c);
+  if (auto s = r.suites.find(c.suite_id); s != r.suites.end())
+    cr["check_suite"] = render_.CheckSuite(r, s->second);
+  EmitLocked(r, "check_run", {{"action", action}, {"check_run", cr}}, sender);
+}
+
 void SimulatorImpl::FinishDispatchedJobLocked(sim::RepoRec& r, sim::JobRec& j, const std::string& conclusion,
                                               const std::string& log) {
   auto now = clock_->Now();

@@ -412,7 +412,8 @@ json Renderer::CheckRun(const RepoRec& r, const CheckRunRec& c) const {
           {"external_id", c.external_id},
           {"url", u},
           {"html_url", api_ + "/" + r.FullName() + "/runs/" + std::to_string(c.id)},
-          {"details_url", c.details_url.empty() ? json(nullptr) : json(c.details_url)},
+          // Without one given, GitHub links the App's homepage (its external_url).
+          {"details_url", c.details_url.empty() ? api_ : c.details_url},
           {"status", c.status},
           {"conclusion", c.conclusion.empty() ? json(nullptr) : json(c.conclusion)},
           {"started_at", Iso(c.started)},

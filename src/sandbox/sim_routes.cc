@@ -1262,6 +1262,10 @@ void SimulatorImpl::RegisterRoutes() {
     Reply r;
     r.status = 201;
     r.body = render_.CheckRun(*c.repo, cr);
+    // As on GitHub, the check run's own events go to the App too: "created", and "completed" when it
+    // was created completed.
+    EmitCheckRunLocked(*c.repo, cr, "created", c.actor);
+    if (cr.status == "completed") EmitCheckRunLocked(*c.repo, cr, "completed", c.actor);
     return r;
   });
   Add("PATCH", kRepo + R"(/check-runs/(\d+))", Auth::kToken, [this, apply_check](Ctx& c) {
@@ -1270,9 +1274,11 @@ void SimulatorImpl::RegisterRoutes() {
     if (c.installation_id == 0) return Err(403, "You must authenticate via a GitHub App.");
     sim::CheckRunRec copy = it->second;
     if (auto err = apply_check(c, copy)) return *err;
+    const bool completes = copy.status == "completed" && it->second.status != "completed";
     it->second = copy;
     Reply r;
     r.body = render_.CheckRun(*c.repo, copy);
+    if (completes) EmitCheckRunLocked(*c.repo, copy, "completed", c.actor);
     return r;
   });
   Add("GET", kRepo + R"(/check-runs/(\d+)/annotations)", Auth::kToken, [this](Ctx& c) {

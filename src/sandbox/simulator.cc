@@ -1074,6 +1074,11 @@ void SimulatorImpl::StartCiLocked(sim::RepoRec& r, const std::string& branch, co
   r.check_runs[c.id] = c;
   r.runs[w.id] = w;
   r.jobs[j.id] = j;
+  // What GitHub sends as a workflow is queued: the run requested, its job queued, its check run
+  // created (queued). None of it is news a client may act on; the stand-in sends it all the same.
+  EmitRunLocked(r, r.runs[w.id], "requested");
+  EmitJobLocked(r, r.jobs[j.id], "queued");
+  EmitCheckRunLocked(r, r.check_runs[c.id], "created", "github-actions[bot]");
   ci_queue_.push_back({r.FullName(), w.id});
   cv_.notify_all();
 }
@@ -1117,7 +1122,9 @@ void SimulatorImpl::CiLoop() {
       for (int64_t jid : w.jobs) {
         r.jobs[jid].status = "in_progress";
         r.check_runs[r.jobs[jid].check_run_id].status = "in_progress";
+        EmitJobLocked(r, r.jobs[jid], "in_progress");
       }
+      EmitRunLocked(r, w, "in_progress");
       git_dir = r.git_dir;
       sha = w.head_sha;
     }

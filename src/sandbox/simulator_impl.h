@@ -160,6 +160,9 @@ class SimulatorImpl final : public Simulator {
   Result<std::string> IdTokenLocked(const sim::RepoRec& r, const sim::JobRec& j, const std::string& audience);
   void EmitRunLocked(sim::RepoRec& r, const sim::RunRec& w, const std::string& action);
   void EmitJobLocked(sim::RepoRec& r, const sim::JobRec& j, const std::string& action);
+  // A check_run event for `c` (its check suite embedded, as GitHub's payloads have it).
+  void EmitCheckRunLocked(sim::RepoRec& r, const sim::CheckRunRec& c, const std::string& action,
+                          const std::string& sender);
   void FinishDispatchedJobLocked(sim::RepoRec& r, sim::JobRec& j, const std::string& conclusion, const std::string& log);
   // Jobs whose runner stopped heartbeating for runner_timeout complete with conclusion failure.
   void SweepRunnersLocked();

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 
 #include "github/jwt.h"
 #include "github/redelivery.h"
@@ -179,6 +180,70 @@ TEST_F(CiTest, CiRunsTheCommandOnThePullHeadAndReportsTheRealConclusion) {
   ASSERT_EQ(prs->size(), 1u);
   ASSERT_TRUE(sim_->WaitForMergeability(kRepo, (*prs)[0].number, 10s));
   EXPECT_EQ(client_->GetPull(kRepo, (*prs)[0].number)->mergeable_state, "unstable");
+}
+
+// GitHub sends the queued and started stages of a workflow as well as its outcome; a client that acts
+// on every check event must meet them here too. Deliveries arrive out of order, so only the set is checked.
+TEST_F(CiTest, CiSendsItsQueuedAndStartedEventsAsWellAsItsOutcome) {
+  auto sha = sim_->CommitFiles(kRepo, "good", {{"ok.txt", "fine"}}, "good", "alice");
+  ASSERT_TRUE(sha.ok());
+  ASSERT_TRUE(client_->CreatePull(kRepo, {"good", "good", "main", "", false}).ok());
+  ASSERT_TRUE(sim_->WaitForIdle(60s));
+  auto actions = [](const std::vector<ReceivedHook>& hs, const std::string& event) {
+    std::multiset<std::string> out;
+    for (const auto& h : hs) {
+      if (h.event == event) out.insert(json::parse(h.body)["action"].get<std::string>());
+    }
+    return out;
+  };
+  ASSERT_TRUE(hooks_.WaitFor([&](const auto& hs) {
+    return actions(hs, "workflow_run").size() == 3 && actions(hs, "workflow_job").size() == 3 &&
+           actions(hs, "check_run").size() == 2;
+  }));
+  auto hs = hooks_.hooks();
+  using Set = std::multiset<std::string>;
+  EXPECT_EQ(actions(hs, "workflow_run"), (Set{"requested", "in_progress", "completed"}));
+  EXPECT_EQ(actions(hs, "workflow_job"), (Set{"queued", "in_progress", "completed"}));
+  EXPECT_EQ(actions(hs, "check_run"), (Set{"created", "completed"}));
+  for (const auto& h : hs) {
+    if (h.event != "check_run") continue;
+    json j = json::parse(h.body);
+    EXPECT_EQ(j["check_run"]["head_sha"], *sha);
+    EXPECT_EQ(j["check_run"]["app"]["slug"], "github-actions");
+    EXPECT_EQ(j["check_run"]["status"], j["action"] == "created" ? "queued" : "completed");
+  }
+}
+
+// An App's own check runs send it their events too: "created", and "completed" once one completes
+// (at its creation when it is created completed).
+TEST_F(SimTest, AnAppsOwnCheckRunsSendItTheirEvents) {
+  auto sha = sim_->CommitFiles(kRepo, "main", {{"a.txt", "a"}}, "a", "alice");
+  ASSERT_TRUE(sha.ok());
+  github::CheckRunSpec running{"wavebot", *sha, "in_progress", "", "", "", std::nullopt};
+  auto first = client_->CreateCheckRun(kRepo, running);
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  github::CheckRunSpec done{"wavebot-done", *sha, "completed", "success", "", "", std::nullopt};
+  auto second = client_->CreateCheckRun(kRepo, done);
+  ASSERT_TRUE(second.ok()) << second.error().ToString();
+  github::CheckRunSpec finish{"wavebot", *sha, "completed", "failure", "", "", std::nullopt};
+  ASSERT_TRUE(client_->UpdateCheckRun(kRepo, first->id, finish).ok());
+  ASSERT_TRUE(client_->UpdateCheckRun(kRepo, first->id, finish).ok());  // already completed: no event
+  ASSERT_TRUE(sim_->WaitForIdle(10s));
+  ASSERT_TRUE(hooks_.WaitFor([](const auto& hs) {
+    return std::count_if(hs.begin(), hs.end(),
+                         [](const ReceivedHook& h) { return h.event == "check_run"; }) >= 4;
+  }));
+  std::multiset<std::pair<int64_t, std::string>> seen;
+  for (const auto& h : hooks_.hooks()) {
+    if (h.event != "check_run") continue;
+    json j = json::parse(h.body);
+    seen.insert({j["check_run"]["id"].get<int64_t>(), j["action"].get<std::string>()});
+    EXPECT_TRUE(j["check_run"]["details_url"].is_string()) << "GitHub links the App's homepage without one";
+  }
+  EXPECT_EQ(seen, (std::multiset<std::pair<int64_t, std::string>>{{first->id, "created"},
+                                                                  {first->id, "completed"},
+                                                                  {second->id, "created"},
+                                                                  {second->id, "completed"}}));
 }
 
 TEST_F(CiTest, PresignedLogUrlRefusesAnAuthorizationHeader) {
