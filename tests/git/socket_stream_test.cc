@@ -3,20 +3,25 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <git2.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "git/test_util.h"
 #include "git/workspace.h"
+#include "sandbox/git_http_server.h"
 #include "support/raw_http_server.h"
 
 namespace wavebot::git {
@@ -26,6 +31,8 @@ using wavebot::testing::RawAnswer;
 using wavebot::testing::RawHttpServer;
 using wavebot::testing::RawRequest;
 using wavebot::testing::RawResponse;
+using wavebot::testing::RunShell;
+using wavebot::testing::ShellOutput;
 using wavebot::testing::TempDir;
 
 // The TCP_NODELAY setting of every socket of this process connected to 127.0.0.1:`port` (the client
@@ -54,12 +61,12 @@ class GitConnectionTest : public ::testing::Test {
  protected:
   void TearDown() override { RegisterSocketStream(SocketStreamOptions{}); }
 
-  std::unique_ptr<Workspace> Open(int port) {
+  std::unique_ptr<Workspace> Open(int port, const std::string& origin = "http://127.0.0.1") {
     std::filesystem::create_directories(tmp_.path() / "data");
     WorkspaceOptions o;
     o.data_dir = (tmp_.path() / "data").string();
     o.repo_key = "octo/demo";
-    o.remote_url = "http://127.0.0.1:" + std::to_string(port) + "/octo/demo.git";
+    o.remote_url = origin + ":" + std::to_string(port) + "/octo/demo.git";
     o.token = "ghs_testtoken_0123456789abcdef";
     auto ws = OpenWorkspace(o);
     EXPECT_TRUE(ws.ok()) << ws.error().ToString();
@@ -124,6 +131,72 @@ TEST_F(GitConnectionTest, ARefusedConnectionNamesTheServer) {
   EXPECT_NE(st.error().message().find("cannot connect to 127.0.0.1:" + std::to_string(port)),
             std::string::npos)
       << st.error().ToString();
+}
+
+// GitHub is HTTPS: libgit2's TLS stream runs over the registered one. A real git http-backend behind a
+// TLS server on loopback (a certificate made for the test and trusted by libgit2); "localhost" may
+// resolve to ::1 first, where nothing listens, and the stream tries the next address.
+TEST_F(GitConnectionTest, AFetchAndAPushOverHttpsGoThroughTheStream) {
+  const std::filesystem::path dir = tmp_.path();
+  ASSERT_EQ(RunShell("openssl req -x509 -newkey rsa:2048 -nodes -keyout " + (dir / "key.pem").string() +
+                     " -out " + (dir / "cert.pem").string() +
+                     " -days 1 -subj /CN=localhost -addext subjectAltName=DNS:localhost 2>/dev/null"),
+            0);
+  ASSERT_EQ(git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, (dir / "cert.pem").c_str(), nullptr), 0);
+  std::filesystem::create_directories(dir / "server/octo");
+  ASSERT_EQ(
+      RunShell(
+          "git init -q --bare -b main " + (dir / "server/octo/demo.git").string() +
+          " && git init -q -b main " + (dir / "seed").string() + " && cd " + (dir / "seed").string() +
+          " && echo one > README.md && git add -A && git -c user.name=t -c user.email=t@e commit -qm seed"
+          " && git push -q " +
+          (dir / "server/octo/demo.git").string() + " main"),
+      0);
+  std::atomic<int> port{0};
+  std::vector<int> nodelay;
+  std::mutex mu;
+  sandbox::GitHttpOptions opt;
+  opt.root = (dir / "server").string();
+  opt.authorize = [&](const std::string& user, const std::string& password, const std::string&, bool) {
+    auto values = NoDelayOfConnectionsTo(port);  // called while the request's connection is open
+    std::lock_guard lock(mu);
+    nodelay.insert(nodelay.end(), values.begin(), values.end());
+    return user == "x-access-token" && password == "ghs_testtoken_0123456789abcdef";
+  };
+  httplib::SSLServer server((dir / "cert.pem").c_str(), (dir / "key.pem").c_str());
+  ASSERT_TRUE(server.is_valid());
+  sandbox::MountGitHttp(&server, "", opt);
+  port = server.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port.load(), 0);
+  std::thread serving([&] { server.listen_after_bind(); });
+  struct Stop {
+    httplib::SSLServer& s;
+    std::thread& t;
+    ~Stop() {
+      s.stop();
+      t.join();
+    }
+  } stop{server, serving};
+
+  auto ws = Open(port, "https://localhost");
+  ASSERT_NE(ws, nullptr);
+  TicketSpec spec;
+  spec.ticket = 5;
+  spec.branch = "wave/1-epic/5-ticket";
+  spec.base_branch = "main";
+  auto wt = ws->Acquire(spec);
+  ASSERT_TRUE(wt.ok()) << wt.error().ToString();
+  std::ofstream(std::filesystem::path((*wt)->path()) / "feature.txt") << "feature\n";
+  auto head = (*wt)->CommitAll("Ticket 5");
+  ASSERT_TRUE(head.ok()) << head.error().ToString();
+  Status pushed = (*wt)->Push();
+  ASSERT_TRUE(pushed.ok()) << pushed.error().ToString();
+  EXPECT_EQ(ShellOutput("git --git-dir=" + (dir / "server/octo/demo.git").string() +
+                        " rev-parse refs/heads/wave/1-epic/5-ticket"),
+            *head);
+  std::lock_guard lock(mu);
+  ASSERT_FALSE(nodelay.empty()) << "no request of the fetch or push was seen from this process";
+  for (int v : nodelay) EXPECT_NE(v, 0) << "a TLS connection to the git server has Nagle's algorithm on";
 }
 
 }  // namespace
