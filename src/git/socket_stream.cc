@@ -109,6 +109,19 @@ int Connect(git_stream* gs) {
   return Fail("cannot connect to " + Where(*s) + ": " + std::strerror(err));
 }
 
+// Waits until the connection can be read (POLLIN) or written (POLLOUT); -1, with libgit2's error set,
+// when it could not within the idle timeout.
+int Await(const Conn& s, short events) {
+  if (WaitFor(s.fd, events, s.io_ms)) return 0;
+  const bool reading = events == POLLIN;
+  if (errno == ETIMEDOUT) {
+    return Fail("the git server " + Where(s) + (reading ? " sent nothing for " : " took nothing for ") +
+                Span(s.io_ms) + "; giving up on the connection");
+  }
+  return Fail(std::string(reading ? "reading from " : "writing to ") + Where(s) + ": " +
+              std::strerror(errno));
+}
+
 ssize_t Read(git_stream* gs, void* data, size_t len) {
   Conn* s = Self(gs);
   for (;;) {
@@ -117,13 +130,7 @@ ssize_t Read(git_stream* gs, void* data, size_t len) {
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return Fail("reading from " + Where(*s) + ": " + std::strerror(errno));
-    if (!WaitFor(s->fd, POLLIN, s->io_ms)) {
-      if (errno == ETIMEDOUT) {
-        return Fail("the git server " + Where(*s) + " sent nothing for " + Span(s->io_ms) +
-                    "; giving up on the connection");
-      }
-      return Fail("reading from " + Where(*s) + ": " + std::strerror(errno));
-    }
+    if (Await(*s, POLLIN) != 0) return -1;
   }
 }
 
@@ -141,13 +148,7 @@ ssize_t Write(git_stream* gs, const char* data, size_t len, int) {
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
       return Fail("writing to " + Where(*s) + ": " + std::strerror(errno));
     }
-    if (!WaitFor(s->fd, POLLOUT, s->io_ms)) {
-      if (errno == ETIMEDOUT) {
-        return Fail("the git server " + Where(*s) + " took nothing for " + Span(s->io_ms) +
-                    "; giving up on the connection");
-      }
-      return Fail("writing to " + Where(*s) + ": " + std::strerror(errno));
-    }
+    if (Await(*s, POLLOUT) != 0) return -1;
   }
   return static_cast<ssize_t>(done);
 }

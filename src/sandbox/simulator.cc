@@ -1185,11 +1185,8 @@ void SimulatorImpl::CiLoop() {
         c.output.title = conclusion == "success" ? "CI passed" : "CI failed";
         c.output.annotations = CiAnnotations(log, conclusion);
         c.output.summary = "`" + opt_.ci_command + "` finished: " + conclusion;
-        json job = render_.Job(r, j);
-        EmitLocked(r, "workflow_job", {{"action", "completed"}, {"workflow_job", job}}, "github-actions[bot]");
-        json cr = render_.CheckRun(r, c);
-        cr["check_suite"] = render_.CheckSuite(r, s);
-        EmitLocked(r, "check_run", {{"action", "completed"}, {"check_run", cr}}, "github-actions[bot]");
+        EmitJobLocked(r, j, "completed");
+        EmitCheckRunLocked(r, c, "completed", "github-actions[bot]");
       }
       json suite = render_.CheckSuite(r, s);
       suite["head_commit"] = {{"id", s.head_sha},
