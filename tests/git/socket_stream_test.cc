@@ -119,11 +119,20 @@ TEST_F(GitConnectionTest, AServerThatStopsAnsweringFailsTheFetchWithAClearError)
 }
 
 TEST_F(GitConnectionTest, ARefusedConnectionNamesTheServer) {
-  int port = 0;
-  {
-    RawHttpServer gone([](const RawRequest&) { return RawAnswer{}; });
-    port = gone.port();
-  }  // nothing listens on the port any more
+  // A port bound but not listening: connects are refused, and no one else can take it meanwhile.
+  int held = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(held, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(held, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::getsockname(held, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int port = ntohs(addr.sin_port);
+  struct Close {
+    int fd;
+    ~Close() { ::close(fd); }
+  } close_held{held};
   auto ws = Open(port);
   ASSERT_NE(ws, nullptr);
   Status st = ws->Fetch();
