@@ -178,11 +178,33 @@ SimulatorImpl::Reply SimulatorImpl::DispatchWorkflowLocked(sim::RepoRec& r, cons
   j.actor = actor;
   // The job's permissions replace the workflow's when it has its own.
   j.id_token = job["permissions"] ? GrantsIdToken(job["permissions"]) : GrantsIdToken(doc["permissions"]);
+  // As on GitHub, the run has a check suite of GitHub Actions and the job a check run (sharing its id)
+  // on the commit it runs: clients see their events like those of any CI.
+  sim::CheckSuiteRec s;
+  s.id = next_id_++;
+  s.head_sha = sha;
+  s.head_branch = ref;
+  s.app_slug = "github-actions";
+  s.created = s.updated = clock_->Now();
+  r.suites[s.id] = s;
+  w.suite_id = s.id;
+  sim::CheckRunRec c;
+  c.id = j.id;
+  c.name = job_name;
+  c.head_sha = sha;
+  c.suite_id = s.id;
+  c.app_slug = "github-actions";
+  c.started = clock_->Now();
+  c.details_url = render_.api() + "/" + r.FullName() + "/actions/runs/" + std::to_string(w.id) + "/job/" +
+                  std::to_string(j.id);
+  j.check_run_id = c.id;
+  r.check_runs[c.id] = c;
   w.jobs.push_back(j.id);
   r.runs[w.id] = w;
   r.jobs[j.id] = j;
   EmitRunLocked(r, r.runs[w.id], "requested");
   EmitJobLocked(r, r.jobs[j.id], "queued");
+  EmitCheckRunLocked(r, r.check_runs[c.id], "created", "github-actions[bot]");
   cv_.notify_all();
   Reply reply;
   if (return_run_details) {
@@ -224,6 +246,18 @@ void SimulatorImpl::EmitCheckRunLocked(sim::RepoRec& r, const sim::CheckRunRec& 
   EmitLocked(r, "check_run", {{"action", action}, {"check_run", cr}}, sender);
 }
 
+void SimulatorImpl::EmitCheckSuiteLocked(sim::RepoRec& r, const sim::CheckSuiteRec& s,
+                                         const std::string& action) {
+  json suite = render_.CheckSuite(r, s);
+  suite["head_commit"] = {{"id", s.head_sha},
+                          {"tree_id", s.head_sha},
+                          {"message", "commit"},
+                          {"timestamp", Iso(s.created)},
+                          {"author", {{"name", "dev"}, {"email", "dev@example.com"}}},
+                          {"committer", {{"name", "dev"}, {"email", "dev@example.com"}}}};
+  EmitLocked(r, "check_suite", {{"action", action}, {"check_suite", suite}}, "github-actions[bot]");
+}
+
 void SimulatorImpl::FinishDispatchedJobLocked(sim::RepoRec& r, sim::JobRec& j, const std::string& conclusion,
                                               const std::string& log) {
   auto now = clock_->Now();
@@ -236,6 +270,20 @@ void SimulatorImpl::FinishDispatchedJobLocked(sim::RepoRec& r, sim::JobRec& j, c
   w.conclusion = conclusion;
   w.updated = now;
   EmitJobLocked(r, j, "completed");
+  if (auto c = r.check_runs.find(j.check_run_id); c != r.check_runs.end()) {
+    c->second.status = "completed";
+    c->second.conclusion = conclusion;
+    c->second.completed = now;
+    c->second.output.title = conclusion == "success" ? "Job succeeded" : "Job failed";
+    c->second.output.summary = "";
+    EmitCheckRunLocked(r, c->second, "completed", "github-actions[bot]");
+  }
+  if (auto s = r.suites.find(w.suite_id); s != r.suites.end()) {
+    s->second.status = "completed";
+    s->second.conclusion = conclusion;
+    s->second.updated = now;
+    EmitCheckSuiteLocked(r, s->second, "completed");
+  }
   EmitRunLocked(r, w, "completed");
   cv_.notify_all();
 }
@@ -291,6 +339,11 @@ void SimulatorImpl::RegisterRunnerRoutes() {
     sim::RunRec& w = best_repo->runs[best->run_id];
     w.status = "in_progress";
     w.updated = clock_->Now();
+    if (auto cr = best_repo->check_runs.find(best->check_run_id); cr != best_repo->check_runs.end()) {
+      cr->second.status = "in_progress";
+    }
+    if (auto su = best_repo->suites.find(w.suite_id); su != best_repo->suites.end())
+      su->second.status = "in_progress";
     EmitRunLocked(*best_repo, w, "in_progress");
     EmitJobLocked(*best_repo, *best, "in_progress");
     reply.body = {{"job_id", best->id}, {"run_id", best->run_id}, {"repository", best_repo->FullName()},

@@ -1188,14 +1188,7 @@ void SimulatorImpl::CiLoop() {
         EmitJobLocked(r, j, "completed");
         EmitCheckRunLocked(r, c, "completed", "github-actions[bot]");
       }
-      json suite = render_.CheckSuite(r, s);
-      suite["head_commit"] = {{"id", s.head_sha},
-                              {"tree_id", s.head_sha},
-                              {"message", "commit"},
-                              {"timestamp", Iso(w.created)},
-                              {"author", {{"name", "dev"}, {"email", "dev@example.com"}}},
-                              {"committer", {{"name", "dev"}, {"email", "dev@example.com"}}}};
-      EmitLocked(r, "check_suite", {{"action", "completed"}, {"check_suite", suite}}, "github-actions[bot]");
+      EmitCheckSuiteLocked(r, s, "completed");
       json run = render_.Run(r, w);
       json workflow = {{"id", w.workflow_id},
                        {"node_id", sim::NodeId("Workflow", w.workflow_id)},

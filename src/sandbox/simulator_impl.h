@@ -163,6 +163,8 @@ class SimulatorImpl final : public Simulator {
   // A check_run event for `c` (its check suite embedded, as GitHub's payloads have it).
   void EmitCheckRunLocked(sim::RepoRec& r, const sim::CheckRunRec& c, const std::string& action,
                           const std::string& sender);
+  // A check_suite event of GitHub Actions for `s` (with the head_commit its payload has).
+  void EmitCheckSuiteLocked(sim::RepoRec& r, const sim::CheckSuiteRec& s, const std::string& action);
   void FinishDispatchedJobLocked(sim::RepoRec& r, sim::JobRec& j, const std::string& conclusion, const std::string& log);
   // Jobs whose runner stopped heartbeating for runner_timeout complete with conclusion failure.
   void SweepRunnersLocked();

@@ -122,6 +122,24 @@ TEST_F(SimActionsTest, DispatchQueuesAJobNamedByItsInputsThatARunnerWithTheLabel
   EXPECT_TRUE(run_by_action.count("requested"));
   EXPECT_EQ(run_by_action["completed"]["workflow_run"]["path"], ".github/workflows/wavebot-agent.yml");
   EXPECT_EQ(run_by_action["completed"]["workflow_run"]["display_title"], "wavebot wb-1 (#2 implement)");
+  // And, as any Actions job on GitHub, a check run sharing the job's id, with its suite's completion.
+  ASSERT_TRUE(hooks_.WaitFor([](const std::vector<ReceivedHook>& hs) {
+    int n = 0;
+    for (const auto& h : hs) n += h.event == "check_run" || h.event == "check_suite" ? 1 : 0;
+    return n >= 3;
+  }));
+  std::multiset<std::string> check_actions;
+  for (const auto& c : Hooks("check_run")) {
+    check_actions.insert(c["action"].get<std::string>());
+    EXPECT_EQ(c["check_run"]["id"], job["job_id"]);
+    EXPECT_EQ(c["check_run"]["app"]["slug"], "github-actions");
+  }
+  EXPECT_EQ(check_actions, (std::multiset<std::string>{"created", "completed"}));
+  auto suites = Hooks("check_suite");
+  ASSERT_EQ(suites.size(), 1u);
+  EXPECT_EQ(suites[0]["check_suite"]["conclusion"], "success");
+  EXPECT_EQ(job_by_action["completed"]["workflow_job"]["check_run_url"],
+            Hooks("check_run")[0]["check_run"]["url"]);
 }
 
 TEST_F(SimActionsTest, DispatchRefusesWhatGitHubRefuses) {
