@@ -1,12 +1,12 @@
 #include "agents/agent_output.h"
 
-#include <cctype>
-
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
+
+#include "common/status_code.h"
 
 namespace wavebot::agents {
 namespace {
@@ -21,21 +21,6 @@ std::string Lower(std::string s) {
 bool Has(const std::string& lower, std::initializer_list<const char*> words) {
   for (const char* w : words) {
     if (lower.find(w) != std::string::npos) return true;
-  }
-  return false;
-}
-
-// True when `lower` holds the status code `code` as a word of its own ("Error: 429 {", "(429)"), not
-// inside a number, an address or a port ("127.0.0.1:34429", "1.429").
-bool HasStatusCode(const std::string& lower, const std::string& code) {
-  for (size_t at = lower.find(code); at != std::string::npos; at = lower.find(code, at + 1)) {
-    const char before = at == 0 ? ' ' : lower[at - 1];
-    const size_t end = at + code.size();
-    const char after = end < lower.size() ? lower[end] : ' ';
-    if (!std::isdigit(static_cast<unsigned char>(before)) && before != ':' && before != '.' &&
-        !std::isdigit(static_cast<unsigned char>(after))) {
-      return true;
-    }
   }
   return false;
 }

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <mutex>
 
+#include "common/status_code.h"
 #include "git/socket_stream.h"
 
 namespace wavebot::git {
@@ -18,23 +19,6 @@ void EnsureLibgit2() {
     RegisterSocketStream(SocketStreamOptions{});
   });
 }
-
-namespace {
-// Whether `m` holds the HTTP status `code` as a number of its own: not inside a longer number, and not a
-// port ("127.0.0.1:34015" names a server, not a 401; the server's address is in every network error).
-bool HasStatus(const std::string& m, const std::string& code) {
-  for (size_t at = m.find(code); at != std::string::npos; at = m.find(code, at + 1)) {
-    const char before = at == 0 ? ' ' : m[at - 1];
-    const size_t end = at + code.size();
-    const char after = end < m.size() ? m[end] : ' ';
-    if (!std::isdigit(static_cast<unsigned char>(before)) && before != ':' && before != '.' &&
-        !std::isdigit(static_cast<unsigned char>(after))) {
-      return true;
-    }
-  }
-  return false;
-}
-}  // namespace
 
 Error GitError(int code, const std::string& what) {
   const git_error* e = git_error_last();
@@ -54,7 +38,7 @@ Error GitError(int code, const std::string& what) {
     default:
       if (e != nullptr && (e->klass == GIT_ERROR_NET || e->klass == GIT_ERROR_HTTP)) {
         std::string m = e->message ? e->message : "";
-        ec = (HasStatus(m, "401") || m.find("authentication") != std::string::npos ||
+        ec = (HasStatusCode(m, "401") || m.find("authentication") != std::string::npos ||
               m.find("credentials") != std::string::npos)
                  ? ErrorCode::kUnauthenticated
                  : ErrorCode::kUnavailable;

@@ -178,33 +178,15 @@ SimulatorImpl::Reply SimulatorImpl::DispatchWorkflowLocked(sim::RepoRec& r, cons
   j.actor = actor;
   // The job's permissions replace the workflow's when it has its own.
   j.id_token = job["permissions"] ? GrantsIdToken(job["permissions"]) : GrantsIdToken(doc["permissions"]);
-  // As on GitHub, the run has a check suite of GitHub Actions and the job a check run (sharing its id)
-  // on the commit it runs: clients see their events like those of any CI.
-  sim::CheckSuiteRec s;
-  s.id = next_id_++;
-  s.head_sha = sha;
-  s.head_branch = ref;
-  s.app_slug = "github-actions";
-  s.created = s.updated = clock_->Now();
-  r.suites[s.id] = s;
-  w.suite_id = s.id;
-  sim::CheckRunRec c;
-  c.id = j.id;
-  c.name = job_name;
-  c.head_sha = sha;
-  c.suite_id = s.id;
-  c.app_slug = "github-actions";
-  c.started = clock_->Now();
-  c.details_url = render_.api() + "/" + r.FullName() + "/actions/runs/" + std::to_string(w.id) + "/job/" +
-                  std::to_string(j.id);
-  j.check_run_id = c.id;
-  r.check_runs[c.id] = c;
+  // As on GitHub, the run has a check suite of GitHub Actions and the job a check run on the commit it
+  // runs: clients see their events like those of any CI.
+  AddActionsChecksLocked(r, w, j);
   w.jobs.push_back(j.id);
   r.runs[w.id] = w;
   r.jobs[j.id] = j;
   EmitRunLocked(r, r.runs[w.id], "requested");
   EmitJobLocked(r, r.jobs[j.id], "queued");
-  EmitCheckRunLocked(r, r.check_runs[c.id], "created", "github-actions[bot]");
+  EmitCheckRunLocked(r, r.check_runs[j.check_run_id], "created", "github-actions[bot]");
   cv_.notify_all();
   Reply reply;
   if (return_run_details) {
@@ -244,6 +226,28 @@ void SimulatorImpl::EmitCheckRunLocked(sim::RepoRec& r, const sim::CheckRunRec& 
   if (auto s = r.suites.find(c.suite_id); s != r.suites.end())
     cr["check_suite"] = render_.CheckSuite(r, s->second);
   EmitLocked(r, "check_run", {{"action", action}, {"check_run", cr}}, sender);
+}
+
+void SimulatorImpl::AddActionsChecksLocked(sim::RepoRec& r, sim::RunRec& w, sim::JobRec& j) {
+  sim::CheckSuiteRec s;
+  s.id = next_id_++;
+  s.head_sha = j.head_sha;
+  s.head_branch = j.head_branch;
+  s.app_slug = "github-actions";
+  s.created = s.updated = clock_->Now();
+  r.suites[s.id] = s;
+  w.suite_id = s.id;
+  sim::CheckRunRec c;
+  c.id = j.id;  // as on GitHub: a workflow job and its check run share the id
+  c.name = j.name;
+  c.head_sha = j.head_sha;
+  c.suite_id = s.id;
+  c.app_slug = "github-actions";
+  c.started = clock_->Now();
+  c.details_url = render_.api() + "/" + r.FullName() + "/actions/runs/" + std::to_string(w.id) + "/job/" +
+                  std::to_string(j.id);
+  j.check_run_id = c.id;
+  r.check_runs[c.id] = c;
 }
 
 void SimulatorImpl::EmitCheckSuiteLocked(sim::RepoRec& r, const sim::CheckSuiteRec& s,

@@ -1035,17 +1035,9 @@ bool SimulatorImpl::WaitForIdle(std::chrono::milliseconds timeout) const {
 void SimulatorImpl::StartCiLocked(sim::RepoRec& r, const std::string& branch, const std::string& sha,
                                   std::vector<int64_t> pulls) {
   if (opt_.ci_command.empty()) return;
-  sim::CheckSuiteRec s;
-  s.id = next_id_++;
-  s.head_sha = sha;
-  s.head_branch = branch;
-  s.app_slug = "github-actions";
-  s.created = s.updated = clock_->Now();
-  r.suites[s.id] = s;
   sim::RunRec w;
   w.id = next_id_++;
   w.workflow_id = 161335;
-  w.suite_id = s.id;
   w.run_number = static_cast<int64_t>(r.runs.size()) + 1;
   w.name = opt_.ci_workflow_name;
   w.event = "pull_request";
@@ -1053,32 +1045,22 @@ void SimulatorImpl::StartCiLocked(sim::RepoRec& r, const std::string& branch, co
   w.head_branch = branch;
   w.created = w.updated = clock_->Now();
   w.pull_numbers = std::move(pulls);
-  sim::CheckRunRec c;
-  c.id = next_id_++;
-  c.name = "test";
-  c.head_sha = sha;
-  c.suite_id = s.id;
-  c.app_slug = "github-actions";
-  c.started = clock_->Now();
   sim::JobRec j;
-  j.id = c.id;  // as on GitHub: a workflow job and its check run share the id
+  j.id = next_id_++;
   j.run_id = w.id;
-  j.check_run_id = c.id;
   j.name = "test";
   j.head_sha = sha;
   j.head_branch = branch;
   j.started = clock_->Now();
-  c.details_url = render_.api() + "/" + r.FullName() + "/actions/runs/" + std::to_string(w.id) + "/job/" +
-                  std::to_string(j.id);
+  AddActionsChecksLocked(r, w, j);
   w.jobs.push_back(j.id);
-  r.check_runs[c.id] = c;
   r.runs[w.id] = w;
   r.jobs[j.id] = j;
   // What GitHub sends as a workflow is queued: the run requested, its job queued, its check run
   // created (queued). None of it is news a client may act on; the stand-in sends it all the same.
   EmitRunLocked(r, r.runs[w.id], "requested");
   EmitJobLocked(r, r.jobs[j.id], "queued");
-  EmitCheckRunLocked(r, r.check_runs[c.id], "created", "github-actions[bot]");
+  EmitCheckRunLocked(r, r.check_runs[j.check_run_id], "created", "github-actions[bot]");
   ci_queue_.push_back({r.FullName(), w.id});
   cv_.notify_all();
 }

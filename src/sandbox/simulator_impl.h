@@ -163,6 +163,8 @@ class SimulatorImpl final : public Simulator {
   // A check_run event for `c` (its check suite embedded, as GitHub's payloads have it).
   void EmitCheckRunLocked(sim::RepoRec& r, const sim::CheckRunRec& c, const std::string& action,
                           const std::string& sender);
+  // GitHub Actions' check suite for run `w` and check run for its job `j` (sharing the job's id).
+  void AddActionsChecksLocked(sim::RepoRec& r, sim::RunRec& w, sim::JobRec& j);
   // A check_suite event of GitHub Actions for `s` (with the head_commit its payload has).
   void EmitCheckSuiteLocked(sim::RepoRec& r, const sim::CheckSuiteRec& s, const std::string& action);
   void FinishDispatchedJobLocked(sim::RepoRec& r, sim::JobRec& j, const std::string& conclusion, const std::string& log);
