@@ -1,6 +1,5 @@
 #include "git/libgit2_util.h"
 
-#include <cctype>
 #include <mutex>
 
 #include "common/status_code.h"
