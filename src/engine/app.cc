@@ -298,12 +298,6 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   en.repo_config_source = parts->repo_configs;
   en.on_pass = options.on_pass;
   en.refusal_reply_interval = cfg.refusal_reply_interval;
-  // The local executor's runs use the mirror under en.data_dir/runner on this machine; keep it fetched.
-  en.prefetch_runner_mirror = parts->actions == nullptr;
-  if (en.prefetch_runner_mirror) {
-    en.local_compare = MirrorCompare({(std::filesystem::path(en.data_dir) / "runner").string(),
-                                      (std::filesystem::path(en.data_dir) / "engine-git").string()});
-  }
   github::Client* gh = parts->github.get();
   en.git_token = [gh](const std::string& repo) -> Result<std::string> {
     auto slash = repo.find('/');
@@ -311,6 +305,19 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
     if (token.ok()) log::AddShortLivedSecret(*token);
     return token;
   };
+  // The local executor's runs use the mirror under en.data_dir/runner on this machine; keep it fetched.
+  // Compares are answered there or from the engine's own mirror (its rebases push from it). The actions
+  // executor's runs push from other machines: the engine's mirror fetches what a compare asks about.
+  en.prefetch_runner_mirror = parts->actions == nullptr;
+  const std::string engine_git = (std::filesystem::path(en.data_dir) / "engine-git").string();
+  if (en.prefetch_runner_mirror) {
+    en.local_compare = MirrorCompare({(std::filesystem::path(en.data_dir) / "runner").string(), engine_git});
+  } else {
+    en.local_compare = MirrorCompare(
+        {engine_git}, [engine_git, base = en.git_base_url, token = en.git_token](const std::string& repo) {
+          return FetchMirror(engine_git, repo, base, token);
+        });
+  }
   // The operator's allow-lists of agent presets and pass_env names (comma-separated; docs/security.md).
   auto list = [](const char* name) {
     const char* v = std::getenv(name);

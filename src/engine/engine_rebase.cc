@@ -1,11 +1,13 @@
 // Engine-side rebases (ActionKind::kRebase), carried out outside the passes: a pass records the attempt
 // and queues the git work (engine.h, RebaseTask); a rebase worker fetches, rebases and pushes without the
 // pass lock and writes the records under it. Split from engine_reconcile.cc.
-#include <filesystem>
 #include <spdlog/spdlog.h>
+
+#include <filesystem>
 
 #include "common/log.h"
 #include "engine/engine.h"
+#include "engine/local_compare.h"
 #include "engine/names.h"
 #include "git/workspace.h"
 
@@ -40,23 +42,8 @@ void Engine::RebaseLoop() {
 // The same mirror, with the same options, as the runs' `run-ticket --data-dir <data_dir>/runner` (its
 // lock keeps the two apart): a run that starts meanwhile waits for this fetch and then skips its own.
 void Engine::RunPrefetch(const std::string& repo) {
-  git::WorkspaceOptions wo;
-  wo.data_dir = (fs::path(options_.data_dir) / "runner").string();
-  wo.repo_key = repo;
-  wo.remote_url = options_.git_base_url + "/" + repo + ".git";
-  if (options_.git_token) {
-    auto token = options_.git_token(repo);
-    if (!token.ok()) {
-      spdlog::warn("prefetch of {}: no token: {}", repo, token.error().ToString());
-      return;
-    }
-    wo.token = *token;
-    log::AddShortLivedSecret(*token);
-  }
-  std::error_code ec;
-  fs::create_directories(wo.data_dir, ec);
-  auto ws = git::OpenWorkspace(wo);
-  Status st = ws.ok() ? (*ws)->Fetch() : Status(ws.error());
+  Status st = FetchMirror((fs::path(options_.data_dir) / "runner").string(), repo, options_.git_base_url,
+                          options_.git_token);
   if (!st.ok()) {
     // Nothing lost: the run fetches for itself.
     spdlog::warn("prefetch of {} into the runner mirror failed: {}", repo, st.error().ToString());

@@ -155,6 +155,13 @@ TEST(ActionsTest, EpicCompletesOnThreeSimulatedRunnersAndRunnersKeepNothing) {
     runners_used.insert(j["workflow_job"]["runner_name"].get<std::string>());
   }
   EXPECT_GE(runners_used.size(), 2u);
+  // The runs pushed from the runners, not from a mirror on wavebot's machine: the engine's own mirror,
+  // fetched over git, answered every compare, and GitHub's REST compare was never asked (issue #17).
+  const auto* engine = (*s)->app()->engine();
+  EXPECT_GE(engine->compares_by_mirror(), kTicketCount);
+  EXPECT_EQ(engine->compares_by_github(), 0);
+  for (const auto& line : (*s)->simulator()->AppRequestLog())
+    EXPECT_EQ(line.find("/compare/"), std::string::npos) << line;
   // Hygiene: no job left a prompt, a token, a clone or any other file behind on its runner.
   (*s)->runners()->Stop();
   EXPECT_EQ(LeftOnRunners(s->get()), std::vector<std::string>{});

@@ -151,5 +151,54 @@ TEST_F(MirrorCompareTest, TheEnginesCompareAsksEachMirrorInTurn) {
   EXPECT_FALSE(compare->ChangedFiles("../escaped", base, rebased).has_value());
 }
 
+// With the actions executor the runs push from other machines: a question no mirror can answer fetches
+// the engine's mirror and is asked again, once per head; a head the fetch did not bring goes to GitHub.
+TEST_F(MirrorCompareTest, TheEnginesCompareFetchesOnceForAHeadNoMirrorHolds) {
+  const std::string engine_git = (tmp_.path() / "engine-git").string();
+  const std::string mirror = MirrorPath(engine_git, "octo/demo");
+  int fetches = 0;
+  bool fail = false;
+  auto compare = engine::MirrorCompare({engine_git}, [&](const std::string& repo) -> Status {
+    EXPECT_EQ(repo, "octo/demo");
+    ++fetches;
+    if (fail) return Error(ErrorCode::kUnavailable, "the git server is away");
+    if (RunShell("test -d " + mirror) != 0) {
+      Sh("mkdir -p $(dirname " + mirror + ") && git clone -q --bare " + work_ + " " + mirror);
+    } else {
+      Sh("git -C " + mirror + " fetch -q " + work_ + " '+refs/heads/*:refs/heads/*'");
+    }
+    return OkStatus();
+  });
+  const std::string base = Head();
+  In("git checkout -q -b ticket && echo t > t.c && git add t.c && git commit -qm ticket");
+  const std::string head = Head();
+  // No mirror yet: one fetch, then the answer.
+  EXPECT_EQ(compare->ChangedFiles("octo/demo", base, head), std::vector<std::string>{"A t.c"});
+  EXPECT_EQ(fetches, 1);
+  EXPECT_EQ(compare->Behind("octo/demo", base, head), false);  // the mirror holds it now: no fetch
+  EXPECT_EQ(fetches, 1);
+  // A head pushed later: fetched for.
+  In("echo u > u.c && git add u.c && git commit -qm more");
+  const std::string pushed = Head();
+  EXPECT_EQ(compare->ChangedFiles("octo/demo", base, pushed), (std::vector<std::string>{"A t.c", "A u.c"}));
+  EXPECT_EQ(fetches, 2);
+  // A commit no branch holds (force-pushed away): one fetch, no answer, and no second fetch for it.
+  In("echo v > v.c && git add v.c && git commit -qm gone");
+  const std::string gone = Head();
+  In("git reset -q --hard HEAD~1");
+  EXPECT_FALSE(compare->ChangedFiles("octo/demo", base, gone).has_value());
+  EXPECT_FALSE(compare->Behind("octo/demo", base, gone).has_value());
+  EXPECT_EQ(fetches, 3);
+  // A fetch that fails: no answer (GitHub is asked), nothing else.
+  fail = true;
+  In("echo w > w.c && git add w.c && git commit -qm w");
+  EXPECT_FALSE(compare->ChangedFiles("octo/demo", base, Head()).has_value());
+  EXPECT_EQ(fetches, 4);
+  // Without a fetch function a miss is only a miss.
+  auto plain = engine::MirrorCompare({engine_git});
+  EXPECT_FALSE(plain->ChangedFiles("octo/demo", base, Head()).has_value());
+  EXPECT_EQ(fetches, 4);
+}
+
 }  // namespace
 }  // namespace wavebot::git
