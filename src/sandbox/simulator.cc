@@ -328,6 +328,9 @@ Status SimulatorImpl::CreateRepo(const RepoRef& ref, const NewRepo& spec) {
   }
   // http-backend serves pushes only when http.receivepack is on.
   WAVEBOT_RETURN_IF_ERROR(Git(r, {"config", "http.receivepack", "true"}));
+  // GitHub's push path does no housekeeping (repacking is done apart, later): no `git gc --auto` process
+  // after every push, on the CPU the runs and wavebot share.
+  WAVEBOT_RETURN_IF_ERROR(Git(r, {"config", "receive.autogc", "false"}));
   auto sha = CommitTreeLocked(r, "", spec.files, "Initial commit", r.owner);
   if (!sha.ok()) return sha.error();
   WAVEBOT_RETURN_IF_ERROR(Git(r, {"update-ref", "refs/heads/" + spec.default_branch, *sha}));
