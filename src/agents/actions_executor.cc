@@ -195,6 +195,16 @@ void ActionsExecutor::ForgetRunLocked(const std::string& job_id) {
   runs_.erase(it);
 }
 
+int64_t ActionsExecutor::PollsSkipped() const {
+  std::lock_guard lock(mu_);
+  return polls_skipped_;
+}
+
+int64_t ActionsExecutor::AliveCalls() const {
+  std::lock_guard lock(mu_);
+  return alive_calls_;
+}
+
 size_t ActionsExecutor::TrackedDispatches() const {
   std::lock_guard lock(mu_);
   return dispatch_to_job_.size() + run_to_dispatch_.size();
@@ -348,7 +358,7 @@ Result<ActionsClaim> ActionsExecutor::ClaimRun(const std::string& dispatch_id, c
       return Error(ErrorCode::kFailedPrecondition, "dispatch " + dispatch_id + " was already claimed");
     }
     run->phase = Phase::kClaimed;
-    run->phase_since = clock_->Now();
+    run->phase_since = run->alive_at = clock_->Now();
     run->result_token = options_.random_hex(32);
     log::AddShortLivedSecret(run->result_token);
     claim.job_id = run->job.id;
@@ -356,6 +366,7 @@ Result<ActionsClaim> ActionsExecutor::ClaimRun(const std::string& dispatch_id, c
     claim.prompt = run->prompt;
     if (!run->job.git_token.empty()) claim.git_token = run->job.git_token;
     claim.result_token = run->result_token;
+    claim.alive_interval_s = options_.alive_interval.count();
   }
   spdlog::info("actions: {} claimed by runner '{}' (dispatch {}, run {})", claim.job_id, runner_name, dispatch_id,
                binding.run_id);
@@ -370,18 +381,9 @@ Status ActionsExecutor::PostResult(const std::string& dispatch_id, const std::st
   std::vector<Outgoing> pending;
   {
     std::lock_guard lock(mu_);
-    bool superseded = false;
-    Run* run = FindByDispatchLocked(dispatch_id, &superseded);
-    if (run == nullptr) {
-      return Error(ErrorCode::kNotFound, superseded ? "dispatch " + dispatch_id + " was superseded by a newer one"
-                                                    : "no live dispatch " + dispatch_id + " (its result was applied?)");
-    }
-    if (run->phase != Phase::kClaimed) {
-      return Error(ErrorCode::kFailedPrecondition, "dispatch " + dispatch_id + " was not claimed");
-    }
-    if (!ConstantTimeEquals(token, run->result_token)) {
-      return Error(ErrorCode::kUnauthenticated, "wrong token for the result of dispatch " + dispatch_id);
-    }
+    auto claimed = ClaimedRunLocked(dispatch_id, token);
+    if (!claimed.ok()) return claimed.error();
+    Run* run = *claimed;
     finished = {run->job.id, JobEvent::State::kFinished, exit_code, 0, result_json, log::Redact(output_tail)};
     ForgetRunLocked(finished.id);
     events.push_back(finished);
@@ -390,6 +392,33 @@ Status ActionsExecutor::PostResult(const std::string& dispatch_id, const std::st
   spdlog::info("actions: {} finished (dispatch {}, exit {})", finished.id, dispatch_id, exit_code);
   Emit(events);
   Send(std::move(pending));
+  return OkStatus();
+}
+
+Result<ActionsExecutor::Run*> ActionsExecutor::ClaimedRunLocked(const std::string& dispatch_id,
+                                                                const std::string& token) {
+  bool superseded = false;
+  Run* run = FindByDispatchLocked(dispatch_id, &superseded);
+  if (run == nullptr) {
+    return Error(ErrorCode::kNotFound,
+                 superseded ? "dispatch " + dispatch_id + " was superseded by a newer one"
+                            : "no live dispatch " + dispatch_id + " (its result was applied?)");
+  }
+  if (run->phase != Phase::kClaimed) {
+    return Error(ErrorCode::kFailedPrecondition, "dispatch " + dispatch_id + " was not claimed");
+  }
+  if (!ConstantTimeEquals(token, run->result_token)) {
+    return Error(ErrorCode::kUnauthenticated, "wrong token for the result of dispatch " + dispatch_id);
+  }
+  return run;
+}
+
+Status ActionsExecutor::Alive(const std::string& dispatch_id, const std::string& token) {
+  std::lock_guard lock(mu_);
+  auto claimed = ClaimedRunLocked(dispatch_id, token);
+  if (!claimed.ok()) return claimed.error();
+  (*claimed)->alive_at = clock_->Now();
+  ++alive_calls_;
   return OkStatus();
 }
 
@@ -452,8 +481,16 @@ void ActionsExecutor::Tick() {
     pending.insert(pending.end(), more.begin(), more.end());
     if (now - last_poll_ >= options_.poll_interval) {
       last_poll_ = now;
+      // A claimed job that keeps saying it is alive needs no question to GitHub; one gone silent (its
+      // runner died, or it predates the alive calls) and a job not claimed yet are asked about.
+      const auto silent = 2 * options_.alive_interval;
       for (const auto& [id, run] : runs_) {
-        if (run.phase != Phase::kWaiting && run.gh_run_id != 0) poll.insert({run.repo, run.gh_run_id});
+        if (run.phase == Phase::kWaiting || run.gh_run_id == 0) continue;
+        if (run.phase == Phase::kClaimed && now - run.alive_at < silent) {
+          ++polls_skipped_;
+          continue;
+        }
+        poll.insert({run.repo, run.gh_run_id});
       }
     }
   }

@@ -85,6 +85,9 @@ struct ActionsExecutorOptions {
   std::chrono::seconds queued_deadline{600};  // not claimed by then: dispatched again
   std::chrono::seconds run_deadline{0};       // claimed but no result by then: again (0: agent timeout + 15 min)
   std::chrono::seconds poll_interval{60};     // Actions API polling (webhooks are the fast path)
+  // A claimed job says it is alive this often (POST /api/runs/{id}/alive); its run is polled only once it
+  // has been silent for twice as long: a live job costs no request (docs/runners.md).
+  std::chrono::seconds alive_interval{30};
   std::chrono::milliseconds tick_interval{1000};  // background thread period (real time)
   int max_dispatches = 3;       // then the run is reported finished with a crash
   bool background = true;       // run Tick() on a thread; tests call Tick() themselves
@@ -123,7 +126,8 @@ struct ActionsClaim {
   std::vector<std::string> args;           // run-ticket arguments, without the local paths
   std::string prompt;                      // the prompt text ("" for rebase runs)
   std::string git_token;                   // the run's narrowed token (git over HTTPS); for run-ticket's stdin
-  std::string result_token;                // single use, for PostResult
+  std::string result_token;                // single use, for PostResult; also authorises Alive
+  int64_t alive_interval_s = 0;            // how often the job says it is alive
 };
 
 class ActionsExecutor final : public Executor {
@@ -154,6 +158,9 @@ class ActionsExecutor final : public Executor {
   // `result_json`). Errors as ClaimRun (kFailedPrecondition when not claimed or already posted).
   Status PostResult(const std::string& dispatch_id, const std::string& token, const std::string& result_json,
                     int exit_code, const std::string& output_tail);
+  // The claimed job is alive (authorised by the claim's result token, which this does not use up): its
+  // run is not polled while it keeps saying so. Errors as PostResult. Thread-safe.
+  Status Alive(const std::string& dispatch_id, const std::string& token);
   // A workflow_job webhook (or a polled job): a job that completed without a result is dispatched again.
   // The job is the current dispatch's when its run id is the one GitHub answered that dispatch with (and
   // the repository matches); its name is not looked at. Others are ignored. Thread-safe.
@@ -166,6 +173,10 @@ class ActionsExecutor final : public Executor {
   std::vector<std::string> DispatchIds(const std::string& job_id) const;
   // Dispatch ids and run ids the executor still maps (of live runs only: bounded by them). For tests.
   size_t TrackedDispatches() const;
+  // Polls of a run's jobs left out because its claimed job had said it was alive, and the calls saying
+  // so that were accepted (for tests and /metrics). Thread-safe.
+  int64_t PollsSkipped() const;
+  int64_t AliveCalls() const;
   // The workflow run id GitHub answered the dispatch with; 0 when unknown. Thread-safe.
   int64_t RunIdOf(const std::string& dispatch_id) const;
 
@@ -182,6 +193,7 @@ class ActionsExecutor final : public Executor {
     int64_t gh_run_id = 0;                  // the current dispatch's workflow run (0 until GitHub answers)
     std::string result_token;
     std::chrono::system_clock::time_point phase_since;
+    std::chrono::system_clock::time_point alive_at;  // the claimed job's last sign of life
     int dispatches = 0;
     int64_t gh_job_id = 0;
     std::string last_failure;
@@ -196,6 +208,8 @@ class ActionsExecutor final : public Executor {
                         std::vector<JobEvent>* events);
   Outgoing NewDispatchLocked(Run* run);
   Run* FindByDispatchLocked(const std::string& dispatch_id, bool* superseded);
+  // Under mu_: the claimed run of `dispatch_id` whose result token is `token`, or the error to answer.
+  Result<Run*> ClaimedRunLocked(const std::string& dispatch_id, const std::string& token);
   // Under mu_: removes a run that ended and every trace of its dispatches.
   void ForgetRunLocked(const std::string& job_id);
   // Records what GitHub answered the dispatch with (a run id, or why there is none).
@@ -215,6 +229,8 @@ class ActionsExecutor final : public Executor {
   std::map<int64_t, std::string> run_to_dispatch_;         // guarded by mu_: run id -> dispatch id, live runs only
   std::condition_variable run_id_cv_;                      // a run id recorded (or a dispatch failed)
   std::chrono::system_clock::time_point last_poll_{};      // guarded by mu_
+  int64_t polls_skipped_ = 0;                              // guarded by mu_
+  int64_t alive_calls_ = 0;                                // guarded by mu_
   bool stopping_ = false;                                  // guarded by mu_
   std::condition_variable cv_;
   std::thread thread_;

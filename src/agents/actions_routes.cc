@@ -61,9 +61,22 @@ void RegisterActionsRoutes(http::Server* server, ActionsExecutor* executor) {
     }
     auto claim = executor->ClaimRun(id, token, req.Header("X-Wavebot-Runner"));
     if (!claim.ok()) return Fail(res, claim.error());
-    json j = {{"job_id", claim->job_id}, {"args", claim->args},     {"prompt", claim->prompt},
-              {"git_token", claim->git_token},       {"result_token", claim->result_token}};
+    json j = {{"job_id", claim->job_id},
+              {"args", claim->args},
+              {"prompt", claim->prompt},
+              {"git_token", claim->git_token},
+              {"result_token", claim->result_token},
+              {"alive_interval_s", claim->alive_interval_s}};
     res->Json(200, j.dump());
+  });
+  // The claimed job is still running (authorised by the claim's result token, not used up by this).
+  server->Post(R"(/api/runs/[A-Za-z0-9-]+/alive)", [executor](const http::Request& req, http::Response* res) {
+    std::string token = BearerOf(req);
+    if (token.empty())
+      return Fail(res, Error(ErrorCode::kUnauthenticated, "missing Authorization: Bearer <token>"));
+    Status st = executor->Alive(DispatchIdOf(req.path, "alive"), token);
+    if (!st.ok()) return Fail(res, st.error());
+    res->Json(200, json{{"message", "noted"}}.dump());
   });
   server->Post(R"(/api/runs/[A-Za-z0-9-]+/result)", [executor](const http::Request& req, http::Response* res) {
     std::string id = DispatchIdOf(req.path, "result");

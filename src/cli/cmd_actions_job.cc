@@ -6,18 +6,20 @@
 // the claim's result token, and removes the directory: no prompt, token or file is left for the next job
 // on this runner. Exit 0 when the result was delivered (whatever the agent's outcome).
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
-#include <thread>
 #include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "agents/actions_executor.h"
 #include "agents/agent_command.h"
@@ -99,6 +101,51 @@ Result<Url> ParseUrl(std::string url) {
   if (slash == std::string::npos) return Url{url, ""};
   return Url{url.substr(0, slash), url.substr(slash)};
 }
+
+// Posts `path` with the bearer `token` every `every_s` seconds (none when 0) until destroyed. A failed
+// post is logged and the next one tried: the run goes on; wavebot then asks GitHub about the job instead.
+class AliveSender {
+ public:
+  AliveSender(std::string base, std::string path, std::string token, int64_t every_s)
+      : base_(std::move(base)), path_(std::move(path)), token_(std::move(token)), every_(every_s) {
+    if (every_s > 0) thread_ = std::thread([this] { Loop(); });
+  }
+  ~AliveSender() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Loop() {
+    httplib::Client http(base_);
+    http.set_connection_timeout(std::chrono::seconds(10));
+    http.set_read_timeout(std::chrono::seconds(10));
+    http.set_tcp_nodelay(true);
+    const httplib::Headers headers = {{"Authorization", "Bearer " + token_}};
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, every_, [this] { return stop_; })) {
+      lock.unlock();
+      auto res = http.Post(path_.c_str(), headers, "", "application/json");
+      if (!res || res->status != 200) {
+        std::fprintf(
+            stderr, "wavebot actions-job: telling wavebot the run is alive failed (%s)\n",
+            res ? ("HTTP " + std::to_string(res->status)).c_str() : httplib::to_string(res.error()).c_str());
+      }
+      lock.lock();
+    }
+  }
+
+  const std::string base_, path_, token_;
+  const std::chrono::seconds every_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "wavebot actions-job: %s\n", log::Redact(message).c_str());
@@ -212,7 +259,14 @@ int Run(const ActionsJobOptions& o) {
   auto runner = agents::NewProcessRunner(RealClock());
   std::fprintf(stderr, "wavebot actions-job: running %s (dispatch %s)\n", claim.value("job_id", "").c_str(),
                o.dispatch_id.c_str());
-  auto out = runner->Run(spec);
+  Result<agents::ProcessOutput> out = Error(ErrorCode::kInternal, "not run");
+  {
+    // While the run goes on, tell wavebot it is alive: then wavebot does not ask GitHub about this job.
+    const int64_t every_s = claim.value("alive_interval_s", int64_t{0});
+    AliveSender alive(url->base, url->prefix + "/api/runs/" + o.dispatch_id + "/alive", result_token,
+                      every_s);
+    out = runner->Run(spec);
+  }
   json body = {{"exit_code", -1}, {"result", nullptr}, {"output_tail", ""}};
   if (!out.ok()) {
     body["output_tail"] = out.error().ToString();

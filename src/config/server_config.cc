@@ -128,6 +128,7 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
         {"public_url", Set(&c.public_url, str)},
         {"queued_deadline", Set(&c.actions_queued_deadline, duration)},
         {"poll_interval", Set(&c.actions_poll_interval, duration)},
+        {"alive_interval", Set(&c.actions_alive_interval, duration)},
         {"max_dispatches", Set(&c.actions_max_dispatches, int_in(1, 100))},
         {"oidc_issuer", Set(&c.actions_oidc_issuer, str)},
         {"oidc_audience", Set(&c.actions_oidc_audience, str)},

@@ -253,6 +253,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
     ao.runs_on = [repo_cfg](const std::string& repo) { return repo_cfg(repo).runs_on; };
     ao.queued_deadline = cfg.actions_queued_deadline;
     ao.poll_interval = cfg.actions_poll_interval;
+    ao.alive_interval = cfg.actions_alive_interval;
     ao.max_dispatches = cfg.actions_max_dispatches;
     ao.on_event = eo.on_event;
     // A job claims its run with its GitHub Actions OIDC token, bound to the run its dispatch created.
@@ -365,8 +366,17 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   EngineStore* engine_store = parts->engine_store.get();
   github::Client* github_client = parts->github.get();
   Engine* engine_ptr = parts->engine.get();
-  io.more_metrics = [engine_store, github_client, engine_ptr, db = parts->db.get()] {
+  io.more_metrics = [engine_store, github_client, engine_ptr, db = parts->db.get(),
+                     actions = parts->actions] {
     std::string out = AgentMetrics(engine_store);
+    if (actions) {
+      out +=
+          "# HELP wavebot_actions_polls_skipped_total Polls of a dispatched run's jobs left out because its "
+          "claimed job had said it was alive within executor.alive_interval (twice).\n"
+          "# TYPE wavebot_actions_polls_skipped_total counter\n"
+          "wavebot_actions_polls_skipped_total " +
+          std::to_string(actions->PollsSkipped()) + "\n";
+    }
     out += db->MetricsText();
     if (github_client) out += github_client->BudgetMetrics();
     if (engine_ptr) {

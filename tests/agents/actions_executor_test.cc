@@ -51,7 +51,11 @@ class FakeGateway final : public ActionsGateway {
   Result<std::vector<ActionsJobStatus>> RunJobs(const std::string& repo, int64_t run_id) override {
     std::lock_guard lock(mu);
     polls.push_back(repo + "#" + std::to_string(run_id));
-    return jobs;
+    std::vector<ActionsJobStatus> of_run;
+    for (const auto& j : jobs) {
+      if (j.run_id == run_id) of_run.push_back(j);
+    }
+    return of_run;
   }
   Result<std::string> JobLog(const std::string&, int64_t job_id) override {
     return "log of job " + std::to_string(job_id) + ": runner lost";
@@ -493,6 +497,61 @@ TEST_F(ActionsExecutorTest, PollingFindsAJobThatEndedWhenTheWebhookWasLost) {
   EXPECT_EQ(gw_.Calls().size(), 2u);
 }
 
+// A claimed job that keeps saying it is alive costs no request; once silent for twice the interval (its
+// runner died, or an older actions-job that never says so) its run is polled again.
+TEST_F(ActionsExecutorTest, AClaimedJobThatSaysItIsAliveIsNotPolled) {
+  ActionsExecutorOptions o = Options();  // poll every 60 s, alive every 30 s
+  o.queued_deadline = seconds(3600);     // the unclaimed run stays dispatched throughout
+  Make(o);
+  ASSERT_TRUE(exec_->Submit(Job("attempt-1")).ok());
+  ASSERT_TRUE(exec_->Submit(Job("attempt-2", "acme/calc", 3)).ok());
+  auto in1 = gw_.Calls().at(0).inputs, in2 = gw_.Calls().at(1).inputs;
+  auto claim = exec_->ClaimRun(in1["dispatch_id"], Token(in1), "runner-1");
+  ASSERT_TRUE(claim.ok()) << claim.error().message();
+  EXPECT_EQ(claim->alive_interval_s, 30);
+  // Who may say so: the claim's result token, for a claimed run.
+  EXPECT_EQ(exec_->Alive(in1["dispatch_id"], "wrong").error().code(), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(exec_->Alive(in2["dispatch_id"], claim->result_token).error().code(),
+            ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(exec_->Alive("wb-unknown", claim->result_token).error().code(), ErrorCode::kNotFound);
+  // Ten minutes of a job saying it is alive: only the unclaimed run is asked about.
+  const std::string run1 = "acme/calc#" + std::to_string(RunId(in1)),
+                    run2 = "acme/calc#" + std::to_string(RunId(in2));
+  for (int i = 0; i < 20; ++i) {
+    clock_.Advance(seconds(30));
+    ASSERT_TRUE(exec_->Alive(in1["dispatch_id"], claim->result_token).ok());
+    exec_->Tick();
+  }
+  {
+    std::lock_guard lock(gw_.mu);
+    EXPECT_EQ(std::count(gw_.polls.begin(), gw_.polls.end(), run1), 0);
+    EXPECT_EQ(std::count(gw_.polls.begin(), gw_.polls.end(), run2), 10);
+  }
+  EXPECT_EQ(exec_->PollsSkipped(), 10);
+  // The job goes silent: at the first poll after a minute of silence (twice the interval) its run is
+  // polled, and the poll finds the job ended without a result, which dispatches the run again.
+  const int64_t run_id1 = RunId(in1);
+  {
+    std::lock_guard lock(gw_.mu);
+    gw_.jobs = {{9, run_id1, "wavebot " + in1["dispatch_id"], "completed", "failure", "runner-1"}};
+  }
+  clock_.Advance(seconds(30));
+  exec_->Tick();  // a poll, but the job was heard from 30 s ago
+  {
+    std::lock_guard lock(gw_.mu);
+    EXPECT_EQ(std::count(gw_.polls.begin(), gw_.polls.end(), run1), 0);
+  }
+  clock_.Advance(seconds(60));
+  exec_->Tick();
+  {
+    std::lock_guard lock(gw_.mu);
+    EXPECT_EQ(std::count(gw_.polls.begin(), gw_.polls.end(), run1), 1);
+  }
+  EXPECT_EQ(exec_->DispatchIds("attempt-1").size(), 2u);
+  // The result token of the superseded dispatch says nothing any more.
+  EXPECT_EQ(exec_->Alive(in1["dispatch_id"], claim->result_token).error().code(), ErrorCode::kNotFound);
+}
+
 TEST_F(ActionsExecutorTest, RejectsBadJobsAndAMissingWorkflowFinishesTheRun) {
   Make(Options());
   TicketJob no_repo = Job("x");
@@ -555,8 +614,21 @@ TEST_F(ActionsExecutorTest, RoutesClaimOnceAndApplyTheResultOnce) {
   ASSERT_TRUE(twice);
   EXPECT_EQ(twice->status, 409);
 
+  EXPECT_EQ(claim["alive_interval_s"], 30);
+
   std::string result_path = "/api/runs/" + in["dispatch_id"] + "/result";
   httplib::Headers auth = {{"Authorization", "Bearer " + claim["result_token"].get<std::string>()}};
+  // The job says it is alive with the result token, which that does not use up; nothing else may.
+  std::string alive_path = "/api/runs/" + in["dispatch_id"] + "/alive";
+  auto alive = c.Post(alive_path.c_str(), auth, "", "application/json");
+  ASSERT_TRUE(alive);
+  EXPECT_EQ(alive->status, 200) << alive->body;
+  auto anonymous = c.Post(alive_path.c_str(), "", "application/json");
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 401);
+  auto oidc = c.Post(alive_path.c_str(), {{"Authorization", "Bearer " + Token(in)}}, "", "application/json");
+  ASSERT_TRUE(oidc);
+  EXPECT_EQ(oidc->status, 401);
   auto bad = c.Post(result_path.c_str(), auth, "{\"exit_code\":\"zero\"}", "application/json");
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
@@ -571,6 +643,9 @@ TEST_F(ActionsExecutorTest, RoutesClaimOnceAndApplyTheResultOnce) {
   auto finished = Events("attempt-1", JobEvent::State::kFinished);
   ASSERT_EQ(finished.size(), 1u);
   EXPECT_EQ(nlohmann::json::parse(finished[0].result_json)["head_sha"], "abc");
+  auto late = c.Post(alive_path.c_str(), auth, "", "application/json");  // the run is over
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->status, 404);
   server->Stop();
 }
 

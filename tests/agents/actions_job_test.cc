@@ -18,7 +18,9 @@
 #include "github/actions_oidc.h"
 #include "github/jwt.h"
 #include "http/server.h"
+#include "support/raw_http_server.h"
 #include "support/subprocess.h"
+#include "support/wait_util.h"
 
 namespace wavebot::agents {
 namespace {
@@ -105,6 +107,7 @@ class ActionsJobTest : public ::testing::Test {
     fs::create_directories(dir_ / "work");
     ActionsExecutorOptions o;
     o.background = false;
+    o.alive_interval = std::chrono::seconds(1);
     o.verify_claim = [this](const std::string& credential, const ClaimBinding& b) -> Status {
       auto claims = verifier_->Verify(credential, {b.repo, b.workflow, b.run_id});
       if (!claims.ok()) return claims.error();
@@ -130,12 +133,17 @@ class ActionsJobTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
   // Submits a rebase run of ticket 2 against a git remote nobody listens on; returns its dispatch inputs.
-  std::map<std::string, std::string> Submit() {
+  std::map<std::string, std::string> Submit(const std::string& remote = "http://127.0.0.1:1/acme/calc.git") {
     std::ofstream(dir_ / "prompt.md") << "the prompt of ticket 2\n";
     TicketJob j;
     j.id = "attempt-1";
-    j.args = {"--repo", "http://127.0.0.1:1/acme/calc.git", "--ticket", "2", "--branch", "wave/1-e/2-t",
-              "--base", "epic/1-e", "--mode", "rebase", "--attempt", "1", "--prompt-file", (dir_ / "prompt.md").string()};
+    j.args = {"--repo",        remote,
+              "--ticket",      "2",
+              "--branch",      "wave/1-e/2-t",
+              "--base",        "epic/1-e",
+              "--mode",        "rebase",
+              "--attempt",     "1",
+              "--prompt-file", (dir_ / "prompt.md").string()};
     j.git_token = "ghs_install_token_never_printed";
     EXPECT_TRUE(exec_->Submit(j).ok());
     std::lock_guard lock(gw_.mu);
@@ -223,6 +231,28 @@ TEST_F(ActionsJobTest, AFailedRunStillDeliversItsResultOnceAndLeavesNothing) {
   auto replay = Job(in["dispatch_id"], TokenService::kRequestToken);
   EXPECT_EQ(replay.exit_code, 1) << replay.out;
   EXPECT_NE(replay.out.find("HTTP 404"), std::string::npos) << replay.out;
+  EXPECT_EQ(Finished().size(), 1u);
+  EXPECT_EQ(LeftInWork(), std::vector<std::string>{});
+}
+
+// While the run goes on, the job tells wavebot it is alive (so wavebot need not ask GitHub about it),
+// with the claim's result token, which that does not use up: the result is still delivered once.
+TEST_F(ActionsJobTest, AJobSaysItIsAliveWhileItsRunGoesOn) {
+  // A git server that takes the run's fetch and answers nothing until it stops: the run goes on.
+  auto git = std::make_unique<testing::RawHttpServer>([](const testing::RawRequest&) {
+    testing::RawAnswer a;
+    a.hang = true;
+    return a;
+  });
+  auto in = Submit(git->url() + "/acme/calc.git");
+  testing::CommandResult r;
+  std::thread job([&] { r = Job(in["dispatch_id"], TokenService::kRequestToken); });
+  const bool heard = testing::WaitFor([&] { return exec_->AliveCalls() >= 2; }, std::chrono::seconds(30));
+  git.reset();  // the fetch fails: the run ends and its result is posted
+  job.join();
+  EXPECT_TRUE(heard) << r.out;
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("result delivered"), std::string::npos) << r.out;
   EXPECT_EQ(Finished().size(), 1u);
   EXPECT_EQ(LeftInWork(), std::vector<std::string>{});
 }

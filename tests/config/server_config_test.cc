@@ -84,8 +84,10 @@ TEST_F(ServerConfigTest, AnUnreadableOrHugeSecretFileNamesWhereItWasSet) {
 }
 
 TEST_F(ServerConfigTest, FileThenEnvironmentOverrides) {
-  auto path = Write("w.yaml", "listen: 0.0.0.0:9000\ndata_dir: /var/lib/wavebot\nexecutor: {max_parallel: 3}\n"
-                              "github: {api: 'https://ghe.example.com/api/v3', resync_interval: 2m}\n");
+  auto path = Write("w.yaml",
+                    "listen: 0.0.0.0:9000\ndata_dir: /var/lib/wavebot\n"
+                    "executor: {max_parallel: 3, alive_interval: 45s}\n"
+                    "github: {api: 'https://ghe.example.com/api/v3', resync_interval: 2m}\n");
   auto c = LoadServerConfig(path, {{"WAVEBOT_LISTEN", "127.0.0.1:7000"}, {"WAVEBOT_MAX_PARALLEL", "9"}}, nullptr);
   ASSERT_TRUE(c.ok()) << c.error().ToString();
   EXPECT_EQ(c->listen, "127.0.0.1:7000");
@@ -93,6 +95,7 @@ TEST_F(ServerConfigTest, FileThenEnvironmentOverrides) {
   EXPECT_EQ(c->max_parallel, 9);
   EXPECT_EQ(c->github_api, "https://ghe.example.com/api/v3");
   EXPECT_EQ(c->resync_interval, std::chrono::minutes(2));
+  EXPECT_EQ(c->actions_alive_interval, std::chrono::seconds(45));
 }
 
 TEST_F(ServerConfigTest, RetentionAndRefusalReplyIntervalFromFileAndEnvironment) {
