@@ -152,7 +152,10 @@ Status Engine::HandleComment(const webhook::Event& e) {
         }
         spdlog::info("epic {}#{} started by {} ({}, max_parallel {})", repo, number, login, epic.strategy,
                      epic.max_parallel);
-        WAVEBOT_RETURN_IF_ERROR(react("eyes"));
+        // A first start is answered by the status comment the pass posts; a start again edits that
+        // comment in place, which tells nobody, so it gets a reaction.
+        if (stored->status_comment_id != 0 || stored->status_comment_sent)
+          WAVEBOT_RETURN_IF_ERROR(react("eyes"));
         WAVEBOT_RETURN_IF_ERROR(MarkPlanDirty(repo, number));
         break;
       }

@@ -1,5 +1,6 @@
 // Replies to refused `/wave` commands: an outsider's comment spam gets one reply per user and issue per
-// interval (each reply and reaction spends the App's rate limit), the rest are counted and ignored.
+// interval (each reply and reaction spends the App's rate limit), the rest are counted and ignored. And
+// an accepted command gets one acknowledgement, not two.
 #include <gtest/gtest.h>
 
 #include "agents/fake_executor.h"
@@ -110,6 +111,25 @@ TEST_F(RefusalTest, ARetriedDeliveryOfTheAnsweredCommentStillGetsItsReply) {
   EXPECT_EQ(Replies(1), 1u);
   ASSERT_TRUE(Comment("outsider", 1, 101).ok());
   EXPECT_EQ(Replies(1), 1u);
+}
+
+// A first `/wave start` is answered by the epic's status comment, which the pass posts: no reaction
+// besides (issue #17: one write where one suffices). A start again, or a pause, changes that comment in
+// place, which notifies nobody: those get the reaction.
+TEST_F(RefusalTest, AFirstStartIsAnsweredByItsStatusCommentAloneAndLaterCommandsByAReaction) {
+  ASSERT_TRUE(Comment("maintainer", 1, 100).ok());
+  auto epic = store_->FindEpic("acme/calc", 1);
+  ASSERT_TRUE(epic.ok() && *epic);
+  EXPECT_EQ((*epic)->state, "running");
+  EXPECT_EQ(Reactions(), 0u);
+  EXPECT_EQ(Replies(1), 0u);
+  (*epic)->status_comment_id = 555;  // as the pass records the status comment it posted
+  ASSERT_TRUE(store_->SaveEpic(**epic).ok());
+  ASSERT_TRUE(Comment("maintainer", 1, 101, "/wave pause").ok());
+  EXPECT_EQ(Reactions(), 1u);
+  ASSERT_TRUE(Comment("maintainer", 1, 102).ok());
+  EXPECT_EQ(Reactions(), 2u);
+  EXPECT_EQ(Replies(1), 0u);
 }
 
 TEST(RefusalLimiterTest, ZeroIntervalAnswersEveryOneAndTheMapStaysBounded) {
