@@ -104,6 +104,7 @@ Result<Url> ParseUrl(std::string url) {
 
 // Posts `path` with the bearer `token` every `every_s` seconds (none when 0) until destroyed. A failed
 // post is logged and the next one tried: the run goes on; wavebot then asks GitHub about the job instead.
+// A 404 (wavebot no longer knows this dispatch: it was superseded) ends the posts.
 class AliveSender {
  public:
   AliveSender(std::string base, std::string path, std::string token, int64_t every_s)
@@ -136,6 +137,7 @@ class AliveSender {
             res ? ("HTTP " + std::to_string(res->status)).c_str() : httplib::to_string(res.error()).c_str());
       }
       lock.lock();
+      if (res && res->status == 404) return;
     }
   }
 
