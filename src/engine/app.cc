@@ -309,9 +309,11 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
   // The local executor's runs use the mirror under en.data_dir/runner on this machine; keep it fetched.
   // Compares are answered there or from the engine's own mirror (its rebases push from it). The actions
   // executor's runs push from other machines: the engine's mirror fetches what a compare asks about.
-  en.prefetch_runner_mirror = parts->actions == nullptr;
+  // Its first clone is made by a prefetch queued when the epic branch is created (off the passes), long
+  // before a run can push: a compare's fetch then waits for it at most, and is incremental after.
+  en.prefetch_mirror = parts->actions == nullptr ? "runner" : "engine-git";
   const std::string engine_git = (std::filesystem::path(en.data_dir) / "engine-git").string();
-  if (en.prefetch_runner_mirror) {
+  if (parts->actions == nullptr) {
     en.local_compare = MirrorCompare({(std::filesystem::path(en.data_dir) / "runner").string(), engine_git});
   } else {
     en.local_compare = MirrorCompare(

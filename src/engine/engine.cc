@@ -394,7 +394,7 @@ Status Engine::MarkEpicsOfBranch(const std::string& repo, const std::string& bra
 }
 
 Status Engine::MaybePrefetch(const std::string& repo, const std::string& branch) {
-  if (!options_.prefetch_runner_mirror) return OkStatus();
+  if (options_.prefetch_mirror.empty()) return OkStatus();
   int64_t number = EpicOfBranch(branch);
   if (number == 0) return OkStatus();
   auto epic = store_->FindEpic(repo, number);

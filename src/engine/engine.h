@@ -49,11 +49,13 @@ struct EngineOptions {
   // Threads that carry out engine-side rebases (git fetch, rebase, push) outside the passes, and the
   // runner mirror's prefetches.
   int rebase_workers = 2;
-  // The runs' git mirror is on this machine (the local executor: `<data_dir>/runner`): when an epic
-  // branch moves (a PR merged into it, a push), a rebase worker fetches it into that mirror at once, so
-  // the runs the next pass starts on the new head find it there instead of each wave's first run fetching
-  // it (issue #17: ready -> agent running). Off for executors whose runners are elsewhere.
-  bool prefetch_runner_mirror = false;
+  // The git mirror kept fetched ahead, a directory under data_dir ("" none): when an epic branch moves
+  // (a PR merged into it, a push), or a compare found the mirror without a commit, a rebase worker fetches
+  // the repository into it. "runner" with the local executor, whose runs use `<data_dir>/runner`: the
+  // runs the next pass starts on the new head find it there instead of each wave's first run fetching it
+  // (issue #17: ready -> agent running). "engine-git" with executors whose runners are elsewhere: the
+  // engine's compares read that mirror (local_compare.h), and its first clone is made here, not in a pass.
+  std::string prefetch_mirror;
   // GitHub's comparison of two commits answered from the local git mirrors instead of a request when
   // they can (local_compare.h): the changed files of a new PR, whether an open PR is behind. Null, or an
   // answer of nullopt: GitHub's compare. Set with the local executor (app.cc).

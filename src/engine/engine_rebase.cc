@@ -39,14 +39,16 @@ void Engine::RebaseLoop() {
   }
 }
 
-// The same mirror, with the same options, as the runs' `run-ticket --data-dir <data_dir>/runner` (its
-// lock keeps the two apart): a run that starts meanwhile waits for this fetch and then skips its own.
+// With the local executor, the same mirror, with the same options, as the runs' `run-ticket --data-dir
+// <data_dir>/runner` (its lock keeps the two apart): a run that starts meanwhile waits for this fetch and
+// then skips its own.
 void Engine::RunPrefetch(const std::string& repo) {
-  Status st = FetchMirror((fs::path(options_.data_dir) / "runner").string(), repo, options_.git_base_url,
-                          options_.git_token);
+  Status st = FetchMirror((fs::path(options_.data_dir) / options_.prefetch_mirror).string(), repo,
+                          options_.git_base_url, options_.git_token);
   if (!st.ok()) {
-    // Nothing lost: the run fetches for itself.
-    spdlog::warn("prefetch of {} into the runner mirror failed: {}", repo, st.error().ToString());
+    // Nothing lost: a run fetches for itself, a compare asks GitHub.
+    spdlog::warn("prefetch of {} into the {} mirror failed: {}", repo, options_.prefetch_mirror,
+                 st.error().ToString());
     return;
   }
   std::lock_guard lock(mu_);

@@ -404,6 +404,10 @@ Status Engine::ReconcilePass(int64_t epic_id) {
           epic.branch_created = true;
           WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
           spdlog::info("epic {}#{}: created branch {} at {}", epic.repo, epic.number, epic.branch, base->second);
+          if (!options_.prefetch_mirror.empty()) {  // the mirror kept ahead (a first clone) gets it now
+            std::lock_guard lock(mu_);
+            QueuePrefetchLocked(epic.repo);
+          }
           changed = true;
           break;
         }
@@ -462,7 +466,7 @@ Status Engine::ReconcilePass(int64_t epic_id) {
             local = options_.local_compare->ChangedFiles(epic.repo, epic_head, head);
             if (!local) {  // GitHub answers now (the PR waits for it); a later compare may find it here
               std::lock_guard lock(mu_);
-              if (options_.prefetch_runner_mirror) QueuePrefetchLocked(epic.repo);
+              if (!options_.prefetch_mirror.empty()) QueuePrefetchLocked(epic.repo);
             }
           }
           ++(local ? compares_by_mirror_ : compares_by_github_);

@@ -39,7 +39,8 @@ using MirrorFetch = std::function<Status(const std::string& repo)>;
 // With `fetch_on_miss` (the actions executor's, whose runs push from other machines), a question no
 // mirror can answer fetches once and is asked again: a fetch is a git request, which GitHub does not count
 // against the App's REST limit, where the compare it saves is one. At most one fetch per head commit: a
-// commit the fetch did not bring (no branch holds it any longer) goes to GitHub thereafter.
+// commit the fetch did not bring (no branch holds it any longer) goes to GitHub thereafter. A fetch that
+// fails is logged and GitHub answers.
 std::shared_ptr<LocalCompare> MirrorCompare(std::vector<std::string> data_dirs,
                                             MirrorFetch fetch_on_miss = nullptr);
 

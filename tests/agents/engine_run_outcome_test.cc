@@ -2,21 +2,21 @@
 // "Failures"): which spend an attempt, which wait with backoff, which stop the ticket for the operator,
 // and the run's cost, turns and tokens in the store. Real SQLite store, fake GitHub and executor.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <future>
-#include <thread>
 #include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "agents/fake_executor.h"
-#include "engine_fixture.h"
 #include "engine/engine.h"
+#include "engine_fixture.h"
+#include "git/mirror_compare.h"
 #include "git/workspace.h"
 #include "github/fake_client.h"
 #include "store/database.h"
@@ -852,7 +852,7 @@ TEST_F(ClaimedHeadTest, APassDoesNotWaitForARebaseUnderWay) {
 }
 
 // A merge into the epic branch is fetched into the runs' mirror as soon as its webhook arrives
-// (prefetch_runner_mirror: the local executor), so the runs the next pass starts find the new head
+// (prefetch_mirror "runner": the local executor), so the runs the next pass starts find the new head
 // there instead of the wave's first run fetching it. A push to a ticket branch fetches nothing.
 TEST_F(ClaimedHeadTest, AMoveOfTheEpicBranchIsFetchedIntoTheRunnersMirrorAtOnce) {
   const std::string remote_root = dir_.File("remote");
@@ -876,7 +876,7 @@ TEST_F(ClaimedHeadTest, AMoveOfTheEpicBranchIsFetchedIntoTheRunnersMirrorAtOnce)
   o.repo_config = [this](const std::string&) { return cfg_; };
   o.git_base_url = "file://" + remote_root;
   o.bot_login = "wavebot[bot]";
-  o.prefetch_runner_mirror = true;
+  o.prefetch_mirror = "runner";
   auto engine = Engine::Create(o, store_.get(), jobs_.get(), &github_, &executor_, &clock_);
   ASSERT_TRUE(engine.ok()) << engine.error().ToString();
   webhook::Router router;
@@ -910,6 +910,53 @@ TEST_F(ClaimedHeadTest, AMoveOfTheEpicBranchIsFetchedIntoTheRunnersMirrorAtOnce)
   std::string held = sh("git --git-dir=" + (*ws)->mirror_path() + " rev-parse refs/remotes/origin/epic/1-epic");
   held.erase(held.find_last_not_of("\n") + 1);
   EXPECT_EQ(held, moved);
+}
+
+// With runners elsewhere (the actions executor) the engine's own mirror answers compares: its first
+// clone is queued as soon as the pass creates the epic branch, off the pass, long before a run can push.
+TEST_F(EngineRunOutcomeTest, ACreatedEpicBranchIsClonedIntoTheEnginesMirrorAtOnce) {
+  const std::string remote_root = dir_.File("remote");
+  const std::string bare = remote_root + "/acme/calc.git", work = dir_.File("work");
+  auto sh = [](const std::string& cmd) {
+    auto r = testing::RunShell(cmd + " 2>&1");
+    EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.out;
+    std::string out = r.out;
+    out.erase(out.find_last_not_of("\n") + 1);
+    return out;
+  };
+  sh("mkdir -p " + remote_root + "/acme && git init -q --bare " + bare + " && git init -q -b main " + work);
+  sh("cd " + work +
+     " && git -c user.name=t -c user.email=t@example.com commit -q --allow-empty -m a && git push -q " +
+     bare + " main");
+  const std::string main_head = sh("git --git-dir=" + bare + " rev-parse main");
+  const github::RepoRef ref{"acme", "calc"};
+  github_.PutRepository(ref, {1, "acme/calc", "main", false});
+  github_.PutIssue(ref, {1, 101, "", "Epic", "", "open", {}, "maintainer", "", false, std::nullopt});
+  github_.PutIssue(
+      ref, {2, 102, "", "Ticket", "", "open", {"agent-ready"}, "maintainer", "", false, std::nullopt});
+  github_.SetSubIssues(ref, 1, {2});
+  github_.PutRef(ref, "heads/main", main_head);
+  auto epic = *store_->GetEpic(epic_id_);
+  epic.branch = "epic/1-epic";
+  epic.branch_created = false;
+  ASSERT_TRUE(store_->SaveEpic(epic).ok());
+
+  EngineOptions o;
+  o.data_dir = dir_.File("engine-clone");
+  o.repo_config = [this](const std::string&) { return cfg_; };
+  o.git_base_url = "file://" + remote_root;
+  o.bot_login = "wavebot[bot]";
+  o.prefetch_mirror = "engine-git";
+  auto engine = Engine::Create(o, store_.get(), jobs_.get(), &github_, &executor_, &clock_);
+  ASSERT_TRUE(engine.ok()) << engine.error().ToString();
+  ASSERT_TRUE((*engine)->Start().ok());
+  ASSERT_TRUE((*engine)->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_TRUE(store_->GetEpic(epic_id_)->branch_created);
+  EXPECT_EQ((*engine)->prefetches_queued(), 1);
+  ASSERT_TRUE(testing::WaitFor([&] { return (*engine)->prefetches() == 1; })) << "the clone never finished";
+  (*engine)->Stop();
+  const std::string mirror = git::MirrorPath(o.data_dir + "/engine-git", "acme/calc");
+  EXPECT_EQ(sh("git --git-dir=" + mirror + " rev-parse refs/remotes/origin/main"), main_head);
 }
 
 // A merge moves the epic branch to a commit no mirror holds yet: the runner's mirror holds the PR's head
