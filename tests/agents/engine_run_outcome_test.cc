@@ -30,6 +30,14 @@
 namespace wavebot::engine {
 namespace {
 
+// Runs `cmd` in a shell, expects it to succeed, and returns its output without trailing newlines.
+std::string ShellOk(const std::string& cmd) {
+  auto r = testing::RunShell(cmd + " 2>&1");
+  EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.out;
+  std::string out = r.out;
+  out.erase(out.find_last_not_of("\n") + 1);
+  return out;
+}
 
 TEST_F(EngineRunOutcomeTest, ApiUnavailableWaitsWithBackoffAndSpendsNoAttempt) {
   auto t = Finish({{"result", "api_unavailable"}, {"exit_code", 18}, {"reason", "the model API was unavailable (HTTP 529)"}});
@@ -857,19 +865,14 @@ TEST_F(ClaimedHeadTest, APassDoesNotWaitForARebaseUnderWay) {
 TEST_F(ClaimedHeadTest, AMoveOfTheEpicBranchIsFetchedIntoTheRunnersMirrorAtOnce) {
   const std::string remote_root = dir_.File("remote");
   const std::string bare = remote_root + "/acme/calc.git", work = dir_.File("work");
-  auto sh = [](const std::string& cmd) {
-    auto r = testing::RunShell(cmd + " 2>&1");
-    EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.out;
-    return r.out;
-  };
+  const auto sh = ShellOk;
   const std::string git = "git -c user.name=t -c user.email=t@example.com";
   sh("mkdir -p " + remote_root + "/acme && git init -q --bare " + bare + " && git init -q -b main " + work);
   sh("cd " + work + " && echo a > a.txt && git add a.txt && " + git + " commit -q -m a && git push -q " + bare +
      " main main:epic/1-epic");
   sh("cd " + work + " && echo b > b.txt && git add b.txt && " + git + " commit -q -m b && git push -q " + bare +
      " main:epic/1-epic");
-  std::string moved = sh("git --git-dir=" + bare + " rev-parse epic/1-epic");
-  moved.erase(moved.find_last_not_of("\n") + 1);
+  const std::string moved = sh("git --git-dir=" + bare + " rev-parse epic/1-epic");
 
   EngineOptions o;
   o.data_dir = dir_.File("engine-prefetch");
@@ -907,9 +910,8 @@ TEST_F(ClaimedHeadTest, AMoveOfTheEpicBranchIsFetchedIntoTheRunnersMirrorAtOnce)
   wo.remote_url = o.git_base_url + "/acme/calc.git";
   auto ws = git::OpenWorkspace(wo);
   ASSERT_TRUE(ws.ok()) << ws.error().ToString();
-  std::string held = sh("git --git-dir=" + (*ws)->mirror_path() + " rev-parse refs/remotes/origin/epic/1-epic");
-  held.erase(held.find_last_not_of("\n") + 1);
-  EXPECT_EQ(held, moved);
+  EXPECT_EQ(sh("git --git-dir=" + (*ws)->mirror_path() + " rev-parse refs/remotes/origin/epic/1-epic"),
+            moved);
 }
 
 // With runners elsewhere (the actions executor) the engine's own mirror answers compares: its first
@@ -917,13 +919,7 @@ TEST_F(ClaimedHeadTest, AMoveOfTheEpicBranchIsFetchedIntoTheRunnersMirrorAtOnce)
 TEST_F(EngineRunOutcomeTest, ACreatedEpicBranchIsClonedIntoTheEnginesMirrorAtOnce) {
   const std::string remote_root = dir_.File("remote");
   const std::string bare = remote_root + "/acme/calc.git", work = dir_.File("work");
-  auto sh = [](const std::string& cmd) {
-    auto r = testing::RunShell(cmd + " 2>&1");
-    EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.out;
-    std::string out = r.out;
-    out.erase(out.find_last_not_of("\n") + 1);
-    return out;
-  };
+  const auto sh = ShellOk;
   sh("mkdir -p " + remote_root + "/acme && git init -q --bare " + bare + " && git init -q -b main " + work);
   sh("cd " + work +
      " && git -c user.name=t -c user.email=t@example.com commit -q --allow-empty -m a && git push -q " +
@@ -965,13 +961,7 @@ TEST_F(EngineRunOutcomeTest, ACreatedEpicBranchIsClonedIntoTheEnginesMirrorAtOnc
 TEST_F(ClaimedHeadTest, APrIsBehindAnEpicHeadTheMirrorHasNotFetchedYet) {
   const std::string remote_root = dir_.File("remote");
   const std::string bare = remote_root + "/acme/calc.git", work = dir_.File("work");
-  auto sh = [](const std::string& cmd) {
-    auto r = testing::RunShell(cmd + " 2>&1");
-    EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.out;
-    std::string out = r.out;
-    out.erase(out.find_last_not_of("\n") + 1);
-    return out;
-  };
+  const auto sh = ShellOk;
   const std::string git = "cd " + work + " && git -c user.name=t -c user.email=t@example.com";
   sh("mkdir -p " + remote_root + "/acme && git init -q --bare " + bare + " && git init -q -b main " + work);
   sh(git + " commit -q --allow-empty -m a && git push -q " + bare + " main main:epic/1-epic");
