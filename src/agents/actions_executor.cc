@@ -150,11 +150,26 @@ Status ActionsExecutor::Submit(TicketJob job) {
     runs_[id] = std::move(run);
     waiting_.push_back(id);
     events.push_back({id, JobEvent::State::kQueued, -1, 0, "", ""});
-    pending = StartWaitingLocked(&events);
+    pending = HoldLocked(StartWaitingLocked(&events));
   }
   Emit(events);
   Send(std::move(pending));
   return OkStatus();
+}
+
+std::vector<ActionsExecutor::Outgoing> ActionsExecutor::HoldLocked(std::vector<Outgoing> pending) {
+  if (!options_.batch) return pending;
+  held_.insert(held_.end(), std::make_move_iterator(pending.begin()), std::make_move_iterator(pending.end()));
+  return {};
+}
+
+void ActionsExecutor::Flush() {
+  std::vector<Outgoing> pending;
+  {
+    std::lock_guard lock(mu_);
+    pending.swap(held_);
+  }
+  Send(std::move(pending));
 }
 
 Status ActionsExecutor::Cancel(const std::string& id) {
@@ -188,8 +203,9 @@ void ActionsExecutor::ForgetRunLocked(const std::string& job_id) {
   if (it == runs_.end()) return;
   // Its dispatches go with it: a late claim, result or job event of one finds no run either way.
   for (const auto& d : it->second.dispatch_ids) dispatch_to_job_.erase(d);
+  std::erase_if(held_, [&](const Outgoing& o) { return o.job_id == job_id; });
   std::erase_if(run_to_dispatch_, [&](const auto& kv) {
-    return std::find(it->second.dispatch_ids.begin(), it->second.dispatch_ids.end(), kv.second) !=
+    return std::find(it->second.dispatch_ids.begin(), it->second.dispatch_ids.end(), kv.second.dispatch_id) !=
            it->second.dispatch_ids.end();
   });
   runs_.erase(it);
@@ -219,7 +235,7 @@ std::vector<std::string> ActionsExecutor::DispatchIds(const std::string& job_id)
 int64_t ActionsExecutor::RunIdOf(const std::string& dispatch_id) const {
   std::lock_guard lock(mu_);
   for (const auto& [run_id, d] : run_to_dispatch_) {
-    if (d == dispatch_id) return run_id;
+    if (d.dispatch_id == dispatch_id) return run_id;
   }
   return 0;
 }
@@ -431,9 +447,20 @@ void ActionsExecutor::OnWorkflowJob(const std::string& repo, const ActionsJobSta
     std::lock_guard lock(mu_);
     // The run id GitHub answered our dispatch with: a job's name is whatever its workflow says, so a
     // workflow anyone can run could name a job after another dispatch.
-    auto d = run_to_dispatch_.find(job.run_id);
-    if (job.run_id == 0 || d == run_to_dispatch_.end()) return;  // not ours (or its dispatch not answered yet)
-    std::string dispatch_id = d->second;
+    auto [from, to] = run_to_dispatch_.equal_range(job.run_id);
+    if (job.run_id == 0 || from == to) return;  // not ours (or its dispatch not answered yet)
+    // A dispatch of one run in the older form owns every job of its workflow run. A batch's run has a job
+    // per dispatch: within a run that is ours by its id, the job's name ("wavebot <dispatch id>", from
+    // the matrix) says whose it is; a job named otherwise is left alone (its run's deadline catches it).
+    std::string dispatch_id;
+    for (auto it = from; it != to; ++it) {
+      const std::string& id = it->second.dispatch_id;
+      const size_t at = job.name.find(id);
+      const bool named = at != std::string::npos && (at == 0 || job.name[at - 1] == ' ') &&
+                         (at + id.size() == job.name.size() || job.name[at + id.size()] == ' ');
+      if (!it->second.batch || named) dispatch_id = id;
+    }
+    if (dispatch_id.empty()) return;
     bool superseded = false;
     Run* run = FindByDispatchLocked(dispatch_id, &superseded);
     if (run == nullptr || run->repo != repo) return;  // superseded, already finished, or another repository
@@ -479,6 +506,9 @@ void ActionsExecutor::Tick() {
     for (const auto& [id, why] : late) RedispatchLocked(id, why, &pending, &events);
     auto more = StartWaitingLocked(&events);
     pending.insert(pending.end(), more.begin(), more.end());
+    // Held for a Flush that has not come (a caller that does not flush): sent now, together.
+    pending.insert(pending.end(), std::make_move_iterator(held_.begin()), std::make_move_iterator(held_.end()));
+    held_.clear();
     if (now - last_poll_ >= options_.poll_interval) {
       last_poll_ = now;
       // A claimed job that keeps saying it is alive needs no question to GitHub; one gone silent (its
@@ -507,12 +537,85 @@ void ActionsExecutor::Tick() {
 }
 
 void ActionsExecutor::Send(std::vector<Outgoing> pending) {
+  if (options_.batch) {
+    // Groups of one repository, workflow, ref and runner labels, in order; each is one workflow run
+    // unless the repository's workflow file predates batches.
+    std::vector<std::vector<Outgoing>> groups;
+    for (auto& p : pending) {
+      auto same = [&](const std::vector<Outgoing>& g) {
+        const Outgoing& q = g.front();
+        return q.repo == p.repo && q.workflow == p.workflow && q.ref == p.ref &&
+               q.inputs.at("runs_on") == p.inputs.at("runs_on") && g.size() < kMaxMatrixJobs;
+      };
+      auto g = std::find_if(groups.begin(), groups.end(), same);
+      if (g == groups.end()) {
+        groups.push_back({std::move(p)});
+      } else {
+        g->push_back(std::move(p));
+      }
+    }
+    pending.clear();
+    for (auto& g : groups) {
+      bool one_per_run = false;
+      {
+        std::lock_guard lock(mu_);
+        one_per_run = one_per_run_.count(g.front().repo + " " + g.front().workflow) > 0;
+      }
+      if (one_per_run) {
+        pending.insert(pending.end(), std::make_move_iterator(g.begin()), std::make_move_iterator(g.end()));
+      } else {
+        SendBatch(std::move(g));
+      }
+    }
+  }
   for (auto& p : pending) {
     Result<int64_t> answer = gateway_->Dispatch(p.repo, p.workflow, p.ref, p.inputs);
     if (answer.ok() && *answer > 0) {
       spdlog::info("actions: dispatched {} as {} (run {}: {} on {} in {})", p.job_id, p.dispatch_id, *answer,
                    p.workflow, p.ref, p.repo);
     }
+    DispatchAnswered(p, answer);
+  }
+}
+
+void ActionsExecutor::SendBatch(std::vector<Outgoing> group) {
+  const Outgoing& first = group.front();
+  std::vector<std::string> ids;
+  std::string tickets;
+  for (const auto& p : group) {
+    ids.push_back(p.dispatch_id);
+    tickets += (tickets.empty() ? "#" : ", #") + p.inputs.at("ticket") + " " + p.inputs.at("mode");
+  }
+  // Every input is public: none is a credential (each job proves itself with its OIDC token).
+  const std::map<std::string, std::string> inputs = {{"dispatch_id", first.dispatch_id},
+                                                     {"runs", JsonArray(ids)},
+                                                     {"api_url", first.inputs.at("api_url")},
+                                                     {"base", first.inputs.at("base")},
+                                                     {"tickets", tickets},
+                                                     {"runs_on", first.inputs.at("runs_on")}};
+  Result<int64_t> answer = gateway_->Dispatch(first.repo, first.workflow, first.ref, inputs);
+  if (!answer.ok() && answer.error().code() == ErrorCode::kInvalidArgument &&
+      (answer.error().message().find("Unexpected inputs") != std::string::npos ||
+       answer.error().message().find("Required input") != std::string::npos)) {
+    // The repository's workflow file is older than batches (it lacks `runs`, or requires the older
+    // per-run inputs): one dispatch per run, as it expects.
+    spdlog::warn("actions: {} in {} does not take the inputs of a batch ({}): one dispatch per run from now on; "
+                 "copy wavebot's .github/workflows/wavebot-agent.yml there to start the runs of a wave together "
+                 "(docs/runners.md)",
+                 first.workflow, first.repo, answer.error().message());
+    {
+      std::lock_guard lock(mu_);
+      one_per_run_.insert(first.repo + " " + first.workflow);
+    }
+    Send(std::move(group));
+    return;
+  }
+  if (answer.ok() && *answer > 0) {
+    spdlog::info("actions: dispatched {} run(s) as run {} ({}: {} on {} in {})", group.size(), *answer, tickets,
+                 first.workflow, first.ref, first.repo);
+  }
+  for (auto& p : group) {
+    p.batch = true;
     DispatchAnswered(p, answer);
   }
 }
@@ -526,7 +629,7 @@ void ActionsExecutor::DispatchAnswered(const Outgoing& p, const Result<int64_t>&
     Run* run = FindByDispatchLocked(p.dispatch_id, &superseded);
     if (answer.ok() && *answer > 0) {
       // Kept for superseded dispatches too: their jobs' late events then find a superseded dispatch.
-      run_to_dispatch_[*answer] = p.dispatch_id;
+      run_to_dispatch_.emplace(*answer, RunDispatch{p.dispatch_id, p.batch});
       if (run != nullptr) run->gh_run_id = *answer;
     } else if (run != nullptr) {
       // Not dispatched, or dispatched blind: count it as a failed dispatch; the next one goes out now or

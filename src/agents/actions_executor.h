@@ -10,9 +10,10 @@
 // (PostResult). workflow_job webhooks (OnWorkflowJob) and polling of the dispatched runs' jobs (Tick, the
 // fallback) tell the executor when a job ended without a result (its runner died, it failed to start) or
 // sat queued past a deadline: the run is then dispatched again up to max_dispatches times. Jobs are
-// matched to dispatches by their workflow run's id, never by their name (which whoever writes a
-// workflow chooses). Each job id is reported kFinished (or kCancelled) exactly once; a late claim or
-// result of a superseded dispatch is refused.
+// matched to dispatches by their workflow run's id, never by their name alone (which whoever writes a
+// workflow chooses); within a batch's run (options.batch: one dispatch, a job per run, for the runs
+// submitted until Flush) the name tells its jobs apart. Each job id is reported kFinished (or kCancelled)
+// exactly once; a late claim or result of a superseded dispatch is refused.
 //
 // Dispatches live in memory: after a restart wavebot's engine records in-flight runs as lost and runs
 // them again, and the old jobs' runs are unknown to the new process (their claims are refused).
@@ -24,6 +25,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -89,6 +91,11 @@ struct ActionsExecutorOptions {
   // has been silent for twice as long: a live job costs no request (docs/runners.md).
   std::chrono::seconds alive_interval{30};
   std::chrono::milliseconds tick_interval{1000};  // background thread period (real time)
+  // One dispatch for the runs that start together (until Flush(), or the next Tick()): a workflow run
+  // with one job per run (the matrix of the workflow file wavebot ships). A repository whose workflow
+  // file predates it (GitHub answers 422 "Unexpected inputs") gets one dispatch per run in the older
+  // form from then on. Off: every run is dispatched alone, at once, in the older form.
+  bool batch = false;
   int max_dispatches = 3;       // then the run is reported finished with a crash
   bool background = true;       // run Tick() on a thread; tests call Tick() themselves
   std::function<void(const JobEvent&)> on_event;  // called without locks held; must be thread-safe
@@ -112,6 +119,7 @@ inline std::string DefaultClaimAudience(std::string api_url) {
   return api_url;
 }
 inline constexpr int kMaxWorkflowInputs = 25;  // GitHub's limit for workflow_dispatch
+inline constexpr size_t kMaxMatrixJobs = 256;  // GitHub's limit of jobs a matrix makes
 
 // Why a dispatch whose answer lacks the run's id cannot be used (docs/runners.md).
 inline constexpr const char* kNoRunIdReason =
@@ -146,6 +154,8 @@ class ActionsExecutor final : public Executor {
   // kNotFound when not live. Thread-safe.
   Status Cancel(const std::string& id) override;
   int Pending() const override;
+  // Sends the dispatches held for batching (options.batch). Thread-safe.
+  void Flush() override;
 
   // The job claims its run with its OIDC token (`credential`), bound to the dispatch's workflow run:
   // once. Errors: kNotFound (unknown or superseded dispatch), kUnauthenticated (no or invalid token),
@@ -163,7 +173,8 @@ class ActionsExecutor final : public Executor {
   Status Alive(const std::string& dispatch_id, const std::string& token);
   // A workflow_job webhook (or a polled job): a job that completed without a result is dispatched again.
   // The job is the current dispatch's when its run id is the one GitHub answered that dispatch with (and
-  // the repository matches); its name is not looked at. Others are ignored. Thread-safe.
+  // the repository matches) and, for a batch's run, its name is "… <dispatch id>". Others are ignored.
+  // Thread-safe.
   void OnWorkflowJob(const std::string& repo, const ActionsJobStatus& job);
   // Deadlines, polling of the dispatched runs' jobs (every poll_interval) and starting queued runs. Called by the background thread;
   // tests call it after advancing a FakeClock. Thread-safe.
@@ -199,7 +210,16 @@ class ActionsExecutor final : public Executor {
     std::string last_failure;
     std::chrono::seconds run_deadline{0};
   };
-  struct Outgoing { std::string repo, workflow, ref; std::map<std::string, std::string> inputs; std::string job_id, dispatch_id; };
+  struct Outgoing {
+    std::string repo, workflow, ref;
+    std::map<std::string, std::string> inputs;
+    std::string job_id, dispatch_id;
+    bool batch = false;  // sent as one job of a batch's run: its job is known by its name in that run
+  };
+  struct RunDispatch {
+    std::string dispatch_id;
+    bool batch = false;
+  };
 
   // Under mu_: moves waiting runs to dispatched while slots allow; returns the dispatches to send.
   std::vector<Outgoing> StartWaitingLocked(std::vector<JobEvent>* events);
@@ -215,6 +235,10 @@ class ActionsExecutor final : public Executor {
   // Records what GitHub answered the dispatch with (a run id, or why there is none).
   void DispatchAnswered(const Outgoing& p, const Result<int64_t>& answer);
   void Send(std::vector<Outgoing> pending);
+  // Under mu_ (batch): holds `pending` for Flush. Otherwise returns it to be sent now.
+  std::vector<Outgoing> HoldLocked(std::vector<Outgoing> pending);
+  // Dispatches `group` (one repository, workflow, ref and runner labels) as one workflow run.
+  void SendBatch(std::vector<Outgoing> group);
   void Emit(const std::vector<JobEvent>& events);
   void Loop();
 
@@ -226,7 +250,9 @@ class ActionsExecutor final : public Executor {
   std::map<std::string, Run> runs_;                        // guarded by mu_: job id -> run
   std::deque<std::string> waiting_;                        // guarded by mu_: job ids in submission order
   std::map<std::string, std::string> dispatch_to_job_;     // guarded by mu_: dispatch id -> job id, live runs only
-  std::map<int64_t, std::string> run_to_dispatch_;         // guarded by mu_: run id -> dispatch id, live runs only
+  std::multimap<int64_t, RunDispatch> run_to_dispatch_;    // guarded by mu_: run id -> its dispatches, live runs only
+  std::vector<Outgoing> held_;                              // guarded by mu_: dispatches waiting for Flush (batch)
+  std::set<std::string> one_per_run_;                       // guarded by mu_: "<repo> <workflow>" without batches
   std::condition_variable run_id_cv_;                      // a run id recorded (or a dispatch failed)
   std::chrono::system_clock::time_point last_poll_{};      // guarded by mu_
   int64_t polls_skipped_ = 0;                              // guarded by mu_

@@ -40,6 +40,10 @@ class Executor {
   virtual Status Cancel(const std::string& id) = 0;
   // Jobs queued or running. Thread-safe.
   virtual int Pending() const = 0;
+  // The jobs submitted since the last call are all there is for now: an executor that starts several
+  // jobs at once (the actions executor's one dispatch for the runs that start together) starts them.
+  // Thread-safe.
+  virtual void Flush() {}
 };
 
 }  // namespace wavebot::agents

@@ -1,8 +1,9 @@
 // `wavebot sim-runner` (hidden): a simulated self-hosted Actions runner for the GitHub simulator. It asks
 // the simulator for queued jobs of dispatched workflows carrying its labels (/_sim/runners/acquire),
 // heartbeats while it runs one, and reports the conclusion and log (/_sim/runners/complete). The job's
-// step is what .github/workflows/wavebot-agent.yml runs: `wavebot actions-job`, with WAVEBOT_API_URL and
-// WAVEBOT_DISPATCH_ID from the inputs, RUNNER_NAME, RUNNER_TEMP, GITHUB_RUN_ID, GITHUB_REPOSITORY and,
+// step is what .github/workflows/wavebot-agent.yml runs: `wavebot actions-job`, with the environment the
+// workflow gives its job and step (`env:`, evaluated by the simulator with the inputs and the job's matrix
+// values: WAVEBOT_API_URL, WAVEBOT_DISPATCH_ID), RUNNER_NAME, RUNNER_TEMP, GITHUB_RUN_ID, GITHUB_REPOSITORY and,
 // when the workflow grants `id-token: write`, the job's ACTIONS_ID_TOKEN_REQUEST_URL and
 // ACTIONS_ID_TOKEN_REQUEST_TOKEN (as a real runner provides them).
 // The runner does not clean up after a job: whatever a job leaves is there for the next one to see
@@ -108,6 +109,11 @@ int Run(const SimRunnerOptions& o) {
     auto input = [&](const char* k) { return in.contains(k) && in[k].is_string() ? in[k].get<std::string>() : ""; };
     spec.env["WAVEBOT_API_URL"] = input("api_url");
     spec.env["WAVEBOT_DISPATCH_ID"] = input("dispatch_id");
+    if (job.contains("env") && job["env"].is_object()) {  // the workflow's own `env:` wins, as on a runner
+      for (const auto& [k, v] : job["env"].items()) {
+        if (v.is_string()) spec.env[k] = v.get<std::string>();
+      }
+    }
     spec.env.erase("ACTIONS_ID_TOKEN_REQUEST_URL");
     spec.env.erase("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
     if (job.contains("id_token_request_url") && job.contains("id_token_request_token")) {

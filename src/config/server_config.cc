@@ -81,6 +81,7 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
     if (!root.ok()) return root.error();
     auto str = [&r](const YAML::Node& v, const std::string& k) { return r.String(v, k); };
     auto duration = [&r](const YAML::Node& v, const std::string& k) { return r.Duration(v, k); };
+    auto boolean = [&r](const YAML::Node& v, const std::string& k) { return r.Bool(v, k); };
     auto int_in = [&r](int64_t lo, int64_t hi) {
       return [&r, lo, hi](const YAML::Node& v, const std::string& k) { return r.Int(v, k, lo, hi); };
     };
@@ -129,6 +130,7 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
         {"queued_deadline", Set(&c.actions_queued_deadline, duration)},
         {"poll_interval", Set(&c.actions_poll_interval, duration)},
         {"alive_interval", Set(&c.actions_alive_interval, duration)},
+        {"batch_dispatches", Set(&c.actions_batch, boolean)},
         {"max_dispatches", Set(&c.actions_max_dispatches, int_in(1, 100))},
         {"oidc_issuer", Set(&c.actions_oidc_issuer, str)},
         {"oidc_audience", Set(&c.actions_oidc_audience, str)},

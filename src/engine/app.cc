@@ -254,6 +254,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
     ao.queued_deadline = cfg.actions_queued_deadline;
     ao.poll_interval = cfg.actions_poll_interval;
     ao.alive_interval = cfg.actions_alive_interval;
+    ao.batch = cfg.actions_batch;
     ao.max_dispatches = cfg.actions_max_dispatches;
     ao.on_event = eo.on_event;
     // A job claims its run with its GitHub Actions OIDC token, bound to the run its dispatch created.

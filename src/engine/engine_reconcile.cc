@@ -387,6 +387,16 @@ Status Engine::ReconcilePass(int64_t epic_id) {
       }
       return nullptr;
     };
+    // The runs this round starts go out together (the actions executor dispatches them as one workflow
+    // run): right after the loop, or on the way out when a step fails.
+    struct FlushRuns {
+      agents::Executor* executor;
+      void Now() {
+        if (executor) executor->Flush();
+        executor = nullptr;
+      }
+      ~FlushRuns() { Now(); }
+    } flush_runs{executor_};
     for (const auto& action : actions) {
       TicketRecord* t = action.ticket ? find(action.ticket) : nullptr;
       switch (action.kind) {
@@ -647,6 +657,7 @@ Status Engine::ReconcilePass(int64_t epic_id) {
           break;
       }
     }
+    flush_runs.Now();
 
     if (prs_first) continue;  // the full round next, with every open PR read
 

@@ -28,8 +28,10 @@ using sim::Iso;
 
 namespace {
 
-// Replaces `${{ inputs.NAME }}` (spaces optional) with the input's value ("" when absent).
-std::string Substitute(const std::string& text, const std::map<std::string, std::string>& inputs) {
+// Replaces `${{ inputs.NAME }}` and `${{ matrix.NAME }}` (spaces optional) with the input's or the matrix
+// value's ("" when absent).
+std::string Substitute(const std::string& text, const std::map<std::string, std::string>& inputs,
+                       const std::map<std::string, std::string>& matrix = {}) {
   std::string out;
   size_t i = 0;
   while (i < text.size()) {
@@ -44,10 +46,56 @@ std::string Substitute(const std::string& text, const std::map<std::string, std:
     if (expr.rfind("inputs.", 0) == 0) {
       auto it = inputs.find(expr.substr(7));
       if (it != inputs.end()) out += it->second;
+    } else if (expr.rfind("matrix.", 0) == 0) {
+      auto it = matrix.find(expr.substr(7));
+      if (it != matrix.end()) out += it->second;
     }
     i = close + 2;
   }
   return out + text.substr(std::min(i, text.size()));
+}
+
+// The job's matrix, as GitHub expands `strategy.matrix` of one vector: `KEY: [values]` or
+// `KEY: ${{ fromJSON(inputs.X) }}` (a JSON array of strings, numbers or booleans). One combination, empty,
+// without a matrix. kInvalidArgument for a vector without values (GitHub fails such a run).
+Result<std::vector<std::map<std::string, std::string>>> ExpandMatrix(const YAML::Node& job,
+                                                                    const std::map<std::string, std::string>& inputs) {
+  std::vector<std::map<std::string, std::string>> out;
+  YAML::Node matrix = job["strategy"] && job["strategy"].IsMap() ? job["strategy"]["matrix"] : YAML::Node();
+  if (!matrix || !matrix.IsMap() || matrix.size() == 0) return std::vector<std::map<std::string, std::string>>{{}};
+  if (matrix.size() != 1) return Error(ErrorCode::kInvalidArgument, "the simulator expands a matrix of one vector only");
+  const std::string key = matrix.begin()->first.as<std::string>();
+  const YAML::Node values = matrix.begin()->second;
+  std::vector<std::string> list;
+  if (values.IsSequence()) {
+    for (const auto& v : values) list.push_back(v.as<std::string>());
+  } else if (values.IsScalar()) {
+    const std::string v = values.as<std::string>();
+    const auto from = v.find("fromJSON(inputs.");
+    if (from == std::string::npos) return Error(ErrorCode::kInvalidArgument, "matrix vector '" + key + "' is not a list");
+    const std::string name = v.substr(from + 16, v.find(')', from) - from - 16);
+    json arr = json::parse(inputs.count(name) ? inputs.at(name) : "", nullptr, false);
+    if (!arr.is_array()) return Error(ErrorCode::kInvalidArgument, "matrix vector '" + key + "': input " + name + " is not a JSON array");
+    for (const auto& e : arr) list.push_back(e.is_string() ? e.get<std::string>() : e.dump());
+  }
+  if (list.empty()) return Error(ErrorCode::kInvalidArgument, "Matrix vector '" + key + "' does not contain any values");
+  for (const auto& v : list) out.push_back({{key, v}});
+  return out;
+}
+
+// The environment a job's steps see from its `env` and its steps' (`${{ inputs.X }}`, `${{ matrix.X }}`).
+std::map<std::string, std::string> JobEnv(const YAML::Node& job, const std::map<std::string, std::string>& inputs,
+                                          const std::map<std::string, std::string>& matrix) {
+  std::map<std::string, std::string> env;
+  auto add = [&](const YAML::Node& node) {
+    if (!node || !node.IsMap()) return;
+    for (const auto& kv : node) env[kv.first.as<std::string>()] = Substitute(kv.second.as<std::string>(), inputs, matrix);
+  };
+  add(job["env"]);
+  if (job["steps"] && job["steps"].IsSequence()) {
+    for (const auto& step : job["steps"]) add(step["env"]);
+  }
+  return env;
 }
 
 // Whether a `permissions` node grants `id-token: write` ("write-all" does; absent, GitHub's default
@@ -131,7 +179,8 @@ SimulatorImpl::Reply SimulatorImpl::DispatchWorkflowLocked(sim::RepoRec& r, cons
   auto first = jobs.begin();
   std::string job_key = first->first.as<std::string>();
   YAML::Node job = first->second;
-  std::string job_name = job["name"] ? Substitute(job["name"].as<std::string>(), inputs) : job_key;
+  auto combinations = ExpandMatrix(job, inputs);
+  if (!combinations.ok()) return Err(422, combinations.error().message());
   std::vector<std::string> labels;
   YAML::Node runs_on = job["runs-on"];
   if (runs_on && runs_on.IsSequence()) {
@@ -164,29 +213,39 @@ SimulatorImpl::Reply SimulatorImpl::DispatchWorkflowLocked(sim::RepoRec& r, cons
   w.head_branch = ref;
   w.created = w.updated = clock_->Now();
   w.run_number = static_cast<int64_t>(r.runs.size()) + 1;
-  sim::JobRec j;
-  j.id = next_id_++;
-  j.run_id = w.id;
-  j.name = job_name;
-  j.head_sha = sha;
-  j.head_branch = ref;
-  j.started = clock_->Now();
-  j.dispatched = true;
-  j.labels = labels;
-  j.inputs = inputs;
-  j.workflow_name = w.name;
-  j.actor = actor;
-  // The job's permissions replace the workflow's when it has its own.
-  j.id_token = job["permissions"] ? GrantsIdToken(job["permissions"]) : GrantsIdToken(doc["permissions"]);
-  // As on GitHub, the run has a check suite of GitHub Actions and the job a check run on the commit it
-  // runs: clients see their events like those of any CI.
-  AddActionsChecksLocked(r, w, j);
-  w.jobs.push_back(j.id);
+  // One job per combination of the matrix (one without a matrix), each named and given its environment
+  // with its own values.
+  std::vector<sim::JobRec> made;
+  for (const auto& matrix : *combinations) {
+    sim::JobRec j;
+    j.id = next_id_++;
+    j.run_id = w.id;
+    j.name = job["name"] ? Substitute(job["name"].as<std::string>(), inputs, matrix) : job_key;
+    if (!job["name"] && !matrix.empty()) j.name += " (" + matrix.begin()->second + ")";
+    j.head_sha = sha;
+    j.head_branch = ref;
+    j.started = clock_->Now();
+    j.dispatched = true;
+    j.labels = labels;
+    j.inputs = inputs;
+    j.env = JobEnv(job, inputs, matrix);
+    j.workflow_name = w.name;
+    j.actor = actor;
+    // The job's permissions replace the workflow's when it has its own.
+    j.id_token = job["permissions"] ? GrantsIdToken(job["permissions"]) : GrantsIdToken(doc["permissions"]);
+    // As on GitHub, the run has a check suite of GitHub Actions and each job a check run on the commit
+    // it runs: clients see their events like those of any CI.
+    AddActionsChecksLocked(r, w, j);
+    w.jobs.push_back(j.id);
+    made.push_back(j);
+  }
   r.runs[w.id] = w;
-  r.jobs[j.id] = j;
   EmitRunLocked(r, r.runs[w.id], "requested");
-  EmitJobLocked(r, r.jobs[j.id], "queued");
-  EmitCheckRunLocked(r, r.check_runs[j.check_run_id], "created", "github-actions[bot]");
+  for (auto& j : made) {
+    r.jobs[j.id] = j;
+    EmitJobLocked(r, r.jobs[j.id], "queued");
+    EmitCheckRunLocked(r, r.check_runs[j.check_run_id], "created", "github-actions[bot]");
+  }
   cv_.notify_all();
   Reply reply;
   if (return_run_details) {
@@ -229,19 +288,21 @@ void SimulatorImpl::EmitCheckRunLocked(sim::RepoRec& r, const sim::CheckRunRec& 
 }
 
 void SimulatorImpl::AddActionsChecksLocked(sim::RepoRec& r, sim::RunRec& w, sim::JobRec& j) {
-  sim::CheckSuiteRec s;
-  s.id = next_id_++;
-  s.head_sha = j.head_sha;
-  s.head_branch = j.head_branch;
-  s.app_slug = "github-actions";
-  s.created = s.updated = clock_->Now();
-  r.suites[s.id] = s;
-  w.suite_id = s.id;
+  if (w.suite_id == 0) {  // one suite per run, one check run per job
+    sim::CheckSuiteRec s;
+    s.id = next_id_++;
+    s.head_sha = j.head_sha;
+    s.head_branch = j.head_branch;
+    s.app_slug = "github-actions";
+    s.created = s.updated = clock_->Now();
+    r.suites[s.id] = s;
+    w.suite_id = s.id;
+  }
   sim::CheckRunRec c;
   c.id = j.id;  // as on GitHub: a workflow job and its check run share the id
   c.name = j.name;
   c.head_sha = j.head_sha;
-  c.suite_id = s.id;
+  c.suite_id = w.suite_id;
   c.app_slug = "github-actions";
   c.started = clock_->Now();
   c.details_url = render_.api() + "/" + r.FullName() + "/actions/runs/" + std::to_string(w.id) + "/job/" +
@@ -270,8 +331,6 @@ void SimulatorImpl::FinishDispatchedJobLocked(sim::RepoRec& r, sim::JobRec& j, c
   j.completed = now;
   j.log = log;
   sim::RunRec& w = r.runs[j.run_id];
-  w.status = "completed";
-  w.conclusion = conclusion;
   w.updated = now;
   EmitJobLocked(r, j, "completed");
   if (auto c = r.check_runs.find(j.check_run_id); c != r.check_runs.end()) {
@@ -282,9 +341,22 @@ void SimulatorImpl::FinishDispatchedJobLocked(sim::RepoRec& r, sim::JobRec& j, c
     c->second.output.summary = "";
     EmitCheckRunLocked(r, c->second, "completed", "github-actions[bot]");
   }
+  // The run (and its suite) completes with its last job: failure when any job did not succeed.
+  std::string run_conclusion = "success";
+  for (int64_t id : w.jobs) {
+    const auto it = r.jobs.find(id);
+    if (it == r.jobs.end()) continue;
+    if (it->second.status != "completed") {
+      cv_.notify_all();
+      return;
+    }
+    if (it->second.conclusion != "success") run_conclusion = it->second.conclusion;
+  }
+  w.status = "completed";
+  w.conclusion = run_conclusion;
   if (auto s = r.suites.find(w.suite_id); s != r.suites.end()) {
     s->second.status = "completed";
-    s->second.conclusion = conclusion;
+    s->second.conclusion = run_conclusion;
     s->second.updated = now;
     EmitCheckSuiteLocked(r, s->second, "completed");
   }
@@ -341,6 +413,7 @@ void SimulatorImpl::RegisterRunnerRoutes() {
     best->started = best->heartbeat = clock_->Now();
     if (best->id_token) best->id_token_request = NewToken("oidcreq_");
     sim::RunRec& w = best_repo->runs[best->run_id];
+    const bool run_started = w.status != "in_progress";
     w.status = "in_progress";
     w.updated = clock_->Now();
     if (auto cr = best_repo->check_runs.find(best->check_run_id); cr != best_repo->check_runs.end()) {
@@ -348,10 +421,10 @@ void SimulatorImpl::RegisterRunnerRoutes() {
     }
     if (auto su = best_repo->suites.find(w.suite_id); su != best_repo->suites.end())
       su->second.status = "in_progress";
-    EmitRunLocked(*best_repo, w, "in_progress");
+    if (run_started) EmitRunLocked(*best_repo, w, "in_progress");
     EmitJobLocked(*best_repo, *best, "in_progress");
     reply.body = {{"job_id", best->id}, {"run_id", best->run_id}, {"repository", best_repo->FullName()},
-                  {"name", best->name}, {"inputs", best->inputs}};
+                  {"name", best->name}, {"inputs", best->inputs}, {"env", best->env}};
     if (best->id_token) {
       // What the runner puts in the job's environment (ACTIONS_ID_TOKEN_REQUEST_URL / _TOKEN).
       reply.body["id_token_request_url"] =

@@ -102,6 +102,7 @@ struct JobRec {
   bool dispatched = false;
   std::vector<std::string> labels;              // runs-on
   std::map<std::string, std::string> inputs;    // the workflow_dispatch inputs
+  std::map<std::string, std::string> env;       // the job's and its steps' `env`, evaluated
   std::string runner_name;                      // the runner that took it
   std::string workflow_name;
   TimePoint heartbeat;                          // the runner's last sign of life

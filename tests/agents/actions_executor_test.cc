@@ -34,6 +34,11 @@ class FakeGateway final : public ActionsGateway {
   Result<int64_t> Dispatch(const std::string& repo, const std::string& workflow, const std::string& ref,
                            const std::map<std::string, std::string>& inputs) override {
     std::unique_lock lock(mu);
+    if (refuse_batches && inputs.count("runs")) {  // a workflow file that predates batches
+      ++refused_batches;
+      return Error(ErrorCode::kInvalidArgument,
+                   "POST .../dispatches: 422 Unexpected inputs provided: [\"runs\"]");
+    }
     if (!fail.empty()) {
       Error e = fail.front();
       fail.erase(fail.begin());
@@ -71,6 +76,8 @@ class FakeGateway final : public ActionsGateway {
   std::vector<ActionsJobStatus> jobs;
   std::vector<std::string> polls;
   bool blind = false;  // answers 204, as a GitHub without return_run_details
+  bool refuse_batches = false;
+  int refused_batches = 0;
   std::condition_variable cv;
   bool hold = false, holding = false;
 };
@@ -550,6 +557,85 @@ TEST_F(ActionsExecutorTest, AClaimedJobThatSaysItIsAliveIsNotPolled) {
   EXPECT_EQ(exec_->DispatchIds("attempt-1").size(), 2u);
   // The result token of the superseded dispatch says nothing any more.
   EXPECT_EQ(exec_->Alive(in1["dispatch_id"], claim->result_token).error().code(), ErrorCode::kNotFound);
+}
+
+// With batches on (what wavebot runs with), the runs submitted until a Flush go out as one dispatch:
+// one workflow run with a job per run (the matrix over `runs`). Each claims with the OIDC token of that
+// run; a job that ends without a result is told apart by its name within the run, and only its run is
+// dispatched again.
+TEST_F(ActionsExecutorTest, RunsSubmittedTogetherGoOutAsOneDispatchAndAreToldApartByTheirJobsNames) {
+  ActionsExecutorOptions o = Options();
+  o.max_parallel = 4;
+  o.batch = true;
+  Make(o);
+  for (int t = 2; t <= 4; ++t)
+    ASSERT_TRUE(exec_->Submit(Job("attempt-" + std::to_string(t), "acme/calc", t)).ok());
+  EXPECT_TRUE(gw_.Calls().empty());  // held until the pass says it started all it will
+  exec_->Flush();
+  ASSERT_EQ(gw_.Calls().size(), 1u);
+  const DispatchCall call = gw_.Calls()[0];
+  const auto ids = nlohmann::json::parse(call.inputs.at("runs")).get<std::vector<std::string>>();
+  ASSERT_EQ(ids.size(), 3u);
+  EXPECT_EQ(call.inputs.at("dispatch_id"), ids[0]);
+  EXPECT_EQ(call.inputs.at("tickets"), "#2 implement, #3 implement, #4 implement");
+  EXPECT_EQ(call.inputs.count("ticket"), 0u);  // the older per-run inputs are not sent
+  std::vector<std::string> want = {"attempt-2", "attempt-3", "attempt-4"};
+  for (size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(exec_->DispatchIds(want[i]), std::vector<std::string>{ids[i]});
+    EXPECT_EQ(exec_->RunIdOf(ids[i]), call.run_id);
+    // Each job claims its own run with the OIDC token of the one workflow run.
+    auto claim = exec_->ClaimRun(ids[i], FakeOidc(call.repo, call.workflow, call.run_id),
+                                 "runner-" + std::to_string(i));
+    ASSERT_TRUE(claim.ok()) << claim.error().message();
+    EXPECT_EQ(claim->job_id, want[i]);
+  }
+  // A job of the run named after no dispatch of it changes nothing; the job of the second run ending
+  // without a result dispatches that run again, alone.
+  exec_->OnWorkflowJob("acme/calc",
+                       {91, call.run_id, "wavebot wb-someone-else", "completed", "failure", "r"});
+  EXPECT_EQ(gw_.Calls().size(), 1u);
+  exec_->OnWorkflowJob("acme/calc",
+                       {92, call.run_id, "wavebot " + ids[1], "completed", "failure", "runner-1"});
+  ASSERT_EQ(gw_.Calls().size(), 2u);
+  EXPECT_EQ(exec_->DispatchIds("attempt-3").size(), 2u);
+  EXPECT_EQ(exec_->DispatchIds("attempt-2").size(), 1u);
+  EXPECT_EQ(exec_->DispatchIds("attempt-4").size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(gw_.Calls()[1].inputs.at("runs")),
+            nlohmann::json::array({exec_->DispatchIds("attempt-3").back()}));
+  // The first run's result; then a job of it completing is its own and changes nothing.
+  // (Runs not flushed by their caller go out with the next tick.)
+  ASSERT_TRUE(exec_->Submit(Job("attempt-5", "acme/calc", 5)).ok());
+  EXPECT_EQ(gw_.Calls().size(), 2u);
+  exec_->Tick();
+  EXPECT_EQ(gw_.Calls().size(), 3u);
+}
+
+// A repository whose workflow file predates batches (GitHub refuses the batch's inputs with 422) gets one
+// dispatch per run in the older form, at once and from then on, without asking GitHub again.
+TEST_F(ActionsExecutorTest, AWorkflowFileWithoutBatchesGetsOneDispatchPerRunInTheOlderForm) {
+  ActionsExecutorOptions o = Options();
+  o.max_parallel = 4;
+  o.batch = true;
+  Make(o);
+  {
+    std::lock_guard lock(gw_.mu);
+    gw_.refuse_batches = true;
+  }
+  ASSERT_TRUE(exec_->Submit(Job("attempt-2", "acme/calc", 2)).ok());
+  ASSERT_TRUE(exec_->Submit(Job("attempt-3", "acme/calc", 3)).ok());
+  exec_->Flush();
+  ASSERT_EQ(gw_.Calls().size(), 2u);
+  for (const auto& c : gw_.Calls()) {
+    EXPECT_EQ(c.inputs.count("runs"), 0u);
+    EXPECT_EQ(c.inputs.count("ticket"), 1u);
+  }
+  EXPECT_EQ(exec_->DispatchIds("attempt-2").size(), 1u);  // the refused batch is no dispatch of the run
+  ASSERT_TRUE(exec_->Submit(Job("attempt-4", "acme/calc", 4)).ok());
+  exec_->Flush();
+  ASSERT_EQ(gw_.Calls().size(), 3u);
+  EXPECT_EQ(gw_.Calls()[2].inputs.count("ticket"), 1u);
+  std::lock_guard lock(gw_.mu);
+  EXPECT_EQ(gw_.refused_batches, 1) << "the batch form was tried again";
 }
 
 TEST_F(ActionsExecutorTest, RejectsBadJobsAndAMissingWorkflowFinishesTheRun) {

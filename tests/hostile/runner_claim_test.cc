@@ -23,6 +23,7 @@
 #include "github/rest.h"
 #include "github/sim_fixture.h"
 #include "http/server.h"
+#include "support/agent_workflow.h"
 
 namespace wavebot::testing {
 namespace {
@@ -33,10 +34,7 @@ namespace fs = std::filesystem;
 constexpr const char* kAudience = "https://wavebot.example.com";
 const github::RepoRef kOtherRepo{"mallory", "demo"};
 
-std::string AgentWorkflow() {
-  std::ifstream in(WAVEBOT_SOURCE_DIR "/.github/workflows/wavebot-agent.yml");
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+using testing::AgentWorkflow;
 
 // The reader's own workflow in the same repository: it may name its job as it likes.
 constexpr const char* kReadersWorkflow =
@@ -69,6 +67,7 @@ class RunnerClaimTest : public SimTest {
     agents::ActionsExecutorOptions o;
     o.api_url = kAudience;
     o.background = false;
+    o.batch = true;  // as wavebot runs it, with the workflow file it ships
     o.on_event = [this](const agents::JobEvent& e) {
       std::lock_guard lock(mu_);
       events_.push_back(e);
@@ -105,6 +104,7 @@ class RunnerClaimTest : public SimTest {
               "--base",   "main",               "--mode",   "implement",   "--prompt-file", prompt.string()};
     j.git_token = "ghs_the_run_git_token";
     EXPECT_TRUE(exec_->Submit(j).ok());
+    exec_->Flush();
     auto ids = exec_->DispatchIds("attempt-1");
     EXPECT_EQ(ids.size(), 1u);
     return ids.empty() ? 0 : exec_->RunIdOf(ids[0]);
@@ -158,9 +158,8 @@ TEST_F(RunnerClaimTest, AReaderWhoSeesTheInputsCannotClaimTheRun) {
   ASSERT_TRUE(jobs.ok() && jobs->size() == 1u);
   std::string dispatch_id = jobs->at(0).name.substr(std::string("wavebot ").size());
   ASSERT_EQ(dispatch_id, exec_->DispatchIds("attempt-1").at(0));
-  std::map<std::string, std::string> copied = {
-      {"dispatch_id", dispatch_id}, {"api_url", kAudience}, {"ticket", "2"},           {"mode", "implement"},
-      {"base", "main"},             {"branch", "wave/1-e/2-t"}, {"attempt", "1"}, {"runs_on", R"(["self-hosted","reader"])"}};
+  std::map<std::string, std::string> copied =
+      testing::AgentDispatchInputs(dispatch_id, {}, kAudience, R"(["self-hosted","reader"])");
 
   // No token, or not a token.
   auto none = Claim(dispatch_id, "");

@@ -4,31 +4,27 @@
 // silent losing its job (FakeClock), the webhooks, and the OIDC issuer (per-job request tokens, tokens
 // that verify against its JWKS with GitHub's claims).
 #include <gtest/gtest.h>
-
-#include <map>
-#include <set>
 #include <httplib.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "agents/actions_executor.h"
 #include "github/sim_fixture.h"
+#include "support/agent_workflow.h"
 
 namespace wavebot::testing {
 namespace {
 
 using nlohmann::json;
 
-std::string AgentWorkflow() {
-  std::ifstream in(WAVEBOT_SOURCE_DIR "/.github/workflows/wavebot-agent.yml");
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+using testing::AgentWorkflow;
 
-std::map<std::string, std::string> Inputs(const std::string& dispatch_id) {
-  return {{"dispatch_id", dispatch_id}, {"api_url", "http://127.0.0.1:9"},
-          {"ticket", "2"},              {"mode", "implement"},   {"base", "main"},
-          {"branch", "wave/1-e/2-t"},   {"attempt", "1"},        {"runs_on", R"(["self-hosted","wavebot"])"}};
+std::map<std::string, std::string> Inputs(const std::string& dispatch_id,
+                                          std::vector<std::string> more = {}) {
+  return testing::AgentDispatchInputs(dispatch_id, std::move(more));
 }
 
 class SimActionsTest : public SimTest {
@@ -82,6 +78,9 @@ TEST_F(SimActionsTest, DispatchQueuesAJobNamedByItsInputsThatARunnerWithTheLabel
   ASSERT_EQ(status, 200);
   EXPECT_EQ(job["inputs"]["dispatch_id"], "wb-1");
   EXPECT_EQ(job["job_id"], (*jobs)[0].id);
+  // The step's environment as the workflow sets it, with the job's matrix value.
+  EXPECT_EQ(job["env"]["WAVEBOT_DISPATCH_ID"], "wb-1");
+  EXPECT_EQ(job["env"]["WAVEBOT_API_URL"], "http://127.0.0.1:9");
   // The workflow grants id-token: write: the runner gets the job's OIDC request URL and token.
   EXPECT_TRUE(job["id_token_request_url"].is_string());
   EXPECT_TRUE(job["id_token_request_token"].is_string());
@@ -142,6 +141,59 @@ TEST_F(SimActionsTest, DispatchQueuesAJobNamedByItsInputsThatARunnerWithTheLabel
             Hooks("check_run")[0]["check_run"]["url"]);
 }
 
+// One dispatch for several runs: the workflow's matrix over `runs` makes one job each, named and given
+// its environment with its own value; the workflow run completes with its last job, as a failure when one
+// failed.
+TEST_F(SimActionsTest, AMatrixOverTheRunsMakesAJobForEachAndTheRunEndsWithTheLast) {
+  auto dispatched =
+      client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "main", Inputs("wb-1", {"wb-2", "wb-3"}));
+  ASSERT_TRUE(dispatched.ok()) << dispatched.error().message();
+  auto jobs = client_->ListJobsForRun(kRepo, dispatched->run_id);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 3u);
+  std::set<std::string> names;
+  for (const auto& j : *jobs) names.insert(j.name);
+  EXPECT_EQ(names, (std::set<std::string>{"wavebot wb-1", "wavebot wb-2", "wavebot wb-3"}));
+  std::map<std::string, int64_t> job_of;
+  int status = 0;
+  for (int i = 0; i < 3; ++i) {
+    json job = RunnerPost(
+        "acquire", {{"name", "r" + std::to_string(i)}, {"labels", {"self-hosted", "wavebot"}}}, &status);
+    ASSERT_EQ(status, 200);
+    const std::string id = job["env"]["WAVEBOT_DISPATCH_ID"];
+    EXPECT_EQ(job["name"], "wavebot " + id);
+    job_of[id] = job["job_id"].get<int64_t>();
+  }
+  EXPECT_EQ(job_of.size(), 3u);
+  auto complete = [&](const std::string& id, const char* conclusion) {
+    const int r = static_cast<int>(std::distance(job_of.begin(), job_of.find(id)));
+    (void)r;
+    for (int i = 0; i < 3; ++i) {
+      RunnerPost("complete",
+                 {{"name", "r" + std::to_string(i)}, {"job_id", job_of[id]}, {"conclusion", conclusion}},
+                 &status);
+      if (status == 200) return;
+    }
+    ADD_FAILURE() << "no runner completed " << id;
+  };
+  complete("wb-1", "success");
+  complete("wb-2", "failure");
+  auto run = client_->GetWorkflowRun(kRepo, dispatched->run_id);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->status, "in_progress");  // wb-3's job is still running
+  complete("wb-3", "success");
+  run = client_->GetWorkflowRun(kRepo, dispatched->run_id);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->status, "completed");
+  EXPECT_EQ(run->conclusion, "failure");
+  // A matrix without values is refused.
+  auto empty = Inputs("wb-9");
+  empty["runs"] = "[]";
+  auto refused = client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "main", empty);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("does not contain any values"), std::string::npos);
+}
+
 TEST_F(SimActionsTest, DispatchRefusesWhatGitHubRefuses) {
   auto missing = client_->DispatchWorkflow(kRepo, "nope.yml", "main", Inputs("wb-1"));
   ASSERT_FALSE(missing.ok());
@@ -152,10 +204,25 @@ TEST_F(SimActionsTest, DispatchRefusesWhatGitHubRefuses) {
   ASSERT_FALSE(unexpected.ok());
   EXPECT_NE(unexpected.error().message().find("Unexpected inputs provided"), std::string::npos);
   auto lacking = Inputs("wb-1");
-  lacking.erase("ticket");
+  lacking.erase("runs");
   auto required = client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "main", lacking);
   ASSERT_FALSE(required.ok());
-  EXPECT_NE(required.error().message().find("Required input 'ticket'"), std::string::npos);
+  EXPECT_NE(required.error().message().find("Required input 'runs'"), std::string::npos);
+  // The inputs of a wavebot before batches (one run per dispatch): GitHub refuses them, which is how the
+  // executor learns to fall back for a repository that kept the older file (and the other way round).
+  auto older = Inputs("wb-1");
+  older.erase("runs");
+  older.erase("tickets");
+  older["ticket"] = "2";
+  auto refused = client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "main", older);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(refused.error().message().find("Required input 'runs'"), std::string::npos);
+  auto mixed = Inputs("wb-1");
+  mixed["ticket"] = "2";
+  refused = client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "main", mixed);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("Unexpected inputs provided: [\"ticket\"]"), std::string::npos);
   // A wavebot before OIDC sent a `token` input: the workflow no longer declares it.
   auto old = Inputs("wb-1");
   old["token"] = "t0k3n";

@@ -13,21 +13,17 @@
 #include "github/jwt.h"
 #include "github/rest.h"
 #include "github/sim_fixture.h"
+#include "support/agent_workflow.h"
 
 namespace wavebot::testing {
 namespace {
 
 using nlohmann::json;
 
-std::string AgentWorkflow() {
-  std::ifstream in(WAVEBOT_SOURCE_DIR "/.github/workflows/wavebot-agent.yml");
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+using testing::AgentWorkflow;
 
 std::map<std::string, std::string> Inputs(const std::string& dispatch_id) {
-  return {{"dispatch_id", dispatch_id}, {"api_url", "http://127.0.0.1:9"}, {"ticket", "2"},
-          {"mode", "implement"},        {"base", "main"},                  {"branch", "wave/1-e/2-t"},
-          {"attempt", "1"},             {"runs_on", R"(["self-hosted","wavebot"])"}};
+  return testing::AgentDispatchInputs(dispatch_id);
 }
 
 // A workflow with no `id-token: write` (the wavebot workflow before OIDC had `permissions: {}`).
