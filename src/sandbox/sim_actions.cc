@@ -1,8 +1,9 @@
 // The simulator as the Actions backend for dispatched workflows (the `actions` executor):
 //   - POST /repos/{o}/{r}/actions/workflows/{file}/dispatches reads the workflow file at the ref from the
 //     repository, checks the inputs against `on.workflow_dispatch.inputs` as GitHub does (unknown input,
-//     missing required input, more than 25: 422), evaluates the first job's `name` and `runs-on`
-//     (`${{ inputs.X }}`, `${{ fromJSON(inputs.X) }}`), and queues a run with one job;
+//     missing required input, more than 25: 422), evaluates the first job's `name`, `runs-on` and `env`
+//     (`${{ inputs.X }}`, `${{ matrix.X }}`, `${{ fromJSON(inputs.X) }}`), and queues a run with a job
+//     per value of its one-vector matrix (one job without);
 //   - simulated self-hosted runners (`wavebot sim-runner`, separate processes) take queued jobs whose
 //     labels they carry over a small protocol under /_sim/runners/ (acquire, heartbeat, complete), the
 //     way the real runner long-polls GitHub's broker;
