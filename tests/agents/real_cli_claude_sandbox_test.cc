@@ -18,14 +18,15 @@ namespace {
 
 const std::string kDemoAgent = std::string(WAVEBOT_SOURCE_DIR) + "/examples/demo-agent/demo-agent.sh";
 
-TEST_F(RealCliTest, ClaudeCompletesTheSandboxEpicWithCostPerRun) {
-  StartApi({{"each_session",
-             {{"bash", "bash " + kDemoAgent}, {"text", "Done."}, {"usage", {{"input_tokens", 3000}, {"output_tokens", 200}}}}}});
-  // The engine's executor passes PATH, HOME and the preset's key and endpoint from this process.
+// The fake API answering every session by running the demo agent, the environment the claude preset
+// needs (from this process: the local executor passes it to its runs, the simulated runners inherit it),
+// and the sandbox's options with the bare claude preset.
+cli::ScenarioOptions ClaudeSandbox(const std::filesystem::path& data_dir, const std::string& home,
+                                   const std::string& api_url) {
   ::setenv("PATH", (kCliBin + ":" + std::getenv("PATH")).c_str(), 1);
-  ::setenv("HOME", home_.c_str(), 1);
+  ::setenv("HOME", home.c_str(), 1);
   ::setenv("ANTHROPIC_API_KEY", kFakeKey, 1);
-  ::setenv("ANTHROPIC_BASE_URL", api_url_.c_str(), 1);
+  ::setenv("ANTHROPIC_BASE_URL", api_url.c_str(), 1);
   // Claude's shell runs the demo agent from the source tree: the operator lets the sandbox read it.
   ::setenv("WAVEBOT_AGENT_READ_ONLY", (std::string(WAVEBOT_SOURCE_DIR) + "/examples/demo-agent").c_str(), 1);
   // The repository's agent.pass_env below passes these only because the operator allows them.
@@ -34,7 +35,7 @@ TEST_F(RealCliTest, ClaudeCompletesTheSandboxEpicWithCostPerRun) {
     ::setenv(v, "1", 1);
   }
   cli::ScenarioOptions o;
-  o.data_dir = (tmp_.path() / "sandbox").string();
+  o.data_dir = data_dir.string();
   o.wavebot_binary = WAVEBOT_BINARY;
   o.demo_agent = kDemoAgent;
   o.max_parallel = 3;
@@ -44,6 +45,18 @@ TEST_F(RealCliTest, ClaudeCompletesTheSandboxEpicWithCostPerRun) {
       "  pass_env: [CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, DISABLE_AUTOUPDATER, DISABLE_TELEMETRY]\n"
       "  timeout: 2m\n"
       "  rate_limit_backoff: 2s\n";
+  return o;
+}
+
+const nlohmann::json kEachSessionRunsTheDemoAgent = {
+    {"each_session",
+     {{"bash", "bash " + kDemoAgent},
+      {"text", "Done."},
+      {"usage", {{"input_tokens", 3000}, {"output_tokens", 200}}}}}};
+
+TEST_F(RealCliTest, ClaudeCompletesTheSandboxEpicWithCostPerRun) {
+  StartApi(kEachSessionRunsTheDemoAgent);
+  cli::ScenarioOptions o = ClaudeSandbox(tmp_.path() / "sandbox", home_.string(), api_url_);
   auto s = cli::Scenario::Start(o);
   ASSERT_TRUE(s.ok()) << s.error().message();
   auto summary = (*s)->Run(std::chrono::seconds(180));
@@ -113,6 +126,46 @@ TEST_F(RealCliTest, ClaudeCompletesTheSandboxEpicWithCostPerRun) {
             std::string::npos)
       << metrics->body;
   // Every model request carried the key and went to the fake API.
+  for (const auto& q : Requests()) EXPECT_EQ(q["headers"].value("x-api-key", ""), kFakeKey);
+}
+
+// The same epic with the real Claude Code CLI on the actions executor: every run dispatched to simulated
+// self-hosted runners (the runs a pass starts together as one workflow run, a job each), claimed with the
+// job's OIDC token, run by `wavebot actions-job` there, its result and cost posted back.
+TEST_F(RealCliTest, ClaudeCompletesTheSandboxEpicOnActionsRunners) {
+  StartApi(kEachSessionRunsTheDemoAgent);
+  cli::ScenarioOptions o = ClaudeSandbox(tmp_.path() / "sandbox", home_.string(), api_url_);
+  o.executor = "actions";
+  o.runners = 3;
+  o.runner_timeout = std::chrono::milliseconds(6000);  // generous: a loaded machine delays heartbeats
+  auto s = cli::Scenario::Start(o);
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  auto summary = (*s)->Run(std::chrono::seconds(240));
+  ASSERT_TRUE(summary.complete) << summary.reason;
+  auto* store = (*s)->app()->engine()->store();
+  auto epic = store->FindEpic(cli::Scenario::kRepo, cli::Scenario::kEpic);
+  ASSERT_TRUE(epic.ok() && *epic);
+  auto tickets = store->Tickets((*epic)->id);
+  ASSERT_TRUE(tickets.ok());
+  size_t agent_runs = 0;
+  for (const auto& t : *tickets) {
+    EXPECT_EQ(t.state, "done") << "#" << t.number;
+    auto attempts = store->Attempts(t.id);
+    ASSERT_TRUE(attempts.ok());
+    for (const auto& a : *attempts) {
+      if (a.mode == "rebase" || a.mode == "report") continue;
+      ++agent_runs;
+      EXPECT_GT(a.cost_microusd, 0) << "#" << t.number << " " << a.mode;  // reported from the runner
+      EXPECT_EQ(a.turns, 2) << "#" << t.number << " " << a.mode;
+    }
+  }
+  EXPECT_GE(agent_runs, 10u);
+  size_t dispatches = 0;
+  for (const auto& line : (*s)->simulator()->RequestLog()) {
+    dispatches += line.find("/actions/workflows/wavebot-agent.yml/dispatches") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_GT(dispatches, 0u);
+  EXPECT_LT(dispatches, agent_runs);  // the runs that started together went out as one dispatch
   for (const auto& q : Requests()) EXPECT_EQ(q["headers"].value("x-api-key", ""), kFakeKey);
 }
 
