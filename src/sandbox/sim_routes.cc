@@ -101,10 +101,14 @@ SimulatorImpl::Reply SimulatorImpl::Page(Ctx& c, const json& items, const char* 
 }
 
 std::optional<Fault> SimulatorImpl::NextFaultLocked(const std::string& method) {
+  const bool write = method == "POST" || method == "PATCH" || method == "PUT" || method == "DELETE";
   if (!scripted_faults_.empty()) {
-    Fault f = scripted_faults_.front();
-    scripted_faults_.pop_front();
-    return f;
+    const Fault f = scripted_faults_.front();
+    const bool lost = f == Fault::kLostAnswer502 || f == Fault::kLostAnswerDrop;
+    if (!lost || write) {
+      scripted_faults_.pop_front();
+      return f;
+    }
   }
   std::uniform_real_distribution<double> u(0, 1);
   if (faults_.server_error_fraction > 0 && u(rng_) < faults_.server_error_fraction) {
@@ -114,7 +118,6 @@ std::optional<Fault> SimulatorImpl::NextFaultLocked(const std::string& method) {
   if (faults_.secondary_limit_fraction > 0 && u(rng_) < faults_.secondary_limit_fraction) {
     return u(rng_) < 0.5 ? Fault::kSecondary403RetryAfter : Fault::kSecondary429RetryAfter;
   }
-  const bool write = method == "POST" || method == "PATCH" || method == "PUT" || method == "DELETE";
   if (write && faults_.lost_answer_fraction > 0 && u(rng_) < faults_.lost_answer_fraction) {
     return u(rng_) < 0.5 ? Fault::kLostAnswer502 : Fault::kLostAnswerDrop;
   }

@@ -191,6 +191,8 @@ class Simulator {
                                           const std::string& message, const std::string& user) = 0;
 
   // --- Faults and observation ---
+  // The next requests meet `faults`, in order; a lost answer (kLostAnswer*) waits for the next write, as
+  // only a write's answer can be lost.
   virtual void InjectFaults(const std::vector<Fault>& faults) = 0;
   virtual void SetFaultConfig(const FaultConfig& config) = 0;
   virtual std::vector<Delivery> Deliveries() const = 0;
