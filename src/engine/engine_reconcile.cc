@@ -387,6 +387,12 @@ Status Engine::ReconcilePass(int64_t epic_id) {
       }
       return nullptr;
     };
+    auto record_pr = [&](TicketRecord& t, const github::PullRequest& pull) {
+      t.check_head = pull.head_sha;
+      t.pr = pull.number;
+      t.state = "pr_open";
+      spdlog::info("epic {}#{}: opened PR #{} for #{}", epic.repo, epic.number, t.pr, t.number);
+    };
     // The runs this round starts go out together (the actions executor dispatches them as one workflow
     // run): right after the loop, or on the way out when a step fails.
     struct FlushRuns {
@@ -397,6 +403,21 @@ Status Engine::ReconcilePass(int64_t epic_id) {
       }
       ~FlushRuns() { Now(); }
     } flush_runs{executor_};
+    // Each PR this round opens is marked as perhaps sent before the first create leaves, in one write (a
+    // pass after a kill then looks for it before opening one); the ones marked now need no look.
+    std::set<int64_t> first_create;
+    std::vector<std::pair<TicketRecord*, github::PullRequest>> opened_unchecked;
+    {
+      std::vector<TicketRecord> marked;
+      for (const auto& action : actions) {
+        TicketRecord* t = action.kind == core::ActionKind::kOpenPr ? find(action.ticket) : nullptr;
+        if (!t || t->pr_create_sent) continue;
+        t->pr_create_sent = true;
+        first_create.insert(t->number);
+        marked.push_back(*t);
+      }
+      if (!marked.empty()) WAVEBOT_RETURN_IF_ERROR(store_->SaveTickets(epic.id, marked));
+    }
     for (const auto& action : actions) {
       TicketRecord* t = action.ticket ? find(action.ticket) : nullptr;
       switch (action.kind) {
@@ -498,7 +519,7 @@ Status Engine::ReconcilePass(int64_t epic_id) {
           // it and stopped before recording it: adopt it rather than open a second one. Only a pass
           // after one that sent the create can find one, so the first spends no read on looking.
           std::vector<github::PullRequest> found;
-          if (t->pr_create_sent) {
+          if (!first_create.count(t->number)) {
             github::PullListFilter existing;
             existing.state = "all";
             existing.head = ref.owner + ":" + t->branch;
@@ -506,38 +527,31 @@ Status Engine::ReconcilePass(int64_t epic_id) {
             auto listed = github_->ListPulls(ref, existing);
             if (!listed.ok()) return listed.error();
             found = std::move(*listed);
-          } else {
-            t->pr_create_sent = true;  // recorded before the request leaves
-            WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
           }
-          auto adopt = std::find_if(found.begin(), found.end(),
-                                    [](const github::PullRequest& p) { return p.state == "open" || p.merged; });
-          Result<github::PullRequest> created = adopt != found.end() ? Result<github::PullRequest>(*adopt)
-                                                                     : github_->CreatePull(ref, pr);
-          if (!created.ok()) return created.error();
-          if (adopt != found.end()) spdlog::info("epic {}#{}: adopted PR #{} for #{}", epic.repo, epic.number, adopt->number, t->number);
-          // Its check run now, with the PR, and before the PR is recorded: a PR merged before the next pass
-          // would otherwise never get one, and a failure here repeats this step, which adopts the PR and
-          // finds its check or makes it. (Passes add one to a later head that lacks it.)
-          bool has_check = false;
-          if (adopt != found.end()) {
-            auto checks = github_->ListCheckRunsForRef(ref, created->head_sha, "wavebot");
-            if (!checks.ok()) return checks.error();
-            has_check = !checks->empty();
-          }
-          if (!has_check) {
-            auto c = github_->CreateCheckRun(ref, WavebotCheck(*t, created->head_sha, cfg.max_attempts, epic.number));
-            if (!c.ok()) return c.error();
-          }
+          auto adopt = std::find_if(found.begin(), found.end(), [](const github::PullRequest& p) {
+            return p.state == "open" || p.merged;
+          });
           if (adopt == found.end()) {
+            auto created = github_->CreatePull(ref, pr);
+            if (!created.ok()) return created.error();
             opened_now[t->number] = *created;
             NotePrOpened(epic.repo, *created, epic_head);
+            opened_unchecked.emplace_back(t,
+                                          *created);  // its check run and record after this round's creates
+            changed = true;
+            break;
           }
-          t->check_head = created->head_sha;
-          t->pr = created->number;
-          t->state = "pr_open";
+          spdlog::info("epic {}#{}: adopted PR #{} for #{}", epic.repo, epic.number, adopt->number,
+                       t->number);
+          auto checks = github_->ListCheckRunsForRef(ref, adopt->head_sha, "wavebot");
+          if (!checks.ok()) return checks.error();
+          if (checks->empty()) {
+            auto c = github_->CreateCheckRun(
+                ref, WavebotCheck(*t, adopt->head_sha, cfg.max_attempts, epic.number));
+            if (!c.ok()) return c.error();
+          }
+          record_pr(*t, *adopt);
           WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(*t));
-          spdlog::info("epic {}#{}: opened PR #{} for #{}", epic.repo, epic.number, t->pr, t->number);
           changed = true;
           break;
         }
@@ -658,6 +672,28 @@ Status Engine::ReconcilePass(int64_t epic_id) {
       }
     }
     flush_runs.Now();
+    // The check runs of the PRs this round created, and their records (the creates went out one after
+    // another first: with runs finishing together a PR no longer waits for the check runs of those before
+    // it). A PR is recorded once its check run exists: a PR merged before the next pass would otherwise
+    // never get one, and a failure here leaves the rest to the next pass, which adopts each PR and finds
+    // its check or makes it. (Passes add one to a later head that lacks it.)
+    if (!opened_unchecked.empty()) {
+      std::vector<TicketRecord> recorded;
+      Status checked = OkStatus();
+      for (auto& [t, created] : opened_unchecked) {
+        auto c =
+            github_->CreateCheckRun(ref, WavebotCheck(*t, created.head_sha, cfg.max_attempts, epic.number));
+        if (!c.ok()) {
+          checked = c.error();
+          break;
+        }
+        record_pr(*t, created);
+        recorded.push_back(*t);
+      }
+      opened_unchecked.clear();
+      if (!recorded.empty()) WAVEBOT_RETURN_IF_ERROR(store_->SaveTickets(epic.id, recorded));
+      WAVEBOT_RETURN_IF_ERROR(checked);
+    }
 
     if (prs_first) continue;  // the full round next, with every open PR read
 

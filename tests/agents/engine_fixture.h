@@ -48,18 +48,27 @@ class EngineRunOutcomeTest : public ::testing::Test {
     github_.SetPermission({"acme", "calc"}, "maintainer", "admin");  // the tickets' author
   }
 
-  // Records a run of ticket #2 (spending an attempt, as a dispatch does) and finishes it with `result`.
-  TicketRecord Finish(const nlohmann::json& result) {
-    auto ticket = Ticket();
+  // Records a run of ticket #2 (or `number`; spending an attempt, as a dispatch does) and finishes it with
+  // `result`.
+  TicketRecord Finish(const nlohmann::json& result, int64_t number = 2) {
+    auto ticket = Ticket(number);
     ++ticket.runs_used;
     auto attempt = store_->BeginAttempt(ticket, "implement", "test-run:" + std::to_string(++runs_), clock_.Now());
     EXPECT_TRUE(attempt.ok());
     last_attempt_ = attempt->id;
     engine_->OnJobEvent({"attempt-" + std::to_string(attempt->id), agents::JobEvent::State::kFinished,
                          result.value("exit_code", 1), 0, result.dump(), ""});
-    return Ticket();
+    return Ticket(number);
   }
-  TicketRecord Ticket() { return store_->Tickets(epic_id_)->front(); }
+  TicketRecord Ticket(int64_t number = 2) {
+    auto tickets = store_->Tickets(epic_id_);
+    EXPECT_TRUE(tickets.ok());
+    for (const auto& t : *tickets) {
+      if (t.number == number) return t;
+    }
+    ADD_FAILURE() << "no ticket #" << number;
+    return {};
+  }
   AttemptRecord LastAttempt() { return *store_->GetAttempt(last_attempt_); }
   // Ticket #2 with its PR #7 open at `head` into the epic branch, GitHub saying it is mergeable and
   // clean (no branch protection: GitHub never says "behind").

@@ -4,7 +4,10 @@
 // Real SQLite store, fake GitHub and executor.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "engine_fixture.h"
 #include "webhook/events.h"
@@ -225,6 +228,83 @@ TEST_F(RequestsTest, AHeadWhoseCheckNeverLandedGetsItAfterTheList) {
     ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
     EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), before + 1) << legacy;
   }
+}
+
+// Ticket #3 of the epic beside #2, both on branches whose runs pushed: `kClaimed` to #2's, kOther to #3's.
+class TwoFinishedRunsTest : public RequestsTest {
+ protected:
+  void SetUp() override {
+    RequestsTest::SetUp();
+    github_.PutIssue(
+        ref_, {3, 103, "", "Other", "", "open", {"agent-ready"}, "maintainer", "", false, std::nullopt});
+    github_.SetSubIssues(ref_, 1, {2, 3});
+    std::vector<TicketRecord> other(1);
+    other[0].number = 3;
+    other[0].repo = "acme/calc";
+    other[0].state = "running";
+    other[0].branch = "wave/1-3-other";
+    other[0].wave = 1;
+    ASSERT_TRUE(store_->SaveTickets(epic_id_, other).ok());
+    github_.PutRef(ref_, "heads/wave/1-2-ticket", kClaimed);
+    github_.PutRef(ref_, "heads/wave/1-3-other", kOther);
+    Finish({{"result", "done"}, {"exit_code", 0}, {"head_sha", kClaimed}}, 2);
+    Finish({{"result", "done"}, {"exit_code", 0}, {"head_sha", kOther}}, 3);
+  }
+  static constexpr const char* kOther = "dddddddddddddddddddddddddddddddddddddddd";
+};
+
+// The PRs of runs that finished together are all created before their check runs (issue #17): a PR's
+// create does not wait for the check runs of those before it (on GitHub each a content-creating request,
+// in sequence). Each PR is recorded with its check run, once.
+TEST_F(TwoFinishedRunsTest, ThePrsAreAllCreatedBeforeTheirCheckRuns) {
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  std::vector<std::string> order;
+  for (const auto& a : github_.actions()) {
+    if (std::holds_alternative<github::PullCreated>(a)) order.push_back("pr");
+    if (auto* c = std::get_if<github::CheckRunCreated>(&a); c && c->spec.name == "wavebot")
+      order.push_back("check");
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"pr", "pr", "check", "check"}));
+  auto created = github_.actions_of<github::CheckRunCreated>();
+  ASSERT_EQ(created.size(), 2u);
+  EXPECT_EQ(created[0].spec.head_sha, kClaimed);
+  EXPECT_EQ(created[1].spec.head_sha, kOther);
+  for (int64_t n : {2, 3}) {
+    EXPECT_EQ(Ticket(n).state, "pr_open") << n;
+    EXPECT_GT(Ticket(n).pr, 0) << n;
+  }
+  EXPECT_NE(Ticket(2).pr, Ticket(3).pr);
+  EXPECT_EQ(github_.calls("ListPulls"), 0);  // nothing to look for: no create was sent before
+}
+
+// A check run that fails after the PRs were created leaves them unrecorded; the next pass finds each PR
+// (its create was sent), adopts it and makes the check it lacks: no PR opened twice, none without its check.
+TEST_F(TwoFinishedRunsTest, ACheckRunThatFailsLeavesThePrsToTheNextPassWhichAdoptsThem) {
+  github_.FailNext("CreateCheckRun", Error(ErrorCode::kUnavailable, "the check run's answer"));
+  auto pass = engine_->ReconcileNow("acme/calc", 1);
+  ASSERT_FALSE(pass.ok());
+  EXPECT_NE(pass.error().message().find("the check run's answer"), std::string::npos)
+      << pass.error().ToString();
+  EXPECT_EQ(github_.actions_of<github::PullCreated>().size(), 2u);
+  EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), 0u);
+  EXPECT_EQ(Ticket(2).pr, 0);
+  EXPECT_EQ(Ticket(3).pr, 0);
+  EXPECT_TRUE(Ticket(2).pr_create_sent);
+  EXPECT_TRUE(Ticket(3).pr_create_sent);
+
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.actions_of<github::PullCreated>().size(), 2u);
+  auto created = github_.actions_of<github::CheckRunCreated>();
+  ASSERT_EQ(created.size(), 2u);
+  std::set<std::string> heads{created[0].spec.head_sha, created[1].spec.head_sha};
+  EXPECT_EQ(heads, (std::set<std::string>{kClaimed, kOther}));
+  auto prs = github_.actions_of<github::PullCreated>();
+  EXPECT_EQ(Ticket(2).pr, prs[0].number);
+  EXPECT_EQ(Ticket(3).pr, prs[1].number);
+  EXPECT_EQ(Ticket(2).state, "pr_open");
+  EXPECT_EQ(Ticket(3).state, "pr_open");
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), 2u);
 }
 
 // The epic branch is made at the base's head as the git server says (ls-refs, not counted against the
