@@ -135,6 +135,17 @@ class ClaimedHeadTest : public EngineRunOutcomeTest {
     t.wave = 1;
     ASSERT_TRUE(store_->SaveTicket(t).ok());
   }
+  // Ticket #3 of the epic beside #2, on branch wave/1-3-other in wave 1, in `state` (with PR `pr`).
+  void SaveOtherTicket(const std::string& state, int64_t pr = 0) {
+    std::vector<TicketRecord> other(1);
+    other[0].number = 3;
+    other[0].repo = "acme/calc";
+    other[0].state = state;
+    other[0].branch = "wave/1-3-other";
+    other[0].wave = 1;
+    other[0].pr = pr;
+    ASSERT_TRUE(store_->SaveTickets(epic_id_, other).ok());
+  }
   const github::RepoRef ref_{"acme", "calc"};
   static constexpr const char* kClaimed = "cccccccccccccccccccccccccccccccccccccccc";
 };

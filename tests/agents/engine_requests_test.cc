@@ -238,13 +238,7 @@ class TwoFinishedRunsTest : public RequestsTest {
     github_.PutIssue(
         ref_, {3, 103, "", "Other", "", "open", {"agent-ready"}, "maintainer", "", false, std::nullopt});
     github_.SetSubIssues(ref_, 1, {2, 3});
-    std::vector<TicketRecord> other(1);
-    other[0].number = 3;
-    other[0].repo = "acme/calc";
-    other[0].state = "running";
-    other[0].branch = "wave/1-3-other";
-    other[0].wave = 1;
-    ASSERT_TRUE(store_->SaveTickets(epic_id_, other).ok());
+    SaveOtherTicket("running");
     github_.PutRef(ref_, "heads/wave/1-2-ticket", kClaimed);
     github_.PutRef(ref_, "heads/wave/1-3-other", kOther);
     Finish({{"result", "done"}, {"exit_code", 0}, {"head_sha", kClaimed}}, 2);

@@ -285,14 +285,7 @@ TEST_F(ClaimedHeadTest, AHeadTheBranchHoldsIsBelievedAndItsPrOpened) {
 // list and, once the epic branch moved, a compare: on GitHub in sequence, on the path from the agent's
 // exit to its PR). Shown by a read of the other PR that fails: the PR was opened before it.
 TEST_F(ClaimedHeadTest, AFinishedRunsPrIsOpenedBeforeThePassReadsTheOtherOpenPrs) {
-  std::vector<TicketRecord> other(1);
-  other[0].number = 3;
-  other[0].repo = "acme/calc";
-  other[0].state = "pr_open";
-  other[0].branch = "wave/1-3-other";
-  other[0].wave = 1;
-  other[0].pr = 50;
-  ASSERT_TRUE(store_->SaveTickets(epic_id_, other).ok());
+  SaveOtherTicket("pr_open", 50);
   github_.PutRef(ref_, "heads/wave/1-2-ticket", kClaimed);
   Finish({{"result", "done"}, {"exit_code", 0}, {"head_sha", kClaimed}});
   github_.FailNext("GetPull", Error(ErrorCode::kUnavailable, "reading the other PR"));
