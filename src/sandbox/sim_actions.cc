@@ -140,6 +140,11 @@ SimulatorImpl::Reply SimulatorImpl::DispatchWorkflowLocked(sim::RepoRec& r, cons
     }
   }
   if (inputs.size() > 25) return Err(422, "you may only define up to 25 `inputs` for a `workflow_dispatch` event");
+  // "The maximum payload for `inputs` is 65,535 characters." (workflow syntax, on.workflow_dispatch.inputs;
+  // counted here as the bytes of the inputs object as sent, no fewer than its characters).
+  if (body.contains("inputs") && body["inputs"].dump().size() > 65535) {
+    return Err(422, "The maximum payload for `inputs` is 65,535 characters.");
+  }
   std::string path = ".github/workflows/" + workflow;
   int code = 0;
   auto text = Git(r, {"show", sha + ":" + path}, "", &code);

@@ -610,6 +610,32 @@ TEST_F(ActionsExecutorTest, RunsSubmittedTogetherGoOutAsOneDispatchAndAreToldApa
   EXPECT_EQ(gw_.Calls().size(), 3u);
 }
 
+// GitHub takes at most 256 jobs from a matrix and 65,535 characters of inputs: the runs of one flush go
+// out in dispatches of at most 256, and the fullest one (ten-digit ticket numbers, the longest mode)
+// stays well within the inputs' limit.
+TEST_F(ActionsExecutorTest, ABatchStaysWithinGitHubsLimitsOfMatrixJobsAndInputs) {
+  ActionsExecutorOptions o = Options();
+  o.max_parallel = 300;
+  o.batch = true;
+  Make(o);
+  for (int i = 0; i < 300; ++i) {
+    TicketJob j = Job("attempt-" + std::to_string(i), "acme/calc", 2000000000 + i);
+    *std::find(j.args.begin(), j.args.end(), "implement") = "resolve_conflict";
+    ASSERT_TRUE(exec_->Submit(j).ok());
+  }
+  exec_->Flush();
+  ASSERT_EQ(gw_.Calls().size(), 2u);
+  size_t runs = 0;
+  for (const auto& call : gw_.Calls()) {
+    const size_t n = nlohmann::json::parse(call.inputs.at("runs")).size();
+    EXPECT_LE(n, kMaxMatrixJobs);
+    runs += n;
+    EXPECT_LT(nlohmann::json(call.inputs).dump().size(), 65535u / 2)
+        << "a batch's inputs near GitHub's limit";
+  }
+  EXPECT_EQ(runs, 300u);
+}
+
 // A repository whose workflow file predates batches (GitHub refuses the batch's inputs with 422) gets one
 // dispatch per run in the older form, at once and from then on, without asking GitHub again.
 TEST_F(ActionsExecutorTest, AWorkflowFileWithoutBatchesGetsOneDispatchPerRunInTheOlderForm) {

@@ -229,6 +229,14 @@ TEST_F(SimActionsTest, DispatchRefusesWhatGitHubRefuses) {
   auto stale = client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "main", old);
   ASSERT_FALSE(stale.ok());
   EXPECT_NE(stale.error().message().find("Unexpected inputs provided: [\"token\"]"), std::string::npos);
+  // Inputs of more than 65,535 characters in all.
+  auto big = Inputs("wb-1");
+  big["tickets"] = std::string(65536, 'x');
+  refused = client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "main", big);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(refused.error().message().find("65,535 characters"), std::string::npos)
+      << refused.error().ToString();
   // (More than 25 inputs is refused too, but GitHub's OpenAPI schema forbids sending that at all, and
   // this test's requests are checked against it: the executor's own test keeps it from being sent.)
   EXPECT_FALSE(client_->DispatchWorkflow(kRepo, "wavebot-agent.yml", "no-such-branch", Inputs("wb-1")).ok());
