@@ -37,4 +37,29 @@ int64_t RateLimits::TakeContentSlot(const std::string& subject, TimePoint now) {
   return std::max<int64_t>(1, (ms + 999) / 1000);
 }
 
+int64_t RateLimits::TakePoints(const std::string& subject, TimePoint now, int points) {
+  if (opt_.points_per_minute <= 0) return 0;
+  Points& p = points_[subject];
+  // A request at t counts while now < t + a minute.
+  while (!p.taken.empty() && p.taken.front().first + std::chrono::minutes(1) <= now) {
+    p.sum -= p.taken.front().second;
+    p.taken.pop_front();
+  }
+  if (p.sum + points <= opt_.points_per_minute) {
+    p.taken.emplace_back(now, points);
+    p.sum += points;
+    return 0;
+  }
+  // The oldest requests leave the minute first: room once enough of them have left.
+  int64_t left = p.sum;
+  TimePoint free_at = now;
+  for (const auto& [t, n] : p.taken) {
+    left -= n;
+    free_at = t + std::chrono::minutes(1);
+    if (left + points <= opt_.points_per_minute) break;
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(free_at - now).count();
+  return std::max<int64_t>(1, (ms + 999) / 1000);
+}
+
 }  // namespace wavebot::sandbox::sim

@@ -316,20 +316,34 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
         c.body = json::parse(req.body, nullptr, false);
         if (c.body.is_discarded()) reply = Err(400, "Problems parsing JSON");
       }
+      // GitHub answers a secondary limit with "a 403 or 429 response": every other refusal is a 429.
+      auto refuse = [&](int64_t wait_s, const char* blocked_from) {
+        reply =
+            secondary_limit_answers_ % 2 == 0
+                ? Err(403,
+                      "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
+                      "again.")
+                : Err(429, std::string(
+                               "You have exceeded a secondary rate limit and have been temporarily blocked "
+                               "from ") +
+                               blocked_from + ". Please retry your request again later.");
+        reply.body["documentation_url"] =
+            "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits";
+        reply.headers["Retry-After"] = std::to_string(wait_s);
+        ++secondary_limit_answers_;
+      };
+      const bool read = req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS";
       // GitHub's secondary limit on content creation: an installation's writes, not the App's JWT
       // requests (token mints fall under GitHub's separate limit on token requests) nor reads.
-      if (reply.status == 0 && route->auth == Auth::kToken && token->installation_id != 0 && req.method != "GET" &&
-          req.method != "HEAD") {
+      if (reply.status == 0 && route->auth == Auth::kToken && token->installation_id != 0 && !read) {
         if (int64_t wait_s = limits_.TakeContentSlot(token->Subject(), clock_->Now()); wait_s > 0) {
-          // GitHub answers a secondary limit with "a 403 or 429 response": every other refusal is a 429.
-          reply = secondary_limit_answers_ % 2 == 0
-                      ? Err(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
-                      : Err(429, "You have exceeded a secondary rate limit and have been temporarily blocked from "
-                                 "content creation. Please retry your request again later.");
-          reply.body["documentation_url"] =
-              "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits";
-          reply.headers["Retry-After"] = std::to_string(wait_s);
-          ++secondary_limit_answers_;
+          refuse(wait_s, "content creation");
+        }
+      }
+      // And on points: every REST request of a token, a read 1 point and a write 5.
+      if (reply.status == 0 && route->auth == Auth::kToken) {
+        if (int64_t wait_s = limits_.TakePoints(token->Subject(), clock_->Now(), read ? 1 : 5); wait_s > 0) {
+          refuse(wait_s, "making requests");
         }
       }
       if (reply.status == 0) {

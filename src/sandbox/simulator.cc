@@ -43,7 +43,8 @@ SimulatorImpl::SimulatorImpl(SimulatorOptions options)
       rng_(opt_.seed),
       faults_(opt_.faults),
       render_(""),
-      limits_({opt_.rate_limit, opt_.secondary_per_minute, opt_.secondary_per_hour}),
+      limits_({opt_.rate_limit, opt_.secondary_per_minute, opt_.secondary_per_hour,
+               opt_.secondary_points_per_minute}),
       webhook_rng_(opt_.seed * 7919 + 17) {}
 
 SimulatorImpl::~SimulatorImpl() { Stop(); }

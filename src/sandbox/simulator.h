@@ -74,6 +74,9 @@ struct SimulatorOptions {
   // Beyond it: 403 with a secondary-rate-limit message and retry-after. 0 lifts that window.
   int secondary_per_minute = 80;
   int secondary_per_hour = 500;
+  // GitHub's secondary limit on points: REST requests per installation or user in any sliding minute, a
+  // read 1 point and a write 5 (docs/github.md). Beyond it: 403 or 429 with retry-after. 0 lifts it.
+  int secondary_points_per_minute = 900;
   std::chrono::seconds token_lifetime{3600};   // installation tokens
   FaultConfig faults;
   uint64_t seed = 1;         // fault injection RNG

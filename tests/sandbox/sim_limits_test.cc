@@ -21,6 +21,7 @@ class SimLimitsTest : public SimTest {
     so->secondary_per_minute = per_minute_;
     so->secondary_per_hour = per_hour_;
     so->rate_limit = primary_;
+    so->secondary_points_per_minute = points_;
   }
   void SetUp() override {
     SimTest::SetUp();
@@ -60,6 +61,7 @@ class SimLimitsTest : public SimTest {
   int per_minute_ = 3;
   int per_hour_ = 0;
   int64_t primary_ = 5000;
+  int points_ = 0;  // no points limit unless a test sets one
   int64_t issue_ = 0;
   int64_t installation_ = 0;
 };
@@ -119,6 +121,35 @@ TEST_F(SimLimitsTest, CountedPerInstallationAcrossItsTokensAndMintsAreNot) {
   ASSERT_TRUE(sim_->CreateRepo(repo, spec).ok());
   int64_t n = *sim_->CreateIssue(repo, "alice", "t", "b", {});
   EXPECT_EQ(Comment(Mint(*other), repo, n)->status, 201) << "another installation's budget is its own";
+}
+
+class SimPointsLimitTest : public SimLimitsTest {
+ protected:
+  SimPointsLimitTest() {
+    per_minute_ = 0;
+    points_ = 12;
+  }
+};
+
+// GitHub's secondary limit on points (900 a minute; 12 here): a read costs 1 point, a write 5, a 304
+// its point too; beyond it reads and writes alike are refused with retry-after until the oldest
+// requests leave the minute.
+TEST_F(SimPointsLimitTest, ReadsCostAPointWritesFiveAndTheMinuteRefusesBeyondThem) {
+  const std::string token = Mint(installation_);
+  ASSERT_EQ(Comment(token)->status, 201);  // 5
+  clock_.Advance(20s);
+  ASSERT_EQ(Comment(token)->status, 201);  // 10
+  auto first = GetIssue(token);            // 11
+  ASSERT_EQ(first->status, 200);
+  EXPECT_EQ(GetIssue(token, first->get_header_value("ETag"))->status, 304);  // 12
+  EXPECT_EQ(RetryAfterOfRefusal(GetIssue(token)), 40) << "the first write leaves the minute 40 s from now";
+  EXPECT_EQ(RetryAfterOfRefusal(Comment(token)), 40);
+  clock_.Advance(40s);  // the first write's 5 points left
+  EXPECT_EQ(GetIssue(token)->status, 200);
+  EXPECT_EQ(RetryAfterOfRefusal(Comment(token)), 20)
+      << "a write needs 5 points: the second write must leave too";
+  clock_.Advance(20s);
+  EXPECT_EQ(Comment(token)->status, 201);
 }
 
 class SimPrimaryLimitTest : public SimLimitsTest {
