@@ -535,9 +535,8 @@ Status Engine::ReconcilePass(int64_t epic_id) {
             auto created = github_->CreatePull(ref, pr);
             if (!created.ok()) return created.error();
             opened_now[t->number] = *created;
-            NotePrOpened(epic.repo, *created, epic_head);
-            opened_unchecked.emplace_back(t,
-                                          *created);  // its check run and record after this round's creates
+            // Its check run and its record once this round's creates are out.
+            opened_unchecked.emplace_back(t, *created);
             changed = true;
             break;
           }
@@ -687,6 +686,7 @@ Status Engine::ReconcilePass(int64_t epic_id) {
           checked = c.error();
           break;
         }
+        NotePrOpened(epic.repo, created, epic_head);  // with its check, which it has now
         record_pr(*t, created);
         recorded.push_back(*t);
       }
