@@ -6,6 +6,8 @@
 #include <httplib.h>
 #include <stdlib.h>
 
+#include <vector>
+
 #include "agents/real_cli_fixture.h"
 #include "cli/sandbox_scenario.h"
 #include "engine/app.h"
@@ -54,6 +56,36 @@ const nlohmann::json kEachSessionRunsTheDemoAgent = {
       {"text", "Done."},
       {"usage", {{"input_tokens", 3000}, {"output_tokens", 200}}}}}};
 
+// An agent run of the completed epic: its ticket's number and its attempt.
+struct AgentRun {
+  int64_t ticket;
+  engine::AttemptRecord attempt;
+};
+// The agent runs of the scenario's completed epic (its rebases and reports left out), each of its
+// tickets expected done; the tickets in `tickets` if given.
+std::vector<AgentRun> AgentRunsOfTheEpic(cli::Scenario& s,
+                                         std::vector<engine::TicketRecord>* tickets = nullptr) {
+  std::vector<AgentRun> runs;
+  auto* store = s.app()->engine()->store();
+  auto epic = store->FindEpic(cli::Scenario::kRepo, cli::Scenario::kEpic);
+  EXPECT_TRUE(epic.ok() && *epic);
+  if (!epic.ok() || !*epic) return runs;
+  auto all = store->Tickets((*epic)->id);
+  EXPECT_TRUE(all.ok());
+  if (!all.ok()) return runs;
+  for (const auto& t : *all) {
+    EXPECT_EQ(t.state, "done") << "#" << t.number;
+    auto attempts = store->Attempts(t.id);
+    EXPECT_TRUE(attempts.ok());
+    if (!attempts.ok()) continue;
+    for (const auto& a : *attempts) {
+      if (a.mode != "rebase" && a.mode != "report") runs.push_back({t.number, a});
+    }
+  }
+  if (tickets) *tickets = std::move(*all);
+  return runs;
+}
+
 TEST_F(RealCliTest, ClaudeCompletesTheSandboxEpicWithCostPerRun) {
   StartApi(kEachSessionRunsTheDemoAgent);
   cli::ScenarioOptions o = ClaudeSandbox(tmp_.path() / "sandbox", home_.string(), api_url_);
@@ -62,25 +94,15 @@ TEST_F(RealCliTest, ClaudeCompletesTheSandboxEpicWithCostPerRun) {
   auto summary = (*s)->Run(std::chrono::seconds(180));
   ASSERT_TRUE(summary.complete) << summary.reason;
 
-  auto* store = (*s)->app()->engine()->store();
-  auto epic = store->FindEpic(cli::Scenario::kRepo, cli::Scenario::kEpic);
-  ASSERT_TRUE(epic.ok() && *epic);
-  auto tickets = store->Tickets((*epic)->id);
-  ASSERT_TRUE(tickets.ok());
-  int agent_runs = 0;
+  std::vector<engine::TicketRecord> tickets;
+  const std::vector<AgentRun> runs = AgentRunsOfTheEpic(**s, &tickets);
+  const int agent_runs = static_cast<int>(runs.size());
   int64_t total_microusd = 0;
-  for (const auto& t : *tickets) {
-    EXPECT_EQ(t.state, "done") << "#" << t.number;
-    auto attempts = store->Attempts(t.id);
-    ASSERT_TRUE(attempts.ok());
-    for (const auto& a : *attempts) {
-      if (a.mode == "rebase" || a.mode == "report") continue;
-      ++agent_runs;
-      total_microusd += a.cost_microusd;
-      EXPECT_GT(a.cost_microusd, 0) << "#" << t.number << " " << a.mode;
-      EXPECT_EQ(a.turns, 2) << "#" << t.number << " " << a.mode;
-      EXPECT_EQ(a.input_tokens, 6000) << "#" << t.number << " " << a.mode;
-    }
+  for (const auto& [ticket, a] : runs) {
+    total_microusd += a.cost_microusd;
+    EXPECT_GT(a.cost_microusd, 0) << "#" << ticket << " " << a.mode;
+    EXPECT_EQ(a.turns, 2) << "#" << ticket << " " << a.mode;
+    EXPECT_EQ(a.input_tokens, 6000) << "#" << ticket << " " << a.mode;
   }
   EXPECT_GE(agent_runs, 10);  // 8 implements, a CI fix, a review fix (and maybe a conflict resolution)
   std::printf("real claude sandbox: %d agent runs, $%.4f reported, %lld ms\n", agent_runs, total_microusd / 1e6,
@@ -109,7 +131,7 @@ TEST_F(RealCliTest, ClaudeCompletesTheSandboxEpicWithCostPerRun) {
   ASSERT_TRUE(epic_pr.ok());
   std::snprintf(total, sizeof total, "Agent cost: $%.2f", total_microusd / 1e6);
   EXPECT_NE(epic_pr->body.find(total), std::string::npos) << epic_pr->body;
-  for (const auto& t : *tickets) {
+  for (const auto& t : tickets) {
     auto pr = (*gh)->GetPull({"acme", "calc"}, t.pr);
     ASSERT_TRUE(pr.ok());
     EXPECT_NE(pr->body.find("Agent cost so far: $"), std::string::npos) << "#" << t.number << ": " << pr->body;
@@ -142,22 +164,11 @@ TEST_F(RealCliTest, ClaudeCompletesTheSandboxEpicOnActionsRunners) {
   ASSERT_TRUE(s.ok()) << s.error().message();
   auto summary = (*s)->Run(std::chrono::seconds(240));
   ASSERT_TRUE(summary.complete) << summary.reason;
-  auto* store = (*s)->app()->engine()->store();
-  auto epic = store->FindEpic(cli::Scenario::kRepo, cli::Scenario::kEpic);
-  ASSERT_TRUE(epic.ok() && *epic);
-  auto tickets = store->Tickets((*epic)->id);
-  ASSERT_TRUE(tickets.ok());
-  size_t agent_runs = 0;
-  for (const auto& t : *tickets) {
-    EXPECT_EQ(t.state, "done") << "#" << t.number;
-    auto attempts = store->Attempts(t.id);
-    ASSERT_TRUE(attempts.ok());
-    for (const auto& a : *attempts) {
-      if (a.mode == "rebase" || a.mode == "report") continue;
-      ++agent_runs;
-      EXPECT_GT(a.cost_microusd, 0) << "#" << t.number << " " << a.mode;  // reported from the runner
-      EXPECT_EQ(a.turns, 2) << "#" << t.number << " " << a.mode;
-    }
+  const std::vector<AgentRun> runs = AgentRunsOfTheEpic(**s);
+  const size_t agent_runs = runs.size();
+  for (const auto& [ticket, a] : runs) {
+    EXPECT_GT(a.cost_microusd, 0) << "#" << ticket << " " << a.mode;  // reported from the runner
+    EXPECT_EQ(a.turns, 2) << "#" << ticket << " " << a.mode;
   }
   EXPECT_GE(agent_runs, 10u);
   size_t dispatches = 0;
