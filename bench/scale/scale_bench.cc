@@ -8,10 +8,13 @@
 //
 // Usage: scale_bench [--tickets 100] [--agents 30] [--time-scale 60] [--timeout 1800]
 //                    [--binary build/src/cli/wavebot] [--agent examples/demo-agent/demo-agent.sh]
-//                    [--request-log FILE] [--no-write-budget]
+//                    [--request-log FILE] [--no-write-budget] [--executor local|actions] [--runners R]
+//                    [--log-level warn]
 // GitHub's limits are the simulator's defaults (80 writes a minute and 500 an hour per installation,
 // 5,000 requests an hour); wavebot's write budget the server's defaults (the same), unless
-// --no-write-budget (the baseline: the limits then show as 403s with Retry-After).
+// --no-write-budget (the baseline: the limits then show as 403s with Retry-After). With `--executor
+// actions` the runs are dispatched as workflow jobs onto R simulated self-hosted runners (default: as
+// many as agents), each dispatch a write of its own.
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -36,6 +39,9 @@ int main(int argc, char** argv) {
   std::string agent = "examples/demo-agent/demo-agent.sh";
   std::string request_log;  // --request-log FILE: the App's requests, one per line
   bool write_budget = true;  // --no-write-budget: the baseline, wavebot without its write budget
+  std::string executor = "local";
+  int runners = 0;                 // --runners: 0 means as many as --agents
+  std::string log_level = "warn";  // wavebot's and the simulator's log, on stderr
   for (int i = 1; i < argc; i += 2) {
     const std::string k = argv[i];
     if (k == "--no-write-budget") {
@@ -54,6 +60,12 @@ int main(int argc, char** argv) {
     else if (k == "--binary") binary = argv[i + 1];
     else if (k == "--agent") agent = argv[i + 1];
     else if (k == "--request-log") request_log = argv[i + 1];
+    else if (k == "--executor")
+      executor = argv[i + 1];
+    else if (k == "--runners")
+      runners = std::atoi(argv[i + 1]);
+    else if (k == "--log-level")
+      log_level = argv[i + 1];
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -61,12 +73,18 @@ int main(int argc, char** argv) {
   }
   binary = fs::absolute(binary).string();
   agent = fs::absolute(agent).string();
-  if (!fs::exists(binary) || !fs::exists(agent) || tickets < 1 || agents < 1 || scale <= 0) {
-    std::fprintf(stderr, "need %s and %s (run from the repository root after scripts/build.sh), and positive "
-                         "--tickets, --agents, --time-scale\n", binary.c_str(), agent.c_str());
+  if (!fs::exists(binary) || !fs::exists(agent) || tickets < 1 || agents < 1 || scale <= 0 || runners < 0 ||
+      (executor != "local" && executor != "actions")) {
+    std::fprintf(stderr,
+                 "need %s and %s (run from the repository root after scripts/build.sh), positive "
+                 "--tickets, --agents, --time-scale, and --executor local or actions\n",
+                 binary.c_str(), agent.c_str());
     return 2;
   }
-  (void)log::Init(log::Format::kText, "warn");
+  if (Status st = log::Init(log::Format::kText, log_level); !st.ok()) {
+    std::fprintf(stderr, "--log-level: %s\n", st.error().message().c_str());
+    return 2;
+  }
   char tmpl[] = "/tmp/wavebot-scale-XXXXXX";
   if (!::mkdtemp(tmpl)) return 1;
 
@@ -79,6 +97,8 @@ int main(int argc, char** argv) {
   o.generated_tickets = tickets;
   o.time_scale = scale;
   o.write_budget = write_budget;
+  o.executor = executor;
+  o.runners = runners > 0 ? runners : agents;
   std::string last;
   const auto t0 = std::chrono::steady_clock::now();
   std::mutex mu;
@@ -108,6 +128,7 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("write budget %s; ", write_budget ? "on" : "off (baseline)");
+  std::printf("executor %s; ", executor.c_str());
   std::printf("tickets %d, agents %d, time scale %.0fx: %s, %d merged in %.1f s real = %.2f h of GitHub's time\n",
               tickets, agents, scale, summary.complete ? "complete" : ("NOT complete: " + summary.reason).c_str(),
               summary.merges, summary.elapsed.count() / 1000.0, github_hours);
@@ -124,6 +145,10 @@ int main(int argc, char** argv) {
               static_cast<double>(b.installation_counted()) / std::max(1, summary.merges),
               static_cast<double>(b.writes) / std::max(1, summary.merges), static_cast<long long>(b.rate_limited));
   s->reset();  // wavebot and the simulator stop before their files go
+  if (!summary.complete) {
+    std::fprintf(stderr, "kept for a look: %s (the simulated runners' logs: runners/*/runner.log)\n", tmpl);
+    return 1;
+  }
   std::error_code ec;
   fs::remove_all(tmpl, ec);
   return summary.complete ? 0 : 1;

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
+#include "common/files.h"
 #include "common/log.h"
 #include "common/thread_name.h"
 
@@ -298,6 +300,19 @@ bool ActionsExecutor::RedispatchLocked(const std::string& id, const std::string&
   if (it == runs_.end()) return false;
   Run& run = it->second;
   run.last_failure = why;
+  if (!run.pushing.empty()) {
+    // The job said it was pushing: another dispatch would find the branch taken by that push. The push
+    // is the run's result, which the engine believes only once the branch holds it.
+    spdlog::warn("actions: {} said it was pushing {}, then {}: its push is the run's result", id,
+                 run.pushing.substr(0, 12), why);
+    nlohmann::json result = {{"result", "done"},
+                             {"head_sha", run.pushing},
+                             {"reason", "the Actions job said it was pushing " + run.pushing.substr(0, 12) +
+                                            ", then " + why + "; its push is the run's result"}};
+    events->push_back({id, JobEvent::State::kFinished, 0, 0, result.dump(), ""});
+    ForgetRunLocked(id);
+    return false;
+  }
   if (run.dispatches >= options_.max_dispatches) {
     spdlog::warn("actions: {} failed after {} dispatches: {}", id, run.dispatches, why);
     events->push_back({id, JobEvent::State::kFinished, -1, 0, "",
@@ -377,11 +392,15 @@ Result<ActionsClaim> ActionsExecutor::ClaimRun(const std::string& dispatch_id, c
     run->phase_since = run->alive_at = clock_->Now();
     run->result_token = options_.random_hex(32);
     log::AddShortLivedSecret(run->result_token);
+    run->push_token = options_.random_hex(32);
+    log::AddShortLivedSecret(run->push_token);
+    run->pushing.clear();
     claim.job_id = run->job.id;
     claim.args = run->args;
     claim.prompt = run->prompt;
     if (!run->job.git_token.empty()) claim.git_token = run->job.git_token;
     claim.result_token = run->result_token;
+    claim.push_token = run->push_token;
     claim.alive_interval_s = options_.alive_interval.count();
   }
   spdlog::info("actions: {} claimed by runner '{}' (dispatch {}, run {})", claim.job_id, runner_name, dispatch_id,
@@ -400,7 +419,14 @@ Status ActionsExecutor::PostResult(const std::string& dispatch_id, const std::st
     auto claimed = ClaimedRunLocked(dispatch_id, token);
     if (!claimed.ok()) return claimed.error();
     Run* run = *claimed;
-    finished = {run->job.id, JobEvent::State::kFinished, exit_code, 0, result_json, log::Redact(output_tail)};
+    // The result's log is a file on the runner, nothing wavebot can show: its tail comes with the result.
+    std::string result = result_json;
+    if (auto j = nlohmann::json::parse(result_json, nullptr, false);
+        j.is_object() && j.contains("log_path")) {
+      j.erase("log_path");
+      result = j.dump();
+    }
+    finished = {run->job.id, JobEvent::State::kFinished, exit_code, 0, result, log::Redact(output_tail)};
     ForgetRunLocked(finished.id);
     events.push_back(finished);
     pending = StartWaitingLocked(&events);
@@ -427,6 +453,55 @@ Result<ActionsExecutor::Run*> ActionsExecutor::ClaimedRunLocked(const std::strin
     return Error(ErrorCode::kUnauthenticated, "wrong token for the result of dispatch " + dispatch_id);
   }
   return run;
+}
+
+Status ActionsExecutor::NotePush(const std::string& dispatch_id, const std::string& token,
+                                 const std::string& head_sha) {
+  const bool hex = std::all_of(head_sha.begin(), head_sha.end(),
+                               [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  if (!hex || (head_sha.size() != 40 && head_sha.size() != 64)) {
+    return Error(ErrorCode::kInvalidArgument, "head_sha must be a commit id: 40 or 64 lowercase hex digits");
+  }
+  std::string intent_file;
+  std::string job_id;
+  {
+    std::lock_guard lock(mu_);
+    bool superseded = false;
+    Run* run = FindByDispatchLocked(dispatch_id, &superseded);
+    if (run == nullptr) {
+      return Error(ErrorCode::kNotFound, superseded ? "dispatch " + dispatch_id +
+                                                          " was superseded by a newer one: do "
+                                                          "not push"
+                                                    : "no live dispatch " + dispatch_id + ": do not push");
+    }
+    if (run->phase != Phase::kClaimed) {
+      return Error(ErrorCode::kFailedPrecondition, "dispatch " + dispatch_id + " was not claimed");
+    }
+    if (!ConstantTimeEquals(token, run->push_token)) {
+      return Error(ErrorCode::kUnauthenticated, "wrong token for the push of dispatch " + dispatch_id);
+    }
+    run->pushing = head_sha;
+    run->alive_at = clock_->Now();
+    job_id = run->job.id;
+    const std::string result_file = ArgValue(run->job.args, "--result-file");
+    if (!result_file.empty()) intent_file = result_file + ".push";
+  }
+  if (!intent_file.empty()) {
+    // For the engine after a restart (the dispatches in memory are gone then): the same file run-ticket
+    // writes before a push of the local executor.
+    if (Status st = WriteFileAtomically(intent_file, head_sha + "\n"); !st.ok()) {
+      std::lock_guard lock(mu_);
+      bool superseded = false;
+      if (Run* run = FindByDispatchLocked(dispatch_id, &superseded);
+          run != nullptr && run->pushing == head_sha) {
+        run->pushing.clear();
+      }
+      return Error(ErrorCode::kIo,
+                   "cannot record the push of dispatch " + dispatch_id + ": " + st.error().message());
+    }
+  }
+  spdlog::info("actions: {} is pushing {} (dispatch {})", job_id, head_sha.substr(0, 12), dispatch_id);
+  return OkStatus();
 }
 
 Status ActionsExecutor::Alive(const std::string& dispatch_id, const std::string& token) {

@@ -13,7 +13,10 @@
 // matched to dispatches by their workflow run's id, never by their name alone (which whoever writes a
 // workflow chooses); within a batch's run (options.batch: one dispatch, a job per run, for the runs
 // submitted until Flush) the name tells its jobs apart. Each job id is reported kFinished (or kCancelled)
-// exactly once; a late claim or result of a superseded dispatch is refused.
+// exactly once; a late claim or result of a superseded dispatch is refused. Before it pushes, the job
+// says which head it is pushing (NotePush): a job that ends without a result after that has its push as
+// the run's result (believed once the branch holds it), where another dispatch would find the branch
+// taken; and a superseded dispatch is told not to push.
 //
 // Dispatches live in memory: after a restart wavebot's engine records in-flight runs as lost and runs
 // them again, and the old jobs' runs are unknown to the new process (their claims are refused).
@@ -135,6 +138,7 @@ struct ActionsClaim {
   std::string prompt;                      // the prompt text ("" for rebase runs)
   std::string git_token;                   // the run's narrowed token (git over HTTPS); for run-ticket's stdin
   std::string result_token;                // single use, for PostResult; also authorises Alive
+  std::string push_token;                  // authorises NotePush only (run-ticket holds it, not the agent)
   int64_t alive_interval_s = 0;            // how often the job says it is alive
 };
 
@@ -171,6 +175,14 @@ class ActionsExecutor final : public Executor {
   // The claimed job is alive (authorised by the claim's result token, which this does not use up): its
   // run is not polled while it keeps saying so. Errors as PostResult. Thread-safe.
   Status Alive(const std::string& dispatch_id, const std::string& token);
+  // The claimed job is about to push `head_sha` to its branch (authorised by the claim's push token):
+  // recorded, and written durably to the run's push intent file (`<--result-file>.push`, as run-ticket
+  // writes it for the local executor, which the engine reads after a restart) before the OK. Should the
+  // job then end without a result, that head is the run's result instead of another dispatch. The job
+  // pushes only after an OK: a superseded dispatch is refused (kNotFound) and must not push. Errors as
+  // PostResult, kInvalidArgument for a head that is not a hex object id, kIo when the file cannot be
+  // written. Thread-safe.
+  Status NotePush(const std::string& dispatch_id, const std::string& token, const std::string& head_sha);
   // A workflow_job webhook (or a polled job): a job that completed without a result is dispatched again.
   // The job is the current dispatch's when its run id is the one GitHub answered that dispatch with (and
   // the repository matches) and, for a batch's run, its name is "… <dispatch id>". Others are ignored.
@@ -203,6 +215,8 @@ class ActionsExecutor final : public Executor {
     std::vector<std::string> dispatch_ids;  // the last is current
     int64_t gh_run_id = 0;                  // the current dispatch's workflow run (0 until GitHub answers)
     std::string result_token;
+    std::string push_token;
+    std::string pushing;  // the head the claimed job said it is pushing (NotePush)
     std::chrono::system_clock::time_point phase_since;
     std::chrono::system_clock::time_point alive_at;  // the claimed job's last sign of life
     int dispatches = 0;

@@ -66,6 +66,7 @@ void RegisterActionsRoutes(http::Server* server, ActionsExecutor* executor) {
               {"prompt", claim->prompt},
               {"git_token", claim->git_token},
               {"result_token", claim->result_token},
+              {"push_token", claim->push_token},
               {"alive_interval_s", claim->alive_interval_s}};
     res->Json(200, j.dump());
   });
@@ -78,6 +79,22 @@ void RegisterActionsRoutes(http::Server* server, ActionsExecutor* executor) {
     if (!st.ok()) return Fail(res, st.error());
     res->Json(200, json{{"message", "noted"}}.dump());
   });
+  // The claimed job is about to push (authorised by the claim's push token): it pushes only after a 200.
+  server->Post(
+      R"(/api/runs/[A-Za-z0-9-]+/pushing)", [executor](const http::Request& req, http::Response* res) {
+        std::string token = BearerOf(req);
+        if (token.empty())
+          return Fail(res, Error(ErrorCode::kUnauthenticated, "missing Authorization: Bearer <token>"));
+        json body = json::parse(req.body, nullptr, false);
+        if (!body.is_object() || !body.contains("head_sha") || !body["head_sha"].is_string()) {
+          return Fail(res, Error(ErrorCode::kInvalidArgument,
+                                 "the body must be a JSON object with a head_sha string"));
+        }
+        Status st =
+            executor->NotePush(DispatchIdOf(req.path, "pushing"), token, body["head_sha"].get<std::string>());
+        if (!st.ok()) return Fail(res, st.error());
+        res->Json(200, json{{"message", "push noted"}}.dump());
+      });
   server->Post(R"(/api/runs/[A-Za-z0-9-]+/result)", [executor](const http::Request& req, http::Response* res) {
     std::string id = DispatchIdOf(req.path, "result");
     std::string token = BearerOf(req);

@@ -247,6 +247,11 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
       if (!head.ok()) return head.error();
       WAVEBOT_RETURN_IF_ERROR(WriteFileAtomically(req.push_intent_file, *head + "\n"));
     }
+    if (req.before_push) {
+      auto head = wt.Head();
+      if (!head.ok()) return head.error();
+      if (Status st = req.before_push(*head); !st.ok()) return st.error().Wrap("not pushed");
+    }
     auto st = wt.Push();
     if (!st.ok()) {
       if (st.error().code() == ErrorCode::kConflict) return finish(Outcome::kPushRejected, st.error().message());

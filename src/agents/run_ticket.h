@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,6 +62,9 @@ struct RunTicketRequest {
   // When set, the head about to be pushed is written here (whole, by rename) before the push: a run
   // killed between its push and its result leaves this, so the engine can tell its push from a stranger's.
   std::string push_intent_file;
+  // When set, called with the head after the intent file is written and before the push: an error
+  // stops the run without pushing (the Actions executor's job asks wavebot first, docs/runners.md).
+  std::function<Status(const std::string& head)> before_push;
   // The agent's containment (docs/security.md). kind, network and read_only come from the operator;
   // run-ticket adds the worktree, a fresh HOME made under `home_root`, the git directory and the
   // agent's own program, read-only.

@@ -255,6 +255,14 @@ int Run(const ActionsJobOptions& o) {
     spec.secrets.push_back(git_token);
   }
   spec.secrets.push_back(result_token);
+  // run-ticket tells wavebot the head before it pushes, and pushes only on its OK (a wavebot before this
+  // sends no push token: run-ticket then pushes without asking, as before).
+  if (const std::string push_token = claim.value("push_token", ""); !push_token.empty()) {
+    log::AddSecret(push_token);
+    spec.env["WAVEBOT_PUSH_INTENT_URL"] = url->base + url->prefix + "/api/runs/" + o.dispatch_id + "/pushing";
+    spec.env["WAVEBOT_PUSH_INTENT_TOKEN"] = push_token;
+    spec.secrets.push_back(push_token);
+  }
   spec.secrets.push_back(*id_token);
   spec.secrets.push_back(request_token);
   spec.log_path = (guard.path / "run-ticket.log").string();

@@ -1,18 +1,19 @@
 // `wavebot run-ticket`: one agent run on one ticket (src/agents/run_ticket.h). Prints ONE JSON object on
 // stdout and exits with the outcome's code (docs/agents.md). The token comes on stdin (--token-stdin, how
 // wavebot's executors hand it over) or from WAVEBOT_TOKEN (by hand).
-#include <nlohmann/json.hpp>
-
-#include <cstdio>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "agents/agent_command.h"
 #include "agents/process_runner.h"
@@ -21,6 +22,7 @@
 #include "common/files.h"
 #include "common/log.h"
 #include "git/workspace.h"
+#include "github/rest.h"
 
 namespace wavebot::cli {
 namespace {
@@ -48,6 +50,36 @@ struct RunTicketOptions {
   std::vector<std::string> allow_hosts;  // added to $WAVEBOT_AGENT_ALLOW_HOSTS
   bool token_stdin = false;  // the token comes on stdin (how wavebot hands it over), not WAVEBOT_TOKEN
 };
+
+// Tells wavebot (the Actions executor's job: `url` is its /api/runs/<dispatch>/pushing) that `head` is
+// about to be pushed, and waits for its OK: without one the run does not push (a superseded dispatch
+// must not). Asked up to three times while wavebot cannot be reached or answers 5xx.
+Status AnnouncePush(const std::string& url, const std::string& token, const std::string& head) {
+  github::TransportOptions to;
+  to.total_timeout = std::chrono::seconds(30);
+  auto transport = github::NewCurlTransport(to);
+  github::HttpRequest req;
+  req.method = "POST";
+  req.url = url;
+  req.headers["Authorization"] = "Bearer " + token;
+  req.headers["Content-Type"] = "application/json";
+  req.body = nlohmann::json{{"head_sha", head}}.dump();
+  std::string last;
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    if (attempt > 1) std::this_thread::sleep_for(std::chrono::seconds(attempt - 1));  // a pause between tries
+    bool landed = false;
+    auto res = transport->Send(req, &landed);
+    if (!res.ok()) {
+      last = res.error().message();
+      continue;
+    }
+    if (res->status == 200) return OkStatus();
+    last = "HTTP " + std::to_string(res->status) + ": " + log::Redact(res->body);
+    if (res->status < 500) break;
+  }
+  return Error(ErrorCode::kFailedPrecondition,
+               "wavebot did not accept the push of " + head.substr(0, 12) + " (" + last + ")");
+}
 
 // The agent's containment, from the flags, else the environment of whoever runs run-ticket (the operator
 // of `serve` or of the runner; never a repository's configuration), else the safe default: bubblewrap,
@@ -163,6 +195,17 @@ int Run(const RunTicketOptions& o) {
   }
   ::unsetenv("WAVEBOT_TOKEN");  // not in this process's environment any more, so no child inherits it
   log::AddSecret(token);
+  // The Actions executor's job (actions-job) names where to announce the push and with what token; like
+  // the git token, neither stays in the environment anything started from here inherits.
+  std::string push_url, push_token;
+  if (const char* u = std::getenv("WAVEBOT_PUSH_INTENT_URL")) push_url = u;
+  if (char* t = std::getenv("WAVEBOT_PUSH_INTENT_TOKEN")) {
+    push_token = t;
+    std::memset(t, 'x', std::strlen(t));
+  }
+  ::unsetenv("WAVEBOT_PUSH_INTENT_URL");
+  ::unsetenv("WAVEBOT_PUSH_INTENT_TOKEN");
+  log::AddSecret(push_token);
 
   git::WorkspaceOptions wo;
   wo.data_dir = o.data_dir;
@@ -185,6 +228,11 @@ int Run(const RunTicketOptions& o) {
   if (o.expect_set) req.expected_remote_head = o.expect_remote_head;
   if (!o.base_head.empty()) req.expected_base_head = o.base_head;
   if (!o.result_file.empty()) req.push_intent_file = o.result_file + ".push";
+  if (!push_url.empty() && !push_token.empty()) {
+    req.before_push = [push_url, push_token](const std::string& head) {
+      return AnnouncePush(push_url, push_token, head);
+    };
+  }
   auto sandbox = SandboxOf(o);
   if (!sandbox.ok()) return ErrorExit(o, sandbox.error());
   req.sandbox = *sandbox;

@@ -142,6 +142,8 @@ int Run(const SimRunnerOptions& o) {
       log = out.error().ToString();
     }
     std::printf("%s: job %lld %s\n", o.name.c_str(), static_cast<long long>(job_id), conclusion.c_str());
+    // As a runner's own diagnostics keep it: what a job that failed said last.
+    if (conclusion == "failure") std::printf("%s\n", log.c_str());
     std::fflush(stdout);
     json report = {{"name", o.name}, {"job_id", job_id}, {"conclusion", conclusion}, {"log", log}};
     sim.Post("/_sim/runners/complete", report.dump(), "application/json");

@@ -149,7 +149,12 @@ Result<std::unique_ptr<Scenario>> Scenario::Start(ScenarioOptions options) {
   so.ci_command = "sh ./test.sh";
   so.seed = options.seed;
   so.app_slug = options.app_slug;
-  so.runner_timeout = options.runner_timeout;
+  // The runners' heartbeats come in real time: on a faster GitHub clock their silence is judged over as
+  // many of its milliseconds (else a runner that is merely busy at time scale 10 loses its job in 0.6 s).
+  so.runner_timeout = options.time_scale > 1
+                          ? std::chrono::milliseconds(static_cast<int64_t>(
+                                static_cast<double>(options.runner_timeout.count()) * options.time_scale))
+                          : options.runner_timeout;
   so.faults.server_error_fraction = options.fault_fraction / 2;
   so.faults.secondary_limit_fraction = options.fault_fraction / 2;
   so.faults.lost_answer_fraction = options.fault_fraction;

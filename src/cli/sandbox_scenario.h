@@ -61,7 +61,7 @@ struct ScenarioOptions {
   std::string executor = "local";
   int runners = 3;
   std::string agent_workflow = WAVEBOT_SOURCE_DIR "/.github/workflows/wavebot-agent.yml";
-  std::chrono::milliseconds runner_timeout{6000};  // a silent runner loses its job after this
+  std::chrono::milliseconds runner_timeout{6000};  // a silent runner loses its job after this (real time)
   std::string admin_token;     // enables the dashboard's actions ("" = read-only)
   std::string app_slug = "wavebot";  // the simulated App's slug; wavebot learns it (GET /app)
   // Called after every reconcile pass with a one-line summary and the per-wave counts (for progress

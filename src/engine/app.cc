@@ -270,7 +270,9 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
     parts->oidc_transport = github::NewCurlTransport(to);
     parts->oidc_keys = github::NewHttpJwksSource(github::JwksUrlOf(vo.issuer), parts->oidc_transport.get());
     spdlog::info("actions: claims need an OIDC token of issuer {} for audience {}", vo.issuer, vo.audience);
-    parts->oidc = std::make_unique<github::ActionsOidcVerifier>(vo, parts->oidc_keys.get(), RealClock());
+    // GitHub issues the jobs' tokens on its clock (the scale benchmark's runs faster than real time).
+    parts->oidc = std::make_unique<github::ActionsOidcVerifier>(
+        vo, parts->oidc_keys.get(), options.github_clock != nullptr ? options.github_clock : RealClock());
     github::ActionsOidcVerifier* oidc = parts->oidc.get();
     ao.verify_claim = [oidc](const std::string& credential, const agents::ClaimBinding& b) -> Status {
       auto claims = oidc->Verify(credential, {b.repo, b.workflow, b.run_id});

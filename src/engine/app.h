@@ -22,8 +22,9 @@ struct AppOptions {
   std::string bot_login;        // events from this login are the App's own
   std::function<config::RepoConfig(const std::string& repo)> repo_config;  // empty: defaults
   std::function<void(const EpicRecord&)> on_pass;
-  // The clock of the GitHub client (token expiry, Retry-After and write-budget waits); null = the real
-  // one. The scale benchmark shares a ScaledClock with the simulator. Not owned.
+  // The clock of the GitHub client (token expiry, Retry-After and write-budget waits) and of the Actions
+  // jobs' OIDC tokens; null = the real one. The scale benchmark shares a ScaledClock with the simulator. Not
+  // owned.
   Clock* github_clock = nullptr;
 };
 

@@ -615,12 +615,27 @@ void Engine::OnJobEvent(const agents::JobEvent& event) {
   if (event.id.rfind("attempt-", 0) != 0) return;
   int64_t id = std::stoll(event.id.substr(8));
   std::string result = event.result_json;
+  const fs::path result_file = fs::path(options_.data_dir) / "runs" / (std::to_string(id) + ".json");
   if (result.empty()) {
     // The executor lost the output (a crash); the run may still have written its result file.
-    std::ifstream in(fs::path(options_.data_dir) / "runs" / (std::to_string(id) + ".json"));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    result = ss.str();
+    result = ReadFileOrEmpty(result_file.string());
+  }
+  if (result.empty() && event.state == agents::JobEvent::State::kFinished) {
+    // Stopped without a result after it said which head it was pushing: without this its push would
+    // look like someone else's to the run that follows (wavebot never pushes over that). The head is the
+    // run's result, believed once the branch holds it (the next pass looks); if it does not, the ticket
+    // runs again as after any crash.
+    if (std::string pushing = ReadFileOrEmpty(result_file.string() + ".push"); !pushing.empty()) {
+      pushing.erase(pushing.find_last_not_of(" \n") + 1);
+      spdlog::warn(
+          "run {} stopped without a result after it said it was pushing {}; the push is its result "
+          "once its branch shows it",
+          id, pushing.substr(0, 12));
+      result = json{{"result", "done"},
+                    {"head_sha", pushing},
+                    {"reason", "the run stopped after it said it was pushing; its push is the run's result"}}
+                   .dump();
+    }
   }
   Status st = FinishRun(id, result, event.exit_code, event.output_tail);
   {

@@ -47,16 +47,29 @@ Status Engine::HandleComment(const webhook::Event& e) {
   const int64_t comment_id = ce->comment.id;
   const std::string& login = ce->comment.user.login;
 
-  // Replies are found by a marker naming the comment, so a retried handler never answers twice.
+  // One reply per comment, carrying a marker that names it, so a retried handler never answers twice.
+  // The reply's create is recorded before it leaves: only a comment whose reply was sent before (a
+  // redelivery after a kill or a lost answer) has the issue's comments read to look for it (issue #17).
+  bool replied = false;  // by this handler: a comment's further commands get no second reply
   auto reply = [&](const std::string& text) -> Status {
-    auto comments = github_->ListComments(ref, number);
-    if (!comments.ok()) return comments.error();
-    std::string marker = Reply(comment_id, "");
-    for (const auto& c : *comments) {
-      if (c.body.rfind(marker, 0) == 0) return OkStatus();
+    if (replied) return OkStatus();
+    auto first = store_->NoteReplySent(repo, comment_id);
+    if (!first.ok()) return first.error();
+    if (!*first) {
+      auto comments = github_->ListComments(ref, number);
+      if (!comments.ok()) return comments.error();
+      const std::string marker = Reply(comment_id, "");
+      for (const auto& c : *comments) {
+        if (c.body.rfind(marker, 0) == 0) {
+          replied = true;
+          return OkStatus();
+        }
+      }
     }
     auto created = github_->CreateComment(ref, number, Reply(comment_id, text));
-    return created.ok() ? OkStatus() : Status(created.error());
+    if (!created.ok()) return created.error();
+    replied = true;
+    return OkStatus();
   };
   // An accepted command gets a reaction; one that is answered gets the answer only (issue #17: one
   // write where one suffices).

@@ -476,6 +476,23 @@ class SqliteEngineStore final : public EngineStore {
     return out;
   }
 
+  Result<bool> NoteReplySent(const std::string& repo, int64_t comment_id) override {
+    bool first = false;
+    Status st = db_->Write([&](Connection& c) -> Status {
+      auto s = c.Prepare(
+          "INSERT INTO command_replies (repository, comment_id, created_at_ms) VALUES (?1, ?2, ?3) "
+          "ON CONFLICT DO NOTHING");
+      if (!s.ok()) return s.error();
+      s->Bind(1, repo).Bind(2, comment_id).Bind(3, Ms(std::chrono::system_clock::now()));
+      auto n = s->Run();
+      if (!n.ok()) return n.error();
+      first = *n == 1;
+      return OkStatus();
+    });
+    if (!st.ok()) return st.error();
+    return first;
+  }
+
   Status AddFeedback(const Feedback& f) override {
     return db_->Write([&](Connection& c) -> Status {
       auto s = c.Prepare(

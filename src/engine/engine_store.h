@@ -190,6 +190,11 @@ class EngineStore {
   // Trigger keys already acted on for the ticket.
   virtual Result<std::set<std::string>> HandledTriggers(int64_t ticket_id) = 0;
 
+  // Records that a reply to comment `comment_id` of `repo` is about to be sent, before its create leaves.
+  // False when one was recorded before: that create may be on GitHub (a kill or a lost answer), so the
+  // caller looks for it by its marker first; true when none was, so no reply can be there yet.
+  virtual Result<bool> NoteReplySent(const std::string& repo, int64_t comment_id) = 0;
+
   // Stores review feedback once (a redelivered webhook changes nothing).
   virtual Status AddFeedback(const Feedback& f) = 0;
   virtual Result<std::vector<Feedback>> FeedbackFor(int64_t ticket_id) = 0;

@@ -142,6 +142,17 @@ ALTER TABLE delivery_bodies ADD COLUMN encoding TEXT NOT NULL DEFAULT 'identity'
 DROP INDEX deliveries_by_repo;
 CREATE INDEX deliveries_processing_by_repo ON deliveries(repository) WHERE status = 'processing';
 )sql"},
+      {7, "replies to commands: whether a reply's create was ever sent",
+       R"sql(
+-- A reply to a `/wave` comment is recorded here before its create leaves: a comment without a row
+-- cannot have been answered, so its reply is made without reading the issue's comments first.
+CREATE TABLE command_replies (
+  repository      TEXT NOT NULL,
+  comment_id      INTEGER NOT NULL,
+  created_at_ms   INTEGER NOT NULL,
+  PRIMARY KEY (repository, comment_id)
+) WITHOUT ROWID;
+)sql"},
   };
   return *migrations;
 }

@@ -292,6 +292,85 @@ TEST_F(ActionsExecutorTest, JobThatDiesWithItsRunnerIsDispatchedAgainAndItsLateR
   EXPECT_EQ(Events("attempt-1", JobEvent::State::kFinished).size(), 1u);
 }
 
+// A job that said which head it is pushing and then ended without a result (its runner died after the
+// push, or GitHub gave it up while it ran) has that push as the run's result, and the intent is on disk
+// first for the engine after a restart: another dispatch would find the branch taken by it.
+TEST_F(ActionsExecutorTest, AJobThatEndsWithoutAResultAfterItSaidItWasPushingHasItsPushAsTheResult) {
+  Make(Options());
+  TicketJob job = Job("attempt-1");
+  for (size_t i = 0; i + 1 < job.args.size(); ++i) {
+    if (job.args[i] == "--result-file") job.args[i + 1] = (dir_ / "runs-1.json").string();
+  }
+  ASSERT_TRUE(exec_->Submit(job).ok());
+  auto in = gw_.Calls().at(0).inputs;
+  auto claim = exec_->ClaimRun(in["dispatch_id"], Token(in), "runner-1");
+  ASSERT_TRUE(claim.ok());
+  ASSERT_FALSE(claim->push_token.empty());
+  EXPECT_NE(claim->push_token, claim->result_token);
+  const std::string head(40, 'c');
+  // Only the push token, only a commit id, only a claimed dispatch.
+  EXPECT_EQ(exec_->NotePush(in["dispatch_id"], claim->result_token, head).error().code(),
+            ErrorCode::kUnauthenticated);
+  EXPECT_EQ(exec_->NotePush(in["dispatch_id"], claim->push_token, "HEAD; rm -rf /").error().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(fs::exists(dir_ / "runs-1.json.push"));
+  ASSERT_TRUE(exec_->NotePush(in["dispatch_id"], claim->push_token, head).ok());
+  std::ifstream intent(dir_ / "runs-1.json.push");
+  std::string written((std::istreambuf_iterator<char>(intent)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(written, head + "\n");
+
+  exec_->OnWorkflowJob("acme/calc",
+                       {6, RunId(in), "wavebot " + in["dispatch_id"], "completed", "failure", "runner-1"});
+  EXPECT_EQ(gw_.Calls().size(), 1u) << "dispatched again over its own push";
+  auto finished = Events("attempt-1", JobEvent::State::kFinished);
+  ASSERT_EQ(finished.size(), 1u);
+  auto result = nlohmann::json::parse(finished[0].result_json);
+  EXPECT_EQ(result["result"], "done");
+  EXPECT_EQ(result["head_sha"], head);
+  EXPECT_EQ(exec_->Pending(), 0);
+  EXPECT_EQ(exec_->TrackedDispatches(), 0u);
+  // The job's late result changes nothing.
+  EXPECT_EQ(
+      exec_->PostResult(in["dispatch_id"], claim->result_token, R"({"result":"done"})", 0, "").error().code(),
+      ErrorCode::kNotFound);
+  EXPECT_EQ(Events("attempt-1", JobEvent::State::kFinished).size(), 1u);
+}
+
+// A dispatch that was superseded (its job was given up for dead, or sat past its deadline) is told not
+// to push; and a result's log, a file on the runner, is not passed on as a path on wavebot's machine.
+TEST_F(ActionsExecutorTest, ASupersededDispatchIsToldNotToPushAndAResultsRunnerLogPathIsDropped) {
+  Make(Options());
+  ASSERT_TRUE(exec_->Submit(Job("attempt-1")).ok());
+  auto first = gw_.Calls().at(0).inputs;
+  auto claim = exec_->ClaimRun(first["dispatch_id"], Token(first), "runner-1");
+  ASSERT_TRUE(claim.ok());
+  exec_->OnWorkflowJob(
+      "acme/calc", {6, RunId(first), "wavebot " + first["dispatch_id"], "completed", "failure", "runner-1"});
+  ASSERT_EQ(gw_.Calls().size(), 2u);
+  auto refused = exec_->NotePush(first["dispatch_id"], claim->push_token, std::string(40, 'a'));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kNotFound);
+  EXPECT_NE(refused.error().message().find("do not push"), std::string::npos);
+  auto second = gw_.Calls().at(1).inputs;
+  EXPECT_EQ(exec_->NotePush(second["dispatch_id"], claim->push_token, std::string(40, 'a')).error().code(),
+            ErrorCode::kFailedPrecondition);  // not claimed yet
+  auto claim2 = exec_->ClaimRun(second["dispatch_id"], Token(second), "runner-2");
+  ASSERT_TRUE(claim2.ok());
+  EXPECT_EQ(exec_->NotePush(second["dispatch_id"], claim->push_token, std::string(40, 'a')).error().code(),
+            ErrorCode::kUnauthenticated);  // the old job's token
+  ASSERT_TRUE(exec_
+                  ->PostResult(
+                      second["dispatch_id"], claim2->result_token,
+                      R"({"result":"done","log_path":"/home/runner/_temp/wavebot-job-x/log","head_sha":"b"})",
+                      0, "")
+                  .ok());
+  auto finished = Events("attempt-1", JobEvent::State::kFinished);
+  ASSERT_EQ(finished.size(), 1u);
+  auto result = nlohmann::json::parse(finished[0].result_json);
+  EXPECT_FALSE(result.contains("log_path"));
+  EXPECT_EQ(result["head_sha"], "b");
+}
+
 TEST_F(ActionsExecutorTest, AClaimNeedsTheOidcTokenOfTheRunItsDispatchCreated) {
   Make(Options());
   ASSERT_TRUE(exec_->Submit(Job("attempt-1", "acme/calc", 2)).ok());

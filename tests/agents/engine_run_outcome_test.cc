@@ -1043,6 +1043,31 @@ TEST_F(LostRunTest, APushThatDidNotLandIsALostRunGivenBack) {
   EXPECT_EQ(store_->GetAttempt(id)->state, "lost");
 }
 
+// Without a restart: a run that ends without a result (run-ticket killed, an Actions job given up for
+// dead) after it said which head it was pushing has that head as its result, to be believed once the
+// branch holds it; otherwise the next run would find its branch taken and stop for a human. A crash
+// without such a word is a crash as before.
+TEST_F(LostRunTest, ARunThatEndsWithoutAResultAfterItsPushIntentHasThatHeadAsItsResult) {
+  int64_t id = StopAFixRunWhilePushing(kNew);
+  engine_->OnJobEvent({"attempt-" + std::to_string(id), agents::JobEvent::State::kFinished, -1, 9, "", ""});
+  auto t = Ticket();
+  EXPECT_EQ(t.pending_push, kNew);
+  EXPECT_TRUE(t.pending_from_run);
+  EXPECT_EQ(t.state, "pr_open");
+  EXPECT_EQ(store_->GetAttempt(id)->state, "succeeded");
+
+  auto again = Ticket();
+  again.pending_push.clear();
+  again.pending_from_run = false;
+  ASSERT_TRUE(store_->SaveTicket(again).ok());
+  auto crash = store_->BeginAttempt(again, "fix_ci", "ci:other", clock_.Now());
+  ASSERT_TRUE(crash.ok());
+  engine_->OnJobEvent(
+      {"attempt-" + std::to_string(crash->id), agents::JobEvent::State::kFinished, -1, 9, "", ""});
+  EXPECT_EQ(Ticket().pending_push, "");
+  EXPECT_EQ(store_->GetAttempt(crash->id)->state, "failed");
+}
+
 TEST_F(LostRunTest, WhileGitHubCannotSayTheRunIsLeftForTheNextLook) {
   int64_t id = StopAFixRunWhilePushing(kNew);
   github_.PutRef(ref_, "heads/wave/1-2-ticket", kNew);

@@ -1,14 +1,15 @@
 #include "agents/run_ticket.h"
 
-#include "agents/agent_command.h"
-
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
 
-#include "support/wait_util.h"
+#include "agents/agent_command.h"
 #include "git/git_fixture.h"
+#include "support/raw_http_server.h"
+#include "support/wait_util.h"
 
 namespace wavebot::agents {
 namespace {
@@ -369,6 +370,64 @@ TEST_F(RunTicketTest, CliRunsTheDemoAgentEndToEnd) {
   EXPECT_NE(bad.find(" exit=2"), std::string::npos) << bad;
   EXPECT_NE(bad.find("\"result\":\"error\""), std::string::npos);
   EXPECT_NE(bad.find("unknown mode"), std::string::npos);
+}
+
+// Run by the Actions executor's job, run-ticket tells wavebot the head before it pushes and pushes only
+// on wavebot's OK: a superseded dispatch (404) pushes nothing. The URL and token it is given for that
+// reach neither the agent's environment nor the output.
+TEST_F(RunTicketTest, CliAnnouncesItsPushToWavebotAndPushesOnlyOnItsOk) {
+  std::mutex mu;
+  std::vector<wavebot::testing::RawRequest> heard;
+  int status = 404;
+  wavebot::testing::RawHttpServer wavebot_api([&](const wavebot::testing::RawRequest& r) {
+    std::lock_guard lock(mu);
+    heard.push_back(r);
+    wavebot::testing::RawAnswer a;
+    a.bytes = status == 200 ? wavebot::testing::RawResponse(200, "OK", R"({"message":"push noted"})")
+                            : wavebot::testing::RawResponse(404, "Not Found",
+                                                            R"({"message":"superseded: do not push"})");
+    return a;
+  });
+  const std::string kPushToken = "push-token-of-this-job-0123456789";
+  fs::path prompt = tmp_.path() / "announce-prompt.md";
+  std::ofstream(prompt) << "the prompt\n";
+  auto run = [&](const std::string& branch) {
+    std::string cmd =
+        "WAVEBOT_TOKEN=" + std::string(kToken) + " WAVEBOT_PUSH_INTENT_URL=" + wavebot_api.url() +
+        "/api/runs/wb-1/pushing WAVEBOT_PUSH_INTENT_TOKEN=" + kPushToken + " " + WAVEBOT_BINARY +
+        " run-ticket --repo octo/demo --remote-base " + base_url_ + " --ticket 23 --branch " + branch +
+        " --base main --prompt-file " + prompt.string() + " --data-dir " +
+        (tmp_.path() / "announce-data").string() +
+        " --agent-arg /bin/sh --agent-arg -c --agent-arg 'env > env.txt' 2>&1; echo \" exit=$?\"";
+    return ShellOutput(cmd);
+  };
+
+  const std::string refused = run("wave/1-e/23-refused");
+  EXPECT_EQ(RemoteSha("wave/1-e/23-refused"), "") << refused;
+  EXPECT_NE(refused.find("wavebot did not accept the push"), std::string::npos) << refused;
+  EXPECT_EQ(refused.find(kPushToken), std::string::npos) << refused;
+
+  {
+    std::lock_guard lock(mu);
+    status = 200;
+  }
+  const std::string ok = run("wave/1-e/23-ok");
+  ASSERT_NE(ok.find(" exit=0"), std::string::npos) << ok;
+  const std::string pushed = RemoteSha("wave/1-e/23-ok");
+  ASSERT_FALSE(pushed.empty()) << ok;
+  std::lock_guard lock(mu);
+  ASSERT_EQ(heard.size(), 2u);
+  for (const auto& r : heard) {
+    EXPECT_EQ(r.method, "POST");
+    EXPECT_EQ(r.path, "/api/runs/wb-1/pushing");
+    EXPECT_EQ(r.Header("authorization"), "Bearer " + kPushToken);
+  }
+  EXPECT_EQ(nlohmann::json::parse(heard[1].body)["head_sha"], pushed);  // announced what it then pushed
+  const std::string env =
+      ShellOutput("git --git-dir=" + (root_ / "octo/demo.git").string() + " show wave/1-e/23-ok:env.txt");
+  EXPECT_NE(env.find("WAVEBOT_TICKET=23"), std::string::npos) << env;
+  EXPECT_EQ(env.find("WAVEBOT_PUSH_INTENT"), std::string::npos) << env;
+  EXPECT_EQ(env.find(kPushToken), std::string::npos) << env;
 }
 
 }  // namespace

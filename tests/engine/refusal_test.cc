@@ -113,6 +113,34 @@ TEST_F(RefusalTest, ARetriedDeliveryOfTheAnsweredCommentStillGetsItsReply) {
   EXPECT_EQ(Replies(1), 1u);
 }
 
+// A reply's create is recorded before it leaves, so a comment never answered gets its reply without a
+// read of the issue's comments (issue #17); only a redelivery after a create that may have landed (its
+// answer lost) looks for it first, and finds it rather than answer twice. A comment's further commands
+// get no second reply, and no read for it either.
+TEST_F(RefusalTest, RepliesAreMadeWithoutAReadUnlessTheirCreateMayHaveLanded) {
+  ASSERT_TRUE(Comment("outsider", 1, 100).ok());
+  ASSERT_TRUE(Comment("maintainer", 1, 101, "/wave help\n/wave bogus").ok());
+  EXPECT_EQ(Replies(1), 2u);
+  EXPECT_EQ(github_.calls("ListComments"), 0);
+
+  github_.FailNext("CreateComment", Error(ErrorCode::kUnavailable, "the answer was lost"));
+  EXPECT_FALSE(Comment("maintainer", 1, 102, "/wave help").ok());
+  github::Comment landed;
+  landed.id = 9001;
+  landed.body = "<!-- wavebot:reply comment=102 -->\nwhat the create whose answer was lost wrote";
+  github_.PutComment(repo_, 1, landed);
+  ASSERT_TRUE(Comment("maintainer", 1, 102, "/wave help").ok());  // the delivery again
+  EXPECT_EQ(github_.calls("ListComments"), 1);
+  EXPECT_EQ(Replies(1), 2u) << "answered twice";
+
+  // A create that failed without landing: the redelivery looks, finds nothing, and replies once.
+  github_.FailNext("CreateComment", Error(ErrorCode::kUnavailable, "GitHub is down"));
+  EXPECT_FALSE(Comment("maintainer", 1, 103, "/wave help").ok());
+  ASSERT_TRUE(Comment("maintainer", 1, 103, "/wave help").ok());
+  EXPECT_EQ(github_.calls("ListComments"), 2);
+  EXPECT_EQ(Replies(1), 3u);
+}
+
 // A first `/wave start` is answered by the epic's status comment, which the pass posts: no reaction
 // besides (issue #17: one write where one suffices). A start again, or a pause, changes that comment in
 // place, which notifies nobody: those get the reaction.
