@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -135,6 +136,20 @@ int main(int argc, char** argv) {
   std::printf("%s\n", sandbox::FormatRequestBudget(b, summary.merges).c_str());
   std::printf("git protocol v2 requests (branch heads; GitHub does not count git against the REST limit): %lld\n",
               static_cast<long long>((*s)->simulator()->git_v2_requests()));
+  {
+    // Webhook deliveries that did not get a 2xx (wavebot asks GitHub to redeliver those: App writes).
+    std::map<std::string, int> failed;
+    int sent = 0;
+    for (const auto& d : (*s)->simulator()->Deliveries()) {
+      if (d.status == "pending") continue;
+      ++sent;
+      if (d.status_code < 200 || d.status_code >= 300) ++failed[d.status];
+    }
+    std::string why;
+    for (const auto& [status, n] : failed)
+      why += (why.empty() ? "" : ", ") + std::to_string(n) + " " + status;
+    std::printf("webhook deliveries: %d sent, failed: %s\n", sent, why.empty() ? "none" : why.c_str());
+  }
   std::printf("tickets merged per hour of GitHub's time: %.1f; answers 'rate limit exceeded': %lld\n",
               github_hours > 0 ? summary.merges / github_hours : 0.0, static_cast<long long>(b.rate_limited));
   std::printf("| %s | %d | %d | %.0fx | %d | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %lld |\n", write_budget ? "on" : "off",

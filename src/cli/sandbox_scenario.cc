@@ -168,6 +168,13 @@ Result<std::unique_ptr<Scenario>> Scenario::Start(ScenarioOptions options) {
   auto sim = sandbox::Simulator::Start(so);
   if (!sim.ok()) return sim.error().Wrap("GitHub simulator");
   s->sim_ = std::move(*sim);
+  // wavebot listens before the repository and its issues are made, as it would be running while people
+  // file tickets: the webhooks of the seeding reach it (else each would fail, and wavebot would ask GitHub
+  // to redeliver it once it starts, a write an App running all along would not make).
+  auto app = s->MakeApp();
+  if (!app.ok()) return app.error();
+  s->app_ = std::move(*app);
+  WAVEBOT_RETURN_IF_ERROR(s->app_->Start());
   WAVEBOT_RETURN_IF_ERROR(s->Seed());
   if (options.executor == "actions") {
     std::ifstream in(options.agent_workflow);
@@ -185,11 +192,6 @@ Result<std::unique_ptr<Scenario>> Scenario::Start(ScenarioOptions options) {
     if (!fleet.ok()) return fleet.error().Wrap("simulated runners");
     s->fleet_ = std::move(*fleet);
   }
-
-  auto app = s->MakeApp();
-  if (!app.ok()) return app.error();
-  s->app_ = std::move(*app);
-  WAVEBOT_RETURN_IF_ERROR(s->app_->Start());
 
   auto token = s->sim_->CreateUserToken("reviewer");
   if (!token.ok()) return token.error();
