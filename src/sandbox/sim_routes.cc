@@ -164,9 +164,36 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
   std::optional<Fault> fault;
   int retry_after = 1;
   const std::string auth = req.get_header_value("Authorization");
+  // GitHub's secondary limit on concurrent requests, per credential's subject (an installation's tokens
+  // share it; the App's JWT is its own): counted from arrival to answer.
+  std::string flight_key;
+  bool too_many_in_flight = false;
+  struct InFlight {
+    SimulatorImpl* sim;
+    const std::string* key;
+    ~InFlight() {
+      if (key->empty()) return;
+      std::lock_guard lock(sim->mu_);
+      if (--sim->in_flight_[*key] <= 0) sim->in_flight_.erase(*key);
+      --sim->in_flight_total_;
+    }
+  } in_flight{this, &flight_key};
+  uint64_t faults_generation = 0;
   {
     std::lock_guard lock(mu_);
     if (!admin) {
+      std::string tok = auth.rfind("token ", 0) == 0    ? auth.substr(6)
+                        : auth.rfind("Bearer ", 0) == 0 ? auth.substr(7)
+                                                        : "";
+      if (auto t = tokens_.find(tok); t != tokens_.end()) {
+        flight_key = t->second.Subject();
+      } else {
+        flight_key = tok.empty() ? "anonymous" : "app";
+      }
+      ++in_flight_total_;
+      too_many_in_flight = ++in_flight_[flight_key] > opt_.secondary_concurrent_requests &&
+                           opt_.secondary_concurrent_requests > 0 && flight_key != "anonymous";
+      faults_generation = faults_generation_;
       fault = NextFaultLocked(req.method);
       latency = faults_.latency;
       retry_after = faults_.retry_after_seconds;
@@ -193,7 +220,12 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
       }
     }
   }
-  if (latency.count() > 0) std::this_thread::sleep_for(latency);  // simulated network delay, by configuration
+  if (latency.count() > 0 && !too_many_in_flight) {
+    // The simulated network delay, by configuration; a new fault configuration (a test lifting it) ends it.
+    std::unique_lock lock(mu_);
+    cv_.wait_until(lock, std::chrono::steady_clock::now() + latency,
+                   [&] { return stopping_ || faults_generation_ != faults_generation; });
+  }
   Reply reply;
   bool record = !admin;
   const std::string& auth_header = auth;
@@ -333,6 +365,7 @@ void SimulatorImpl::Dispatch(const httplib::Request& req, httplib::Response& res
         ++secondary_limit_answers_;
       };
       const bool read = req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS";
+      if (reply.status == 0 && too_many_in_flight) refuse(60, "making requests");
       // GitHub's secondary limit on content creation: an installation's writes, not the App's JWT
       // requests (token mints fall under GitHub's separate limit on token requests) nor reads.
       if (reply.status == 0 && route->auth == Auth::kToken && token->installation_id != 0 && !read) {

@@ -74,7 +74,8 @@ Status SimulatorImpl::Init() {
   server_->set_keep_alive_timeout(std::max<time_t>(1, opt_.keep_alive_timeout.count()));
   // An idle kept-alive connection holds one of httplib's workers until then; GitHub serves any number of
   // connections, so give the simulator enough workers that idle ones never queue a request.
-  server_->new_task_queue = [] { return new httplib::ThreadPool(64); };
+  // More threads than GitHub's 100 concurrent requests, so that its limit on them can be met here.
+  server_->new_task_queue = [] { return new httplib::ThreadPool(160); };
   // Headers and body go out in separate writes: without TCP_NODELAY, Nagle + delayed ACK add ~40 ms
   // to every response on a kept-alive connection.
   server_->set_tcp_nodelay(true);
@@ -1203,8 +1204,17 @@ void SimulatorImpl::InjectFaults(const std::vector<Fault>& faults) {
 }
 
 void SimulatorImpl::SetFaultConfig(const FaultConfig& config) {
+  {
+    std::lock_guard lock(mu_);
+    faults_ = config;
+    ++faults_generation_;
+  }
+  cv_.notify_all();  // requests waiting out the old latency
+}
+
+int SimulatorImpl::requests_in_flight() const {
   std::lock_guard lock(mu_);
-  faults_ = config;
+  return in_flight_total_;
 }
 
 int64_t SimulatorImpl::request_count() const {

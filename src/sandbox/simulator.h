@@ -77,6 +77,10 @@ struct SimulatorOptions {
   // GitHub's secondary limit on points: REST requests per installation or user in any sliding minute, a
   // read 1 point and a write 5 (docs/github.md). Beyond it: 403 or 429 with retry-after. 0 lifts it.
   int secondary_points_per_minute = 900;
+  // GitHub's secondary limit on concurrency: at most this many REST requests of one installation or user
+  // (or of the App's JWT) in flight at once; the next is refused at once with 403 or 429 and retry-after.
+  // 0 lifts it. (The simulator serves up to 160 requests at once.)
+  int secondary_concurrent_requests = 100;
   std::chrono::seconds token_lifetime{3600};   // installation tokens
   FaultConfig faults;
   uint64_t seed = 1;         // fault injection RNG
@@ -204,6 +208,8 @@ class Simulator {
                                  std::chrono::milliseconds timeout) const = 0;
   // Waits until no webhook is queued and no CI run is pending or running.
   virtual bool WaitForIdle(std::chrono::milliseconds timeout) const = 0;
+  // REST requests received and not answered yet (waiting for the simulated latency, or being served).
+  virtual int requests_in_flight() const = 0;
   // Number of REST requests served (after faults), for tests and benchmarks.
   virtual int64_t request_count() const = 0;
   // "METHOD /path STATUS" of every REST request served (faults included), oldest first; for tests.

@@ -69,6 +69,7 @@ class SimulatorImpl final : public Simulator {
                                   const std::string& user) override;
   void InjectFaults(const std::vector<Fault>& faults) override;
   void SetFaultConfig(const FaultConfig& config) override;
+  int requests_in_flight() const override;
   std::vector<Delivery> Deliveries() const override;
   bool WaitForDeliveries(const std::function<bool(const std::vector<Delivery>&)>& pred,
                          std::chrono::milliseconds timeout) const override;
@@ -203,6 +204,10 @@ class SimulatorImpl final : public Simulator {
   int64_t next_id_ = 1000;
   int64_t next_delivery_id_ = 1;
   int64_t requests_ = 0;
+  std::map<std::string, int> in_flight_;  // REST requests not answered yet, by credential subject
+  int in_flight_total_ = 0;
+  uint64_t faults_generation_ =
+      0;  // bumped by SetFaultConfig: a simulated latency in progress is judged anew
   std::vector<std::string> request_log_;
   std::vector<bool> request_by_app_;  // per line of request_log_: made with the App's JWT or an installation token
   std::vector<bool> request_rate_limited_;  // per line of request_log_: answered "rate limit exceeded"

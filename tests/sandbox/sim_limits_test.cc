@@ -6,8 +6,11 @@
 #include <httplib.h>
 
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
 
 #include "github/sim_fixture.h"
+#include "support/wait_util.h"
 
 namespace wavebot::testing {
 namespace {
@@ -150,6 +153,45 @@ TEST_F(SimPointsLimitTest, ReadsCostAPointWritesFiveAndTheMinuteRefusesBeyondThe
       << "a write needs 5 points: the second write must leave too";
   clock_.Advance(20s);
   EXPECT_EQ(Comment(token)->status, 201);
+}
+
+class SimConcurrencyLimitTest : public SimLimitsTest {
+ protected:
+  void Configure(sandbox::SimulatorOptions* so) override {
+    SimLimitsTest::Configure(so);
+    so->secondary_concurrent_requests = 3;  // 100 on GitHub
+  }
+  void SetLatency(int ms) {
+    httplib::Client http(sim_->api_url());
+    auto r = http.Post("/_sim/faults", json{{"latency_ms", ms}}.dump(), "application/json");
+    ASSERT_TRUE(r && r->status / 100 == 2) << (r ? r->body : "no answer");
+  }
+};
+
+// GitHub's secondary limit on concurrent requests (100; 3 here): with that many of an installation's
+// requests in flight (held by a simulated network delay), the next one is refused at once with
+// retry-after; another credential has its own; once they are answered, requests go again.
+TEST_F(SimConcurrencyLimitTest, ARequestBeyondTheInstallationsConcurrentOnesIsRefusedAtOnce) {
+  const std::string token = Mint(installation_);
+  const std::string other_token = Mint(installation_);  // the same installation: the same limit
+  SetLatency(60000);
+  std::vector<int> statuses(3, 0);
+  std::vector<std::thread> held;
+  for (int i = 0; i < 3; ++i) {
+    held.emplace_back([&, i] {
+      auto r = GetIssue(token);
+      statuses[static_cast<size_t>(i)] = r ? r->status : -1;
+    });
+  }
+  ASSERT_TRUE(WaitFor([&] { return sim_->requests_in_flight() == 3; }, std::chrono::seconds(30)));
+  EXPECT_EQ(RetryAfterOfRefusal(GetIssue(other_token)), 60);
+  EXPECT_EQ(RetryAfterOfRefusal(Comment(token)), 60);
+  EXPECT_EQ(sim_->requests_in_flight(), 3) << "refused at once, not held";
+  SetLatency(0);  // the three are answered
+  for (auto& t : held) t.join();
+  EXPECT_EQ(statuses, (std::vector<int>{200, 200, 200}));
+  EXPECT_EQ(sim_->requests_in_flight(), 0);
+  EXPECT_EQ(GetIssue(token)->status, 200);
 }
 
 class SimPrimaryLimitTest : public SimLimitsTest {
