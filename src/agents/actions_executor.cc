@@ -301,15 +301,13 @@ bool ActionsExecutor::RedispatchLocked(const std::string& id, const std::string&
   Run& run = it->second;
   run.last_failure = why;
   if (!run.pushing.empty()) {
-    // The job said it was pushing: another dispatch would find the branch taken by that push. The push
-    // is the run's result, which the engine believes only once the branch holds it.
-    spdlog::warn("actions: {} said it was pushing {}, then {}: its push is the run's result", id,
+    // The job said it was pushing: another dispatch would find the branch taken by that push. The run
+    // ends without a result, and the engine looks at its branch: the push, if it landed, is the run's
+    // result (the engine reads the intent from the file NotePush wrote), else the run crashed.
+    spdlog::warn("actions: {} said it was pushing {}, then {}: not dispatched again", id,
                  run.pushing.substr(0, 12), why);
-    nlohmann::json result = {{"result", "done"},
-                             {"head_sha", run.pushing},
-                             {"reason", "the Actions job said it was pushing " + run.pushing.substr(0, 12) +
-                                            ", then " + why + "; its push is the run's result"}};
-    events->push_back({id, JobEvent::State::kFinished, 0, 0, result.dump(), ""});
+    events->push_back({id, JobEvent::State::kFinished, -1, 0, "",
+                       "the Actions job said it was pushing " + run.pushing + ", then " + why});
     ForgetRunLocked(id);
     return false;
   }

@@ -14,9 +14,9 @@
 // workflow chooses); within a batch's run (options.batch: one dispatch, a job per run, for the runs
 // submitted until Flush) the name tells its jobs apart. Each job id is reported kFinished (or kCancelled)
 // exactly once; a late claim or result of a superseded dispatch is refused. Before it pushes, the job
-// says which head it is pushing (NotePush): a job that ends without a result after that has its push as
-// the run's result (believed once the branch holds it), where another dispatch would find the branch
-// taken; and a superseded dispatch is told not to push.
+// says which head it is pushing (NotePush): a job that ends without a result after that is not
+// dispatched again (the new job would find the branch taken by that push) but reported finished, and the
+// engine takes its push as the result if the branch holds it; a superseded dispatch is told not to push.
 //
 // Dispatches live in memory: after a restart wavebot's engine records in-flight runs as lost and runs
 // them again, and the old jobs' runs are unknown to the new process (their claims are refused).
@@ -177,8 +177,9 @@ class ActionsExecutor final : public Executor {
   Status Alive(const std::string& dispatch_id, const std::string& token);
   // The claimed job is about to push `head_sha` to its branch (authorised by the claim's push token):
   // recorded, and written durably to the run's push intent file (`<--result-file>.push`, as run-ticket
-  // writes it for the local executor, which the engine reads after a restart) before the OK. Should the
-  // job then end without a result, that head is the run's result instead of another dispatch. The job
+  // writes it for the local executor) before the OK. Should the job then end without a result, the run
+  // is reported finished without one instead of dispatched again, and the engine, reading that file,
+  // takes the push as its result if the branch holds it (after a restart as well). The job
   // pushes only after an OK: a superseded dispatch is refused (kNotFound) and must not push. Errors as
   // PostResult, kInvalidArgument for a head that is not a hex object id, kIo when the file cannot be
   // written. Thread-safe.

@@ -621,20 +621,31 @@ void Engine::OnJobEvent(const agents::JobEvent& event) {
     result = ReadFileOrEmpty(result_file.string());
   }
   if (result.empty() && event.state == agents::JobEvent::State::kFinished) {
-    // Stopped without a result after it said which head it was pushing: without this its push would
-    // look like someone else's to the run that follows (wavebot never pushes over that). The head is the
-    // run's result, believed once the branch holds it (the next pass looks); if it does not, the ticket
-    // runs again as after any crash.
+    // Stopped without a result after it said which head it was pushing (run-ticket killed; an Actions
+    // job given up for dead): if its branch holds that head, the push is the run's result; without this
+    // it would look like someone else's push to the run that follows (wavebot never pushes over that).
+    // If the branch does not hold it, or GitHub cannot say, the run crashed and is taken again.
     if (std::string pushing = ReadFileOrEmpty(result_file.string() + ".push"); !pushing.empty()) {
       pushing.erase(pushing.find_last_not_of(" \n") + 1);
-      spdlog::warn(
-          "run {} stopped without a result after it said it was pushing {}; the push is its result "
-          "once its branch shows it",
-          id, pushing.substr(0, 12));
-      result = json{{"result", "done"},
-                    {"head_sha", pushing},
-                    {"reason", "the run stopped after it said it was pushing; its push is the run's result"}}
-                   .dump();
+      auto attempt = store_->GetAttempt(id);
+      auto ticket =
+          attempt.ok() ? store_->GetTicket(attempt->ticket_id) : Result<TicketRecord>(attempt.error());
+      // Over git (one ls-refs), which GitHub does not count against the REST API's limit.
+      auto heads = ticket.ok() ? github_->BranchHeads(Ref(ticket->repo), {ticket->branch})
+                               : Result<std::map<std::string, std::string>>(ticket.error());
+      if (!heads.ok()) {
+        spdlog::warn(
+            "run {} stopped without a result after it said it was pushing {}; looking at its branch "
+            "failed ({}): recorded as a crash",
+            id, pushing.substr(0, 12), heads.error().ToString());
+      } else if (auto head = heads->find(ticket->branch); head != heads->end() && head->second == pushing) {
+        spdlog::warn("run {} stopped without a result after it pushed {}; its push is the run's result", id,
+                     pushing.substr(0, 12));
+        result = json{{"result", "done"},
+                      {"head_sha", pushing},
+                      {"reason", "the run stopped after it pushed; its push is the run's result"}}
+                     .dump();
+      }
     }
   }
   Status st = FinishRun(id, result, event.exit_code, event.output_tail);

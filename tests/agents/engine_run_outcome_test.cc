@@ -997,8 +997,10 @@ class LostRunTest : public EngineRunOutcomeTest {
  protected:
   static constexpr const char* kOld = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
   static constexpr const char* kNew = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
-  // Ticket #2 has PR #7 at kOld and a fix_ci run in flight that said it was pushing `pushing`.
-  int64_t StopAFixRunWhilePushing(const std::string& pushing) {
+  // Ticket #2 has PR #7 at kOld and a fix_ci run (for `trigger`) in flight that said it was pushing
+  // `pushing`.
+  int64_t StopAFixRunWhilePushing(const std::string& pushing,
+                                  const std::string& trigger = std::string("ci:") + kOld) {
     auto t = Ticket();
     t.state = "pr_open";
     t.pr = 7;
@@ -1006,7 +1008,7 @@ class LostRunTest : public EngineRunOutcomeTest {
     t.pushed_sha = kOld;
     t.runs_used = 2;
     EXPECT_TRUE(store_->SaveTicket(t).ok());
-    auto attempt = store_->BeginAttempt(t, "fix_ci", std::string("ci:") + kOld, clock_.Now());
+    auto attempt = store_->BeginAttempt(t, "fix_ci", trigger, clock_.Now());
     EXPECT_TRUE(attempt.ok());
     std::ofstream(dir_.File("engine") + "/runs/" + std::to_string(attempt->id) + ".json.push") << pushing << "\n";
     return attempt->id;
@@ -1044,28 +1046,39 @@ TEST_F(LostRunTest, APushThatDidNotLandIsALostRunGivenBack) {
 }
 
 // Without a restart: a run that ends without a result (run-ticket killed, an Actions job given up for
-// dead) after it said which head it was pushing has that head as its result, to be believed once the
-// branch holds it; otherwise the next run would find its branch taken and stop for a human. A crash
-// without such a word is a crash as before.
-TEST_F(LostRunTest, ARunThatEndsWithoutAResultAfterItsPushIntentHasThatHeadAsItsResult) {
+// dead) after it said which head it was pushing has that head as its result when its branch holds it;
+// otherwise the next run would find its branch taken and stop for a human.
+TEST_F(LostRunTest, ARunThatEndsWithoutAResultAfterItsPushLandedHasThatPushAsItsResult) {
   int64_t id = StopAFixRunWhilePushing(kNew);
+  github_.PutRef(ref_, "heads/wave/1-2-ticket", kNew);
   engine_->OnJobEvent({"attempt-" + std::to_string(id), agents::JobEvent::State::kFinished, -1, 9, "", ""});
   auto t = Ticket();
   EXPECT_EQ(t.pending_push, kNew);
   EXPECT_TRUE(t.pending_from_run);
   EXPECT_EQ(t.state, "pr_open");
   EXPECT_EQ(store_->GetAttempt(id)->state, "succeeded");
+}
 
-  auto again = Ticket();
-  again.pending_push.clear();
-  again.pending_from_run = false;
-  ASSERT_TRUE(store_->SaveTicket(again).ok());
-  auto crash = store_->BeginAttempt(again, "fix_ci", "ci:other", clock_.Now());
-  ASSERT_TRUE(crash.ok());
+// Its push did not land (or GitHub cannot say where the branch is): a crash, the fix taken again, not a
+// fix recorded as made, which would leave the PR's failing check to nobody.
+TEST_F(LostRunTest, ARunThatEndsWithoutAResultBeforeItsPushLandedCrashedAndIsTakenAgain) {
+  int64_t id = StopAFixRunWhilePushing(kNew);
+  github_.PutRef(ref_, "heads/wave/1-2-ticket", kOld);
+  engine_->OnJobEvent({"attempt-" + std::to_string(id), agents::JobEvent::State::kFinished, -1, 9, "", ""});
+  auto t = Ticket();
+  EXPECT_EQ(t.pending_push, "");
+  EXPECT_EQ(t.state, "fixing");
+  EXPECT_EQ(t.retry_mode, "fix_ci");
+  EXPECT_EQ(store_->GetAttempt(id)->state, "failed");
+
+  int64_t unknown = StopAFixRunWhilePushing(kNew, "ci:another-head");
+  github_.PutRef(ref_, "heads/wave/1-2-ticket", kNew);
+  github_.FailNext("BranchHeads", Error(ErrorCode::kUnavailable, "GitHub is down"));
   engine_->OnJobEvent(
-      {"attempt-" + std::to_string(crash->id), agents::JobEvent::State::kFinished, -1, 9, "", ""});
+      {"attempt-" + std::to_string(unknown), agents::JobEvent::State::kFinished, -1, 9, "", ""});
   EXPECT_EQ(Ticket().pending_push, "");
-  EXPECT_EQ(store_->GetAttempt(crash->id)->state, "failed");
+  EXPECT_EQ(Ticket().state, "fixing");
+  EXPECT_EQ(store_->GetAttempt(unknown)->state, "failed");
 }
 
 TEST_F(LostRunTest, WhileGitHubCannotSayTheRunIsLeftForTheNextLook) {
