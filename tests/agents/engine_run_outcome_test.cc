@@ -1013,6 +1013,11 @@ class LostRunTest : public EngineRunOutcomeTest {
     std::ofstream(dir_.File("engine") + "/runs/" + std::to_string(attempt->id) + ".json.push") << pushing << "\n";
     return attempt->id;
   }
+  // The run's process ended without a result (killed by SIGKILL), seen by the engine as it runs.
+  void EndWithoutAResult(int64_t attempt_id) {
+    engine_->OnJobEvent(
+        {"attempt-" + std::to_string(attempt_id), agents::JobEvent::State::kFinished, -1, 9, "", ""});
+  }
   const github::RepoRef ref_{"acme", "calc"};
 };
 
@@ -1051,7 +1056,7 @@ TEST_F(LostRunTest, APushThatDidNotLandIsALostRunGivenBack) {
 TEST_F(LostRunTest, ARunThatEndsWithoutAResultAfterItsPushLandedHasThatPushAsItsResult) {
   int64_t id = StopAFixRunWhilePushing(kNew);
   github_.PutRef(ref_, "heads/wave/1-2-ticket", kNew);
-  engine_->OnJobEvent({"attempt-" + std::to_string(id), agents::JobEvent::State::kFinished, -1, 9, "", ""});
+  EndWithoutAResult(id);
   auto t = Ticket();
   EXPECT_EQ(t.pending_push, kNew);
   EXPECT_TRUE(t.pending_from_run);
@@ -1064,7 +1069,7 @@ TEST_F(LostRunTest, ARunThatEndsWithoutAResultAfterItsPushLandedHasThatPushAsIts
 TEST_F(LostRunTest, ARunThatEndsWithoutAResultBeforeItsPushLandedCrashedAndIsTakenAgain) {
   int64_t id = StopAFixRunWhilePushing(kNew);
   github_.PutRef(ref_, "heads/wave/1-2-ticket", kOld);
-  engine_->OnJobEvent({"attempt-" + std::to_string(id), agents::JobEvent::State::kFinished, -1, 9, "", ""});
+  EndWithoutAResult(id);
   auto t = Ticket();
   EXPECT_EQ(t.pending_push, "");
   EXPECT_EQ(t.state, "fixing");
@@ -1074,8 +1079,7 @@ TEST_F(LostRunTest, ARunThatEndsWithoutAResultBeforeItsPushLandedCrashedAndIsTak
   int64_t unknown = StopAFixRunWhilePushing(kNew, "ci:another-head");
   github_.PutRef(ref_, "heads/wave/1-2-ticket", kNew);
   github_.FailNext("BranchHeads", Error(ErrorCode::kUnavailable, "GitHub is down"));
-  engine_->OnJobEvent(
-      {"attempt-" + std::to_string(unknown), agents::JobEvent::State::kFinished, -1, 9, "", ""});
+  EndWithoutAResult(unknown);
   EXPECT_EQ(Ticket().pending_push, "");
   EXPECT_EQ(Ticket().state, "fixing");
   EXPECT_EQ(store_->GetAttempt(unknown)->state, "failed");
