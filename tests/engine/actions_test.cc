@@ -174,6 +174,17 @@ TEST(ActionsTest, EpicCompletesOnThreeSimulatedRunnersAndRunnersKeepNothing) {
   EXPECT_EQ(engine->compares_by_github(), 0);
   for (const auto& line : (*s)->simulator()->AppRequestLog())
     EXPECT_EQ(line.find("/compare/"), std::string::npos) << line;
+  // Every agent run said which head it was pushing before it pushed (run-ticket on the runner, through
+  // actions-job and wavebot's API), and wavebot wrote it to the run's push intent file first.
+  for (const auto& [n, attempts] : o.attempts) {
+    for (const auto& a : attempts) {
+      if (a.mode == "rebase" || a.state != "succeeded") continue;
+      const fs::path intent =
+          fs::path(dir.path()) / "wavebot" / "engine" / "runs" / (std::to_string(a.id) + ".json.push");
+      const std::string head = testing::ReadAll(intent);
+      EXPECT_EQ(head.size(), 41u) << "#" << n << " run " << a.id << " (" << a.mode << "): '" << head << "'";
+    }
+  }
   // Hygiene: no job left a prompt, a token, a clone or any other file behind on its runner.
   (*s)->runners()->Stop();
   EXPECT_EQ(LeftOnRunners(s->get()), std::vector<std::string>{});
