@@ -467,10 +467,8 @@ Status ActionsExecutor::NotePush(const std::string& dispatch_id, const std::stri
     bool superseded = false;
     Run* run = FindByDispatchLocked(dispatch_id, &superseded);
     if (run == nullptr) {
-      return Error(ErrorCode::kNotFound, superseded ? "dispatch " + dispatch_id +
-                                                          " was superseded by a newer one: do "
-                                                          "not push"
-                                                    : "no live dispatch " + dispatch_id + ": do not push");
+      const std::string why = superseded ? " was superseded by a newer one" : " is not live";
+      return Error(ErrorCode::kNotFound, "dispatch " + dispatch_id + why + ": do not push");
     }
     if (run->phase != Phase::kClaimed) {
       return Error(ErrorCode::kFailedPrecondition, "dispatch " + dispatch_id + " was not claimed");

@@ -242,19 +242,20 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
     return OkStatus();
   };
   auto push = [&](const std::string& ok_reason) -> Result<RunTicketResult> {
-    if (!req.push_intent_file.empty()) {
+    if (!req.push_intent_file.empty() || req.before_push) {
       auto head = wt.Head();
       if (!head.ok()) return head.error();
-      WAVEBOT_RETURN_IF_ERROR(WriteFileAtomically(req.push_intent_file, *head + "\n"));
-    }
-    if (req.before_push) {
-      auto head = wt.Head();
-      if (!head.ok()) return head.error();
-      if (Status st = req.before_push(*head); !st.ok()) return st.error().Wrap("not pushed");
+      if (!req.push_intent_file.empty()) {
+        WAVEBOT_RETURN_IF_ERROR(WriteFileAtomically(req.push_intent_file, *head + "\n"));
+      }
+      if (req.before_push) {
+        if (Status st = req.before_push(*head); !st.ok()) return st.error().Wrap("not pushed");
+      }
     }
     auto st = wt.Push();
     if (!st.ok()) {
-      if (st.error().code() == ErrorCode::kConflict) return finish(Outcome::kPushRejected, st.error().message());
+      if (st.error().code() == ErrorCode::kConflict)
+        return finish(Outcome::kPushRejected, st.error().message());
       return st.error();
     }
     return finish(Outcome::kDone, ok_reason);

@@ -625,27 +625,16 @@ void Engine::OnJobEvent(const agents::JobEvent& event) {
     // job given up for dead): if its branch holds that head, the push is the run's result; without this
     // it would look like someone else's push to the run that follows (wavebot never pushes over that).
     // If the branch does not hold it, or GitHub cannot say, the run crashed and is taken again.
-    if (std::string pushing = ReadFileOrEmpty(result_file.string() + ".push"); !pushing.empty()) {
-      pushing.erase(pushing.find_last_not_of(" \n") + 1);
-      auto attempt = store_->GetAttempt(id);
-      auto ticket =
-          attempt.ok() ? store_->GetTicket(attempt->ticket_id) : Result<TicketRecord>(attempt.error());
-      // Over git (one ls-refs), which GitHub does not count against the REST API's limit.
-      auto heads = ticket.ok() ? github_->BranchHeads(Ref(ticket->repo), {ticket->branch})
-                               : Result<std::map<std::string, std::string>>(ticket.error());
-      if (!heads.ok()) {
-        spdlog::warn(
-            "run {} stopped without a result after it said it was pushing {}; looking at its branch "
-            "failed ({}): recorded as a crash",
-            id, pushing.substr(0, 12), heads.error().ToString());
-      } else if (auto head = heads->find(ticket->branch); head != heads->end() && head->second == pushing) {
-        spdlog::warn("run {} stopped without a result after it pushed {}; its push is the run's result", id,
-                     pushing.substr(0, 12));
-        result = json{{"result", "done"},
-                      {"head_sha", pushing},
-                      {"reason", "the run stopped after it pushed; its push is the run's result"}}
-                     .dump();
-      }
+    auto attempt = store_->GetAttempt(id);
+    auto landed =
+        attempt.ok() ? LandedPushResult(attempt->ticket_id, id) : Result<std::string>(attempt.error());
+    if (!landed.ok()) {
+      spdlog::warn(
+          "run {} stopped without a result after it said it was pushing; looking at its branch failed "
+          "({}): recorded as a crash",
+          id, landed.error().ToString());
+    } else {
+      result = *landed;
     }
   }
   Status st = FinishRun(id, result, event.exit_code, event.output_tail);
@@ -654,6 +643,26 @@ void Engine::OnJobEvent(const agents::JobEvent& event) {
     live_attempts_.erase(id);
   }
   if (!st.ok()) spdlog::error("recording run {}: {}", id, st.error().ToString());
+}
+
+Result<std::string> Engine::LandedPushResult(int64_t ticket_id, int64_t attempt_id) {
+  const fs::path intent = fs::path(options_.data_dir) / "runs" / (std::to_string(attempt_id) + ".json.push");
+  std::string pushing = ReadFileOrEmpty(intent.string());
+  pushing.erase(pushing.find_last_not_of(" \n") + 1);
+  if (pushing.empty()) return std::string();
+  auto ticket = store_->GetTicket(ticket_id);
+  if (!ticket.ok()) return ticket.error();
+  auto heads = github_->BranchHeads(Ref(ticket->repo), {ticket->branch});
+  if (!heads.ok()) return heads.error();
+  auto head = heads->find(ticket->branch);
+  if (head == heads->end() || head->second != pushing) return std::string();
+  spdlog::warn(
+      "run {} of {}#{} stopped after it pushed {}; its push stands and is recorded as the run's result",
+      attempt_id, ticket->repo, ticket->number, pushing.substr(0, 12));
+  return json{{"result", "done"},
+              {"head_sha", pushing},
+              {"reason", "the run's process stopped after it pushed; its push is the run's result"}}
+      .dump();
 }
 
 Status Engine::AdoptOrphans() {
@@ -705,28 +714,17 @@ Status Engine::AdoptOrphans() {
     // Stopped between its push and its result: the push stands, and without this the ticket's branch
     // would look pushed to by someone else (wavebot never runs over that, so the ticket would wait for
     // ever). Recorded as done once GitHub shows the branch at the head the run said it was pushing.
-    if (std::string pushing = ReadFileOrEmpty(result.string() + ".push"); !pushing.empty()) {
-      pushing.erase(pushing.find_last_not_of(" \n") + 1);
-      auto owner_ticket = store_->GetTicket(a.ticket_id);
-      if (!owner_ticket.ok()) continue;
-      // Over git (one ls-refs), which GitHub does not count against the REST API's limit.
-      auto heads = github_->BranchHeads(Ref(owner_ticket->repo), {owner_ticket->branch});
-      if (!heads.ok()) {
-        spdlog::warn("run {} of {}#{} stopped while pushing; looking at its branch failed ({}), will look again",
-                     a.id, owner_ticket->repo, owner_ticket->number, heads.error().ToString());
-        any_alive = true;  // looked at again within a second
-        continue;
-      }
-      if (auto head = heads->find(owner_ticket->branch); head != heads->end() && head->second == pushing) {
-        spdlog::warn("run {} of {}#{} stopped after it pushed {}; its push stands and is recorded as the run's result",
-                     a.id, owner_ticket->repo, owner_ticket->number, pushing.substr(0, 12));
-        json done = {{"result", "done"},
-                     {"head_sha", pushing},
-                     {"reason", "the run's process stopped after it pushed; its push is the run's result"}};
-        epic_lock.unlock();
-        WAVEBOT_RETURN_IF_ERROR(FinishRun(a.id, done.dump(), 0, ""));
-        continue;
-      }
+    auto landed = LandedPushResult(a.ticket_id, a.id);
+    if (!landed.ok()) {
+      spdlog::warn("run {} stopped while pushing; looking at its branch failed ({}), will look again", a.id,
+                   landed.error().ToString());
+      any_alive = true;  // looked at again within a second
+      continue;
+    }
+    if (!landed->empty()) {
+      epic_lock.unlock();
+      WAVEBOT_RETURN_IF_ERROR(FinishRun(a.id, *landed, 0, ""));
+      continue;
     }
     // Never started (or died before writing a result): record it lost and give the run back. Its trigger
     // is renamed, so that the step it was taking is decided again.

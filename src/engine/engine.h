@@ -196,6 +196,11 @@ class Engine {
                   const std::vector<TicketRecord>& tickets, const std::string& pr_head_sha,
                   const std::vector<Feedback>& feedback, const std::string& epic_head);
   Status AdoptOrphans();
+  // The result of run `attempt_id` of ticket `ticket_id` that stopped without one after it said which head
+  // it was pushing (its push intent file, `runs/<id>.json.push`): a "done" result naming that head when
+  // the ticket's branch holds it (one ls-refs, not counted against the REST limit); "" when the run left
+  // no intent or the branch does not hold it; an error when GitHub cannot say.
+  Result<std::string> LandedPushResult(int64_t ticket_id, int64_t attempt_id);
   Status FinishRun(int64_t attempt_id, const std::string& result_json, int exit_code, const std::string& tail);
   Result<bool> MayCommand(const std::string& repo, const std::string& login);
   // Whether `login` is wavebot itself (false while its identity is not known yet). Never calls GitHub.
