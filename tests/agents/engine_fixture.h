@@ -4,9 +4,9 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -15,7 +15,7 @@
 #include "github/fake_client.h"
 #include "store/database.h"
 #include "store/job_queue.h"
-#include "store/temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace wavebot::engine {
 

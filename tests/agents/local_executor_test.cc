@@ -36,7 +36,7 @@ exit 0
 class LocalExecutorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    bin_ = tmp_.path() / "fake-wavebot";
+    bin_ = tmp_.Dir() / "fake-wavebot";
     std::ofstream(bin_) << kFakeRunTicket;
     fs::permissions(bin_, fs::perms::owner_all);
     runner_ = NewProcessRunner(RealClock());
@@ -46,7 +46,7 @@ class LocalExecutorTest : public ::testing::Test {
     LocalExecutorOptions o;
     o.binary = bin_.string();
     o.max_parallel = max_parallel;
-    o.work_dir = tmp_.path().string();
+    o.work_dir = tmp_.path();
     o.on_event = [this](const JobEvent& e) {
       std::lock_guard lock(mu_);
       events_.push_back(e);
@@ -101,7 +101,7 @@ TEST_F(LocalExecutorTest, RunsAtMostMaxParallelAndQueuesTheRest) {
   EXPECT_FALSE(ex->Submit(Job("wait", "j0")).ok());  // duplicate id
   ASSERT_TRUE(WaitFor([&] { return Running() == 2; }));
   EXPECT_EQ(ex->Pending(), 5);
-  std::ofstream(tmp_.path() / "release") << "";
+  std::ofstream(tmp_.Dir() / "release") << "";
   ASSERT_TRUE(WaitFor([&] { return Events(JobEvent::State::kFinished).size() == 5; }, std::chrono::seconds(20)));
   EXPECT_EQ(max_running_, 2);
   for (const auto& e : Events(JobEvent::State::kFinished)) {
@@ -128,7 +128,7 @@ TEST_F(LocalExecutorTest, CancelsQueuedAndRunningJobs) {
   auto ex = Make(1);
   ASSERT_TRUE(ex->Submit(Job("hang", "h")).ok());
   ASSERT_TRUE(ex->Submit(Job("ok", "queued")).ok());
-  ASSERT_TRUE(WaitFor([&] { return fs::exists(tmp_.path() / "h.started"); }));
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(tmp_.Dir() / "h.started"); }));
   ASSERT_TRUE(ex->Cancel("queued").ok());
   ASSERT_TRUE(ex->Cancel("h").ok());
   ASSERT_TRUE(WaitFor([&] { return Events(JobEvent::State::kCancelled).size() == 2; }));

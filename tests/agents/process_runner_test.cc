@@ -27,8 +27,8 @@ TEST(ProcessRunnerTest, CapturesOutputExitCodeAndLog) {
   TempDir tmp;
   auto runner = NewProcessRunner(RealClock());
   ProcessSpec s = Shell("echo out; echo err >&2; pwd; exit 3");
-  s.cwd = tmp.path().string();
-  s.log_path = (tmp.path() / "log.txt").string();
+  s.cwd = tmp.path();
+  s.log_path = (tmp.Dir() / "log.txt").string();
   auto out = runner->Run(s);
   ASSERT_TRUE(out.ok()) << out.error().ToString();
   EXPECT_EQ(out->exit_code, 3);
@@ -57,7 +57,7 @@ TEST(ProcessRunnerTest, SecretsAreCensoredEvenWhenSplitAcrossWrites) {
   auto runner = NewProcessRunner(RealClock());
   ProcessSpec s = Shell("printf 'token=ghs_abc'; sleep 0.05; printf 'def123 end\\n'");
   s.secrets = {"ghs_abcdef123"};
-  s.log_path = (tmp.path() / "log.txt").string();
+  s.log_path = (tmp.Dir() / "log.txt").string();
   auto out = runner->Run(s);
   ASSERT_TRUE(out.ok());
   std::string log = ReadAll(s.log_path);
@@ -69,7 +69,7 @@ TEST(ProcessRunnerTest, LogIsCappedButOutputIsCounted) {
   TempDir tmp;
   auto runner = NewProcessRunner(RealClock());
   ProcessSpec s = Shell("i=0; while [ $i -lt 2000 ]; do echo 'line of output number'; i=$((i+1)); done");
-  s.log_path = (tmp.path() / "log.txt").string();
+  s.log_path = (tmp.Dir() / "log.txt").string();
   s.max_log_bytes = 1000;
   auto out = runner->Run(s);
   ASSERT_TRUE(out.ok());
@@ -86,7 +86,7 @@ TEST(ProcessRunnerTest, TimeoutOnAFakeClockKillsTheGroup) {
   auto runner = NewProcessRunner(&clock);
   ProcessSpec s = Shell("echo started; sleep 1000");
   s.timeout = std::chrono::hours(1);
-  s.log_path = (tmp.path() / "log.txt").string();
+  s.log_path = (tmp.Dir() / "log.txt").string();
   auto fut = std::async(std::launch::async, [&] { return runner->Run(s); });
   ASSERT_TRUE(WaitFor([&] { return ReadAll(s.log_path).find("started") != std::string::npos; }));
   EXPECT_EQ(fut.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);  // still running
@@ -102,7 +102,7 @@ TEST(ProcessRunnerTest, HungProcessAndItsGrandchildrenAreGoneAfterTheTimeout) {
   TempDir tmp;
   FakeClock clock;
   auto runner = NewProcessRunner(&clock);
-  fs::path pids = tmp.path() / "pids";
+  fs::path pids = tmp.Dir() / "pids";
   // The grandchild ignores SIGTERM: only the SIGKILL after the (real) grace period ends it. The pids
   // are written once each process is set up, so the test knows when to let the timeout pass.
   ProcessSpec s = Shell("sh -c 'trap \"\" TERM; echo $$ >> " + pids.string() + "; while :; do sleep 1; done' & "
@@ -129,7 +129,7 @@ TEST(ProcessRunnerTest, HungProcessAndItsGrandchildrenAreGoneAfterTheTimeout) {
 TEST(ProcessRunnerTest, BackgroundProcessesLeftBehindDieWithTheAgent) {
   TempDir tmp;
   auto runner = NewProcessRunner(RealClock());
-  fs::path pidfile = tmp.path() / "pid";
+  fs::path pidfile = tmp.Dir() / "pid";
   ProcessSpec s = Shell("sleep 1000 & echo $! > " + pidfile.string() + "; exit 0");
   auto out = runner->Run(s);
   ASSERT_TRUE(out.ok());
@@ -144,7 +144,7 @@ TEST(ProcessRunnerTest, CancelKillsTheRun) {
   std::atomic<bool> cancel{false};
   ProcessSpec s = Shell("echo started; sleep 1000");
   s.cancel = &cancel;
-  s.log_path = (tmp.path() / "log.txt").string();
+  s.log_path = (tmp.Dir() / "log.txt").string();
   auto fut = std::async(std::launch::async, [&] { return runner->Run(s); });
   ASSERT_TRUE(WaitFor([&] { return ReadAll(s.log_path).find("started") != std::string::npos; }));
   cancel = true;

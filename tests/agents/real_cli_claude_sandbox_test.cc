@@ -88,7 +88,7 @@ std::vector<AgentRun> AgentRunsOfTheEpic(cli::Scenario& s,
 
 TEST_F(RealCliTest, ClaudeCompletesTheSandboxEpicWithCostPerRun) {
   StartApi(kEachSessionRunsTheDemoAgent);
-  cli::ScenarioOptions o = ClaudeSandbox(tmp_.path() / "sandbox", home_.string(), api_url_);
+  cli::ScenarioOptions o = ClaudeSandbox(tmp_.Dir() / "sandbox", home_.string(), api_url_);
   auto s = cli::Scenario::Start(o);
   ASSERT_TRUE(s.ok()) << s.error().message();
   auto summary = (*s)->Run(std::chrono::seconds(180));
@@ -156,7 +156,7 @@ TEST_F(RealCliTest, ClaudeCompletesTheSandboxEpicWithCostPerRun) {
 // job's OIDC token, run by `wavebot actions-job` there, its result and cost posted back.
 TEST_F(RealCliTest, ClaudeCompletesTheSandboxEpicOnActionsRunners) {
   StartApi(kEachSessionRunsTheDemoAgent);
-  cli::ScenarioOptions o = ClaudeSandbox(tmp_.path() / "sandbox", home_.string(), api_url_);
+  cli::ScenarioOptions o = ClaudeSandbox(tmp_.Dir() / "sandbox", home_.string(), api_url_);
   o.executor = "actions";
   o.runners = 3;
   o.runner_timeout = std::chrono::milliseconds(6000);  // generous: a loaded machine delays heartbeats

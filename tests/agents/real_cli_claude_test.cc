@@ -151,10 +151,10 @@ TEST_F(RealCliTest, ClaudeMissingFromPathIsAClearAgentFailure) {
 // `wavebot doctor --local` with a repository configuration of the claude preset: the CLI on PATH and
 // the key in the environment, each a PASS or a FAIL with the fix.
 TEST_F(RealCliTest, ClaudeDoctorChecksTheCliAndTheKey) {
-  auto cfg = tmp_.path() / "wavebot.yml";
+  auto cfg = tmp_.Dir() / "wavebot.yml";
   std::ofstream(cfg) << "agent:\n  preset: claude\n";
   std::string base = "env -i HOME=" + home_.string() + " WAVEBOT_REPO_CONFIG=" + cfg.string() +
-                     " WAVEBOT_DATA_DIR=" + (tmp_.path() / "doctor").string();
+                     " WAVEBOT_DATA_DIR=" + (tmp_.Dir() / "doctor").string();
   std::string with = ShellOutput(base + " PATH=" + kCliBin + ":/usr/bin:/bin ANTHROPIC_API_KEY=" + kFakeKey + " " +
                                  WAVEBOT_BINARY + " doctor --local 2>&1");
   EXPECT_NE(with.find("PASS agent key: ANTHROPIC_API_KEY is set for the claude preset"), std::string::npos) << with;

@@ -43,8 +43,8 @@ class RealCliTest : public GitServerFixture {
       ASSERT_TRUE(std::filesystem::exists(kCliBin + "/" + cli))
           << kCliBin << "/" << cli << " is missing: run `npm ci` in tests/agents (scripts/test.sh does)";
     }
-    home_ = tmp_.path() / "home";
-    codex_home_ = tmp_.path() / "codex-home";
+    home_ = tmp_.Dir() / "home";
+    codex_home_ = tmp_.Dir() / "codex-home";
     std::filesystem::create_directories(home_);
     std::filesystem::create_directories(codex_home_);
   }
@@ -59,7 +59,7 @@ class RealCliTest : public GitServerFixture {
   // Starts the fake model API with `script` ({"steps": [...]}, see fake_model_api.mjs) and writes the
   // Codex provider configuration pointing at it. Fails the test when it does not listen within 10 s.
   void StartApi(const nlohmann::json& script) {
-    auto dir = tmp_.path();
+    auto dir = tmp_.Dir();
     std::ofstream(dir / "script.json") << script.dump();
     record_ = dir / "requests.jsonl";
     auto port_file = dir / "api.port";
@@ -103,7 +103,7 @@ class RealCliTest : public GitServerFixture {
   CliRun RunTicket(const std::string& preset, int ticket, const std::string& prompt,
                    const std::vector<std::string>& extra_flags = {}, bool with_key = true,
                    const std::string& path = "") {
-    auto prompt_file = tmp_.path() / ("prompt-" + std::to_string(ticket) + ".md");
+    auto prompt_file = tmp_.Dir() / ("prompt-" + std::to_string(ticket) + ".md");
     std::ofstream(prompt_file) << prompt;
     std::string env = "env -i PATH=" + (path.empty() ? kCliBin + ":/usr/local/bin:/usr/bin:/bin" : path) +
                       " HOME=" + home_.string() + " WAVEBOT_TOKEN=" + kToken +
@@ -118,7 +118,7 @@ class RealCliTest : public GitServerFixture {
                       " --pass-env CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC --pass-env DISABLE_AUTOUPDATER"
                       " --pass-env DISABLE_TELEMETRY --pass-env CLAUDE_CODE_MAX_RETRIES";
     for (const auto& f : extra_flags) cmd += " " + f;
-    cmd += " 2>" + (tmp_.path() / "run-ticket.err").string() + "; echo \" exit=$?\"";
+    cmd += " 2>" + (tmp_.Dir() / "run-ticket.err").string() + "; echo \" exit=$?\"";
     CliRun run;
     run.raw = ShellOutput(cmd);
     auto pos = run.raw.rfind(" exit=");

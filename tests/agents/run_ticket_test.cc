@@ -41,20 +41,21 @@ class RunTicketTest : public wavebot::testing::GitServerFixture {
 
   // A request running the demo agent on `spec` (the body of a ```wavebot-demo block).
   RunTicketRequest Demo(int64_t ticket, const std::string& spec) {
-    fs::path prompt = tmp_.path() / ("prompt-" + std::to_string(ticket) + "-" + std::to_string(++prompts_) + ".md");
+    fs::path prompt =
+        tmp_.Dir() / ("prompt-" + std::to_string(ticket) + "-" + std::to_string(++prompts_) + ".md");
     std::ofstream(prompt) << "# Ticket #" << ticket << "\n\nDo the thing.\n\n```wavebot-demo\n" << spec << "```\n";
     RunTicketRequest r;
     r.ticket = ticket;
     r.branch = "wave/1-epic/" + std::to_string(ticket) + "-t";
     r.base_branch = "main";
     r.prompt_file = prompt.string();
-    r.log_dir = (tmp_.path() / "logs").string();
+    r.log_dir = (tmp_.Dir() / "logs").string();
     r.agent.preset = "script";
     r.agent.command = {"bash", kDemoAgent};
     r.agent.timeout = std::chrono::seconds(60);
     r.secrets = {kToken};
     r.parent_env = CurrentEnvironment();
-    r.home_root = (tmp_.path() / "homes").string();  // sandboxed (bubblewrap), as run-ticket runs agents
+    r.home_root = (tmp_.Dir() / "homes").string();  // sandboxed (bubblewrap), as run-ticket runs agents
     return r;
   }
 
@@ -71,7 +72,7 @@ class RunTicketTest : public wavebot::testing::GitServerFixture {
 
 TEST_F(RunTicketTest, DemoAgentImplementsTheTicketAndItIsPushed) {
   auto req = Demo(5, "write src/greet.sh <<EOF\necho hello\nEOF\nappend README.md more\n");
-  req.push_intent_file = (tmp_.path() / "run.json.push").string();
+  req.push_intent_file = (tmp_.Dir() / "run.json.push").string();
   auto r = Run(req);
   EXPECT_EQ(r.outcome, Outcome::kDone) << r.reason;
   EXPECT_EQ(RemoteSha("wave/1-epic/5-t"), r.head_sha);
@@ -340,12 +341,14 @@ TEST_F(RunTicketTest, BadInputIsAnError) {
 // The CLI end to end: one JSON object on stdout, the exit code of the outcome, the token only from
 // the environment and nowhere in the output.
 TEST_F(RunTicketTest, CliRunsTheDemoAgentEndToEnd) {
-  fs::path prompt = tmp_.path() / "cli-prompt.md";
+  fs::path prompt = tmp_.Dir() / "cli-prompt.md";
   std::ofstream(prompt) << "```wavebot-demo\nwrite cli.txt <<EOF\nfrom the cli\nEOF\n```\n";
   std::string cmd = "WAVEBOT_TOKEN=" + std::string(kToken) + " " + WAVEBOT_BINARY +
-                    " run-ticket --repo octo/demo --remote-base " + base_url_ + " --ticket 21 --branch wave/1-e/21-cli "
-                    "--base main --prompt-file " + prompt.string() + " --data-dir " + (tmp_.path() / "cli-data").string() +
-                    " --agent-arg bash --agent-arg " + kDemoAgent + " 2>" + (tmp_.path() / "cli.err").string();
+                    " run-ticket --repo octo/demo --remote-base " + base_url_ +
+                    " --ticket 21 --branch wave/1-e/21-cli "
+                    "--base main --prompt-file " +
+                    prompt.string() + " --data-dir " + (tmp_.Dir() / "cli-data").string() +
+                    " --agent-arg bash --agent-arg " + kDemoAgent + " 2>" + (tmp_.Dir() / "cli.err").string();
   std::string out = ShellOutput(cmd + "; echo \" exit=$?\"");
   auto exit_pos = out.rfind(" exit=");
   ASSERT_NE(exit_pos, std::string::npos);
@@ -356,7 +359,7 @@ TEST_F(RunTicketTest, CliRunsTheDemoAgentEndToEnd) {
   EXPECT_EQ(j["changed_files"], nlohmann::json::array({"A cli.txt"}));
   EXPECT_TRUE(fs::exists(j["log_path"].get<std::string>()));
   EXPECT_EQ(out.find(kToken), std::string::npos);
-  EXPECT_EQ(ReadAll(tmp_.path() / "cli.err").find(kToken), std::string::npos);
+  EXPECT_EQ(ReadAll(tmp_.Dir() / "cli.err").find(kToken), std::string::npos);
 
   // `--expect-remote-head ''` means "wavebot never pushed this branch": it exists now, so refused.
   std::string lease = ShellOutput("WAVEBOT_TOKEN=" + std::string(kToken) + " " + cmd.substr(cmd.find(WAVEBOT_BINARY)) +
@@ -364,9 +367,10 @@ TEST_F(RunTicketTest, CliRunsTheDemoAgentEndToEnd) {
   EXPECT_NE(lease.find("\"result\":\"push_rejected\""), std::string::npos) << lease;
   EXPECT_NE(lease.find(" exit=14"), std::string::npos) << lease;
 
-  std::string bad = ShellOutput(std::string(WAVEBOT_BINARY) + " run-ticket --repo octo/demo --remote-base " + base_url_ +
-                                " --ticket 22 --branch b --base main --mode yolo --prompt-file " + prompt.string() +
-                                " --data-dir " + tmp_.path().string() + " 2>/dev/null; echo \" exit=$?\"");
+  std::string bad =
+      ShellOutput(std::string(WAVEBOT_BINARY) + " run-ticket --repo octo/demo --remote-base " + base_url_ +
+                  " --ticket 22 --branch b --base main --mode yolo --prompt-file " + prompt.string() +
+                  " --data-dir " + tmp_.path() + " 2>/dev/null; echo \" exit=$?\"");
   EXPECT_NE(bad.find(" exit=2"), std::string::npos) << bad;
   EXPECT_NE(bad.find("\"result\":\"error\""), std::string::npos);
   EXPECT_NE(bad.find("unknown mode"), std::string::npos);
@@ -389,7 +393,7 @@ TEST_F(RunTicketTest, CliAnnouncesItsPushToWavebotAndPushesOnlyOnItsOk) {
     return a;
   });
   const std::string kPushToken = "push-token-of-this-job-0123456789";
-  fs::path prompt = tmp_.path() / "announce-prompt.md";
+  fs::path prompt = tmp_.Dir() / "announce-prompt.md";
   std::ofstream(prompt) << "the prompt\n";
   auto run = [&](const std::string& branch) {
     std::string cmd =
@@ -397,7 +401,7 @@ TEST_F(RunTicketTest, CliAnnouncesItsPushToWavebotAndPushesOnlyOnItsOk) {
         "/api/runs/wb-1/pushing WAVEBOT_PUSH_INTENT_TOKEN=" + kPushToken + " " + WAVEBOT_BINARY +
         " run-ticket --repo octo/demo --remote-base " + base_url_ + " --ticket 23 --branch " + branch +
         " --base main --prompt-file " + prompt.string() + " --data-dir " +
-        (tmp_.path() / "announce-data").string() +
+        (tmp_.Dir() / "announce-data").string() +
         " --agent-arg /bin/sh --agent-arg -c --agent-arg 'env > env.txt' 2>&1; echo \" exit=$?\"";
     return ShellOutput(cmd);
   };

@@ -2,13 +2,13 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
@@ -16,7 +16,7 @@
 #include "engine/engine_store.h"
 #include "http/server.h"
 #include "store/database.h"
-#include "store/temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace wavebot::dashboard {
 namespace {

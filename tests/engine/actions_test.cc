@@ -13,12 +13,13 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "support/wait_util.h"
 #include "cli/sandbox_scenario.h"
 #include "engine/engine_store.h"
 #include "github/client.h"
 #include "sandbox/runner_fleet.h"
 #include "sandbox/simulator.h"
+#include "support/temp_dir.h"
+#include "support/wait_util.h"
 
 namespace wavebot {
 namespace {
@@ -30,24 +31,7 @@ const github::RepoRef kRef{"acme", "calc"};
 constexpr int kTicketCount = 8;
 constexpr const char* kDispatchPath = "POST /repos/acme/calc/actions/workflows/wavebot-agent.yml/dispatches 200";
 
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base && *base ? base : "/tmp") + "/wavebot-actions-test-XXXXXX";
-    std::vector<char> buf(templ.begin(), templ.end());
-    buf.push_back('\0');
-    if (::mkdtemp(buf.data())) path_ = buf.data();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 cli::ScenarioOptions Options(const TempDir& dir) {
   cli::ScenarioOptions o;

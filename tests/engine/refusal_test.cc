@@ -9,7 +9,7 @@
 #include "github/fake_client.h"
 #include "store/database.h"
 #include "store/job_queue.h"
-#include "store/temp_dir.h"
+#include "support/temp_dir.h"
 #include "webhook/events.h"
 #include "webhook/router.h"
 

@@ -2,37 +2,35 @@
 // with a CI fix, a review fix and a resolved conflict) under duplicated webhooks, GitHub faults and
 // restarts, plus the refusals (an unauthorised `/wave start`, a dependency cycle). Everything runs on
 // loopback below a temporary directory; waits are on conditions with deadlines, never sleeps.
+#include <fcntl.h>
 #include <gtest/gtest.h>
-
-#include <cstdlib>
-#include <cstring>
 #include <httplib.h>
 #include <netinet/in.h>
-#include <stdlib.h>
 #include <signal.h>
-#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <mutex>
-#include <thread>
 #include <array>
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
-#include <filesystem>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <tuple>
 
-#include "support/wait_util.h"
 #include "cli/sandbox_scenario.h"
 #include "engine/app.h"
 #include "engine/engine.h"
@@ -41,6 +39,8 @@
 #include "sandbox/request_budget.h"
 #include "sandbox/simulator.h"
 #include "store/database.h"
+#include "support/temp_dir.h"
+#include "support/wait_util.h"
 
 namespace wavebot {
 namespace {
@@ -53,31 +53,7 @@ const github::RepoRef kRef{"acme", "calc"};
 constexpr const char* kStatusMarker = "<!-- wavebot:status epic=1 -->";
 constexpr int kTicketCount = 8;
 
-// A fresh directory below $TMPDIR (or /tmp), removed with everything in it at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base && *base ? base : "/tmp") + "/wavebot-engine-test-XXXXXX";
-    std::vector<char> buf(templ.begin(), templ.end());
-    buf.push_back('\0');
-    char* made = ::mkdtemp(buf.data());
-    if (made) path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    const char* keep = std::getenv("WAVEBOT_KEEP_TEST_DIR");  // for post-mortems: keep everything
-    if (keep && *keep) {
-      std::fprintf(stderr, "kept %s\n", path_.c_str());
-      return;
-    }
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 int FreePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

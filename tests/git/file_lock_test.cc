@@ -12,7 +12,7 @@ namespace {
 
 TEST(FileLockTest, ASecondHolderIsRefusedUntilTheFirstLetsGo) {
   testing::TempDir dir;
-  const std::string path = (dir.path() / "wavebot.lock").string();
+  const std::string path = (dir.Dir() / "wavebot.lock").string();
   auto first = FileLock::TryAcquire(path);
   ASSERT_TRUE(first.ok());
   ASSERT_NE(*first, nullptr);
@@ -29,7 +29,7 @@ TEST(FileLockTest, ASecondHolderIsRefusedUntilTheFirstLetsGo) {
 // taken once the child lets go, within the patience given.
 TEST(FileLockTest, TryAcquireForWaitsForALockReleasedMomentsLater) {
   testing::TempDir dir;
-  const std::string path = (dir.path() / "wavebot.lock").string();
+  const std::string path = (dir.Dir() / "wavebot.lock").string();
   auto held = FileLock::TryAcquire(path);
   ASSERT_TRUE(held.ok() && *held);
   std::thread releaser([&] {
@@ -47,7 +47,7 @@ TEST(FileLockTest, TryAcquireForWaitsForALockReleasedMomentsLater) {
 
 TEST(FileLockTest, HoldersNamesTheProcessThatHasTheFileOpen) {
   testing::TempDir dir;
-  const std::string path = (dir.path() / "wavebot.lock").string();
+  const std::string path = (dir.Dir() / "wavebot.lock").string();
   EXPECT_EQ(FileLock::Holders(path), "");
   auto lock = FileLock::TryAcquire(path);
   ASSERT_TRUE(lock.ok() && *lock);

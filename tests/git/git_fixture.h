@@ -18,8 +18,8 @@ inline constexpr char kToken[] = "ghs_testtoken_0123456789abcdef";
 class GitServerFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = tmp_.path() / "server";
-    data_ = tmp_.path() / "data";
+    root_ = tmp_.Dir() / "server";
+    data_ = tmp_.Dir() / "data";
     std::filesystem::create_directories(root_ / "octo");
     std::filesystem::create_directories(data_);
     sandbox::GitHttpOptions opt;
@@ -34,7 +34,7 @@ class GitServerFixture : public ::testing::Test {
     remote_url_ = base_url_ + "/octo/demo.git";
     ASSERT_EQ(RunShell("git init -q --bare -b main " + (root_ / "octo/demo.git").string()), 0);
     // A "human" clone used to seed and to push behind wavebot's back.
-    human_ = tmp_.path() / "human";
+    human_ = tmp_.Dir() / "human";
     ASSERT_EQ(RunShell("git init -q -b main " + human_.string()), 0);
     Human("git config user.name Human && git config user.email human@example.com && "
           "printf 'build/\\n*.log\\n' > .gitignore && echo 'one' > README.md && mkdir -p src && "

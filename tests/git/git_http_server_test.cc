@@ -22,7 +22,7 @@ using wavebot::testing::TempDir;
 class GitHttpServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = tmp_.path() / "root";
+    root_ = tmp_.Dir() / "root";
     fs::create_directories(root_ / "octo");
     ASSERT_EQ(RunShell("git init -q --bare -b main " + (root_ / "octo/demo.git").string()), 0);
     GitHttpOptions opt;
@@ -53,14 +53,14 @@ class GitHttpServerTest : public ::testing::Test {
 };
 
 TEST_F(GitHttpServerTest, PushAndCloneWithTokenRoundTrip) {
-  fs::path work = tmp_.path() / "work";
+  fs::path work = tmp_.Dir() / "work";
   ASSERT_EQ(RunShell("git init -q -b main " + work.string() + " && cd " + work.string() +
                      " && echo hello > a.txt && git add a.txt && git -c user.name=t -c user.email=t@e "
                      "commit -qm first && git push -q " + Url("x-access-token:s3cret-token") + " main"),
             0);
   EXPECT_EQ(last_repo_, "octo/demo.git");
   EXPECT_GT(pushes_.load(), 0);
-  fs::path clone = tmp_.path() / "clone";
+  fs::path clone = tmp_.Dir() / "clone";
   ASSERT_EQ(RunShell("git clone -q " + Url("x-access-token:s3cret-token") + " " + clone.string()), 0);
   EXPECT_TRUE(fs::exists(clone / "a.txt"));
 }
@@ -105,7 +105,7 @@ std::string Gzip(const std::string& in) {
 }
 
 TEST_F(GitHttpServerTest, GzipEncodedUploadPackRequestIsDecoded) {
-  fs::path work = tmp_.path() / "work";
+  fs::path work = tmp_.Dir() / "work";
   ASSERT_EQ(RunShell("git init -q -b main " + work.string() + " && cd " + work.string() +
                      " && echo hi > a && git add a && git -c user.name=t -c user.email=t@e commit -qm c && "
                      "git push -q " + Url("x-access-token:s3cret-token") + " main"),

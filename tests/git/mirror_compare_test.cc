@@ -20,8 +20,8 @@ using testing::TempDir;
 class MirrorCompareTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    work_ = (tmp_.path() / "work").string();
-    mirror_ = MirrorPath((tmp_.path() / "runner").string(), "octo/demo");
+    work_ = (tmp_.Dir() / "work").string();
+    mirror_ = MirrorPath((tmp_.Dir() / "runner").string(), "octo/demo");
     Sh("git init -q -b main " + work_);
     In("git config user.name T && git config user.email t@example.com && mkdir -p src docs && "
        "printf 'a\\nb\\nc\\nd\\ne\\nf\\ng\\nh\\n' > src/long.c && echo one > README.md && "
@@ -133,7 +133,8 @@ TEST_F(MirrorCompareTest, NoAnswerWithoutTheMirrorOrOneOfTheCommits) {
 // The engine asks the runs' mirror and its own rebases' mirror: the first holding both commits answers.
 TEST_F(MirrorCompareTest, TheEnginesCompareAsksEachMirrorInTurn) {
   const std::string base = Head();
-  const std::string runner = (tmp_.path() / "runner").string(), engine_git = (tmp_.path() / "engine-git").string();
+  const std::string runner = (tmp_.Dir() / "runner").string(),
+                    engine_git = (tmp_.Dir() / "engine-git").string();
   auto compare = engine::MirrorCompare({runner, engine_git});
   EXPECT_FALSE(compare->ChangedFiles("octo/demo", base, base).has_value());  // no mirror yet
   Mirror();  // the runner's mirror, without the rebased head below
@@ -154,7 +155,7 @@ TEST_F(MirrorCompareTest, TheEnginesCompareAsksEachMirrorInTurn) {
 // With the actions executor the runs push from other machines: a question no mirror can answer fetches
 // the engine's mirror and is asked again, once per head; a head the fetch did not bring goes to GitHub.
 TEST_F(MirrorCompareTest, TheEnginesCompareFetchesOnceForAHeadNoMirrorHolds) {
-  const std::string engine_git = (tmp_.path() / "engine-git").string();
+  const std::string engine_git = (tmp_.Dir() / "engine-git").string();
   const std::string mirror = MirrorPath(engine_git, "octo/demo");
   int fetches = 0;
   bool fail = false;

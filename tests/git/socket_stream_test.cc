@@ -63,9 +63,9 @@ class GitConnectionTest : public ::testing::Test {
   void TearDown() override { RegisterSocketStream(SocketStreamOptions{}); }
 
   std::unique_ptr<Workspace> Open(int port, const std::string& origin = "http://127.0.0.1") {
-    std::filesystem::create_directories(tmp_.path() / "data");
+    std::filesystem::create_directories(tmp_.Dir() / "data");
     WorkspaceOptions o;
-    o.data_dir = (tmp_.path() / "data").string();
+    o.data_dir = (tmp_.Dir() / "data").string();
     o.repo_key = "octo/demo";
     o.remote_url = origin + ":" + std::to_string(port) + "/octo/demo.git";
     o.token = "ghs_testtoken_0123456789abcdef";

@@ -5,27 +5,9 @@
 #include <filesystem>
 #include <string>
 
+#include "support/temp_dir.h"
+
 namespace wavebot::testing {
-
-// A fresh directory under $TMPDIR, removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "wavebot-test-XXXXXX").string();
-    char* p = ::mkdtemp(tmpl.data());
-    path_ = p ? std::filesystem::path(p) : std::filesystem::path();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Runs `cmd` with /bin/sh and returns its exit status (-1 when it could not run).
 inline int RunShell(const std::string& cmd) {

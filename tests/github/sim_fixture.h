@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "github/client.h"
 #include "sandbox/simulator.h"
+#include "support/temp_dir.h"
 
 namespace wavebot::testing {
 
@@ -63,22 +64,6 @@ class HookListener {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<ReceivedHook> hooks_;
-};
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "wavebot-sim-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
 };
 
 inline const github::RepoRef kRepo{"octo", "demo"};

@@ -24,7 +24,7 @@ class AgentEscapeTest : public HostileAgentFixture {
     // What a runner holds that an agent must not reach, each with a secret it can be recognised by.
     key_ = data_ / "app-key.pem";
     db_ = data_ / "wavebot.db";
-    home_ = tmp_.path() / "operator-home";
+    home_ = tmp_.Dir() / "operator-home";
     sibling_ = data_ / "git" / "octo" / "demo" / "worktrees" / "w99";
     fs::create_directories(home_ / ".ssh");
     fs::create_directories(sibling_);
@@ -80,14 +80,14 @@ TEST_F(AgentEscapeTest, CannotReadTheKeyTheDatabaseTheHomeOrASiblingWorktree) {
   ExpectNo("secret-");
   ExpectNo("LISTED:wavebot.db");
   EXPECT_NE(log_.find("HOME is "), std::string::npos);
-  ExpectNo("HOME is " + tmp_.path().string() + "\n");  // a fresh HOME, not the operator's
+  ExpectNo("HOME is " + tmp_.path() + "\n");  // a fresh HOME, not the operator's
 }
 
 // An agent script kept beside wavebot's data (its directory is bound read-only so the script can run)
 // still does not see the data directory or the key inside it: they are hidden, and only the ticket's git
 // directory is bound there again.
 TEST_F(AgentEscapeTest, AnAgentKeptBesideWavebotsDataStillCannotReadIt) {
-  const auto agent = tmp_.path() / "agent.sh";  // tmp_ holds data_ (key, database, mirrors) too
+  const auto agent = tmp_.Dir() / "agent.sh";  // tmp_ holds data_ (key, database, mirrors) too
   std::ofstream(agent) << "#!/bin/sh\necho legit > legit.txt\n"
                           "for f in \"$KEY\" \"$DB\" \"$SIBLING/other.c\"; do c=$(cat \"$f\" 2>&1) && echo \"LEAK:$f:$c\"; done\n"
                           "ls \"$DATA\" 2>&1 | sed 's/^/LISTED:/'\n"

@@ -30,20 +30,20 @@ class HostileAgentFixture : public wavebot::testing::GitServerFixture {
 
   // A request running `script` through /bin/sh in the ticket's worktree.
   RunTicketRequest Script(int64_t ticket, const std::string& script) {
-    std::filesystem::path prompt = tmp_.path() / ("prompt-" + std::to_string(ticket) + ".md");
+    std::filesystem::path prompt = tmp_.Dir() / ("prompt-" + std::to_string(ticket) + ".md");
     std::ofstream(prompt) << "# Ticket #" << ticket << "\n";
     RunTicketRequest r;
     r.ticket = ticket;
     r.branch = "wave/1-epic/" + std::to_string(ticket) + "-t";
     r.base_branch = "main";
     r.prompt_file = prompt.string();
-    r.log_dir = (tmp_.path() / "logs").string();
+    r.log_dir = (tmp_.Dir() / "logs").string();
     r.agent.preset = "script";
     r.agent.command = {"/bin/sh", "-c", script};
     r.agent.timeout = std::chrono::seconds(60);
     r.secrets = {wavebot::testing::kToken};
-    r.parent_env = {{"PATH", "/usr/bin:/bin"}, {"HOME", tmp_.path().string()}};
-    r.home_root = (tmp_.path() / "agent-homes").string();  // sandboxed by default, as run-ticket runs agents
+    r.parent_env = {{"PATH", "/usr/bin:/bin"}, {"HOME", tmp_.path()}};
+    r.home_root = (tmp_.Dir() / "agent-homes").string();  // sandboxed by default, as run-ticket runs agents
     return r;
   }
 

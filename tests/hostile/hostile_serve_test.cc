@@ -3,17 +3,16 @@
 // memory stays bounded, and afterwards the server still answers /healthz and stores a valid delivery.
 // docs/reliability.md lists each input with its answer.
 #include <fcntl.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-#include <httplib.h>
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
@@ -21,9 +20,9 @@
 #include <vector>
 
 #include "http/raw_socket.h"
-#include "store/temp_dir.h"
 #include "support/serve_child.h"
 #include "support/subprocess.h"
+#include "support/temp_dir.h"
 #include "webhook/signature.h"
 
 namespace wavebot {

@@ -2,9 +2,8 @@
 // the argv of `wavebot run-ticket` and the agent (no shell is ever used), in the comments and pull
 // request bodies wavebot writes (escaped), and in the agent's prompt (text by non-writers is left out,
 // quoted text cannot close its fence). docs/reliability.md lists each input with its answer.
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
@@ -15,7 +14,7 @@
 #include "core/branch.h"
 #include "core/prompt.h"
 #include "core/status_comment.h"
-#include "store/temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace wavebot {
 namespace {

@@ -3,14 +3,13 @@
 // holds a thousand trickling connections, and the dashboard, JSON API and metrics are not on the public
 // listener and refuse anonymous readers. docs/reliability.md lists the figures and how to reproduce them.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
-#include <httplib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -23,10 +22,10 @@
 #include <vector>
 
 #include "http/raw_socket.h"
-#include "store/temp_dir.h"
 #include "support/serve_child.h"
-#include "webhook/signature.h"
+#include "support/temp_dir.h"
 #include "support/wait_util.h"
+#include "webhook/signature.h"
 
 namespace wavebot {
 namespace {

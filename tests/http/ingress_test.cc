@@ -2,14 +2,14 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "http/raw_socket.h"
 #include "store/database.h"
-#include "store/temp_dir.h"
+#include "support/temp_dir.h"
 #include "webhook/signature.h"
 
 namespace wavebot::http {

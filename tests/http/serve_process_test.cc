@@ -1,30 +1,29 @@
 // `wavebot serve` as a real child process: startup errors, SIGTERM, kill -9 durability, and bounded
 // memory under a 1 GiB chunked upload and a 100,000-deep JSON body.
 #include <fcntl.h>
-#include <poll.h>
-#include <sys/stat.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <nlohmann/json.hpp>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "http/raw_socket.h"
-#include "support/raw_http_server.h"
 #include "store/database.h"
 #include "store/delivery_store.h"
-#include "store/temp_dir.h"
+#include "support/raw_http_server.h"
+#include "support/temp_dir.h"
 #include "webhook/signature.h"
 
 namespace wavebot {

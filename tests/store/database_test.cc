@@ -4,14 +4,13 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
-
-#include <atomic>
 #include <thread>
 #include <vector>
 
-#include "store/temp_dir.h"
+#include "support/temp_dir.h"
 #include "support/wait_util.h"
 
 namespace wavebot::store {

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "store/database.h"
-#include "store/temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace wavebot::store {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "common/clock.h"
 #include "store/database.h"
-#include "store/temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace wavebot::store {
 namespace {

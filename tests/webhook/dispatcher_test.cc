@@ -1,19 +1,18 @@
 #include "webhook/dispatcher.h"
 
 #include <gtest/gtest.h>
-
-#include <atomic>
-#include <map>
-#include <set>
-
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <map>
+#include <set>
+
 #include "store/database.h"
-#include "store/temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace wavebot::webhook {
 namespace {
