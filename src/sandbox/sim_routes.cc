@@ -1,8 +1,7 @@
 // The simulator's REST routes: GitHub's paths, status codes and error bodies for the subset wavebot
 // uses, plus the admin API under /_sim.
-#include <httplib.h>
-
 #include <arpa/inet.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -14,6 +13,7 @@
 #include "github/jwt.h"
 #include "sandbox/process.h"
 #include "sandbox/sim_ctx.h"
+#include "sandbox/sim_git_reads.h"
 #include "sandbox/simulator_impl.h"
 
 namespace wavebot::sandbox {
@@ -1049,9 +1049,7 @@ void SimulatorImpl::RegisterRoutes() {
     if (ref.rfind("refs/", 0) != 0 || std::count(ref.begin(), ref.end(), '/') < 2) {
       return Err(422, "Reference name must start with 'refs/' and have at least two slashes.");
     }
-    int code = 0;
-    (void)Git(*c.repo, {"cat-file", "-e", sha + "^{commit}"}, "", &code);
-    if (code != 0) return Err(422, "Object does not exist");
+    if (!sim::HasCommit(c.repo->git_dir, sha)) return Err(422, "Object does not exist");
     if (ReadRefs(*c.repo).count(ref)) return Err(422, "Reference already exists");
     auto st = Git(*c.repo, {"update-ref", ref, sha, ""});
     if (!st.ok()) return Err(422, "Reference cannot be created");
@@ -1070,12 +1068,9 @@ void SimulatorImpl::RegisterRoutes() {
     bool force = c.body.value("force", false);
     auto refs = ReadRefs(*c.repo);
     if (!refs.count(ref)) return Err(422, "Reference does not exist");
-    int code = 0;
-    (void)Git(*c.repo, {"cat-file", "-e", sha + "^{commit}"}, "", &code);
-    if (code != 0) return Err(422, "Object does not exist");
+    if (!sim::HasCommit(c.repo->git_dir, sha)) return Err(422, "Object does not exist");
     if (!force) {
-      (void)Git(*c.repo, {"merge-base", "--is-ancestor", refs[ref], sha}, "", &code);
-      if (!IsAncestorOk(code)) return Err(422, "Update is not a fast forward");
+      if (!IsAncestorOk(IsAncestor(*c.repo, refs[ref], sha))) return Err(422, "Update is not a fast forward");
     }
     auto st = Git(*c.repo, {"update-ref", ref, sha});
     if (!st.ok()) return Err(422, "Reference update failed");
@@ -1116,9 +1111,7 @@ void SimulatorImpl::RegisterRoutes() {
       }
     }
     // GitHub refuses a PR whose head is already contained in its base (e.g. one merged before).
-    int contained = 1;
-    (void)Git(*c.repo, {"merge-base", "--is-ancestor", refs["refs/heads/" + head], refs["refs/heads/" + base]}, "",
-              &contained);
+    const int contained = IsAncestor(*c.repo, refs["refs/heads/" + head], refs["refs/heads/" + base]);
     if (IsAncestorOk(contained)) {
       Reply r = Err(422, "Validation Failed");
       r.body["errors"] = json::array({{{"resource", "PullRequest"},
@@ -1281,9 +1274,7 @@ void SimulatorImpl::RegisterRoutes() {
       return Err(422, "Invalid request.\n\n\"name\", \"head_sha\" weren't supplied.");
     }
     std::string sha = c.body["head_sha"];
-    int code = 0;
-    (void)Git(*c.repo, {"cat-file", "-e", sha + "^{commit}"}, "", &code);
-    if (code != 0) {
+    if (!sim::HasCommit(c.repo->git_dir, sha)) {
       Reply r = Err(422, "No commit found for SHA: " + sha);
       return r;
     }

@@ -1,25 +1,25 @@
 // The simulator: lifecycle, authentication, rate limits, faults, recording, webhooks, git and CI.
 // The REST routes live in sim_routes.cc.
-#include "sandbox/request_budget.h"
-#include "sandbox/simulator_impl.h"
-
+#include <fcntl.h>
 #include <httplib.h>
 #include <spdlog/spdlog.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <sstream>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "common/clock.h"
 #include "github/jwt.h"
 #include "sandbox/git_http_server.h"
 #include "sandbox/process.h"
+#include "sandbox/request_budget.h"
 #include "sandbox/sim_closing.h"
+#include "sandbox/sim_git_reads.h"
+#include "sandbox/simulator_impl.h"
 
 namespace wavebot::sandbox {
 
@@ -291,22 +291,16 @@ Result<std::string> SimulatorImpl::Git(const sim::RepoRec& repo, const std::vect
 }
 
 std::map<std::string, std::string> SimulatorImpl::ReadRefs(const sim::RepoRec& repo) {
-  std::map<std::string, std::string> refs;
-  auto out = Git(repo, {"for-each-ref", "--format=%(refname) %(objectname)"});
-  if (!out.ok()) {
-    spdlog::warn("simulator: cannot list the refs of {}/{}: {}", repo.owner, repo.name, out.error().ToString());
-    return refs;
-  }
-  size_t pos = 0;
-  while (pos < out->size()) {
-    size_t eol = out->find('\n', pos);
-    if (eol == std::string::npos) eol = out->size();
-    std::string line = out->substr(pos, eol - pos);
-    size_t sp = line.find(' ');
-    if (sp != std::string::npos) refs[line.substr(0, sp)] = line.substr(sp + 1);
-    pos = eol + 1;
-  }
+  std::string error;
+  auto refs = sim::ListRefs(repo.git_dir, &error);
+  if (!error.empty())
+    spdlog::warn("simulator: cannot list the refs of {}/{}: {}", repo.owner, repo.name, error);
   return refs;
+}
+
+int SimulatorImpl::IsAncestor(const sim::RepoRec& repo, const std::string& ancestor,
+                              const std::string& descendant) {
+  return sim::IsAncestorExitCode(repo.git_dir, ancestor, descendant);
 }
 
 Status SimulatorImpl::CreateRepo(const RepoRef& ref, const NewRepo& spec) {
@@ -463,7 +457,7 @@ std::pair<json, std::string> SimulatorImpl::MergeabilityLocked(sim::RepoRec& r, 
   if (!out.ok() || code != 0) return {json(false), "dirty"};
   // behind: the head does not contain the base.
   int anc = 0;
-  (void)Git(r, {"merge-base", "--is-ancestor", base, p.head_sha}, "", &anc);
+  anc = IsAncestor(r, base, p.head_sha);
   if (p.draft) return {json(true), "draft"};
   // unstable: the latest CI run on the head failed.
   for (const auto& [id, s] : r.suites) {
@@ -516,7 +510,7 @@ Result<std::string> SimulatorImpl::MergeLocked(sim::RepoRec& r, int64_t number, 
   }
   if (r.up_to_date_branches.count(p.base_ref)) {  // protection: the head must contain the base
     int anc = 0;
-    (void)Git(r, {"merge-base", "--is-ancestor", base, p.head_sha}, "", &anc);
+    anc = IsAncestor(r, base, p.head_sha);
     if (anc != 0) return Error(ErrorCode::kFailedPrecondition, "Head branch is out of date");
   }
   std::string tree_sha = tree->substr(0, tree->find('\n'));

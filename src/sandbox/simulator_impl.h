@@ -125,6 +125,8 @@ class SimulatorImpl final : public Simulator {
   Result<std::string> Git(const sim::RepoRec& repo, const std::vector<std::string>& args, const std::string& input = "",
                           int* exit_code = nullptr);
   std::map<std::string, std::string> ReadRefs(const sim::RepoRec& repo);
+  // `git merge-base --is-ancestor`'s exit code (0 yes, 1 no, 128 not commits), read in process.
+  int IsAncestor(const sim::RepoRec& repo, const std::string& ancestor, const std::string& descendant);
   Result<std::string> CommitTreeLocked(sim::RepoRec& r, const std::string& parent,
                                        const std::map<std::string, std::string>& files, const std::string& message,
                                        const std::string& user);
