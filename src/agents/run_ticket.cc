@@ -1,14 +1,15 @@
 #include "agents/run_ticket.h"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
-#include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -169,10 +170,25 @@ static Status AppendConflictsToPrompt(const std::string& prompt_file, const std:
 Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* workspace, ProcessRunner* runner) {
   auto started = std::chrono::steady_clock::now();
   RunTicketResult result;
+  // Where the time after the agent's exit goes (logged at the end: the step between the agent's exit and
+  // its PR is the per-ticket overhead docs/benchmarks.md measures).
+  std::optional<std::chrono::steady_clock::time_point> agent_exited;
+  std::string after_exit;
+  auto mark = [&](const char* step) {
+    if (!agent_exited) return;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                    *agent_exited);
+    after_exit += (after_exit.empty() ? "" : ", ") + std::string(step) + " " + std::to_string(ms.count());
+  };
   auto finish = [&](Outcome o, std::string reason) -> Result<RunTicketResult> {
     result.outcome = o;
     result.reason = std::move(reason);
     result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    if (agent_exited) {
+      mark("done");
+      spdlog::info("run-ticket #{}: {} after the agent's exit (ms since: {})", req.ticket, OutcomeName(o),
+                   after_exit);
+    }
     return result;
   };
   if (req.ticket <= 0) return Error(ErrorCode::kInvalidArgument, "ticket number must be positive");
@@ -252,7 +268,9 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
         if (Status st = req.before_push(*head); !st.ok()) return st.error().Wrap("not pushed");
       }
     }
+    mark("announced");
     auto st = wt.Push();
+    mark("pushed");
     if (!st.ok()) {
       if (st.error().code() == ErrorCode::kConflict)
         return finish(Outcome::kPushRejected, st.error().message());
@@ -357,6 +375,7 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
   spdlog::info("run-ticket #{}: running {} in {} (mode {}, attempt {})", req.ticket, ps.args[0], wt.path(),
                ModeName(req.mode), req.attempt);
   auto out = runner->Run(ps);
+  agent_exited = std::chrono::steady_clock::now();
   if (!out.ok()) {
     if (out.error().code() == ErrorCode::kNotFound) {
       std::string hint = req.agent.preset == "claude"  ? " (install Claude Code: npm install -g @anthropic-ai/claude-code)"
@@ -446,9 +465,11 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
     return finish(Outcome::kAgentFailed, "verification failed: " + capped + " reached the agent's file size limit of " +
                                              std::to_string(req.agent.max_file_bytes) + " bytes");
   }
+  mark("checked");
   if (auto st = wt.VerifyIntegrity(allow_rewrite); !st.ok()) {
     return finish(Outcome::kAgentFailed, "verification failed: " + st.error().message());
   }
+  mark("verified");
   if (req.mode == Mode::kResolveConflict) {
     for (const auto& p : result.conflicting_paths) {
       if (HasConflictMarkers(fs::path(wt.path()) / p)) {
@@ -461,7 +482,9 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
   auto head = wt.CommitAll(title);
   if (!head.ok()) return head.error();
   result.head_sha = *head;
+  mark("committed");
   WAVEBOT_RETURN_IF_ERROR(changed_list());
+  mark("listed");
   if (*head == wt.start_sha()) return finish(Outcome::kNoChanges, "the agent changed nothing");
   std::vector<std::string> paths;
   for (const auto& f : result.changed_files) paths.push_back(f.substr(2));
