@@ -136,6 +136,25 @@ std::mutex* Engine::EpicLock(int64_t epic_id) {
   return m.get();
 }
 
+int Engine::RecordersWaiting(int64_t epic_id) {
+  std::lock_guard lock(epic_mu_);
+  auto it = recorders_waiting_.find(epic_id);
+  return it == recorders_waiting_.end() ? 0 : it->second;
+}
+
+bool Engine::YieldToRecorders(int64_t epic_id) {
+  std::lock_guard lock(epic_mu_);
+  auto it = recorders_waiting_.find(epic_id);
+  if (it == recorders_waiting_.end() || it->second == 0 || yielded_last_.count(epic_id)) return false;
+  yielded_last_.insert(epic_id);
+  return true;
+}
+
+void Engine::FullRoundRan(int64_t epic_id) {
+  std::lock_guard lock(epic_mu_);
+  yielded_last_.erase(epic_id);
+}
+
 Status Engine::MarkDirty(const std::string& repo, int64_t epic_number) {
   auto id = jobs_->Enqueue("reconcile", EpicKey(repo, epic_number), "", clock_->Now());
   if (!id.ok()) return id.error();
@@ -492,8 +511,18 @@ Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int
   }
   // Recorded under the epic's pass lock: a pass acts on a snapshot of the tickets and saves them whole,
   // so a run result landing mid-pass would otherwise be overwritten (e.g. the head it pushed).
+  // A pass that is opening PRs when this result comes ends before its full round (YieldToRecorders), so
+  // that this run's PR is opened by the next pass rather than after every open PR was read.
   std::mutex* lock_ptr = EpicLock(epic_id);
+  {
+    std::lock_guard lock(epic_mu_);
+    ++recorders_waiting_[epic_id];
+  }
   std::unique_lock epic_lock(*lock_ptr);
+  {
+    std::lock_guard lock(epic_mu_);
+    if (--recorders_waiting_[epic_id] == 0) recorders_waiting_.erase(epic_id);
+  }
   auto attempt = store_->GetAttempt(attempt_id);
   if (!attempt.ok()) return attempt.error();
   if (attempt->state != "running") return OkStatus();  // recorded already

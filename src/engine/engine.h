@@ -135,6 +135,8 @@ class Engine {
   Status ReconcileNow(const std::string& repo, int64_t epic_number);
   // Executor callback: records a finished run and marks its epic dirty. Thread-safe.
   void OnJobEvent(const agents::JobEvent& event);
+  // Results of runs waiting for the epic's pass lock to be recorded now (tests).
+  int RecordersWaiting(int64_t epic_id);
   // Applies a pause, resume or retry command to the epic on behalf of `actor` (the dashboard) as the
   // matching `/wave` comment would, and says so in a comment on the epic. Errors: kNotFound (no such
   // epic, or retry of a ticket outside it), kInvalidArgument (another command), GitHub's error when the
@@ -244,6 +246,16 @@ class Engine {
   std::map<int64_t, std::unique_ptr<std::mutex>> epic_locks_;  // guarded by epic_mu_
   // The pass lock of an epic (created on first use; never freed while the engine lives).
   std::mutex* EpicLock(int64_t epic_id);
+  // Runs' results waiting for an epic's pass lock to be recorded, and the epics whose last pass ended
+  // early for them (YieldToRecorders). Guarded by epic_mu_.
+  std::map<int64_t, int> recorders_waiting_;
+  std::set<int64_t> yielded_last_;
+  // Whether a pass that has opened its PRs should end now, before its full round, so that the results
+  // waiting for its lock are recorded and their PRs opened by the next pass: only when one waits, and not
+  // twice in a row (the full round, which reads CI, reviews and merges, is put off by one pass at most).
+  bool YieldToRecorders(int64_t epic_id);
+  // The full round of a pass of the epic ran: the next pass may yield again.
+  void FullRoundRan(int64_t epic_id);
   std::mutex perm_mu_;
   // (repository, login) -> may command, as of when asked; at most kMaxPermCache entries (anyone can
   // comment, so each new commenter adds one): expired ones go first, then all (a cache, not a record).

@@ -83,6 +83,7 @@ Status Engine::ReconcilePass(int64_t epic_id) {
   // A pass that reads the plan (an event that can change it, the periodic resync, the first pass of
   // this process) reads every open PR too; other passes read those something may have changed.
   const bool read_all_prs = plan_due;
+  bool yielded = false;  // ended after opening PRs, for a result waiting to be recorded
   for (int round = 0; round < 6; ++round) {
     bool changed = false;
     auto tickets_r = store_->Tickets(epic.id);
@@ -695,7 +696,15 @@ Status Engine::ReconcilePass(int64_t epic_id) {
       WAVEBOT_RETURN_IF_ERROR(checked);
     }
 
-    if (prs_first) continue;  // the full round next, with every open PR read
+    if (prs_first) {
+      // Another run's result waits for this pass's lock: end the pass here, with the PRs opened, and let
+      // the next pass (right after that result is recorded) open its PR before it reads every open PR.
+      if (YieldToRecorders(epic.id)) {
+        yielded = true;
+        break;
+      }
+      continue;  // the full round next, with every open PR read
+    }
 
     // Answer every review a run addressed, on the pull request: who asked, what was pushed, what the
     // agent says it did. Found by a marker naming the run, so a repeated pass never answers twice.
@@ -761,6 +770,12 @@ Status Engine::ReconcilePass(int64_t epic_id) {
       WAVEBOT_RETURN_IF_ERROR(UpdateStatusComment(&epic, cfg, ci_of));
     }
     if (!changed || !active) break;
+  }
+  if (yielded) {
+    // The waiting result's record asks for the next pass; asked here too, in case it does not get there.
+    (void)jobs_->Enqueue("reconcile", plan_key, "", clock_->Now());
+  } else {
+    FullRoundRan(epic.id);
   }
   // GitHub computes mergeability in the background after a push and announces nothing when it is done
   // (mergeable: null meanwhile): look again once it has had the time (a PR whose read waits for it is

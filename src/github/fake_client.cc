@@ -11,6 +11,11 @@ namespace wavebot::github {
 
 std::optional<Error> FakeClient::TakeFailureLocked(const std::string& method) {
   ++calls_[method];
+  if (auto hook = before_next_.find(method); hook != before_next_.end()) {
+    auto fn = std::move(hook->second);
+    before_next_.erase(hook);
+    fn();
+  }
   auto it = failures_.find(method);
   if (it == failures_.end() || it->second.empty()) return std::nullopt;
   Error e = it->second.front();
@@ -29,6 +34,11 @@ int FakeClient::total_calls() const {
   int n = 0;
   for (const auto& [method, count] : calls_) n += count;
   return n;
+}
+
+void FakeClient::BeforeNext(const std::string& method, std::function<void()> fn) {
+  std::lock_guard lock(mu_);
+  before_next_[method] = std::move(fn);
 }
 
 void FakeClient::FailNext(const std::string& method, Error error) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -55,6 +56,9 @@ class FakeClient final : public Client {
   void PutDelivery(HookDelivery d);
   // The next call of `method` (e.g. "CreateComment") fails with `error` (queued, in order).
   void FailNext(const std::string& method, Error error);
+  // `fn` runs at the start of the next call of `method`, on the caller's thread, before the call does
+  // anything (to make something happen while a pass is between two requests). It must not call this fake.
+  void BeforeNext(const std::string& method, std::function<void()> fn);
   // What CommitsBehind answers for (base, head); 0 (head contains base) unless set.
   void SetCommitsBehind(const RepoRef& repo, const std::string& base_sha, const std::string& head_sha, int64_t behind);
   // What ChangedFiles answers for any comparison whose head is `head` (a branch or SHA); none unless set.
@@ -153,6 +157,7 @@ class FakeClient final : public Client {
   mutable std::mutex mu_;
   std::map<std::string, RepoState> repos_;            // guarded by mu_
   std::map<std::string, std::deque<Error>> failures_;  // guarded by mu_
+  std::map<std::string, std::function<void()>> before_next_;
   std::map<std::string, int> calls_;                   // guarded by mu_: method -> calls
   std::vector<Action> actions_;                        // guarded by mu_
   std::vector<HookDelivery> deliveries_;               // guarded by mu_

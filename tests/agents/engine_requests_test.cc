@@ -6,10 +6,12 @@
 
 #include <set>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
 #include "engine_fixture.h"
+#include "support/wait_util.h"
 #include "webhook/events.h"
 #include "webhook/router.h"
 
@@ -299,6 +301,95 @@ TEST_F(TwoFinishedRunsTest, ACheckRunThatFailsLeavesThePrsToTheNextPassWhichAdop
   EXPECT_EQ(Ticket(3).state, "pr_open");
   ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
   EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), 2u);
+}
+
+// Tickets #2, #3 and #4 of wave 1: #2's run pushed and is recorded; #3's and #4's runs are running.
+class RunsFinishingMidPassTest : public RequestsTest {
+ protected:
+  void SetUp() override {
+    RequestsTest::SetUp();
+    for (int64_t n : {3, 4}) {
+      github_.PutIssue(ref_, {n,
+                              100 + n,
+                              "",
+                              "Ticket " + std::to_string(n),
+                              "",
+                              "open",
+                              {"agent-ready"},
+                              "maintainer",
+                              "",
+                              false,
+                              std::nullopt});
+      std::vector<TicketRecord> t(1);
+      t[0].number = n;
+      t[0].repo = "acme/calc";
+      t[0].state = "running";
+      t[0].branch = Branch(n);
+      t[0].wave = 1;
+      ASSERT_TRUE(store_->SaveTickets(epic_id_, t).ok());
+      github_.PutRef(ref_, "heads/" + Branch(n), Head(n));
+    }
+    github_.SetSubIssues(ref_, 1, {2, 3, 4});
+    github_.PutRef(ref_, "heads/wave/1-2-ticket", kClaimed);
+    Finish({{"result", "done"}, {"exit_code", 0}, {"head_sha", kClaimed}}, 2);
+  }
+  static std::string Branch(int64_t n) { return "wave/1-" + std::to_string(n) + "-t"; }
+  static std::string Head(int64_t n) { return std::string(40, static_cast<char>('0' + n)); }
+  // A run of ticket `n` begun (as a dispatch does) but not finished.
+  int64_t Begin(int64_t n) {
+    auto t = Ticket(n);
+    ++t.runs_used;
+    auto a = store_->BeginAttempt(t, "implement", "test-run:" + std::to_string(++runs_), clock_.Now());
+    EXPECT_TRUE(a.ok());
+    return a.ok() ? a->id : 0;
+  }
+  // When the pass creates its next PR, the run `attempt` of ticket `n` finishes on another thread, whose
+  // record waits for the pass's lock; the hook returns once it waits.
+  void FinishDuringNextPrCreate(int64_t attempt, int64_t n) {
+    github_.BeforeNext("CreatePull", [this, attempt, n] {
+      recorder_ = std::thread([this, attempt, n] {
+        nlohmann::json r = {{"result", "done"}, {"exit_code", 0}, {"head_sha", Head(n)}};
+        engine_->OnJobEvent(
+            {"attempt-" + std::to_string(attempt), agents::JobEvent::State::kFinished, 0, 0, r.dump(), ""});
+      });
+      EXPECT_TRUE(testing::WaitFor([&] { return engine_->RecordersWaiting(epic_id_) == 1; }));
+    });
+  }
+  void TearDown() override {
+    if (recorder_.joinable()) recorder_.join();
+    RequestsTest::TearDown();
+  }
+  std::thread recorder_;
+};
+
+// A run that finishes while a pass opens PRs is recorded once the pass lets go of the epic's lock. The
+// pass then ends with its PRs opened, before its full round (every open PR read, the status comment),
+// and the next pass opens that run's PR first. Not twice in a row: the full round waits one pass at most.
+TEST_F(RunsFinishingMidPassTest, APassEndsAfterItsPrsWhenAResultWaitsToBeRecorded) {
+  const int64_t third = Begin(3), fourth = Begin(4);
+  FinishDuringNextPrCreate(third, 3);
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  recorder_.join();
+  EXPECT_GT(Ticket(2).pr, 0);
+  EXPECT_EQ(StatusCommentsCreated(github_), 0)
+      << "the full round did not run before #3's result was recorded";
+  EXPECT_EQ(store_->GetAttempt(third)->state, "succeeded");
+  EXPECT_EQ(Ticket(3).pr, 0);
+
+  // The next pass opens #3's PR; #4's run finishes during it, but this pass runs its full round.
+  FinishDuringNextPrCreate(fourth, 4);
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  recorder_.join();
+  EXPECT_GT(Ticket(3).pr, 0);
+  EXPECT_EQ(StatusCommentsCreated(github_), 1);
+  EXPECT_EQ(store_->GetAttempt(fourth)->state, "succeeded");
+
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_GT(Ticket(4).pr, 0);
+  std::set<int64_t> prs{Ticket(2).pr, Ticket(3).pr, Ticket(4).pr};
+  EXPECT_EQ(prs.size(), 3u);
+  EXPECT_EQ(github_.actions_of<github::PullCreated>().size(), 3u);
+  EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), 3u);
 }
 
 // The epic branch is made at the base's head as the git server says (ls-refs, not counted against the
