@@ -158,6 +158,10 @@ const char* ModeName(Mode m) {
 
 // The engine wrote the prompt before anyone knew which files the merge leaves conflicted; the prompt
 // says they are listed at its end, so they are appended here.
+static int64_t MsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count();
+}
+
 static Status AppendConflictsToPrompt(const std::string& prompt_file, const std::vector<std::string>& paths) {
   std::ofstream out(prompt_file, std::ios::app);
   out << "\n## Files with conflict markers\n\n";
@@ -176,9 +180,8 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
   std::string after_exit;
   auto mark = [&](const char* step) {
     if (!agent_exited) return;
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                    *agent_exited);
-    after_exit += (after_exit.empty() ? "" : ", ") + std::string(step) + " " + std::to_string(ms.count());
+    after_exit +=
+        (after_exit.empty() ? "" : ", ") + std::string(step) + " " + std::to_string(MsSince(*agent_exited));
   };
   auto finish = [&](Outcome o, std::string reason) -> Result<RunTicketResult> {
     result.outcome = o;
@@ -247,6 +250,7 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
     return acquired.error();
   }
   git::TicketWorktree& wt = **acquired;
+  const auto workspace_ms = MsSince(started);
   result.base_sha = wt.base_sha();
   result.reused_worktree = wt.reused();
 
@@ -321,12 +325,14 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
       if (!dir.empty()) fs::remove_all(dir, ec);
     }
   } home_guard;
+  int64_t sandbox_ms = 0;
   std::unique_ptr<EgressProxy> proxy;  // the allowlist policy's way out; stopped with the run
   std::vector<std::string> allowed_names;
   if (req.sandbox.kind != SandboxKind::kNone) {
     if (Status st = sandbox_check.valid() ? sandbox_check.get() : CheckSandbox(req.sandbox.bwrap); !st.ok()) {
       return finish(Outcome::kSandboxUnavailable, st.error().message());
     }
+    sandbox_ms = MsSince(started);
     if (req.home_root.empty()) return Error(ErrorCode::kInvalidArgument, "a sandboxed run needs a home root");
     fs::create_directories(req.home_root, ec);
     std::string tmpl = (fs::absolute(req.home_root) / ("t" + std::to_string(req.ticket) + "-XXXXXX")).string();
@@ -372,8 +378,14 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
                                                   std::to_string(req.attempt) + "-" + ModeName(req.mode) + ".log"))
                         .string();
   ps.log_path = result.log_path;
-  spdlog::info("run-ticket #{}: running {} in {} (mode {}, attempt {})", req.ticket, ps.args[0], wt.path(),
-               ModeName(req.mode), req.attempt);
+  // How long the way to the agent's start took (ms since run-ticket began): the runner's share of the
+  // ready -> agent running overhead docs/benchmarks.md measures.
+  spdlog::info(
+      "run-ticket #{}: running {} in {} (mode {}, attempt {}; ms since start: workspace {}, sandbox checked "
+      "{}, "
+      "agent starting {})",
+      req.ticket, ps.args[0], wt.path(), ModeName(req.mode), req.attempt, workspace_ms, sandbox_ms,
+      MsSince(started));
   auto out = runner->Run(ps);
   agent_exited = std::chrono::steady_clock::now();
   if (!out.ok()) {
