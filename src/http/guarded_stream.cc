@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -96,6 +97,7 @@ void GuardedStream::BeginRequest() {
   line_len_ = 0;
   line_is_cr_ = false;
   wrote_ = false;
+  hold_next_ = false;  // a hold the last answer did not use (it wrote nothing) ends with it
 }
 
 bool GuardedStream::WaitReadable() const {
@@ -191,9 +193,41 @@ ssize_t GuardedStream::read(char* ptr, size_t size) {
   return static_cast<ssize_t>(n);
 }
 
+bool GuardedStream::Flush() {
+  if (held_.empty()) return true;
+  const bool sent = SendAll(sock_, held_, limits_.write_timeout);
+  held_.clear();
+  return sent;
+}
+
 ssize_t GuardedStream::write(const char* ptr, size_t size) {
   if (refused_) return -1;
   wrote_ = true;
+  if (hold_next_) {
+    hold_next_ = false;
+    held_.assign(ptr, size);
+    return static_cast<ssize_t>(size);
+  }
+  if (!held_.empty()) {
+    // The held headers and this write in one send; what the socket did not take goes out as before.
+    iovec iov[2] = {{held_.data(), held_.size()}, {const_cast<char*>(ptr), size}};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    ssize_t n;
+    do {
+      n = ::sendmsg(sock_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return -1;
+    const size_t taken = n < 0 ? 0 : static_cast<size_t>(n), held = held_.size();
+    if (taken < held) {
+      held_.erase(0, taken);
+      if (!Flush()) return -1;
+    } else {
+      held_.clear();
+      if (taken > held) return static_cast<ssize_t>(taken - held);
+    }
+  }
   // Sent at once when the socket has room (the usual case); only a full buffer waits, up to the write
   // timeout.
   auto give = [&] {
@@ -210,6 +244,7 @@ ssize_t GuardedStream::write(const char* ptr, size_t size) {
 }
 
 void GuardedStream::LingeringShutdown() {
+  (void)Flush();
   ::shutdown(sock_, SHUT_WR);
   const auto until = Clock::now() + std::chrono::milliseconds(200);
   int64_t dropped = 0;

@@ -46,6 +46,12 @@ class GuardedStream final : public httplib::Stream {
   // Half-closes our side, then reads and drops what the client still sends for a moment (at most
   // 256 KiB or 200 ms) so that it sees our answer rather than a reset. Does not close the socket.
   void LingeringShutdown();
+  // The answer being made has a body written after its headers (not a stream): the next write (its
+  // headers) is held and goes out with the body's in one send, as one segment — one system call and one
+  // wake-up of the client per answer, not two. Flush sends whatever is still held (call it once the
+  // answer is written; the next read and LingeringShutdown do too). False when the send failed.
+  void HoldNextWrite() { hold_next_ = true; }
+  bool Flush();
 
   // httplib::Stream
   bool is_readable() const override;
@@ -86,6 +92,8 @@ class GuardedStream final : public httplib::Stream {
   bool wrote_ = false;       // a byte of the answer has been written
   bool refused_ = false;
   bool close_after_response_ = false;
+  bool hold_next_ = false;
+  std::string held_;  // an answer's headers, held for its body (HoldNextWrite)
 };
 
 // Writes a whole one-line answer `status reason` with Connection: close (and Retry-After when

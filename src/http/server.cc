@@ -156,6 +156,7 @@ class GuardedHttplib final : public httplib::Server {
         current_stream = &strm;
         bool ok = process_request(strm, count == 1, closed, nullptr);
         current_stream = nullptr;
+        ok = strm.Flush() && ok;  // headers held for a body that never came (HEAD, an error)
         if (!ok || closed || strm.refused() || strm.close_after_response()) break;
       }
       if (strm.refused() || strm.close_after_response()) strm.LingeringShutdown();
@@ -185,6 +186,8 @@ void Apply(const Response& in, httplib::Response& out) {
   out.status = in.status;
   for (const auto& [k, v] : in.headers) out.set_header(k, v);
   out.set_content(in.body, in.content_type.c_str());
+  // cpp-httplib writes the headers, then the body: sent together (GuardedStream::HoldNextWrite).
+  if (current_stream != nullptr && !in.body.empty()) current_stream->HoldNextWrite();
 }
 
 // The end of every open stream: Stop() sets `stopping` and wakes every waiting stream.
