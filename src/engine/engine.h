@@ -326,6 +326,8 @@ class Engine {
     int64_t merged_pr = 0;
   };
   std::map<std::string, EpicMove> epic_moves_;
+  // Whether PR `pr` of `repo` was open and ready to merge (mergeable_state "clean") when last read.
+  bool LastSeenReadyToMerge(const std::string& repo, int64_t pr);
 
   // Plan freshness: generation of the last plan-changing mark and of the last plan read, per epic key
   // ("owner/name#N"); an epic not read since this process started is read. Guarded by mu_.

@@ -79,6 +79,14 @@ void Engine::NotePrOpened(const std::string& repo, const github::PullRequest& pu
   SetChecksSeenLocked(EpicKey(repo, pull.number), ChecksSeen{pull.head_sha, 0, core::CiStatus::kNone, true});
 }
 
+bool Engine::LastSeenReadyToMerge(const std::string& repo, int64_t pr) {
+  if (pr == 0) return false;
+  std::lock_guard lock(mu_);
+  auto seen = pr_seen_.find(EpicKey(repo, pr));
+  return seen != pr_seen_.end() && seen->second.pull.state == "open" &&
+         seen->second.pull.mergeable_state == "clean";
+}
+
 Result<Observed> Engine::ObservePr(const EpicRecord& epic, const config::RepoConfig& cfg, TicketRecord& t,
                                    const std::string& epic_head, bool read_all) {
   const auto ref = Ref(epic.repo);
@@ -134,6 +142,12 @@ Result<Observed> Engine::ObservePr(const EpicRecord& epic, const config::RepoCon
     PrSeen seen{*pull, gen, epic_head, {}};
     if (!pull->mergeable.has_value()) seen.read_from = now + options_.mergeability_settle;
     pr_seen_[key] = std::move(seen);
+    if (pull->merged && !epic_head.empty() && pull->merge_commit_sha == epic_head) {
+      // This PR's merge is what moved the epic branch: known now, as its push event would tell (the
+      // other PRs of the epic then wait for their mergeability to be computed again).
+      if (epic_moves_.size() >= 4096) epic_moves_.clear();
+      epic_moves_[EpicKey(epic.repo, epic.number)] = {epic_head, t.pr};
+    }
   } else {
     ++pr_reads_skipped_;
   }

@@ -1,22 +1,24 @@
 // One reconcile pass: observe, decide (core::Decide), act. Every step is committed before it is taken
 // and every step is idempotent, so a pass may be interrupted anywhere and simply run again.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <set>
-#include <spdlog/spdlog.h>
 
+#include "agents/agent_command.h"
 #include "common/log.h"
 #include "core/branch.h"
-#include "agents/agent_command.h"
 #include "core/decide.h"
 #include "core/github_limits.h"
 #include "core/plan.h"
 #include "core/prompt.h"
-#include "engine/engine.h"
 #include "core/status_comment.h"
+#include "engine/engine.h"
 #include "engine/names.h"
 #include "engine/observe.h"
 #include "engine/plan_fetch.h"
@@ -232,7 +234,16 @@ Status Engine::ReconcilePass(int64_t epic_id) {
         }
       }
     }
-    for (auto& t : tickets) {
+    // The PRs last seen ready to merge are observed first: when the epic branch moved and the push that
+    // moved it has not been heard, the PR whose merge moved it is most likely one of them, and once its
+    // read shows that (ObservePr), the others wait for GitHub to compute their mergeability again
+    // rather than each being read at once.
+    std::vector<size_t> observe_order(tickets.size());
+    std::iota(observe_order.begin(), observe_order.end(), size_t{0});
+    std::stable_partition(observe_order.begin(), observe_order.end(),
+                          [&](size_t i) { return LastSeenReadyToMerge(epic.repo, tickets[i].pr); });
+    for (size_t i : observe_order) {
+      auto& t = tickets[i];
       if (prs_first || t.pr == 0 || t.state == "done") continue;
       Observed o;
       if (auto now = opened_now.find(t.number); now != opened_now.end() && now->second.number == t.pr) {

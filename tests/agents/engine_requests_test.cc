@@ -392,6 +392,74 @@ TEST_F(RunsFinishingMidPassTest, APassEndsAfterItsPrsWhenAResultWaitsToBeRecorde
   EXPECT_EQ(github_.actions_of<github::CheckRunCreated>().size(), 3u);
 }
 
+// When the epic branch has moved and no push event has said which merge moved it, the pass reads the PRs
+// last seen ready to merge first; once one of them shows its merge commit is the new head, the others
+// wait for GitHub to compute their mergeability again (read then) instead of being read at once.
+TEST_F(RequestsTest, AnUnexplainedMoveOfTheEpicBranchIsExplainedByTheFirstReadThatCan) {
+  auto open_pr = [&](int64_t n, int64_t pr, const std::string& head,
+                     const std::string& state) -> github::PullRequest {
+    if (n != 2) {
+      github_.PutIssue(ref_, {n,
+                              100 + n,
+                              "",
+                              "T" + std::to_string(n),
+                              "",
+                              "open",
+                              {"agent-ready"},
+                              "maintainer",
+                              "",
+                              false,
+                              std::nullopt});
+    }
+    std::vector<TicketRecord> t(1);
+    t[0] = n == 2 ? Ticket() : TicketRecord{};
+    t[0].number = n;
+    t[0].repo = "acme/calc";
+    t[0].state = "pr_open";
+    t[0].pr = pr;
+    t[0].branch = "wave/1-" + std::to_string(n) + "-t";
+    t[0].wave = 1;
+    t[0].pushed_sha = head;
+    t[0].check_head = head;
+    EXPECT_TRUE(store_->SaveTickets(epic_id_, t).ok());
+    github::PullRequest pull;
+    pull.number = pr;
+    pull.state = "open";
+    pull.mergeable = true;
+    pull.mergeable_state = state;
+    pull.head_ref = t[0].branch;
+    pull.head_sha = head;
+    pull.base_ref = "epic/1-epic";
+    github_.PutPull(ref_, pull);
+    return pull;
+  };
+  open_pr(2, 7, std::string(40, '7'), "blocked");
+  open_pr(3, 8, std::string(40, '8'), "blocked");
+  auto ready = open_pr(4, 9, std::string(40, '9'), "clean");
+  github_.SetSubIssues(ref_, 1, {2, 3, 4});
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());  // every PR read once
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  const int before = github_.calls("GetPull");
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  ASSERT_EQ(github_.calls("GetPull"), before) << "nothing changed: nothing read";
+
+  // #4 is merged (by a human, on GitHub); the epic branch moves to its merge commit; no event yet.
+  const std::string merge_commit(40, 'f');
+  ready.state = "closed";
+  ready.merged = true;
+  ready.merge_commit_sha = merge_commit;
+  github_.PutPull(ref_, ready);
+  github_.PutRef(ref_, "heads/epic/1-epic", merge_commit);
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("GetPull"), before + 1) << "only #4's PR, which explains the move";
+  EXPECT_EQ(Ticket(4).state, "done");
+
+  // The others are read once GitHub has had the time to compute their mergeability against the new base.
+  clock_.Advance(std::chrono::seconds(3));
+  ASSERT_TRUE(engine_->ReconcileNow("acme/calc", 1).ok());
+  EXPECT_EQ(github_.calls("GetPull"), before + 3);
+}
+
 // The epic branch is made at the base's head as the git server says (ls-refs, not counted against the
 // REST limit), with no REST read of the base; a base that does not exist fails the pass and says so.
 TEST_F(RequestsTest, TheEpicBranchStartsAtTheBasesHeadReadOverGit) {
