@@ -326,7 +326,8 @@ class Engine {
     int64_t merged_pr = 0;
   };
   std::map<std::string, EpicMove> epic_moves_;
-  // Whether PR `pr` of `repo` was open and ready to merge (mergeable_state "clean") when last read.
+  // Whether PR `pr` of `repo` was open and ready to merge when last seen: mergeable_state "clean" when
+  // read, or not unmergeable and its head's checks passed when last listed.
   bool LastSeenReadyToMerge(const std::string& repo, int64_t pr);
 
   // Plan freshness: generation of the last plan-changing mark and of the last plan read, per epic key

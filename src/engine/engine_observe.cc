@@ -82,9 +82,15 @@ void Engine::NotePrOpened(const std::string& repo, const github::PullRequest& pu
 bool Engine::LastSeenReadyToMerge(const std::string& repo, int64_t pr) {
   if (pr == 0) return false;
   std::lock_guard lock(mu_);
-  auto seen = pr_seen_.find(EpicKey(repo, pr));
-  return seen != pr_seen_.end() && seen->second.pull.state == "open" &&
-         seen->second.pull.mergeable_state == "clean";
+  const std::string key = EpicKey(repo, pr);
+  auto seen = pr_seen_.find(key);
+  if (seen == pr_seen_.end() || seen->second.pull.state != "open" || seen->second.pull.mergeable == false)
+    return false;
+  if (seen->second.pull.mergeable_state == "clean") return true;
+  // Its checks passed since it was read (they are listed when one completes; the PR is not read again).
+  auto checks = checks_seen_.find(key);
+  return checks != checks_seen_.end() && checks->second.head == seen->second.pull.head_sha &&
+         checks->second.ci == core::CiStatus::kSuccess;
 }
 
 Result<Observed> Engine::ObservePr(const EpicRecord& epic, const config::RepoConfig& cfg, TicketRecord& t,
