@@ -49,7 +49,7 @@ class GuardedStream final : public httplib::Stream {
   // The answer being made has a body written after its headers (not a stream): the next write (its
   // headers) is held and goes out with the body's in one send, as one segment — one system call and one
   // wake-up of the client per answer, not two. Flush sends whatever is still held (call it once the
-  // answer is written; the next read and LingeringShutdown do too). False when the send failed.
+  // answer is written; LingeringShutdown does too). False when the send failed.
   void HoldNextWrite() { hold_next_ = true; }
   bool Flush();
 

@@ -146,6 +146,32 @@ class ClaimedHeadTest : public EngineRunOutcomeTest {
     other[0].pr = pr;
     ASSERT_TRUE(store_->SaveTickets(epic_id_, other).ok());
   }
+  // Ticket #n (not #2) of the epic in wave 1 on `branch`, in `state`, with PR `pr` and pushed head
+  // `head` when given, and its issue on GitHub.
+  void SaveWaveTicket(int64_t n, const std::string& state, const std::string& branch, int64_t pr = 0,
+                      const std::string& head = "") {
+    github_.PutIssue(ref_, {n,
+                            100 + n,
+                            "",
+                            "Ticket " + std::to_string(n),
+                            "",
+                            "open",
+                            {"agent-ready"},
+                            "maintainer",
+                            "",
+                            false,
+                            std::nullopt});
+    std::vector<TicketRecord> t(1);
+    t[0].number = n;
+    t[0].repo = "acme/calc";
+    t[0].state = state;
+    t[0].branch = branch;
+    t[0].wave = 1;
+    t[0].pr = pr;
+    t[0].pushed_sha = head;
+    t[0].check_head = head;
+    ASSERT_TRUE(store_->SaveTickets(epic_id_, t).ok());
+  }
   const github::RepoRef ref_{"acme", "calc"};
   static constexpr const char* kClaimed = "cccccccccccccccccccccccccccccccccccccccc";
 };

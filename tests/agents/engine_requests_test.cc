@@ -309,24 +309,7 @@ class RunsFinishingMidPassTest : public RequestsTest {
   void SetUp() override {
     RequestsTest::SetUp();
     for (int64_t n : {3, 4}) {
-      github_.PutIssue(ref_, {n,
-                              100 + n,
-                              "",
-                              "Ticket " + std::to_string(n),
-                              "",
-                              "open",
-                              {"agent-ready"},
-                              "maintainer",
-                              "",
-                              false,
-                              std::nullopt});
-      std::vector<TicketRecord> t(1);
-      t[0].number = n;
-      t[0].repo = "acme/calc";
-      t[0].state = "running";
-      t[0].branch = Branch(n);
-      t[0].wave = 1;
-      ASSERT_TRUE(store_->SaveTickets(epic_id_, t).ok());
+      SaveWaveTicket(n, "running", Branch(n));
       github_.PutRef(ref_, "heads/" + Branch(n), Head(n));
     }
     github_.SetSubIssues(ref_, 1, {2, 3, 4});
@@ -398,36 +381,23 @@ TEST_F(RunsFinishingMidPassTest, APassEndsAfterItsPrsWhenAResultWaitsToBeRecorde
 TEST_F(RequestsTest, AnUnexplainedMoveOfTheEpicBranchIsExplainedByTheFirstReadThatCan) {
   auto open_pr = [&](int64_t n, int64_t pr, const std::string& head,
                      const std::string& state) -> github::PullRequest {
-    if (n != 2) {
-      github_.PutIssue(ref_, {n,
-                              100 + n,
-                              "",
-                              "T" + std::to_string(n),
-                              "",
-                              "open",
-                              {"agent-ready"},
-                              "maintainer",
-                              "",
-                              false,
-                              std::nullopt});
+    const std::string branch = "wave/1-" + std::to_string(n) + "-t";
+    if (n == 2) {
+      auto t = Ticket();
+      t.state = "pr_open";
+      t.pr = pr;
+      t.branch = branch;
+      t.pushed_sha = t.check_head = head;
+      EXPECT_TRUE(store_->SaveTicket(t).ok());
+    } else {
+      SaveWaveTicket(n, "pr_open", branch, pr, head);
     }
-    std::vector<TicketRecord> t(1);
-    t[0] = n == 2 ? Ticket() : TicketRecord{};
-    t[0].number = n;
-    t[0].repo = "acme/calc";
-    t[0].state = "pr_open";
-    t[0].pr = pr;
-    t[0].branch = "wave/1-" + std::to_string(n) + "-t";
-    t[0].wave = 1;
-    t[0].pushed_sha = head;
-    t[0].check_head = head;
-    EXPECT_TRUE(store_->SaveTickets(epic_id_, t).ok());
     github::PullRequest pull;
     pull.number = pr;
     pull.state = "open";
     pull.mergeable = true;
     pull.mergeable_state = state;
-    pull.head_ref = t[0].branch;
+    pull.head_ref = branch;
     pull.head_sha = head;
     pull.base_ref = "epic/1-epic";
     github_.PutPull(ref_, pull);
