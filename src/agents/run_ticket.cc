@@ -156,12 +156,12 @@ const char* ModeName(Mode m) {
   return "unknown";
 }
 
-// The engine wrote the prompt before anyone knew which files the merge leaves conflicted; the prompt
-// says they are listed at its end, so they are appended here.
 static int64_t MsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count();
 }
 
+// The engine wrote the prompt before anyone knew which files the merge leaves conflicted; the prompt
+// says they are listed at its end, so they are appended here.
 static Status AppendConflictsToPrompt(const std::string& prompt_file, const std::vector<std::string>& paths) {
   std::ofstream out(prompt_file, std::ios::app);
   out << "\n## Files with conflict markers\n\n";
@@ -381,9 +381,8 @@ Result<RunTicketResult> RunTicket(const RunTicketRequest& req, git::Workspace* w
   // How long the way to the agent's start took (ms since run-ticket began): the runner's share of the
   // ready -> agent running overhead docs/benchmarks.md measures.
   spdlog::info(
-      "run-ticket #{}: running {} in {} (mode {}, attempt {}; ms since start: workspace {}, sandbox checked "
-      "{}, "
-      "agent starting {})",
+      "run-ticket #{}: running {} in {} (mode {}, attempt {}; ms since start: workspace {}, "
+      "sandbox checked {}, agent starting {})",
       req.ticket, ps.args[0], wt.path(), ModeName(req.mode), req.attempt, workspace_ms, sandbox_ms,
       MsSince(started));
   auto out = runner->Run(ps);

@@ -1,4 +1,5 @@
-// RAII for libgit2 handles and conversion of libgit2 errors into our Error. Internal to src/git.
+// RAII for libgit2 handles and conversion of libgit2 errors into our Error. For src/git, and the
+// GitHub stand-in's in-process reads of its repositories (sandbox/sim_git_reads.cc).
 #pragma once
 
 #include <git2.h>

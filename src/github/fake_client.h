@@ -157,7 +157,7 @@ class FakeClient final : public Client {
   mutable std::mutex mu_;
   std::map<std::string, RepoState> repos_;            // guarded by mu_
   std::map<std::string, std::deque<Error>> failures_;  // guarded by mu_
-  std::map<std::string, std::function<void()>> before_next_;
+  std::map<std::string, std::function<void()>> before_next_;  // guarded by mu_
   std::map<std::string, int> calls_;                   // guarded by mu_: method -> calls
   std::vector<Action> actions_;                        // guarded by mu_
   std::vector<HookDelivery> deliveries_;               // guarded by mu_

@@ -1,29 +1,16 @@
 #include "sandbox/sim_git_reads.h"
 
-#include <git2.h>
-
-#include <memory>
-#include <mutex>
+#include "git/libgit2_util.h"
 
 namespace wavebot::sandbox::sim {
 namespace {
 
-struct RepoFree {
-  void operator()(git_repository* r) const { git_repository_free(r); }
-};
-struct RefFree {
-  void operator()(git_reference* r) const { git_reference_free(r); }
-};
-struct ObjectFree {
-  void operator()(git_object* o) const { git_object_free(o); }
-};
-using RepoPtr = std::unique_ptr<git_repository, RepoFree>;
-using RefPtr = std::unique_ptr<git_reference, RefFree>;
-using ObjectPtr = std::unique_ptr<git_object, ObjectFree>;
+using git::ObjectPtr;
+using git::RefPtr;
+using git::RepoPtr;
 
 RepoPtr Open(const std::string& git_dir, std::string* error) {
-  static std::once_flag once;
-  std::call_once(once, [] { git_libgit2_init(); });  // never shut down: other threads may hold handles
+  git::EnsureLibgit2();
   git_repository* r = nullptr;
   if (git_repository_open_bare(&r, git_dir.c_str()) != 0) {
     const git_error* e = git_error_last();
@@ -32,12 +19,6 @@ RepoPtr Open(const std::string& git_dir, std::string* error) {
     return nullptr;
   }
   return RepoPtr(r);
-}
-
-std::string Hex(const git_oid* oid) {
-  char buf[GIT_OID_HEXSZ + 1];
-  git_oid_tostr(buf, sizeof(buf), oid);
-  return buf;
 }
 
 // The commit `rev` names, peeled (a tag to its commit), or nothing.
@@ -69,7 +50,8 @@ std::map<std::string, std::string> ListRefs(const std::string& git_dir, std::str
     if (git_reference_resolve(&resolved, ref.get()) != 0)
       continue;  // a dangling symbolic ref: git skips it too
     RefPtr target(resolved);
-    if (const git_oid* oid = git_reference_target(target.get()); oid != nullptr) refs[name] = Hex(oid);
+    if (const git_oid* oid = git_reference_target(target.get()); oid != nullptr)
+      refs[name] = git::OidHex(oid);
   }
   git_reference_iterator_free(it);
   return refs;
