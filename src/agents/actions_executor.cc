@@ -8,19 +8,13 @@
 #include <set>
 #include <sstream>
 
+#include "agents/actions_internal.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/thread_name.h"
 
 namespace wavebot::agents {
 namespace {
-
-std::string ArgValue(const std::vector<std::string>& args, const std::string& name) {
-  for (size_t i = 0; i + 1 < args.size(); ++i) {
-    if (args[i] == name) return args[i + 1];
-  }
-  return "";
-}
 
 // "https://host/owner/name.git" or "owner/name" -> "owner/name"; "" when it names no repository.
 std::string RepoOf(const std::string& repo) {
@@ -39,13 +33,6 @@ std::string RepoOf(const std::string& repo) {
   return key.find('/') == 0 ? "" : key;
 }
 
-bool ConstantTimeEquals(const std::string& a, const std::string& b) {
-  if (a.size() != b.size() || a.empty()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 std::string UrandomHex(int bytes) {
   std::ifstream in("/dev/urandom", std::ios::binary);
   std::string raw(static_cast<size_t>(bytes), '\0');
@@ -59,7 +46,23 @@ std::string UrandomHex(int bytes) {
   return out;
 }
 
-std::string JsonArray(const std::vector<std::string>& items) {
+}  // namespace
+
+std::string ArgValue(const std::vector<std::string>& args, const std::string& name) {
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == name) return args[i + 1];
+  }
+  return "";
+}
+
+bool ConstantTimeEquals(const std::string& a, const std::string& b) {
+  if (a.size() != b.size() || a.empty()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+std::string JsonStringArray(const std::vector<std::string>& items) {
   std::string out = "[";
   for (size_t i = 0; i < items.size(); ++i) {
     out += (i ? "," : "") + std::string("\"");
@@ -71,8 +74,6 @@ std::string JsonArray(const std::vector<std::string>& items) {
   }
   return out + "]";
 }
-
-}  // namespace
 
 std::vector<std::string> ForwardedArgs(const std::vector<std::string>& args) {
   static const std::set<std::string> kLocal = {"--prompt-file", "--data-dir", "--result-file", "--log-dir"};
@@ -107,6 +108,7 @@ ActionsExecutor::~ActionsExecutor() {
   }
   cv_.notify_all();
   run_id_cv_.notify_all();
+  idle_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   Emit(events);
 }
@@ -223,6 +225,17 @@ int64_t ActionsExecutor::AliveCalls() const {
   return alive_calls_;
 }
 
+int64_t ActionsExecutor::RunsTakenByWaitingJobs() const {
+  std::lock_guard lock(mu_);
+  return runs_taken_;
+}
+
+int ActionsExecutor::WaitingJobs() const {
+  std::lock_guard lock(mu_);
+  return static_cast<int>(
+      std::count_if(idle_.begin(), idle_.end(), [](const auto& kv) { return kv.second.asking; }));
+}
+
 size_t ActionsExecutor::TrackedDispatches() const {
   std::lock_guard lock(mu_);
   return dispatch_to_job_.size() + run_to_dispatch_.size();
@@ -242,7 +255,7 @@ int64_t ActionsExecutor::RunIdOf(const std::string& dispatch_id) const {
   return 0;
 }
 
-ActionsExecutor::Outgoing ActionsExecutor::NewDispatchLocked(Run* run) {
+std::string ActionsExecutor::BeginDispatchLocked(Run* run) {
   std::string dispatch_id = "wb-" + options_.random_hex(8);
   run->dispatch_ids.push_back(dispatch_id);
   dispatch_to_job_[dispatch_id] = run->job.id;
@@ -252,6 +265,41 @@ ActionsExecutor::Outgoing ActionsExecutor::NewDispatchLocked(Run* run) {
   run->phase_since = clock_->Now();
   run->gh_job_id = 0;
   run->dispatches++;
+  run->on_waiting_job = false;
+  return dispatch_id;
+}
+
+void ActionsExecutor::StartRunLocked(Run* run, std::vector<Outgoing>* out) {
+  const std::string runs_on = JsonStringArray(run->labels);
+  for (auto& [key, idle] : idle_) {
+    if (!idle.asking || idle.released || !idle.offered.empty() || idle.repo != run->repo ||
+        idle.workflow != run->workflow || idle.ref != run->ref || idle.runs_on != runs_on) {
+      continue;
+    }
+    // The job could have been dispatched for this run: it takes it, as the job it is (its workflow run
+    // and name), so GitHub's word on that job is about this run from now on.
+    const std::string dispatch_id = BeginDispatchLocked(run);
+    run->gh_run_id = idle.gh_run_id;
+    run->name_id = idle.name_id;
+    run->batch = idle.batch;
+    run->on_waiting_job = true;
+    run_to_dispatch_.emplace(idle.gh_run_id, RunDispatch{dispatch_id, idle.batch, idle.name_id});
+    idle.offered = run->job.id;
+    idle_cv_.notify_all();
+    return;
+  }
+  out->push_back(NewDispatchLocked(run));
+  // A dispatch needs a runner: the jobs waiting that could not take it end, freeing theirs.
+  for (auto& [key, idle] : idle_) {
+    if (idle.asking && idle.offered.empty() && !idle.released) {
+      idle.released = true;
+      idle_cv_.notify_all();
+    }
+  }
+}
+
+ActionsExecutor::Outgoing ActionsExecutor::NewDispatchLocked(Run* run) {
+  const std::string dispatch_id = BeginDispatchLocked(run);
   Outgoing p;
   p.repo = run->repo;
   p.workflow = run->workflow;
@@ -266,7 +314,7 @@ ActionsExecutor::Outgoing ActionsExecutor::NewDispatchLocked(Run* run) {
               {"base", run->ref},
               {"branch", ArgValue(run->args, "--branch")},
               {"attempt", ArgValue(run->args, "--attempt").empty() ? "1" : ArgValue(run->args, "--attempt")},
-              {"runs_on", JsonArray(run->labels)}};
+              {"runs_on", JsonStringArray(run->labels)}};
   return p;
 }
 
@@ -286,7 +334,7 @@ std::vector<ActionsExecutor::Outgoing> ActionsExecutor::StartWaitingLocked(std::
       ++it;
       continue;
     }
-    out.push_back(NewDispatchLocked(&run));
+    StartRunLocked(&run, &out);
     live++;
     per_repo[run.repo]++;
     it = waiting_.erase(it);
@@ -320,7 +368,7 @@ bool ActionsExecutor::RedispatchLocked(const std::string& id, const std::string&
     return false;
   }
   spdlog::warn("actions: dispatching {} again ({})", id, why);
-  out->push_back(NewDispatchLocked(&run));
+  StartRunLocked(&run, out);
   return true;
 }
 
@@ -335,178 +383,6 @@ ActionsExecutor::Run* ActionsExecutor::FindByDispatchLocked(const std::string& d
     return nullptr;
   }
   return &it->second;
-}
-
-Result<ActionsClaim> ActionsExecutor::ClaimRun(const std::string& dispatch_id, const std::string& credential,
-                                               const std::string& runner_name) {
-  auto not_found = [&dispatch_id](bool superseded) {
-    return Error(ErrorCode::kNotFound, superseded ? "dispatch " + dispatch_id + " was superseded by a newer one"
-                                                  : "no live dispatch " + dispatch_id);
-  };
-  // 1. The binding: the workflow run this dispatch created. The job may ask before GitHub's answer to the
-  //    dispatch has reached wavebot: wait for it a little.
-  ClaimBinding binding;
-  {
-    std::unique_lock lock(mu_);
-    bool superseded = false;
-    auto known = [&] {
-      Run* run = FindByDispatchLocked(dispatch_id, &superseded);
-      return stopping_ || run == nullptr || run->gh_run_id != 0;
-    };
-    run_id_cv_.wait_for(lock, options_.run_id_wait, known);
-    Run* run = FindByDispatchLocked(dispatch_id, &superseded);
-    if (run == nullptr) return not_found(superseded);
-    if (run->gh_run_id == 0) {
-      return Error(ErrorCode::kUnavailable, "the workflow run of dispatch " + dispatch_id +
-                                                " is not known yet (GitHub has not answered the dispatch)");
-    }
-    binding = {run->repo, run->workflow, run->gh_run_id};
-  }
-  // 2. The credential, outside the lock (verifying may fetch the issuer's keys).
-  if (credential.empty()) {
-    return Error(ErrorCode::kUnauthenticated,
-                 "no credential: a claim needs the job's GitHub Actions OIDC token (permissions: id-token: write)");
-  }
-  Status verified = options_.verify_claim
-                        ? options_.verify_claim(credential, binding)
-                        : Status(Error(ErrorCode::kUnauthenticated, "no claim verifier is configured"));
-  if (!verified.ok()) {
-    spdlog::warn("actions: claim of dispatch {} (run {}, runner '{}') refused: {}", dispatch_id, binding.run_id,
-                 runner_name, verified.error().message());
-    return verified.error();
-  }
-  // 3. Once.
-  ActionsClaim claim;
-  {
-    std::lock_guard lock(mu_);
-    bool superseded = false;
-    Run* run = FindByDispatchLocked(dispatch_id, &superseded);
-    if (run == nullptr || run->gh_run_id != binding.run_id) return not_found(superseded || run != nullptr);
-    if (run->phase == Phase::kClaimed) {
-      spdlog::warn("actions: a second claim of dispatch {} (runner '{}') refused", dispatch_id, runner_name);
-      return Error(ErrorCode::kFailedPrecondition, "dispatch " + dispatch_id + " was already claimed");
-    }
-    run->phase = Phase::kClaimed;
-    run->phase_since = run->alive_at = clock_->Now();
-    run->result_token = options_.random_hex(32);
-    log::AddShortLivedSecret(run->result_token);
-    run->push_token = options_.random_hex(32);
-    log::AddShortLivedSecret(run->push_token);
-    run->pushing.clear();
-    claim.job_id = run->job.id;
-    claim.args = run->args;
-    claim.prompt = run->prompt;
-    if (!run->job.git_token.empty()) claim.git_token = run->job.git_token;
-    claim.result_token = run->result_token;
-    claim.push_token = run->push_token;
-    claim.alive_interval_s = options_.alive_interval.count();
-  }
-  spdlog::info("actions: {} claimed by runner '{}' (dispatch {}, run {})", claim.job_id, runner_name, dispatch_id,
-               binding.run_id);
-  Emit({{claim.job_id, JobEvent::State::kRunning, -1, 0, "", ""}});
-  return claim;
-}
-
-Status ActionsExecutor::PostResult(const std::string& dispatch_id, const std::string& token,
-                                   const std::string& result_json, int exit_code, const std::string& output_tail) {
-  JobEvent finished;
-  std::vector<JobEvent> events;
-  std::vector<Outgoing> pending;
-  {
-    std::lock_guard lock(mu_);
-    auto claimed = ClaimedRunLocked(dispatch_id, token);
-    if (!claimed.ok()) return claimed.error();
-    Run* run = *claimed;
-    // The result's log is a file on the runner, nothing wavebot can show: its tail comes with the result.
-    std::string result = result_json;
-    if (auto j = nlohmann::json::parse(result_json, nullptr, false);
-        j.is_object() && j.contains("log_path")) {
-      j.erase("log_path");
-      result = j.dump();
-    }
-    finished = {run->job.id, JobEvent::State::kFinished, exit_code, 0, result, log::Redact(output_tail)};
-    ForgetRunLocked(finished.id);
-    events.push_back(finished);
-    pending = StartWaitingLocked(&events);
-  }
-  spdlog::info("actions: {} finished (dispatch {}, exit {})", finished.id, dispatch_id, exit_code);
-  Emit(events);
-  Send(std::move(pending));
-  return OkStatus();
-}
-
-Result<ActionsExecutor::Run*> ActionsExecutor::ClaimedRunLocked(const std::string& dispatch_id,
-                                                                const std::string& token) {
-  bool superseded = false;
-  Run* run = FindByDispatchLocked(dispatch_id, &superseded);
-  if (run == nullptr) {
-    return Error(ErrorCode::kNotFound,
-                 superseded ? "dispatch " + dispatch_id + " was superseded by a newer one"
-                            : "no live dispatch " + dispatch_id + " (its result was applied?)");
-  }
-  if (run->phase != Phase::kClaimed) {
-    return Error(ErrorCode::kFailedPrecondition, "dispatch " + dispatch_id + " was not claimed");
-  }
-  if (!ConstantTimeEquals(token, run->result_token)) {
-    return Error(ErrorCode::kUnauthenticated, "wrong token for the result of dispatch " + dispatch_id);
-  }
-  return run;
-}
-
-Status ActionsExecutor::NotePush(const std::string& dispatch_id, const std::string& token,
-                                 const std::string& head_sha) {
-  const bool hex = std::all_of(head_sha.begin(), head_sha.end(),
-                               [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-  if (!hex || (head_sha.size() != 40 && head_sha.size() != 64)) {
-    return Error(ErrorCode::kInvalidArgument, "head_sha must be a commit id: 40 or 64 lowercase hex digits");
-  }
-  std::string intent_file;
-  std::string job_id;
-  {
-    std::lock_guard lock(mu_);
-    bool superseded = false;
-    Run* run = FindByDispatchLocked(dispatch_id, &superseded);
-    if (run == nullptr) {
-      const std::string why = superseded ? " was superseded by a newer one" : " is not live";
-      return Error(ErrorCode::kNotFound, "dispatch " + dispatch_id + why + ": do not push");
-    }
-    if (run->phase != Phase::kClaimed) {
-      return Error(ErrorCode::kFailedPrecondition, "dispatch " + dispatch_id + " was not claimed");
-    }
-    if (!ConstantTimeEquals(token, run->push_token)) {
-      return Error(ErrorCode::kUnauthenticated, "wrong token for the push of dispatch " + dispatch_id);
-    }
-    run->pushing = head_sha;
-    run->alive_at = clock_->Now();
-    job_id = run->job.id;
-    const std::string result_file = ArgValue(run->job.args, "--result-file");
-    if (!result_file.empty()) intent_file = result_file + ".push";
-  }
-  if (!intent_file.empty()) {
-    // For the engine after a restart (the dispatches in memory are gone then): the same file run-ticket
-    // writes before a push of the local executor.
-    if (Status st = WriteFileAtomically(intent_file, head_sha + "\n"); !st.ok()) {
-      std::lock_guard lock(mu_);
-      bool superseded = false;
-      if (Run* run = FindByDispatchLocked(dispatch_id, &superseded);
-          run != nullptr && run->pushing == head_sha) {
-        run->pushing.clear();
-      }
-      return Error(ErrorCode::kIo,
-                   "cannot record the push of dispatch " + dispatch_id + ": " + st.error().message());
-    }
-  }
-  spdlog::info("actions: {} is pushing {} (dispatch {})", job_id, head_sha.substr(0, 12), dispatch_id);
-  return OkStatus();
-}
-
-Status ActionsExecutor::Alive(const std::string& dispatch_id, const std::string& token) {
-  std::lock_guard lock(mu_);
-  auto claimed = ClaimedRunLocked(dispatch_id, token);
-  if (!claimed.ok()) return claimed.error();
-  (*claimed)->alive_at = clock_->Now();
-  ++alive_calls_;
-  return OkStatus();
 }
 
 void ActionsExecutor::OnWorkflowJob(const std::string& repo, const ActionsJobStatus& job) {
@@ -524,12 +400,13 @@ void ActionsExecutor::OnWorkflowJob(const std::string& repo, const ActionsJobSta
     // per dispatch: within a run that is ours by its id, the job's name ("wavebot <dispatch id>", from
     // the matrix) says whose it is; a job named otherwise is left alone (its run's deadline catches it).
     std::string dispatch_id;
+    // A job that took another run (options.linger) still has its first dispatch's name.
     for (auto it = from; it != to; ++it) {
-      const std::string& id = it->second.dispatch_id;
+      const std::string& id = it->second.name_id;
       const size_t at = job.name.find(id);
       const bool named = at != std::string::npos && (at == 0 || job.name[at - 1] == ' ') &&
                          (at + id.size() == job.name.size() || job.name[at + id.size()] == ' ');
-      if (!it->second.batch || named) dispatch_id = id;
+      if (!it->second.batch || named) dispatch_id = it->second.dispatch_id;
     }
     if (dispatch_id.empty()) return;
     bool superseded = false;
@@ -575,6 +452,8 @@ void ActionsExecutor::Tick() {
       }
     }
     for (const auto& [id, why] : late) RedispatchLocked(id, why, &pending, &events);
+    // A job told it may ask for another run that never did (it ended, or predates lingering).
+    std::erase_if(idle_, [&](const auto& kv) { return !kv.second.asking && now >= kv.second.expires; });
     auto more = StartWaitingLocked(&events);
     pending.insert(pending.end(), more.begin(), more.end());
     // Held for a Flush that has not come (a caller that does not flush): sent now, together.
@@ -659,7 +538,7 @@ void ActionsExecutor::SendBatch(std::vector<Outgoing> group) {
   }
   // Every input is public: none is a credential (each job proves itself with its OIDC token).
   const std::map<std::string, std::string> inputs = {{"dispatch_id", first.dispatch_id},
-                                                     {"runs", JsonArray(ids)},
+                                                     {"runs", JsonStringArray(ids)},
                                                      {"api_url", first.inputs.at("api_url")},
                                                      {"base", first.inputs.at("base")},
                                                      {"tickets", tickets},
@@ -700,8 +579,12 @@ void ActionsExecutor::DispatchAnswered(const Outgoing& p, const Result<int64_t>&
     Run* run = FindByDispatchLocked(p.dispatch_id, &superseded);
     if (answer.ok() && *answer > 0) {
       // Kept for superseded dispatches too: their jobs' late events then find a superseded dispatch.
-      run_to_dispatch_.emplace(*answer, RunDispatch{p.dispatch_id, p.batch});
-      if (run != nullptr) run->gh_run_id = *answer;
+      run_to_dispatch_.emplace(*answer, RunDispatch{p.dispatch_id, p.batch, p.dispatch_id});
+      if (run != nullptr) {
+        run->gh_run_id = *answer;
+        run->name_id = p.dispatch_id;
+        run->batch = p.batch;
+      }
     } else if (run != nullptr) {
       // Not dispatched, or dispatched blind: count it as a failed dispatch; the next one goes out now or
       // the run is finished.

@@ -18,6 +18,14 @@
 // dispatched again (the new job would find the branch taken by that push) but reported finished, and the
 // engine takes its push as the result if the branch holds it; a superseded dispatch is told not to push.
 //
+// A job that delivered its result may take the next run instead of ending (options.linger): it asks with
+// the single-use token of the result's answer (NextRun) and waits; a run that starts meanwhile and that
+// the job could have been dispatched for (same repository, workflow file, ref and runner labels) is
+// claimed for it without a dispatch. Its job is then still the original workflow run's job (same run id
+// and name), so its webhooks and polling find the run it now holds. A run that needs a dispatch ends
+// the waits of the jobs that could not take it, and no job waits while a dispatched job has not claimed
+// its run (it may be waiting for a runner): their runners are freed for it.
+//
 // Dispatches live in memory: after a restart wavebot's engine records in-flight runs as lost and runs
 // them again, and the old jobs' runs are unknown to the new process (their claims are refused).
 #pragma once
@@ -111,6 +119,9 @@ struct ActionsExecutorOptions {
   // A claim that arrives before GitHub's answer to its dispatch (the job can start first) waits this
   // long, in real time, for the run's id.
   std::chrono::milliseconds run_id_wait{15000};
+  // A job that delivered its result may wait this long (real time) for another run it can take, which
+  // then needs no dispatch (docs/runners.md). 0: each job runs one run and ends.
+  std::chrono::seconds linger{0};
 };
 
 inline constexpr const char* kDefaultWorkflow = ".github/workflows/wavebot-agent.yml";
@@ -134,12 +145,19 @@ inline constexpr const char* kNoRunIdReason =
 // What a job receives when it claims its run.
 struct ActionsClaim {
   std::string job_id;                      // the executor's job id (e.g. attempt-12)
+  std::string dispatch_id;  // the run's dispatch id: the path of its alive, push and result calls
   std::vector<std::string> args;           // run-ticket arguments, without the local paths
   std::string prompt;                      // the prompt text ("" for rebase runs)
   std::string git_token;                   // the run's narrowed token (git over HTTPS); for run-ticket's stdin
   std::string result_token;                // single use, for PostResult; also authorises Alive
   std::string push_token;                  // authorises NotePush only (run-ticket holds it, not the agent)
   int64_t alive_interval_s = 0;            // how often the job says it is alive
+};
+
+// What the answer to a job's result carries: whether it may ask for another run (NextRun).
+struct ActionsResultAck {
+  std::string next_token;  // single use, for NextRun; "" when the job is to end
+  int64_t linger_s = 0;    // how long NextRun may wait for a run
 };
 
 class ActionsExecutor final : public Executor {
@@ -170,8 +188,20 @@ class ActionsExecutor final : public Executor {
                                 const std::string& runner_name);
   // The job's result, authorised by the claim's result token: applied once (kFinished with
   // `result_json`). Errors as ClaimRun (kFailedPrecondition when not claimed or already posted).
-  Status PostResult(const std::string& dispatch_id, const std::string& token, const std::string& result_json,
-                    int exit_code, const std::string& output_tail);
+  // With options.linger, the answer carries a token for one NextRun.
+  Result<ActionsResultAck> PostResult(const std::string& dispatch_id, const std::string& token,
+                                      const std::string& result_json, int exit_code,
+                                      const std::string& output_tail);
+  // The job whose result for `dispatch_id` was applied asks for another run, with the next token of that
+  // result's answer (single use): waits up to min(`wait`, options.linger) for a run it can take and
+  // claims it for the job as ClaimRun does (the claim names the run's dispatch id, the path of its
+  // calls from then on). Errors: kTimeout (no run came: the job ends), kNotFound (no such job waiting
+  // to ask, or its token was used), kUnauthenticated (wrong token). Reports kRunning. Thread-safe.
+  Result<ActionsClaim> NextRun(const std::string& dispatch_id, const std::string& token,
+                               const std::string& runner_name, std::chrono::milliseconds wait);
+  // Ends every wait of ClaimRun and NextRun at once, and later ones do not wait: before the HTTP server
+  // that calls them stops (it joins their threads). Thread-safe.
+  void EndWaits();
   // The claimed job is alive (authorised by the claim's result token, which this does not use up): its
   // run is not polled while it keeps saying so. Errors as PostResult. Thread-safe.
   Status Alive(const std::string& dispatch_id, const std::string& token);
@@ -201,6 +231,10 @@ class ActionsExecutor final : public Executor {
   // so that were accepted (for tests and /metrics). Thread-safe.
   int64_t PollsSkipped() const;
   int64_t AliveCalls() const;
+  // Runs a job waiting after its result took (NextRun): each a dispatch not sent. Thread-safe.
+  int64_t RunsTakenByWaitingJobs() const;
+  // Jobs waiting in NextRun now (for tests and the dashboard). Thread-safe.
+  int WaitingJobs() const;
   // The workflow run id GitHub answered the dispatch with; 0 when unknown. Thread-safe.
   int64_t RunIdOf(const std::string& dispatch_id) const;
 
@@ -224,6 +258,9 @@ class ActionsExecutor final : public Executor {
     int64_t gh_job_id = 0;
     std::string last_failure;
     std::chrono::seconds run_deadline{0};
+    std::string name_id;          // the dispatch id its current job's name carries
+    bool batch = false;           // its current job is one of a batch's run
+    bool on_waiting_job = false;  // its current dispatch went to a job waiting after its result
   };
   struct Outgoing {
     std::string repo, workflow, ref;
@@ -234,6 +271,19 @@ class ActionsExecutor final : public Executor {
   struct RunDispatch {
     std::string dispatch_id;
     bool batch = false;
+    std::string name_id;  // the dispatch id its job's name carries (a job that took the run: its first)
+  };
+  // A job between runs (options.linger): what it can take and how it is known.
+  struct IdleJob {
+    std::string repo, workflow, ref, runs_on;  // runs_on as the dispatch's input (a JSON array)
+    int64_t gh_run_id = 0;
+    std::string name_id;
+    bool batch = false;
+    std::string token;                              // the next token
+    bool asking = false;                            // in NextRun now
+    bool released = false;                          // a dispatch needs its runner: its wait ends
+    std::string offered;                            // the job id of the run started for it
+    std::chrono::system_clock::time_point expires;  // forgotten then unless asking
   };
 
   // Under mu_: moves waiting runs to dispatched while slots allow; returns the dispatches to send.
@@ -242,6 +292,14 @@ class ActionsExecutor final : public Executor {
   bool RedispatchLocked(const std::string& id, const std::string& why, std::vector<Outgoing>* out,
                         std::vector<JobEvent>* events);
   Outgoing NewDispatchLocked(Run* run);
+  // Under mu_: a fresh dispatch id for `run`, now dispatched (by GitHub or to a waiting job).
+  std::string BeginDispatchLocked(Run* run);
+  // Under mu_: starts `run` (waiting, or to be dispatched again) on a job asking for a run it can take,
+  // else into `out` as a dispatch.
+  void StartRunLocked(Run* run, std::vector<Outgoing>* out);
+  // Under mu_: claims `run` (dispatched as `dispatch_id`) for the job asking; the kRunning event into
+  // `running`.
+  ActionsClaim ClaimLocked(Run* run, const std::string& dispatch_id, JobEvent* running);
   Run* FindByDispatchLocked(const std::string& dispatch_id, bool* superseded);
   // Under mu_: the claimed run of `dispatch_id` whose result token is `token`, or the error to answer.
   Result<Run*> ClaimedRunLocked(const std::string& dispatch_id, const std::string& token);
@@ -268,10 +326,14 @@ class ActionsExecutor final : public Executor {
   std::multimap<int64_t, RunDispatch> run_to_dispatch_;    // guarded by mu_: run id -> its dispatches, live runs only
   std::vector<Outgoing> held_;                              // guarded by mu_: dispatches waiting for Flush (batch)
   std::set<std::string> one_per_run_;                       // guarded by mu_: "<repo> <workflow>" without batches
+  std::map<std::string, IdleJob> idle_;  // guarded by mu_: last dispatch id -> job between runs
+  std::condition_variable idle_cv_;      // a run offered, a job released, or waits ended
+  bool waits_ended_ = false;             // guarded by mu_
   std::condition_variable run_id_cv_;                      // a run id recorded (or a dispatch failed)
   std::chrono::system_clock::time_point last_poll_{};      // guarded by mu_
   int64_t polls_skipped_ = 0;                              // guarded by mu_
   int64_t alive_calls_ = 0;                                // guarded by mu_
+  int64_t runs_taken_ = 0;                                 // guarded by mu_
   bool stopping_ = false;                                  // guarded by mu_
   std::condition_variable cv_;
   std::thread thread_;

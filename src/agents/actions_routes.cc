@@ -48,6 +48,17 @@ void Fail(http::Response* res, const Error& e) {
   res->Json(code, json{{"message", e.message()}}.dump());
 }
 
+json ClaimJson(const ActionsClaim& claim) {
+  return {{"job_id", claim.job_id},
+          {"dispatch_id", claim.dispatch_id},
+          {"args", claim.args},
+          {"prompt", claim.prompt},
+          {"git_token", claim.git_token},
+          {"result_token", claim.result_token},
+          {"push_token", claim.push_token},
+          {"alive_interval_s", claim.alive_interval_s}};
+}
+
 }  // namespace
 
 void RegisterActionsRoutes(http::Server* server, ActionsExecutor* executor) {
@@ -61,14 +72,23 @@ void RegisterActionsRoutes(http::Server* server, ActionsExecutor* executor) {
     }
     auto claim = executor->ClaimRun(id, token, req.Header("X-Wavebot-Runner"));
     if (!claim.ok()) return Fail(res, claim.error());
-    json j = {{"job_id", claim->job_id},
-              {"args", claim->args},
-              {"prompt", claim->prompt},
-              {"git_token", claim->git_token},
-              {"result_token", claim->result_token},
-              {"push_token", claim->push_token},
-              {"alive_interval_s", claim->alive_interval_s}};
-    res->Json(200, j.dump());
+    res->Json(200, ClaimJson(*claim).dump());
+  });
+  // A job that delivered its result asks for another run (authorised by the result answer's next token,
+  // single use) and waits for one: 200 with the claim, as above, or 204 when none came (the job ends).
+  server->Post(R"(/api/runs/[A-Za-z0-9-]+/next)", [executor](const http::Request& req, http::Response* res) {
+    res->headers.push_back({"Cache-Control", "no-store"});
+    std::string token = BearerOf(req);
+    if (token.empty())
+      return Fail(res, Error(ErrorCode::kUnauthenticated, "missing Authorization: Bearer <next token>"));
+    auto claim = executor->NextRun(DispatchIdOf(req.path, "next"), token, req.Header("X-Wavebot-Runner"),
+                                   std::chrono::hours(24));
+    if (!claim.ok() && claim.error().code() == ErrorCode::kTimeout) {
+      res->status = 204;
+      return;
+    }
+    if (!claim.ok()) return Fail(res, claim.error());
+    res->Json(200, ClaimJson(*claim).dump());
   });
   // The claimed job is still running (authorised by the claim's result token, not used up by this).
   server->Post(R"(/api/runs/[A-Za-z0-9-]+/alive)", [executor](const http::Request& req, http::Response* res) {
@@ -108,9 +128,15 @@ void RegisterActionsRoutes(http::Server* server, ActionsExecutor* executor) {
                              "and an optional output_tail string"));
     }
     std::string result = body.contains("result") && body["result"].is_object() ? body["result"].dump() : "";
-    Status st = executor->PostResult(id, token, result, body["exit_code"].get<int>(), body.value("output_tail", ""));
-    if (!st.ok()) return Fail(res, st.error());
-    res->Json(200, json{{"message", "result applied"}}.dump());
+    auto ack =
+        executor->PostResult(id, token, result, body["exit_code"].get<int>(), body.value("output_tail", ""));
+    if (!ack.ok()) return Fail(res, ack.error());
+    json answer = {{"message", "result applied"}};
+    if (!ack->next_token.empty()) {
+      answer["next_token"] = ack->next_token;
+      answer["linger_s"] = ack->linger_s;
+    }
+    res->Json(200, answer.dump());
   });
 }
 

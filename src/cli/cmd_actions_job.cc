@@ -4,7 +4,9 @@
 // token names the workflow run its dispatch created), runs `wavebot run-ticket` in a fresh private
 // directory (its own mirror and worktree: nothing from an earlier job is reused), posts the result with
 // the claim's result token, and removes the directory: no prompt, token or file is left for the next job
-// on this runner. Exit 0 when the result was delivered (whatever the agent's outcome).
+// on this runner. When wavebot's answer to the result says so (executor.linger), the job then asks for
+// another run with the answer's single-use token and waits; a run it is given goes the same way, in a
+// fresh directory again. Exit 0 when every result was delivered (whatever the agents' outcomes).
 #include <httplib.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -37,6 +39,7 @@ using nlohmann::json;
 struct ActionsJobOptions {
   std::string api_url, dispatch_id, work_dir, runner_name, audience;
   int64_t claim_timeout_s = 30;
+  int64_t max_job_minutes = 300;  // no further run asked for after this long (the workflow allows 360)
 };
 
 std::string UrlEncode(const std::string& s) {
@@ -154,39 +157,12 @@ int Fail(const std::string& message) {
   return kExitFailure;
 }
 
-int Run(const ActionsJobOptions& o) {
-  // The OIDC request token lets whoever holds it mint this job's tokens: read it, then take it out of the
-  // environment of everything this command starts.
-  std::string request_url, request_token;
-  if (const char* u = std::getenv("ACTIONS_ID_TOKEN_REQUEST_URL")) request_url = u;
-  if (const char* t = std::getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")) request_token = t;
-  ::unsetenv("ACTIONS_ID_TOKEN_REQUEST_URL");
-  ::unsetenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
-  ::unsetenv("WAVEBOT_DISPATCH_TOKEN");  // the claim token of wavebot before OIDC: no longer used
-  log::AddSecret(request_token);
-  if (request_url.empty() || request_token.empty()) {
-    std::fprintf(stderr,
-                 "wavebot actions-job: ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set: "
-                 "the workflow must grant `permissions: id-token: write` (docs/runners.md); wavebot accepts a "
-                 "claim only with the job's OIDC token\n");
-    return kExitUsage;
-  }
-  if (o.dispatch_id.empty()) {
-    std::fprintf(stderr, "wavebot actions-job: no dispatch id (--dispatch-id or WAVEBOT_DISPATCH_ID)\n");
-    return kExitUsage;
-  }
-  auto url = ParseUrl(o.api_url);
-  if (!url.ok()) {
-    std::fprintf(stderr, "wavebot actions-job: %s\n", url.error().message().c_str());
-    return kExitUsage;
-  }
-  httplib::Client http(url->base);
-  http.set_connection_timeout(std::chrono::seconds(10));
-  http.set_read_timeout(std::chrono::seconds(o.claim_timeout_s));
-  // httplib writes a request's headers and body apart; with Nagle's algorithm on, the body of the
-  // result's POST on a kept-alive connection waits for wavebot's delayed ACK (~40 ms).
-  http.set_tcp_nodelay(true);
-
+// Runs the claimed run (`claim`, of `dispatch_id`) in a fresh private directory, removed on every path
+// out, and posts its result. `job_secrets` (the job's OIDC tokens) are kept out of the run's output.
+// Returns wavebot's answer to the result.
+Result<json> RunClaim(const ActionsJobOptions& o, const Url& url, httplib::Client& http,
+                      const std::vector<std::string>& job_secrets, const std::string& dispatch_id,
+                      const json& claim) {
   // A private directory for this job only.
   std::string base = o.work_dir.empty() ? fs::temp_directory_path().string() : o.work_dir;
   std::error_code ec;
@@ -194,34 +170,13 @@ int Run(const ActionsJobOptions& o) {
   std::string templ = (fs::path(base) / "wavebot-job-XXXXXX").string();
   std::vector<char> buf(templ.begin(), templ.end());
   buf.push_back('\0');
-  if (::mkdtemp(buf.data()) == nullptr) return Fail("cannot create a job directory under " + base);
+  if (::mkdtemp(buf.data()) == nullptr)
+    return Error(ErrorCode::kIo, "cannot create a job directory under " + base);
   DirGuard guard{fs::path(buf.data())};
 
-  // Claim, with the job's OIDC token. wavebot answers 503 while it cannot check the token yet (its
-  // dispatch's answer or the issuer's keys are on their way): ask again a few times.
-  std::string audience = o.audience.empty() ? agents::DefaultClaimAudience(o.api_url) : o.audience;
-  auto id_token = RequestIdToken(request_url, request_token, audience);
-  if (!id_token.ok()) return Fail(id_token.error().message());
-  log::AddSecret(*id_token);
-  httplib::Headers headers = {{"Authorization", "Bearer " + *id_token}, {"X-Wavebot-Runner", o.runner_name}};
-  const std::string claim_path = url->prefix + "/api/runs/" + o.dispatch_id + "/prompt";
-  httplib::Result claimed = http.Get(claim_path.c_str(), headers);
-  for (int attempt = 1; claimed && claimed->status == 503 && attempt < 4; ++attempt) {
-    int wait_s = std::clamp(std::atoi(claimed->get_header_value("Retry-After").c_str()), 1, 10);
-    std::fprintf(stderr, "wavebot actions-job: wavebot cannot check the claim yet (%s); again in %d s\n",
-                 claimed->body.c_str(), wait_s);
-    std::this_thread::sleep_for(std::chrono::seconds(wait_s));  // a pause between requests, not a test wait
-    claimed = http.Get(claim_path.c_str(), headers);
-  }
-  if (!claimed) return Fail("cannot reach wavebot at " + o.api_url + ": " + httplib::to_string(claimed.error()));
-  if (claimed->status != 200) {
-    return Fail("wavebot refused the claim of dispatch " + o.dispatch_id + " (HTTP " +
-                std::to_string(claimed->status) + "): " + claimed->body);
-  }
-  json claim = json::parse(claimed->body, nullptr, false);
   if (!claim.is_object() || !claim.contains("args") || !claim["args"].is_array() ||
       !claim.contains("result_token") || !claim["result_token"].is_string()) {
-    return Fail("wavebot's claim answer is not the expected JSON object");
+    return Error(ErrorCode::kParse, "wavebot's claim answer is not the expected JSON object");
   }
   std::string result_token = claim["result_token"];
   log::AddSecret(result_token);
@@ -259,22 +214,20 @@ int Run(const ActionsJobOptions& o) {
   // sends no push token: run-ticket then pushes without asking, as before).
   if (const std::string push_token = claim.value("push_token", ""); !push_token.empty()) {
     log::AddSecret(push_token);
-    spec.env["WAVEBOT_PUSH_INTENT_URL"] = url->base + url->prefix + "/api/runs/" + o.dispatch_id + "/pushing";
+    spec.env["WAVEBOT_PUSH_INTENT_URL"] = url.base + url.prefix + "/api/runs/" + dispatch_id + "/pushing";
     spec.env["WAVEBOT_PUSH_INTENT_TOKEN"] = push_token;
     spec.secrets.push_back(push_token);
   }
-  spec.secrets.push_back(*id_token);
-  spec.secrets.push_back(request_token);
+  spec.secrets.insert(spec.secrets.end(), job_secrets.begin(), job_secrets.end());
   spec.log_path = (guard.path / "run-ticket.log").string();
   auto runner = agents::NewProcessRunner(RealClock());
   std::fprintf(stderr, "wavebot actions-job: running %s (dispatch %s)\n", claim.value("job_id", "").c_str(),
-               o.dispatch_id.c_str());
+               dispatch_id.c_str());
   Result<agents::ProcessOutput> out = Error(ErrorCode::kInternal, "not run");
   {
     // While the run goes on, tell wavebot it is alive: then wavebot does not ask GitHub about this job.
     const int64_t every_s = claim.value("alive_interval_s", int64_t{0});
-    AliveSender alive(url->base, url->prefix + "/api/runs/" + o.dispatch_id + "/alive", result_token,
-                      every_s);
+    AliveSender alive(url.base, url.prefix + "/api/runs/" + dispatch_id + "/alive", result_token, every_s);
     out = runner->Run(spec);
   }
   json body = {{"exit_code", -1}, {"result", nullptr}, {"output_tail", ""}};
@@ -294,14 +247,117 @@ int Run(const ActionsJobOptions& o) {
 
   // Report.
   httplib::Headers result_headers = {{"Authorization", "Bearer " + result_token}};
-  auto posted = http.Post((url->prefix + "/api/runs/" + o.dispatch_id + "/result").c_str(), result_headers,
+  auto posted = http.Post((url.prefix + "/api/runs/" + dispatch_id + "/result").c_str(), result_headers,
                           body.dump(), "application/json");
-  if (!posted) return Fail("cannot post the result to wavebot: " + httplib::to_string(posted.error()));
+  if (!posted)
+    return Error(ErrorCode::kUnavailable,
+                 "cannot post the result to wavebot: " + httplib::to_string(posted.error()));
   if (posted->status != 200) {
-    return Fail("wavebot refused the result (HTTP " + std::to_string(posted->status) + "): " + posted->body);
+    return Error(ErrorCode::kFailedPrecondition,
+                 "wavebot refused the result (HTTP " + std::to_string(posted->status) + "): " + posted->body);
   }
   std::fprintf(stderr, "wavebot actions-job: result delivered (exit %d)\n", body["exit_code"].get<int>());
-  return kExitOk;
+  json answer = json::parse(posted->body, nullptr, false);
+  return answer.is_object() ? answer : json::object();
+}
+
+int Run(const ActionsJobOptions& o) {
+  // The OIDC request token lets whoever holds it mint this job's tokens: read it, then take it out of the
+  // environment of everything this command starts.
+  std::string request_url, request_token;
+  if (const char* u = std::getenv("ACTIONS_ID_TOKEN_REQUEST_URL")) request_url = u;
+  if (const char* t = std::getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")) request_token = t;
+  ::unsetenv("ACTIONS_ID_TOKEN_REQUEST_URL");
+  ::unsetenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+  ::unsetenv("WAVEBOT_DISPATCH_TOKEN");  // the claim token of wavebot before OIDC: no longer used
+  log::AddSecret(request_token);
+  if (request_url.empty() || request_token.empty()) {
+    std::fprintf(
+        stderr,
+        "wavebot actions-job: ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set: "
+        "the workflow must grant `permissions: id-token: write` (docs/runners.md); wavebot accepts a "
+        "claim only with the job's OIDC token\n");
+    return kExitUsage;
+  }
+  if (o.dispatch_id.empty()) {
+    std::fprintf(stderr, "wavebot actions-job: no dispatch id (--dispatch-id or WAVEBOT_DISPATCH_ID)\n");
+    return kExitUsage;
+  }
+  auto url = ParseUrl(o.api_url);
+  if (!url.ok()) {
+    std::fprintf(stderr, "wavebot actions-job: %s\n", url.error().message().c_str());
+    return kExitUsage;
+  }
+  httplib::Client http(url->base);
+  http.set_connection_timeout(std::chrono::seconds(10));
+  http.set_read_timeout(std::chrono::seconds(o.claim_timeout_s));
+  // httplib writes a request's headers and body apart; with Nagle's algorithm on, the body of the
+  // result's POST on a kept-alive connection waits for wavebot's delayed ACK (~40 ms).
+  http.set_tcp_nodelay(true);
+
+  // Claim, with the job's OIDC token. wavebot answers 503 while it cannot check the token yet (its
+  // dispatch's answer or the issuer's keys are on their way): ask again a few times.
+  std::string audience = o.audience.empty() ? agents::DefaultClaimAudience(o.api_url) : o.audience;
+  auto id_token = RequestIdToken(request_url, request_token, audience);
+  if (!id_token.ok()) return Fail(id_token.error().message());
+  log::AddSecret(*id_token);
+  httplib::Headers headers = {{"Authorization", "Bearer " + *id_token}, {"X-Wavebot-Runner", o.runner_name}};
+  const std::string claim_path = url->prefix + "/api/runs/" + o.dispatch_id + "/prompt";
+  httplib::Result claimed = http.Get(claim_path.c_str(), headers);
+  for (int attempt = 1; claimed && claimed->status == 503 && attempt < 4; ++attempt) {
+    int wait_s = std::clamp(std::atoi(claimed->get_header_value("Retry-After").c_str()), 1, 10);
+    std::fprintf(stderr, "wavebot actions-job: wavebot cannot check the claim yet (%s); again in %d s\n",
+                 claimed->body.c_str(), wait_s);
+    std::this_thread::sleep_for(std::chrono::seconds(wait_s));  // a pause between requests, not a test wait
+    claimed = http.Get(claim_path.c_str(), headers);
+  }
+  if (!claimed)
+    return Fail("cannot reach wavebot at " + o.api_url + ": " + httplib::to_string(claimed.error()));
+  if (claimed->status != 200) {
+    return Fail("wavebot refused the claim of dispatch " + o.dispatch_id + " (HTTP " +
+                std::to_string(claimed->status) + "): " + claimed->body);
+  }
+  json claim = json::parse(claimed->body, nullptr, false);
+  std::string dispatch_id = o.dispatch_id;
+  const auto started = std::chrono::steady_clock::now();
+  for (int runs = 1;; ++runs) {
+    auto answer = RunClaim(o, *url, http, {*id_token, request_token}, dispatch_id, claim);
+    if (!answer.ok()) return Fail(answer.error().message());
+    // Another run for this job? Only when wavebot offers one and the job has time left for it.
+    const std::string next_token = answer->value("next_token", "");
+    const int64_t linger_s = answer->value("linger_s", int64_t{0});
+    const auto ran =
+        std::chrono::duration_cast<std::chrono::minutes>(std::chrono::steady_clock::now() - started);
+    if (next_token.empty() || linger_s <= 0 || ran.count() >= o.max_job_minutes) return kExitOk;
+    log::AddSecret(next_token);
+    httplib::Client waiter(url->base);
+    waiter.set_connection_timeout(std::chrono::seconds(10));
+    waiter.set_read_timeout(std::chrono::seconds(linger_s + 30));
+    waiter.set_tcp_nodelay(true);
+    std::fprintf(stderr, "wavebot actions-job: asking for another run (waiting up to %lld s)\n",
+                 static_cast<long long>(linger_s));
+    const httplib::Headers next_headers = {{"Authorization", "Bearer " + next_token},
+                                           {"X-Wavebot-Runner", o.runner_name}};
+    auto next = waiter.Post((url->prefix + "/api/runs/" + dispatch_id + "/next").c_str(), next_headers, "",
+                            "application/json");
+    if (next && next->status == 204) {
+      std::fprintf(stderr, "wavebot actions-job: no other run came; done after %d run(s)\n", runs);
+      return kExitOk;
+    }
+    if (!next || next->status != 200) {
+      // Every result so far was delivered: the job did its part.
+      std::fprintf(
+          stderr, "wavebot actions-job: asking for another run failed (%s); done after %d run(s)\n",
+          next ? ("HTTP " + std::to_string(next->status)).c_str() : httplib::to_string(next.error()).c_str(),
+          runs);
+      return kExitOk;
+    }
+    claim = json::parse(next->body, nullptr, false);
+    if (!claim.is_object() || !claim.contains("dispatch_id") || !claim["dispatch_id"].is_string()) {
+      return Fail("wavebot's answer with the next run is not the expected JSON object");
+    }
+    dispatch_id = claim["dispatch_id"].get<std::string>();
+  }
 }
 
 }  // namespace
@@ -318,6 +374,9 @@ Command ActionsJobCommand() {
             sub->add_option("--runner-name", o->runner_name, "This runner's name (for wavebot's logs)")
                 ->envname("RUNNER_NAME");
             sub->add_option("--claim-timeout", o->claim_timeout_s, "Seconds to wait for wavebot's answers");
+            sub->add_option("--max-job-minutes", o->max_job_minutes,
+                            "Ask wavebot for no further run once the job has run this long (below the "
+                            "workflow's timeout-minutes)");
             sub->add_option("--audience", o->audience,
                             "Audience of the job's OIDC token (default: --api-url without a trailing slash; "
                             "must equal wavebot's executor.oidc_audience)")

@@ -130,6 +130,7 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, const std::map<st
         {"queued_deadline", Set(&c.actions_queued_deadline, duration)},
         {"poll_interval", Set(&c.actions_poll_interval, duration)},
         {"alive_interval", Set(&c.actions_alive_interval, duration)},
+        {"linger", Set(&c.actions_linger, duration)},
         {"batch_dispatches", Set(&c.actions_batch, boolean)},
         {"max_dispatches", Set(&c.actions_max_dispatches, int_in(1, 100))},
         {"oidc_issuer", Set(&c.actions_oidc_issuer, str)},

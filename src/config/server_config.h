@@ -53,6 +53,7 @@ struct ServerConfig {
   std::chrono::seconds actions_queued_deadline{600};  // a job not picked up by then is dispatched again
   std::chrono::seconds actions_poll_interval{60};     // Actions API polling, the fallback to webhooks
   std::chrono::seconds actions_alive_interval{30};    // a claimed job says it is alive this often
+  std::chrono::seconds actions_linger{60};  // a job that delivered its result waits this long for another run
   bool actions_batch = true;                          // one dispatch for the runs that start together
   int actions_max_dispatches = 3;               // dispatches of one run before it counts as crashed
   // The jobs' OIDC tokens (docs/runners.md): "" = derived from github_api / the public URL.

@@ -255,6 +255,7 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
     ao.poll_interval = cfg.actions_poll_interval;
     ao.alive_interval = cfg.actions_alive_interval;
     ao.batch = cfg.actions_batch;
+    ao.linger = cfg.actions_linger;
     ao.max_dispatches = cfg.actions_max_dispatches;
     ao.on_event = eo.on_event;
     // A job claims its run with its GitHub Actions OIDC token, bound to the run its dispatch created.
@@ -380,7 +381,12 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
           "claimed job had said it was alive within executor.alive_interval (twice).\n"
           "# TYPE wavebot_actions_polls_skipped_total counter\n"
           "wavebot_actions_polls_skipped_total " +
-          std::to_string(actions->PollsSkipped()) + "\n";
+          std::to_string(actions->PollsSkipped()) + "\n" +
+          "# HELP wavebot_actions_runs_taken_by_waiting_jobs_total Runs started on a job that delivered its "
+          "previous result and waited for another (executor.linger): dispatches not sent.\n"
+          "# TYPE wavebot_actions_runs_taken_by_waiting_jobs_total counter\n"
+          "wavebot_actions_runs_taken_by_waiting_jobs_total " +
+          std::to_string(actions->RunsTakenByWaitingJobs()) + "\n";
     }
     out += db->MetricsText();
     if (github_client) out += github_client->BudgetMetrics();
@@ -505,6 +511,8 @@ void App::Stop() {
   if (p.redelivery_thread.joinable()) p.redelivery_thread.join();
   if (p.retention_thread.joinable()) p.retention_thread.join();
   if (p.started) {
+    // A job waiting for its next run (or its dispatch's answer) holds a server thread: let it go first.
+    if (p.actions) p.actions->EndWaits();
     p.server->Stop();
     if (p.dashboard_server) p.dashboard_server->Stop();
     p.dispatcher->Stop();

@@ -106,6 +106,7 @@ class ActionsJobTest : public ::testing::Test {
                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_ / "work");
     ActionsExecutorOptions o;
+    o.linger = linger_;
     o.background = false;
     o.alive_interval = std::chrono::seconds(1);
     o.verify_claim = [this](const std::string& credential, const ClaimBinding& b) -> Status {
@@ -128,15 +129,17 @@ class ActionsJobTest : public ::testing::Test {
     verifier_ = std::make_unique<github::ActionsOidcVerifier>(vo, &jwks_, &clock_);
   }
   void TearDown() override {
+    exec_->EndWaits();
     server_->Stop();
     exec_.reset();
     fs::remove_all(dir_);
   }
   // Submits a rebase run of ticket 2 against a git remote nobody listens on; returns its dispatch inputs.
-  std::map<std::string, std::string> Submit(const std::string& remote = "http://127.0.0.1:1/acme/calc.git") {
+  std::map<std::string, std::string> Submit(const std::string& remote = "http://127.0.0.1:1/acme/calc.git",
+                                            const std::string& id = "attempt-1") {
     std::ofstream(dir_ / "prompt.md") << "the prompt of ticket 2\n";
     TicketJob j;
-    j.id = "attempt-1";
+    j.id = id;
     j.args = {"--repo",        remote,
               "--ticket",      "2",
               "--branch",      "wave/1-e/2-t",
@@ -173,6 +176,7 @@ class ActionsJobTest : public ::testing::Test {
     return out;
   }
 
+  std::chrono::seconds linger_{0};  // executor.linger
   fs::path dir_;
   RecordingGateway gw_;
   FakeClock clock_;
@@ -254,6 +258,45 @@ TEST_F(ActionsJobTest, AJobSaysItIsAliveWhileItsRunGoesOn) {
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("result delivered"), std::string::npos) << r.out;
   EXPECT_EQ(Finished().size(), 1u);
+  EXPECT_EQ(LeftInWork(), std::vector<std::string>{});
+}
+
+// With executor.linger, a job that delivered its result asks for another run and waits: a run submitted
+// meanwhile is its own without a dispatch, in a fresh directory again; the job ends, having delivered
+// both results, when wavebot ends its wait.
+class ActionsJobLingerTest : public ActionsJobTest {
+ protected:
+  ActionsJobLingerTest() { linger_ = std::chrono::seconds(600); }
+};
+
+TEST_F(ActionsJobLingerTest, AJobTakesTheNextRunAfterItsResultAndEndsWhenNoneComes) {
+  auto in = Submit();
+  testing::CommandResult r;
+  std::atomic<bool> ended{false};
+  std::thread job([&] {
+    r = Job(in["dispatch_id"], TokenService::kRequestToken);
+    ended = true;
+  });
+  EXPECT_TRUE(testing::WaitFor([&] { return Finished().size() == 1 && exec_->WaitingJobs() == 1; },
+                               std::chrono::seconds(60)));
+  EXPECT_EQ(LeftInWork(), std::vector<std::string>{});  // nothing of the first run is left for the second
+  Submit("http://127.0.0.1:1/acme/calc.git", "attempt-2");
+  EXPECT_TRUE(testing::WaitFor([&] { return Finished().size() == 2 && exec_->WaitingJobs() == 1; },
+                               std::chrono::seconds(60)));
+  exec_->EndWaits();
+  EXPECT_TRUE(testing::WaitFor([&] { return ended.load(); }, std::chrono::seconds(30)));
+  job.join();
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("done after 2 run(s)"), std::string::npos) << r.out;
+  {
+    std::lock_guard lock(gw_.mu);
+    EXPECT_EQ(gw_.dispatched.size(), 1u);
+  }
+  auto finished = Finished();
+  ASSERT_EQ(finished.size(), 2u);
+  EXPECT_EQ(finished[0].id, "attempt-1");
+  EXPECT_EQ(finished[1].id, "attempt-2");
+  EXPECT_EQ(r.out.find("ghs_install_token_never_printed"), std::string::npos) << r.out;
   EXPECT_EQ(LeftInWork(), std::vector<std::string>{});
 }
 

@@ -3,6 +3,7 @@
 // killed mid-job. Real simulator, real wavebot App, real child processes and git on loopback; waits are
 // on conditions with deadlines.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -112,6 +113,16 @@ size_t AgentJobCount(sandbox::Simulator* sim) {
   return n;
 }
 
+// A counter of wavebot's /metrics (on the dashboard's port); -1 when absent.
+int64_t MetricValue(cli::Scenario* s, const std::string& name) {
+  httplib::Client wavebot("127.0.0.1", s->app()->dashboard_port());
+  auto metrics = wavebot.Get("/metrics");
+  if (!metrics || metrics->status != 200) return -1;
+  const std::string key = "\n" + name + " ";
+  const auto at = metrics->body.find(key);
+  return at == std::string::npos ? -1 : std::atoll(metrics->body.c_str() + at + key.size());
+}
+
 // Every file left below the runners' directories except their own logs.
 std::vector<std::string> LeftOnRunners(cli::Scenario* s) {
   std::vector<std::string> left;
@@ -136,19 +147,33 @@ TEST(ActionsTest, EpicCompletesOnThreeSimulatedRunnersAndRunnersKeepNothing) {
   ASSERT_TRUE(summary.complete) << summary.reason;
   Outcome o = Collect(s->get());
   ExpectOnePullPerTicket(s->get(), o);
-  // One job per agent run: nothing was dispatched twice. And the runs that started together went out as
-  // one dispatch (the first wave's two tickets at least): fewer dispatches than runs.
-  EXPECT_EQ(AgentJobCount((*s)->simulator()), o.agent_runs);
-  EXPECT_LT(DispatchCount((*s)->simulator()), o.agent_runs);
+  // Every agent run was either a job of a dispatch or taken by a job waiting after its result
+  // (executor.linger): nothing was dispatched twice. The runs that started together went out as one
+  // dispatch (the first wave's two tickets at least), and the later waves and fixes found jobs waiting:
+  // fewer dispatches than jobs, fewer jobs than runs.
+  const int64_t taken = MetricValue(s->get(), "wavebot_actions_runs_taken_by_waiting_jobs_total");
+  const size_t jobs = AgentJobCount((*s)->simulator());
+  EXPECT_EQ(jobs + static_cast<size_t>(taken), o.agent_runs);
+  EXPECT_GT(taken, 0);
+  EXPECT_LT(DispatchCount((*s)->simulator()), jobs);
   EXPECT_GE(o.agent_runs, static_cast<size_t>(kTicketCount));
-  // Every job ran on a simulated runner (workflow_job completed deliveries name one of them).
+  // The waiting jobs end when wavebot stops, each having delivered every result: every job completes with
+  // success on a simulated runner (its workflow_job completed delivery names it).
+  (*s)->app()->Stop();
+  auto completed = [&] {
+    std::vector<nlohmann::json> out;
+    for (const auto& d : (*s)->simulator()->Deliveries()) {
+      if (d.event != "workflow_job" || d.action != "completed") continue;
+      auto j = nlohmann::json::parse(d.payload);
+      if (j["workflow_job"]["workflow_name"] == "wavebot agent") out.push_back(j["workflow_job"]);
+    }
+    return out;
+  };
+  EXPECT_TRUE(testing::WaitFor([&] { return completed().size() >= jobs; }, seconds(60)));
   std::set<std::string> runners_used;
-  for (const auto& d : (*s)->simulator()->Deliveries()) {
-    if (d.event != "workflow_job" || d.action != "completed") continue;
-    auto j = nlohmann::json::parse(d.payload);
-    if (j["workflow_job"]["workflow_name"] != "wavebot agent") continue;
-    EXPECT_EQ(j["workflow_job"]["conclusion"], "success");
-    runners_used.insert(j["workflow_job"]["runner_name"].get<std::string>());
+  for (const auto& j : completed()) {
+    EXPECT_EQ(j["conclusion"], "success");
+    runners_used.insert(j["runner_name"].get<std::string>());
   }
   EXPECT_GE(runners_used.size(), 2u);
   // The runs pushed from the runners, not from a mirror on wavebot's machine: the engine's own mirror,
@@ -222,7 +247,8 @@ TEST(ActionsTest, KillingARunnerMidJobRedispatchesAndStillOpensExactlyOnePull) {
   int implement3 = 0;
   for (const auto& a : o.attempts[3]) implement3 += a.mode == "implement" ? 1 : 0;
   EXPECT_EQ(implement3, 1);
-  EXPECT_EQ(AgentJobCount((*s)->simulator()), o.agent_runs + 1);
+  const int64_t taken = MetricValue(s->get(), "wavebot_actions_runs_taken_by_waiting_jobs_total");
+  EXPECT_EQ(AgentJobCount((*s)->simulator()) + static_cast<size_t>(taken), o.agent_runs + 1);
   // GitHub's side: the dead runner's job failed (lost communication), and another runner did it again.
   bool lost_job = false;
   for (const auto& d : (*s)->simulator()->Deliveries()) {
