@@ -6,7 +6,9 @@
 // repository (dispatched with the inputs copied), of another workflow in the repository, of the same
 // workflow in another repository, and with forged tokens (self-signed under the issuer's key id, alg
 // none); and names a job of its own workflow after the dispatch and fails it. Every claim is refused,
-// the crafted job is ignored, and the real job still claims its run.
+// the crafted job is ignored, and the real job still claims its run. And with jobs that take the next
+// run after their result (executor.linger): the reader, who knows the finished dispatch's id, cannot
+// take the next run in the job's place.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -15,6 +17,7 @@
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "agents/actions_executor.h"
 #include "agents/actions_routes.h"
@@ -24,6 +27,7 @@
 #include "github/sim_fixture.h"
 #include "http/server.h"
 #include "support/agent_workflow.h"
+#include "support/wait_util.h"
 
 namespace wavebot::testing {
 namespace {
@@ -68,6 +72,7 @@ class RunnerClaimTest : public SimTest {
     o.api_url = kAudience;
     o.background = false;
     o.batch = true;  // as wavebot runs it, with the workflow file it ships
+    o.linger = std::chrono::seconds(600);
     o.on_event = [this](const agents::JobEvent& e) {
       std::lock_guard lock(mu_);
       events_.push_back(e);
@@ -85,6 +90,7 @@ class RunnerClaimTest : public SimTest {
   }
   void TearDown() override {
     api_.reset();
+    if (exec_) exec_->EndWaits();
     if (server_) server_->Stop();
     exec_.reset();
     verifier_.reset();
@@ -95,19 +101,22 @@ class RunnerClaimTest : public SimTest {
   }
 
   // wavebot dispatches a run of ticket 2; returns the dispatch's workflow run id.
-  int64_t SubmitTicket() {
-    fs::path prompt = dir_.path() + "/prompt.md";
-    std::ofstream(prompt) << "the secret prompt of ticket 2\n";
+  int64_t SubmitTicket(const std::string& id = "attempt-1", int ticket = 2) {
+    fs::path prompt = dir_.path() + "/prompt-" + id + ".md";
+    std::ofstream(prompt) << "the secret prompt of ticket " << ticket << "\n";
     agents::TicketJob j;
-    j.id = "attempt-1";
-    j.args = {"--repo",   sim_->git_url(kRepo), "--ticket", "2",           "--branch",      "wave/1-e/2-t",
-              "--base",   "main",               "--mode",   "implement",   "--prompt-file", prompt.string()};
+    j.id = id;
+    j.args = {"--repo",        sim_->git_url(kRepo),
+              "--ticket",      std::to_string(ticket),
+              "--branch",      "wave/1-e/" + std::to_string(ticket) + "-t",
+              "--base",        "main",
+              "--mode",        "implement",
+              "--prompt-file", prompt.string()};
     j.git_token = "ghs_the_run_git_token";
     EXPECT_TRUE(exec_->Submit(j).ok());
     exec_->Flush();
-    auto ids = exec_->DispatchIds("attempt-1");
-    EXPECT_EQ(ids.size(), 1u);
-    return ids.empty() ? 0 : exec_->RunIdOf(ids[0]);
+    auto ids = exec_->DispatchIds(id);
+    return ids.empty() ? 0 : exec_->RunIdOf(ids.back());
   }
   json Acquire(const std::string& name, const std::vector<std::string>& labels) {
     auto r = runner_->Post("/_sim/runners/acquire", json{{"name", name}, {"labels", labels}}.dump(), "application/json");
@@ -133,6 +142,11 @@ class RunnerClaimTest : public SimTest {
     httplib::Headers h;
     if (!bearer.empty()) h.insert({"Authorization", "Bearer " + bearer});
     return api_->Get(("/api/runs/" + dispatch_id + "/prompt").c_str(), h);
+  }
+  httplib::Result Next(const std::string& dispatch_id, const std::string& bearer) {
+    httplib::Headers h;
+    if (!bearer.empty()) h.insert({"Authorization", "Bearer " + bearer});
+    return api_->Post(("/api/runs/" + dispatch_id + "/next").c_str(), h, "", "application/json");
   }
   size_t Count(agents::JobEvent::State state) {
     std::lock_guard lock(mu_);
@@ -251,6 +265,66 @@ TEST_F(RunnerClaimTest, AJobNamedAfterTheDispatchInAnotherRunIsIgnored) {
   EXPECT_EQ(exec_->DispatchIds("attempt-1").size(), 1u);
   EXPECT_EQ(Count(agents::JobEvent::State::kFinished), 0u);
   EXPECT_EQ(exec_->Pending(), 1);
+}
+
+// The id of a dispatch whose job delivered its result is as public as any: the reader asks for the next
+// run under it with no token, a garbage token, the OIDC token of a job of its own, and the finished
+// job's used-up result token. Every ask is refused, none ends the real job's turn, and the real job,
+// with the token its result's answer carried, takes the next run; the token then works no more.
+TEST_F(RunnerClaimTest, AReaderCannotTakeTheNextRunOfAJobBetweenRuns) {
+  ASSERT_GT(SubmitTicket(), 0);
+  const std::string first = exec_->DispatchIds("attempt-1").at(0);
+  auto claimed = Claim(first, IdToken(Acquire("wavebot-runner", {"self-hosted", "wavebot"})));
+  ASSERT_TRUE(claimed && claimed->status == 200) << (claimed ? claimed->body : "no answer");
+  const std::string result_token = json::parse(claimed->body)["result_token"];
+  auto posted =
+      api_->Post(("/api/runs/" + first + "/result").c_str(), {{"Authorization", "Bearer " + result_token}},
+                 json{{"exit_code", 0}, {"result", {{"result", "done"}}}}.dump(), "application/json");
+  ASSERT_TRUE(posted && posted->status == 200) << (posted ? posted->body : "no answer");
+  const std::string next_token = json::parse(posted->body).value("next_token", "");
+  ASSERT_FALSE(next_token.empty());
+
+  std::string own_job = TokenOfAnotherRun(kRepo, "mine.yml", {{"name", "x"}}, "reader-1");
+  ASSERT_FALSE(own_job.empty());
+  for (const auto& [what, bearer] :
+       std::vector<std::pair<std::string, std::string>>{{"no token", ""},
+                                                        {"a garbage token", "t0k3n"},
+                                                        {"an OIDC token of its own job", own_job},
+                                                        {"the used result token", result_token}}) {
+    auto r = Next(first, bearer);
+    ASSERT_TRUE(r) << what;
+    EXPECT_EQ(r->status, 401) << what << ": " << r->body;
+  }
+  EXPECT_EQ(Count(agents::JobEvent::State::kRunning), 1u);
+
+  // The real job waits with its token; the next run starts and is its own, without a dispatch.
+  int taken_status = 0;
+  std::string taken_body;
+  std::thread job([&] {
+    httplib::Client c("127.0.0.1", server_->port());
+    c.set_read_timeout(std::chrono::seconds(120));
+    auto r = c.Post(("/api/runs/" + first + "/next").c_str(), {{"Authorization", "Bearer " + next_token}}, "",
+                    "application/json");
+    if (r) {
+      taken_status = r->status;
+      taken_body = r->body;
+    }
+  });
+  const bool waiting = WaitFor([&] { return exec_->WaitingJobs() == 1; }, std::chrono::seconds(30));
+  SubmitTicket("attempt-2", 3);
+  job.join();
+  ASSERT_TRUE(waiting);
+  ASSERT_EQ(taken_status, 200) << taken_body;
+  const json taken = json::parse(taken_body);
+  EXPECT_EQ(taken["prompt"], "the secret prompt of ticket 3\n");
+  EXPECT_EQ(exec_->RunsTakenByWaitingJobs(), 1);
+  // Used up: neither the token nor the taken run's dispatch (whose job has posted no result) gives more.
+  auto replay = Next(first, next_token);
+  ASSERT_TRUE(replay);
+  EXPECT_EQ(replay->status, 404) << replay->body;
+  auto under_new = Next(taken["dispatch_id"], next_token);
+  ASSERT_TRUE(under_new);
+  EXPECT_EQ(under_new->status, 404) << under_new->body;
 }
 
 }  // namespace
