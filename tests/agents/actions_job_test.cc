@@ -154,13 +154,15 @@ class ActionsJobTest : public ::testing::Test {
   }
   // Runs the job as a runner would: with the job's OIDC request URL and token (none when `request_token`
   // is empty).
-  testing::CommandResult Job(const std::string& dispatch_id, const std::string& request_token) {
+  testing::CommandResult Job(const std::string& dispatch_id, const std::string& request_token,
+                             const std::string& more_args = "") {
     std::string env = request_token.empty() ? "env -u ACTIONS_ID_TOKEN_REQUEST_URL -u ACTIONS_ID_TOKEN_REQUEST_TOKEN "
                                             : "env ACTIONS_ID_TOKEN_REQUEST_URL='" + tokens_.url() +
                                                   "' ACTIONS_ID_TOKEN_REQUEST_TOKEN='" + request_token + "' ";
-    return testing::RunShell(env + WAVEBOT_BINARY + " actions-job --api-url http://127.0.0.1:" +
-                             std::to_string(server_->port()) + " --dispatch-id " + dispatch_id + " --work-dir " +
-                             (dir_ / "work").string() + " --runner-name test-runner 2>&1");
+    return testing::RunShell(env + WAVEBOT_BINARY +
+                             " actions-job --api-url http://127.0.0.1:" + std::to_string(server_->port()) +
+                             " --dispatch-id " + dispatch_id + " --work-dir " + (dir_ / "work").string() +
+                             " --runner-name test-runner " + more_args + " 2>&1");
   }
   std::vector<std::string> LeftInWork() {
     std::vector<std::string> out;
@@ -297,6 +299,29 @@ TEST_F(ActionsJobLingerTest, AJobTakesTheNextRunAfterItsResultAndEndsWhenNoneCom
   EXPECT_EQ(finished[0].id, "attempt-1");
   EXPECT_EQ(finished[1].id, "attempt-2");
   EXPECT_EQ(r.out.find("ghs_install_token_never_printed"), std::string::npos) << r.out;
+  EXPECT_EQ(LeftInWork(), std::vector<std::string>{});
+}
+
+// A job that has run for --max-job-minutes asks for no further run (the workflow's timeout-minutes would
+// cut a run short): it ends after its result, offered a next run or not.
+TEST_F(ActionsJobLingerTest, AJobPastItsMaxMinutesAsksForNoFurtherRun) {
+  auto in = Submit();
+  testing::CommandResult r;
+  std::atomic<bool> ended{false};
+  std::thread job([&] {
+    r = Job(in["dispatch_id"], TokenService::kRequestToken, "--max-job-minutes 0");
+    ended = true;
+  });
+  // It ends by itself, long before the linger; a job that waited is let go after the deadline.
+  const bool by_itself = testing::WaitFor([&] { return ended.load(); }, std::chrono::seconds(60));
+  exec_->EndWaits();
+  job.join();
+  EXPECT_TRUE(by_itself);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("result delivered"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("asking for another run"), std::string::npos) << r.out;
+  EXPECT_EQ(Finished().size(), 1u);
+  EXPECT_EQ(exec_->WaitingJobs(), 0);
   EXPECT_EQ(LeftInWork(), std::vector<std::string>{});
 }
 
