@@ -46,6 +46,13 @@ std::string UrandomHex(int bytes) {
   return out;
 }
 
+// Whether a job's evaluated name carries `id` as a word ("wavebot <dispatch id>", from the matrix).
+bool NamedAfter(const std::string& job_name, const std::string& id) {
+  const size_t at = job_name.find(id);
+  return at != std::string::npos && (at == 0 || job_name[at - 1] == ' ') &&
+         (at + id.size() == job_name.size() || job_name[at + id.size()] == ' ');
+}
+
 }  // namespace
 
 std::string ArgValue(const std::vector<std::string>& args, const std::string& name) {
@@ -392,6 +399,17 @@ void ActionsExecutor::OnWorkflowJob(const std::string& repo, const ActionsJobSta
   int64_t log_job = 0;
   {
     std::lock_guard lock(mu_);
+    if (job.status == "completed" && job.run_id != 0) {
+      // A job between runs that GitHub says ended (its runner died while it waited): nothing is started
+      // on it any more, and a wait of it that is still open ends.
+      for (auto& [key, idle] : idle_) {
+        if (idle.gh_run_id == job.run_id && idle.repo == repo &&
+            (!idle.batch || NamedAfter(job.name, idle.name_id)) && idle.offered.empty()) {
+          idle.released = true;
+          idle_cv_.notify_all();
+        }
+      }
+    }
     // The run id GitHub answered our dispatch with: a job's name is whatever its workflow says, so a
     // workflow anyone can run could name a job after another dispatch.
     auto [from, to] = run_to_dispatch_.equal_range(job.run_id);
@@ -402,11 +420,7 @@ void ActionsExecutor::OnWorkflowJob(const std::string& repo, const ActionsJobSta
     std::string dispatch_id;
     // A job that took another run (options.linger) still has its first dispatch's name.
     for (auto it = from; it != to; ++it) {
-      const std::string& id = it->second.name_id;
-      const size_t at = job.name.find(id);
-      const bool named = at != std::string::npos && (at == 0 || job.name[at - 1] == ' ') &&
-                         (at + id.size() == job.name.size() || job.name[at + id.size()] == ' ');
-      if (!it->second.batch || named) dispatch_id = it->second.dispatch_id;
+      if (!it->second.batch || NamedAfter(job.name, it->second.name_id)) dispatch_id = it->second.dispatch_id;
     }
     if (dispatch_id.empty()) return;
     bool superseded = false;

@@ -1,7 +1,8 @@
 // A job that delivered its result takes the next run instead of ending (executor.linger): the run
 // needs no dispatch; the job is still known by its first dispatch's workflow run and name, so a job that
 // dies holding such a run has it dispatched again; a run the job cannot take is dispatched and ends the
-// job's wait; no job waits while a dispatched job has not claimed its run; the next token is single use.
+// job's wait; no job waits while a dispatched job has not claimed its run, nor once GitHub says it ended;
+// the next token is single use.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -178,6 +179,27 @@ TEST_F(ActionsLingerTest, NoJobWaitsWhileADispatchedJobHasNotClaimedItsRun) {
   ASSERT_TRUE(exec_->Submit(Job("attempt-3", "acme/calc", 4)).ok());
   exec_->Flush();
   EXPECT_EQ(gw_.Calls().size(), 2u);
+}
+
+// The job's runner died while the job waited: its request may hang on in wavebot's server with nobody
+// at the other end. GitHub's word that the job ended (its webhook, or a poll) ends the wait, and a run
+// that starts later goes out as a dispatch instead of to the dead job.
+TEST_F(ActionsLingerTest, AJobGitHubSaysEndedWhileItWaitedIsGivenNoRun) {
+  Make(LingerOptions());
+  auto [first, ack] = RunOnce("attempt-1", 2);
+  const int64_t run_id = gw_.Calls().at(0).run_id;
+  Ask(first, ack.next_token);
+  // Another job of the run ending changes nothing for this one.
+  exec_->OnWorkflowJob("acme/calc", {90, run_id, "wavebot wb-someone-else", "completed", "failure", "r"});
+  EXPECT_EQ(exec_->WaitingJobs(), 1);
+  exec_->OnWorkflowJob("acme/calc", {91, run_id, "wavebot " + first, "completed", "failure", "runner-1"});
+  auto next = Next();
+  ASSERT_FALSE(next.ok());
+  EXPECT_EQ(next.error().code(), ErrorCode::kTimeout);
+  ASSERT_TRUE(exec_->Submit(Job("attempt-2", "acme/calc", 3)).ok());
+  exec_->Flush();
+  EXPECT_EQ(gw_.Calls().size(), 2u);
+  EXPECT_EQ(exec_->RunsTakenByWaitingJobs(), 0);
 }
 
 TEST_F(ActionsLingerTest, EndWaitsEndsAWaitAtOnce) {
