@@ -24,7 +24,8 @@
 // claimed for it without a dispatch. Its job is then still the original workflow run's job (same run id
 // and name), so its webhooks and polling find the run it now holds. A run that needs a dispatch ends
 // the waits of the jobs that could not take it, and no job waits while a dispatched job has not claimed
-// its run (it may be waiting for a runner): their runners are freed for it.
+// its run (it may be waiting for a runner): their runners are freed for it. A waiting job that GitHub
+// says ended (OnWorkflowJob) is given nothing.
 //
 // Dispatches live in memory: after a restart wavebot's engine records in-flight runs as lost and runs
 // them again, and the old jobs' runs are unknown to the new process (their claims are refused).
