@@ -292,6 +292,7 @@ void ActionsExecutor::StartRunLocked(Run* run, std::vector<Outgoing>* out) {
     run->on_waiting_job = true;
     run_to_dispatch_.emplace(idle.gh_run_id, RunDispatch{dispatch_id, idle.batch, idle.name_id});
     idle.offered = run->job.id;
+    idle.offered_dispatch = dispatch_id;
     idle_cv_.notify_all();
     return;
   }

@@ -284,6 +284,7 @@ class ActionsExecutor final : public Executor {
     bool asking = false;                            // in NextRun now
     bool released = false;                          // a dispatch needs its runner: its wait ends
     std::string offered;                            // the job id of the run started for it
+    std::string offered_dispatch;                   // and the dispatch id it was started under
     std::chrono::system_clock::time_point expires;  // forgotten then unless asking
   };
 

@@ -119,13 +119,13 @@ Result<ActionsClaim> ActionsExecutor::NextRun(const std::string& dispatch_id, co
     }
     idle_cv_.wait_for(lock, wait,
                       [&] { return stopping_ || waits_ended_ || job.released || !job.offered.empty(); });
-    const std::string offered = job.offered;
+    const std::string offered = job.offered, offered_dispatch = job.offered_dispatch;
     gh_run_id = job.gh_run_id;
     idle_.erase(it);
     auto run = runs_.find(offered);
     if (offered.empty() || run == runs_.end() || run->second.phase != Phase::kDispatched ||
-        run->second.gh_run_id != gh_run_id) {
-      // Nothing came (or what came was cancelled meanwhile): the job ends.
+        run->second.dispatch_ids.back() != offered_dispatch) {
+      // Nothing came, or what came was cancelled or started elsewhere meanwhile: the job ends.
       return Error(ErrorCode::kTimeout, "no run to take after dispatch " + dispatch_id);
     }
     claim = ClaimLocked(&run->second, run->second.dispatch_ids.back(), &running);
