@@ -62,6 +62,12 @@ class ActionsLingerTest : public ActionsExecutorTest {
     std::lock_guard lock(mu_);
     return answered_;
   }
+  // The job's wait ended with no run: it ends (kTimeout, answered 204).
+  void ExpectWaitEnded() {
+    auto next = Next();
+    ASSERT_FALSE(next.ok());
+    EXPECT_EQ(next.error().code(), ErrorCode::kTimeout);
+  }
   Result<ActionsClaim> Next() {
     EXPECT_TRUE(testing::WaitFor([&] { return Answered(); }, seconds(30)));
     asker_.join();
@@ -149,9 +155,7 @@ TEST_F(ActionsLingerTest, ARunTheJobCannotTakeIsDispatchedAndEndsItsWait) {
   ASSERT_EQ(gw_.Calls().size(), 2u);
   EXPECT_EQ(gw_.Calls()[1].ref, "epic/2-other");
   // Its runner may be the one the dispatch needs: the wait ends (long before its minute).
-  auto next = Next();
-  ASSERT_FALSE(next.ok());
-  EXPECT_EQ(next.error().code(), ErrorCode::kTimeout);
+  ExpectWaitEnded();
   EXPECT_EQ(exec_->WaitingJobs(), 0);
   EXPECT_EQ(exec_->RunsTakenByWaitingJobs(), 0);
 }
@@ -172,9 +176,7 @@ TEST_F(ActionsLingerTest, NoJobWaitsWhileADispatchedJobHasNotClaimedItsRun) {
   // attempt-2's job has not claimed its run: it may be queued for a runner, so this job does not wait
   // (its answer comes long before its minute).
   Ask(first, ack->next_token);
-  auto next = Next();
-  ASSERT_FALSE(next.ok());
-  EXPECT_EQ(next.error().code(), ErrorCode::kTimeout);
+  ExpectWaitEnded();
   // And a run submitted now goes out as a dispatch, not to the ended job.
   ASSERT_TRUE(exec_->Submit(Job("attempt-3", "acme/calc", 4)).ok());
   exec_->Flush();
@@ -182,8 +184,8 @@ TEST_F(ActionsLingerTest, NoJobWaitsWhileADispatchedJobHasNotClaimedItsRun) {
 }
 
 // The job's runner died while the job waited: its request may hang on in wavebot's server with nobody
-// at the other end. GitHub's word that the job ended (its webhook, or a poll) ends the wait, and a run
-// that starts later goes out as a dispatch instead of to the dead job.
+// at the other end. GitHub's webhook saying the job ended ends the wait (a job between runs is not
+// polled), and a run that starts later goes out as a dispatch instead of to the dead job.
 TEST_F(ActionsLingerTest, AJobGitHubSaysEndedWhileItWaitedIsGivenNoRun) {
   Make(LingerOptions());
   auto [first, ack] = RunOnce("attempt-1", 2);
@@ -193,9 +195,7 @@ TEST_F(ActionsLingerTest, AJobGitHubSaysEndedWhileItWaitedIsGivenNoRun) {
   exec_->OnWorkflowJob("acme/calc", {90, run_id, "wavebot wb-someone-else", "completed", "failure", "r"});
   EXPECT_EQ(exec_->WaitingJobs(), 1);
   exec_->OnWorkflowJob("acme/calc", {91, run_id, "wavebot " + first, "completed", "failure", "runner-1"});
-  auto next = Next();
-  ASSERT_FALSE(next.ok());
-  EXPECT_EQ(next.error().code(), ErrorCode::kTimeout);
+  ExpectWaitEnded();
   ASSERT_TRUE(exec_->Submit(Job("attempt-2", "acme/calc", 3)).ok());
   exec_->Flush();
   EXPECT_EQ(gw_.Calls().size(), 2u);
@@ -207,9 +207,7 @@ TEST_F(ActionsLingerTest, EndWaitsEndsAWaitAtOnce) {
   auto [first, ack] = RunOnce("attempt-1", 2);
   Ask(first, ack.next_token);
   exec_->EndWaits();
-  auto next = Next();
-  ASSERT_FALSE(next.ok());
-  EXPECT_EQ(next.error().code(), ErrorCode::kTimeout);
+  ExpectWaitEnded();
 }
 
 }  // namespace
