@@ -51,6 +51,9 @@ Status Engine::Reconcile(int64_t epic_id) {
 }
 
 Status Engine::ReconcilePass(int64_t epic_id) {
+  // The first round's branch heads are read before the lock, while another pass or a run's result may
+  // hold it: the lock is then held for less than the read's round trip (engine_heads.cc).
+  std::optional<EarlyHeads> early_heads = ReadHeadsBeforeLock(epic_id);
   std::mutex* lock_ptr = EpicLock(epic_id);
   std::lock_guard epic_lock(*lock_ptr);
 
@@ -210,30 +213,8 @@ Status Engine::ReconcilePass(int64_t epic_id) {
     // API's limit: the epic branch (does it exist yet; where is it), and each branch whose push is not
     // yet believed (settled below).
     std::map<std::string, std::string> heads;
-    {
-      std::vector<std::string> branches;
-      const bool want_epic =
-          epic.branch_created ? std::any_of(tickets.begin(), tickets.end(), [](const TicketRecord& t) {
-            return t.state != "done" && (!t.branch.empty() || t.pr != 0);
-          })
-                              : active;
-      if (want_epic) branches.push_back(epic.branch);
-      for (const auto& t : tickets) {
-        if (!t.pending_push.empty() && !t.branch.empty() && t.state != "done") branches.push_back(t.branch);
-      }
-      if (!branches.empty()) {
-        auto read = github_->BranchHeads(ref, branches);
-        if (!read.ok()) return read.error();
-        heads = std::move(*read);
-      }
-      if (auto it = heads.find(epic.branch); it != heads.end()) {
-        epic_head = it->second;
-        if (!epic.branch_created && active) {
-          epic.branch_created = true;
-          WAVEBOT_RETURN_IF_ERROR(store_->SaveEpic(epic));
-        }
-      }
-    }
+    WAVEBOT_RETURN_IF_ERROR(
+        ReadHeads(&epic, tickets, round == 0 ? &early_heads : nullptr, &heads, &epic_head));
     // The PRs last seen ready to merge are observed first: when the epic branch moved and the push that
     // moved it has not been heard, the PR whose merge moved it is most likely one of them, and once its
     // read shows that (ObservePr), the others wait for GitHub to compute their mergeability again
@@ -262,36 +243,7 @@ Status Engine::ReconcilePass(int64_t epic_id) {
       seen[t.number] = o;
     }
 
-    // Heads not yet believed: a push this engine recorded before making it (by a pass that stopped
-    // before recording the result), or the head an agent run's result claims. Settled against the
-    // branch itself: a git ref moves with the push, while a PR's head follows it asynchronously.
-    std::set<int64_t> rebasing;  // tickets whose rebase is under way here: its push may be in flight
-    {
-      std::lock_guard lock(mu_);
-      for (const auto& [attempt, ticket] : live_rebases_) rebasing.insert(ticket);
-    }
-    for (auto& t : tickets) {
-      if (t.pending_push.empty() || t.branch.empty() || t.state == "done" || rebasing.count(t.id)) continue;
-      auto it = heads.find(t.branch);
-      const std::string head = it != heads.end() ? it->second : "";
-      if (head == t.pending_push) {
-        t.pushed_sha = head;
-      } else if (head.empty() || head == t.pushed_sha) {
-        if (t.pending_from_run) {
-          // The run said it pushed what the branch does not hold: not believed; the step is taken again.
-          spdlog::warn("epic {}#{}: a run of #{} claimed it pushed {}, but {} is at {}; not believed", epic.repo,
-                       epic.number, t.number, t.pending_push.substr(0, 12), t.branch,
-                       head.empty() ? "nothing" : head.substr(0, 12));
-          t.note = "a run's result named a head the branch does not hold; not believed";
-          if (t.pr == 0) t.state = "ready";
-        }
-      } else {
-        continue;  // someone else's push since: not settled, and wavebot never runs over it
-      }
-      t.pending_push.clear();
-      t.pending_from_run = false;
-      WAVEBOT_RETURN_IF_ERROR(store_->SaveTicket(t));
-    }
+    WAVEBOT_RETURN_IF_ERROR(SettlePushes(epic, &tickets, heads));
 
     // --- Snapshot and decide.
     core::EpicSnapshot snap;
