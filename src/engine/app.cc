@@ -408,6 +408,25 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
              "without: no check on its head had completed since they were last listed.\n"
              "# TYPE wavebot_check_lists_skipped_total counter\n"
              "wavebot_check_lists_skipped_total " + std::to_string(engine_ptr->check_lists_skipped()) + "\n";
+      out +=
+          "# HELP wavebot_reconcile_passes_total Reconcile passes run.\n"
+          "# TYPE wavebot_reconcile_passes_total counter\n"
+          "wavebot_reconcile_passes_total " +
+          std::to_string(engine_ptr->passes()) + "\n";
+      out +=
+          "# HELP wavebot_reconcile_lock_held_seconds_total How long reconcile passes held their epics' "
+          "locks "
+          "(a run's result waits for its epic's lock to be recorded).\n"
+          "# TYPE wavebot_reconcile_lock_held_seconds_total counter\n"
+          "wavebot_reconcile_lock_held_seconds_total " +
+          std::to_string(static_cast<double>(engine_ptr->pass_lock_held().count()) / 1e6) + "\n";
+      out +=
+          "# HELP wavebot_reconcile_heads_read_before_lock_total Passes whose first branch-heads read was "
+          "made "
+          "before they took their epic's lock, while another held it, and served.\n"
+          "# TYPE wavebot_reconcile_heads_read_before_lock_total counter\n"
+          "wavebot_reconcile_heads_read_before_lock_total " +
+          std::to_string(engine_ptr->heads_read_before_lock()) + "\n";
     }
     return out;
   };

@@ -153,8 +153,15 @@ class Engine {
   // (options_.local_compare) and by GitHub's compare, so far (for /metrics). Thread-safe.
   int64_t compares_by_mirror() const { return compares_by_mirror_.load(); }
   int64_t compares_by_github() const { return compares_by_github_.load(); }
-  // Passes whose first branch-heads read was made before they took the epic's lock and served (for tests).
+  // Passes whose first branch-heads read was made before they took the epic's lock and served (for tests
+  // and metrics).
   int64_t heads_read_before_lock() const { return heads_read_before_lock_.load(); }
+  // Reconcile passes so far, and how long they held their epics' locks in all (for /metrics and the log
+  // line at Stop: a run's result waits for the lock to be recorded).
+  int64_t passes() const { return passes_.load(); }
+  std::chrono::microseconds pass_lock_held() const {
+    return std::chrono::microseconds(pass_lock_held_us_.load());
+  }
   // Reads of an open PR a pass did without, nothing having changed what it uses of it (for tests and
   // metrics).
   int64_t pr_reads_skipped() const;
@@ -305,6 +312,7 @@ class Engine {
   std::map<int64_t, std::chrono::system_clock::time_point> status_edited_at_;  // epic id -> last edit; guarded by status_mu_
   std::atomic<int64_t> compares_by_mirror_{0}, compares_by_github_{0};
   std::atomic<int64_t> heads_read_before_lock_{0};
+  std::atomic<int64_t> passes_{0}, pass_lock_held_us_{0};
   std::mutex behind_mu_;
   std::map<std::string, bool> behind_cache_;  // guarded by behind_mu_
   Result<bool> IsBehind(const std::string& repo, const std::string& base_sha, const std::string& head_sha);

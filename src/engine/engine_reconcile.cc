@@ -56,6 +56,16 @@ Status Engine::ReconcilePass(int64_t epic_id) {
   std::optional<EarlyHeads> early_heads = ReadHeadsBeforeLock(epic_id);
   std::mutex* lock_ptr = EpicLock(epic_id);
   std::lock_guard epic_lock(*lock_ptr);
+  struct HeldFor {  // counts the time the lock is held, whichever way the pass ends
+    Engine* e;
+    std::chrono::steady_clock::time_point from = std::chrono::steady_clock::now();
+    ~HeldFor() {
+      ++e->passes_;
+      e->pass_lock_held_us_ +=
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - from)
+              .count();
+    }
+  } held_for{this};
 
   auto loaded = store_->GetEpic(epic_id);
   if (!loaded.ok()) return loaded.error();

@@ -337,6 +337,11 @@ TEST(SandboxTest, EpicCompletesWithCiFixReviewFixAndConflict) {
     // Check runs listed once a check on the head completed, not in every pass (docs/engine.md, "Observe").
     EXPECT_GT(engine->check_lists_skipped(), 0);
     EXPECT_NE(metrics->body.find("wavebot_check_lists_skipped_total "), std::string::npos);
+    // Passes and the time they held the epic's lock (a run's result waits for it).
+    EXPECT_GT(engine->passes(), 0);
+    EXPECT_GT(engine->pass_lock_held().count(), 0);
+    EXPECT_NE(metrics->body.find("wavebot_reconcile_lock_held_seconds_total "), std::string::npos);
+    EXPECT_NE(metrics->body.find("wavebot_reconcile_heads_read_before_lock_total "), std::string::npos);
     // The store's group commit: every delivery and engine update written, in WAL pages, and synced.
     for (const char* name : {"wavebot_store_writes_total ", "wavebot_store_wal_frames_total ",
                              "wavebot_store_wal_syncs_total "}) {
