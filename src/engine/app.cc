@@ -420,13 +420,6 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
           "# TYPE wavebot_reconcile_lock_held_seconds_total counter\n"
           "wavebot_reconcile_lock_held_seconds_total " +
           std::to_string(static_cast<double>(engine_ptr->pass_lock_held().count()) / 1e6) + "\n";
-      out +=
-          "# HELP wavebot_reconcile_heads_read_before_lock_total Passes whose first branch-heads read was "
-          "made "
-          "before they took their epic's lock, while another held it, and served.\n"
-          "# TYPE wavebot_reconcile_heads_read_before_lock_total counter\n"
-          "wavebot_reconcile_heads_read_before_lock_total " +
-          std::to_string(engine_ptr->heads_read_before_lock()) + "\n";
     }
     return out;
   };

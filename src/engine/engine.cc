@@ -122,10 +122,8 @@ void Engine::Stop() {
   }
   threads_.clear();
   if (had_threads && passes_ > 0) {
-    spdlog::info(
-        "engine: {} reconcile passes held their epics' locks for {:.2f} s in all ({} served by a heads "
-        "read made before the lock)",
-        passes_.load(), pass_lock_held_us_.load() / 1e6, heads_read_before_lock_.load());
+    spdlog::info("engine: {} reconcile passes held their epics' locks for {:.2f} s in all", passes_.load(),
+                 pass_lock_held_us_.load() / 1e6);
   }
   // Rebases queued but not begun stay recorded as running: the next AdoptOrphans (a restart) takes them
   // as cut short, and the pass after decides them again.

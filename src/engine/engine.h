@@ -153,9 +153,6 @@ class Engine {
   // (options_.local_compare) and by GitHub's compare, so far (for /metrics). Thread-safe.
   int64_t compares_by_mirror() const { return compares_by_mirror_.load(); }
   int64_t compares_by_github() const { return compares_by_github_.load(); }
-  // Passes whose first branch-heads read was made before they took the epic's lock and served (for tests
-  // and metrics).
-  int64_t heads_read_before_lock() const { return heads_read_before_lock_.load(); }
   // Reconcile passes so far, and how long they held their epics' locks in all (for /metrics and the log
   // line at Stop: a run's result waits for the lock to be recorded).
   int64_t passes() const { return passes_.load(); }
@@ -195,37 +192,10 @@ class Engine {
   // One pass over the epic, with what it spent of GitHub's rate limits added to the epic's record.
   Status Reconcile(int64_t epic_id);
   Status ReconcilePass(int64_t epic_id);
-  // Branch heads for a pass (engine_heads.cc). A read made before the pass takes the epic's lock, with
-  // the key it was made against: what wavebot had recorded about those branches.
-  struct EarlyHeads {
-    std::string key;
-    std::vector<std::string> branches;
-    uint64_t seq = 0;  // when it was made, in the order of every heads read (HeadsRead)
-    Result<std::map<std::string, std::string>> heads;
-  };
-  std::optional<EarlyHeads> ReadHeadsBeforeLock(int64_t epic_id);
-  // Whether `early` serves a round that reads `branches` with the epic and tickets as they are now.
-  bool EarlyHeadsServe(const EpicRecord& epic, const std::vector<TicketRecord>& tickets,
-                       const std::vector<std::string>& branches, const EarlyHeads& early);
-  // The heads a round of the pass reads into `*heads`, and the epic branch's into `*epic_head` ("" when
-  // not read or absent); `*early` (round 0 only, else null) serves instead of a read when its key still
-  // holds, and is spent either way. Records the epic branch's existence once seen.
+  // The branch heads a round of a pass reads into `*heads`, and the epic branch's into `*epic_head` (""
+  // when not read or absent); records the epic branch's existence once seen (engine_heads.cc).
   Status ReadHeads(EpicRecord* epic, const std::vector<TicketRecord>& tickets,
-                   std::optional<EarlyHeads>* early, std::map<std::string, std::string>* heads,
-                   std::string* epic_head);
-  // The latest heads read of each epic, by when it was made (a sequence over every read): an early read
-  // older than one a pass has acted on since, which saw other heads, does not serve. Guarded by mu_.
-  struct HeadsRead {
-    uint64_t seq = 0;
-    std::vector<std::string> branches;
-    std::map<std::string, std::string> heads;
-  };
-  std::map<int64_t, HeadsRead> heads_read_;
-  uint64_t heads_seq_ = 0;
-  // Reads `branches` of `epic`, noting the read in heads_read_.
-  Result<std::map<std::string, std::string>> ReadAndNoteHeads(const EpicRecord& epic,
-                                                              const std::vector<std::string>& branches,
-                                                              uint64_t* seq);
+                   std::map<std::string, std::string>* heads, std::string* epic_head);
   // Settles the tickets' unbelieved pushes against the heads read (saves the tickets it settles).
   Status SettlePushes(const EpicRecord& epic, std::vector<TicketRecord>* tickets,
                       const std::map<std::string, std::string>& heads);
@@ -311,7 +281,6 @@ class Engine {
   std::mutex status_mu_;
   std::map<int64_t, std::chrono::system_clock::time_point> status_edited_at_;  // epic id -> last edit; guarded by status_mu_
   std::atomic<int64_t> compares_by_mirror_{0}, compares_by_github_{0};
-  std::atomic<int64_t> heads_read_before_lock_{0};
   std::atomic<int64_t> passes_{0}, pass_lock_held_us_{0};
   std::mutex behind_mu_;
   std::map<std::string, bool> behind_cache_;  // guarded by behind_mu_

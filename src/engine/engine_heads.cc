@@ -1,6 +1,5 @@
 // The branch heads a pass reads at the start of each round (one ls-refs over git, which GitHub does not
-// count against the REST API's limit), the first of them read before the pass takes the epic's lock, and
-// the pushes those heads settle.
+// count against the REST API's limit), and the pushes those heads settle.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -31,94 +30,17 @@ std::vector<std::string> HeadsToRead(const EpicRecord& epic, const std::vector<T
   return branches;
 }
 
-// What a read of `branches` is judged against: the branches, whether the epic branch is believed to
-// exist, and for each unsettled push the head it claims, the head it replaces and who claims it. Equal
-// keys: nothing wavebot records about those branches changed between two reads' moments.
-std::string HeadsKey(const EpicRecord& epic, const std::vector<TicketRecord>& tickets,
-                     const std::vector<std::string>& branches) {
-  std::string key = epic.branch_created ? "created" : "absent";
-  for (const auto& b : branches) key += "\n" + b;
-  for (const auto& t : tickets) {
-    if (t.pending_push.empty() || t.branch.empty() || t.state == "done") continue;
-    key += "\n#" + std::to_string(t.id) + " " + t.pending_push + " " + t.pushed_sha +
-           (t.pending_from_run ? " run" : "");
-  }
-  return key;
-}
-
 }  // namespace
 
-std::optional<Engine::EarlyHeads> Engine::ReadHeadsBeforeLock(int64_t epic_id) {
-  auto epic = store_->GetEpic(epic_id);
-  if (!epic.ok()) return std::nullopt;
-  if (repo_configs_ && repo_configs_->Get(epic->repo).unavailable)
-    return std::nullopt;  // the pass stops at once
-  auto tickets = store_->Tickets(epic_id);
-  if (!tickets.ok()) return std::nullopt;
-  auto branches = HeadsToRead(*epic, *tickets);
-  if (branches.empty()) return std::nullopt;
-  EarlyHeads early{HeadsKey(*epic, *tickets, branches), branches, 0, std::map<std::string, std::string>()};
-  early.heads = ReadAndNoteHeads(*epic, branches, &early.seq);
-  return early;
-}
-
-Result<std::map<std::string, std::string>> Engine::ReadAndNoteHeads(const EpicRecord& epic,
-                                                                    const std::vector<std::string>& branches,
-                                                                    uint64_t* seq) {
-  {
-    std::lock_guard lock(mu_);
-    *seq = ++heads_seq_;
-  }
-  auto read = github_->BranchHeads(Ref(epic.repo), branches);
-  if (read.ok()) {
-    std::lock_guard lock(mu_);
-    HeadsRead& latest = heads_read_[epic.id];
-    if (*seq > latest.seq) latest = {*seq, branches, *read};
-  }
-  return read;
-}
-
-bool Engine::EarlyHeadsServe(const EpicRecord& epic, const std::vector<TicketRecord>& tickets,
-                             const std::vector<std::string>& branches, const EarlyHeads& early) {
-  if (early.key != HeadsKey(epic, tickets, branches)) return false;
-  if (!early.heads.ok()) return true;  // the read failed: as a read under the lock would have
-  // A read made since (another pass's, while this one waited) that saw a branch elsewhere: this pass
-  // would act on heads older than ones already acted on (a PR read again for an epic head gone by).
-  std::lock_guard lock(mu_);
-  auto latest = heads_read_.find(epic.id);
-  if (latest == heads_read_.end() || latest->second.seq <= early.seq) return true;
-  auto head = [](const std::map<std::string, std::string>& heads, const std::string& b) {
-    auto it = heads.find(b);
-    return it == heads.end() ? std::string() : it->second;
-  };
-  for (const auto& b : latest->second.branches) {
-    if (std::find(early.branches.begin(), early.branches.end(), b) == early.branches.end()) continue;
-    if (head(latest->second.heads, b) != head(*early.heads, b)) return false;
-  }
-  return true;
-}
-
 Status Engine::ReadHeads(EpicRecord* epic, const std::vector<TicketRecord>& tickets,
-                         std::optional<EarlyHeads>* early, std::map<std::string, std::string>* heads,
-                         std::string* epic_head) {
+                         std::map<std::string, std::string>* heads, std::string* epic_head) {
   const auto branches = HeadsToRead(*epic, tickets);
   heads->clear();
   if (!branches.empty()) {
-    // A read made before the lock serves when nothing recorded about these branches changed while the
-    // pass waited (a result naming a push, a rebase's push, the epic branch's creation) and no read made
-    // since saw them elsewhere: then it is as if the pass had read them under the lock a moment earlier.
-    if (early != nullptr && early->has_value() && EarlyHeadsServe(*epic, tickets, branches, **early)) {
-      ++heads_read_before_lock_;
-      if (!(*early)->heads.ok()) return (*early)->heads.error();
-      *heads = std::move(*(*early)->heads);
-    } else {
-      uint64_t seq = 0;
-      auto read = ReadAndNoteHeads(*epic, branches, &seq);
-      if (!read.ok()) return read.error();
-      *heads = std::move(*read);
-    }
+    auto read = github_->BranchHeads(Ref(epic->repo), branches);
+    if (!read.ok()) return read.error();
+    *heads = std::move(*read);
   }
-  if (early != nullptr) early->reset();
   if (auto it = heads->find(epic->branch); it != heads->end()) {
     *epic_head = it->second;
     const bool active = epic->state == "running" || epic->state == "paused";

@@ -51,9 +51,6 @@ Status Engine::Reconcile(int64_t epic_id) {
 }
 
 Status Engine::ReconcilePass(int64_t epic_id) {
-  // The first round's branch heads are read before the lock, while another pass or a run's result may
-  // hold it: the lock is then held for less than the read's round trip (engine_heads.cc).
-  std::optional<EarlyHeads> early_heads = ReadHeadsBeforeLock(epic_id);
   std::mutex* lock_ptr = EpicLock(epic_id);
   std::lock_guard epic_lock(*lock_ptr);
   struct HeldFor {  // counts the time the lock is held, whichever way the pass ends
@@ -223,8 +220,7 @@ Status Engine::ReconcilePass(int64_t epic_id) {
     // API's limit: the epic branch (does it exist yet; where is it), and each branch whose push is not
     // yet believed (settled below).
     std::map<std::string, std::string> heads;
-    WAVEBOT_RETURN_IF_ERROR(
-        ReadHeads(&epic, tickets, round == 0 ? &early_heads : nullptr, &heads, &epic_head));
+    WAVEBOT_RETURN_IF_ERROR(ReadHeads(&epic, tickets, &heads, &epic_head));
     // The PRs last seen ready to merge are observed first: when the epic branch moved and the push that
     // moved it has not been heard, the PR whose merge moved it is most likely one of them, and once its
     // read shows that (ObservePr), the others wait for GitHub to compute their mergeability again

@@ -341,7 +341,7 @@ TEST(SandboxTest, EpicCompletesWithCiFixReviewFixAndConflict) {
     EXPECT_GT(engine->passes(), 0);
     EXPECT_GT(engine->pass_lock_held().count(), 0);
     EXPECT_NE(metrics->body.find("wavebot_reconcile_lock_held_seconds_total "), std::string::npos);
-    EXPECT_NE(metrics->body.find("wavebot_reconcile_heads_read_before_lock_total "), std::string::npos);
+    EXPECT_NE(metrics->body.find("wavebot_reconcile_passes_total "), std::string::npos);
     // The store's group commit: every delivery and engine update written, in WAL pages, and synced.
     for (const char* name : {"wavebot_store_writes_total ", "wavebot_store_wal_frames_total ",
                              "wavebot_store_wal_syncs_total "}) {
