@@ -1,15 +1,13 @@
 #include "sandbox/git_http_server.h"
 
 #include <fcntl.h>
+#include <httplib.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <httplib.h>
-#include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <cstring>
@@ -17,6 +15,8 @@
 #include <regex>
 #include <thread>
 #include <vector>
+
+#include "sandbox/process.h"
 
 extern char** environ;
 
@@ -224,21 +224,8 @@ class GitBackend {
       envp.push_back(nullptr);
       std::string arg0 = opt_.git_binary, arg1 = "http-backend";
       char* argv[] = {arg0.data(), arg1.data(), nullptr};
-      posix_spawn_file_actions_t fa;
-      posix_spawn_file_actions_init(&fa);
-      posix_spawn_file_actions_adddup2(&fa, in.fd[0], 0);
-      posix_spawn_file_actions_adddup2(&fa, out.fd[1], 1);
-      posix_spawn_file_actions_adddup2(&fa, err.fd[1], 2);
-      posix_spawnattr_t attr;
-      posix_spawnattr_init(&attr);
-      sigset_t def;
-      sigemptyset(&def);
-      sigaddset(&def, SIGPIPE);
-      posix_spawnattr_setsigdefault(&attr, &def);
-      posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-      spawn_rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp.data());
-      posix_spawn_file_actions_destroy(&fa);
-      posix_spawnattr_destroy(&attr);
+      const int stdio[3] = {in.fd[0], out.fd[1], err.fd[1]};
+      spawn_rc = SpawnChild(argv, envp.data(), stdio, "", false, &pid);
       in.Close(0);
       out.Close(1);
       err.Close(1);

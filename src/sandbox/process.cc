@@ -14,6 +14,30 @@ extern char** environ;
 
 namespace wavebot::sandbox {
 
+int SpawnChild(char* const argv[], char* const envp[], const int stdio[3], const std::string& cwd,
+               bool own_group, pid_t* pid) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  for (int fd = 0; fd < 3; ++fd) posix_spawn_file_actions_adddup2(&fa, stdio[fd], fd);
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t def;
+  sigemptyset(&def);
+  sigaddset(&def, SIGPIPE);  // the simulator ignores SIGPIPE; its children get the default
+  posix_spawnattr_setsigdefault(&attr, &def);
+  short flags = POSIX_SPAWN_SETSIGDEF;
+  if (own_group) {
+    posix_spawnattr_setpgroup(&attr, 0);  // a group of its own, killed whole on timeout
+    flags |= POSIX_SPAWN_SETPGROUP;
+  }
+  posix_spawnattr_setflags(&attr, flags);
+  const int rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  return rc;
+}
+
 Result<ProcessResult> RunProcess(const std::vector<std::string>& argv, const ProcessOptions& options) {
   if (argv.empty()) return Error(ErrorCode::kInvalidArgument, "RunProcess: empty argv");
   int out_pipe[2];
@@ -36,27 +60,9 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv, const Pro
   std::vector<char*> argp;
   for (auto& s : args) argp.push_back(s.data());
   argp.push_back(nullptr);
-  // posix_spawn, not fork: the simulator runs inside a large, threaded process (the sandbox, the scale
-  // bench), and fork copied its page tables for every git command (about a tenth of the stand-in's CPU
-  // at 200 tickets); glibc's posix_spawn starts the child without copying them (CLONE_VM | CLONE_VFORK).
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 2);
-  if (!options.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, options.cwd.c_str());
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setpgroup(&attr, 0);  // its own process group, killed whole on timeout
-  sigset_t def;
-  sigemptyset(&def);
-  sigaddset(&def, SIGPIPE);  // this process ignores SIGPIPE (below); the child gets the default
-  posix_spawnattr_setsigdefault(&attr, &def);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = 0;
-  const int spawn_rc = posix_spawnp(&pid, argp[0], &fa, &attr, argp.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  const int stdio[3] = {in_pipe[0], out_pipe[1], out_pipe[1]};
+  const int spawn_rc = SpawnChild(argp.data(), envp.data(), stdio, options.cwd, true, &pid);
   if (spawn_rc != 0) {
     for (int fd : {out_pipe[0], out_pipe[1], in_pipe[0], in_pipe[1]}) close(fd);
     return Error(ErrorCode::kIo, "cannot run " + argv[0] + ": " + std::strerror(spawn_rc));

@@ -1,6 +1,8 @@
 // Runs a child process and captures its output (the simulator's git plumbing and its CI).
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <map>
 #include <string>
@@ -22,6 +24,14 @@ struct ProcessOptions {
   std::string stdin_data;
   std::chrono::milliseconds timeout{std::chrono::minutes(10)};  // then the process group is killed
 };
+
+// Starts argv[0] (looked up on PATH) with `envp` as its environment, stdin, stdout and stderr from
+// `stdio`, SIGPIPE at its default; in its own process group when `own_group`, in `cwd` when not empty.
+// With posix_spawn, not fork: the simulator runs inside large, threaded processes (the sandbox, the
+// benches), and fork copied their page tables for every git command. Returns 0 or the errno of the
+// failed start.
+int SpawnChild(char* const argv[], char* const envp[], const int stdio[3], const std::string& cwd,
+               bool own_group, pid_t* pid);
 
 // Runs argv[0] (looked up on PATH) in its own process group. kIo when it cannot be started.
 // Thread-safe.
