@@ -542,6 +542,14 @@ class Libgit2Workspace final : public Workspace {
     ClearStaleLocksLocked();
     git_repository* r = nullptr;
     if (!fs::exists(fs::path(mirror_) / "HEAD")) {
+      // A mirror without HEAD is one whose creation stopped midway (a process killed while libgit2 wrote
+      // it leaves HEAD.lock, and every later init would fail on it): it holds nothing yet, start again.
+      std::error_code ec;
+      if (fs::exists(mirror_, ec)) {
+        spdlog::warn("git: {} has no HEAD (its creation was stopped midway); creating it again", mirror_);
+        fs::remove_all(mirror_, ec);
+        if (ec) return Error(ErrorCode::kIo, "remove half-made mirror " + mirror_ + ": " + ec.message());
+      }
       git_repository_init_options io = GIT_REPOSITORY_INIT_OPTIONS_INIT;
       io.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
       if (int rc = git_repository_init_ext(&r, mirror_.c_str(), &io); rc != 0) return GitError(rc, "init mirror");

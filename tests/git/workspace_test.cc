@@ -113,6 +113,24 @@ TEST_F(WorkspaceTest, LockFilesLeftByAKilledProcessAreCleared) {
   EXPECT_FALSE(fs::exists(mirror / "refs" / "remotes" / "origin" / "main.lock"));
 }
 
+// A process killed while libgit2 created the mirror leaves it without HEAD and with HEAD.lock, which
+// failed every later init ("init mirror: failed to lock file ... HEAD.lock"), every run of the epic with
+// it, as the kill -9 chaos test found. The next process to open the workspace creates the mirror again.
+TEST_F(WorkspaceTest, AMirrorWhoseCreationWasKilledIsCreatedAgain) {
+  const fs::path mirror = data_ / "git" / "octo" / "demo" / "mirror.git";
+  fs::create_directories(mirror / "refs" / "heads");
+  fs::create_directories(mirror / "objects");
+  WriteFile(mirror / "config", "[core]\n\tbare = true\n");
+  WriteFile(mirror / "HEAD.lock", "");
+  auto ws = Open(Options());
+  ASSERT_NE(ws, nullptr);
+  auto wt = ws->Acquire(Spec(33));
+  ASSERT_TRUE(wt.ok()) << wt.error().ToString();
+  EXPECT_EQ((*wt)->base_sha(), RemoteSha("main"));
+  EXPECT_TRUE(fs::exists(mirror / "HEAD"));
+  EXPECT_FALSE(fs::exists(mirror / "HEAD.lock"));
+}
+
 TEST_F(WorkspaceTest, WrongTokenIsRefused) {
   auto ws = Open(Options("ghs_wrong_token_value"));
   auto wt = ws->Acquire(Spec(9));  // reads are public on this server
