@@ -264,6 +264,10 @@ bool RunOnce(const std::string& binary, const std::string& demo_agent, int run, 
     v.insert(v.end(), ms.begin(), ms.end());
   }
   s->reset();
+  if (std::getenv("OVERHEAD_KEEP")) {  // the runs' logs and the database, for a post-mortem
+    std::fprintf(stderr, "kept %s\n", dir.c_str());
+    return true;
+  }
   std::error_code ec;
   fs::remove_all(dir, ec);
   return true;

@@ -516,7 +516,8 @@ class Libgit2Workspace final : public Workspace {
   // git's own lock files in the mirror that only operations under mirror.lock take (the configuration,
   // FETCH_HEAD, remote-tracking refs): while we hold mirror.lock, one that exists was left by a process
   // killed mid-write (kill -9, a crash), and would refuse every later write ("failed to lock file").
-  // Lock files of refs/heads are not touched: a worktree's commit takes them without mirror.lock.
+  // Lock files of refs/heads are not touched here: a worktree's commit takes them without mirror.lock
+  // (Acquire clears the one of its own branch once no worktree has the branch checked out).
   void ClearStaleLocksLocked() {
     std::error_code ec;
     std::vector<fs::path> stale;
@@ -657,6 +658,18 @@ class Libgit2Workspace final : public Workspace {
         if (git_branch_is_checked_out(ref.get()) == 1) {
           return Error(ErrorCode::kConflict, "branch " + spec.branch + " is checked out by a running ticket");
         }
+      }
+    }
+    // The branch is checked out nowhere, and we hold mirror.lock, which every other writer of a branch
+    // not checked out holds too: a lock file of it was left by a process killed while it moved the branch
+    // (a run's commit or rebase), and would fail this ticket's every run from now on.
+    {
+      std::error_code ec;
+      const fs::path stale = fs::path(mirror_) / "refs" / "heads" / (spec.branch + ".lock");
+      if (fs::exists(stale, ec)) {
+        spdlog::warn("git: removing {} left by a process that stopped while moving the branch",
+                     stale.string());
+        fs::remove(stale, ec);
       }
     }
     git_commit* c = nullptr;

@@ -131,6 +131,53 @@ TEST_F(WorkspaceTest, AMirrorWhoseCreationWasKilledIsCreatedAgain) {
   EXPECT_FALSE(fs::exists(mirror / "HEAD.lock"));
 }
 
+// A run killed while its commit moved the ticket branch (kill -9, the OOM killer, a power cut) leaves
+// the branch's lock file in the mirror. The next run of the ticket, finding the branch checked out by no
+// worktree, removes it instead of failing on it ("create branch ...: failed to lock file") for good.
+TEST_F(WorkspaceTest, ABranchLockLeftByAKilledRunIsClearedByTheTicketsNextRun) {
+  auto ws = Open(Options());
+  const TicketSpec s34 = Spec(34);
+  {
+    auto wt = ws->Acquire(s34);
+    ASSERT_TRUE(wt.ok()) << wt.error().ToString();
+  }
+  const fs::path lock =
+      data_ / "git" / "octo" / "demo" / "mirror.git" / "refs" / "heads" / (s34.branch + ".lock");
+  WriteFile(lock, "0000000000000000000000000000000000000000\n");
+  auto wt = ws->Acquire(s34);
+  ASSERT_TRUE(wt.ok()) << wt.error().ToString();
+  WriteFile(fs::path((*wt)->path()) / "x.txt", "x\n");
+  auto head = (*wt)->CommitAll("x");
+  ASSERT_TRUE(head.ok()) << head.error().ToString();
+  ASSERT_TRUE((*wt)->Push().ok());
+  EXPECT_EQ(RemoteSha(s34.branch), *head);
+  EXPECT_FALSE(fs::exists(lock));
+}
+
+// A run killed while it wrote its worktree's index leaves index.lock in the worktree's git directory: the
+// pooled worktree then cannot be reset, and the next run gets a fresh one instead of an error.
+TEST_F(WorkspaceTest, APooledWorktreeWithALockedIndexIsReplaced) {
+  auto ws = Open(Options());
+  std::string first;
+  {
+    auto wt = ws->Acquire(Spec(35));
+    ASSERT_TRUE(wt.ok()) << wt.error().ToString();
+    first = (*wt)->path();
+  }
+  const fs::path gitdir =
+      data_ / "git" / "octo" / "demo" / "mirror.git" / "worktrees" / fs::path(first).filename();
+  ASSERT_TRUE(fs::is_directory(gitdir));
+  WriteFile(gitdir / "index.lock", "");
+  auto wt = ws->Acquire(Spec(36));
+  ASSERT_TRUE(wt.ok()) << wt.error().ToString();
+  EXPECT_FALSE((*wt)->reused());
+  WriteFile(fs::path((*wt)->path()) / "y.txt", "y\n");
+  auto head = (*wt)->CommitAll("y");
+  ASSERT_TRUE(head.ok()) << head.error().ToString();
+  ASSERT_TRUE((*wt)->Push().ok());
+  EXPECT_EQ(RemoteSha(Spec(36).branch), *head);
+}
+
 TEST_F(WorkspaceTest, WrongTokenIsRefused) {
   auto ws = Open(Options("ghs_wrong_token_value"));
   auto wt = ws->Acquire(Spec(9));  // reads are public on this server
