@@ -4,12 +4,16 @@
 # Each run is tests/engine's KillNineAtRandomPointsLosesAndDuplicatesNothing with its own seed; it prints
 # a "chaos-result" line (complete, lost tickets, duplicate PRs, duplicate bot comments, duplicate agent
 # runs). The totals go to stdout; a failed run's log stays in $OUT (default /tmp/wavebot-chaos).
+# CHAOS=runs kills the runs (run-ticket and the agent's sandbox) instead of `wavebot serve`
+# (KillNineOfRunsAtRandomPointsLosesAndDuplicatesNothing; KILLS is then the runs killed, one per ticket).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${1:-50}
 KILLS=${2:-20}
 FIRST=${3:-1}
-BIN=${WAVEBOT_BUILD_DIR:-build}/tests/engine/engine_tests
+BIN=${WAVEBOT_BUILD_DIR:-build}/tests/engine/engine_chaos_tests
+FILTER='*KillNineAtRandomPoints*'
+[[ ${CHAOS:-serve} == runs ]] && FILTER='*KillNineOfRunsAtRandomPoints*'
 OUT=${OUT:-/tmp/wavebot-chaos}
 [[ -x "$BIN" ]] || { echo "build first: scripts/build.sh (missing $BIN)" >&2; exit 2; }
 mkdir -p "$OUT"
@@ -19,7 +23,7 @@ for ((i = 0; i < RUNS; i++)); do
   seed=$((FIRST + i))
   log="$OUT/seed-$seed.log"
   if WAVEBOT_CHAOS_KILLS=$KILLS WAVEBOT_CHAOS_SEED=$seed "$BIN" \
-      --gtest_filter='*KillNineAtRandomPoints*' >"$log" 2>&1; then
+      --gtest_filter="$FILTER" >"$log" 2>&1; then
     ok=1; passed=$((passed + 1))
   else
     ok=0; failed=$((failed + 1))

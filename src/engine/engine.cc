@@ -505,14 +505,28 @@ Status Engine::HandleReview(const webhook::Event& e) {
 // ---------------------------------------------------------------------------------------------------
 // Agent runs
 
-Status Engine::FinishRun(int64_t attempt_id, const std::string& result_json, int exit_code, const std::string& tail) {
+Status Engine::FinishRun(int64_t attempt_id, const std::string& reported, int exit_code,
+                         const std::string& tail) {
   int64_t epic_id = 0;
+  std::string result_json = reported;
   {
     auto attempt = store_->GetAttempt(attempt_id);
     if (!attempt.ok()) return attempt.error();
     auto ticket = store_->GetTicket(attempt->ticket_id);
     if (!ticket.ok()) return ticket.error();
     epic_id = ticket->epic_id;
+    // Refused for a push on its branch it did not expect: perhaps an earlier run's, which landed after
+    // that run was recorded as a crash. Read before the lock (it asks GitHub).
+    json r = json::parse(reported, nullptr, false);
+    if (attempt->state == "running" && r.is_object() && r.value("result", "") == "push_rejected") {
+      auto late = LatePushResult(attempt->ticket_id, attempt_id);
+      if (!late.ok()) {
+        spdlog::warn("run {} was refused a push; looking at its branch failed ({})", attempt_id,
+                     late.error().ToString());
+      } else if (!late->empty()) {
+        result_json = *late;
+      }
+    }
   }
   // Recorded under the epic's pass lock: a pass acts on a snapshot of the tickets and saves them whole,
   // so a run result landing mid-pass would otherwise be overwritten (e.g. the head it pushed).
@@ -696,6 +710,38 @@ Result<std::string> Engine::LandedPushResult(int64_t ticket_id, int64_t attempt_
   return json{{"result", "done"},
               {"head_sha", pushing},
               {"reason", "the run's process stopped after it pushed; its push is the run's result"}}
+      .dump();
+}
+
+Result<std::string> Engine::LatePushResult(int64_t ticket_id, int64_t attempt_id) {
+  auto ticket = store_->GetTicket(ticket_id);
+  if (!ticket.ok()) return ticket.error();
+  auto attempts = store_->Attempts(ticket_id);
+  if (!attempts.ok()) return attempts.error();
+  std::map<std::string, int64_t> announced;  // head -> the earlier run that said it was pushing it
+  for (const auto& a : *attempts) {
+    if (a.id >= attempt_id || a.state == "running" || a.state == "succeeded") continue;
+    std::string head = ReadFileOrEmpty(
+        (fs::path(options_.data_dir) / "runs" / (std::to_string(a.id) + ".json.push")).string());
+    head.erase(head.find_last_not_of(" \n") + 1);
+    if (!head.empty()) announced[head] = a.id;
+  }
+  if (announced.empty()) return std::string();
+  auto heads = github_->BranchHeads(Ref(ticket->repo), {ticket->branch});
+  if (!heads.ok()) return heads.error();
+  auto head = heads->find(ticket->branch);
+  if (head == heads->end()) return std::string();
+  auto earlier = announced.find(head->second);
+  if (earlier == announced.end()) return std::string();
+  spdlog::warn(
+      "run {} of {}#{} found {} on its branch: the push of run {}, which stopped while pushing and was "
+      "recorded as a crash before its push landed; that push is the step's result",
+      attempt_id, ticket->repo, ticket->number, head->second.substr(0, 12), earlier->second);
+  return json{{"result", "done"},
+              {"head_sha", head->second},
+              {"reason", "the push of run " + std::to_string(earlier->second) +
+                             ", which stopped while pushing, landed after it was recorded as a crash; it is "
+                             "the step's result"}}
       .dump();
 }
 

@@ -216,7 +216,12 @@ class Engine {
   // the ticket's branch holds it (one ls-refs, not counted against the REST limit); "" when the run left
   // no intent or the branch does not hold it; an error when GitHub cannot say.
   Result<std::string> LandedPushResult(int64_t ticket_id, int64_t attempt_id);
-  Status FinishRun(int64_t attempt_id, const std::string& result_json, int exit_code, const std::string& tail);
+  // For run `attempt_id`, refused because the ticket's branch holds a push it did not expect: when that
+  // head is the one an earlier run of the ticket said it was pushing (a run stopped mid-push and recorded
+  // as a crash because its push was still landing when the branch was read), a "done" result naming it:
+  // the push is wavebot's own, and the step's result. "" otherwise; an error when GitHub cannot say.
+  Result<std::string> LatePushResult(int64_t ticket_id, int64_t attempt_id);
+  Status FinishRun(int64_t attempt_id, const std::string& reported, int exit_code, const std::string& tail);
   Result<bool> MayCommand(const std::string& repo, const std::string& login);
   // Whether `login` is wavebot itself (false while its identity is not known yet). Never calls GitHub.
   bool IsOwnLogin(const std::string& login);

@@ -1085,6 +1085,49 @@ TEST_F(LostRunTest, ARunThatEndsWithoutAResultBeforeItsPushLandedCrashedAndIsTak
   EXPECT_EQ(store_->GetAttempt(unknown)->state, "failed");
 }
 
+// A run killed after it sent its push but before the remote answered: the branch did not hold the head
+// yet when the engine looked (a crash: the fix is taken again), and the push landed a moment later. The
+// next run of the step is refused for a push it did not expect, but that head is the one the crashed run
+// said it was pushing: wavebot's own push, recorded as the step's result, and no human is asked. A head
+// no run of the ticket announced is still someone else's. (Found by the chaos test killing runs.)
+TEST_F(LostRunTest, APushThatLandsAfterItsRunWasRecordedAsCrashedIsTheStepsResultNotSomeoneElses) {
+  int64_t crashed = StopAFixRunWhilePushing(kNew);
+  github_.PutRef(ref_, "heads/wave/1-2-ticket", kOld);
+  EndWithoutAResult(crashed);
+  ASSERT_EQ(Ticket().state, "fixing");
+  ASSERT_EQ(store_->GetAttempt(crashed)->state, "failed");
+  github_.PutRef(ref_, "heads/wave/1-2-ticket", kNew);  // the crashed run's push lands
+  auto retry = store_->BeginAttempt(Ticket(), "fix_ci", std::string("ci:") + kOld + "#again", clock_.Now());
+  ASSERT_TRUE(retry.ok());
+  const std::string refused =
+      nlohmann::json{{"result", "push_rejected"},
+                     {"reason", "remote branch wave/1-2-ticket is at " + std::string(kNew) +
+                                    " but wavebot last pushed " + kOld + ": someone else pushed"}}
+          .dump();
+  engine_->OnJobEvent(
+      {"attempt-" + std::to_string(retry->id), agents::JobEvent::State::kFinished, 3, 0, refused, ""});
+  auto t = Ticket();
+  EXPECT_EQ(t.state, "pr_open") << t.note;
+  EXPECT_EQ(t.pending_push, kNew);  // believed once the next pass sees it on the branch, as any run's push
+  EXPECT_TRUE(t.pending_from_run);
+  EXPECT_EQ(store_->GetAttempt(retry->id)->state, "succeeded");
+
+  // Someone else's push on the branch: no run announced it; the ticket stops for a human, as before.
+  const std::string foreign = "cccccccccccccccccccccccccccccccccccccccc";
+  t.state = "fixing";
+  t.retry_mode = "fix_ci";
+  t.pushed_sha = kNew;
+  t.pending_push.clear();
+  ASSERT_TRUE(store_->SaveTicket(t).ok());
+  github_.PutRef(ref_, "heads/wave/1-2-ticket", foreign);
+  auto third = store_->BeginAttempt(Ticket(), "fix_ci", "ci:" + std::string(kNew), clock_.Now());
+  ASSERT_TRUE(third.ok());
+  engine_->OnJobEvent(
+      {"attempt-" + std::to_string(third->id), agents::JobEvent::State::kFinished, 3, 0, refused, ""});
+  EXPECT_EQ(Ticket().state, "needs_human");
+  EXPECT_EQ(store_->GetAttempt(third->id)->state, "failed");
+}
+
 TEST_F(LostRunTest, WhileGitHubCannotSayTheRunIsLeftForTheNextLook) {
   int64_t id = StopAFixRunWhilePushing(kNew);
   github_.PutRef(ref_, "heads/wave/1-2-ticket", kNew);
