@@ -16,6 +16,7 @@
 
 #include "cli/sandbox_scenario.h"
 #include "engine/engine_store.h"
+#include "engine/sandbox_fixture.h"
 #include "github/client.h"
 #include "sandbox/runner_fleet.h"
 #include "sandbox/simulator.h"
@@ -28,8 +29,9 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::seconds;
 
-const github::RepoRef kRef{"acme", "calc"};
-constexpr int kTicketCount = 8;
+using e2e::kRef;
+using e2e::kTicketCount;
+using e2e::UserClient;
 constexpr const char* kDispatchPath = "POST /repos/acme/calc/actions/workflows/wavebot-agent.yml/dispatches 200";
 
 using testing::TempDir;
@@ -44,16 +46,6 @@ cli::ScenarioOptions Options(const TempDir& dir) {
   o.runners = 3;
   o.runner_timeout = std::chrono::milliseconds(6000);  // generous: a loaded machine delays heartbeats
   return o;
-}
-
-std::unique_ptr<github::Client> UserClient(sandbox::Simulator* sim, const std::string& login) {
-  auto token = sim->CreateUserToken(login);
-  if (!token.ok()) return nullptr;
-  github::ClientOptions co;
-  co.api_url = sim->api_url();
-  co.token = *token;
-  auto c = github::NewClient(co);
-  return c.ok() ? std::move(*c) : nullptr;
 }
 
 struct Outcome {
