@@ -99,13 +99,36 @@ class ServeProcess {
 // by the next one. At the end: exactly one PR per ticket, one status comment, no bot comment twice, and
 // no agent run twice. WAVEBOT_CHAOS_KILLS and WAVEBOT_CHAOS_SEED repeat it with other figures
 // (docs/reliability.md); the seed is printed so that a failure can be replayed.
-TEST(SandboxTest, KillNineAtRandomPointsLosesAndDuplicatesNothing) {
+// `executor`: "local" (runs are `serve`'s children, and outlive it) or "actions" (every run a workflow
+// job on three simulated self-hosted runners, which go on while `serve` is down and claim, report and
+// push through it once it is back).
+void KillServeAtRandomPoints(const std::string& executor, uint64_t default_seed) {
   const int kills = static_cast<int>(EnvInt("WAVEBOT_CHAOS_KILLS", 20));
-  const uint64_t seed = static_cast<uint64_t>(EnvInt("WAVEBOT_CHAOS_SEED", 13));
-  std::printf("chaos: %d kills, seed %llu\n", kills, static_cast<unsigned long long>(seed));
+  const uint64_t seed =
+      static_cast<uint64_t>(EnvInt("WAVEBOT_CHAOS_SEED", static_cast<int64_t>(default_seed)));
+  std::printf("chaos: %d kills, seed %llu, executor %s\n", kills, static_cast<unsigned long long>(seed),
+              executor.c_str());
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
-  auto s = cli::Scenario::Start(Options(dir, seed));
+  auto opts = Options(dir, seed);
+  // The simulated runners' jobs run their agents as this process's environment says: uncontained too, so
+  // that the counting agent (below) can write outside its worktree. Restored on the way out.
+  struct SandboxEnv {
+    bool set = false;
+    ~SandboxEnv() {
+      if (set) ::unsetenv("WAVEBOT_AGENT_SANDBOX");
+    }
+  } sandbox_env;
+  if (executor == "actions" && std::getenv("WAVEBOT_AGENT_SANDBOX") == nullptr) {
+    ::setenv("WAVEBOT_AGENT_SANDBOX", "none", 1);
+    sandbox_env.set = true;
+  }
+  if (executor == "actions") {
+    opts.executor = "actions";
+    opts.runners = 3;
+    opts.runner_timeout = std::chrono::milliseconds(6000);  // generous: a loaded machine delays heartbeats
+  }
+  auto s = cli::Scenario::Start(opts);
   ASSERT_TRUE(s.ok()) << s.error().message();
   // The in-process App gives way to a real `wavebot serve` on the same port and data directory.
   (*s)->StopWavebot();
@@ -142,6 +165,10 @@ TEST(SandboxTest, KillNineAtRandomPointsLosesAndDuplicatesNothing) {
       // what a contained agent cannot write. This test is about kill -9, so its agents run uncontained.
       "WAVEBOT_AGENT_SANDBOX=none",
   };
+  if (executor == "actions") {
+    env.push_back("WAVEBOT_EXECUTOR=actions");
+    env.push_back("WAVEBOT_PUBLIC_URL=http://127.0.0.1:" + std::to_string((*s)->wavebot_port()));
+  }
   ServeProcess serve(env, dir.path());
   std::mutex serve_mu;
   ASSERT_TRUE(serve.Start());
@@ -173,13 +200,13 @@ TEST(SandboxTest, KillNineAtRandomPointsLosesAndDuplicatesNothing) {
   killer.join();
   std::string log = ReadFile(dir.path() + "/serve.log");
   // One machine-readable line per run, for bench/chaos/run.sh (docs/reliability.md).
-  int lost_tickets = 0, duplicate_prs = 0, duplicate_comments = 0, duplicate_runs = 0;
+  int lost_tickets = 0, duplicate_prs = 0, duplicate_comments = 0, duplicate_runs = 0, reruns = 0;
   auto report = [&](bool complete) {
     std::printf(
         "chaos-result seed=%llu kills=%d complete=%d lost_tickets=%d duplicate_prs=%d "
-        "duplicate_comments=%d duplicate_runs=%d\n",
+        "duplicate_comments=%d duplicate_runs=%d reruns_after_restarts=%d\n",
         static_cast<unsigned long long>(seed), killed.load(), complete ? 1 : 0, lost_tickets, duplicate_prs,
-        duplicate_comments, duplicate_runs);
+        duplicate_comments, duplicate_runs, reruns);
   };
   if (!summary.complete) report(false);
   ASSERT_TRUE(summary.complete) << summary.reason << " after " << killed << " kills (seed " << seed << ")\n"
@@ -265,11 +292,28 @@ TEST(SandboxTest, KillNineAtRandomPointsLosesAndDuplicatesNothing) {
     std::istringstream in(ReadFile(runs_log));
     for (std::string line; std::getline(in, line);) ran.insert(line);
   }
-  EXPECT_EQ(ran, recorded) << "agent processes vs recorded runs";
-  for (const auto& line : std::set<std::string>(ran.begin(), ran.end())) {
-    duplicate_runs += static_cast<int>(ran.count(line)) - 1;
+  if (executor == "actions") {
+    // Dispatches live in wavebot's memory: a restart records the runs in flight on the runners as lost
+    // and runs them again (docs/runners.md, "Restarts"), so an agent may run more than once for a step
+    // recorded once. Every recorded step ran, and nothing ran that is not recorded; the re-runs are
+    // printed, not failed.
+    EXPECT_EQ(std::set<std::string>(ran.begin(), ran.end()),
+              std::set<std::string>(recorded.begin(), recorded.end()))
+        << "agent processes vs recorded runs";
+    reruns = static_cast<int>(ran.size()) - static_cast<int>(recorded.size());
+  } else {
+    EXPECT_EQ(ran, recorded) << "agent processes vs recorded runs";
+    for (const auto& line : std::set<std::string>(ran.begin(), ran.end())) {
+      duplicate_runs += static_cast<int>(ran.count(line)) - 1;
+    }
   }
   report(true);
+}
+
+TEST(SandboxTest, KillNineAtRandomPointsLosesAndDuplicatesNothing) { KillServeAtRandomPoints("local", 13); }
+
+TEST(SandboxTest, KillNineAtRandomPointsOnActionsRunnersLosesAndDuplicatesNothing) {
+  KillServeAtRandomPoints("actions", 13);
 }
 
 // `wavebot run-ticket` processes this process started (the in-process App's local executor): pid and
