@@ -514,14 +514,17 @@ class Libgit2Workspace final : public Workspace {
   }
 
   // git's own lock files in the mirror that only operations under mirror.lock take (the configuration,
-  // FETCH_HEAD, remote-tracking refs): while we hold mirror.lock, one that exists was left by a process
-  // killed mid-write (kill -9, a crash), and would refuse every later write ("failed to lock file").
-  // Lock files of refs/heads are not touched here: a worktree's commit takes them without mirror.lock
+  // FETCH_HEAD, the mirror's HEAD, remote-tracking refs): while we hold mirror.lock, one that exists was left
+  // by a process killed mid-write (kill -9, a crash), and would refuse every later write ("failed to lock
+  // file"). Lock files of refs/heads are not touched here: a worktree's commit takes them without mirror.lock
   // (Acquire clears the one of its own branch once no worktree has the branch checked out).
   void ClearStaleLocksLocked() {
     std::error_code ec;
     std::vector<fs::path> stale;
-    for (const char* name : {"config.lock", "FETCH_HEAD.lock"}) {
+    // HEAD.lock too: only the mirror's creation writes its HEAD (worktrees have their own), and a process
+    // killed while libgit2 created the mirror left it, failing every later init ("init mirror: failed to
+    // lock file ... HEAD.lock"); with it gone the init completes the half-made mirror.
+    for (const char* name : {"config.lock", "FETCH_HEAD.lock", "HEAD.lock"}) {
       if (fs::exists(fs::path(mirror_) / name, ec)) stale.push_back(fs::path(mirror_) / name);
     }
     const fs::path remotes = fs::path(mirror_) / "refs" / "remotes";
@@ -543,14 +546,6 @@ class Libgit2Workspace final : public Workspace {
     ClearStaleLocksLocked();
     git_repository* r = nullptr;
     if (!fs::exists(fs::path(mirror_) / "HEAD")) {
-      // A mirror without HEAD is one whose creation stopped midway (a process killed while libgit2 wrote
-      // it leaves HEAD.lock, and every later init would fail on it): it holds nothing yet, start again.
-      std::error_code ec;
-      if (fs::exists(mirror_, ec)) {
-        spdlog::warn("git: {} has no HEAD (its creation was stopped midway); creating it again", mirror_);
-        fs::remove_all(mirror_, ec);
-        if (ec) return Error(ErrorCode::kIo, "remove half-made mirror " + mirror_ + ": " + ec.message());
-      }
       git_repository_init_options io = GIT_REPOSITORY_INIT_OPTIONS_INIT;
       io.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
       if (int rc = git_repository_init_ext(&r, mirror_.c_str(), &io); rc != 0) return GitError(rc, "init mirror");

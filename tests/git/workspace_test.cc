@@ -115,8 +115,9 @@ TEST_F(WorkspaceTest, LockFilesLeftByAKilledProcessAreCleared) {
 
 // A process killed while libgit2 created the mirror leaves it without HEAD and with HEAD.lock, which
 // failed every later init ("init mirror: failed to lock file ... HEAD.lock"), every run of the epic with
-// it, as the kill -9 chaos test found. The next process to open the workspace creates the mirror again.
-TEST_F(WorkspaceTest, AMirrorWhoseCreationWasKilledIsCreatedAgain) {
+// it, as the kill -9 chaos test found. The next process to open the workspace clears the lock and completes
+// it.
+TEST_F(WorkspaceTest, AMirrorWhoseCreationWasKilledIsCompleted) {
   const fs::path mirror = data_ / "git" / "octo" / "demo" / "mirror.git";
   fs::create_directories(mirror / "refs" / "heads");
   fs::create_directories(mirror / "objects");
