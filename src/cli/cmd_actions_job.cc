@@ -40,6 +40,7 @@ struct ActionsJobOptions {
   std::string api_url, dispatch_id, work_dir, runner_name, audience;
   int64_t claim_timeout_s = 30;
   int64_t max_job_minutes = 300;  // no further run asked for after this long (the workflow allows 360)
+  int64_t report_retry_minutes = 10;  // how long a result is posted again while wavebot cannot take it
 };
 
 std::string UrlEncode(const std::string& s) {
@@ -245,10 +246,35 @@ Result<json> RunClaim(const ActionsJobOptions& o, const Url& url, httplib::Clien
     std::fputs(body["output_tail"].get<std::string>().c_str(), stderr);
   }
 
-  // Report.
+  // Report. Posted again while wavebot cannot be reached or answers 502, 503 or 504 (wavebot restarting
+  // behind its proxy, the network between), 1 s doubling to 30 s apart, for --report-retry-minutes:
+  // a result given up is a run done again. The result token is single use, so after a try whose answer
+  // never came (wavebot may have applied it) a 404 means the result is in.
   httplib::Headers result_headers = {{"Authorization", "Bearer " + result_token}};
-  auto posted = http.Post((url.prefix + "/api/runs/" + dispatch_id + "/result").c_str(), result_headers,
-                          body.dump(), "application/json");
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(o.report_retry_minutes);
+  auto post = [&] {
+    return http.Post((url.prefix + "/api/runs/" + dispatch_id + "/result").c_str(), result_headers,
+                     body.dump(), "application/json");
+  };
+  httplib::Result posted = post();
+  bool maybe_applied = false;
+  for (int wait_s = 1;; wait_s = std::min(wait_s * 2, 30)) {
+    const bool transient = !posted || posted->status == 502 || posted->status == 503 || posted->status == 504;
+    if (!transient || std::chrono::steady_clock::now() + std::chrono::seconds(wait_s) > give_up) break;
+    maybe_applied = true;
+    const std::string why =
+        posted ? "HTTP " + std::to_string(posted->status) : httplib::to_string(posted.error());
+    std::fprintf(stderr, "wavebot actions-job: posting the result failed (%s); again in %d s\n", why.c_str(),
+                 wait_s);
+    std::this_thread::sleep_for(std::chrono::seconds(wait_s));  // a pause between requests, not a test wait
+    posted = post();
+  }
+  if (maybe_applied && posted && posted->status == 404) {
+    std::fprintf(stderr,
+                 "wavebot actions-job: wavebot no longer knows the dispatch: an earlier try's result was "
+                 "applied and its answer lost (or the run was given to another job); done\n");
+    return json::object();
+  }
   if (!posted)
     return Error(ErrorCode::kUnavailable,
                  "cannot post the result to wavebot: " + httplib::to_string(posted.error()));
@@ -374,6 +400,10 @@ Command ActionsJobCommand() {
             sub->add_option("--runner-name", o->runner_name, "This runner's name (for wavebot's logs)")
                 ->envname("RUNNER_NAME");
             sub->add_option("--claim-timeout", o->claim_timeout_s, "Seconds to wait for wavebot's answers");
+            sub->add_option(
+                "--report-retry-minutes", o->report_retry_minutes,
+                "How long to post a run's result again while wavebot cannot take it (unreachable, "
+                "or answering 502, 503 or 504)");
             sub->add_option("--max-job-minutes", o->max_job_minutes,
                             "Ask wavebot for no further run once the job has run this long (below the "
                             "workflow's timeout-minutes)");

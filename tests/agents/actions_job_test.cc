@@ -263,6 +263,89 @@ TEST_F(ActionsJobTest, AJobSaysItIsAliveWhileItsRunGoesOn) {
   EXPECT_EQ(LeftInWork(), std::vector<std::string>{});
 }
 
+// A proxy between the job and wavebot (the real routes) that forwards every request but does to the
+// first result what `first_result` says: answer 502 without forwarding it, or forward it and drop the
+// connection before the answer.
+class ResultProxy {
+ public:
+  enum class First { k502, kLostAnswer };
+  ResultProxy(int wavebot_port, First first)
+      : upstream_("127.0.0.1", wavebot_port),
+        server_([this, first](const testing::RawRequest& r) { return Forward(r, first); }) {}
+  std::string url() const { return server_.url(); }
+  int results() const { return results_; }
+
+ private:
+  testing::RawAnswer Forward(const testing::RawRequest& r, First first) {
+    const bool result = r.path.size() > 7 && r.path.compare(r.path.size() - 7, 7, "/result") == 0;
+    const bool first_result = result && results_++ == 0;
+    testing::RawAnswer a;
+    if (first_result && first == First::k502) {
+      a.bytes = "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n";
+      return a;
+    }
+    httplib::Headers headers;
+    for (const auto& [k, v] : r.headers) {
+      if (k == "authorization" || k == "x-wavebot-runner") headers.emplace(k, v);
+    }
+    std::lock_guard lock(mu_);
+    auto res = r.method == "GET" ? upstream_.Get(r.path.c_str(), headers)
+                                 : upstream_.Post(r.path.c_str(), headers, r.body, "application/json");
+    if (first_result && first == First::kLostAnswer) {
+      a.drop = true;  // carried out, never answered
+      return a;
+    }
+    if (!res) {
+      a.bytes = "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n";
+      return a;
+    }
+    a.bytes = "HTTP/1.1 " + std::to_string(res->status) +
+              " X\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(res->body.size()) +
+              "\r\n\r\n" + res->body;
+    return a;
+  }
+
+  std::mutex mu_;
+  httplib::Client upstream_;
+  std::atomic<int> results_{0};
+  testing::RawHttpServer server_;
+};
+
+// wavebot cannot take the result at first (its proxy answers 502 while it restarts): the job posts it
+// again, and it is delivered once.
+TEST_F(ActionsJobTest, AResultRefusedByAGatewayIsPostedAgainAndDeliveredOnce) {
+  auto in = Submit();
+  ResultProxy proxy(server_->port(), ResultProxy::First::k502);
+  auto r = testing::RunShell(
+      "env ACTIONS_ID_TOKEN_REQUEST_URL='" + tokens_.url() + "' ACTIONS_ID_TOKEN_REQUEST_TOKEN='" +
+      std::string(TokenService::kRequestToken) + "' " + WAVEBOT_BINARY + " actions-job --api-url " +
+      proxy.url() + " --audience http://127.0.0.1:" + std::to_string(server_->port()) + " --dispatch-id " +
+      in["dispatch_id"] + " --work-dir " + (dir_ / "work").string() + " --runner-name test-runner 2>&1");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("posting the result failed (HTTP 502); again in 1 s"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("result delivered"), std::string::npos) << r.out;
+  EXPECT_EQ(proxy.results(), 2);
+  EXPECT_EQ(Finished().size(), 1u);
+  EXPECT_EQ(LeftInWork(), std::vector<std::string>{});
+}
+
+// The result reached wavebot but its answer was lost: the job posts it again, wavebot no longer knows the
+// dispatch (its token is used up), and the job ends as one whose result is in. Applied once.
+TEST_F(ActionsJobTest, AResultWhoseAnswerWasLostIsAppliedOnceAndTheJobEndsCleanly) {
+  auto in = Submit();
+  ResultProxy proxy(server_->port(), ResultProxy::First::kLostAnswer);
+  auto r = testing::RunShell(
+      "env ACTIONS_ID_TOKEN_REQUEST_URL='" + tokens_.url() + "' ACTIONS_ID_TOKEN_REQUEST_TOKEN='" +
+      std::string(TokenService::kRequestToken) + "' " + WAVEBOT_BINARY + " actions-job --api-url " +
+      proxy.url() + " --audience http://127.0.0.1:" + std::to_string(server_->port()) + " --dispatch-id " +
+      in["dispatch_id"] + " --work-dir " + (dir_ / "work").string() + " --runner-name test-runner 2>&1");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("wavebot no longer knows the dispatch"), std::string::npos) << r.out;
+  EXPECT_EQ(proxy.results(), 2);
+  EXPECT_EQ(Finished().size(), 1u);
+  EXPECT_EQ(LeftInWork(), std::vector<std::string>{});
+}
+
 // With executor.linger, a job that delivered its result asks for another run and waits: a run submitted
 // meanwhile is its own without a dispatch, in a fresh directory again; the job ends, having delivered
 // both results, when wavebot ends its wait.
