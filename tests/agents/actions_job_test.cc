@@ -153,14 +153,15 @@ class ActionsJobTest : public ::testing::Test {
     return gw_.dispatched.back();
   }
   // Runs the job as a runner would: with the job's OIDC request URL and token (none when `request_token`
-  // is empty).
+  // is empty). `via`: a URL in front of wavebot the job talks to instead (its tokens still name wavebot).
   testing::CommandResult Job(const std::string& dispatch_id, const std::string& request_token,
-                             const std::string& more_args = "") {
+                             const std::string& more_args = "", const std::string& via = "") {
     std::string env = request_token.empty() ? "env -u ACTIONS_ID_TOKEN_REQUEST_URL -u ACTIONS_ID_TOKEN_REQUEST_TOKEN "
                                             : "env ACTIONS_ID_TOKEN_REQUEST_URL='" + tokens_.url() +
                                                   "' ACTIONS_ID_TOKEN_REQUEST_TOKEN='" + request_token + "' ";
-    return testing::RunShell(env + WAVEBOT_BINARY +
-                             " actions-job --api-url http://127.0.0.1:" + std::to_string(server_->port()) +
+    const std::string wavebot = "http://127.0.0.1:" + std::to_string(server_->port());
+    return testing::RunShell(env + WAVEBOT_BINARY + " actions-job --api-url " +
+                             (via.empty() ? wavebot : via) + (via.empty() ? "" : " --audience " + wavebot) +
                              " --dispatch-id " + dispatch_id + " --work-dir " + (dir_ / "work").string() +
                              " --runner-name test-runner " + more_args + " 2>&1");
   }
@@ -316,11 +317,7 @@ class ResultProxy {
 TEST_F(ActionsJobTest, AResultRefusedByAGatewayIsPostedAgainAndDeliveredOnce) {
   auto in = Submit();
   ResultProxy proxy(server_->port(), ResultProxy::First::k502);
-  auto r = testing::RunShell(
-      "env ACTIONS_ID_TOKEN_REQUEST_URL='" + tokens_.url() + "' ACTIONS_ID_TOKEN_REQUEST_TOKEN='" +
-      std::string(TokenService::kRequestToken) + "' " + WAVEBOT_BINARY + " actions-job --api-url " +
-      proxy.url() + " --audience http://127.0.0.1:" + std::to_string(server_->port()) + " --dispatch-id " +
-      in["dispatch_id"] + " --work-dir " + (dir_ / "work").string() + " --runner-name test-runner 2>&1");
+  auto r = Job(in["dispatch_id"], TokenService::kRequestToken, "", proxy.url());
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("posting the result failed (HTTP 502); again in 1 s"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("result delivered"), std::string::npos) << r.out;
@@ -334,11 +331,7 @@ TEST_F(ActionsJobTest, AResultRefusedByAGatewayIsPostedAgainAndDeliveredOnce) {
 TEST_F(ActionsJobTest, AResultWhoseAnswerWasLostIsAppliedOnceAndTheJobEndsCleanly) {
   auto in = Submit();
   ResultProxy proxy(server_->port(), ResultProxy::First::kLostAnswer);
-  auto r = testing::RunShell(
-      "env ACTIONS_ID_TOKEN_REQUEST_URL='" + tokens_.url() + "' ACTIONS_ID_TOKEN_REQUEST_TOKEN='" +
-      std::string(TokenService::kRequestToken) + "' " + WAVEBOT_BINARY + " actions-job --api-url " +
-      proxy.url() + " --audience http://127.0.0.1:" + std::to_string(server_->port()) + " --dispatch-id " +
-      in["dispatch_id"] + " --work-dir " + (dir_ / "work").string() + " --runner-name test-runner 2>&1");
+  auto r = Job(in["dispatch_id"], TokenService::kRequestToken, "", proxy.url());
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("wavebot no longer knows the dispatch"), std::string::npos) << r.out;
   EXPECT_EQ(proxy.results(), 2);
