@@ -693,10 +693,15 @@ void Engine::OnJobEvent(const agents::JobEvent& event) {
   if (!st.ok()) spdlog::error("recording run {}: {}", id, st.error().ToString());
 }
 
+std::string Engine::AnnouncedPush(int64_t attempt_id) const {
+  std::string head = ReadFileOrEmpty(
+      (fs::path(options_.data_dir) / "runs" / (std::to_string(attempt_id) + ".json.push")).string());
+  head.erase(head.find_last_not_of(" \n") + 1);
+  return head;
+}
+
 Result<std::string> Engine::LandedPushResult(int64_t ticket_id, int64_t attempt_id) {
-  const fs::path intent = fs::path(options_.data_dir) / "runs" / (std::to_string(attempt_id) + ".json.push");
-  std::string pushing = ReadFileOrEmpty(intent.string());
-  pushing.erase(pushing.find_last_not_of(" \n") + 1);
+  const std::string pushing = AnnouncedPush(attempt_id);
   if (pushing.empty()) return std::string();
   auto ticket = store_->GetTicket(ticket_id);
   if (!ticket.ok()) return ticket.error();
@@ -721,10 +726,7 @@ Result<std::string> Engine::LatePushResult(int64_t ticket_id, int64_t attempt_id
   std::map<std::string, int64_t> announced;  // head -> the earlier run that said it was pushing it
   for (const auto& a : *attempts) {
     if (a.id >= attempt_id || a.state == "running" || a.state == "succeeded") continue;
-    std::string head = ReadFileOrEmpty(
-        (fs::path(options_.data_dir) / "runs" / (std::to_string(a.id) + ".json.push")).string());
-    head.erase(head.find_last_not_of(" \n") + 1);
-    if (!head.empty()) announced[head] = a.id;
+    if (std::string head = AnnouncedPush(a.id); !head.empty()) announced[head] = a.id;
   }
   if (announced.empty()) return std::string();
   auto heads = github_->BranchHeads(Ref(ticket->repo), {ticket->branch});

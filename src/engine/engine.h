@@ -216,6 +216,8 @@ class Engine {
   // the ticket's branch holds it (one ls-refs, not counted against the REST limit); "" when the run left
   // no intent or the branch does not hold it; an error when GitHub cannot say.
   Result<std::string> LandedPushResult(int64_t ticket_id, int64_t attempt_id);
+  // The head run `attempt_id` said it was about to push (its `runs/<id>.json.push`), "" when none.
+  std::string AnnouncedPush(int64_t attempt_id) const;
   // For run `attempt_id`, refused because the ticket's branch holds a push it did not expect: when that
   // head is the one an earlier run of the ticket said it was pushing (a run stopped mid-push and recorded
   // as a crash because its push was still landing when the branch was read), a "done" result naming it:
