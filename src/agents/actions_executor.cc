@@ -1,6 +1,7 @@
 #include "agents/actions_executor.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -212,6 +213,9 @@ int ActionsExecutor::Pending() const {
 void ActionsExecutor::ForgetRunLocked(const std::string& job_id) {
   auto it = runs_.find(job_id);
   if (it == runs_.end()) return;
+  if (it->second.phase == Phase::kClaimed) {  // its claim needs no taking back after a restart any more
+    if (std::string claim_file = ClaimFileOf(it->second); !claim_file.empty()) ::unlink(claim_file.c_str());
+  }
   // Its dispatches go with it: a late claim, result or job event of one finds no run either way.
   for (const auto& d : it->second.dispatch_ids) dispatch_to_job_.erase(d);
   std::erase_if(held_, [&](const Outgoing& o) { return o.job_id == job_id; });
@@ -267,7 +271,11 @@ std::string ActionsExecutor::BeginDispatchLocked(Run* run) {
   run->dispatch_ids.push_back(dispatch_id);
   dispatch_to_job_[dispatch_id] = run->job.id;
   run->gh_run_id = 0;
-  run->result_token.clear();
+  if (run->phase == Phase::kClaimed) {
+    if (std::string claim_file = ClaimFileOf(*run); !claim_file.empty()) ::unlink(claim_file.c_str());
+  }
+  run->result_token_sha256.clear();
+  run->push_token_sha256.clear();
   run->phase = Phase::kDispatched;
   run->phase_since = clock_->Now();
   run->gh_job_id = 0;
@@ -364,6 +372,14 @@ bool ActionsExecutor::RedispatchLocked(const std::string& id, const std::string&
                  run.pushing.substr(0, 12), why);
     events->push_back({id, JobEvent::State::kFinished, -1, 0, "",
                        "the Actions job said it was pushing " + run.pushing + ", then " + why});
+    ForgetRunLocked(id);
+    return false;
+  }
+  if (run.readopted) {
+    // Claimed before wavebot restarted: its prompt and arguments went with that process.
+    spdlog::warn("actions: {}, claimed before wavebot restarted, ended without a result: {}", id, why);
+    events->push_back({id, JobEvent::State::kFinished, -1, 0, "",
+                       "the Actions job claimed before wavebot restarted ended without a result: " + why});
     ForgetRunLocked(id);
     return false;
   }

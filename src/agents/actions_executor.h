@@ -27,8 +27,12 @@
 // its run (it may be waiting for a runner): their runners are freed for it. A waiting job that GitHub
 // says ended (OnWorkflowJob) is given nothing.
 //
-// Dispatches live in memory: after a restart wavebot's engine records in-flight runs as lost and runs
-// them again, and the old jobs' runs are unknown to the new process (their claims are refused).
+// A claimed run survives a restart of wavebot: the claim is recorded beside the run's result file
+// (`<--result-file>.claim`: the dispatch, its workflow run, and digests of the result and push tokens,
+// never the tokens), and the engine of the next process hands it back (Readopt); the job's signs of
+// life, push and result are then accepted as before. A readopted run is never dispatched again: a job
+// of it that ends without a result ends the run without one. Runs not yet claimed live in memory only:
+// after a restart the engine records them lost and runs them again (no agent had started).
 #pragma once
 
 #include <chrono>
@@ -126,6 +130,8 @@ struct ActionsExecutorOptions {
 };
 
 inline constexpr const char* kDefaultWorkflow = ".github/workflows/wavebot-agent.yml";
+// Beside a run's result file: the record of its claim (Readopt).
+inline constexpr const char* kClaimFileSuffix = ".claim";
 
 // The audience of the jobs' OIDC tokens unless configured: wavebot's URL as runners reach it, without a
 // trailing slash (what `wavebot actions-job` asks for by default).
@@ -179,6 +185,9 @@ class ActionsExecutor final : public Executor {
   int Pending() const override;
   // Sends the dispatches held for batching (options.batch). Thread-safe.
   void Flush() override;
+  // Takes back a run claimed before a restart from its claim record (`<result_file>.claim`). False when
+  // there is none; kParse when it is unreadable; kAlreadyExists when the id is live. Thread-safe.
+  Result<bool> Readopt(const std::string& id, const std::string& result_file) override;
 
   // The job claims its run with its OIDC token (`credential`), bound to the dispatch's workflow run:
   // once. Errors: kNotFound (unknown or superseded dispatch), kUnauthenticated (no or invalid token),
@@ -250,8 +259,8 @@ class ActionsExecutor final : public Executor {
     Phase phase = Phase::kWaiting;
     std::vector<std::string> dispatch_ids;  // the last is current
     int64_t gh_run_id = 0;                  // the current dispatch's workflow run (0 until GitHub answers)
-    std::string result_token;
-    std::string push_token;
+    std::string result_token_sha256;        // digests of the claim's tokens (what a claim record keeps too)
+    std::string push_token_sha256;
     std::string pushing;  // the head the claimed job said it is pushing (NotePush)
     std::chrono::system_clock::time_point phase_since;
     std::chrono::system_clock::time_point alive_at;  // the claimed job's last sign of life
@@ -262,6 +271,7 @@ class ActionsExecutor final : public Executor {
     std::string name_id;          // the dispatch id its current job's name carries
     bool batch = false;           // its current job is one of a batch's run
     bool on_waiting_job = false;  // its current dispatch went to a job waiting after its result
+    bool readopted = false;       // claimed before a restart (Readopt): never dispatched again
   };
   struct Outgoing {
     std::string repo, workflow, ref;
@@ -301,7 +311,15 @@ class ActionsExecutor final : public Executor {
   void StartRunLocked(Run* run, std::vector<Outgoing>* out);
   // Under mu_: claims `run` (dispatched as `dispatch_id`) for the job asking; the kRunning event into
   // `running`.
-  ActionsClaim ClaimLocked(Run* run, const std::string& dispatch_id, JobEvent* running);
+  // `record` gets the claim's record, for SaveClaim once the lock is released.
+  ActionsClaim ClaimLocked(Run* run, const std::string& dispatch_id, JobEvent* running, std::string* record);
+  // Writes the claim record of `job_id`'s claim through `dispatch_id` to its claim file (not under mu_),
+  // and removes it again should the run have ended or moved on meanwhile. Best effort: without the file a
+  // restart runs the run again, as before claims were recorded.
+  void SaveClaim(const std::string& job_id, const std::string& dispatch_id, const std::string& record);
+  // The claim file of `run` ("" when it has no result file), and what goes into it.
+  static std::string ClaimFileOf(const Run& run);
+  std::string ClaimRecord(const Run& run, const std::string& dispatch_id) const;
   Run* FindByDispatchLocked(const std::string& dispatch_id, bool* superseded);
   // Under mu_: the claimed run of `dispatch_id` whose result token is `token`, or the error to answer.
   Result<Run*> ClaimedRunLocked(const std::string& dispatch_id, const std::string& token);

@@ -2,6 +2,7 @@
 // signs of life, its push, its result, and the next run of a job that lingers. The dispatching half is
 // actions_executor.cc.
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include "agents/actions_internal.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "github/jwt.h"
 
 namespace wavebot::agents {
 
@@ -56,6 +58,7 @@ Result<ActionsClaim> ActionsExecutor::ClaimRun(const std::string& dispatch_id, c
   // 3. Once.
   ActionsClaim claim;
   JobEvent running;
+  std::string record;
   {
     std::lock_guard lock(mu_);
     bool superseded = false;
@@ -65,33 +68,136 @@ Result<ActionsClaim> ActionsExecutor::ClaimRun(const std::string& dispatch_id, c
       spdlog::warn("actions: a second claim of dispatch {} (runner '{}') refused", dispatch_id, runner_name);
       return Error(ErrorCode::kFailedPrecondition, "dispatch " + dispatch_id + " was already claimed");
     }
-    claim = ClaimLocked(run, dispatch_id, &running);
+    claim = ClaimLocked(run, dispatch_id, &running, &record);
   }
+  SaveClaim(claim.job_id, dispatch_id, record);
   spdlog::info("actions: {} claimed by runner '{}' (dispatch {}, run {})", claim.job_id, runner_name,
                dispatch_id, binding.run_id);
   Emit({running});
   return claim;
 }
 
-ActionsClaim ActionsExecutor::ClaimLocked(Run* run, const std::string& dispatch_id, JobEvent* running) {
+ActionsClaim ActionsExecutor::ClaimLocked(Run* run, const std::string& dispatch_id, JobEvent* running,
+                                          std::string* record) {
   run->phase = Phase::kClaimed;
   run->phase_since = run->alive_at = clock_->Now();
-  run->result_token = options_.random_hex(32);
-  log::AddShortLivedSecret(run->result_token);
-  run->push_token = options_.random_hex(32);
-  log::AddShortLivedSecret(run->push_token);
-  run->pushing.clear();
   ActionsClaim claim;
+  claim.result_token = options_.random_hex(32);
+  log::AddShortLivedSecret(claim.result_token);
+  claim.push_token = options_.random_hex(32);
+  log::AddShortLivedSecret(claim.push_token);
+  // Only digests are kept, here and in the claim record: what wavebot holds cannot be replayed.
+  run->result_token_sha256 = github::Sha256Hex(claim.result_token);
+  run->push_token_sha256 = github::Sha256Hex(claim.push_token);
+  run->pushing.clear();
   claim.job_id = run->job.id;
   claim.dispatch_id = dispatch_id;
   claim.args = run->args;
   claim.prompt = run->prompt;
   if (!run->job.git_token.empty()) claim.git_token = run->job.git_token;
-  claim.result_token = run->result_token;
-  claim.push_token = run->push_token;
   claim.alive_interval_s = options_.alive_interval.count();
   *running = {claim.job_id, JobEvent::State::kRunning, -1, 0, "", ""};
+  *record = ClaimRecord(*run, dispatch_id);
   return claim;
+}
+
+void ActionsExecutor::SaveClaim(const std::string& job_id, const std::string& dispatch_id,
+                                const std::string& record) {
+  std::string path;
+  {
+    std::lock_guard lock(mu_);
+    auto it = runs_.find(job_id);
+    if (it == runs_.end()) return;
+    path = ClaimFileOf(it->second);
+  }
+  if (path.empty()) return;
+  if (Status st = WriteFileAtomically(path, record); !st.ok()) {
+    spdlog::warn("actions: cannot record the claim of {} ({}): a restart of wavebot would run it again",
+                 job_id, st.error().message());
+    return;
+  }
+  // The run may have ended (its file removed before this one was written) or been dispatched again.
+  std::lock_guard lock(mu_);
+  bool superseded = false;
+  Run* run = FindByDispatchLocked(dispatch_id, &superseded);
+  if (run == nullptr || run->phase != Phase::kClaimed) ::unlink(path.c_str());
+}
+
+std::string ActionsExecutor::ClaimFileOf(const Run& run) {
+  const std::string result_file = ArgValue(run.job.args, "--result-file");
+  return result_file.empty() ? "" : result_file + kClaimFileSuffix;
+}
+
+std::string ActionsExecutor::ClaimRecord(const Run& run, const std::string& dispatch_id) const {
+  const int64_t claimed_at_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(run.phase_since.time_since_epoch()).count();
+  return nlohmann::json{{"job_id", run.job.id},
+                        {"dispatch_id", dispatch_id},
+                        {"gh_run_id", run.gh_run_id},
+                        {"repo", run.repo},
+                        {"workflow", run.workflow},
+                        {"ref", run.ref},
+                        {"labels", run.labels},
+                        {"name_id", run.name_id},
+                        {"batch", run.batch},
+                        {"result_token_sha256", run.result_token_sha256},
+                        {"push_token_sha256", run.push_token_sha256},
+                        {"claimed_at_ms", claimed_at_ms},
+                        {"run_deadline_s", static_cast<int64_t>(run.run_deadline.count())}}
+             .dump() +
+         "\n";
+}
+
+Result<bool> ActionsExecutor::Readopt(const std::string& id, const std::string& result_file) {
+  const std::string path = result_file + kClaimFileSuffix;
+  const std::string text = ReadFileOrEmpty(path);
+  if (text.empty()) return false;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  auto str = [&](const char* k) {
+    return j.is_object() && j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : "";
+  };
+  auto num = [&](const char* k) {
+    return j.is_object() && j.contains(k) && j[k].is_number_integer() ? j[k].get<int64_t>() : int64_t{0};
+  };
+  Run run;
+  run.job.id = str("job_id");
+  run.job.args = {"--result-file", result_file};
+  run.dispatch_ids = {str("dispatch_id")};
+  run.gh_run_id = num("gh_run_id");
+  run.repo = str("repo");
+  run.workflow = str("workflow");
+  run.ref = str("ref");
+  run.name_id = str("name_id");
+  run.batch = j.is_object() && j.value("batch", false);
+  run.result_token_sha256 = str("result_token_sha256");
+  run.push_token_sha256 = str("push_token_sha256");
+  if (j.is_object() && j.contains("labels") && j["labels"].is_array()) {
+    for (const auto& l : j["labels"]) {
+      if (l.is_string()) run.labels.push_back(l.get<std::string>());
+    }
+  }
+  if (run.job.id != id || run.dispatch_ids[0].empty() || run.gh_run_id <= 0 || run.repo.empty() ||
+      run.result_token_sha256.size() != 64 || run.push_token_sha256.size() != 64) {
+    return Error(ErrorCode::kParse, "claim record " + path + " is not one of " + id);
+  }
+  run.phase = Phase::kClaimed;
+  run.phase_since = std::chrono::system_clock::time_point(std::chrono::milliseconds(num("claimed_at_ms")));
+  run.alive_at = clock_->Now();  // its job is asked about once it has been silent this long from now
+  run.run_deadline = std::chrono::seconds(std::max<int64_t>(1, num("run_deadline_s")));
+  run.dispatches = options_.max_dispatches;  // its prompt and arguments are not kept: never dispatched again
+  run.readopted = true;
+  run.pushing = ReadFileOrEmpty(result_file + ".push");  // the head it said it is pushing, if it did
+  run.pushing.erase(run.pushing.find_last_not_of(" \n") + 1);
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return Error(ErrorCode::kFailedPrecondition, "executor is shutting down");
+    if (runs_.count(id)) return Error(ErrorCode::kAlreadyExists, "job " + id + " is live");
+    dispatch_to_job_[run.dispatch_ids[0]] = id;
+    run_to_dispatch_.emplace(run.gh_run_id, RunDispatch{run.dispatch_ids[0], run.batch, run.name_id});
+    runs_[id] = std::move(run);
+  }
+  spdlog::info("actions: {} claimed before the restart is live again (dispatch {})", id, str("dispatch_id"));
+  return true;
 }
 
 Result<ActionsClaim> ActionsExecutor::NextRun(const std::string& dispatch_id, const std::string& token,
@@ -99,6 +205,7 @@ Result<ActionsClaim> ActionsExecutor::NextRun(const std::string& dispatch_id, co
                                               std::chrono::milliseconds wait) {
   ActionsClaim claim;
   JobEvent running;
+  std::string record;
   int64_t gh_run_id = 0;
   {
     std::unique_lock lock(mu_);
@@ -128,9 +235,10 @@ Result<ActionsClaim> ActionsExecutor::NextRun(const std::string& dispatch_id, co
       // Nothing came, or what came was cancelled or started elsewhere meanwhile: the job ends.
       return Error(ErrorCode::kTimeout, "no run to take after dispatch " + dispatch_id);
     }
-    claim = ClaimLocked(&run->second, run->second.dispatch_ids.back(), &running);
+    claim = ClaimLocked(&run->second, run->second.dispatch_ids.back(), &running, &record);
     ++runs_taken_;
   }
+  SaveClaim(claim.job_id, claim.dispatch_id, record);
   spdlog::info(
       "actions: {} taken by the job of dispatch {} on runner '{}' (dispatch {}, run {}): no new dispatch",
       claim.job_id, dispatch_id, runner_name, claim.dispatch_id, gh_run_id);
@@ -154,18 +262,32 @@ Result<ActionsResultAck> ActionsExecutor::PostResult(const std::string& dispatch
   ActionsResultAck ack;
   std::vector<JobEvent> events;
   std::vector<Outgoing> pending;
+  // The result's log is a file on the runner, nothing wavebot can show: its tail comes with the result.
+  std::string result = result_json;
+  if (auto j = nlohmann::json::parse(result_json, nullptr, false); j.is_object() && j.contains("log_path")) {
+    j.erase("log_path");
+    result = j.dump();
+  }
+  std::string result_file;
   {
     std::lock_guard lock(mu_);
     auto claimed = ClaimedRunLocked(dispatch_id, token);
     if (!claimed.ok()) return claimed.error();
-    Run* run = *claimed;
-    // The result's log is a file on the runner, nothing wavebot can show: its tail comes with the result.
-    std::string result = result_json;
-    if (auto j = nlohmann::json::parse(result_json, nullptr, false);
-        j.is_object() && j.contains("log_path")) {
-      j.erase("log_path");
-      result = j.dump();
+    result_file = ArgValue((*claimed)->job.args, "--result-file");
+  }
+  if (!result_file.empty()) {
+    // Kept where run-ticket keeps a local run's result, before the claim's record goes: should wavebot
+    // stop before the engine has recorded it, the next process records it from there (the job, told
+    // its result was taken, does not post it again).
+    if (Status st = WriteFileAtomically(result_file, result + "\n"); !st.ok()) {
+      spdlog::warn("actions: cannot keep the result of dispatch {} ({})", dispatch_id, st.error().message());
     }
+  }
+  {
+    std::lock_guard lock(mu_);
+    auto claimed = ClaimedRunLocked(dispatch_id, token);  // again: a post of the same result may have won
+    if (!claimed.ok()) return claimed.error();
+    Run* run = *claimed;
     finished = {run->job.id, JobEvent::State::kFinished, exit_code, 0, result, log::Redact(output_tail)};
     if (options_.linger.count() > 0 && !waits_ended_) {
       // The job may take another run it could have been dispatched for.
@@ -205,7 +327,7 @@ Result<ActionsExecutor::Run*> ActionsExecutor::ClaimedRunLocked(const std::strin
   if (run->phase != Phase::kClaimed) {
     return Error(ErrorCode::kFailedPrecondition, "dispatch " + dispatch_id + " was not claimed");
   }
-  if (!ConstantTimeEquals(token, run->result_token)) {
+  if (!ConstantTimeEquals(github::Sha256Hex(token), run->result_token_sha256)) {
     return Error(ErrorCode::kUnauthenticated, "wrong token for the result of dispatch " + dispatch_id);
   }
   return run;
@@ -231,7 +353,7 @@ Status ActionsExecutor::NotePush(const std::string& dispatch_id, const std::stri
     if (run->phase != Phase::kClaimed) {
       return Error(ErrorCode::kFailedPrecondition, "dispatch " + dispatch_id + " was not claimed");
     }
-    if (!ConstantTimeEquals(token, run->push_token)) {
+    if (!ConstantTimeEquals(github::Sha256Hex(token), run->push_token_sha256)) {
       return Error(ErrorCode::kUnauthenticated, "wrong token for the push of dispatch " + dispatch_id);
     }
     run->pushing = head_sha;

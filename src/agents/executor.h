@@ -44,6 +44,14 @@ class Executor {
   // jobs at once (the actions executor's one dispatch for the runs that start together) starts them.
   // Thread-safe.
   virtual void Flush() {}
+  // After a restart: takes back job `id`, which a previous process started and which may still be running
+  // elsewhere (an Actions job on a runner), from what that process recorded beside the run's result file
+  // (`result_file`). True when the job is live again here (its events follow as for any job); false when
+  // there is nothing to take back (the default: a local run dies with the process that started it).
+  // Thread-safe.
+  virtual Result<bool> Readopt(const std::string& /*id*/, const std::string& /*result_file*/) {
+    return false;
+  }
 };
 
 }  // namespace wavebot::agents

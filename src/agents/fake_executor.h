@@ -43,6 +43,22 @@ class FakeExecutor final : public Executor {
     return static_cast<int>(live_.size());
   }
 
+  // After a restart: a job the test named with AllowReadopt is live again here (as an Actions job that
+  // claimed its run before the restart); others are not taken back.
+  Result<bool> Readopt(const std::string& id, const std::string& /*result_file*/) override {
+    std::lock_guard lock(mu_);
+    if (std::find(readoptable_.begin(), readoptable_.end(), id) == readoptable_.end()) return false;
+    if (Find(id) != live_.end()) return Error(ErrorCode::kAlreadyExists, "job " + id + " is live");
+    TicketJob job;
+    job.id = id;
+    live_.push_back(job);
+    return true;
+  }
+  void AllowReadopt(const std::string& id) {
+    std::lock_guard lock(mu_);
+    readoptable_.push_back(id);
+  }
+
   // Ends a live job the way run-ticket would: its exit code and the JSON it printed.
   Status Finish(const std::string& id, int exit_code, const std::string& result_json) {
     if (!Remove(id)) return Error(ErrorCode::kNotFound, "no live job " + id);
@@ -86,6 +102,7 @@ class FakeExecutor final : public Executor {
   mutable std::mutex mu_;
   std::vector<TicketJob> live_;       // guarded by mu_
   std::vector<TicketJob> submitted_;  // guarded by mu_
+  std::vector<std::string> readoptable_;  // guarded by mu_
 };
 
 }  // namespace wavebot::agents

@@ -53,7 +53,8 @@ struct RunTicketOptions {
 
 // Tells wavebot (the Actions executor's job: `url` is its /api/runs/<dispatch>/pushing) that `head` is
 // about to be pushed, and waits for its OK: without one the run does not push (a superseded dispatch
-// must not). Asked up to three times while wavebot cannot be reached or answers 5xx.
+// must not). Asked again while wavebot cannot be reached or answers 5xx (a restart: the next process
+// takes the claimed run back and answers), 1 s doubling to 10 s apart, for up to five minutes.
 Status AnnouncePush(const std::string& url, const std::string& token, const std::string& head) {
   github::TransportOptions to;
   to.total_timeout = std::chrono::seconds(30);
@@ -65,8 +66,12 @@ Status AnnouncePush(const std::string& url, const std::string& token, const std:
   req.headers["Content-Type"] = "application/json";
   req.body = nlohmann::json{{"head_sha", head}}.dump();
   std::string last;
-  for (int attempt = 1; attempt <= 3; ++attempt) {
-    if (attempt > 1) std::this_thread::sleep_for(std::chrono::seconds(attempt - 1));  // a pause between tries
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  for (int wait_s = 0;; wait_s = std::clamp(wait_s * 2, 1, 10)) {
+    if (wait_s > 0) {
+      if (std::chrono::steady_clock::now() + std::chrono::seconds(wait_s) > give_up) break;
+      std::this_thread::sleep_for(std::chrono::seconds(wait_s));  // a pause between tries, not a test wait
+    }
     bool landed = false;
     auto res = transport->Send(req, &landed);
     if (!res.ok()) {

@@ -455,6 +455,8 @@ Status App::Start() {
   } else if (*freed > 0) {
     spdlog::info("took back {} job leases a previous wavebot process held", *freed);
   }
+  // Runs that Actions jobs claimed before a restart are known again before the jobs can reach us.
+  if (p.engine) WAVEBOT_RETURN_IF_ERROR(p.engine->ReadoptRuns());
   WAVEBOT_RETURN_IF_ERROR(p.server->Start());
   auto stop_servers = [&p] {
     p.server->Stop();

@@ -121,6 +121,11 @@ class Engine {
   void RegisterHandlers(webhook::Router* router);
   // Adopts runs a previous process left behind, then starts the reconcile workers and the resync timer.
   Status Start();
+  // Hands the executor back the runs a previous process started that go on without it (Actions jobs that
+  // had claimed theirs): their results are then awaited, not the runs recorded lost. Start() does it
+  // first; call it before the listener the jobs report to accepts them, so that none of their calls
+  // finds its run unknown. Idempotent.
+  Status ReadoptRuns();
   // Stops the workers after their current pass. Idempotent.
   void Stop();
 
@@ -211,6 +216,12 @@ class Engine {
                   const std::vector<TicketRecord>& tickets, const std::string& pr_head_sha,
                   const std::vector<Feedback>& feedback, const std::string& epic_head);
   Status AdoptOrphans();
+  // Records run `a` (running, of a process that stopped) lost: its budget given back and its step decided
+  // again. The caller holds `epic_lock`, its epic's pass lock; it is released before the epic is marked
+  // for a pass.
+  Status RecordLost(const AttemptRecord& a, std::unique_lock<std::mutex>* epic_lock);
+  // A run taken back after a restart (Readopt) whose job ended without a result: recorded lost.
+  Status LoseReadoptedRun(int64_t attempt_id, const std::string& why);
   // The result of run `attempt_id` of ticket `ticket_id` that stopped without one after it said which head
   // it was pushing (its push intent file, `runs/<id>.json.push`): a "done" result naming that head when
   // the ticket's branch holds it (one ls-refs, not counted against the REST limit); "" when the run left
@@ -377,6 +388,8 @@ class Engine {
   bool orphans_alive_ = false;
   uint64_t wake_seq_ = 0;  // guarded by mu_: bumped by MarkDirty, so idle workers wake at once
   std::set<int64_t> live_attempts_;  // guarded by mu_: runs submitted to this process's executor
+  // guarded by mu_: of those, runs a previous process started that this one's executor took back
+  std::set<int64_t> readopted_attempts_;
   // guarded by mu_: per agent preset (one credential each), no new run before this time: set when a run
   // of it is rate-limited or finds the model API unavailable, so parallel runs do not all hit the wall.
   std::map<std::string, TimePoint> agent_paused_until_;

@@ -1037,6 +1037,46 @@ TEST_F(LostRunTest, APushThatLandedIsTheRunsResult) {
   EXPECT_EQ(a.trigger, std::string("ci:") + kOld);  // the step is handled, not taken again
 }
 
+// An Actions job that claimed its run before the restart goes on on its runner: the executor takes the
+// run back, and the engine records the job's result when it comes, not a lost run to do again.
+TEST_F(LostRunTest, ARunItsExecutorTakesBackAfterARestartIsRecordedWhenItsResultComes) {
+  int64_t id = StopAFixRunWhilePushing(kNew);
+  github_.PutRef(ref_, "heads/wave/1-2-ticket", kOld);  // its push has not happened yet
+  const std::string job = "attempt-" + std::to_string(id);
+  executor_.AllowReadopt(job);
+  ASSERT_TRUE(engine_->Start().ok());
+  EXPECT_EQ(store_->GetAttempt(id)->state, "running");
+  EXPECT_EQ(Ticket().runs_used, 2);
+  github_.PutRef(ref_, "heads/wave/1-2-ticket", kNew);
+  engine_->OnJobEvent({job, agents::JobEvent::State::kFinished, 0, 0,
+                       std::string(R"({"result":"done","head_sha":")") + kNew + "\"}", ""});
+  engine_->Stop();
+  EXPECT_EQ(store_->GetAttempt(id)->state, "succeeded");
+  auto t = Ticket();
+  EXPECT_EQ(t.pending_push, kNew);
+  EXPECT_EQ(t.runs_used, 2);
+  EXPECT_EQ(t.retry_mode, "");
+  EXPECT_TRUE(executor_.submitted().empty()) << "run again";
+}
+
+// Its job then ends without a result (its runner died during the restart): the executor cannot send it
+// again, so the run is lost with its process, as any run of a stopped process is: given back, taken again.
+TEST_F(LostRunTest, ARunTakenBackWhoseJobEndsWithoutAResultIsLostAndGivenBack) {
+  int64_t id = StopAFixRunWhilePushing(kNew);
+  github_.PutRef(ref_, "heads/wave/1-2-ticket", kOld);  // the push it announced never landed
+  const std::string job = "attempt-" + std::to_string(id);
+  executor_.AllowReadopt(job);
+  ASSERT_TRUE(engine_->Start().ok());
+  EXPECT_EQ(store_->GetAttempt(id)->state, "running");
+  EndWithoutAResult(id);
+  engine_->Stop();
+  EXPECT_EQ(store_->GetAttempt(id)->state, "lost");
+  auto t = Ticket();
+  EXPECT_EQ(t.runs_used, 1);
+  EXPECT_EQ(t.state, "fixing");
+  EXPECT_EQ(t.retry_mode, "fix_ci");
+}
+
 TEST_F(LostRunTest, APushThatDidNotLandIsALostRunGivenBack) {
   int64_t id = StopAFixRunWhilePushing(kNew);
   github_.PutRef(ref_, "heads/wave/1-2-ticket", kOld);

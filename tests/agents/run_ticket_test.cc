@@ -383,10 +383,16 @@ TEST_F(RunTicketTest, CliAnnouncesItsPushToWavebotAndPushesOnlyOnItsOk) {
   std::mutex mu;
   std::vector<wavebot::testing::RawRequest> heard;
   int status = 404;
+  int unavailable = 0;  // answers 503 (wavebot restarting behind its proxy) this many times first
   wavebot::testing::RawHttpServer wavebot_api([&](const wavebot::testing::RawRequest& r) {
     std::lock_guard lock(mu);
     heard.push_back(r);
     wavebot::testing::RawAnswer a;
+    if (unavailable > 0) {
+      --unavailable;
+      a.bytes = wavebot::testing::RawResponse(503, "Service Unavailable", "restarting");
+      return a;
+    }
     a.bytes = status == 200 ? wavebot::testing::RawResponse(200, "OK", R"({"message":"push noted"})")
                             : wavebot::testing::RawResponse(404, "Not Found",
                                                             R"({"message":"superseded: do not push"})");
@@ -432,6 +438,33 @@ TEST_F(RunTicketTest, CliAnnouncesItsPushToWavebotAndPushesOnlyOnItsOk) {
   EXPECT_NE(env.find("WAVEBOT_TICKET=23"), std::string::npos) << env;
   EXPECT_EQ(env.find("WAVEBOT_PUSH_INTENT"), std::string::npos) << env;
   EXPECT_EQ(env.find(kPushToken), std::string::npos) << env;
+}
+
+// While wavebot cannot answer (a restart: the next process takes the claimed run back), the push is
+// announced again, and made once wavebot says OK.
+TEST_F(RunTicketTest, CliAnnouncesItsPushAgainWhileWavebotIsUnavailable) {
+  std::mutex mu;
+  int requests = 0;
+  wavebot::testing::RawHttpServer wavebot_api([&](const wavebot::testing::RawRequest&) {
+    std::lock_guard lock(mu);
+    wavebot::testing::RawAnswer a;
+    a.bytes = ++requests <= 3 ? wavebot::testing::RawResponse(503, "Service Unavailable", "restarting")
+                              : wavebot::testing::RawResponse(200, "OK", R"({"message":"push noted"})");
+    return a;
+  });
+  fs::path prompt = tmp_.Dir() / "again-prompt.md";
+  std::ofstream(prompt) << "the prompt\n";
+  const std::string out =
+      ShellOutput("WAVEBOT_TOKEN=" + std::string(kToken) + " WAVEBOT_PUSH_INTENT_URL=" + wavebot_api.url() +
+                  "/api/runs/wb-2/pushing WAVEBOT_PUSH_INTENT_TOKEN=push-token-0123456789 " + WAVEBOT_BINARY +
+                  " run-ticket --repo octo/demo --remote-base " + base_url_ +
+                  " --ticket 24 --branch wave/1-e/24-again --base main --prompt-file " + prompt.string() +
+                  " --data-dir " + (tmp_.Dir() / "again-data").string() +
+                  " --agent-arg /bin/sh --agent-arg -c --agent-arg 'echo x > x.txt' 2>&1; echo \" exit=$?\"");
+  ASSERT_NE(out.find(" exit=0"), std::string::npos) << out;
+  EXPECT_FALSE(RemoteSha("wave/1-e/24-again").empty()) << out;
+  std::lock_guard lock(mu);
+  EXPECT_EQ(requests, 4);  // a fourth try: three, a second or two apart, gave up while wavebot restarted
 }
 
 }  // namespace
