@@ -40,7 +40,7 @@ for ((i = 0; i < RUNS; i++)); do
   kills=$((kills + $(get kills)))
   lost=$((lost + $(get lost_tickets))); dprs=$((dprs + $(get duplicate_prs)))
   dcomments=$((dcomments + $(get duplicate_comments))); druns=$((druns + $(get duplicate_runs)))
-  r=$(get reruns_after_restarts); reruns=$((reruns + ${r:-0}))  # only the actions executor's runs re-run
+  r=$(get reruns_after_restarts); reruns=$((reruns + ${r:-0}))  # agents the actions executor ran twice (fails the run)
 done
 echo "runs=$RUNS passed=$passed failed=$failed incomplete=$incomplete kills=$kills lost_tickets=$lost" \
      "duplicate_prs=$dprs duplicate_comments=$dcomments duplicate_runs=$druns reruns_after_restarts=$reruns seconds=$(( $(date +%s) - start ))"
