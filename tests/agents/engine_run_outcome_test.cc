@@ -1013,6 +1013,16 @@ class LostRunTest : public EngineRunOutcomeTest {
     std::ofstream(dir_.File("engine") + "/runs/" + std::to_string(attempt->id) + ".json.push") << pushing << "\n";
     return attempt->id;
   }
+  // wavebot starts again with run `attempt_id` taken back by its executor (an Actions job that had
+  // claimed it goes on on its runner): still running, its budget spent. Returns its job id.
+  std::string StartWithTheRunTakenBack(int64_t attempt_id) {
+    const std::string job = "attempt-" + std::to_string(attempt_id);
+    executor_.AllowReadopt(job);
+    EXPECT_TRUE(engine_->Start().ok());
+    EXPECT_EQ(store_->GetAttempt(attempt_id)->state, "running");
+    EXPECT_EQ(Ticket().runs_used, 2);
+    return job;
+  }
   // The run's process ended without a result (killed by SIGKILL), seen by the engine as it runs.
   void EndWithoutAResult(int64_t attempt_id) {
     engine_->OnJobEvent(
@@ -1042,11 +1052,7 @@ TEST_F(LostRunTest, APushThatLandedIsTheRunsResult) {
 TEST_F(LostRunTest, ARunItsExecutorTakesBackAfterARestartIsRecordedWhenItsResultComes) {
   int64_t id = StopAFixRunWhilePushing(kNew);
   github_.PutRef(ref_, "heads/wave/1-2-ticket", kOld);  // its push has not happened yet
-  const std::string job = "attempt-" + std::to_string(id);
-  executor_.AllowReadopt(job);
-  ASSERT_TRUE(engine_->Start().ok());
-  EXPECT_EQ(store_->GetAttempt(id)->state, "running");
-  EXPECT_EQ(Ticket().runs_used, 2);
+  const std::string job = StartWithTheRunTakenBack(id);
   github_.PutRef(ref_, "heads/wave/1-2-ticket", kNew);
   engine_->OnJobEvent({job, agents::JobEvent::State::kFinished, 0, 0,
                        std::string(R"({"result":"done","head_sha":")") + kNew + "\"}", ""});
@@ -1064,10 +1070,7 @@ TEST_F(LostRunTest, ARunItsExecutorTakesBackAfterARestartIsRecordedWhenItsResult
 TEST_F(LostRunTest, ARunTakenBackWhoseJobEndsWithoutAResultIsLostAndGivenBack) {
   int64_t id = StopAFixRunWhilePushing(kNew);
   github_.PutRef(ref_, "heads/wave/1-2-ticket", kOld);  // the push it announced never landed
-  const std::string job = "attempt-" + std::to_string(id);
-  executor_.AllowReadopt(job);
-  ASSERT_TRUE(engine_->Start().ok());
-  EXPECT_EQ(store_->GetAttempt(id)->state, "running");
+  StartWithTheRunTakenBack(id);
   EndWithoutAResult(id);
   engine_->Stop();
   EXPECT_EQ(store_->GetAttempt(id)->state, "lost");
