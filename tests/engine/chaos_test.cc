@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,15 +52,10 @@ class ServeProcess {
     std::vector<char*> envp;
     for (auto& e : env_) envp.push_back(e.data());
     envp.push_back(nullptr);
-    const pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) return false;
     if (pid == 0) {
       ::setpgid(0, 0);
-      // Its own process group keeps it out of the test's signals; this keeps it from outliving the test
-      // binary when that is killed from outside (the runs it started finish on their own).
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(125);
       if (::chdir(cwd_.c_str()) != 0) ::_exit(126);
       int fd = ::open((cwd_ + "/serve.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
       if (fd >= 0) {
