@@ -13,6 +13,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "cli/sandbox_scenario.h"
 #include "engine/engine_store.h"
@@ -249,6 +250,65 @@ TEST(ActionsTest, KillingARunnerMidJobRedispatchesAndStillOpensExactlyOnePull) {
     if (j["runner_name"] == fleet->name(victim) && j["conclusion"] == "failure") lost_job = true;
   }
   EXPECT_TRUE(lost_job);
+}
+
+// An agent at work on a runner when wavebot restarts goes on: the new process takes its claimed run
+// back, accepts its push and its result, and does not run the ticket again (docs/runners.md, "Restarts").
+TEST(ActionsTest, ARunClaimedWhenWavebotRestartsIsTakenBackNotRunAgain) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  // Ticket #3's first run blocks on a FIFO after noting that it started; every run appends its ticket
+  // to a list, so the agent processes are counted whatever wavebot records.
+  fs::path hold = fs::path(dir.path()) / "hold";
+  fs::create_directories(hold);
+  ASSERT_EQ(::mkfifo((hold / "fifo").c_str(), 0600), 0);
+  fs::path wrapper = hold / "agent.sh";
+  {
+    std::ofstream w(wrapper);
+    w << "#!/bin/sh\n"
+      << "echo \"$WAVEBOT_TICKET $WAVEBOT_MODE\" >> '" << (hold / "runs").string() << "'\n"
+      << "if [ \"$WAVEBOT_TICKET\" = 3 ] && [ ! -e '" << (hold / "held").string() << "' ]; then\n"
+      << "  touch '" << (hold / "held").string() << "'\n"
+      << "  cat '" << (hold / "fifo").string() << "' >/dev/null\n"
+      << "fi\n"
+      << "exec '" << WAVEBOT_DEMO_AGENT << "' \"$@\"\n";
+  }
+  fs::permissions(wrapper, fs::perms::owner_all);
+  ASSERT_EQ(::setenv("WAVEBOT_AGENT_SANDBOX", "none", 1), 0);  // as above: the FIFO is outside the worktree
+  auto opts = Options(dir);
+  opts.demo_agent = wrapper.string();
+  auto s = cli::Scenario::Start(opts);
+  ASSERT_TRUE(s.ok()) << s.error().message();
+
+  ASSERT_TRUE(testing::WaitFor([&] { return fs::exists(hold / "held"); }, seconds(60)));
+  ASSERT_TRUE((*s)->RestartWavebot().ok());
+  {
+    std::ofstream release(hold / "fifo");  // the held agent reads it to its end and goes on
+  }
+
+  auto summary = (*s)->Run(seconds(120));
+  ASSERT_TRUE(summary.complete) << summary.reason;
+  Outcome o = Collect(s->get());
+  ExpectOnePullPerTicket(s->get(), o);
+  // #3's implement run is one run, the held one (a run dispatched but not claimed at the restart may
+  // be recorded lost and sent again: no agent had started for it).
+  std::vector<std::string> implement3;
+  for (const auto& a : o.attempts[3]) {
+    if (a.mode == "implement") implement3.push_back(a.state);
+  }
+  EXPECT_EQ(implement3, std::vector<std::string>{"succeeded"}) << "#3 lost and run again";
+  std::multiset<std::string> ran, recorded;
+  {
+    std::istringstream in(testing::ReadAll(hold / "runs"));
+    for (std::string line; std::getline(in, line);) ran.insert(line);
+  }
+  for (const auto& [n, attempts] : o.attempts) {
+    for (const auto& a : attempts) {
+      if (a.mode != "rebase" && a.state != "lost") recorded.insert(std::to_string(n) + " " + a.mode);
+    }
+  }
+  EXPECT_EQ(ran.count("3 implement"), 1u);
+  EXPECT_EQ(ran, recorded) << "agent processes vs recorded runs";
 }
 
 }  // namespace
