@@ -1,8 +1,6 @@
 #include "engine/engine.h"
 #include "engine/names.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
