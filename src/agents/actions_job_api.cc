@@ -168,7 +168,7 @@ Result<bool> ActionsExecutor::Readopt(const std::string& id, const std::string& 
   run.workflow = str("workflow");
   run.ref = str("ref");
   run.name_id = str("name_id");
-  run.batch = j.is_object() && j.value("batch", false);
+  run.batch = j.is_object() && j.contains("batch") && j["batch"].is_boolean() && j["batch"].get<bool>();
   run.result_token_sha256 = str("result_token_sha256");
   run.push_token_sha256 = str("push_token_sha256");
   if (j.is_object() && j.contains("labels") && j["labels"].is_array()) {

@@ -137,6 +137,21 @@ TEST_F(ActionsRestartTest, OnlyARecordOfTheRunItselfIsTakenBack) {
   std::map<std::string, std::string> in;
   SubmitAndClaim("attempt-2", &in);
   Restart();
+  // Fields of the wrong type are a record refused, not an exception out of wavebot's start.
+  auto record = nlohmann::json::parse(Slurp(ClaimFile("attempt-2")));
+  for (const char* field : {"batch", "labels", "gh_run_id", "dispatch_id"}) {
+    auto bad = record;
+    bad[field] = field == std::string("dispatch_id") ? nlohmann::json(7) : nlohmann::json("yes");
+    std::ofstream(ClaimFile("attempt-2")) << bad.dump();
+    auto back = exec_->Readopt("attempt-2", ResultFile("attempt-2").string());
+    if (field == std::string("batch") || field == std::string("labels")) {
+      ASSERT_TRUE(back.ok()) << field << ": " << back.error().ToString();  // optional: read as absent
+      ASSERT_TRUE(exec_->Cancel("attempt-2").ok());
+    } else {
+      EXPECT_EQ(back.error().code(), ErrorCode::kParse) << field;
+    }
+  }
+  std::ofstream(ClaimFile("attempt-2")) << record.dump();
   // attempt-2's record under attempt-3's name (a file copied or renamed) is not attempt-3's claim.
   fs::copy_file(ClaimFile("attempt-2"), ClaimFile("attempt-3"));
   EXPECT_EQ(exec_->Readopt("attempt-3", ResultFile("attempt-3").string()).error().code(), ErrorCode::kParse);
