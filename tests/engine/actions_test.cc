@@ -192,26 +192,37 @@ TEST(ActionsTest, EpicCompletesOnThreeSimulatedRunnersAndRunnersKeepNothing) {
   EXPECT_EQ(LeftOnRunners(s->get()), std::vector<std::string>{});
 }
 
+// An agent wrapper in `hold`: the first run of ticket #3 writes its pid to `hold/held` and then blocks
+// reading `hold/fifo` (a FIFO nobody writes until the test does); every run appends "<ticket> <mode>" to
+// `hold/runs`; then each goes on to the demo agent. "" when the directory or the FIFO cannot be made.
+fs::path HoldingAgent(const fs::path& hold) {
+  std::error_code ec;
+  fs::create_directories(hold, ec);
+  if (ec || ::mkfifo((hold / "fifo").c_str(), 0600) != 0) return {};
+  fs::path wrapper = hold / "agent.sh";
+  {
+    std::ofstream w(wrapper);
+    w << "#!/bin/sh\n"
+      << "echo \"$WAVEBOT_TICKET $WAVEBOT_MODE\" >> '" << (hold / "runs").string() << "'\n"
+      << "if [ \"$WAVEBOT_TICKET\" = 3 ] && [ ! -e '" << (hold / "held").string() << "' ]; then\n"
+      << "  echo $$ > '" << (hold / "held.tmp").string() << "' && mv '" << (hold / "held.tmp").string()
+      << "' '" << (hold / "held").string() << "'\n"
+      << "  cat '" << (hold / "fifo").string() << "' >/dev/null\n"
+      << "fi\n"
+      << "exec '" << WAVEBOT_DEMO_AGENT << "' \"$@\"\n";
+  }
+  fs::permissions(wrapper, fs::perms::owner_all);
+  return wrapper;
+}
+
 TEST(ActionsTest, KillingARunnerMidJobRedispatchesAndStillOpensExactlyOnePull) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
   // The first run of ticket #3 blocks (on a FIFO nobody writes) after noting its pid: a job known to be
   // mid-run on some runner. Every later run goes straight to the demo agent.
   fs::path hold = fs::path(dir.path()) / "hold";
-  fs::create_directories(hold);
-  ASSERT_EQ(::mkfifo((hold / "fifo").c_str(), 0600), 0);
-  fs::path wrapper = hold / "agent.sh";
-  {
-    std::ofstream w(wrapper);
-    w << "#!/bin/sh\n"
-      << "if [ \"$WAVEBOT_TICKET\" = 3 ] && [ ! -e '" << (hold / "held").string() << "' ]; then\n"
-      << "  echo $$ > '" << (hold / "held.tmp").string() << "' && mv '" << (hold / "held.tmp").string() << "' '"
-      << (hold / "held").string() << "'\n"
-      << "  cat '" << (hold / "fifo").string() << "' >/dev/null\n"
-      << "fi\n"
-      << "exec '" << WAVEBOT_DEMO_AGENT << "' \"$@\"\n";
-  }
-  fs::permissions(wrapper, fs::perms::owner_all);
+  fs::path wrapper = HoldingAgent(hold);
+  ASSERT_FALSE(wrapper.empty());
   // The held agent reports its pid and waits on a FIFO outside its worktree: what a contained agent can
   // neither see nor do. This test is about runners dying, so its agents run uncontained (the operator's
   // setting, passed to the runners with each job); the sandbox has tests of its own.
@@ -257,23 +268,11 @@ TEST(ActionsTest, KillingARunnerMidJobRedispatchesAndStillOpensExactlyOnePull) {
 TEST(ActionsTest, ARunClaimedWhenWavebotRestartsIsTakenBackNotRunAgain) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
-  // Ticket #3's first run blocks on a FIFO after noting that it started; every run appends its ticket
-  // to a list, so the agent processes are counted whatever wavebot records.
+  // Ticket #3's first run blocks on a FIFO after noting that it started; every run is listed, so the
+  // agent processes are counted whatever wavebot records.
   fs::path hold = fs::path(dir.path()) / "hold";
-  fs::create_directories(hold);
-  ASSERT_EQ(::mkfifo((hold / "fifo").c_str(), 0600), 0);
-  fs::path wrapper = hold / "agent.sh";
-  {
-    std::ofstream w(wrapper);
-    w << "#!/bin/sh\n"
-      << "echo \"$WAVEBOT_TICKET $WAVEBOT_MODE\" >> '" << (hold / "runs").string() << "'\n"
-      << "if [ \"$WAVEBOT_TICKET\" = 3 ] && [ ! -e '" << (hold / "held").string() << "' ]; then\n"
-      << "  touch '" << (hold / "held").string() << "'\n"
-      << "  cat '" << (hold / "fifo").string() << "' >/dev/null\n"
-      << "fi\n"
-      << "exec '" << WAVEBOT_DEMO_AGENT << "' \"$@\"\n";
-  }
-  fs::permissions(wrapper, fs::perms::owner_all);
+  fs::path wrapper = HoldingAgent(hold);
+  ASSERT_FALSE(wrapper.empty());
   ASSERT_EQ(::setenv("WAVEBOT_AGENT_SANDBOX", "none", 1), 0);  // as above: the FIFO is outside the worktree
   auto opts = Options(dir);
   opts.demo_agent = wrapper.string();
