@@ -314,9 +314,9 @@ class ActionsExecutor final : public Executor {
   // `record` gets the claim's record, for SaveClaim once the lock is released.
   ActionsClaim ClaimLocked(Run* run, const std::string& dispatch_id, JobEvent* running, std::string* record);
   // Writes the claim record of `job_id`'s claim through `dispatch_id` to its claim file (not under mu_),
-  // and removes it again should the run have ended or moved on meanwhile. Best effort: without the file a
-  // restart runs the run again, as before claims were recorded.
-  void SaveClaim(const std::string& job_id, const std::string& dispatch_id, const std::string& record);
+  // and removes it again should the run have ended meanwhile, or writes the newer claim's should it have
+  // been claimed again. Best effort: without the file a restart runs the run again.
+  void SaveClaim(const std::string& job_id, std::string dispatch_id, std::string record);
   // The claim file of `run` ("" when it has no result file), and what goes into it.
   static std::string ClaimFileOf(const Run& run);
   std::string ClaimRecord(const Run& run, const std::string& dispatch_id) const;
@@ -357,6 +357,7 @@ class ActionsExecutor final : public Executor {
   bool stopping_ = false;                                  // guarded by mu_
   std::condition_variable cv_;
   std::thread thread_;
+  std::mutex claim_files_mu_;  // SaveClaim's writes, one at a time (taken before mu_, never under it)
 };
 
 // Drops the arguments naming paths on wavebot's machine (--prompt-file, --data-dir, --result-file,

@@ -101,26 +101,34 @@ ActionsClaim ActionsExecutor::ClaimLocked(Run* run, const std::string& dispatch_
   return claim;
 }
 
-void ActionsExecutor::SaveClaim(const std::string& job_id, const std::string& dispatch_id,
-                                const std::string& record) {
-  std::string path;
-  {
+void ActionsExecutor::SaveClaim(const std::string& job_id, std::string dispatch_id, std::string record) {
+  std::lock_guard files(claim_files_mu_);  // one writer of claim files at a time
+  for (;;) {
+    std::string path;
+    {
+      std::lock_guard lock(mu_);
+      auto it = runs_.find(job_id);
+      if (it == runs_.end()) return;
+      path = ClaimFileOf(it->second);
+    }
+    if (path.empty()) return;
+    if (Status st = WriteFileAtomically(path, record); !st.ok()) {
+      spdlog::warn("actions: cannot record the claim of {} ({}): a restart of wavebot would run it again",
+                   job_id, st.error().message());
+      return;
+    }
+    // Meanwhile the run may have ended (its file removed before this one was written), or been dispatched
+    // and claimed again: then the record to keep is that claim's.
     std::lock_guard lock(mu_);
     auto it = runs_.find(job_id);
-    if (it == runs_.end()) return;
-    path = ClaimFileOf(it->second);
+    if (it == runs_.end() || it->second.phase != Phase::kClaimed) {
+      ::unlink(path.c_str());
+      return;
+    }
+    if (it->second.dispatch_ids.back() == dispatch_id) return;
+    dispatch_id = it->second.dispatch_ids.back();
+    record = ClaimRecord(it->second, dispatch_id);
   }
-  if (path.empty()) return;
-  if (Status st = WriteFileAtomically(path, record); !st.ok()) {
-    spdlog::warn("actions: cannot record the claim of {} ({}): a restart of wavebot would run it again",
-                 job_id, st.error().message());
-    return;
-  }
-  // The run may have ended (its file removed before this one was written) or been dispatched again.
-  std::lock_guard lock(mu_);
-  bool superseded = false;
-  Run* run = FindByDispatchLocked(dispatch_id, &superseded);
-  if (run == nullptr || run->phase != Phase::kClaimed) ::unlink(path.c_str());
 }
 
 std::string ActionsExecutor::ClaimFileOf(const Run& run) {
