@@ -236,6 +236,11 @@ int64_t ActionsExecutor::AliveCalls() const {
   return alive_calls_;
 }
 
+int64_t ActionsExecutor::RunsTakenBack() const {
+  std::lock_guard lock(mu_);
+  return runs_taken_back_;
+}
+
 int64_t ActionsExecutor::RunsTakenByWaitingJobs() const {
   std::lock_guard lock(mu_);
   return runs_taken_;

@@ -243,6 +243,8 @@ class ActionsExecutor final : public Executor {
   int64_t AliveCalls() const;
   // Runs a job waiting after its result took (NextRun): each a dispatch not sent. Thread-safe.
   int64_t RunsTakenByWaitingJobs() const;
+  // Runs claimed before a restart that this process took back (Readopt). Thread-safe.
+  int64_t RunsTakenBack() const;
   // Jobs waiting in NextRun now (for tests and the dashboard). Thread-safe.
   int WaitingJobs() const;
   // The workflow run id GitHub answered the dispatch with; 0 when unknown. Thread-safe.
@@ -354,6 +356,7 @@ class ActionsExecutor final : public Executor {
   int64_t polls_skipped_ = 0;                              // guarded by mu_
   int64_t alive_calls_ = 0;                                // guarded by mu_
   int64_t runs_taken_ = 0;                                 // guarded by mu_
+  int64_t runs_taken_back_ = 0;                            // guarded by mu_
   bool stopping_ = false;                                  // guarded by mu_
   std::condition_variable cv_;
   std::thread thread_;

@@ -203,6 +203,7 @@ Result<bool> ActionsExecutor::Readopt(const std::string& id, const std::string& 
     dispatch_to_job_[run.dispatch_ids[0]] = id;
     run_to_dispatch_.emplace(run.gh_run_id, RunDispatch{run.dispatch_ids[0], run.batch, run.name_id});
     runs_[id] = std::move(run);
+    ++runs_taken_back_;
   }
   spdlog::info("actions: {} claimed before the restart is live again (dispatch {})", id, str("dispatch_id"));
   return true;

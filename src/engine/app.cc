@@ -386,7 +386,12 @@ Result<std::unique_ptr<App>> App::Create(AppOptions options) {
           "previous result and waited for another (executor.linger): dispatches not sent.\n"
           "# TYPE wavebot_actions_runs_taken_by_waiting_jobs_total counter\n"
           "wavebot_actions_runs_taken_by_waiting_jobs_total " +
-          std::to_string(actions->RunsTakenByWaitingJobs()) + "\n";
+          std::to_string(actions->RunsTakenByWaitingJobs()) + "\n" +
+          "# HELP wavebot_actions_runs_taken_back_total Runs a job had claimed before wavebot restarted that "
+          "this process took back: their results awaited, not the runs done again.\n"
+          "# TYPE wavebot_actions_runs_taken_back_total counter\n"
+          "wavebot_actions_runs_taken_back_total " +
+          std::to_string(actions->RunsTakenBack()) + "\n";
     }
     out += db->MetricsText();
     if (github_client) out += github_client->BudgetMetrics();

@@ -66,6 +66,7 @@ TEST_F(ActionsRestartTest, AClaimedRunIsTakenBackAndItsJobsPushAndResultAreAccep
   ASSERT_TRUE(back.ok()) << back.error().ToString();
   EXPECT_TRUE(*back);
   EXPECT_EQ(exec_->Pending(), 1);
+  EXPECT_EQ(exec_->RunsTakenBack(), 1);
   EXPECT_EQ(exec_->Readopt("attempt-1", ResultFile("attempt-1").string()).error().code(),
             ErrorCode::kAlreadyExists);
 

@@ -308,6 +308,7 @@ TEST(ActionsTest, ARunClaimedWhenWavebotRestartsIsTakenBackNotRunAgain) {
   }
   EXPECT_EQ(ran.count("3 implement"), 1u);
   EXPECT_EQ(ran, recorded) << "agent processes vs recorded runs";
+  EXPECT_GE(MetricValue(s->get(), "wavebot_actions_runs_taken_back_total"), 1);
 }
 
 }  // namespace
